@@ -1,0 +1,20 @@
+//! Physical storage devices: what kind each is, how that was decided, and which files go where.
+//!
+//! A file is mapped to a device by its `st_dev`. Block devices are resolved through sysfs to the
+//! whole disk (a partition belongs to its disk; device-mapper and md stacks to the disks under
+//! them); file systems without a block device (major 0: tmpfs, NFS, FUSE, btrfs) through
+//! `/proc/self/mountinfo`. Only the mount of a file actually seen is looked at: nothing at
+//! start-up touches every mount, so automount points are never triggered.
+
+mod kind;
+mod mountinfo;
+mod resolve;
+mod table;
+
+pub use kind::{DeviceKind, KindSource};
+pub(crate) use resolve::Resolver;
+pub use table::DeviceInfo;
+pub(crate) use table::{Device, DeviceTable};
+
+#[cfg(test)]
+pub(crate) mod fake_sysfs;

@@ -1,0 +1,35 @@
+//! The panic boundary: no unwind ever crosses into C.
+
+use super::codes::mp_status;
+use crate::Status;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// Runs `body`, mapping `Ok` to `MP_OK`, `Err(s)` to `s`, and a panic to `MP_ERR_INTERNAL`.
+///
+/// `AssertUnwindSafe` is sound here: after a panic the caller only gets a status code, and the
+/// session's shared state is built from locks that recover from poisoning and atomics.
+pub(crate) fn boundary(body: impl FnOnce() -> Result<(), Status>) -> mp_status {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(())) => Status::Ok.code(),
+        Ok(Err(status)) => status.code(),
+        Err(_) => Status::Internal.code(),
+    }
+}
+
+/// Like [`boundary`] for functions that return a value, with `fallback` after a panic.
+pub(crate) fn boundary_value<T>(fallback: T, body: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or(fallback)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panics_become_internal_errors() {
+        assert_eq!(boundary(|| panic!("bug")), Status::Internal.code());
+        assert_eq!(boundary(|| Err(Status::NullPointer)), Status::NullPointer.code());
+        assert_eq!(boundary(|| Ok(())), 0);
+        assert_eq!(boundary_value(7, || panic!("bug")), 7);
+    }
+}

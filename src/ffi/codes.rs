@@ -1,0 +1,162 @@
+//! Stable numbers for C: status codes, device kinds, kind sources, algorithms and flags.
+//!
+//! Each constant mirrors a Rust enum's discriminant; the tests below pin every pair, so the two
+//! cannot drift apart.
+
+/// A status code. 0 is success; see `mp_status_str()` for any code's description. Codes are never
+/// renumbered or reused; a newer library may return codes an older header does not name.
+#[expect(non_camel_case_types, reason = "the C name of the type")]
+pub type mp_status = u32;
+
+/// Success: the call did what was asked, or the file was hashed.
+pub const MP_OK: mp_status = 0;
+/// `poll`: the session is finished and every result has been delivered.
+pub const MP_DONE: mp_status = 1;
+/// `poll`: no result arrived before the timeout.
+pub const MP_TIMEOUT: mp_status = 2;
+/// A required pointer argument was NULL.
+pub const MP_ERR_NULL_POINTER: mp_status = 100;
+/// An argument is out of its documented range.
+pub const MP_ERR_INVALID_ARGUMENT: mp_status = 101;
+/// The options struct's `struct_size` is not one this library understands.
+pub const MP_ERR_OPTIONS_VERSION: mp_status = 102;
+/// The threads spec could not be parsed.
+pub const MP_ERR_INVALID_THREADS_SPEC: mp_status = 103;
+/// The session no longer accepts paths: `finish` was called.
+pub const MP_ERR_SESSION_FINISHED: mp_status = 104;
+/// The session no longer accepts paths: `cancel` was called.
+pub const MP_ERR_SESSION_CANCELLED: mp_status = 105;
+/// The operating system refused a thread or another resource the session needs.
+pub const MP_ERR_RESOURCE_EXHAUSTED: mp_status = 106;
+/// A bug inside the library (a caught panic). Please report it.
+pub const MP_ERR_INTERNAL: mp_status = 107;
+/// The path does not exist (ENOENT, ENOTDIR, or an empty path).
+pub const MP_ERR_NOT_FOUND: mp_status = 200;
+/// The caller may not read the file (EACCES, EPERM).
+pub const MP_ERR_PERMISSION_DENIED: mp_status = 201;
+/// The path is a directory.
+pub const MP_ERR_IS_DIRECTORY: mp_status = 202;
+/// The path is a FIFO (named pipe); it is never opened for reading in a blocking way.
+pub const MP_ERR_IS_FIFO: mp_status = 203;
+/// The path is a Unix domain socket.
+pub const MP_ERR_IS_SOCKET: mp_status = 204;
+/// The path is a character or block device.
+pub const MP_ERR_IS_DEVICE: mp_status = 205;
+/// The path is a symbolic link and the session does not follow links.
+pub const MP_ERR_IS_SYMLINK: mp_status = 206;
+/// Too many levels of symbolic links (ELOOP), e.g. a link that points to itself.
+pub const MP_ERR_SYMLINK_LOOP: mp_status = 207;
+/// The path or one of its components is too long (ENAMETOOLONG).
+pub const MP_ERR_NAME_TOO_LONG: mp_status = 208;
+/// The path contains a NUL byte, which no file name can.
+pub const MP_ERR_INVALID_PATH: mp_status = 209;
+/// The file changed (size, mtime or ctime) while it was hashed; the digest is not reported.
+pub const MP_ERR_CHANGED: mp_status = 210;
+/// Reading failed (EIO and similar); `os_error` has the errno.
+pub const MP_ERR_IO: mp_status = 211;
+/// The session was cancelled before this file was hashed.
+pub const MP_ERR_CANCELLED: mp_status = 212;
+/// Another operating-system error; `os_error` has the errno.
+pub const MP_ERR_OS: mp_status = 213;
+
+/// Kind of device whose kind could not be determined.
+pub const MP_KIND_UNKNOWN: u32 = 0;
+/// Solid-state storage (SATA SSD, NVMe): many threads.
+pub const MP_KIND_SSD: u32 = 1;
+/// A rotational disk: one thread, files in on-disk order.
+pub const MP_KIND_HDD: u32 = 2;
+/// Memory-backed (tmpfs, ramfs, zram): one thread per CPU.
+pub const MP_KIND_RAM: u32 = 3;
+/// A network or FUSE file system (NFS, SMB, sshfs): latency-bound.
+pub const MP_KIND_NETWORK: u32 = 4;
+/// Removable media (USB sticks, SD cards): one thread.
+pub const MP_KIND_REMOVABLE: u32 = 5;
+
+/// The device's kind could not be determined.
+pub const MP_KIND_SOURCE_UNKNOWN: u32 = 0;
+/// The kind came from sysfs (`queue/rotational`, `removable`, the driver).
+pub const MP_KIND_SOURCE_SYSFS: u32 = 1;
+/// The kind came from the file-system type in /proc/self/mountinfo.
+pub const MP_KIND_SOURCE_MOUNTINFO: u32 = 2;
+/// The kind was set by the session's threads spec.
+pub const MP_KIND_SOURCE_OVERRIDE: u32 = 3;
+
+/// SHA-256, as `sha256sum` computes it (32-byte digest).
+pub const MP_ALGORITHM_SHA256: u32 = 1;
+
+/// Options flag: report a path that is a symbolic link as MP_ERR_IS_SYMLINK instead of following
+/// it. Links in the middle of a path are always followed.
+pub const MP_FLAG_NO_FOLLOW_SYMLINKS: u32 = 1;
+/// Options flag: after hashing a file, drop its pages from the page cache
+/// (`POSIX_FADV_DONTNEED`), so that a backup does not evict the caller's cache.
+pub const MP_FLAG_DROP_CACHE: u32 = 2;
+
+/// `mp_result.device` when the path never reached a device (it did not exist, say).
+pub const MP_DEVICE_NONE: u32 = 0xFFFF_FFFF;
+/// Size of `mp_result.digest`: the longest digest of any algorithm.
+pub const MP_MAX_DIGEST_LEN: usize = 64;
+/// Size of `mp_device.name`, including its terminating NUL.
+pub const MP_DEVICE_NAME_LEN: usize = 128;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Algorithm, DeviceKind, KindSource, Status};
+
+    #[test]
+    fn status_constants_match_the_rust_enum() {
+        for (constant, status) in [
+            (MP_OK, Status::Ok),
+            (MP_DONE, Status::Done),
+            (MP_TIMEOUT, Status::Timeout),
+            (MP_ERR_NULL_POINTER, Status::NullPointer),
+            (MP_ERR_INVALID_ARGUMENT, Status::InvalidArgument),
+            (MP_ERR_OPTIONS_VERSION, Status::OptionsVersion),
+            (MP_ERR_INVALID_THREADS_SPEC, Status::InvalidThreadsSpec),
+            (MP_ERR_SESSION_FINISHED, Status::SessionFinished),
+            (MP_ERR_SESSION_CANCELLED, Status::SessionCancelled),
+            (MP_ERR_RESOURCE_EXHAUSTED, Status::ResourceExhausted),
+            (MP_ERR_INTERNAL, Status::Internal),
+            (MP_ERR_NOT_FOUND, Status::NotFound),
+            (MP_ERR_PERMISSION_DENIED, Status::PermissionDenied),
+            (MP_ERR_IS_DIRECTORY, Status::IsDirectory),
+            (MP_ERR_IS_FIFO, Status::IsFifo),
+            (MP_ERR_IS_SOCKET, Status::IsSocket),
+            (MP_ERR_IS_DEVICE, Status::IsDevice),
+            (MP_ERR_IS_SYMLINK, Status::IsSymlink),
+            (MP_ERR_SYMLINK_LOOP, Status::SymlinkLoop),
+            (MP_ERR_NAME_TOO_LONG, Status::NameTooLong),
+            (MP_ERR_INVALID_PATH, Status::InvalidPath),
+            (MP_ERR_CHANGED, Status::Changed),
+            (MP_ERR_IO, Status::IoError),
+            (MP_ERR_CANCELLED, Status::Cancelled),
+            (MP_ERR_OS, Status::OsError),
+        ] {
+            assert_eq!(constant, status.code(), "{status:?}");
+        }
+    }
+
+    #[test]
+    fn other_constants_match_their_enums() {
+        for (constant, kind) in [
+            (MP_KIND_UNKNOWN, DeviceKind::Unknown),
+            (MP_KIND_SSD, DeviceKind::Ssd),
+            (MP_KIND_HDD, DeviceKind::Hdd),
+            (MP_KIND_RAM, DeviceKind::Ram),
+            (MP_KIND_NETWORK, DeviceKind::Network),
+            (MP_KIND_REMOVABLE, DeviceKind::Removable),
+        ] {
+            assert_eq!(DeviceKind::from_code(constant), Some(kind));
+        }
+        for (constant, source) in [
+            (MP_KIND_SOURCE_UNKNOWN, KindSource::Unknown),
+            (MP_KIND_SOURCE_SYSFS, KindSource::Sysfs),
+            (MP_KIND_SOURCE_MOUNTINFO, KindSource::Mountinfo),
+            (MP_KIND_SOURCE_OVERRIDE, KindSource::Override),
+        ] {
+            assert_eq!(KindSource::from_code(constant), Some(source));
+        }
+        assert_eq!(Algorithm::from_code(MP_ALGORITHM_SHA256), Some(Algorithm::Sha256));
+        assert_eq!(MP_MAX_DIGEST_LEN, crate::MAX_DIGEST_LEN);
+    }
+}

@@ -1,0 +1,151 @@
+//! The plain C structs that carry results, statistics and device descriptions out.
+
+use super::codes::{mp_status, MP_DEVICE_NAME_LEN, MP_DEVICE_NONE, MP_MAX_DIGEST_LEN};
+use crate::{DeviceInfo, FileResult, Stats};
+use std::ffi::c_char;
+
+/// One path for `mp_session_enqueue_many()`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct MpPath {
+    /// The path's bytes; need not be NUL-terminated or UTF-8. May be NULL when `len` is 0.
+    pub path: *const u8,
+    /// Number of bytes at `path`.
+    pub len: usize,
+    /// The caller's identifier for this path, returned in its result.
+    pub tag: u64,
+}
+
+/// The result for one enqueued path, written by `mp_session_poll()` into caller memory.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct MpResult {
+    /// The tag given to enqueue.
+    pub tag: u64,
+    /// Bytes hashed; for a failure, the file size where known, else 0.
+    pub size: u64,
+    /// MP_OK, or the MP_ERR_* code saying why there is no digest.
+    pub status: mp_status,
+    /// The errno behind a failure (e.g. EACCES), 0 when there is none.
+    pub os_error: i32,
+    /// Index of the device that read the file (see `mp_session_device()`), or MP_DEVICE_NONE.
+    pub device: u32,
+    /// Number of valid bytes in `digest`: 32 for SHA-256; 0 unless `status` is MP_OK.
+    pub digest_len: u32,
+    /// The digest's raw bytes (not hex); bytes past `digest_len` are zero.
+    pub digest: [u8; MP_MAX_DIGEST_LEN],
+}
+
+impl From<FileResult> for MpResult {
+    fn from(r: FileResult) -> MpResult {
+        let mut digest = [0; MP_MAX_DIGEST_LEN];
+        let bytes = r.digest.as_bytes();
+        digest[..bytes.len()].copy_from_slice(bytes);
+        MpResult {
+            tag: r.tag,
+            size: r.size,
+            status: r.status.code(),
+            os_error: r.os_error,
+            device: r.device.and_then(|d| u32::try_from(d).ok()).unwrap_or(MP_DEVICE_NONE),
+            digest_len: bytes.len() as u32,
+            digest,
+        }
+    }
+}
+
+/// Progress counters of a session or of one device.
+///
+/// Each counter is exact on its own but they are not read at one instant; after the session is
+/// done they are all exact. `files_done + files_failed + files_cancelled` is the number of
+/// results produced so far.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MpStats {
+    /// Paths accepted by enqueue (session) or assigned to this device (device).
+    pub files_queued: u64,
+    /// Sizes of the queued files, as known when each was assigned to a device.
+    pub bytes_queued: u64,
+    /// Files hashed successfully.
+    pub files_done: u64,
+    /// Bytes read and hashed so far, including files still being read.
+    pub bytes_done: u64,
+    /// Files whose result is an error other than MP_ERR_CANCELLED.
+    pub files_failed: u64,
+    /// Files whose result is MP_ERR_CANCELLED.
+    pub files_cancelled: u64,
+}
+
+impl From<Stats> for MpStats {
+    fn from(s: Stats) -> MpStats {
+        MpStats {
+            files_queued: s.files_queued,
+            bytes_queued: s.bytes_queued,
+            files_done: s.files_done,
+            bytes_done: s.bytes_done,
+            files_failed: s.files_failed,
+            files_cancelled: s.files_cancelled,
+        }
+    }
+}
+
+/// A device the session has met, written by `mp_session_device()` into caller memory.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct MpDevice {
+    /// The device's index, as in `mp_result.device`.
+    pub index: u32,
+    /// MP_KIND_*: the kind that sized its pool.
+    pub kind: u32,
+    /// MP_KIND_SOURCE_*: how the kind was decided.
+    pub kind_source: u32,
+    /// Threads in the device's pool.
+    pub threads: u32,
+    /// NUL-terminated name: a disk (`vda`, `nvme0n1`), `ram`, a network source, or
+    /// `dm-0 (sda+sdb)`. Truncated to fit.
+    pub name: [c_char; MP_DEVICE_NAME_LEN],
+    /// The device's progress.
+    pub stats: MpStats,
+}
+
+impl From<&DeviceInfo> for MpDevice {
+    fn from(d: &DeviceInfo) -> MpDevice {
+        let mut name = [0 as c_char; MP_DEVICE_NAME_LEN];
+        let mut end = d.name.len().min(MP_DEVICE_NAME_LEN - 1);
+        while !d.name.is_char_boundary(end) {
+            end -= 1;
+        }
+        for (dst, src) in name.iter_mut().zip(&d.name.as_bytes()[..end]) {
+            *dst = *src as c_char;
+        }
+        MpDevice {
+            index: d.index as u32,
+            kind: d.kind as u32,
+            kind_source: d.kind_source as u32,
+            threads: u32::try_from(d.threads).unwrap_or(u32::MAX),
+            name,
+            stats: d.stats.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{DeviceKind, KindSource};
+
+    #[test]
+    fn long_device_names_are_truncated_on_a_character_boundary() {
+        let info = DeviceInfo {
+            index: 2,
+            name: "é".repeat(100),
+            kind: DeviceKind::Network,
+            kind_source: KindSource::Mountinfo,
+            threads: 4,
+            stats: Stats::default(),
+        };
+        let c = MpDevice::from(&info);
+        let len = c.name.iter().position(|b| *b == 0).unwrap();
+        assert_eq!(len, 126, "63 two-byte characters, then NUL");
+        assert_eq!((c.index, c.kind, c.threads), (2, 4, 4));
+    }
+}

@@ -1,0 +1,169 @@
+//! The submission queue between callers and the dispatcher, and the dispatcher's wake-up signal.
+
+use crate::Status;
+use std::collections::VecDeque;
+use std::sync::{Condvar, Mutex, MutexGuard};
+
+/// A path waiting to be assigned to a device.
+#[derive(Debug)]
+pub(crate) struct Submission {
+    pub(crate) path: Box<[u8]>,
+    pub(crate) tag: u64,
+}
+
+/// The session's lifecycle as the dispatcher sees it after a `take`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Lifecycle {
+    /// `finish` was called: nothing more will be enqueued.
+    pub(crate) finished: bool,
+    /// `cancel` was called: pending work becomes `Cancelled` results.
+    pub(crate) cancelled: bool,
+    /// The session is being freed: drop everything, nobody will poll.
+    pub(crate) closing: bool,
+    /// Submissions were left in the queue (the batch was full).
+    pub(crate) more: bool,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    queue: VecDeque<Submission>,
+    lifecycle: Lifecycle,
+    /// Set by anything the dispatcher should react to; cleared when it wakes.
+    wake: bool,
+}
+
+/// Submissions plus the flags that end a session; one lock, so that "accepted" and "finished"
+/// can never be observed in the wrong order.
+#[derive(Debug, Default)]
+pub(crate) struct Inbox {
+    state: Mutex<State>,
+    signal: Condvar,
+}
+
+impl Inbox {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding this lock cannot leave the state half-updated (every critical
+        // section is a few field writes), so a poisoned lock is still consistent.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Appends submissions, all or none. `on_accept` runs under the lock with the count, so that
+    /// the session's accepted-count is updated before `finish` can be observed.
+    pub(crate) fn push(
+        &self,
+        items: impl IntoIterator<Item = Submission>,
+        on_accept: impl FnOnce(u64),
+    ) -> Result<(), Status> {
+        let mut state = self.lock();
+        if state.lifecycle.cancelled || state.lifecycle.closing {
+            return Err(Status::SessionCancelled);
+        }
+        if state.lifecycle.finished {
+            return Err(Status::SessionFinished);
+        }
+        let before = state.queue.len();
+        state.queue.extend(items);
+        on_accept((state.queue.len() - before) as u64);
+        state.wake = true;
+        drop(state);
+        self.signal.notify_one();
+        Ok(())
+    }
+
+    /// Changes the lifecycle (finish, cancel, close) and wakes the dispatcher.
+    pub(crate) fn update(&self, change: impl FnOnce(&mut Lifecycle)) -> Lifecycle {
+        let mut state = self.lock();
+        change(&mut state.lifecycle);
+        state.wake = true;
+        let lifecycle = state.lifecycle;
+        drop(state);
+        self.signal.notify_one();
+        lifecycle
+    }
+
+    /// The current lifecycle flags.
+    pub(crate) fn lifecycle(&self) -> Lifecycle {
+        self.lock().lifecycle
+    }
+
+    /// Tells the dispatcher that something changed (a task finished, results were polled).
+    pub(crate) fn wake(&self) {
+        let mut state = self.lock();
+        if !state.wake {
+            state.wake = true;
+            drop(state);
+            self.signal.notify_one();
+        }
+    }
+
+    /// Moves up to `max` submissions into `out`. With `block`, first waits until there is a
+    /// submission or a wake-up; a wake-up that came since the last call returns at once, so no
+    /// event is lost between a `take` and the next.
+    pub(crate) fn take(&self, out: &mut Vec<Submission>, max: usize, block: bool) -> Lifecycle {
+        let mut state = self.lock();
+        if block {
+            while !state.wake && state.queue.is_empty() {
+                state = self.signal.wait(state).unwrap_or_else(|poisoned| poisoned.into_inner());
+            }
+        }
+        state.wake = false;
+        let n = state.queue.len().min(max);
+        out.extend(state.queue.drain(..n));
+        let mut lifecycle = state.lifecycle;
+        lifecycle.more = !state.queue.is_empty();
+        lifecycle
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn sub(tag: u64) -> Submission {
+        Submission { path: Box::from(&b"p"[..]), tag }
+    }
+
+    #[test]
+    fn push_counts_under_the_lock_and_refuses_after_finish_or_cancel() {
+        let inbox = Inbox::default();
+        let mut accepted = 0;
+        inbox.push([sub(1), sub(2)], |n| accepted += n).unwrap();
+        assert_eq!(accepted, 2);
+        inbox.update(|l| l.finished = true);
+        assert_eq!(inbox.push([sub(3)], |_| panic!("not accepted")), Err(Status::SessionFinished));
+        inbox.update(|l| l.cancelled = true);
+        assert_eq!(inbox.push([sub(3)], |_| {}), Err(Status::SessionCancelled));
+    }
+
+    #[test]
+    fn take_respects_the_batch_size_and_reports_more() {
+        let inbox = Inbox::default();
+        inbox.push((0..5).map(sub), |_| {}).unwrap();
+        let mut out = Vec::new();
+        assert!(inbox.take(&mut out, 3, true).more);
+        assert!(!inbox.take(&mut out, 3, false).more);
+        assert_eq!(out.iter().map(|s| s.tag).collect::<Vec<_>>(), vec![0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn a_wake_before_take_is_not_lost() {
+        let inbox = Inbox::default();
+        inbox.wake();
+        // Returns at once although the queue is empty.
+        inbox.take(&mut Vec::new(), 1, true);
+    }
+
+    #[test]
+    fn blocked_take_wakes_on_push_from_another_thread() {
+        let inbox = Arc::new(Inbox::default());
+        let pusher = Arc::clone(&inbox);
+        let handle = std::thread::spawn(move || pusher.push([sub(9)], |_| {}).unwrap());
+        let mut out = Vec::new();
+        while out.is_empty() {
+            inbox.take(&mut out, 10, true);
+        }
+        handle.join().unwrap();
+        assert_eq!(out[0].tag, 9);
+    }
+}

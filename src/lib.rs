@@ -1,0 +1,57 @@
+//! Hash many files as fast as the hardware allows, with one thread pool per physical device.
+//!
+//! Parallel reads speed up SSDs, NVMe and memory-backed files, but interleaved reads on one
+//! spinning disk turn into seeks. A [`Session`] therefore maps every file to its physical device
+//! (by `st_dev`, through sysfs and mountinfo), gives each device a pool sized for its kind (an
+//! HDD one thread, an SSD several), and runs all pools at once.
+//!
+//! ```
+//! use multipool::{Config, PollOutcome, Session};
+//! use std::time::Duration;
+//!
+//! let session = Session::new(Config::default())?;
+//! for (tag, path) in ["Cargo.toml", "src/lib.rs"].iter().enumerate() {
+//!     session.enqueue(path, tag as u64)?;
+//! }
+//! session.finish();
+//! let mut results = Vec::new();
+//! while session.poll(&mut results, 64, Some(Duration::from_secs(30)))? != PollOutcome::Done {}
+//! for r in &results {
+//!     println!("{} {:?} on device {:?}", r.digest, r.status, r.device);
+//! }
+//! # assert_eq!(results.len(), 2);
+//! # Ok::<(), multipool::Status>(())
+//! ```
+//!
+//! The C ABI (`include/multipool.h`) is a thin layer over this API; see the README for its
+//! contract. The building block underneath, [`multi_scope`], is public too.
+#![deny(missing_docs)]
+#![deny(missing_debug_implementations)]
+#![deny(unreachable_pub)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+mod config;
+mod device;
+mod digest;
+mod dispatch;
+mod ffi;
+mod inbox;
+mod multi_scope;
+mod pools;
+mod reader;
+mod results;
+mod session;
+mod stats;
+mod status;
+#[cfg(test)]
+mod test_support;
+
+pub use config::{Config, SpecError, ThreadsSpec};
+pub use device::{DeviceInfo, DeviceKind, KindSource};
+pub use digest::{digest_bytes, Algorithm, DigestBytes, MAX_DIGEST_LEN};
+pub use multi_scope::multi_scope;
+pub use results::{FileResult, PollOutcome};
+pub use session::Session;
+pub use stats::Stats;
+pub use status::Status;

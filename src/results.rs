@@ -1,0 +1,168 @@
+//! Completed results waiting for `poll`.
+
+use crate::digest::DigestBytes;
+use crate::Status;
+use std::collections::VecDeque;
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// The result for one enqueued path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileResult {
+    /// The caller's tag, given to `enqueue`.
+    pub tag: u64,
+    /// [`Status::Ok`] or why the file has no digest.
+    pub status: Status,
+    /// The errno behind a failure, 0 when there is none.
+    pub os_error: i32,
+    /// Bytes hashed; for a failure, the file size where known, else 0.
+    pub size: u64,
+    /// Index of the device that read the file (see `Session::devices`); `None` if the path never
+    /// reached a device (it did not exist, say).
+    pub device: Option<usize>,
+    /// The digest; empty unless `status` is `Ok`.
+    pub digest: DigestBytes,
+}
+
+/// What a poll saw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PollOutcome {
+    /// This many results were delivered (at least one).
+    Ready(usize),
+    /// Nothing arrived before the timeout.
+    TimedOut,
+    /// The session is finished and every result has been delivered.
+    Done,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    ready: VecDeque<FileResult>,
+    delivered: u64,
+}
+
+/// A queue of completed results with a condition variable for pollers.
+#[derive(Debug, Default)]
+pub(crate) struct ResultQueue {
+    state: Mutex<State>,
+    arrived: Condvar,
+}
+
+impl ResultQueue {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Critical sections only move values in and out; a poisoned lock is still consistent.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn push(&self, result: FileResult) {
+        self.lock().ready.push_back(result);
+        self.arrived.notify_one();
+    }
+
+    /// Wakes every poller so that it re-checks whether the session is done or broken.
+    pub(crate) fn notify_all(&self) {
+        drop(self.lock());
+        self.arrived.notify_all();
+    }
+
+    /// Results ready but not yet polled.
+    pub(crate) fn ready_len(&self) -> usize {
+        self.lock().ready.len()
+    }
+
+    /// Hands up to `max` results to `sink`, waiting up to `timeout` (`None`: no limit) for the
+    /// first. `is_done(delivered)` says whether every result that will ever exist has been
+    /// delivered; `failed()` says whether results can no longer arrive. Returns the outcome and
+    /// how many results were waiting before the call took some.
+    pub(crate) fn poll(
+        &self,
+        max: usize,
+        timeout: Option<Duration>,
+        is_done: impl Fn(u64) -> bool,
+        failed: impl Fn() -> bool,
+        mut sink: impl FnMut(FileResult),
+    ) -> Result<(PollOutcome, usize), Status> {
+        let deadline = timeout.map(|t| Instant::now().checked_add(t));
+        let mut state = self.lock();
+        loop {
+            let waiting = state.ready.len();
+            if waiting > 0 {
+                let n = waiting.min(max);
+                state.ready.drain(..n).for_each(&mut sink);
+                state.delivered += n as u64;
+                if is_done(state.delivered) {
+                    // Other pollers may be waiting for results that will never come.
+                    self.arrived.notify_all();
+                }
+                return Ok((PollOutcome::Ready(n), waiting));
+            }
+            if is_done(state.delivered) {
+                return Ok((PollOutcome::Done, 0));
+            }
+            if failed() {
+                return Err(Status::Internal);
+            }
+            state = match deadline {
+                // No limit, or a limit too far away to represent.
+                None | Some(None) => {
+                    self.arrived.wait(state).unwrap_or_else(|poisoned| poisoned.into_inner())
+                }
+                Some(Some(deadline)) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Ok((PollOutcome::TimedOut, 0));
+                    }
+                    self.arrived
+                        .wait_timeout(state, left)
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .0
+                }
+            };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(tag: u64) -> FileResult {
+        FileResult {
+            tag,
+            status: Status::Ok,
+            os_error: 0,
+            size: 0,
+            device: None,
+            digest: DigestBytes::EMPTY,
+        }
+    }
+
+    #[test]
+    fn delivers_in_order_up_to_max() {
+        let q = ResultQueue::default();
+        (0..5).for_each(|t| q.push(result(t)));
+        let mut got = Vec::new();
+        let (outcome, waiting) =
+            q.poll(3, None, |_| false, || false, |r| got.push(r.tag)).unwrap();
+        assert_eq!((outcome, waiting), (PollOutcome::Ready(3), 5));
+        assert_eq!(got, vec![0, 1, 2]);
+        assert_eq!(q.ready_len(), 2);
+    }
+
+    #[test]
+    fn times_out_done_and_failed() {
+        let q = ResultQueue::default();
+        let zero = Some(Duration::ZERO);
+        assert_eq!(q.poll(1, zero, |_| false, || false, |_| {}).unwrap().0, PollOutcome::TimedOut);
+        assert_eq!(q.poll(1, zero, |d| d == 0, || false, |_| {}).unwrap().0, PollOutcome::Done);
+        assert_eq!(q.poll(1, None, |_| false, || true, |_| {}), Err(Status::Internal));
+    }
+
+    #[test]
+    fn huge_timeouts_do_not_overflow() {
+        let q = ResultQueue::default();
+        q.push(result(1));
+        let outcome = q.poll(1, Some(Duration::MAX), |_| false, || false, |_| {}).unwrap().0;
+        assert_eq!(outcome, PollOutcome::Ready(1));
+    }
+}

@@ -1,0 +1,93 @@
+//! Progress counters, readable at any time without stopping the work.
+
+use crate::Status;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// A snapshot of a session's (or one device's) progress.
+///
+/// Each counter is read atomically but not all at one instant, so a snapshot taken while work
+/// runs can be off by the files completing during the read; after the session is done it is
+/// exact. `files_done + files_failed + files_cancelled` counts the results produced so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Paths accepted by `enqueue` (session) or assigned to the device (device).
+    pub files_queued: u64,
+    /// Sizes of the queued files, as known when each was assigned to a device.
+    pub bytes_queued: u64,
+    /// Files hashed successfully.
+    pub files_done: u64,
+    /// Bytes read and hashed so far, including files still in progress.
+    pub bytes_done: u64,
+    /// Files that got an error result (not counting cancellations).
+    pub files_failed: u64,
+    /// Files that got [`Status::Cancelled`].
+    pub files_cancelled: u64,
+}
+
+/// The live counters behind [`Stats`].
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    files_queued: AtomicU64,
+    bytes_queued: AtomicU64,
+    files_done: AtomicU64,
+    bytes_done: AtomicU64,
+    files_failed: AtomicU64,
+    files_cancelled: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn queued(&self, files: u64, bytes: u64) {
+        self.files_queued.fetch_add(files, Relaxed);
+        self.bytes_queued.fetch_add(bytes, Relaxed);
+    }
+
+    pub(crate) fn read_bytes(&self, bytes: u64) {
+        self.bytes_done.fetch_add(bytes, Relaxed);
+    }
+
+    pub(crate) fn completed(&self, status: Status) {
+        let counter = match status {
+            Status::Ok => &self.files_done,
+            Status::Cancelled => &self.files_cancelled,
+            _ => &self.files_failed,
+        };
+        counter.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self) -> Stats {
+        Stats {
+            files_queued: self.files_queued.load(Relaxed),
+            bytes_queued: self.bytes_queued.load(Relaxed),
+            files_done: self.files_done.load(Relaxed),
+            bytes_done: self.bytes_done.load(Relaxed),
+            files_failed: self.files_failed.load(Relaxed),
+            files_cancelled: self.files_cancelled.load(Relaxed),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn completions_are_sorted_by_outcome() {
+        let c = Counters::default();
+        c.queued(3, 300);
+        c.read_bytes(100);
+        c.completed(Status::Ok);
+        c.completed(Status::NotFound);
+        c.completed(Status::Cancelled);
+        assert_eq!(
+            c.snapshot(),
+            Stats {
+                files_queued: 3,
+                bytes_queued: 300,
+                files_done: 1,
+                bytes_done: 100,
+                files_failed: 1,
+                files_cancelled: 1
+            }
+        );
+    }
+}
