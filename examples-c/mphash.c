@@ -1,0 +1,339 @@
+/*
+ * mphash: print SHA-256 sums of files and directory trees, like sha256sum, with libmultipool
+ * reading every storage device at once, each with the parallelism it likes.
+ *
+ *   mphash [-t SPEC] [-v] [--progress] [--] PATH...
+ *
+ * Output lines are exactly sha256sum's ("HEX  NAME", names with a backslash, newline or
+ * carriage return escaped and the line prefixed with a backslash), so `sha256sum -c` verifies
+ * them. Lines come in completion order. Directories are walked recursively; inside them only
+ * regular files are hashed and symbolic links are not followed. Errors go to stderr as
+ * "mphash: PATH: reason"; the exit status is 1 if any path failed.
+ */
+#define _DEFAULT_SOURCE /* d_type in struct dirent */
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "multipool.h"
+
+#define BATCH 256
+
+/* Every enqueued path, indexed by its tag, so results can be printed by name. */
+struct paths {
+    char **names;
+    size_t count;
+    size_t cap;
+};
+
+struct app {
+    mp_session *session;
+    struct paths paths;
+    int verbose;
+    int progress;
+    int failed;
+    size_t outstanding; /* enqueued and not yet reported */
+    double last_progress;
+    double started;
+};
+
+static void die(const char *what, mp_status status)
+{
+    fprintf(stderr, "mphash: %s: %s\n", what, mp_status_str(status));
+    exit(2);
+}
+
+static void *xrealloc(void *p, size_t size)
+{
+    void *q = realloc(p, size);
+    if (q == NULL) {
+        fputs("mphash: out of memory\n", stderr);
+        exit(2);
+    }
+    return q;
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Prints NAME as sha256sum does: backslash, newline and CR escaped; returns whether it had to. */
+static int needs_escape(const char *name)
+{
+    return strpbrk(name, "\\\n\r") != NULL;
+}
+
+static void print_escaped(const char *name)
+{
+    const char *p;
+    for (p = name; *p != '\0'; p++) {
+        switch (*p) {
+        case '\\': fputs("\\\\", stdout); break;
+        case '\n': fputs("\\n", stdout); break;
+        case '\r': fputs("\\r", stdout); break;
+        default: putchar(*p); break;
+        }
+    }
+}
+
+static void print_result(struct app *app, const mp_result *r)
+{
+    const char *name = app->paths.names[r->tag];
+    uint32_t i;
+    if (r->status != MP_OK) {
+        app->failed = 1;
+        fprintf(stderr, "mphash: %s: %s\n", name,
+                r->os_error != 0 ? strerror(r->os_error) : mp_status_str(r->status));
+    } else {
+        int escape = needs_escape(name);
+        if (escape) {
+            putchar('\\');
+        }
+        for (i = 0; i < r->digest_len; i++) {
+            printf("%02x", r->digest[i]);
+        }
+        fputs("  ", stdout);
+        if (escape) {
+            print_escaped(name);
+        } else {
+            fputs(name, stdout);
+        }
+        putchar('\n');
+    }
+    free(app->paths.names[r->tag]);
+    app->paths.names[r->tag] = NULL;
+    app->outstanding--;
+}
+
+static void show_progress(struct app *app, int final)
+{
+    mp_stats s;
+    double t = now();
+    double mb;
+    if (!app->progress || (!final && t - app->last_progress < 0.2)) {
+        return;
+    }
+    app->last_progress = t;
+    if (mp_session_stats(app->session, &s) != MP_OK) {
+        return;
+    }
+    mb = (double)s.bytes_done / 1e6;
+    fprintf(stderr, "\r%llu/%llu files, %.1f/%.1f MB, %.1f MB/s   ",
+            (unsigned long long)(s.files_done + s.files_failed + s.files_cancelled),
+            (unsigned long long)s.files_queued, mb, (double)s.bytes_queued / 1e6,
+            mb / (t - app->started > 1e-3 ? t - app->started : 1e-3));
+    if (final) {
+        fputc('\n', stderr);
+    }
+}
+
+/* Reports every result that is ready, waiting up to timeout_ms for the first. */
+static mp_status drain(struct app *app, int32_t timeout_ms)
+{
+    mp_result results[BATCH];
+    size_t n = 0, i;
+    mp_status status = mp_session_poll(app->session, results, BATCH, timeout_ms, &n);
+    if (status != MP_OK && status != MP_TIMEOUT && status != MP_DONE) {
+        die("poll", status);
+    }
+    for (i = 0; i < n; i++) {
+        print_result(app, &results[i]);
+    }
+    show_progress(app, 0);
+    return status;
+}
+
+static void enqueue(struct app *app, const char *path)
+{
+    mp_status status;
+    if (app->paths.count == app->paths.cap) {
+        app->paths.cap = app->paths.cap ? 2 * app->paths.cap : 1024;
+        app->paths.names = xrealloc(app->paths.names, app->paths.cap * sizeof(char *));
+    }
+    app->paths.names[app->paths.count] = xrealloc(NULL, strlen(path) + 1);
+    strcpy(app->paths.names[app->paths.count], path);
+    status = mp_session_enqueue(app->session, (const uint8_t *)path, strlen(path),
+                                (uint64_t)app->paths.count);
+    if (status != MP_OK) {
+        die("enqueue", status);
+    }
+    app->paths.count++;
+    app->outstanding++;
+    if (app->outstanding % BATCH == 0) {
+        drain(app, 0); /* keep results flowing while a big tree is walked */
+    }
+}
+
+static char *join(const char *dir, const char *name)
+{
+    size_t a = strlen(dir), b = strlen(name);
+    int slash = a > 0 && dir[a - 1] != '/';
+    char *p = xrealloc(NULL, a + (size_t)slash + b + 1);
+    memcpy(p, dir, a);
+    if (slash) {
+        p[a] = '/';
+    }
+    memcpy(p + a + (size_t)slash, name, b + 1);
+    return p;
+}
+
+/* Walks a directory tree without recursion (one open directory at a time), enqueueing regular
+ * files; symbolic links and other special files inside the tree are skipped. */
+static void walk(struct app *app, const char *root)
+{
+    char **stack = NULL;
+    size_t depth = 0, cap = 0;
+    stack = xrealloc(stack, (cap = 64) * sizeof(char *));
+    stack[depth++] = join(root, "");
+    while (depth > 0) {
+        char *dir = stack[--depth];
+        DIR *d = opendir(dir);
+        struct dirent *e;
+        if (d == NULL) {
+            fprintf(stderr, "mphash: %s: %s\n", dir, strerror(errno));
+            app->failed = 1;
+            free(dir);
+            continue;
+        }
+        while ((e = readdir(d)) != NULL) {
+            char *path;
+            unsigned char type = e->d_type;
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
+                continue;
+            }
+            path = join(dir, e->d_name);
+            if (type == DT_UNKNOWN) {
+                struct stat st;
+                type = lstat(path, &st) != 0 ? DT_UNKNOWN
+                       : S_ISDIR(st.st_mode) ? DT_DIR
+                       : S_ISREG(st.st_mode) ? DT_REG
+                                             : DT_LNK;
+            }
+            if (type == DT_DIR) {
+                if (depth == cap) {
+                    stack = xrealloc(stack, (cap *= 2) * sizeof(char *));
+                }
+                stack[depth++] = path;
+                continue;
+            }
+            if (type == DT_REG) {
+                enqueue(app, path);
+            }
+            free(path);
+        }
+        closedir(d);
+        free(dir);
+    }
+    free(stack);
+}
+
+static void add_argument(struct app *app, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        walk(app, path);
+    } else {
+        enqueue(app, path); /* the library reports what is wrong with it */
+    }
+}
+
+static void print_devices(struct app *app)
+{
+    size_t count = 0, i;
+    if (mp_session_device_count(app->session, &count) != MP_OK) {
+        return;
+    }
+    for (i = 0; i < count; i++) {
+        mp_device d;
+        if (mp_session_device(app->session, i, &d) != MP_OK) {
+            continue;
+        }
+        fprintf(stderr, "device: %u %s kind=%s threads=%u source=%s files=%llu bytes=%llu\n",
+                d.index, d.name, mp_kind_str(d.kind), d.threads, mp_kind_source_str(d.kind_source),
+                (unsigned long long)d.stats.files_done, (unsigned long long)d.stats.bytes_done);
+    }
+}
+
+static void usage(void)
+{
+    fputs("usage: mphash [-t SPEC] [-v] [--progress] [--] PATH...\n"
+          "  -t SPEC     threads per device, e.g. ssd:8,hdd:1,dev:sdb:2,path:/mnt/nas:4\n"
+          "  -v          print the devices used, with kind and threads, on stderr\n"
+          "  --progress  show files, bytes and MB/s on stderr while hashing\n",
+          stderr);
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    struct app app;
+    mp_options options;
+    mp_status status;
+    const char *spec = NULL;
+    int i, first_path = argc;
+
+    memset(&app, 0, sizeof app);
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            first_path = i + 1;
+            break;
+        } else if (strcmp(argv[i], "-t") == 0 && i + 1 < argc) {
+            spec = argv[++i];
+        } else if (strcmp(argv[i], "-v") == 0) {
+            app.verbose = 1;
+        } else if (strcmp(argv[i], "--progress") == 0) {
+            app.progress = 1;
+        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+            usage();
+        } else {
+            first_path = i;
+            break;
+        }
+    }
+    if (first_path >= argc) {
+        usage();
+    }
+
+    if ((status = mp_options_init(&options)) != MP_OK) {
+        die("options", status);
+    }
+    if (spec != NULL) {
+        options.threads_spec = (const uint8_t *)spec;
+        options.threads_spec_len = strlen(spec);
+    }
+    if ((status = mp_session_new(&options, &app.session)) != MP_OK) {
+        die(spec != NULL ? spec : "session", status);
+    }
+    app.started = app.last_progress = now();
+
+    for (i = first_path; i < argc; i++) {
+        add_argument(&app, argv[i]);
+    }
+    if ((status = mp_session_finish(app.session)) != MP_OK) {
+        die("finish", status);
+    }
+    while (drain(&app, 200) != MP_DONE) {
+    }
+    show_progress(&app, 1);
+    if (app.verbose) {
+        print_devices(&app);
+    }
+
+    mp_session_free(app.session);
+    free(app.paths.names);
+    if (fflush(stdout) != 0) {
+        perror("mphash: stdout");
+        return 2;
+    }
+    return app.failed ? 1 : 0;
+}

@@ -1,0 +1,64 @@
+//! The C and C++ test programs in tests/c, compiled against the generated header with
+//! -Wall -Wextra -Werror -pedantic and run under valgrind and under gcc's ASan/UBSan.
+
+mod common;
+
+use common::{can_run, compile, have, root, run, valgrind, TempTree};
+use std::path::Path;
+use std::process::Command;
+
+fn vectors() -> std::path::PathBuf {
+    root().join("tests/vectors/digests.txt")
+}
+
+/// Runs a test program with a fresh scratch directory and checks its closing line.
+fn run_program(mut cmd: Command, scratch: &Path) {
+    let out = run(cmd.arg(scratch).arg(vectors()));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{cmd:?} failed ({}):\n{stdout}\n{stderr}", out.status);
+    assert!(stdout.lines().last().is_some_and(|l| l.ends_with("passed, 0 failed")), "{stdout}");
+    assert!(stderr.is_empty(), "unexpected diagnostics:\n{stderr}");
+}
+
+#[test]
+fn c99_api_test_under_valgrind() {
+    if !can_run(have("valgrind"), "c99_api_test_under_valgrind", "valgrind") {
+        return;
+    }
+    let dir = TempTree::new("capi");
+    let exe = dir.path.join("api_test");
+    compile("cc", "c99", &[root().join("tests/c/api_test.c")], &exe, &[]);
+    let scratch = TempTree::new("capi-scratch");
+    let mut cmd = valgrind();
+    cmd.arg(&exe);
+    run_program(cmd, &scratch.path);
+}
+
+#[test]
+fn c_api_test_under_asan_and_ubsan() {
+    let dir = TempTree::new("casan");
+    let exe = dir.path.join("api_test_asan");
+    let sanitize = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=all"];
+    compile("cc", "c11", &[root().join("tests/c/api_test.c")], &exe, &sanitize);
+    let scratch = TempTree::new("casan-scratch");
+    let mut cmd = Command::new(&exe);
+    cmd.env("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0");
+    run_program(cmd, &scratch.path);
+}
+
+#[test]
+fn cpp_api_test_builds_as_cpp11_17_20_and_runs_under_valgrind() {
+    let dir = TempTree::new("cppapi");
+    for std in ["c++11", "c++17", "c++20"] {
+        let exe = dir.path.join(format!("api_test_{std}"));
+        compile("c++", std, &[root().join("tests/c/api_test.cpp")], &exe, &[]);
+    }
+    let scratch = TempTree::new("cppapi-scratch");
+    run_program(Command::new(dir.path.join("api_test_c++11")), &scratch.path);
+    if can_run(have("valgrind"), "cpp_api_test_under_valgrind", "valgrind") {
+        let mut cmd = valgrind();
+        cmd.arg(dir.path.join("api_test_c++17"));
+        run_program(cmd, &scratch.path);
+    }
+}

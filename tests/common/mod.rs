@@ -1,0 +1,158 @@
+//! Helpers shared by the integration tests: temporary trees, compiling C against the library,
+//! and the root/tool checks that make a test say clearly why it cannot run.
+#![allow(dead_code, reason = "each test binary uses a different subset")]
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The crate's root directory.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The directory holding the libraries cargo built for this test run (target/<profile>).
+pub fn lib_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap().to_owned(); // target/<profile>/deps/..
+    assert!(
+        dir.join("libmultipool.so").exists() && dir.join("libmultipool.a").exists(),
+        "libmultipool.so/.a not found in {}: cargo builds them with the tests",
+        dir.display()
+    );
+    dir
+}
+
+/// A directory removed on drop, under `base` (the system temp dir by default).
+pub struct TempTree {
+    pub path: PathBuf,
+}
+
+impl TempTree {
+    pub fn new(tag: &str) -> TempTree {
+        TempTree::under(&std::env::temp_dir(), tag)
+    }
+
+    pub fn under(base: &Path, tag: &str) -> TempTree {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = base.join(format!("mp-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        TempTree { path }
+    }
+
+    /// Writes a file at `rel` (bytes, so names need not be UTF-8), creating parent directories.
+    pub fn file(&self, rel: &[u8], contents: &[u8]) -> PathBuf {
+        let path = self.path.join(OsStr::from_bytes(rel));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+}
+
+impl Drop for TempTree {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Runs a command, panicking with its output if it cannot start.
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+}
+
+/// Runs a command and panics with its stderr unless it succeeds.
+pub fn run_ok(cmd: &mut Command) -> Output {
+    let out = run(cmd);
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+pub fn have(tool: &str) -> bool {
+    Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().is_ok_and(|o| o.status.success())
+}
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Whether a test needing `what` can run. Outside CI a missing requirement skips the test with a
+/// clear message; in CI (which runs as root with every tool installed) it fails the test.
+pub fn can_run(available: bool, test: &str, what: &str) -> bool {
+    if !available {
+        assert!(std::env::var_os("CI").is_none(), "{test}: needs {what}, which CI must provide");
+        eprintln!("SKIPPED {test}: needs {what}");
+    }
+    available
+}
+
+/// Compiles C or C++ `sources` into `out` against the header and the shared library, with the
+/// warnings the README promises callers (-Wall -Wextra -Werror -pedantic).
+pub fn compile(compiler: &str, std: &str, sources: &[PathBuf], out: &Path, extra: &[&str]) {
+    let lib = installed_lib(out.parent().unwrap());
+    let mut cmd = Command::new(compiler);
+    cmd.arg(format!("-std={std}"))
+        .args(["-Wall", "-Wextra", "-Werror", "-pedantic", "-g", "-O1"])
+        .arg("-I")
+        .arg(root().join("include"))
+        .args(sources)
+        .arg("-o")
+        .arg(out)
+        .args(extra)
+        .arg(format!("-L{}", lib.display()))
+        .arg(format!("-Wl,-rpath,{}", lib.display()))
+        .arg("-lmultipool")
+        .arg("-lpthread");
+    run_ok(&mut cmd);
+}
+
+/// Lays the shared library out as a package would (the file under its soname, plus the
+/// development link) in `dir/lib`, and returns that directory.
+pub fn installed_lib(dir: &Path) -> PathBuf {
+    let lib = dir.join("lib");
+    std::fs::create_dir_all(&lib).unwrap();
+    let built = lib_dir().join("libmultipool.so");
+    for name in ["libmultipool.so.0", "libmultipool.so"] {
+        let _ = std::fs::remove_file(lib.join(name));
+        std::os::unix::fs::symlink(&built, lib.join(name)).unwrap();
+    }
+    lib
+}
+
+/// Builds examples-c/mphash against the static library of this test run.
+pub fn build_mphash(out_dir: &Path) -> PathBuf {
+    let out = out_dir.join("mphash");
+    let mut cmd = Command::new("cc");
+    cmd.args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2"])
+        .arg("-I")
+        .arg(root().join("include"))
+        .arg(root().join("examples-c/mphash.c"))
+        .arg("-o")
+        .arg(&out)
+        .arg(lib_dir().join("libmultipool.a"))
+        .args(["-lgcc_s", "-lutil", "-lrt", "-lpthread", "-lm", "-ldl"]);
+    run_ok(&mut cmd);
+    out
+}
+
+/// The valgrind command line every C test runs under.
+pub fn valgrind() -> Command {
+    let mut cmd = Command::new("valgrind");
+    cmd.args([
+        "--quiet",
+        "--error-exitcode=1",
+        "--leak-check=full",
+        "--errors-for-leak-kinds=definite,indirect,possible",
+        "--show-leak-kinds=definite,indirect,possible",
+    ]);
+    cmd
+}
