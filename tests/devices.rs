@@ -1,0 +1,184 @@
+//! Sessions spread over real, separate devices: the root file system, tmpfs (/dev/shm) and a
+//! loop-mounted ext4 image. Needs root (losetup, mount); CI runs as root and must run these.
+
+mod common;
+
+use common::{can_run, have, is_root, run_ok, TempTree};
+use multipool::{digest_bytes, Algorithm, Config, DeviceKind, FileResult, KindSource, PollOutcome, Session, Status};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+/// An ext4 image on a loop device, mounted; unmounted and detached on drop.
+struct LoopMount {
+    _dir: TempTree,
+    device: String,
+    mount_point: PathBuf,
+}
+
+impl LoopMount {
+    fn new(tag: &str) -> LoopMount {
+        let dir = TempTree::under(Path::new(env!("CARGO_TARGET_TMPDIR")), tag);
+        let image = dir.path.join("disk.img");
+        let mount_point = dir.path.join("mnt");
+        std::fs::create_dir(&mount_point).unwrap();
+        run_ok(Command::new("truncate").arg("-s").arg("64M").arg(&image));
+        run_ok(Command::new("mkfs.ext4").args(["-q", "-F"]).arg(&image));
+        let out = run_ok(Command::new("losetup").args(["-f", "--show"]).arg(&image));
+        let device = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+        run_ok(Command::new("mount").arg(&device).arg(&mount_point));
+        LoopMount { _dir: dir, device, mount_point }
+    }
+
+    /// The loop device's own sysfs name, e.g. `loop3`.
+    fn name(&self) -> &str {
+        self.device.trim_start_matches("/dev/")
+    }
+}
+
+impl Drop for LoopMount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.mount_point).status();
+        let _ = Command::new("losetup").arg("-d").arg(&self.device).status();
+    }
+}
+
+fn can_mount(test: &str) -> bool {
+    can_run(is_root() && have("losetup") && have("mkfs.ext4"), test, "root, losetup and mkfs.ext4")
+}
+
+/// Writes `count` files with distinct contents under `dir`; returns (path, contents) pairs.
+fn files(dir: &Path, prefix: &str, count: usize) -> Vec<(PathBuf, Vec<u8>)> {
+    (0..count)
+        .map(|i| {
+            let path = dir.join(format!("{prefix}-{i}"));
+            let contents = format!("{prefix} {i}\n").repeat(1 + i * 300).into_bytes();
+            std::fs::write(&path, &contents).unwrap();
+            (path, contents)
+        })
+        .collect()
+}
+
+fn hash_all(session: &Session, batches: &[&[(PathBuf, Vec<u8>)]], first_tag: u64) -> Vec<FileResult> {
+    let mut tag = first_tag;
+    for batch in batches {
+        for (path, _) in batch.iter() {
+            session.enqueue(path, tag).unwrap();
+            tag += 1;
+        }
+    }
+    let expected = (tag - first_tag) as usize;
+    let mut results = Vec::new();
+    while results.len() < expected {
+        let outcome = session.poll(&mut results, 256, Some(Duration::from_secs(60))).unwrap();
+        assert_ne!(outcome, PollOutcome::TimedOut, "no result for a minute");
+        assert_ne!(outcome, PollOutcome::Done);
+    }
+    results.sort_by_key(|r| r.tag);
+    results
+}
+
+/// The kind sysfs claims for a whole block device.
+fn sysfs_kind(name: &str) -> DeviceKind {
+    match std::fs::read_to_string(format!("/sys/block/{name}/queue/rotational")).unwrap().trim() {
+        "1" => DeviceKind::Hdd,
+        _ => DeviceKind::Ssd,
+    }
+}
+
+#[test]
+fn one_session_over_root_tmpfs_and_a_loop_device_gets_three_pools() {
+    if !can_mount("one_session_over_root_tmpfs_and_a_loop_device_gets_three_pools") {
+        return;
+    }
+    let on_root = TempTree::under(Path::new(env!("CARGO_TARGET_TMPDIR")), "dev-root");
+    let on_shm = TempTree::under(Path::new("/dev/shm"), "dev-shm");
+    let on_loop = LoopMount::new("dev-loop");
+    let sets = [
+        files(&on_root.path, "root", 12),
+        files(&on_shm.path, "shm", 12),
+        files(&on_loop.mount_point, "loop", 12),
+    ];
+    let session = Session::new(Config::default()).unwrap();
+    let results = hash_all(&session, &[&sets[0], &sets[1], &sets[2]], 0);
+
+    let mut device_of_set = Vec::new();
+    for (s, set) in sets.iter().enumerate() {
+        let mine = &results[s * 12..(s + 1) * 12];
+        for (r, (path, contents)) in mine.iter().zip(set) {
+            assert_eq!(r.status, Status::Ok, "{}", path.display());
+            assert_eq!(r.digest, digest_bytes(Algorithm::Sha256, contents), "{}", path.display());
+        }
+        let devices: BTreeSet<Option<usize>> = mine.iter().map(|r| r.device).collect();
+        assert_eq!(devices.len(), 1, "every file of one file system went to one pool");
+        device_of_set.push(mine[0].device.unwrap());
+    }
+    let distinct: BTreeSet<usize> = device_of_set.iter().copied().collect();
+    assert_eq!(distinct.len(), 3, "three devices, three pools");
+
+    let devices = session.devices();
+    assert_eq!(devices.len(), 3, "{devices:#?}");
+    let cpus = std::thread::available_parallelism().unwrap().get();
+    let root = &devices[device_of_set[0]];
+    assert_eq!(root.kind, sysfs_kind(&root.name), "{root:?}");
+    assert_eq!(root.kind_source, KindSource::Sysfs);
+    let shm = &devices[device_of_set[1]];
+    assert_eq!((shm.name.as_str(), shm.kind, shm.kind_source), ("ram", DeviceKind::Ram, KindSource::Mountinfo));
+    assert_eq!(shm.threads, cpus);
+    let lo = &devices[device_of_set[2]];
+    assert_eq!(lo.name, on_loop.name());
+    assert_eq!(lo.kind, sysfs_kind(on_loop.name()));
+    for d in &devices {
+        assert_eq!(d.threads, d.kind.default_threads(cpus), "{d:?}");
+        assert_eq!(d.stats.files_done, 12, "{d:?}");
+    }
+}
+
+#[test]
+fn a_device_mounted_mid_session_gets_its_own_pool() {
+    if !can_mount("a_device_mounted_mid_session_gets_its_own_pool") {
+        return;
+    }
+    let on_shm = TempTree::under(Path::new("/dev/shm"), "mid-shm");
+    let early = files(&on_shm.path, "early", 5);
+    let mut config = Config::default();
+    config.threads = "hdd:1,ssd:3".parse().unwrap();
+    let session = Session::new(config).unwrap();
+    let first = hash_all(&session, &[&early], 0);
+    assert_eq!(session.device_count(), 1);
+
+    let on_loop = LoopMount::new("mid-loop"); // mounted after the session started
+    let late = files(&on_loop.mount_point, "late", 5);
+    let second = hash_all(&session, &[&late, &early], 100);
+    session.finish();
+    assert_eq!(session.poll(&mut Vec::new(), 1, Some(Duration::from_secs(60))).unwrap(), PollOutcome::Done);
+
+    assert!(first.iter().chain(&second).all(|r| r.status == Status::Ok));
+    let devices = session.devices();
+    assert_eq!(devices.len(), 2, "{devices:#?}");
+    let loop_device = &devices[second[0].device.unwrap()];
+    assert_eq!(loop_device.name, on_loop.name());
+    let expected_threads = if loop_device.kind == DeviceKind::Hdd { 1 } else { 3 };
+    assert_eq!(loop_device.threads, expected_threads);
+    for (r, (_, contents)) in second[..5].iter().zip(&late) {
+        assert_eq!(r.digest, digest_bytes(Algorithm::Sha256, contents));
+    }
+    assert_eq!(second[5].device, first[0].device, "the old device keeps its pool");
+}
+
+#[test]
+fn path_override_reclassifies_a_device() {
+    if !can_mount("path_override_reclassifies_a_device") {
+        return;
+    }
+    let on_loop = LoopMount::new("override-loop");
+    let set = files(&on_loop.mount_point, "o", 3);
+    let mut config = Config::default();
+    let spec = format!("path:{}:network,network:2", on_loop.mount_point.display());
+    config.threads = spec.parse().unwrap();
+    let session = Session::new(config).unwrap();
+    let results = hash_all(&session, &[&set], 0);
+    let device = session.device(results[0].device.unwrap()).unwrap();
+    assert_eq!((device.kind, device.kind_source, device.threads), (DeviceKind::Network, KindSource::Override, 2));
+}

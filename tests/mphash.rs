@@ -1,0 +1,155 @@
+//! examples-c/mphash end to end: its output must be what sha256sum prints, verifiable with
+//! `sha256sum -c`, on a tree with every awkward name we could think of.
+
+mod common;
+
+use common::{build_mphash, can_run, is_root, run, run_ok, TempTree};
+use std::collections::BTreeSet;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+
+/// Names that break naive tools: spaces, a leading dash, the characters sha256sum escapes,
+/// invalid UTF-8, control characters, and deep nesting.
+const AWKWARD: &[&[u8]] = &[
+    b"plain.txt",
+    b"with space",
+    b"-leading-dash",
+    b"new\nline",
+    b"back\\slash",
+    b"carriage\rreturn",
+    b"both\\and\nmore",
+    b"latin1-\xe9\xe8",
+    b"tab\tand\x01control",
+    b"unicode-\xe2\x9c\x93",
+    b".hidden",
+    b"empty",
+    b"sub dir/inner file",
+    b"a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/deep",
+];
+
+fn make_tree(dir: &TempTree) -> usize {
+    for (i, name) in AWKWARD.iter().enumerate() {
+        let contents: Vec<u8> = if *name == b"empty" { Vec::new() } else { format!("file {i}\n").repeat(i + 1).into_bytes() };
+        dir.file(name, &contents);
+    }
+    // Crosses the 1 MiB read buffer several times.
+    let big: Vec<u8> = (0..3_500_000u32).map(|i| (i % 253) as u8).collect();
+    dir.file(b"big.bin", &big);
+    // Inside a directory, links are not followed and special files are skipped.
+    std::os::unix::fs::symlink("/etc/hostname", dir.path.join("link-to-etc")).unwrap();
+    std::os::unix::fs::symlink(&dir.path, dir.path.join("a/loop-to-root")).unwrap();
+    let fifo = std::ffi::CString::new(dir.path.join("fifo").as_os_str().as_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    AWKWARD.len() + 1
+}
+
+/// What sha256sum prints for the regular files under `dir`, one entry per output record.
+fn sha256sum_records(dir: &Path) -> BTreeSet<Vec<u8>> {
+    let out = run_ok(Command::new("sh").current_dir(dir).args(["-c", "find . -type f -print0 | xargs -0 sha256sum"]));
+    records(&out.stdout)
+}
+
+/// Splits sum output into lines; escaped names keep newlines inside a line, so plain split works.
+fn records(stdout: &[u8]) -> BTreeSet<Vec<u8>> {
+    stdout.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(<[u8]>::to_vec).collect()
+}
+
+#[test]
+fn output_is_identical_to_sha256sum_and_verifies_with_sha256sum_c() {
+    let work = TempTree::new("mphash-bin");
+    let mphash = build_mphash(&work.path);
+    let tree = TempTree::new("mphash-tree");
+    let files = make_tree(&tree);
+
+    // Run from inside the tree with "." so that names match sha256sum's ("./name").
+    let out = run(Command::new(&mphash).current_dir(&tree.path).arg("."));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    let ours = records(&out.stdout);
+    assert_eq!(ours.len(), files);
+    assert_eq!(ours, sha256sum_records(&tree.path));
+
+    let sums = work.path.join("sums");
+    std::fs::write(&sums, &out.stdout).unwrap();
+    let check = run_ok(Command::new("sha256sum").current_dir(&tree.path).arg("-c").arg("--strict").arg(&sums));
+    let verified = String::from_utf8_lossy(&check.stdout).matches(": OK").count();
+    assert_eq!(verified, files);
+}
+
+#[test]
+fn files_given_by_name_and_errors_on_stderr() {
+    let work = TempTree::new("mphash-err");
+    let mphash = build_mphash(&work.path);
+    let tree = TempTree::new("mphash-err-tree");
+    let good = tree.file(b"good", b"good\n");
+    let missing = tree.path.join("missing");
+    let out = run(Command::new(&mphash).arg(&good).arg(&missing).arg(&tree.path.join("missing-dir/x")));
+    assert_eq!(out.status.code(), Some(1), "any failed path makes the exit status 1");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout, format!("{}  {}\n", sha256_of(&good), good.display()));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("mphash: {}: No such file or directory\n", missing.display())), "{stderr}");
+    assert_eq!(stderr.lines().count(), 2, "{stderr}");
+}
+
+fn sha256_of(path: &Path) -> String {
+    let out = run_ok(Command::new("sha256sum").arg(path));
+    String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap().to_owned()
+}
+
+#[test]
+fn verbose_lists_devices_and_progress_draws_a_line() {
+    let work = TempTree::new("mphash-v");
+    let mphash = build_mphash(&work.path);
+    let tree = TempTree::new("mphash-v-tree");
+    tree.file(b"one", b"1");
+    let out = run_ok(Command::new(&mphash).args(["-v", "--progress", "-t", "hdd:1,ssd:3"]).arg(&tree.path));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let device = stderr.lines().find(|l| l.starts_with("device:")).unwrap_or_else(|| panic!("{stderr}"));
+    assert!(device.contains(" kind=") && device.contains(" threads=") && device.contains(" files=1"), "{device}");
+    assert!(stderr.contains("1/1 files") && stderr.contains("MB/s"), "{stderr}");
+    let bad = run(Command::new(&mphash).args(["-t", "ssd:zero"]).arg(&tree.path));
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid threads spec"));
+}
+
+#[test]
+fn permission_denied_is_reported_for_a_non_root_user() {
+    let work = TempTree::new("mphash-perm");
+    let mphash = build_mphash(&work.path);
+    let tree = TempTree::new("mphash-perm-tree");
+    let secret = tree.file(b"secret", b"no");
+    let open = tree.file(b"open", b"yes");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o000)).unwrap();
+    // Root reads anything, so run mphash as nobody; as a normal user, run it directly.
+    let mut cmd = if is_root() {
+        if !can_run(common::have("setpriv"), "permission_denied_is_reported_for_a_non_root_user", "setpriv") {
+            return;
+        }
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]).arg(&mphash);
+        c
+    } else {
+        Command::new(&mphash)
+    };
+    let out = run(cmd.arg(&secret).arg(&open));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr, format!("mphash: {}: Permission denied\n", secret.display()));
+    assert!(String::from_utf8_lossy(&out.stdout).ends_with(&format!("  {}\n", open.display())));
+}
+
+#[test]
+fn non_utf8_argument_is_hashed() {
+    let work = TempTree::new("mphash-bytes");
+    let mphash = build_mphash(&work.path);
+    let tree = TempTree::new("mphash-bytes-tree");
+    let path = tree.file(b"\xff\xfe-name", b"bytes");
+    let out = run_ok(Command::new(&mphash).arg(OsStr::from_bytes(path.as_os_str().as_bytes())));
+    assert!(out.stdout.ends_with(b"\xff\xfe-name\n"));
+    assert!(out.stdout.starts_with(sha256_of(&path).as_bytes()));
+}
