@@ -12,10 +12,11 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The directory holding the libraries cargo built for this test run (target/<profile>).
+/// The directory holding the libraries cargo built for this test run: `cargo test` builds the
+/// lib target with all its crate types into `target/<profile>/deps`, beside the test binaries.
 pub fn lib_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap().to_owned(); // target/<profile>/deps/..
+    let dir = exe.parent().unwrap().to_owned();
     assert!(
         dir.join("libmultipool.so").exists() && dir.join("libmultipool.a").exists(),
         "libmultipool.so/.a not found in {}: cargo builds them with the tests",
