@@ -21,13 +21,13 @@
 //! pool worker is ever held by it, and one-thread HDD pools keep running.
 
 use crate::device::Device;
+use crate::device::DeviceTable;
 use crate::inbox::{Lifecycle, Submission};
 use crate::multi_scope::multi_scope;
 use crate::pools::DevicePool;
 use crate::reader::{self, Outcome};
 use crate::session::Shared;
 use crate::Status;
-use crate::device::DeviceTable;
 use rayon::{Scope, ThreadPool};
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -47,6 +47,8 @@ const BATCH: usize = 4096;
 struct Job {
     path: Box<[u8]>,
     tag: u64,
+    /// `st_dev` when the path was classified; the task checks the opened descriptor against it.
+    dev: u64,
 }
 
 /// Why an epoch ended.
@@ -90,7 +92,8 @@ pub(crate) fn run(shared: &Shared, table: DeviceTable) {
                 .collect();
             let refs: Vec<&ThreadPool> = in_scope.iter().map(|(_, p)| *p).collect();
             let scoped_devices: Vec<usize> = in_scope.iter().map(|(i, _)| *i).collect();
-            let end = multi_scope(&refs, |scopes| dispatcher.epoch(&devices, &scoped_devices, scopes));
+            let end =
+                multi_scope(&refs, |scopes| dispatcher.epoch(&devices, &scoped_devices, scopes));
             if let EpochEnd::Finished = end {
                 break;
             }
@@ -186,14 +189,19 @@ impl<'a> Dispatcher<'a> {
             let outcome = Outcome::failed(Status::ResourceExhausted, 0, meta.len());
             return shared.complete(submission.tag, outcome, Some(&device));
         }
-        self.pending[device.index].push_back(Job { path: submission.path, tag: submission.tag });
+        let job = Job { path: submission.path, tag: submission.tag, dev: meta.dev() };
+        self.pending[device.index].push_back(job);
     }
 
     fn cancel_pending(&mut self) {
         let devices = self.table.devices();
         for (queue, device) in self.pending.iter_mut().zip(devices) {
             for job in queue.drain(..) {
-                self.shared.complete(job.tag, Outcome::failed(Status::Cancelled, 0, 0), Some(device));
+                self.shared.complete(
+                    job.tag,
+                    Outcome::failed(Status::Cancelled, 0, 0),
+                    Some(device),
+                );
             }
         }
     }
@@ -241,10 +249,17 @@ fn hash_job(shared: &Shared, device: &Device, job: Job) {
             let mut buffer = buffer.borrow_mut();
             buffer.resize(shared.config.buffer_size, 0);
             let path = Path::new(OsStr::from_bytes(&job.path));
-            reader::hash_file(path, shared.read, &mut buffer, &shared.cancelled, |n| {
-                shared.counters.read_bytes(n);
-                device.counters.read_bytes(n);
-            })
+            reader::hash_file(
+                path,
+                Some(job.dev),
+                shared.read,
+                &mut buffer,
+                &shared.cancelled,
+                |n| {
+                    shared.counters.read_bytes(n);
+                    device.counters.read_bytes(n);
+                },
+            )
         })
     }))
     .unwrap_or_else(|_| Outcome::failed(Status::Internal, 0, 0));

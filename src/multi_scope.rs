@@ -85,9 +85,7 @@ mod tests {
             f();
             done_tx.send(()).unwrap();
         });
-        done_rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("multi_scope deadlocked");
+        done_rx.recv_timeout(Duration::from_secs(60)).expect("multi_scope deadlocked");
     }
 
     #[test]

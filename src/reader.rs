@@ -70,7 +70,8 @@ pub(crate) fn non_regular_status(meta: &Metadata) -> Option<Status> {
 /// Looks a path up the way the session will open it (following the last link or not).
 /// Errors are already converted to the outcome the file should get.
 pub(crate) fn stat(path: &Path, follow_symlinks: bool) -> Result<Metadata, Outcome> {
-    let meta = if follow_symlinks { std::fs::metadata(path) } else { std::fs::symlink_metadata(path) };
+    let meta =
+        if follow_symlinks { std::fs::metadata(path) } else { std::fs::symlink_metadata(path) };
     meta.map_err(|err| {
         if path.as_os_str().is_empty() {
             // open("") fails with ENOENT; say so rather than leaking Rust's own message.
@@ -82,9 +83,13 @@ pub(crate) fn stat(path: &Path, follow_symlinks: bool) -> Result<Metadata, Outco
 
 /// Hashes the file at `path` with `buf` as the read buffer.
 ///
-/// `cancelled` is checked between reads; `on_read` is told every chunk's size (progress).
+/// `device` is the `st_dev` the path had when it was assigned to a pool: if the opened
+/// descriptor is on another device, the path was swapped in between and the file is reported as
+/// changed rather than read through the wrong pool. `cancelled` is checked between reads;
+/// `on_read` is told every chunk's size (progress).
 pub(crate) fn hash_file(
     path: &Path,
+    device: Option<u64>,
     settings: ReadSettings,
     buf: &mut [u8],
     cancelled: &AtomicBool,
@@ -100,6 +105,9 @@ pub(crate) fn hash_file(
     };
     if let Some(status) = non_regular_status(&before) {
         return Outcome::failed(status, 0, before.len());
+    }
+    if device.is_some_and(|dev| dev != before.dev()) {
+        return Outcome::failed(Status::Changed, 0, before.len());
     }
     // Small files are read in one call; advice would only add a syscall.
     let large = before.len() > buf.len() as u64;
@@ -143,7 +151,8 @@ pub(crate) fn hash_file(
 /// Opens read-only without blocking (a FIFO or a device with O_NONBLOCK returns at once),
 /// without becoming the controlling terminal, and without updating atime where allowed.
 fn open(path: &Path, follow_symlinks: bool) -> Result<File, Outcome> {
-    let base = libc::O_NONBLOCK | libc::O_NOCTTY | if follow_symlinks { 0 } else { libc::O_NOFOLLOW };
+    let base =
+        libc::O_NONBLOCK | libc::O_NOCTTY | if follow_symlinks { 0 } else { libc::O_NOFOLLOW };
     let mut flags = base | libc::O_NOATIME;
     let mut backoff = Duration::from_millis(1);
     loop {
@@ -188,7 +197,8 @@ fn socket_or(path: &Path, err: &std::io::Error) -> Outcome {
 
 /// True if size, mtime or ctime differ between two looks at one file.
 fn changed(before: &Metadata, after: &Metadata) -> bool {
-    let key = |m: &Metadata| (m.len(), m.mtime(), m.mtime_nsec(), m.ctime(), m.ctime_nsec(), m.ino());
+    let key =
+        |m: &Metadata| (m.len(), m.mtime(), m.mtime_nsec(), m.ctime(), m.ctime_nsec(), m.ino());
     key(before) != key(after)
 }
 
@@ -224,7 +234,7 @@ mod tests {
         ReadSettings { algorithm: Algorithm::Sha256, follow_symlinks: true, drop_cache: false };
 
     fn hash(path: &Path, settings: ReadSettings) -> Outcome {
-        hash_file(path, settings, &mut vec![0; 4096], &AtomicBool::new(false), |_| {})
+        hash_file(path, None, settings, &mut vec![0; 4096], &AtomicBool::new(false), |_| {})
     }
 
     #[test]
@@ -245,7 +255,9 @@ mod tests {
         let dir = TempDir::new();
         let path = dir.file("big", &vec![1u8; 10_000]);
         let mut chunks = Vec::new();
-        hash_file(&path, SETTINGS, &mut vec![0; 4096], &AtomicBool::new(false), |n| chunks.push(n));
+        hash_file(&path, None, SETTINGS, &mut vec![0; 4096], &AtomicBool::new(false), |n| {
+            chunks.push(n)
+        });
         assert_eq!(chunks, vec![4096, 4096, 1808]);
     }
 
@@ -305,7 +317,7 @@ mod tests {
     fn cancellation_stops_between_reads() {
         let dir = TempDir::new();
         let path = dir.file("f", &[0; 100]);
-        let out = hash_file(&path, SETTINGS, &mut [0; 16], &AtomicBool::new(true), |_| {});
+        let out = hash_file(&path, None, SETTINGS, &mut [0; 16], &AtomicBool::new(true), |_| {});
         assert_eq!(out.status, Status::Cancelled);
     }
 
@@ -314,7 +326,7 @@ mod tests {
         let dir = TempDir::new();
         let path = dir.file("growing", &[7; 64]);
         let mut appended = false;
-        let out = hash_file(&path, SETTINGS, &mut [0; 16], &AtomicBool::new(false), |_| {
+        let out = hash_file(&path, None, SETTINGS, &mut [0; 16], &AtomicBool::new(false), |_| {
             if !appended {
                 appended = true;
                 let mut f = OpenOptions::new().append(true).open(&path).unwrap();
@@ -329,7 +341,7 @@ mod tests {
         let dir = TempDir::new();
         let path = dir.file("rewritten", &[7; 64]);
         let mut rewritten = false;
-        let out = hash_file(&path, SETTINGS, &mut [0; 16], &AtomicBool::new(false), |_| {
+        let out = hash_file(&path, None, SETTINGS, &mut [0; 16], &AtomicBool::new(false), |_| {
             if !rewritten {
                 rewritten = true;
                 std::thread::sleep(Duration::from_millis(20)); // let the clock tick for mtime
@@ -345,7 +357,7 @@ mod tests {
         let dir = TempDir::new();
         let path = dir.file("vanishing", &[3; 64]);
         let mut deleted = false;
-        let out = hash_file(&path, SETTINGS, &mut [0; 16], &AtomicBool::new(false), |_| {
+        let out = hash_file(&path, None, SETTINGS, &mut [0; 16], &AtomicBool::new(false), |_| {
             if !deleted {
                 deleted = true;
                 std::fs::remove_file(&path).unwrap();
@@ -353,6 +365,18 @@ mod tests {
         });
         // Unlinking changes ctime (link count), so it is reported rather than silently hashed.
         assert_eq!(out.status, Status::Changed);
+    }
+
+    #[test]
+    fn a_descriptor_on_another_device_than_classified_is_changed() {
+        let dir = TempDir::new();
+        let path = dir.file("moved", b"data");
+        let dev = std::fs::metadata(&path).unwrap().dev();
+        let hash_on = |device| {
+            hash_file(&path, Some(device), SETTINGS, &mut [0; 16], &AtomicBool::new(false), |_| {})
+        };
+        assert_eq!(hash_on(dev).status, Status::Ok);
+        assert_eq!(hash_on(dev ^ 1).status, Status::Changed);
     }
 
     #[test]

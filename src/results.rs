@@ -142,8 +142,7 @@ mod tests {
         let q = ResultQueue::default();
         (0..5).for_each(|t| q.push(result(t)));
         let mut got = Vec::new();
-        let (outcome, waiting) =
-            q.poll(3, None, |_| false, || false, |r| got.push(r.tag)).unwrap();
+        let (outcome, waiting) = q.poll(3, None, |_| false, || false, |r| got.push(r.tag)).unwrap();
         assert_eq!((outcome, waiting), (PollOutcome::Ready(3), 5));
         assert_eq!(got, vec![0, 1, 2]);
         assert_eq!(q.ready_len(), 2);

@@ -210,8 +210,7 @@ impl Session {
         let is_done = |delivered: u64| {
             // `accepted` only grows before `finished` is set (both under the inbox lock), so
             // once finished is seen the count is final.
-            shared.inbox.lifecycle().finished
-                && delivered == shared.accepted.load(Ordering::SeqCst)
+            shared.inbox.lifecycle().finished && delivered == shared.accepted.load(Ordering::SeqCst)
         };
         let failed = || shared.dispatcher_failed.load(Ordering::SeqCst);
         let (outcome, waiting) = shared.results.poll(max, timeout, is_done, failed, sink)?;

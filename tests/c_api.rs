@@ -39,7 +39,8 @@ fn c99_api_test_under_valgrind() {
 fn c_api_test_under_asan_and_ubsan() {
     let dir = TempTree::new("casan");
     let exe = dir.path.join("api_test_asan");
-    let sanitize = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=all"];
+    let sanitize =
+        ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=all"];
     compile("cc", "c11", &[root().join("tests/c/api_test.c")], &exe, &sanitize);
     let scratch = TempTree::new("casan-scratch");
     let mut cmd = Command::new(&exe);
@@ -77,6 +78,12 @@ fn readme_c_example_compiles_clean_and_hashes() {
     std::fs::write(&file, "abc").unwrap();
     let out = run(Command::new(&exe).arg(&file).arg(dir.path.join("missing")));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains(&format!("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad  {}", file.display())), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad  {}",
+            file.display()
+        )),
+        "{stdout}"
+    );
     assert!(stdout.contains("missing: no such file or directory"), "{stdout}");
 }

@@ -4,7 +4,10 @@
 mod common;
 
 use common::{can_run, have, is_root, run_ok, TempTree};
-use multipool::{digest_bytes, Algorithm, Config, DeviceKind, FileResult, KindSource, PollOutcome, Session, Status};
+use multipool::{
+    digest_bytes, Algorithm, Config, DeviceKind, FileResult, KindSource, PollOutcome, Session,
+    Status,
+};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -60,7 +63,11 @@ fn files(dir: &Path, prefix: &str, count: usize) -> Vec<(PathBuf, Vec<u8>)> {
         .collect()
 }
 
-fn hash_all(session: &Session, batches: &[&[(PathBuf, Vec<u8>)]], first_tag: u64) -> Vec<FileResult> {
+fn hash_all(
+    session: &Session,
+    batches: &[&[(PathBuf, Vec<u8>)]],
+    first_tag: u64,
+) -> Vec<FileResult> {
     let mut tag = first_tag;
     for batch in batches {
         for (path, _) in batch.iter() {
@@ -124,7 +131,10 @@ fn one_session_over_root_tmpfs_and_a_loop_device_gets_three_pools() {
     assert_eq!(root.kind, sysfs_kind(&root.name), "{root:?}");
     assert_eq!(root.kind_source, KindSource::Sysfs);
     let shm = &devices[device_of_set[1]];
-    assert_eq!((shm.name.as_str(), shm.kind, shm.kind_source), ("ram", DeviceKind::Ram, KindSource::Mountinfo));
+    assert_eq!(
+        (shm.name.as_str(), shm.kind, shm.kind_source),
+        ("ram", DeviceKind::Ram, KindSource::Mountinfo)
+    );
     assert_eq!(shm.threads, cpus);
     let lo = &devices[device_of_set[2]];
     assert_eq!(lo.name, on_loop.name());
@@ -152,7 +162,10 @@ fn a_device_mounted_mid_session_gets_its_own_pool() {
     let late = files(&on_loop.mount_point, "late", 5);
     let second = hash_all(&session, &[&late, &early], 100);
     session.finish();
-    assert_eq!(session.poll(&mut Vec::new(), 1, Some(Duration::from_secs(60))).unwrap(), PollOutcome::Done);
+    assert_eq!(
+        session.poll(&mut Vec::new(), 1, Some(Duration::from_secs(60))).unwrap(),
+        PollOutcome::Done
+    );
 
     assert!(first.iter().chain(&second).all(|r| r.status == Status::Ok));
     let devices = session.devices();
@@ -180,5 +193,8 @@ fn path_override_reclassifies_a_device() {
     let session = Session::new(config).unwrap();
     let results = hash_all(&session, &[&set], 0);
     let device = session.device(results[0].device.unwrap()).unwrap();
-    assert_eq!((device.kind, device.kind_source, device.threads), (DeviceKind::Network, KindSource::Override, 2));
+    assert_eq!(
+        (device.kind, device.kind_source, device.threads),
+        (DeviceKind::Network, KindSource::Override, 2)
+    );
 }

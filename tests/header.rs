@@ -29,9 +29,18 @@ fn committed_header_is_not_stale() {
         eprintln!("SKIPPED committed_header_is_not_stale: not a git checkout");
         return;
     }
-    let tracked = run(Command::new("git").current_dir(&root).args(["ls-files", "--error-unmatch", "include/multipool.h"]));
+    let tracked = run(Command::new("git").current_dir(&root).args([
+        "ls-files",
+        "--error-unmatch",
+        "include/multipool.h",
+    ]));
     assert!(tracked.status.success(), "include/multipool.h is not committed");
-    let diff = run(Command::new("git").current_dir(&root).args(["diff", "--stat", "--", "include/multipool.h"]));
+    let diff = run(Command::new("git").current_dir(&root).args([
+        "diff",
+        "--stat",
+        "--",
+        "include/multipool.h",
+    ]));
     assert!(
         diff.stdout.is_empty(),
         "include/multipool.h changed when the build regenerated it; commit it:\n{}",
@@ -49,7 +58,11 @@ fn header_compiles_clean_as_c99_c11_c17_and_cpp11_17_20() {
                 (void)(r); (void)(d); (void)(s);\n\
                 return mp_options_init(&o) == MP_OK ? 0 : 1; }\n";
     std::fs::write(&c_src, body).unwrap();
-    std::fs::write(&cpp_src, body.replace("main(void)", "main()").replace("(void)", "static_cast<void>")).unwrap();
+    std::fs::write(
+        &cpp_src,
+        body.replace("main(void)", "main()").replace("(void)", "static_cast<void>"),
+    )
+    .unwrap();
     for (compiler, std, src) in [
         ("cc", "c99", &c_src),
         ("cc", "c11", &c_src),

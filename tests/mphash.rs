@@ -32,7 +32,11 @@ const AWKWARD: &[&[u8]] = &[
 
 fn make_tree(dir: &TempTree) -> usize {
     for (i, name) in AWKWARD.iter().enumerate() {
-        let contents: Vec<u8> = if *name == b"empty" { Vec::new() } else { format!("file {i}\n").repeat(i + 1).into_bytes() };
+        let contents: Vec<u8> = if *name == b"empty" {
+            Vec::new()
+        } else {
+            format!("file {i}\n").repeat(i + 1).into_bytes()
+        };
         dir.file(name, &contents);
     }
     // Crosses the 1 MiB read buffer several times.
@@ -49,7 +53,11 @@ fn make_tree(dir: &TempTree) -> usize {
 
 /// What sha256sum prints for the regular files under `dir`, one entry per output record.
 fn sha256sum_records(dir: &Path) -> BTreeSet<Vec<u8>> {
-    let out = run_ok(Command::new("sh").current_dir(dir).args(["-c", "find . -type f -print0 | xargs -0 sha256sum"]));
+    let out = run_ok(
+        Command::new("sh")
+            .current_dir(dir)
+            .args(["-c", "find . -type f -print0 | xargs -0 sha256sum"]),
+    );
     records(&out.stdout)
 }
 
@@ -75,7 +83,9 @@ fn output_is_identical_to_sha256sum_and_verifies_with_sha256sum_c() {
 
     let sums = work.path.join("sums");
     std::fs::write(&sums, &out.stdout).unwrap();
-    let check = run_ok(Command::new("sha256sum").current_dir(&tree.path).arg("-c").arg("--strict").arg(&sums));
+    let check = run_ok(
+        Command::new("sha256sum").current_dir(&tree.path).arg("-c").arg("--strict").arg(&sums),
+    );
     let verified = String::from_utf8_lossy(&check.stdout).matches(": OK").count();
     assert_eq!(verified, files);
 }
@@ -87,12 +97,16 @@ fn files_given_by_name_and_errors_on_stderr() {
     let tree = TempTree::new("mphash-err-tree");
     let good = tree.file(b"good", b"good\n");
     let missing = tree.path.join("missing");
-    let out = run(Command::new(&mphash).arg(&good).arg(&missing).arg(&tree.path.join("missing-dir/x")));
+    let out =
+        run(Command::new(&mphash).arg(&good).arg(&missing).arg(tree.path.join("missing-dir/x")));
     assert_eq!(out.status.code(), Some(1), "any failed path makes the exit status 1");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(stdout, format!("{}  {}\n", sha256_of(&good), good.display()));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains(&format!("mphash: {}: No such file or directory\n", missing.display())), "{stderr}");
+    assert!(
+        stderr.contains(&format!("mphash: {}: No such file or directory\n", missing.display())),
+        "{stderr}"
+    );
     assert_eq!(stderr.lines().count(), 2, "{stderr}");
 }
 
@@ -107,10 +121,16 @@ fn verbose_lists_devices_and_progress_draws_a_line() {
     let mphash = build_mphash(&work.path);
     let tree = TempTree::new("mphash-v-tree");
     tree.file(b"one", b"1");
-    let out = run_ok(Command::new(&mphash).args(["-v", "--progress", "-t", "hdd:1,ssd:3"]).arg(&tree.path));
+    let out = run_ok(
+        Command::new(&mphash).args(["-v", "--progress", "-t", "hdd:1,ssd:3"]).arg(&tree.path),
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let device = stderr.lines().find(|l| l.starts_with("device:")).unwrap_or_else(|| panic!("{stderr}"));
-    assert!(device.contains(" kind=") && device.contains(" threads=") && device.contains(" files=1"), "{device}");
+    let device =
+        stderr.lines().find(|l| l.starts_with("device:")).unwrap_or_else(|| panic!("{stderr}"));
+    assert!(
+        device.contains(" kind=") && device.contains(" threads=") && device.contains(" files=1"),
+        "{device}"
+    );
     assert!(stderr.contains("1/1 files") && stderr.contains("MB/s"), "{stderr}");
     let bad = run(Command::new(&mphash).args(["-t", "ssd:zero"]).arg(&tree.path));
     assert_eq!(bad.status.code(), Some(2));
@@ -127,7 +147,11 @@ fn permission_denied_is_reported_for_a_non_root_user() {
     std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o000)).unwrap();
     // Root reads anything, so run mphash as nobody; as a normal user, run it directly.
     let mut cmd = if is_root() {
-        if !can_run(common::have("setpriv"), "permission_denied_is_reported_for_a_non_root_user", "setpriv") {
+        if !can_run(
+            common::have("setpriv"),
+            "permission_denied_is_reported_for_a_non_root_user",
+            "setpriv",
+        ) {
             return;
         }
         let mut c = Command::new("setpriv");

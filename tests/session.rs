@@ -15,7 +15,11 @@ const MINUTE: Option<Duration> = Some(Duration::from_secs(60));
 /// tmpfs when there is one (fast to fill with 100,000 files), the temp dir otherwise.
 fn scratch(tag: &str) -> TempTree {
     let shm = Path::new("/dev/shm");
-    if shm.is_dir() { TempTree::under(shm, tag) } else { TempTree::new(tag) }
+    if shm.is_dir() {
+        TempTree::under(shm, tag)
+    } else {
+        TempTree::new(tag)
+    }
 }
 
 fn contents(i: usize) -> Vec<u8> {
@@ -61,7 +65,9 @@ fn four_enqueuers_two_pollers_100k_files_every_tag_exactly_once() {
                     if t == 0 {
                         // One thread enqueues in batches, the others one path at a time.
                         for chunk in mine.chunks(100) {
-                            session.enqueue_many(chunk.iter().map(|&i| (&paths[i], i as u64))).unwrap();
+                            session
+                                .enqueue_many(chunk.iter().map(|&i| (&paths[i], i as u64)))
+                                .unwrap();
                         }
                     } else {
                         for i in mine {
@@ -85,7 +91,9 @@ fn four_enqueuers_two_pollers_100k_files_every_tag_exactly_once() {
                     for r in &results {
                         let i = r.tag as usize;
                         assert_eq!(seen[i].fetch_add(1, Ordering::SeqCst), 0, "tag {i} twice");
-                        if r.status != Status::Ok || r.digest != digest_bytes(Algorithm::Sha256, &contents(i)) {
+                        if r.status != Status::Ok
+                            || r.digest != digest_bytes(Algorithm::Sha256, &contents(i))
+                        {
                             wrong.fetch_add(1, Ordering::SeqCst);
                         }
                     }
@@ -100,7 +108,10 @@ fn four_enqueuers_two_pollers_100k_files_every_tag_exactly_once() {
     assert!(seen.iter().all(|s| s.load(Ordering::SeqCst) == 1), "a tag was never delivered");
     assert_eq!(wrong.load(Ordering::SeqCst), 0);
     let stats = session.stats();
-    assert_eq!((stats.files_queued, stats.files_done, stats.files_failed), (FILES as u64, FILES as u64, 0));
+    assert_eq!(
+        (stats.files_queued, stats.files_done, stats.files_failed),
+        (FILES as u64, FILES as u64, 0)
+    );
     let bytes: u64 = (0..FILES).map(|i| contents(i).len() as u64).sum();
     assert_eq!((stats.bytes_queued, stats.bytes_done), (bytes, bytes));
 }
@@ -158,14 +169,19 @@ fn a_slow_poller_pauses_hashing_without_deadlock_on_one_thread_pools() {
         }
     }
     assert_eq!(results.len(), 300);
-    assert!(results.iter().all(|r| r.digest == digest_bytes(Algorithm::Sha256, &contents(r.tag as usize))));
+    assert!(results
+        .iter()
+        .all(|r| r.digest == digest_bytes(Algorithm::Sha256, &contents(r.tag as usize))));
 }
 
 #[test]
 fn poll_times_out_and_the_lifecycle_is_enforced() {
     let session = Session::new(Config::default()).unwrap();
     let mut results = Vec::new();
-    assert_eq!(session.poll(&mut results, 4, Some(Duration::from_millis(20))).unwrap(), PollOutcome::TimedOut);
+    assert_eq!(
+        session.poll(&mut results, 4, Some(Duration::from_millis(20))).unwrap(),
+        PollOutcome::TimedOut
+    );
     assert_eq!(session.poll(&mut results, 0, None), Err(Status::InvalidArgument));
     session.finish();
     session.finish();
@@ -220,5 +236,8 @@ fn a_5_gib_sparse_file_hashes_like_sha256sum() {
     assert_eq!(results[0].status, Status::Ok);
     assert_eq!(results[0].size, 5 << 30);
     // sha256sum of 5 GiB of zeros.
-    assert_eq!(results[0].digest.to_hex(), "7f06c62352aebd8125b2a1841e2b9e1ffcbed602f381c3dcb3200200e383d1d5");
+    assert_eq!(
+        results[0].digest.to_hex(),
+        "7f06c62352aebd8125b2a1841e2b9e1ffcbed602f381c3dcb3200200e383d1d5"
+    );
 }

@@ -31,8 +31,23 @@ const MAX_STACK_DEPTH: usize = 8;
 
 /// File systems whose data lives in memory.
 const RAM_FS: &[&str] = &[
-    "tmpfs", "ramfs", "devtmpfs", "hugetlbfs", "proc", "sysfs", "devpts", "mqueue", "cgroup",
-    "cgroup2", "debugfs", "tracefs", "securityfs", "configfs", "bpf", "pstore", "efivarfs",
+    "tmpfs",
+    "ramfs",
+    "devtmpfs",
+    "hugetlbfs",
+    "proc",
+    "sysfs",
+    "devpts",
+    "mqueue",
+    "cgroup",
+    "cgroup2",
+    "debugfs",
+    "tracefs",
+    "securityfs",
+    "configfs",
+    "bpf",
+    "pstore",
+    "efivarfs",
 ];
 
 /// File systems whose data is behind a network (FUSE counts: most FUSE file systems are remote,
@@ -206,7 +221,10 @@ mod tests {
         let sys = FakeSysfs::new();
         sys.disk("sda", (8, 0), false).partition("sda", "sda1", (8, 1));
         let id = sys.resolver().resolve(dev(8, 1));
-        assert_eq!((id.name.as_str(), id.kind, id.source), ("sda", DeviceKind::Hdd, KindSource::Sysfs));
+        assert_eq!(
+            (id.name.as_str(), id.kind, id.source),
+            ("sda", DeviceKind::Hdd, KindSource::Sysfs)
+        );
         assert_eq!(id.key, sys.resolver().resolve(dev(8, 0)).key);
     }
 
@@ -229,7 +247,11 @@ mod tests {
     fn device_mapper_is_hdd_only_if_every_slave_is() {
         let sys = FakeSysfs::new();
         sys.disk("sda", (8, 0), false).disk("sdb", (8, 16), false).disk("nvme0n1", (259, 0), true);
-        sys.stacked("dm-0", (253, 0), &["sda", "sdb"]).stacked("dm-1", (253, 1), &["sda", "nvme0n1"]);
+        sys.stacked("dm-0", (253, 0), &["sda", "sdb"]).stacked(
+            "dm-1",
+            (253, 1),
+            &["sda", "nvme0n1"],
+        );
         let both_hdd = sys.resolver().resolve(dev(253, 0));
         assert_eq!(both_hdd.kind, DeviceKind::Hdd);
         assert_eq!(both_hdd.name, "dm-0 (sda+sdb)");

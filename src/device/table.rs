@@ -142,7 +142,11 @@ mod tests {
     #[test]
     fn partitions_share_a_device_and_new_disks_are_reported_once() {
         let sys = FakeSysfs::new();
-        sys.disk("sda", (8, 0), false).partition("sda", "sda1", (8, 1)).partition("sda", "sda2", (8, 2));
+        sys.disk("sda", (8, 0), false).partition("sda", "sda1", (8, 1)).partition(
+            "sda",
+            "sda2",
+            (8, 2),
+        );
         sys.disk("nvme0n1", (259, 0), true);
         let mut table = DeviceTable::new(sys.resolver(), "ssd:3".parse().unwrap(), 2);
 
@@ -161,7 +165,10 @@ mod tests {
         sys.disk("vda", (254, 0), false);
         let mut table = DeviceTable::new(sys.resolver(), "dev:vda:ssd".parse().unwrap(), 2);
         let (vda, _) = table.device_of(libc::makedev(254, 0));
-        assert_eq!((vda.kind, vda.kind_source, vda.threads), (DeviceKind::Ssd, KindSource::Override, 4));
+        assert_eq!(
+            (vda.kind, vda.kind_source, vda.threads),
+            (DeviceKind::Ssd, KindSource::Override, 4)
+        );
     }
 
     #[test]
@@ -170,7 +177,8 @@ mod tests {
         let root_dev = std::fs::metadata("/").unwrap().dev();
         let mut table = DeviceTable::new(Resolver::system(), "path:/:7".parse().unwrap(), 2);
         assert_eq!(table.device_of(root_dev).0.threads, 7);
-        let mut table = DeviceTable::new(Resolver::system(), "path:/no/such/dir:7".parse().unwrap(), 2);
+        let mut table =
+            DeviceTable::new(Resolver::system(), "path:/no/such/dir:7".parse().unwrap(), 2);
         assert_ne!(table.device_of(root_dev).0.threads, 7);
     }
 }

@@ -1,7 +1,9 @@
 //! `mp_options`: session options that can grow without breaking the ABI.
 
 use super::boundary::boundary;
-use super::codes::{mp_status, MP_ALGORITHM_SHA256, MP_FLAG_DROP_CACHE, MP_FLAG_NO_FOLLOW_SYMLINKS};
+use super::codes::{
+    mp_status, MP_ALGORITHM_SHA256, MP_FLAG_DROP_CACHE, MP_FLAG_NO_FOLLOW_SYMLINKS,
+};
 use super::pointers::{try_mut, try_slice};
 use crate::{Algorithm, Config, Status, ThreadsSpec};
 use std::mem::size_of;

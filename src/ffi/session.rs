@@ -306,7 +306,10 @@ mod tests {
             assert_eq!(mp_session_enqueue_many(null(), null(), 0), MP_ERR_NULL_POINTER);
             assert_eq!(mp_session_finish(null()), MP_ERR_NULL_POINTER);
             assert_eq!(mp_session_cancel(null()), MP_ERR_NULL_POINTER);
-            assert_eq!(mp_session_poll(null(), result.as_mut_ptr(), 1, 0, &mut n), MP_ERR_NULL_POINTER);
+            assert_eq!(
+                mp_session_poll(null(), result.as_mut_ptr(), 1, 0, &mut n),
+                MP_ERR_NULL_POINTER
+            );
             assert_eq!(mp_session_stats(null(), null_mut()), MP_ERR_NULL_POINTER);
             assert_eq!(mp_session_device_count(null(), null_mut()), MP_ERR_NULL_POINTER);
             assert_eq!(mp_session_device(null(), 0, null_mut()), MP_ERR_NULL_POINTER);
@@ -344,7 +347,10 @@ mod tests {
             got.sort_by_key(|r| r.tag);
             assert_eq!((got[0].tag, got[0].status, got[0].digest_len), (7, MP_OK, 32));
             assert_eq!(got[0].digest[..3], [0xba, 0x78, 0x16]);
-            assert_eq!((got[1].tag, got[1].status, got[1].device), (9, MP_ERR_NOT_FOUND, MP_DEVICE_NONE));
+            assert_eq!(
+                (got[1].tag, got[1].status, got[1].device),
+                (9, MP_ERR_NOT_FOUND, MP_DEVICE_NONE)
+            );
             let mut stats = MpStats::default();
             assert_eq!(mp_session_stats(session, &mut stats), MP_OK);
             assert_eq!((stats.files_queued, stats.files_done, stats.files_failed), (2, 1, 1));
