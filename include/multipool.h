@@ -79,6 +79,12 @@
 #define MP_KIND_SOURCE_OVERRIDE 3
 
 /**
+ * A virtual disk (virtio, Xen, hypervisor SCSI) whose rotational flag is not trusted: treated as
+ * an SSD unless the threads spec says `dev:NAME:hdd`.
+ */
+#define MP_KIND_SOURCE_VIRTUAL 4
+
+/**
  * SHA-256, as `sha256sum` computes it (32-byte digest).
  */
 #define MP_ALGORITHM_SHA256 1
@@ -601,8 +607,8 @@ const char *mp_status_str(mp_status status);
 const char *mp_kind_str(uint32_t kind);
 
 /**
- * The static name of an MP_KIND_SOURCE_* value ("sysfs", "mountinfo", "override", "unknown");
- * any other value gives "unknown". Never NULL; do not free. Thread-safe.
+ * The static name of an MP_KIND_SOURCE_* value ("sysfs", "mountinfo", "override", "virtual",
+ * "unknown"); any other value gives "unknown". Never NULL; do not free. Thread-safe.
  */
 const char *mp_kind_source_str(uint32_t source);
 

@@ -99,17 +99,28 @@ pub enum KindSource {
     Mountinfo = 2,
     /// The session's threads spec (`dev:`, `path:` or a kind-to-kind rule).
     Override = 3,
+    /// A paravirtual disk (virtio, Xen, a hypervisor's emulated SCSI) that claims to be
+    /// rotational: the flag describes nothing physical, so the disk is treated as an SSD. Measured
+    /// on a virtio disk that says it is rotational: cold reads at 1.0 GB/s with one reader and
+    /// 1.3–1.5 GB/s with 2–8. `dev:NAME:hdd` restores the flag's verdict.
+    VirtualDisk = 4,
 }
 
 impl KindSource {
     /// The source with this stable number, if any.
     pub fn from_code(code: u32) -> Option<KindSource> {
-        [KindSource::Unknown, KindSource::Sysfs, KindSource::Mountinfo, KindSource::Override]
-            .into_iter()
-            .find(|k| *k as u32 == code)
+        [
+            KindSource::Unknown,
+            KindSource::Sysfs,
+            KindSource::Mountinfo,
+            KindSource::Override,
+            KindSource::VirtualDisk,
+        ]
+        .into_iter()
+        .find(|k| *k as u32 == code)
     }
 
-    /// A short name: `unknown`, `sysfs`, `mountinfo` or `override`.
+    /// A short name: `unknown`, `sysfs`, `mountinfo`, `override` or `virtual`.
     pub fn name(self) -> &'static str {
         let name = self.name_nul();
         &name[..name.len() - 1]
@@ -121,6 +132,7 @@ impl KindSource {
             KindSource::Sysfs => "sysfs\0",
             KindSource::Mountinfo => "mountinfo\0",
             KindSource::Override => "override\0",
+            KindSource::VirtualDisk => "virtual\0",
         }
     }
 }

@@ -11,6 +11,8 @@ pub(crate) struct MountEntry {
     pub(crate) fs_type: String,
     /// Mount source, unescaped, e.g. `/dev/vda1`, `server:/export`, `tmpfs`.
     pub(crate) source: Vec<u8>,
+    /// Per-superblock options, unescaped, e.g. `rw,lowerdir=/a,upperdir=/b` for overlay.
+    pub(crate) super_options: Vec<u8>,
 }
 
 /// Parses mountinfo text, skipping lines that do not have the documented shape.
@@ -33,6 +35,7 @@ fn parse_line(line: &[u8]) -> Option<MountEntry> {
         mount_point: unescape(fields[4]),
         fs_type: String::from_utf8_lossy(&unescape(fields[separator + 1])).into_owned(),
         source: unescape(fields[separator + 2]),
+        super_options: fields.get(separator + 3).map_or_else(Vec::new, |f| unescape(f)),
     })
 }
 

@@ -139,36 +139,35 @@ mod tests {
     use super::*;
     use crate::device::fake_sysfs::FakeSysfs;
 
+    const DESKTOP: &str = include_str!("../../tests/fixtures/sysfs/sata-hdd.txt");
+
     #[test]
     fn partitions_share_a_device_and_new_disks_are_reported_once() {
-        let sys = FakeSysfs::new();
-        sys.disk("sda", (8, 0), false).partition("sda", "sda1", (8, 1)).partition(
-            "sda",
-            "sda2",
-            (8, 2),
-        );
-        sys.disk("nvme0n1", (259, 0), true);
+        let sys = FakeSysfs::load(DESKTOP);
         let mut table = DeviceTable::new(sys.resolver(), "ssd:3".parse().unwrap(), 2);
 
         let (sda1, created) = table.device_of(libc::makedev(8, 1));
         assert_eq!((sda1.index, sda1.kind, sda1.threads, created), (0, DeviceKind::Hdd, 1, true));
         let (sda2, created) = table.device_of(libc::makedev(8, 2));
         assert_eq!((sda2.index, created), (0, false));
-        let (nvme, created) = table.device_of(libc::makedev(259, 0));
-        assert_eq!((nvme.index, nvme.kind, nvme.threads, created), (1, DeviceKind::Ssd, 3, true));
+        let (sdb, created) = table.device_of(libc::makedev(8, 17));
+        assert_eq!((sdb.index, sdb.kind, sdb.threads, created), (1, DeviceKind::Ssd, 3, true));
         assert_eq!(table.devices().len(), 2);
     }
 
     #[test]
     fn overrides_are_recorded_as_the_kind_source() {
-        let sys = FakeSysfs::new();
-        sys.disk("vda", (254, 0), false);
-        let mut table = DeviceTable::new(sys.resolver(), "dev:vda:ssd".parse().unwrap(), 2);
-        let (vda, _) = table.device_of(libc::makedev(254, 0));
+        let sys = FakeSysfs::load(DESKTOP);
+        let mut table = DeviceTable::new(sys.resolver(), "dev:sdb:hdd".parse().unwrap(), 2);
+        let (sdb, _) = table.device_of(libc::makedev(8, 16));
         assert_eq!(
-            (vda.kind, vda.kind_source, vda.threads),
-            (DeviceKind::Ssd, KindSource::Override, 4)
+            (sdb.kind, sdb.kind_source, sdb.threads),
+            (DeviceKind::Hdd, KindSource::Override, 1)
         );
+        // A virtual disk's distrusted flag can be trusted again by name.
+        let mut table = DeviceTable::new(sys.resolver(), "dev:sdc:hdd".parse().unwrap(), 2);
+        let (sdc, _) = table.device_of(libc::makedev(8, 32));
+        assert_eq!((sdc.kind, sdc.kind_source), (DeviceKind::Hdd, KindSource::Override));
     }
 
     #[test]

@@ -80,6 +80,9 @@ pub const MP_KIND_SOURCE_SYSFS: u32 = 1;
 pub const MP_KIND_SOURCE_MOUNTINFO: u32 = 2;
 /// The kind was set by the session's threads spec.
 pub const MP_KIND_SOURCE_OVERRIDE: u32 = 3;
+/// A virtual disk (virtio, Xen, hypervisor SCSI) whose rotational flag is not trusted: treated as
+/// an SSD unless the threads spec says `dev:NAME:hdd`.
+pub const MP_KIND_SOURCE_VIRTUAL: u32 = 4;
 
 /// SHA-256, as `sha256sum` computes it (32-byte digest).
 pub const MP_ALGORITHM_SHA256: u32 = 1;
@@ -153,6 +156,7 @@ mod tests {
             (MP_KIND_SOURCE_SYSFS, KindSource::Sysfs),
             (MP_KIND_SOURCE_MOUNTINFO, KindSource::Mountinfo),
             (MP_KIND_SOURCE_OVERRIDE, KindSource::Override),
+            (MP_KIND_SOURCE_VIRTUAL, KindSource::VirtualDisk),
         ] {
             assert_eq!(KindSource::from_code(constant), Some(source));
         }

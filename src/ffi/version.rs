@@ -48,8 +48,8 @@ pub extern "C" fn mp_kind_str(kind: u32) -> *const c_char {
     })
 }
 
-/// The static name of an MP_KIND_SOURCE_* value ("sysfs", "mountinfo", "override", "unknown");
-/// any other value gives "unknown". Never NULL; do not free. Thread-safe.
+/// The static name of an MP_KIND_SOURCE_* value ("sysfs", "mountinfo", "override", "virtual",
+/// "unknown"); any other value gives "unknown". Never NULL; do not free. Thread-safe.
 #[no_mangle]
 pub extern "C" fn mp_kind_source_str(source: u32) -> *const c_char {
     boundary_value(c_str(INTERNAL_NUL), || {
