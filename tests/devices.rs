@@ -34,11 +34,6 @@ impl LoopMount {
         run_ok(Command::new("mount").arg(&device).arg(&mount_point));
         LoopMount { _dir: dir, device, mount_point }
     }
-
-    /// The loop device's own sysfs name, e.g. `loop3`.
-    fn name(&self) -> &str {
-        self.device.trim_start_matches("/dev/")
-    }
 }
 
 impl Drop for LoopMount {
