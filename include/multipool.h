@@ -102,6 +102,12 @@
 #define MP_FLAG_DROP_CACHE 2
 
 /**
+ * Options flag: do not sort an HDD's files into on-disk order (FIEMAP offset, else inode);
+ * read them as they come. Only useful to measure what the ordering is worth.
+ */
+#define MP_FLAG_NO_DISK_ORDER 4
+
+/**
  * `mp_result.device` when the path never reached a device (it did not exist, say).
  */
 #define MP_DEVICE_NONE 4294967295

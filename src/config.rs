@@ -36,6 +36,10 @@ pub struct Config {
     /// Completed results kept for `poll` before hashing pauses. Default 65,536. Bounds memory when
     /// the caller polls slowly.
     pub max_ready_results: usize,
+    /// Read the files of an HDD in on-disk order (physical offset of the first extent from
+    /// FIEMAP, else inode number), in sweeps across the disk. Default on; off only to measure
+    /// what it is worth.
+    pub disk_order: bool,
 }
 
 impl Default for Config {
@@ -48,6 +52,7 @@ impl Default for Config {
             buffer_size: 1 << 20,
             in_flight_per_thread: 2,
             max_ready_results: 65_536,
+            disk_order: true,
         }
     }
 }

@@ -20,17 +20,18 @@
 //! The dispatcher blocks (step 4) on its own thread: `multi_scope` nests `in_place_scope`, so no
 //! pool worker is ever held by it, and one-thread HDD pools keep running.
 
-use crate::device::Device;
-use crate::device::DeviceTable;
+use crate::device::{Device, DeviceKind, DeviceTable};
 use crate::inbox::{Lifecycle, Submission};
+use crate::links::{InodeId, Join};
 use crate::multi_scope::multi_scope;
+use crate::pending::PendingQueue;
+use crate::placement::{self, Placement};
 use crate::pools::DevicePool;
 use crate::reader::{self, Outcome};
 use crate::session::Shared;
 use crate::Status;
 use rayon::{Scope, ThreadPool};
 use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
@@ -49,6 +50,8 @@ struct Job {
     tag: u64,
     /// `st_dev` when the path was classified; the task checks the opened descriptor against it.
     dev: u64,
+    /// Set when the inode has other links: its outcome is shared with their paths.
+    link: Option<InodeId>,
 }
 
 /// Why an epoch ended.
@@ -59,13 +62,20 @@ enum EpochEnd {
     Finished,
 }
 
+/// One device's dispatch state.
+struct Lane {
+    pending: PendingQueue<Job>,
+    /// Whether to keep asking for FIEMAP; cleared when the file system has none.
+    fiemap: bool,
+}
+
 /// The dispatcher's own state, owned by its thread (no locks).
 struct Dispatcher<'a> {
     shared: &'a Shared,
     table: DeviceTable,
-    /// Files waiting for their device's pool, indexed like the device table.
-    pending: Vec<VecDeque<Job>>,
-    /// Whether each device's pool was built; shorter than `pending` while new devices wait.
+    /// Indexed like the device table.
+    lanes: Vec<Lane>,
+    /// Whether each device's pool was built; shorter than `lanes` while new devices wait.
     has_pool: Vec<bool>,
     batch: Vec<Submission>,
 }
@@ -78,7 +88,7 @@ pub(crate) fn run(shared: &Shared, table: DeviceTable) {
         let mut dispatcher = Dispatcher {
             shared,
             table,
-            pending: Vec::new(),
+            lanes: Vec::new(),
             has_pool: Vec::new(),
             batch: Vec::new(),
         };
@@ -112,9 +122,9 @@ impl<'a> Dispatcher<'a> {
         for device in &self.table.devices()[pools.len()..] {
             let pool = DevicePool::new(device.index, device.threads).ok();
             if pool.is_none() {
-                for job in self.pending[device.index].drain(..) {
+                for job in self.lanes[device.index].pending.drain() {
                     let outcome = Outcome::failed(Status::ResourceExhausted, 0, 0);
-                    self.shared.complete(job.tag, outcome, Some(device));
+                    finish(self.shared, device, &job, outcome);
                 }
             }
             self.has_pool.push(pool.is_some());
@@ -138,7 +148,7 @@ impl<'a> Dispatcher<'a> {
             let life = self.shared.inbox.take(&mut self.batch, BATCH, block);
             if life.closing {
                 // Nobody will poll: drop the queue; running tasks stop at their next chunk.
-                self.pending.iter_mut().for_each(VecDeque::clear);
+                self.lanes.iter_mut().for_each(|lane| lane.pending.drain().for_each(drop));
                 return EpochEnd::Finished;
             }
             let mut batch = std::mem::take(&mut self.batch);
@@ -150,11 +160,11 @@ impl<'a> Dispatcher<'a> {
             self.spawn(devices, scoped, scopes);
 
             let waiting_for_pool =
-                self.pending.iter().skip(self.has_pool.len()).any(|queue| !queue.is_empty());
+                self.lanes.iter().skip(self.has_pool.len()).any(|lane| !lane.pending.is_empty());
             if waiting_for_pool {
                 return EpochEnd::NewDevice;
             }
-            if life.finished && !life.more && self.pending.iter().all(VecDeque::is_empty) {
+            if life.finished && !life.more && self.lanes.iter().all(|l| l.pending.is_empty()) {
                 return EpochEnd::Finished; // the scopes wait for the tasks still in flight
             }
             block = !life.more;
@@ -164,44 +174,75 @@ impl<'a> Dispatcher<'a> {
     /// Files a submission in its device's queue, or emits its result now.
     fn classify(&mut self, submission: Submission, life: Lifecycle) {
         let shared = self.shared;
+        let tag = submission.tag;
         if life.cancelled {
-            return shared.complete(submission.tag, Outcome::failed(Status::Cancelled, 0, 0), None);
+            return shared.complete(tag, Outcome::failed(Status::Cancelled, 0, 0), None);
         }
         let path = Path::new(OsStr::from_bytes(&submission.path));
         let meta = match reader::stat(path, shared.read.follow_symlinks) {
             Ok(meta) => meta,
-            Err(outcome) => return shared.complete(submission.tag, outcome, None),
+            Err(outcome) => return shared.complete(tag, outcome, None),
         };
         let (device, created) = self.table.device_of(meta.dev());
         let device = Arc::clone(device);
         if created {
-            self.pending.push(VecDeque::new());
+            let ordered = device.kind == DeviceKind::Hdd && shared.config.disk_order;
+            let pending = if ordered { PendingQueue::elevator() } else { PendingQueue::fifo() };
+            self.lanes.push(Lane { pending, fiemap: true });
             let mut list = shared.devices.write().unwrap_or_else(|p| p.into_inner());
             list.push(Arc::clone(&device));
         }
+        if let Some(status) = reader::non_regular_status(&meta) {
+            device.counters.queued(1, meta.len());
+            shared.counters.queued(0, meta.len());
+            return shared.complete(tag, Outcome::failed(status, 0, meta.len()), Some(&device));
+        }
+        let mut link = None;
+        if meta.nlink() > 1 {
+            let inode = (meta.dev(), meta.ino());
+            match shared.links.join(inode, tag) {
+                Join::Lead => link = Some(inode),
+                // Read once, with the path that leads; its bytes are counted there.
+                Join::Follow => return device.counters.queued(1, 0),
+                Join::Known(outcome) => {
+                    device.counters.queued(1, 0);
+                    return shared.complete(tag, outcome, Some(&device));
+                }
+            }
+        }
         device.counters.queued(1, meta.len());
         shared.counters.queued(0, meta.len());
-        if let Some(status) = reader::non_regular_status(&meta) {
-            let outcome = Outcome::failed(status, 0, meta.len());
-            return shared.complete(submission.tag, outcome, Some(&device));
-        }
+        let placement = self.placement(device.index, path, &meta);
+        let job = Job { path: submission.path, tag, dev: meta.dev(), link };
         if self.has_pool.get(device.index) == Some(&false) {
             let outcome = Outcome::failed(Status::ResourceExhausted, 0, meta.len());
-            return shared.complete(submission.tag, outcome, Some(&device));
+            return finish(shared, &device, &job, outcome);
         }
-        let job = Job { path: submission.path, tag: submission.tag, dev: meta.dev() };
-        self.pending[device.index].push_back(job);
+        self.lanes[device.index].pending.push(placement, job);
+    }
+
+    /// Where a file lies, for a device whose queue is an elevator (FIFO queues ignore it).
+    fn placement(&mut self, index: usize, path: &Path, meta: &std::fs::Metadata) -> Placement {
+        let fallback = Placement::Inode(meta.ino());
+        let lane = &mut self.lanes[index];
+        if !lane.pending.is_elevator() || !lane.fiemap {
+            return fallback;
+        }
+        let Ok(file) = reader::open(path, self.shared.read.follow_symlinks) else {
+            return fallback;
+        };
+        placement::placement(&file, meta).unwrap_or_else(|_| {
+            // No FIEMAP here (FUSE, NFS…): inode order for the rest of this device's files.
+            lane.fiemap = false;
+            fallback
+        })
     }
 
     fn cancel_pending(&mut self) {
         let devices = self.table.devices();
-        for (queue, device) in self.pending.iter_mut().zip(devices) {
-            for job in queue.drain(..) {
-                self.shared.complete(
-                    job.tag,
-                    Outcome::failed(Status::Cancelled, 0, 0),
-                    Some(device),
-                );
+        for (lane, device) in self.lanes.iter_mut().zip(devices) {
+            for job in lane.pending.drain() {
+                finish(self.shared, device, &job, Outcome::failed(Status::Cancelled, 0, 0));
             }
         }
     }
@@ -220,10 +261,10 @@ impl<'a> Dispatcher<'a> {
             .saturating_sub(shared.results.ready_len() + in_flight_total);
         for (scope, &index) in scopes.iter().zip(scoped) {
             let device: &'s Device = &devices[index];
-            let queue = &mut self.pending[index];
+            let queue = &mut self.lanes[index].pending;
             let limit = device.threads * shared.config.in_flight_per_thread;
             while room > 0 && device.in_flight.load(Ordering::Acquire) < limit {
-                let Some(job) = queue.pop_front() else { break };
+                let Some(job) = queue.pop() else { break };
                 room -= 1;
                 device.in_flight.fetch_add(1, Ordering::AcqRel);
                 scope.spawn(move |_| {
@@ -249,19 +290,23 @@ fn hash_job(shared: &Shared, device: &Device, job: Job) {
             let mut buffer = buffer.borrow_mut();
             buffer.resize(shared.config.buffer_size, 0);
             let path = Path::new(OsStr::from_bytes(&job.path));
-            reader::hash_file(
-                path,
-                Some(job.dev),
-                shared.read,
-                &mut buffer,
-                &shared.cancelled,
-                |n| {
-                    shared.counters.read_bytes(n);
-                    device.counters.read_bytes(n);
-                },
-            )
+            let (read, cancelled) = (shared.read, &shared.cancelled);
+            reader::hash_file(path, Some(job.dev), read, &mut buffer, cancelled, |n| {
+                shared.counters.read_bytes(n);
+                device.counters.read_bytes(n);
+            })
         })
     }))
     .unwrap_or_else(|_| Outcome::failed(Status::Internal, 0, 0));
+    finish(shared, device, &job, outcome);
+}
+
+/// Records a job's outcome for its path and for every path that followed it to the same inode.
+fn finish(shared: &Shared, device: &Device, job: &Job, outcome: Outcome) {
     shared.complete(job.tag, outcome, Some(device));
+    if let Some(inode) = job.link {
+        for tag in shared.links.settle(inode, outcome) {
+            shared.complete(tag, outcome, Some(device));
+        }
+    }
 }

@@ -150,7 +150,7 @@ pub(crate) fn hash_file(
 
 /// Opens read-only without blocking (a FIFO or a device with O_NONBLOCK returns at once),
 /// without becoming the controlling terminal, and without updating atime where allowed.
-fn open(path: &Path, follow_symlinks: bool) -> Result<File, Outcome> {
+pub(crate) fn open(path: &Path, follow_symlinks: bool) -> Result<File, Outcome> {
     let base =
         libc::O_NONBLOCK | libc::O_NOCTTY | if follow_symlinks { 0 } else { libc::O_NOFOLLOW };
     let mut flags = base | libc::O_NOATIME;

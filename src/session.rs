@@ -3,6 +3,7 @@
 use crate::config::{Config, MAX_BUFFER_SIZE};
 use crate::device::{Device, DeviceInfo, DeviceTable, Resolver};
 use crate::inbox::{Inbox, Submission};
+use crate::links::HardLinks;
 use crate::reader::{Outcome, ReadSettings};
 use crate::results::{FileResult, PollOutcome, ResultQueue};
 use crate::stats::{Counters, Stats};
@@ -22,6 +23,8 @@ pub(crate) struct Shared {
     pub(crate) inbox: Inbox,
     pub(crate) results: ResultQueue,
     pub(crate) counters: Counters,
+    /// Inodes with several links met so far, so that each is read once.
+    pub(crate) links: HardLinks,
     /// Paths accepted by `enqueue`; updated under the inbox lock.
     accepted: AtomicU64,
     /// Read by tasks between chunks: set by `cancel` and by drop.
@@ -120,6 +123,7 @@ impl Session {
             inbox: Inbox::default(),
             results: ResultQueue::default(),
             counters: Counters::default(),
+            links: HardLinks::default(),
             accepted: AtomicU64::new(0),
             cancelled: AtomicBool::new(false),
             dispatcher_failed: AtomicBool::new(false),

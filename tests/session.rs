@@ -241,3 +241,32 @@ fn a_5_gib_sparse_file_hashes_like_sha256sum() {
         "7f06c62352aebd8125b2a1841e2b9e1ffcbed602f381c3dcb3200200e383d1d5"
     );
 }
+
+#[test]
+fn hard_links_are_read_once_and_every_path_gets_its_result() {
+    let dir = scratch("links");
+    let data = vec![9u8; 300_000];
+    let first = dir.file(b"first", &data);
+    let second = dir.path.join("second");
+    let third = dir.path.join("third");
+    std::fs::hard_link(&first, &second).unwrap();
+    std::fs::hard_link(&first, &third).unwrap();
+    let session = Session::new(Config::default()).unwrap();
+    session.enqueue_many([(&first, 1), (&second, 2), (&third, 3)]).unwrap();
+    let mut results = Vec::new();
+    while results.len() < 3 {
+        session.poll(&mut results, 8, MINUTE).unwrap();
+    }
+    // A path to an inode already hashed in this session reuses the outcome.
+    session.enqueue(&second, 4).unwrap();
+    session.finish();
+    results.extend(drain(&session));
+    results.sort_by_key(|r| r.tag);
+    let expected = digest_bytes(Algorithm::Sha256, &data);
+    assert_eq!(results.iter().map(|r| r.tag).collect::<Vec<_>>(), vec![1, 2, 3, 4]);
+    assert!(results.iter().all(|r| r.status == Status::Ok && r.digest == expected));
+    let stats = session.stats();
+    assert_eq!(stats.files_done, 4);
+    assert_eq!(stats.bytes_done, data.len() as u64, "the inode was read once");
+    assert_eq!(stats.bytes_queued, data.len() as u64);
+}

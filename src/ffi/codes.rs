@@ -93,6 +93,9 @@ pub const MP_FLAG_NO_FOLLOW_SYMLINKS: u32 = 1;
 /// Options flag: after hashing a file, drop its pages from the page cache
 /// (`POSIX_FADV_DONTNEED`), so that a backup does not evict the caller's cache.
 pub const MP_FLAG_DROP_CACHE: u32 = 2;
+/// Options flag: do not sort an HDD's files into on-disk order (FIEMAP offset, else inode);
+/// read them as they come. Only useful to measure what the ordering is worth.
+pub const MP_FLAG_NO_DISK_ORDER: u32 = 4;
 
 /// `mp_result.device` when the path never reached a device (it did not exist, say).
 pub const MP_DEVICE_NONE: u32 = 0xFFFF_FFFF;

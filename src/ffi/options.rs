@@ -2,7 +2,8 @@
 
 use super::boundary::boundary;
 use super::codes::{
-    mp_status, MP_ALGORITHM_SHA256, MP_FLAG_DROP_CACHE, MP_FLAG_NO_FOLLOW_SYMLINKS,
+    mp_status, MP_ALGORITHM_SHA256, MP_FLAG_DROP_CACHE, MP_FLAG_NO_DISK_ORDER,
+    MP_FLAG_NO_FOLLOW_SYMLINKS,
 };
 use super::pointers::{try_mut, try_slice};
 use crate::{Algorithm, Config, Status, ThreadsSpec};
@@ -82,7 +83,7 @@ impl MpOptions {
     }
 
     fn into_config(self, spec: &[u8]) -> Result<Config, Status> {
-        let known_flags = MP_FLAG_NO_FOLLOW_SYMLINKS | MP_FLAG_DROP_CACHE;
+        let known_flags = MP_FLAG_NO_FOLLOW_SYMLINKS | MP_FLAG_DROP_CACHE | MP_FLAG_NO_DISK_ORDER;
         if self.flags & !known_flags != 0 {
             return Err(Status::InvalidArgument);
         }
@@ -94,6 +95,7 @@ impl MpOptions {
             buffer_size: self.buffer_size,
             in_flight_per_thread: self.in_flight_per_thread as usize,
             max_ready_results: self.max_ready_results as usize,
+            disk_order: self.flags & MP_FLAG_NO_DISK_ORDER == 0,
         })
     }
 }

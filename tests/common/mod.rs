@@ -151,6 +151,7 @@ pub fn build_mphash(out_dir: &Path) -> PathBuf {
 /// The valgrind command line every C test runs under.
 pub fn valgrind() -> Command {
     let mut cmd = Command::new("valgrind");
+    cmd.arg(format!("--suppressions={}", root().join("tests/valgrind.supp").display()));
     cmd.args([
         "--quiet",
         "--error-exitcode=1",
