@@ -123,12 +123,10 @@ fn cancel_mid_flight_gives_every_path_one_result() {
     config.buffer_size = 4096; // many reads per file, so cancellation lands mid-file too
     let session = Session::new(config).unwrap();
     let big = vec![5u8; 1 << 20];
-    let mut tags = Vec::new();
-    for i in 0..400 {
-        let path = dir.file(format!("c{i}").as_bytes(), &big);
-        session.enqueue(&path, i).unwrap();
-        tags.push(i);
-    }
+    // All files exist before the first is queued, so that hashing cannot keep pace with writing.
+    let paths: Vec<_> = (0..400).map(|i| dir.file(format!("c{i}").as_bytes(), &big)).collect();
+    let tags: Vec<u64> = (0..400).collect();
+    session.enqueue_many(paths.iter().zip(tags.iter().copied())).unwrap();
     let mut results = Vec::new();
     session.poll(&mut results, 1, MINUTE).unwrap();
     session.cancel();
