@@ -161,3 +161,56 @@ pub fn valgrind() -> Command {
     ]);
     cmd
 }
+
+/// tools/hddsim mounted over a source directory; unmounted on drop.
+pub struct SimMount {
+    pub mount_point: PathBuf,
+    child: std::process::Child,
+    _dir: TempTree,
+}
+
+/// Whether FUSE mounts can be made here (root and /dev/fuse).
+pub fn can_fuse(test: &str) -> bool {
+    can_run(is_root() && Path::new("/dev/fuse").exists(), test, "root and /dev/fuse")
+}
+
+impl SimMount {
+    /// Mounts the simulator over `source` with extra hddsim arguments.
+    pub fn new(source: &Path, args: &[&str]) -> SimMount {
+        let exe = std::env::current_exe().unwrap();
+        let sim = exe.parent().unwrap().parent().unwrap().join("examples/hddsim");
+        assert!(sim.exists(), "{} missing: cargo test builds the examples", sim.display());
+        let dir = TempTree::new("sim");
+        let mount_point = dir.path.join("mnt");
+        std::fs::create_dir(&mount_point).unwrap();
+        let child = Command::new(sim).args(args).arg(source).arg(&mount_point).spawn().unwrap();
+        let mut mount = SimMount { mount_point, child, _dir: dir };
+        for _ in 0..200 {
+            if mount.mount_point.join(".hddsim-stats").exists() {
+                return mount;
+            }
+            if let Ok(Some(status)) = mount.child.try_wait() {
+                panic!("hddsim exited: {status}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        panic!("hddsim did not mount within 5 s");
+    }
+
+    /// The simulator's counters: (seeks, inodes in the order their first byte was read).
+    pub fn stats(&self) -> (u64, Vec<u64>) {
+        let text = std::fs::read_to_string(self.mount_point.join(".hddsim-stats")).unwrap();
+        let field = |name: &str| {
+            text.lines().find_map(|l| l.strip_prefix(name)).unwrap_or("").trim().to_owned()
+        };
+        let order = field("order").split_whitespace().map(|s| s.parse().unwrap()).collect();
+        (field("seeks").parse().unwrap(), order)
+    }
+}
+
+impl Drop for SimMount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.mount_point).status();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,158 @@
+//! Behaviour on a (simulated) spinning disk: tools/hddsim serves files through one head and
+//! records the order of reads and the seeks. Assertions are on that record, never on time.
+//! Needs root and /dev/fuse; CI runs as root and must run these.
+
+mod common;
+
+use common::{can_fuse, SimMount, TempTree};
+use multipool::{
+    digest_bytes, Algorithm, Config, DeviceKind, KindSource, PollOutcome, Session, Status,
+};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const FILES: usize = 24;
+
+/// A source tree whose creation order (the simulator's layout, inodes 2, 3, …) differs from name
+/// order: file `i` is created `i`-th but named after a scrambled index.
+fn source(size: usize) -> (TempTree, Vec<(PathBuf, Vec<u8>)>) {
+    let dir = TempTree::new("sim-src");
+    let files = (0..FILES)
+        .map(|i| {
+            let name = format!("f{:02}", (i * 7) % FILES);
+            let contents: Vec<u8> = (0..size).map(|b| (b * 31 + i * 17) as u8).collect();
+            let path = dir.file(name.as_bytes(), &contents);
+            std::thread::sleep(Duration::from_millis(2)); // distinct mtimes: a definite layout
+            (path, contents)
+        })
+        .collect();
+    (dir, files)
+}
+
+/// Hashes the files (as seen through `mount`) in reverse layout order, all queued at once.
+fn hash(mount: &SimMount, files: &[(PathBuf, Vec<u8>)], config: Config) -> Session {
+    let session = Session::new(config).unwrap();
+    let paths: Vec<(PathBuf, u64)> = files
+        .iter()
+        .enumerate()
+        .rev()
+        .map(|(i, (p, _))| (mount.mount_point.join(p.file_name().unwrap()), i as u64))
+        .collect();
+    session.enqueue_many(paths).unwrap();
+    session.finish();
+    let mut results = Vec::new();
+    while session.poll(&mut results, 64, Some(Duration::from_secs(120))).unwrap()
+        != PollOutcome::Done
+    {}
+    assert_eq!(results.len(), files.len());
+    for r in &results {
+        assert_eq!(r.status, Status::Ok);
+        assert_eq!(r.digest, digest_bytes(Algorithm::Sha256, &files[r.tag as usize].1));
+    }
+    session
+}
+
+fn config(spec: String) -> Config {
+    let mut config = Config::default();
+    config.threads = spec.parse().unwrap();
+    config.buffer_size = 64 << 10; // several requests per file, so interleaving shows
+    config
+}
+
+fn layout_order() -> Vec<u64> {
+    (2..2 + FILES as u64).collect()
+}
+
+#[test]
+fn an_hdd_pool_reads_in_on_disk_order_without_a_seek() {
+    if !can_fuse("an_hdd_pool_reads_in_on_disk_order_without_a_seek") {
+        return;
+    }
+    let (src, files) = source(256 << 10);
+    let mount = SimMount::new(&src.path, &[]);
+    let session = hash(&mount, &files, config(format!("path:{}:hdd", mount.mount_point.display())));
+    let (seeks, order) = mount.stats();
+    assert_eq!(order, layout_order(), "queued in reverse, read in layout (inode) order");
+    assert_eq!(seeks, 0, "contiguous files read back to back");
+    let device = session.device(0).unwrap();
+    assert_eq!(
+        (device.kind, device.kind_source, device.threads),
+        (DeviceKind::Hdd, KindSource::Override, 1)
+    );
+}
+
+#[test]
+fn without_disk_order_one_thread_reads_in_arrival_order_and_seeks() {
+    if !can_fuse("without_disk_order_one_thread_reads_in_arrival_order_and_seeks") {
+        return;
+    }
+    let (src, files) = source(256 << 10);
+    let mount = SimMount::new(&src.path, &[]);
+    let mut config = config(format!("path:{}:hdd", mount.mount_point.display()));
+    config.disk_order = false;
+    hash(&mount, &files, config);
+    let (seeks, order) = mount.stats();
+    let mut reversed = layout_order();
+    reversed.reverse();
+    assert_eq!(order, reversed, "read as queued");
+    assert!(seeks >= FILES as u64 - 1, "every file but none is a jump back: {seeks}");
+}
+
+#[test]
+fn eight_threads_on_one_disk_interleave_and_seek() {
+    if !can_fuse("eight_threads_on_one_disk_interleave_and_seek") {
+        return;
+    }
+    let (src, files) = source(1 << 20);
+    let mount = SimMount::new(&src.path, &[]);
+    hash(&mount, &files, config(format!("path:{}:8", mount.mount_point.display())));
+    let (seeks, order) = mount.stats();
+    assert_eq!(order.len(), FILES);
+    // 16 requests per file; with 8 readers most requests land away from the previous one.
+    assert!(seeks > 2 * FILES as u64, "only {seeks} seeks");
+}
+
+#[test]
+fn a_fuse_mount_is_a_network_device_with_its_own_pool_beside_root_and_tmpfs() {
+    if !can_fuse("a_fuse_mount_is_a_network_device_with_its_own_pool_beside_root_and_tmpfs") {
+        return;
+    }
+    let (src, files) = source(4096);
+    let mount = SimMount::new(
+        &src.path,
+        &["--seek-min-ms", "0", "--seek-max-ms", "0", "--half-rotation-ms", "0"],
+    );
+    let on_root = TempTree::under(Path::new(env!("CARGO_TARGET_TMPDIR")), "three-root");
+    let on_shm = TempTree::under(Path::new("/dev/shm"), "three-shm");
+    let elsewhere = [on_root.file(b"r", b"root"), on_shm.file(b"s", b"shm")];
+
+    let session = Session::new(Config::default()).unwrap();
+    let mut tag = 0;
+    for (path, _) in &files {
+        session.enqueue(mount.mount_point.join(path.file_name().unwrap()), tag).unwrap();
+        tag += 1;
+    }
+    for path in &elsewhere {
+        session.enqueue(path, tag).unwrap();
+        tag += 1;
+    }
+    session.finish();
+    let mut results = Vec::new();
+    while session.poll(&mut results, 64, Some(Duration::from_secs(60))).unwrap()
+        != PollOutcome::Done
+    {}
+    results.sort_by_key(|r| r.tag);
+    assert!(results.iter().all(|r| r.status == Status::Ok));
+    let devices = session.devices();
+    assert_eq!(devices.len(), 3, "{devices:#?}");
+    let sim = &devices[results[0].device.unwrap()];
+    assert_eq!(
+        (sim.kind, sim.kind_source, sim.threads),
+        (DeviceKind::Network, KindSource::Mountinfo, 4)
+    );
+    assert_eq!(sim.stats.files_done, FILES as u64);
+    let root = &devices[results[FILES].device.unwrap()];
+    let shm = &devices[results[FILES + 1].device.unwrap()];
+    assert_eq!(shm.kind, DeviceKind::Ram);
+    assert!(matches!(root.kind, DeviceKind::Ssd | DeviceKind::Hdd), "{root:?}");
+}

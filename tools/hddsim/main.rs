@@ -1,0 +1,405 @@
+//! hddsim: a FUSE file system that serves a directory as if it were on one spinning disk.
+//!
+//! ```text
+//! hddsim [--seek-min-ms 0.5] [--seek-max-ms 8] [--half-rotation-ms 4] [--mb-per-s 150] SOURCE MOUNTPOINT
+//! ```
+//!
+//! The regular files under SOURCE are laid out contiguously on a virtual platter in creation
+//! order (modification time, then path), and get inode numbers in that order (2, 3, …), as a
+//! fresh file system allocates them. Reads are served through one head, one request at a time:
+//! a request that does not start where the previous one ended is a seek, charged
+//! `seek-min + (seek-max − seek-min) × distance / platter + half-rotation`, and every request
+//! pays its transfer time at `mb-per-s`. The time is spent sleeping with the head held, so
+//! concurrent readers queue behind each other exactly as on a disk. Files are opened with direct
+//! I/O, so the page cache never hides the disk.
+//!
+//! `MOUNTPOINT/.hddsim-stats` (hidden from directory listings, costs no disk time) reads as
+//! `seeks N`, `requests N`, `bytes N`, `busy_ms F` and `order INO…` — the inodes in the order
+//! their first byte was read. The multipool tests assert on those, never on wall time.
+//!
+//! It runs in the foreground until unmounted (`umount MOUNTPOINT`).
+
+use fuser::{
+    Config, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo,
+    LockOwner, MountOption, OpenFlags, ReplyAttr, ReplyData, ReplyDirectory, ReplyEmpty,
+    ReplyEntry, ReplyOpen, Request,
+};
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const STATS_NAME: &str = ".hddsim-stats";
+/// The stats file's inode: far above any file or directory.
+const STATS_INO: u64 = u64::MAX - 1;
+/// Attributes may be cached: the tree never changes.
+const TTL: Duration = Duration::from_secs(3600);
+
+/// The drive's mechanics.
+#[derive(Clone, Copy, Debug)]
+struct Mechanics {
+    seek_min: Duration,
+    seek_max: Duration,
+    half_rotation: Duration,
+    bytes_per_sec: f64,
+}
+
+/// Where the head is and what it has done.
+#[derive(Debug, Default)]
+struct Head {
+    position: u64,
+    seeks: u64,
+    requests: u64,
+    bytes: u64,
+    busy: Duration,
+    order: Vec<u64>,
+}
+
+#[derive(Debug)]
+enum Node {
+    Dir { children: Vec<u64> },
+    File { source: PathBuf, start: u64 },
+}
+
+#[derive(Debug)]
+struct Entry {
+    name: OsString,
+    attr: FileAttr,
+    node: Node,
+}
+
+struct HddSim {
+    entries: HashMap<u64, Entry>,
+    platter: u64,
+    mechanics: Mechanics,
+    head: Mutex<Head>,
+    open_files: Mutex<HashMap<u64, File>>,
+    next_handle: AtomicU64,
+}
+
+fn attr(ino: u64, meta: &std::fs::Metadata, kind: FileType) -> FileAttr {
+    let time = |secs: i64, nanos: i64| {
+        UNIX_EPOCH + Duration::new(secs.max(0) as u64, nanos.clamp(0, 999_999_999) as u32)
+    };
+    FileAttr {
+        ino: INodeNo(ino),
+        size: if kind == FileType::Directory { 0 } else { meta.len() },
+        blocks: meta.len().div_ceil(512),
+        atime: time(meta.atime(), meta.atime_nsec()),
+        mtime: time(meta.mtime(), meta.mtime_nsec()),
+        ctime: time(meta.ctime(), meta.ctime_nsec()),
+        crtime: time(meta.mtime(), meta.mtime_nsec()),
+        kind,
+        perm: (meta.mode() & 0o7777) as u16,
+        nlink: if kind == FileType::Directory { 2 } else { 1 },
+        uid: meta.uid(),
+        gid: meta.gid(),
+        rdev: 0,
+        flags: 0,
+        blksize: 4096,
+    }
+}
+
+impl HddSim {
+    /// Lays out SOURCE: files in creation order on the platter, with inodes in that order.
+    fn new(source: &Path, mechanics: Mechanics) -> std::io::Result<HddSim> {
+        let mut dirs = vec![(source.to_owned(), 0u64, OsString::new())]; // (path, parent, name)
+        let mut files = Vec::new();
+        let mut i = 0;
+        while i < dirs.len() {
+            let (dir, _, _) = dirs[i].clone();
+            let mut children: Vec<_> = std::fs::read_dir(&dir)?.collect::<Result<_, _>>()?;
+            children.sort_by_key(|e| e.file_name());
+            for child in children {
+                let meta = child.metadata()?;
+                if meta.is_dir() {
+                    dirs.push((child.path(), i as u64, child.file_name()));
+                } else if meta.is_file() {
+                    files.push((child.path(), i as u64, child.file_name(), meta));
+                }
+            }
+            i += 1;
+        }
+        files.sort_by(|a, b| {
+            (a.3.mtime(), a.3.mtime_nsec(), &a.0).cmp(&(b.3.mtime(), b.3.mtime_nsec(), &b.0))
+        });
+
+        // Directory i gets inode 1 (the root) or file_count + 1 + i; files get 2, 3, … in layout.
+        let file_count = files.len() as u64;
+        let dir_ino = |i: u64| if i == 0 { 1 } else { file_count + 1 + i };
+        let mut entries = HashMap::new();
+        for (i, (path, _, name)) in dirs.iter().enumerate() {
+            let meta = std::fs::metadata(path)?;
+            let ino = dir_ino(i as u64);
+            let node = Node::Dir { children: Vec::new() };
+            entries.insert(
+                ino,
+                Entry { name: name.clone(), attr: attr(ino, &meta, FileType::Directory), node },
+            );
+        }
+        for (i, (_, parent, _)) in dirs.iter().enumerate().skip(1) {
+            if let Some(Entry { node: Node::Dir { children }, .. }) =
+                entries.get_mut(&dir_ino(*parent))
+            {
+                children.push(dir_ino(i as u64));
+            }
+        }
+        let mut start = 0;
+        for (i, (path, parent, name, meta)) in files.into_iter().enumerate() {
+            let ino = 2 + i as u64;
+            let node = Node::File { source: path, start };
+            start += meta.len().div_ceil(4096) * 4096;
+            entries
+                .insert(ino, Entry { name, attr: attr(ino, &meta, FileType::RegularFile), node });
+            if let Some(Entry { node: Node::Dir { children }, .. }) =
+                entries.get_mut(&dir_ino(parent))
+            {
+                children.push(ino);
+            }
+        }
+        Ok(HddSim {
+            entries,
+            platter: start.max(1),
+            mechanics,
+            head: Mutex::new(Head::default()),
+            open_files: Mutex::new(HashMap::new()),
+            next_handle: AtomicU64::new(1),
+        })
+    }
+
+    fn stats_text(&self) -> String {
+        let head = self.head.lock().unwrap();
+        let order: Vec<String> = head.order.iter().map(u64::to_string).collect();
+        format!(
+            "seeks {}\nrequests {}\nbytes {}\nbusy_ms {:.3}\norder {}\n",
+            head.seeks,
+            head.requests,
+            head.bytes,
+            head.busy.as_secs_f64() * 1000.0,
+            order.join(" ")
+        )
+    }
+
+    fn stats_attr(&self) -> FileAttr {
+        FileAttr {
+            ino: INodeNo(STATS_INO),
+            size: self.stats_text().len() as u64,
+            blocks: 1,
+            atime: SystemTime::now(),
+            mtime: SystemTime::now(),
+            ctime: SystemTime::now(),
+            crtime: SystemTime::now(),
+            kind: FileType::RegularFile,
+            perm: 0o444,
+            nlink: 1,
+            uid: 0,
+            gid: 0,
+            rdev: 0,
+            flags: 0,
+            blksize: 4096,
+        }
+    }
+
+    /// Moves the head to `position` and transfers `len` bytes, taking the time a disk would.
+    fn access(&self, ino: u64, position: u64, len: u64, first: bool) {
+        let m = self.mechanics;
+        let mut head = self.head.lock().unwrap();
+        let mut cost = Duration::from_secs_f64(len as f64 / m.bytes_per_sec);
+        if position != head.position {
+            let travel = position.abs_diff(head.position) as f64 / self.platter as f64;
+            cost +=
+                m.seek_min + (m.seek_max - m.seek_min).mul_f64(travel.min(1.0)) + m.half_rotation;
+            head.seeks += 1;
+        }
+        std::thread::sleep(cost); // with the head held: one request at a time
+        head.position = position + len;
+        head.requests += 1;
+        head.bytes += len;
+        head.busy += cost;
+        if first {
+            head.order.push(ino);
+        }
+    }
+}
+
+impl Filesystem for HddSim {
+    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        if parent.0 == 1 && name == STATS_NAME {
+            return reply.entry(&Duration::ZERO, &self.stats_attr(), Generation(0));
+        }
+        let Some(Entry { node: Node::Dir { children }, .. }) = self.entries.get(&parent.0) else {
+            return reply.error(Errno::ENOTDIR);
+        };
+        match children.iter().map(|c| &self.entries[c]).find(|e| e.name == name) {
+            Some(entry) => reply.entry(&TTL, &entry.attr, Generation(0)),
+            None => reply.error(Errno::ENOENT),
+        }
+    }
+
+    fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
+        if ino.0 == STATS_INO {
+            return reply.attr(&Duration::ZERO, &self.stats_attr());
+        }
+        match self.entries.get(&ino.0) {
+            Some(entry) => reply.attr(&TTL, &entry.attr),
+            None => reply.error(Errno::ENOENT),
+        }
+    }
+
+    fn open(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        if ino.0 == STATS_INO {
+            return reply.opened(FileHandle(0), FopenFlags::FOPEN_DIRECT_IO);
+        }
+        let Some(Entry { node: Node::File { source, .. }, .. }) = self.entries.get(&ino.0) else {
+            return reply.error(Errno::EISDIR);
+        };
+        match File::open(source) {
+            Ok(file) => {
+                let fh = self.next_handle.fetch_add(1, Ordering::Relaxed);
+                self.open_files.lock().unwrap().insert(fh, file);
+                reply.opened(FileHandle(fh), FopenFlags::FOPEN_DIRECT_IO);
+            }
+            Err(_) => reply.error(Errno::EIO),
+        }
+    }
+
+    fn read(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        size: u32,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: ReplyData,
+    ) {
+        if ino.0 == STATS_INO {
+            let text = self.stats_text().into_bytes();
+            let from = (offset as usize).min(text.len());
+            let to = (from + size as usize).min(text.len());
+            return reply.data(&text[from..to]);
+        }
+        let Some(Entry { node: Node::File { start, .. }, attr, .. }) = self.entries.get(&ino.0)
+        else {
+            return reply.error(Errno::EISDIR);
+        };
+        let len = u64::from(size).min(attr.size.saturating_sub(offset));
+        let mut buf = vec![0; len as usize];
+        let read = match self.open_files.lock().unwrap().get(&fh.0) {
+            Some(file) => file.read_at(&mut buf, offset),
+            None => return reply.error(Errno::EBADF),
+        };
+        match read {
+            Ok(n) => {
+                if n > 0 {
+                    self.access(ino.0, start + offset, n as u64, offset == 0);
+                }
+                reply.data(&buf[..n]);
+            }
+            Err(_) => reply.error(Errno::EIO),
+        }
+    }
+
+    fn release(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        _flush: bool,
+        reply: ReplyEmpty,
+    ) {
+        self.open_files.lock().unwrap().remove(&fh.0);
+        reply.ok();
+    }
+
+    fn readdir(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectory,
+    ) {
+        let Some(Entry { node: Node::Dir { children }, .. }) = self.entries.get(&ino.0) else {
+            return reply.error(Errno::ENOTDIR);
+        };
+        let dots = [
+            (ino.0, FileType::Directory, OsString::from(".")),
+            (1, FileType::Directory, OsString::from("..")),
+        ];
+        let listed = children.iter().map(|c| {
+            let e = &self.entries[c];
+            (*c, e.attr.kind, e.name.clone())
+        });
+        for (i, (child, kind, name)) in
+            dots.into_iter().chain(listed).enumerate().skip(offset as usize)
+        {
+            if reply.add(INodeNo(child), i as u64 + 1, kind, name) {
+                break;
+            }
+        }
+        reply.ok();
+    }
+}
+
+fn main() {
+    let mut args = std::env::args_os().skip(1);
+    let mut mechanics = Mechanics {
+        seek_min: Duration::from_micros(500),
+        seek_max: Duration::from_millis(8),
+        half_rotation: Duration::from_millis(4),
+        bytes_per_sec: 150e6,
+    };
+    let mut positional = Vec::new();
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| -> f64 {
+            let v = args.next().unwrap_or_else(|| usage(&format!("{name} needs a value")));
+            v.to_str().and_then(|s| s.parse().ok()).unwrap_or_else(|| usage(&format!("bad {name}")))
+        };
+        match arg.to_str() {
+            Some("--seek-min-ms") => {
+                mechanics.seek_min = Duration::from_secs_f64(value("--seek-min-ms") / 1e3)
+            }
+            Some("--seek-max-ms") => {
+                mechanics.seek_max = Duration::from_secs_f64(value("--seek-max-ms") / 1e3)
+            }
+            Some("--half-rotation-ms") => {
+                mechanics.half_rotation = Duration::from_secs_f64(value("--half-rotation-ms") / 1e3)
+            }
+            Some("--mb-per-s") => mechanics.bytes_per_sec = value("--mb-per-s") * 1e6,
+            _ => positional.push(PathBuf::from(arg)),
+        }
+    }
+    let [source, mount_point] = positional.as_slice() else { usage("need SOURCE and MOUNTPOINT") };
+    if mechanics.seek_max < mechanics.seek_min || mechanics.bytes_per_sec <= 0.0 {
+        usage("inconsistent mechanics");
+    }
+    let sim = HddSim::new(source, mechanics).unwrap_or_else(|e| {
+        eprintln!("hddsim: {}: {e}", source.display());
+        std::process::exit(1);
+    });
+    let mut config = Config::default();
+    config.mount_options.extend([
+        MountOption::RO,
+        MountOption::FSName("hddsim".into()),
+        MountOption::Subtype("hddsim".into()),
+        MountOption::DefaultPermissions,
+    ]);
+    config.n_threads = Some(1);
+    if let Err(e) = fuser::mount(sim, mount_point, &config) {
+        eprintln!("hddsim: mount {}: {e}", mount_point.display());
+        std::process::exit(1);
+    }
+}
+
+fn usage(problem: &str) -> ! {
+    eprintln!("hddsim: {problem}\nusage: hddsim [--seek-min-ms F] [--seek-max-ms F] [--half-rotation-ms F] [--mb-per-s F] SOURCE MOUNTPOINT");
+    std::process::exit(2);
+}
