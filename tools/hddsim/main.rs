@@ -1,17 +1,21 @@
 //! hddsim: a FUSE file system that serves a directory as if it were on one spinning disk.
 //!
 //! ```text
-//! hddsim [--seek-min-ms 0.5] [--seek-max-ms 8] [--half-rotation-ms 4] [--mb-per-s 150] SOURCE MOUNTPOINT
+//! hddsim [--seek-min-ms 0.5] [--seek-max-ms 8] [--half-rotation-ms 4] [--mb-per-s 150]
+//!        [--max-request-kb 128] SOURCE MOUNTPOINT
 //! ```
 //!
 //! The regular files under SOURCE are laid out contiguously on a virtual platter in creation
-//! order (modification time, then path), and get inode numbers in that order (2, 3, …), as a
-//! fresh file system allocates them. Reads are served through one head, one request at a time:
-//! a request that does not start where the previous one ended is a seek, charged
-//! `seek-min + (seek-max − seek-min) × distance / platter + half-rotation`, and every request
-//! pays its transfer time at `mb-per-s`. The time is spent sleeping with the head held, so
+//! order (modification time, then path), 4 KiB aligned, and get inode numbers in that order
+//! (2, 3, …), as a fresh file system allocates them. Reads are served through one head, one
+//! request at a time: a request that does not start where the previous one ended is a seek,
+//! charged `seek-min + (seek-max − seek-min) × distance / platter + half-rotation`, and every
+//! request pays its transfer time at `mb-per-s`. A short skip forward (up to 64 KiB, such as the
+//! alignment gap between two files) is no seek: the gap passes under the head at transfer speed. The time is spent sleeping with the head held, so
 //! concurrent readers queue behind each other exactly as on a disk. Files are opened with direct
-//! I/O, so the page cache never hides the disk.
+//! I/O, so the page cache never hides the disk, and the kernel splits reads into requests of at
+//! most `max-request-kb` (128 KiB: the kernel's default readahead window, the size in which a
+//! real disk sees several sequential readers' requests interleave).
 //!
 //! `MOUNTPOINT/.hddsim-stats` (hidden from directory listings, costs no disk time) reads as
 //! `seeks N`, `requests N`, `bytes N`, `busy_ms F` and `order INO…` — the inodes in the order
@@ -38,6 +42,8 @@ const STATS_NAME: &str = ".hddsim-stats";
 const STATS_INO: u64 = u64::MAX - 1;
 /// Attributes may be cached: the tree never changes.
 const TTL: Duration = Duration::from_secs(3600);
+/// A forward skip up to this many bytes passes under the head instead of costing a seek.
+const READ_THROUGH: u64 = 64 << 10;
 
 /// The drive's mechanics.
 #[derive(Clone, Copy, Debug)]
@@ -208,8 +214,12 @@ impl HddSim {
     fn access(&self, ino: u64, position: u64, len: u64, first: bool) {
         let m = self.mechanics;
         let mut head = self.head.lock().unwrap();
-        let mut cost = Duration::from_secs_f64(len as f64 / m.bytes_per_sec);
-        if position != head.position {
+        let transfer = |bytes: u64| Duration::from_secs_f64(bytes as f64 / m.bytes_per_sec);
+        let mut cost = transfer(len);
+        let skip = position.checked_sub(head.position);
+        if let Some(gap @ 1..=READ_THROUGH) = skip {
+            cost += transfer(gap);
+        } else if skip != Some(0) {
             let travel = position.abs_diff(head.position) as f64 / self.platter as f64;
             cost +=
                 m.seek_min + (m.seek_max - m.seek_min).mul_f64(travel.min(1.0)) + m.half_rotation;
@@ -357,6 +367,7 @@ fn main() {
         half_rotation: Duration::from_millis(4),
         bytes_per_sec: 150e6,
     };
+    let mut max_request_kb = 128.0;
     let mut positional = Vec::new();
     while let Some(arg) = args.next() {
         let mut value = |name: &str| -> f64 {
@@ -374,6 +385,7 @@ fn main() {
                 mechanics.half_rotation = Duration::from_secs_f64(value("--half-rotation-ms") / 1e3)
             }
             Some("--mb-per-s") => mechanics.bytes_per_sec = value("--mb-per-s") * 1e6,
+            Some("--max-request-kb") => max_request_kb = value("--max-request-kb"),
             _ => positional.push(PathBuf::from(arg)),
         }
     }
@@ -391,6 +403,7 @@ fn main() {
         MountOption::FSName("hddsim".into()),
         MountOption::Subtype("hddsim".into()),
         MountOption::DefaultPermissions,
+        MountOption::CUSTOM(format!("max_read={}", (max_request_kb * 1024.0) as u64)),
     ]);
     config.n_threads = Some(1);
     if let Err(e) = fuser::mount(sim, mount_point, &config) {
@@ -400,6 +413,6 @@ fn main() {
 }
 
 fn usage(problem: &str) -> ! {
-    eprintln!("hddsim: {problem}\nusage: hddsim [--seek-min-ms F] [--seek-max-ms F] [--half-rotation-ms F] [--mb-per-s F] SOURCE MOUNTPOINT");
+    eprintln!("hddsim: {problem}\nusage: hddsim [--seek-min-ms F] [--seek-max-ms F] [--half-rotation-ms F] [--mb-per-s F] [--max-request-kb F] SOURCE MOUNTPOINT");
     std::process::exit(2);
 }
