@@ -2,11 +2,11 @@
  * mphash: print SHA-256 sums of files and directory trees, like sha256sum, with libmultipool
  * reading every storage device at once, each with the parallelism it likes.
  *
- *   mphash [-t SPEC] [-v] [--progress] [--] PATH...
+ *   mphash [-a sha256|sha512|blake3] [-t SPEC] [-v] [--progress] [--] PATH...
  *
- * Output lines are exactly sha256sum's ("HEX  NAME", names with a backslash, newline or
- * carriage return escaped and the line prefixed with a backslash), so `sha256sum -c` verifies
- * them. Lines come in completion order. Directories are walked recursively; inside them only
+ * Output lines are exactly what sha256sum, sha512sum or b3sum print ("HEX  NAME"; a name with a
+ * backslash or newline — and for the coreutils tools a carriage return — is escaped and its
+ * line prefixed with a backslash), so `sha256sum -c` (`sha512sum -c`, `b3sum -c`) verifies them. Lines come in completion order. Directories are walked recursively; inside them only
  * regular files are hashed and symbolic links are not followed. Errors go to stderr as
  * "mphash: PATH: reason"; the exit status is 1 if any path failed.
  */
@@ -38,6 +38,7 @@ struct app {
     struct paths paths;
     int verbose;
     int progress;
+    int escape_cr; /* coreutils escapes \r in names; b3sum does not */
     int failed;
     size_t outstanding; /* enqueued and not yet reported */
     double last_progress;
@@ -67,21 +68,24 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Prints NAME as sha256sum does: backslash, newline and CR escaped; returns whether it had to. */
-static int needs_escape(const char *name)
+/* Whether NAME needs sha256sum-style escaping: a backslash, a newline, or (coreutils) a CR. */
+static int needs_escape(const char *name, int escape_cr)
 {
-    return strpbrk(name, "\\\n\r") != NULL;
+    return strpbrk(name, escape_cr ? "\\\n\r" : "\\\n") != NULL;
 }
 
-static void print_escaped(const char *name)
+static void print_escaped(const char *name, int escape_cr)
 {
     const char *p;
     for (p = name; *p != '\0'; p++) {
-        switch (*p) {
-        case '\\': fputs("\\\\", stdout); break;
-        case '\n': fputs("\\n", stdout); break;
-        case '\r': fputs("\\r", stdout); break;
-        default: putchar(*p); break;
+        if (*p == '\\') {
+            fputs("\\\\", stdout);
+        } else if (*p == '\n') {
+            fputs("\\n", stdout);
+        } else if (*p == '\r' && escape_cr) {
+            fputs("\\r", stdout);
+        } else {
+            putchar(*p);
         }
     }
 }
@@ -95,7 +99,7 @@ static void print_result(struct app *app, const mp_result *r)
         fprintf(stderr, "mphash: %s: %s\n", name,
                 r->os_error != 0 ? strerror(r->os_error) : mp_status_str(r->status));
     } else {
-        int escape = needs_escape(name);
+        int escape = needs_escape(name, app->escape_cr);
         if (escape) {
             putchar('\\');
         }
@@ -104,7 +108,7 @@ static void print_result(struct app *app, const mp_result *r)
         }
         fputs("  ", stdout);
         if (escape) {
-            print_escaped(name);
+            print_escaped(name, app->escape_cr);
         } else {
             fputs(name, stdout);
         }
@@ -266,7 +270,8 @@ static void print_devices(struct app *app)
 
 static void usage(void)
 {
-    fputs("usage: mphash [-t SPEC] [-v] [--progress] [--] PATH...\n"
+    fputs("usage: mphash [-a sha256|sha512|blake3] [-t SPEC] [-v] [--progress] [--] PATH...\n"
+          "  -a ALGO     sha256 (default, like sha256sum), sha512 (sha512sum) or blake3 (b3sum)\n"
           "  -t SPEC     threads per device, e.g. ssd:8,hdd:1,dev:sdb:2,path:/mnt/nas:4\n"
           "  -v          print the devices used, with kind and threads, on stderr\n"
           "  --progress  show files, bytes and MB/s on stderr while hashing\n",
@@ -280,15 +285,29 @@ int main(int argc, char **argv)
     mp_options options;
     mp_status status;
     const char *spec = NULL;
+    uint32_t algorithm = MP_ALGORITHM_SHA256;
     int i, first_path = argc;
 
     memset(&app, 0, sizeof app);
+    app.escape_cr = 1;
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--") == 0) {
             first_path = i + 1;
             break;
         } else if (strcmp(argv[i], "-t") == 0 && i + 1 < argc) {
             spec = argv[++i];
+        } else if (strcmp(argv[i], "-a") == 0 && i + 1 < argc) {
+            i++;
+            if (strcmp(argv[i], "sha256") == 0) {
+                algorithm = MP_ALGORITHM_SHA256;
+            } else if (strcmp(argv[i], "sha512") == 0) {
+                algorithm = MP_ALGORITHM_SHA512;
+            } else if (strcmp(argv[i], "blake3") == 0) {
+                algorithm = MP_ALGORITHM_BLAKE3;
+                app.escape_cr = 0;
+            } else {
+                usage();
+            }
         } else if (strcmp(argv[i], "-v") == 0) {
             app.verbose = 1;
         } else if (strcmp(argv[i], "--progress") == 0) {
@@ -307,6 +326,7 @@ int main(int argc, char **argv)
     if ((status = mp_options_init(&options)) != MP_OK) {
         die("options", status);
     }
+    options.algorithm = algorithm;
     if (spec != NULL) {
         options.threads_spec = (const uint8_t *)spec;
         options.threads_spec_len = strlen(spec);

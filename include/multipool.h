@@ -90,6 +90,16 @@
 #define MP_ALGORITHM_SHA256 1
 
 /**
+ * SHA-512, as `sha512sum` computes it (64-byte digest).
+ */
+#define MP_ALGORITHM_SHA512 2
+
+/**
+ * BLAKE3, as `b3sum` computes it (32-byte digest).
+ */
+#define MP_ALGORITHM_BLAKE3 3
+
+/**
  * Options flag: report a path that is a symbolic link as MP_ERR_IS_SYMLINK instead of following
  * it. Links in the middle of a path are always followed.
  */
@@ -146,7 +156,7 @@ typedef struct mp_options {
    */
   size_t struct_size;
   /**
-   * MP_ALGORITHM_*; default MP_ALGORITHM_SHA256.
+   * MP_ALGORITHM_SHA256 (default), MP_ALGORITHM_SHA512 or MP_ALGORITHM_BLAKE3.
    */
   uint32_t algorithm;
   /**
@@ -220,7 +230,8 @@ typedef struct mp_result {
    */
   uint32_t device;
   /**
-   * Number of valid bytes in `digest`: 32 for SHA-256; 0 unless `status` is MP_OK.
+   * Number of valid bytes in `digest`: 32 for SHA-256 and BLAKE3, 64 for SHA-512; 0 unless
+   * `status` is MP_OK.
    */
   uint32_t digest_len;
   /**

@@ -51,13 +51,10 @@ fn make_tree(dir: &TempTree) -> usize {
     AWKWARD.len() + 1
 }
 
-/// What sha256sum prints for the regular files under `dir`, one entry per output record.
-fn sha256sum_records(dir: &Path) -> BTreeSet<Vec<u8>> {
-    let out = run_ok(
-        Command::new("sh")
-            .current_dir(dir)
-            .args(["-c", "find . -type f -print0 | xargs -0 sha256sum"]),
-    );
+/// What `tool` (sha256sum, sha512sum, b3sum) prints for the regular files under `dir`.
+fn tool_records(tool: &str, dir: &Path) -> BTreeSet<Vec<u8>> {
+    let script = format!("find . -type f -print0 | xargs -0 {tool}");
+    let out = run_ok(Command::new("sh").current_dir(dir).args(["-c", &script]));
     records(&out.stdout)
 }
 
@@ -67,27 +64,30 @@ fn records(stdout: &[u8]) -> BTreeSet<Vec<u8>> {
 }
 
 #[test]
-fn output_is_identical_to_sha256sum_and_verifies_with_sha256sum_c() {
+fn output_is_identical_to_each_tool_and_verifies_with_its_check_mode() {
     let work = TempTree::new("mphash-bin");
     let mphash = build_mphash(&work.path);
     let tree = TempTree::new("mphash-tree");
     let files = make_tree(&tree);
+    for (algorithm, tool) in [("sha256", "sha256sum"), ("sha512", "sha512sum"), ("blake3", "b3sum")]
+    {
+        if !can_run(common::have(tool), "output_is_identical_to_each_tool", tool) {
+            continue;
+        }
+        // Run from inside the tree with "." so that names match the tool's ("./name").
+        let out = run(Command::new(&mphash).current_dir(&tree.path).args(["-a", algorithm, "."]));
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+        let ours = records(&out.stdout);
+        assert_eq!(ours.len(), files, "{algorithm}");
+        assert_eq!(ours, tool_records(tool, &tree.path), "{algorithm}");
 
-    // Run from inside the tree with "." so that names match sha256sum's ("./name").
-    let out = run(Command::new(&mphash).current_dir(&tree.path).arg("."));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
-    let ours = records(&out.stdout);
-    assert_eq!(ours.len(), files);
-    assert_eq!(ours, sha256sum_records(&tree.path));
-
-    let sums = work.path.join("sums");
-    std::fs::write(&sums, &out.stdout).unwrap();
-    let check = run_ok(
-        Command::new("sha256sum").current_dir(&tree.path).arg("-c").arg("--strict").arg(&sums),
-    );
-    let verified = String::from_utf8_lossy(&check.stdout).matches(": OK").count();
-    assert_eq!(verified, files);
+        let sums = work.path.join(format!("sums.{algorithm}"));
+        std::fs::write(&sums, &out.stdout).unwrap();
+        let check = run_ok(Command::new(tool).current_dir(&tree.path).arg("--check").arg(&sums));
+        let verified = String::from_utf8_lossy(&check.stdout).matches(": OK").count();
+        assert_eq!(verified, files, "{tool} --check");
+    }
 }
 
 #[test]

@@ -86,6 +86,10 @@ pub const MP_KIND_SOURCE_VIRTUAL: u32 = 4;
 
 /// SHA-256, as `sha256sum` computes it (32-byte digest).
 pub const MP_ALGORITHM_SHA256: u32 = 1;
+/// SHA-512, as `sha512sum` computes it (64-byte digest).
+pub const MP_ALGORITHM_SHA512: u32 = 2;
+/// BLAKE3, as `b3sum` computes it (32-byte digest).
+pub const MP_ALGORITHM_BLAKE3: u32 = 3;
 
 /// Options flag: report a path that is a symbolic link as MP_ERR_IS_SYMLINK instead of following
 /// it. Links in the middle of a path are always followed.
@@ -164,6 +168,8 @@ mod tests {
             assert_eq!(KindSource::from_code(constant), Some(source));
         }
         assert_eq!(Algorithm::from_code(MP_ALGORITHM_SHA256), Some(Algorithm::Sha256));
+        assert_eq!(Algorithm::from_code(MP_ALGORITHM_SHA512), Some(Algorithm::Sha512));
+        assert_eq!(Algorithm::from_code(MP_ALGORITHM_BLAKE3), Some(Algorithm::Blake3));
         assert_eq!(MP_MAX_DIGEST_LEN, crate::MAX_DIGEST_LEN);
     }
 }

@@ -18,7 +18,7 @@ use std::mem::size_of;
 pub struct MpOptions {
     /// Must be `sizeof(mp_options)`; `mp_options_init()` sets it.
     pub struct_size: usize,
-    /// MP_ALGORITHM_*; default MP_ALGORITHM_SHA256.
+    /// MP_ALGORITHM_SHA256 (default), MP_ALGORITHM_SHA512 or MP_ALGORITHM_BLAKE3.
     pub algorithm: u32,
     /// Bitwise OR of MP_FLAG_*; default 0 (follow symlinks, keep the page cache).
     pub flags: u32,

@@ -30,7 +30,8 @@ pub struct MpResult {
     pub os_error: i32,
     /// Index of the device that read the file (see `mp_session_device()`), or MP_DEVICE_NONE.
     pub device: u32,
-    /// Number of valid bytes in `digest`: 32 for SHA-256; 0 unless `status` is MP_OK.
+    /// Number of valid bytes in `digest`: 32 for SHA-256 and BLAKE3, 64 for SHA-512; 0 unless
+    /// `status` is MP_OK.
     pub digest_len: u32,
     /// The digest's raw bytes (not hex); bytes past `digest_len` are zero.
     pub digest: [u8; MP_MAX_DIGEST_LEN],

@@ -62,11 +62,12 @@ static void write_file(const char *path, const unsigned char *data, size_t len)
     CHECK(fclose(f) == 0);
 }
 
-static mp_session *new_session(const char *spec, size_t buffer_size)
+static mp_session *new_session_with(const char *spec, size_t buffer_size, uint32_t algorithm)
 {
     mp_options options;
     mp_session *session = NULL;
     CHECK_STATUS(mp_options_init(&options), MP_OK);
+    options.algorithm = algorithm;
     if (spec != NULL) {
         options.threads_spec = (const uint8_t *)spec;
         options.threads_spec_len = strlen(spec);
@@ -77,6 +78,11 @@ static mp_session *new_session(const char *spec, size_t buffer_size)
     CHECK_STATUS(mp_session_new(&options, &session), MP_OK);
     CHECK(session != NULL);
     return session;
+}
+
+static mp_session *new_session(const char *spec, size_t buffer_size)
+{
+    return new_session_with(spec, buffer_size, MP_ALGORITHM_SHA256);
 }
 
 /* Polls until MP_DONE; every result goes into results[tag] (tags must be < count, each seen
@@ -192,6 +198,8 @@ static void test_bad_options(void)
     mp_options_init(&options);
     options.algorithm = 0;
     CHECK_STATUS(mp_session_new(&options, &session), MP_ERR_INVALID_ARGUMENT);
+    options.algorithm = 4;
+    CHECK_STATUS(mp_session_new(&options, &session), MP_ERR_INVALID_ARGUMENT);
     mp_options_init(&options);
     options.buffer_size = 0;
     CHECK_STATUS(mp_session_new(&options, &session), MP_ERR_INVALID_ARGUMENT);
@@ -231,7 +239,8 @@ static unsigned char *vector_input(const char *spec, size_t *len)
     return NULL;
 }
 
-static void test_vectors(const char *vectors_file)
+static void test_vectors(const char *vectors_file, const char *name, uint32_t code,
+                         uint32_t digest_len)
 {
     char line[512], algorithm[32], input[256], expected[32][129];
     mp_path paths[32];
@@ -239,7 +248,7 @@ static void test_vectors(const char *vectors_file)
     mp_result results[32];
     size_t count = 0, i, total_bytes = 0;
     FILE *f = fopen(vectors_file, "r");
-    mp_session *session = new_session("hdd:1,ssd:2,ram:2", 4096);
+    mp_session *session = new_session_with("hdd:1,ssd:2,ram:2", 4096, code);
     mp_stats stats;
     size_t devices = 0;
     mp_device device;
@@ -247,18 +256,18 @@ static void test_vectors(const char *vectors_file)
     while (fgets(line, sizeof line, f) != NULL) {
         unsigned char *data;
         size_t len;
-        char name[32];
+        char file[64];
         if (line[0] == '#' || line[0] == '\n') {
             continue;
         }
         CHECK(sscanf(line, "%31s %255s %128s", algorithm, input, expected[count]) == 3);
-        if (strcmp(algorithm, "sha256") != 0) {
+        if (strcmp(algorithm, name) != 0) {
             continue;
         }
         CHECK(count < 32);
         data = vector_input(input, &len);
-        sprintf(name, "vector-%u", (unsigned)count);
-        names[count] = scratch_path(name);
+        sprintf(file, "vector-%s-%u", algorithm, (unsigned)count);
+        names[count] = scratch_path(file);
         write_file(names[count], data, len);
         free(data);
         total_bytes += len;
@@ -275,7 +284,7 @@ static void test_vectors(const char *vectors_file)
     for (i = 0; i < count; i++) {
         char hex[129];
         CHECK_STATUS(results[i].status, MP_OK);
-        CHECK(results[i].digest_len == 32);
+        CHECK(results[i].digest_len == digest_len);
         CHECK(results[i].device != MP_DEVICE_NONE);
         to_hex(&results[i], hex);
         if (strcmp(hex, expected[i]) != 0) {
@@ -293,7 +302,7 @@ static void test_vectors(const char *vectors_file)
     CHECK(device.index == results[0].device && device.threads >= 1 && device.name[0] != '\0');
     CHECK(memchr(device.name, '\0', sizeof device.name) != NULL);
     mp_session_free(session);
-    printf("known-answer vectors: %u ok\n", (unsigned)count);
+    printf("known-answer vectors, %s: %u ok\n", name, (unsigned)count);
 }
 
 enum { BAD_MISSING, BAD_DIR, BAD_FIFO, BAD_SOCKET, BAD_DEVICE, BAD_EMPTY, BAD_NUL, BAD_LONG,
@@ -471,7 +480,9 @@ int main(int argc, char **argv)
     test_version_and_strings();
     test_null_pointers();
     test_bad_options();
-    test_vectors(argv[2]);
+    test_vectors(argv[2], "sha256", MP_ALGORITHM_SHA256, 32);
+    test_vectors(argv[2], "sha512", MP_ALGORITHM_SHA512, 64);
+    test_vectors(argv[2], "blake3", MP_ALGORITHM_BLAKE3, 32);
     test_bad_inputs();
     names = make_files(MANY, 65536);
     test_cancel(names);
