@@ -6,7 +6,9 @@
  *
  * Output lines are exactly what sha256sum, sha512sum or b3sum print ("HEX  NAME"; a name with a
  * backslash or newline — and for the coreutils tools a carriage return — is escaped and its
- * line prefixed with a backslash), so `sha256sum -c` (`sha512sum -c`, `b3sum -c`) verifies them. Lines come in completion order. Directories are walked recursively; inside them only
+ * line prefixed with a backslash), so `sha256sum -c` (`sha512sum -c`, `b3sum -c`) verifies them.
+ * Names are printed as their bytes; b3sum itself prints names that are not UTF-8 lossily and
+ * cannot check them. Lines come in completion order. Directories are walked recursively; inside them only
  * regular files are hashed and symbolic links are not followed. Errors go to stderr as
  * "mphash: PATH: reason"; the exit status is 1 if any path failed.
  */

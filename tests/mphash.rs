@@ -78,15 +78,30 @@ fn output_is_identical_to_each_tool_and_verifies_with_its_check_mode() {
         let out = run(Command::new(&mphash).current_dir(&tree.path).args(["-a", algorithm, "."]));
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
-        let ours = records(&out.stdout);
+        let mut ours = records(&out.stdout);
         assert_eq!(ours.len(), files, "{algorithm}");
-        assert_eq!(ours, tool_records(tool, &tree.path), "{algorithm}");
+        // b3sum prints names that are not UTF-8 lossily and cannot check them at all; mphash
+        // prints the real bytes. Compare what b3sum can represent, check what it can parse.
+        let lossy = |set: BTreeSet<Vec<u8>>| -> BTreeSet<Vec<u8>> {
+            set.iter().map(|l| String::from_utf8_lossy(l).into_owned().into_bytes()).collect()
+        };
+        let mut theirs = tool_records(tool, &tree.path);
+        if tool == "b3sum" {
+            (ours, theirs) = (lossy(ours), lossy(theirs));
+        }
+        assert_eq!(ours, theirs, "{algorithm}");
 
+        let checkable: Vec<&[u8]> = out
+            .stdout
+            .split_inclusive(|b| *b == b'\n')
+            .filter(|line| tool != "b3sum" || std::str::from_utf8(line).is_ok())
+            .collect();
         let sums = work.path.join(format!("sums.{algorithm}"));
-        std::fs::write(&sums, &out.stdout).unwrap();
+        std::fs::write(&sums, checkable.concat()).unwrap();
         let check = run_ok(Command::new(tool).current_dir(&tree.path).arg("--check").arg(&sums));
         let verified = String::from_utf8_lossy(&check.stdout).matches(": OK").count();
-        assert_eq!(verified, files, "{tool} --check");
+        assert_eq!(verified, checkable.len(), "{tool} --check");
+        assert!(verified >= files - 1);
     }
 }
 
