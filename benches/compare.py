@@ -1,17 +1,23 @@
 #!/usr/bin/env python3
-"""Compare mphash with the tools users would run instead, on the same corpus in the same run.
+"""Compare mphash with the tools users would run instead, on the same corpora in the same run.
 
-    python3 benches/compare.py [--corpus tree1g] [--runs 5] [--data DIR]
+    python3 benches/compare.py [--corpus small,mixed,large] [--runs 5] [--data DIR] [--no-cold]
 
-Builds a reproducible corpus (fixed seed), builds mphash (release), then runs every tool
---runs times, interleaved (tool A, B, C, A, B, C, ...) so that machine noise spreads evenly,
-and prints a markdown table of medians: wall time, MB/s, files/s, CPU %, peak RSS, and the
-ratio of each tool's median time to mphash's. Warm page cache: one untimed run first.
+Builds reproducible corpora (fixed seed) under --data (default bench-out/, on the root file
+system): small = 20,000 files of 4 KiB; mixed = 2,000 files log-uniform 1 KiB-8 MiB; large = 4
+files of 512 MiB; tree1g = 575 files, 64 KiB-8 MiB (the issue-2 comparison). Builds mphash and
+benches/refhash.c (a plain read-and-hash loop over OpenSSL, one thread per CPU), then runs every
+tool --runs times, interleaved (A, B, C, A, B, C, ...) so that machine noise spreads evenly, after
+one untimed warm-up round. Prints markdown tables of medians -- wall time, MB/s, files/s, CPU %,
+peak RSS, and ratios -- saves them to DATA/compare.md, and draws DATA/compare.png.
+
+As root it also measures cold cache (caches dropped before every run): mphash, refhash, and the
+device's raw read rate with the best of 1, 2, 4 and 8 parallel readers.
 """
 import argparse
 import os
 import random
-import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -20,68 +26,83 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NPROC = os.cpu_count() or 1
 
-# name -> list of (relative path, size); sizes log-uniform unless fixed.
+
 def corpus_spec(name):
     rng = random.Random(20261126)
-    if name == "tree1g":  # ~1 GiB in 512 files of 64 KiB .. 8 MiB, log-uniform, in 16 dirs
+    if name == "small":
+        return [(f"d{i % 100:03}/s{i:05}", 4096) for i in range(20000)]
+    if name == "mixed":
+        return [(f"d{i % 50:02}/m{i:04}", int(2 ** rng.uniform(10, 23))) for i in range(2000)]
+    if name == "large":
+        return [(f"l{i}", 512 << 20) for i in range(4)]
+    if name == "tree1g":
         files, total = [], 0
         while total < (1 << 30):
-            size = int(2 ** rng.uniform(16, 23))
-            size = min(size, (1 << 30) - total)
+            size = min(int(2 ** rng.uniform(16, 23)), (1 << 30) - total)
             files.append((f"d{len(files) % 16:02}/f{len(files):05}", size))
             total += size
         return files
-    if name == "small":  # 20,000 files of 4 KiB
-        return [(f"d{i % 100:03}/s{i:05}", 4096) for i in range(20000)]
-    if name == "mixed":  # 2,000 files log-uniform 1 KiB .. 8 MiB
-        return [(f"d{i % 50:02}/m{i:04}", int(2 ** rng.uniform(10, 23))) for i in range(2000)]
-    if name == "large":  # 4 files of 512 MiB
-        return [(f"l{i}", 512 << 20) for i in range(4)]
     raise SystemExit(f"unknown corpus {name}")
 
 
 def build_corpus(name, data_dir):
     spec = corpus_spec(name)
     root = os.path.join(data_dir, name)
-    stamp = os.path.join(root, ".complete")
-    if os.path.exists(stamp):
-        return root, spec
-    rng = random.Random(1)
-    block = rng.randbytes(1 << 20)
-    for rel, size in spec:
-        path = os.path.join(root, rel)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "wb") as f:
-            left, salt = size, rel.encode()
-            while left > 0:
-                chunk = (salt + block)[: min(left, 1 << 20)]
-                f.write(chunk)
-                left -= len(chunk)
-    open(stamp, "w").close()
+    stamp = root + ".complete"  # beside the tree, so that no tool hashes it
+    if not os.path.exists(stamp):
+        shutil.rmtree(root, ignore_errors=True)
+        block = random.Random(1).randbytes(1 << 20)
+        for rel, size in spec:
+            path = os.path.join(root, rel)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as f:
+                salt, left = rel.encode(), size
+                while left > 0:
+                    chunk = (salt + block)[: min(left, 1 << 20)]
+                    f.write(chunk)
+                    left -= len(chunk)
+        subprocess.run(["sync"], check=True)
+        open(stamp, "w").close()
     return root, spec
 
 
-def build_mphash():
+def build_tools(out_dir):
     subprocess.run(["make", "-s", "-C", os.path.join(ROOT, "examples-c")], check=True,
                    stdout=subprocess.DEVNULL)
-    return os.path.join(ROOT, "examples-c", "mphash")
+    refhash = os.path.join(out_dir, "refhash")
+    subprocess.run(["cc", "-O2", "-std=c99", "-Wall", "-Wextra", "-Werror",
+                    os.path.join(ROOT, "benches", "refhash.c"), "-o", refhash,
+                    "-lcrypto", "-lpthread"], check=True)
+    return os.path.join(ROOT, "examples-c", "mphash"), refhash
 
 
-def tools(mphash, root):
-    files_cmd = f"find {root} -type f ! -name .complete -print0"
-    return {
-        "mphash": ["sh", "-c", f"{mphash} {root} >/dev/null"],
-        "sha256sum": ["sh", "-c", f"{files_cmd} | xargs -0 sha256sum >/dev/null"],
-        f"xargs -P{NPROC} sha256sum": ["sh", "-c", f"{files_cmd} | xargs -0 -P{NPROC} -n 64 sha256sum >/dev/null"],
+def peers(mphash, refhash, root):
+    files = f"find {root} -type f -print0"
+    tools = {
+        "mphash": f"{mphash} {root}",
+        f"refhash (C, OpenSSL, {NPROC} threads)": f"{files} | {refhash} {NPROC}",
+        "sha256sum": f"{files} | xargs -0 sha256sum",
+        f"xargs -P{NPROC} sha256sum": f"{files} | xargs -0 -P{NPROC} -n 256 sha256sum",
+        "hashdeep -c sha256": f"hashdeep -c sha256 -r {root}",
+        "rhash --sha256": f"rhash --sha256 -r {root}",
     }
+    missing = [t for t in ("hashdeep", "rhash") if shutil.which(t) is None]
+    for tool in missing:
+        print(f"note: {tool} is not installed; skipped (apt-get install {tool})", file=sys.stderr)
+    return {k: ["sh", "-c", v + " >/dev/null"] for k, v in tools.items()
+            if not any(k.startswith(m) for m in missing)}
 
 
-def run_once(cmd):
+def run_once(cmd, cold=False):
     """Wall seconds, CPU seconds (user+sys, children included) and peak RSS (KiB) of one run.
 
     GNU time reports the peak RSS: measured from Python directly, every child would show
     Python's own high-water mark, which Linux carries across exec.
     """
+    if cold:
+        subprocess.run(["sync"], check=True)
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("3\n")
     fd, report = os.pipe()
     start = time.perf_counter()
     proc = subprocess.Popen(["/usr/bin/time", "-f", "%e %U %S %M", "-o", f"/dev/fd/{report}"] + cmd,
@@ -96,34 +117,103 @@ def run_once(cmd):
     return wall, float(user) + float(system), int(rss)
 
 
+def measure(commands, runs, cold=False):
+    if not cold:
+        for cmd in commands.values():
+            run_once(cmd)
+    samples = {name: [] for name in commands}
+    for _ in range(runs):
+        for name, cmd in commands.items():
+            samples[name].append(run_once(cmd, cold))
+    return {name: (statistics.median(w for w, _, _ in s), statistics.median(c for _, c, _ in s),
+                   max(r for _, _, r in s) / 1024) for name, s in samples.items()}
+
+
+def table(title, medians, spec, base, ref):
+    total = sum(size for _, size in spec)
+    lines = [f"**{title}** — {len(spec)} files, {total / 1e6:.0f} MB\n",
+             "| tool | wall s | MB/s | files/s | CPU % | peak RSS MiB | time / mphash | MB/s / refhash |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, (wall, cpu, rss) in medians.items():
+        lines.append(f"| {name} | {wall:.3f} | {total / wall / 1e6:.0f} | {len(spec) / wall:.0f} | "
+                     f"{100 * cpu / wall:.0f} | {rss:.1f} | {wall / medians[base][0]:.2f}x | "
+                     f"{medians[ref][0] / wall:.2f}x |")
+    return "\n".join(lines) + "\n"
+
+
+def chart(results, path):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("note: matplotlib not installed (pip install matplotlib): no chart", file=sys.stderr)
+        return
+    corpora = list(results)
+    tools = list(next(iter(results.values()))[0])
+    fig, axes = plt.subplots(1, len(corpora), figsize=(5 * len(corpora), 4.5), squeeze=False)
+    for ax, corpus in zip(axes[0], corpora):
+        medians, spec = results[corpus]
+        total = sum(size for _, size in spec)
+        rates = [total / medians[t][0] / 1e6 for t in tools]
+        colors = ["#d62728" if t == "mphash" else "#1f77b4" for t in tools]
+        ax.barh(range(len(tools)), rates, color=colors)
+        ax.set_yticks(range(len(tools)), [t.split(" (")[0] for t in tools])
+        ax.invert_yaxis()
+        ax.set_xlabel("MB/s (median, warm cache)")
+        ax.set_title(f"{corpus}: {len(spec)} files, {total / 1e6:.0f} MB")
+        for i, r in enumerate(rates):
+            ax.text(r, i, f" {r:.0f}", va="center", fontsize=8)
+    fig.suptitle(f"multipool (mphash) vs peers, {NPROC} CPUs")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"chart: {path}", file=sys.stderr)
+
+
+def cold_section(name, root, spec, mphash, refhash, runs):
+    total = sum(size for _, size in spec)
+    files = f"find {root} -type f -print0"
+    commands = {"mphash": ["sh", "-c", f"{mphash} {root} >/dev/null"],
+                "refhash": ["sh", "-c", f"{files} | {refhash} {NPROC} >/dev/null"]}
+    for p in (1, 2, 4, 8):
+        commands[f"raw read, {p} readers"] = ["sh", "-c", f"{files} | xargs -0 -P{p} -n 64 cat >/dev/null"]
+    medians = measure(commands, runs, cold=True)
+    best = min((v[0], k) for k, v in medians.items() if k.startswith("raw"))
+    lines = [f"**cold cache, {name}** — {len(spec)} files, {total / 1e6:.0f} MB, caches dropped before each run\n",
+             "| reader | wall s | MB/s | vs best raw read |", "|---|---:|---:|---:|"]
+    for k, (wall, _, _) in medians.items():
+        lines.append(f"| {k} | {wall:.3f} | {total / wall / 1e6:.0f} | {best[0] / wall:.2f}x |")
+    return "\n".join(lines) + "\n"
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--corpus", default="tree1g")
+    ap.add_argument("--corpus", default="small,mixed,large")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--data", default=os.path.join(ROOT, "bench-out"))
+    ap.add_argument("--no-cold", action="store_true")
     args = ap.parse_args()
+    os.makedirs(args.data, exist_ok=True)
+    mphash, refhash = build_tools(args.data)
+    cold = not args.no_cold and os.access("/proc/sys/vm/drop_caches", os.W_OK)
 
-    root, spec = build_corpus(args.corpus, args.data)
-    total_bytes = sum(size for _, size in spec)
-    commands = tools(build_mphash(), root)
-    for cmd in commands.values():  # warm the page cache and the binaries
-        run_once(cmd)
-    samples = {name: [] for name in commands}
-    for _ in range(args.runs):
-        for name, cmd in commands.items():
-            samples[name].append(run_once(cmd))
-
-    base = statistics.median(w for w, _, _ in samples["mphash"])
-    print(f"corpus {args.corpus}: {len(spec)} files, {total_bytes / 1e6:.0f} MB, warm cache, "
-          f"{NPROC} CPUs, median of {args.runs} interleaved runs\n")
-    print("| tool | wall s | MB/s | files/s | CPU % | peak RSS MiB | time / mphash |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for name, runs in samples.items():
-        wall = statistics.median(w for w, _, _ in runs)
-        cpu = statistics.median(c for _, c, _ in runs)
-        rss = max(r for _, _, r in runs) / 1024
-        print(f"| {name} | {wall:.3f} | {total_bytes / wall / 1e6:.0f} | {len(spec) / wall:.0f} | "
-              f"{100 * cpu / wall:.0f} | {rss:.1f} | {wall / base:.2f}x |")
+    report = [f"{NPROC} CPUs; corpora on the root file system; medians of {args.runs} interleaved "
+              f"runs after a warm-up round.\n"]
+    results = {}
+    for name in args.corpus.split(","):
+        root, spec = build_corpus(name, args.data)
+        commands = peers(mphash, refhash, root)
+        medians = measure(commands, args.runs)
+        results[name] = (medians, spec)
+        ref = next(k for k in medians if k.startswith("refhash"))
+        report.append(table(f"warm cache, {name}", medians, spec, "mphash", ref))
+        print(report[-1], flush=True)
+        if cold and name != "small":
+            report.append(cold_section(name, root, spec, mphash, refhash, max(3, args.runs // 2)))
+            print(report[-1], flush=True)
+    with open(os.path.join(args.data, "compare.md"), "w") as f:
+        f.write("\n".join(report))
+    chart(results, os.path.join(args.data, "compare.png"))
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ use crate::pending::PendingQueue;
 use crate::placement::{self, Placement};
 use crate::pools::DevicePool;
 use crate::reader::{self, Outcome};
+use crate::results::FileResult;
 use crate::session::Shared;
 use crate::Status;
 use rayon::{Scope, ThreadPool};
@@ -42,6 +43,10 @@ use std::sync::Arc;
 
 /// Submissions taken from the inbox per turn, so that spawning is not starved by a flood.
 const BATCH: usize = 4096;
+/// Most small files (ones a single read takes in) handed to a pool as one task. Per file, a
+/// task costs a rayon spawn, a worker wake-up and a lock on the result queue; for 4 KiB files
+/// that is as much as the hashing, so they travel in batches.
+const SMALL_FILES_PER_TASK: usize = 32;
 
 /// A file waiting for, or running on, its device's pool.
 #[derive(Debug)]
@@ -52,6 +57,8 @@ struct Job {
     dev: u64,
     /// Set when the inode has other links: its outcome is shared with their paths.
     link: Option<InodeId>,
+    /// Size when classified; decides whether the file may share a task with others.
+    size: u64,
 }
 
 /// Why an epoch ended.
@@ -124,7 +131,7 @@ impl<'a> Dispatcher<'a> {
             if pool.is_none() {
                 for job in self.lanes[device.index].pending.drain() {
                     let outcome = Outcome::failed(Status::ResourceExhausted, 0, 0);
-                    finish(self.shared, device, &job, outcome);
+                    finish_now(self.shared, device, &job, outcome);
                 }
             }
             self.has_pool.push(pool.is_some());
@@ -213,10 +220,10 @@ impl<'a> Dispatcher<'a> {
         device.counters.queued(1, meta.len());
         shared.counters.queued(0, meta.len());
         let placement = self.placement(device.index, path, &meta);
-        let job = Job { path: submission.path, tag, dev: meta.dev(), link };
+        let job = Job { path: submission.path, tag, dev: meta.dev(), link, size: meta.len() };
         if self.has_pool.get(device.index) == Some(&false) {
             let outcome = Outcome::failed(Status::ResourceExhausted, 0, meta.len());
-            return finish(shared, &device, &job, outcome);
+            return finish_now(shared, &device, &job, outcome);
         }
         self.lanes[device.index].pending.push(placement, job);
     }
@@ -242,7 +249,7 @@ impl<'a> Dispatcher<'a> {
         let devices = self.table.devices();
         for (lane, device) in self.lanes.iter_mut().zip(devices) {
             for job in lane.pending.drain() {
-                finish(self.shared, device, &job, Outcome::failed(Status::Cancelled, 0, 0));
+                finish_now(self.shared, device, &job, Outcome::failed(Status::Cancelled, 0, 0));
             }
         }
     }
@@ -259,16 +266,26 @@ impl<'a> Dispatcher<'a> {
             .config
             .max_ready_results
             .saturating_sub(shared.results.ready_len() + in_flight_total);
+        let small = shared.config.buffer_size as u64;
         for (scope, &index) in scopes.iter().zip(scoped) {
             let device: &'s Device = &devices[index];
             let queue = &mut self.lanes[index].pending;
             let limit = device.threads * shared.config.in_flight_per_thread;
             while room > 0 && device.in_flight.load(Ordering::Acquire) < limit {
-                let Some(job) = queue.pop() else { break };
-                room -= 1;
+                let Some(first) = queue.pop() else { break };
+                let mut jobs = vec![first];
+                if jobs[0].size <= small {
+                    while jobs.len() < SMALL_FILES_PER_TASK.min(room) {
+                        match queue.pop_if(|next| next.size <= small) {
+                            Some(job) => jobs.push(job),
+                            None => break,
+                        }
+                    }
+                }
+                room -= jobs.len();
                 device.in_flight.fetch_add(1, Ordering::AcqRel);
                 scope.spawn(move |_| {
-                    hash_job(shared, device, job);
+                    hash_jobs(shared, device, jobs);
                     device.in_flight.fetch_sub(1, Ordering::AcqRel);
                     shared.inbox.wake();
                 });
@@ -282,31 +299,50 @@ thread_local! {
     static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Hashes one file on a pool thread and records its result. Never unwinds: a panic becomes an
-/// `Internal` result, so the path still gets exactly one.
-fn hash_job(shared: &Shared, device: &Device, job: Job) {
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        BUFFER.with(|buffer| {
-            let mut buffer = buffer.borrow_mut();
-            buffer.resize(shared.config.buffer_size, 0);
-            let path = Path::new(OsStr::from_bytes(&job.path));
-            let (read, cancelled) = (shared.read, &shared.cancelled);
-            reader::hash_file(path, Some(job.dev), read, &mut buffer, cancelled, |n| {
-                shared.counters.read_bytes(n);
-                device.counters.read_bytes(n);
+/// Hashes a task's files on a pool thread and delivers their results together. Never unwinds:
+/// a panic becomes an `Internal` result, so every path still gets exactly one.
+fn hash_jobs(shared: &Shared, device: &Device, jobs: Vec<Job>) {
+    let mut results = Vec::with_capacity(jobs.len());
+    for job in &jobs {
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            BUFFER.with(|buffer| {
+                let mut buffer = buffer.borrow_mut();
+                // One byte more than the buffer size: a file that fills the buffer exactly is
+                // still read to its end in a single call.
+                buffer.resize(shared.config.buffer_size + 1, 0);
+                let path = Path::new(OsStr::from_bytes(&job.path));
+                let (read, cancelled) = (shared.read, &shared.cancelled);
+                reader::hash_file(path, Some(job.dev), read, &mut buffer, cancelled, |n| {
+                    shared.counters.read_bytes(n);
+                    device.counters.read_bytes(n);
+                })
             })
-        })
-    }))
-    .unwrap_or_else(|_| Outcome::failed(Status::Internal, 0, 0));
-    finish(shared, device, &job, outcome);
+        }))
+        .unwrap_or_else(|_| Outcome::failed(Status::Internal, 0, 0));
+        finish(shared, device, job, outcome, &mut results);
+    }
+    shared.results.push_many(&mut results);
 }
 
 /// Records a job's outcome for its path and for every path that followed it to the same inode.
-fn finish(shared: &Shared, device: &Device, job: &Job, outcome: Outcome) {
-    shared.complete(job.tag, outcome, Some(device));
+fn finish(
+    shared: &Shared,
+    device: &Device,
+    job: &Job,
+    outcome: Outcome,
+    results: &mut Vec<FileResult>,
+) {
+    results.push(shared.record(job.tag, outcome, Some(device)));
     if let Some(inode) = job.link {
         for tag in shared.links.settle(inode, outcome) {
-            shared.complete(tag, outcome, Some(device));
+            results.push(shared.record(tag, outcome, Some(device)));
         }
     }
+}
+
+/// [`finish`], delivering at once (the dispatcher's own results: cancelled, no pool).
+fn finish_now(shared: &Shared, device: &Device, job: &Job, outcome: Outcome) {
+    let mut results = Vec::new();
+    finish(shared, device, job, outcome, &mut results);
+    shared.results.push_many(&mut results);
 }

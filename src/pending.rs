@@ -50,11 +50,25 @@ impl<T> PendingQueue<T> {
 
     /// Takes the next file to read.
     pub(crate) fn pop(&mut self) -> Option<T> {
+        self.pop_if(|_| true)
+    }
+
+    /// Takes the next file to read if `accept` says so; otherwise leaves the queue as it was.
+    pub(crate) fn pop_if(&mut self, accept: impl FnOnce(&T) -> bool) -> Option<T> {
         match self {
-            PendingQueue::Fifo(queue) => queue.pop_front(),
+            PendingQueue::Fifo(queue) => {
+                if accept(queue.front()?) {
+                    queue.pop_front()
+                } else {
+                    None
+                }
+            }
             PendingQueue::Elevator { queue, head, .. } => {
                 let ahead = queue.range((*head, 0)..).next().map(|(k, _)| *k);
                 let key = ahead.or_else(|| queue.keys().next().copied())?;
+                if !accept(&queue[&key]) {
+                    return None;
+                }
                 *head = key.0;
                 queue.remove(&key)
             }
@@ -110,6 +124,17 @@ mod tests {
         assert_eq!(q.pop(), Some("e"));
         assert_eq!(q.pop(), Some("behind")); // wrapped to the start
         assert_eq!(q.pop(), None);
+    }
+
+    #[test]
+    fn pop_if_leaves_a_refused_file_in_place() {
+        for mut q in [PendingQueue::fifo(), PendingQueue::elevator()] {
+            q.push(Physical(1), 10);
+            q.push(Physical(2), 20);
+            assert_eq!(q.pop_if(|x| *x > 10), None);
+            assert_eq!(q.pop_if(|x| *x == 10), Some(10));
+            assert_eq!(q.pop(), Some(20));
+        }
     }
 
     #[test]

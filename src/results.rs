@@ -59,6 +59,18 @@ impl ResultQueue {
         self.arrived.notify_one();
     }
 
+    /// Pushes several results under one lock acquisition (a task's batch of small files).
+    pub(crate) fn push_many(&self, results: &mut Vec<FileResult>) {
+        match results.len() {
+            0 => {}
+            1 => self.push(results.remove(0)),
+            _ => {
+                self.lock().ready.extend(results.drain(..));
+                self.arrived.notify_all();
+            }
+        }
+    }
+
     /// Wakes every poller so that it re-checks whether the session is done or broken.
     pub(crate) fn notify_all(&self) {
         drop(self.lock());

@@ -38,18 +38,23 @@ pub(crate) struct Shared {
 impl Shared {
     /// Records a result: counters first, so a caller who polled it sees it counted.
     pub(crate) fn complete(&self, tag: u64, outcome: Outcome, device: Option<&Device>) {
+        self.results.push(self.record(tag, outcome, device));
+    }
+
+    /// Counts a result and builds it, for a caller that pushes several at once.
+    pub(crate) fn record(&self, tag: u64, outcome: Outcome, device: Option<&Device>) -> FileResult {
         self.counters.completed(outcome.status);
         if let Some(device) = device {
             device.counters.completed(outcome.status);
         }
-        self.results.push(FileResult {
+        FileResult {
             tag,
             status: outcome.status,
             os_error: outcome.os_error,
             size: outcome.size,
             device: device.map(|d| d.index),
             digest: outcome.digest,
-        });
+        }
     }
 
     /// Marks the session broken after a dispatcher panic.
