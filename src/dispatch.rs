@@ -43,6 +43,10 @@ use std::sync::Arc;
 
 /// Submissions taken from the inbox per turn, so that spawning is not starved by a flood.
 const BATCH: usize = 4096;
+/// Files held in the devices' pending queues at most. The rest wait in the inbox, stored
+/// compactly (`PathStore`), so that a million queued paths cost about their bytes. 64 Ki files
+/// are plenty for an elevator to order a disk's reads.
+const PENDING_WINDOW: usize = 65_536;
 /// Most small files (ones a single read takes in) handed to a pool as one task. Per file, a
 /// task costs a rayon spawn, a worker wake-up and a lock on the result queue; for 4 KiB files
 /// that is as much as the hashing, so they travel in batches.
@@ -152,9 +156,14 @@ impl<'a> Dispatcher<'a> {
     {
         let mut block = false;
         loop {
-            let life = self.shared.inbox.take(&mut self.batch, BATCH, block);
+            // Take only what the pending window and the ready-results bound have room for: each
+            // path taken may become a result at once (missing, cancelled…).
+            let pending: usize = self.lanes.iter().map(|lane| lane.pending.len()).sum();
+            let room = BATCH.min(PENDING_WINDOW.saturating_sub(pending)).min(self.result_room());
+            let life = self.shared.inbox.take(&mut self.batch, room, block);
             if life.closing {
-                // Nobody will poll: drop the queue; running tasks stop at their next chunk.
+                // Nobody will poll: drop the queues; running tasks stop at their next chunk.
+                self.shared.inbox.discard();
                 self.lanes.iter_mut().for_each(|lane| lane.pending.drain().for_each(drop));
                 return EpochEnd::Finished;
             }
@@ -174,8 +183,17 @@ impl<'a> Dispatcher<'a> {
             if life.finished && !life.more && self.lanes.iter().all(|l| l.pending.is_empty()) {
                 return EpochEnd::Finished; // the scopes wait for the tasks still in flight
             }
-            block = !life.more;
+            // With no room, wait for a task or a poll to make some instead of spinning.
+            block = !life.more || room == 0;
         }
+    }
+
+    /// Results that may still be produced before the ready-results bound is reached, counting
+    /// the tasks in flight as results to come.
+    fn result_room(&self) -> usize {
+        let shared = self.shared;
+        let in_flight = shared.files_in_flight.load(Ordering::Acquire);
+        shared.config.max_ready_results.saturating_sub(shared.results.ready_len() + in_flight)
     }
 
     /// Files a submission in its device's queue, or emits its result now.
@@ -260,12 +278,7 @@ impl<'a> Dispatcher<'a> {
         'a: 's,
     {
         let shared: &'s Shared = self.shared;
-        let in_flight_total: usize =
-            devices.iter().map(|d| d.in_flight.load(Ordering::Acquire)).sum();
-        let mut room = shared
-            .config
-            .max_ready_results
-            .saturating_sub(shared.results.ready_len() + in_flight_total);
+        let mut room = self.result_room();
         let small = shared.config.buffer_size as u64;
         for (scope, &index) in scopes.iter().zip(scoped) {
             let device: &'s Device = &devices[index];
@@ -282,10 +295,13 @@ impl<'a> Dispatcher<'a> {
                         }
                     }
                 }
-                room -= jobs.len();
+                let files = jobs.len();
+                room -= files;
                 device.in_flight.fetch_add(1, Ordering::AcqRel);
+                shared.files_in_flight.fetch_add(files, Ordering::AcqRel);
                 scope.spawn(move |_| {
                     hash_jobs(shared, device, jobs);
+                    shared.files_in_flight.fetch_sub(files, Ordering::AcqRel);
                     device.in_flight.fetch_sub(1, Ordering::AcqRel);
                     shared.inbox.wake();
                 });

@@ -1,7 +1,7 @@
 //! The submission queue between callers and the dispatcher, and the dispatcher's wake-up signal.
 
+use crate::path_store::PathStore;
 use crate::Status;
-use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard};
 
 /// A path waiting to be assigned to a device.
@@ -26,7 +26,7 @@ pub(crate) struct Lifecycle {
 
 #[derive(Debug, Default)]
 struct State {
-    queue: VecDeque<Submission>,
+    queue: PathStore,
     lifecycle: Lifecycle,
     /// Set by anything the dispatcher should react to; cleared when it wakes.
     wake: bool,
@@ -47,11 +47,11 @@ impl Inbox {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Appends submissions, all or none. `on_accept` runs under the lock with the count, so that
-    /// the session's accepted-count is updated before `finish` can be observed.
-    pub(crate) fn push(
+    /// Appends paths with their tags, all or none. `on_accept` runs under the lock with the
+    /// count, so that the session's accepted-count is updated before `finish` can be observed.
+    pub(crate) fn push<'p>(
         &self,
-        items: impl IntoIterator<Item = Submission>,
+        items: impl IntoIterator<Item = (&'p [u8], u64)>,
         on_accept: impl FnOnce(u64),
     ) -> Result<(), Status> {
         let mut state = self.lock();
@@ -62,7 +62,9 @@ impl Inbox {
             return Err(Status::SessionFinished);
         }
         let before = state.queue.len();
-        state.queue.extend(items);
+        for (path, tag) in items {
+            state.queue.push(path, tag);
+        }
         on_accept((state.queue.len() - before) as u64);
         state.wake = true;
         drop(state);
@@ -97,21 +99,29 @@ impl Inbox {
     }
 
     /// Moves up to `max` submissions into `out`. With `block`, first waits until there is a
-    /// submission or a wake-up; a wake-up that came since the last call returns at once, so no
-    /// event is lost between a `take` and the next.
+    /// submission it may take or a wake-up; a wake-up that came since the last call returns at
+    /// once, so no event is lost between a `take` and the next. With `max` 0 it only waits for a
+    /// wake-up: the caller has no room for more paths now.
     pub(crate) fn take(&self, out: &mut Vec<Submission>, max: usize, block: bool) -> Lifecycle {
         let mut state = self.lock();
         if block {
-            while !state.wake && state.queue.is_empty() {
+            while !state.wake && (state.queue.is_empty() || max == 0) {
                 state = self.signal.wait(state).unwrap_or_else(|poisoned| poisoned.into_inner());
             }
         }
         state.wake = false;
-        let n = state.queue.len().min(max);
-        out.extend(state.queue.drain(..n));
+        for _ in 0..state.queue.len().min(max) {
+            let taken = state.queue.pop(|path, tag| Submission { path: Box::from(path), tag });
+            out.extend(taken);
+        }
         let mut lifecycle = state.lifecycle;
         lifecycle.more = !state.queue.is_empty();
         lifecycle
+    }
+
+    /// Drops every queued path (the session is closing: nobody will poll for them).
+    pub(crate) fn discard(&self) {
+        self.lock().queue = PathStore::default();
     }
 }
 
@@ -120,8 +130,8 @@ mod tests {
     use super::*;
     use std::sync::Arc;
 
-    fn sub(tag: u64) -> Submission {
-        Submission { path: Box::from(&b"p"[..]), tag }
+    fn sub(tag: u64) -> (&'static [u8], u64) {
+        (b"p", tag)
     }
 
     #[test]

@@ -76,9 +76,13 @@ impl<T> PendingQueue<T> {
     }
 
     pub(crate) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub(crate) fn len(&self) -> usize {
         match self {
-            PendingQueue::Fifo(queue) => queue.is_empty(),
-            PendingQueue::Elevator { queue, .. } => queue.is_empty(),
+            PendingQueue::Fifo(queue) => queue.len(),
+            PendingQueue::Elevator { queue, .. } => queue.len(),
         }
     }
 

@@ -2,7 +2,7 @@
 
 use crate::config::{Config, MAX_BUFFER_SIZE};
 use crate::device::{Device, DeviceInfo, DeviceTable, Resolver};
-use crate::inbox::{Inbox, Submission};
+use crate::inbox::Inbox;
 use crate::links::HardLinks;
 use crate::reader::{Outcome, ReadSettings};
 use crate::results::{FileResult, PollOutcome, ResultQueue};
@@ -10,7 +10,7 @@ use crate::stats::{Counters, Stats};
 use crate::{dispatch, Status};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -25,6 +25,8 @@ pub(crate) struct Shared {
     pub(crate) counters: Counters,
     /// Inodes with several links met so far, so that each is read once.
     pub(crate) links: HardLinks,
+    /// Files handed to pools and not yet completed: results to come, for the ready bound.
+    pub(crate) files_in_flight: AtomicUsize,
     /// Paths accepted by `enqueue`; updated under the inbox lock.
     accepted: AtomicU64,
     /// Read by tasks between chunks: set by `cancel` and by drop.
@@ -129,6 +131,7 @@ impl Session {
             results: ResultQueue::default(),
             counters: Counters::default(),
             links: HardLinks::default(),
+            files_in_flight: AtomicUsize::new(0),
             accepted: AtomicU64::new(0),
             cancelled: AtomicBool::new(false),
             dispatcher_failed: AtomicBool::new(false),
@@ -157,14 +160,10 @@ impl Session {
         &self,
         paths: impl IntoIterator<Item = (P, u64)>,
     ) -> Result<(), Status> {
-        let submissions: Vec<Submission> = paths
-            .into_iter()
-            .map(|(path, tag)| Submission {
-                path: Box::from(path.as_ref().as_os_str().as_bytes()),
-                tag,
-            })
-            .collect();
-        self.shared.inbox.push(submissions, |n| {
+        // Collected first, so that no caller code (`AsRef`) runs under the inbox lock.
+        let paths: Vec<(P, u64)> = paths.into_iter().collect();
+        let bytes = paths.iter().map(|(path, tag)| (path.as_ref().as_os_str().as_bytes(), *tag));
+        self.shared.inbox.push(bytes, |n| {
             self.shared.accepted.fetch_add(n, Ordering::SeqCst);
             self.shared.counters.queued(n, 0);
         })

@@ -268,3 +268,22 @@ fn hard_links_are_read_once_and_every_path_gets_its_result() {
     assert_eq!(stats.bytes_done, data.len() as u64, "the inode was read once");
     assert_eq!(stats.bytes_queued, data.len() as u64);
 }
+
+#[test]
+fn results_stay_within_their_bound_when_nobody_polls() {
+    // Missing paths fail at once, in the dispatcher: without back-pressure a caller that queues
+    // many and polls late would make the library hold a result for each.
+    let mut config = Config::default();
+    config.max_ready_results = 100;
+    let session = Session::new(config).unwrap();
+    let missing: Vec<(PathBuf, u64)> =
+        (0..10_000).map(|i| (PathBuf::from(format!("/nonexistent/mp/{i}")), i)).collect();
+    session.enqueue_many(missing).unwrap();
+    session.finish();
+    std::thread::sleep(Duration::from_millis(300)); // time enough to overrun, were it possible
+    let produced = session.stats().files_failed;
+    assert!(produced <= 100, "{produced} results held for a caller who has not polled");
+    let results = drain(&session);
+    assert_eq!(results.len(), 10_000);
+    assert!(results.iter().all(|r| r.status == Status::NotFound));
+}
