@@ -63,18 +63,44 @@ fn layout_order() -> Vec<u64> {
     (2..2 + FILES as u64).collect()
 }
 
+/// What the simulator saw while a session hashed fresh files of `size` bytes through it.
+struct Seen {
+    session: Session,
+    seeks: u64,
+    order: Vec<u64>,
+}
+
+/// Mounts the simulator over a new source of `size`-byte files and hashes them with the
+/// configuration `spec_for` gives for the mount point (a threads spec) and `disk_order`.
+fn scenario(
+    test: &str,
+    size: usize,
+    spec_for: fn(&Path) -> String,
+    disk_order: bool,
+) -> Option<Seen> {
+    if !can_fuse(test) {
+        return None;
+    }
+    let (src, files) = source(size);
+    let mount = SimMount::new(&src.path, &[]);
+    let mut config = config(spec_for(&mount.mount_point));
+    config.disk_order = disk_order;
+    let session = hash(&mount, &files, config);
+    let (seeks, order) = mount.stats();
+    Some(Seen { session, seeks, order })
+}
+
+fn as_hdd(mount: &Path) -> String {
+    format!("path:{}:hdd", mount.display())
+}
+
 #[test]
 fn an_hdd_pool_reads_in_on_disk_order_without_a_seek() {
-    if !can_fuse("an_hdd_pool_reads_in_on_disk_order_without_a_seek") {
-        return;
-    }
-    let (src, files) = source(256 << 10);
-    let mount = SimMount::new(&src.path, &[]);
-    let session = hash(&mount, &files, config(format!("path:{}:hdd", mount.mount_point.display())));
-    let (seeks, order) = mount.stats();
-    assert_eq!(order, layout_order(), "queued in reverse, read in layout (inode) order");
-    assert_eq!(seeks, 0, "contiguous files read back to back");
-    let device = session.device(0).unwrap();
+    let test = "an_hdd_pool_reads_in_on_disk_order_without_a_seek";
+    let Some(seen) = scenario(test, 256 << 10, as_hdd, true) else { return };
+    assert_eq!(seen.order, layout_order(), "queued in reverse, read in layout (inode) order");
+    assert_eq!(seen.seeks, 0, "contiguous files read back to back");
+    let device = seen.session.device(0).unwrap();
     assert_eq!(
         (device.kind, device.kind_source, device.threads),
         (DeviceKind::Hdd, KindSource::Override, 1)
@@ -83,33 +109,22 @@ fn an_hdd_pool_reads_in_on_disk_order_without_a_seek() {
 
 #[test]
 fn without_disk_order_one_thread_reads_in_arrival_order_and_seeks() {
-    if !can_fuse("without_disk_order_one_thread_reads_in_arrival_order_and_seeks") {
-        return;
-    }
-    let (src, files) = source(256 << 10);
-    let mount = SimMount::new(&src.path, &[]);
-    let mut config = config(format!("path:{}:hdd", mount.mount_point.display()));
-    config.disk_order = false;
-    hash(&mount, &files, config);
-    let (seeks, order) = mount.stats();
+    let test = "without_disk_order_one_thread_reads_in_arrival_order_and_seeks";
+    let Some(seen) = scenario(test, 256 << 10, as_hdd, false) else { return };
     let mut reversed = layout_order();
     reversed.reverse();
-    assert_eq!(order, reversed, "read as queued");
-    assert!(seeks >= FILES as u64 - 1, "every file but none is a jump back: {seeks}");
+    assert_eq!(seen.order, reversed, "read as queued");
+    assert!(seen.seeks >= FILES as u64 - 1, "every file but none is a jump back: {}", seen.seeks);
 }
 
 #[test]
 fn eight_threads_on_one_disk_interleave_and_seek() {
-    if !can_fuse("eight_threads_on_one_disk_interleave_and_seek") {
-        return;
-    }
-    let (src, files) = source(1 << 20);
-    let mount = SimMount::new(&src.path, &[]);
-    hash(&mount, &files, config(format!("path:{}:8", mount.mount_point.display())));
-    let (seeks, order) = mount.stats();
-    assert_eq!(order.len(), FILES);
+    let test = "eight_threads_on_one_disk_interleave_and_seek";
+    let eight = |mount: &Path| format!("path:{}:8", mount.display());
+    let Some(seen) = scenario(test, 1 << 20, eight, true) else { return };
+    assert_eq!(seen.order.len(), FILES);
     // 16 requests per file; with 8 readers most requests land away from the previous one.
-    assert!(seeks > 2 * FILES as u64, "only {seeks} seeks");
+    assert!(seen.seeks > 2 * FILES as u64, "only {} seeks", seen.seeks);
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{build_mphash, can_run, is_root, run, run_ok, TempTree};
+use common::{can_run, is_root, mphash, run, run_ok, TempTree};
 use std::collections::BTreeSet;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -65,8 +65,8 @@ fn records(stdout: &[u8]) -> BTreeSet<Vec<u8>> {
 
 #[test]
 fn output_is_identical_to_each_tool_and_verifies_with_its_check_mode() {
-    let work = TempTree::new("mphash-bin");
-    let mphash = build_mphash(&work.path);
+    let work = TempTree::new("mphash-sums");
+    let mphash = mphash();
     let tree = TempTree::new("mphash-tree");
     let files = make_tree(&tree);
     for (algorithm, tool) in [("sha256", "sha256sum"), ("sha512", "sha512sum"), ("blake3", "b3sum")]
@@ -75,7 +75,7 @@ fn output_is_identical_to_each_tool_and_verifies_with_its_check_mode() {
             continue;
         }
         // Run from inside the tree with "." so that names match the tool's ("./name").
-        let out = run(Command::new(&mphash).current_dir(&tree.path).args(["-a", algorithm, "."]));
+        let out = run(Command::new(mphash).current_dir(&tree.path).args(["-a", algorithm, "."]));
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
         let mut ours = records(&out.stdout);
@@ -107,13 +107,12 @@ fn output_is_identical_to_each_tool_and_verifies_with_its_check_mode() {
 
 #[test]
 fn files_given_by_name_and_errors_on_stderr() {
-    let work = TempTree::new("mphash-err");
-    let mphash = build_mphash(&work.path);
+    let mphash = mphash();
     let tree = TempTree::new("mphash-err-tree");
     let good = tree.file(b"good", b"good\n");
     let missing = tree.path.join("missing");
     let out =
-        run(Command::new(&mphash).arg(&good).arg(&missing).arg(tree.path.join("missing-dir/x")));
+        run(Command::new(mphash).arg(&good).arg(&missing).arg(tree.path.join("missing-dir/x")));
     assert_eq!(out.status.code(), Some(1), "any failed path makes the exit status 1");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(stdout, format!("{}  {}\n", sha256_of(&good), good.display()));
@@ -132,12 +131,11 @@ fn sha256_of(path: &Path) -> String {
 
 #[test]
 fn verbose_lists_devices_and_progress_draws_a_line() {
-    let work = TempTree::new("mphash-v");
-    let mphash = build_mphash(&work.path);
+    let mphash = mphash();
     let tree = TempTree::new("mphash-v-tree");
     tree.file(b"one", b"1");
     let out = run_ok(
-        Command::new(&mphash).args(["-v", "--progress", "-t", "hdd:1,ssd:3"]).arg(&tree.path),
+        Command::new(mphash).args(["-v", "--progress", "-t", "hdd:1,ssd:3"]).arg(&tree.path),
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     let device =
@@ -147,15 +145,14 @@ fn verbose_lists_devices_and_progress_draws_a_line() {
         "{device}"
     );
     assert!(stderr.contains("1/1 files") && stderr.contains("MB/s"), "{stderr}");
-    let bad = run(Command::new(&mphash).args(["-t", "ssd:zero"]).arg(&tree.path));
+    let bad = run(Command::new(mphash).args(["-t", "ssd:zero"]).arg(&tree.path));
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid threads spec"));
 }
 
 #[test]
 fn permission_denied_is_reported_for_a_non_root_user() {
-    let work = TempTree::new("mphash-perm");
-    let mphash = build_mphash(&work.path);
+    let mphash = mphash();
     let tree = TempTree::new("mphash-perm-tree");
     let secret = tree.file(b"secret", b"no");
     let open = tree.file(b"open", b"yes");
@@ -170,10 +167,10 @@ fn permission_denied_is_reported_for_a_non_root_user() {
             return;
         }
         let mut c = Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]).arg(&mphash);
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]).arg(mphash);
         c
     } else {
-        Command::new(&mphash)
+        Command::new(mphash)
     };
     let out = run(cmd.arg(&secret).arg(&open));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -184,11 +181,10 @@ fn permission_denied_is_reported_for_a_non_root_user() {
 
 #[test]
 fn non_utf8_argument_is_hashed() {
-    let work = TempTree::new("mphash-bytes");
-    let mphash = build_mphash(&work.path);
+    let mphash = mphash();
     let tree = TempTree::new("mphash-bytes-tree");
     let path = tree.file(b"\xff\xfe-name", b"bytes");
-    let out = run_ok(Command::new(&mphash).arg(OsStr::from_bytes(path.as_os_str().as_bytes())));
+    let out = run_ok(Command::new(mphash).arg(OsStr::from_bytes(path.as_os_str().as_bytes())));
     assert!(out.stdout.ends_with(b"\xff\xfe-name\n"));
     assert!(out.stdout.starts_with(sha256_of(&path).as_bytes()));
 }

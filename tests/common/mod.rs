@@ -132,8 +132,19 @@ pub fn installed_lib(dir: &Path) -> PathBuf {
     lib
 }
 
+/// examples-c/mphash built against the static library of this test run, once per test binary.
+pub fn mphash() -> &'static Path {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| {
+        let dir =
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("mphash-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        build_mphash(&dir)
+    })
+}
+
 /// Builds examples-c/mphash against the static library of this test run.
-pub fn build_mphash(out_dir: &Path) -> PathBuf {
+fn build_mphash(out_dir: &Path) -> PathBuf {
     let out = out_dir.join("mphash");
     let mut cmd = Command::new("cc");
     cmd.args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2"])
