@@ -33,6 +33,7 @@ use crate::session::Shared;
 use crate::Status;
 use rayon::{Scope, ThreadPool};
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
@@ -86,6 +87,12 @@ struct Dispatcher<'a> {
     table: DeviceTable,
     /// Indexed like the device table.
     lanes: Vec<Lane>,
+    /// Files of hard disks found wholly in the page cache, with their device's index: hashed by
+    /// the page-cache pool at CPU speed instead of waiting for the disk's one thread.
+    cached: VecDeque<(usize, Job)>,
+    /// Whether to keep asking `cachestat`; cleared when the kernel has none or the page-cache
+    /// pool could not be built.
+    cachestat: bool,
     /// Whether each device's pool was built; shorter than `lanes` while new devices wait.
     has_pool: Vec<bool>,
     batch: Vec<Submission>,
@@ -95,32 +102,47 @@ struct Dispatcher<'a> {
 /// thread before returning.
 pub(crate) fn run(shared: &Shared, table: DeviceTable) {
     let mut pools: Vec<Option<DevicePool>> = Vec::new();
+    let mut cache_pool: Option<DevicePool> = None;
     let result = catch_unwind(AssertUnwindSafe(|| {
         let mut dispatcher = Dispatcher {
             shared,
             table,
             lanes: Vec::new(),
+            cached: VecDeque::new(),
+            cachestat: true,
             has_pool: Vec::new(),
             batch: Vec::new(),
         };
         loop {
             dispatcher.build_pools(&mut pools);
+            if !dispatcher.cached.is_empty() && cache_pool.is_none() {
+                cache_pool = DevicePool::new("mpcache".into(), shared.cpus).ok();
+                if cache_pool.is_none() {
+                    dispatcher.no_cache_pool();
+                }
+            }
             let devices: Vec<Arc<Device>> = dispatcher.table.devices().to_vec();
-            let in_scope: Vec<(usize, &ThreadPool)> = pools
+            let mut in_scope: Vec<(usize, &ThreadPool)> = pools
                 .iter()
                 .enumerate()
                 .filter_map(|(i, p)| p.as_ref().map(|p| (i, p.pool())))
                 .collect();
-            let refs: Vec<&ThreadPool> = in_scope.iter().map(|(_, p)| *p).collect();
             let scoped_devices: Vec<usize> = in_scope.iter().map(|(i, _)| *i).collect();
-            let end =
-                multi_scope(&refs, |scopes| dispatcher.epoch(&devices, &scoped_devices, scopes));
+            let cache_scope = cache_pool.as_ref().map(|pool| {
+                in_scope.push((usize::MAX, pool.pool()));
+                in_scope.len() - 1
+            });
+            let refs: Vec<&ThreadPool> = in_scope.iter().map(|(_, p)| *p).collect();
+            let end = multi_scope(&refs, |scopes| {
+                dispatcher.epoch(&devices, &scoped_devices, scopes, cache_scope)
+            });
             if let EpochEnd::Finished = end {
                 break;
             }
         }
     }));
     drop(pools); // joins every worker
+    drop(cache_pool);
     if result.is_err() {
         shared.dispatcher_failed();
     }
@@ -131,7 +153,7 @@ impl<'a> Dispatcher<'a> {
     /// (out of threads) fails its files rather than the session.
     fn build_pools(&mut self, pools: &mut Vec<Option<DevicePool>>) {
         for device in &self.table.devices()[pools.len()..] {
-            let pool = DevicePool::new(device.index, device.threads).ok();
+            let pool = DevicePool::new(format!("mp{}", device.index), device.threads).ok();
             if pool.is_none() {
                 for job in self.lanes[device.index].pending.drain() {
                     let outcome = Outcome::failed(Status::ResourceExhausted, 0, 0);
@@ -144,12 +166,14 @@ impl<'a> Dispatcher<'a> {
     }
 
     /// One epoch: dispatch to the pools in `scopes` until a new device appears or all is done.
-    /// `scoped[i]` is the device index of `scopes[i]`.
+    /// `scoped[i]` is the device index of `scopes[i]`; `scopes[cache_scope]`, when there is one,
+    /// is the page-cache pool's.
     fn epoch<'s>(
         &mut self,
         devices: &'s [Arc<Device>],
         scoped: &[usize],
         scopes: &[&Scope<'s>],
+        cache_scope: Option<usize>,
     ) -> EpochEnd
     where
         'a: 's,
@@ -158,13 +182,15 @@ impl<'a> Dispatcher<'a> {
         loop {
             // Take only what the pending window and the ready-results bound have room for: each
             // path taken may become a result at once (missing, cancelled…).
-            let pending: usize = self.lanes.iter().map(|lane| lane.pending.len()).sum();
+            let pending: usize =
+                self.lanes.iter().map(|lane| lane.pending.len()).sum::<usize>() + self.cached.len();
             let room = BATCH.min(PENDING_WINDOW.saturating_sub(pending)).min(self.result_room());
             let life = self.shared.inbox.take(&mut self.batch, room, block);
             if life.closing {
                 // Nobody will poll: drop the queues; running tasks stop at their next chunk.
                 self.shared.inbox.discard();
                 self.lanes.iter_mut().for_each(|lane| lane.pending.drain().for_each(drop));
+                self.cached.clear();
                 return EpochEnd::Finished;
             }
             let mut batch = std::mem::take(&mut self.batch);
@@ -174,13 +200,19 @@ impl<'a> Dispatcher<'a> {
                 self.cancel_pending();
             }
             self.spawn(devices, scoped, scopes);
+            if let Some(cache_scope) = cache_scope {
+                self.spawn_cached(devices, scopes[cache_scope]);
+            }
 
             let waiting_for_pool =
-                self.lanes.iter().skip(self.has_pool.len()).any(|lane| !lane.pending.is_empty());
+                self.lanes.iter().skip(self.has_pool.len()).any(|lane| !lane.pending.is_empty())
+                    || (!self.cached.is_empty() && cache_scope.is_none())
+                    || self.cached.iter().any(|(device, _)| *device >= devices.len());
             if waiting_for_pool {
                 return EpochEnd::NewDevice;
             }
-            if life.finished && !life.more && self.lanes.iter().all(|l| l.pending.is_empty()) {
+            let idle = self.lanes.iter().all(|l| l.pending.is_empty()) && self.cached.is_empty();
+            if life.finished && !life.more && idle {
                 return EpochEnd::Finished; // the scopes wait for the tasks still in flight
             }
             // With no room, wait for a task or a poll to make some instead of spinning.
@@ -237,30 +269,60 @@ impl<'a> Dispatcher<'a> {
         }
         device.counters.queued(1, meta.len());
         shared.counters.queued(0, meta.len());
-        let placement = self.placement(device.index, path, &meta);
+        let (placement, resident) = self.inspect(device.index, path, &meta);
         let job = Job { path: submission.path, tag, dev: meta.dev(), link, size: meta.len() };
         if self.has_pool.get(device.index) == Some(&false) {
             let outcome = Outcome::failed(Status::ResourceExhausted, 0, meta.len());
             return finish_now(shared, &device, &job, outcome);
         }
+        if resident {
+            device.counters.from_cache();
+            shared.counters.from_cache();
+            return self.cached.push_back((device.index, job));
+        }
         self.lanes[device.index].pending.push(placement, job);
     }
 
-    /// Where a file lies, for a device whose queue is an elevator (FIFO queues ignore it).
-    fn placement(&mut self, index: usize, path: &Path, meta: &std::fs::Metadata) -> Placement {
+    /// For a device whose queue is an elevator (a hard disk): where the file lies, and whether
+    /// it is wholly in the page cache. Other devices need neither.
+    fn inspect(
+        &mut self,
+        index: usize,
+        path: &Path,
+        meta: &std::fs::Metadata,
+    ) -> (Placement, bool) {
         let fallback = Placement::Inode(meta.ino());
         let lane = &mut self.lanes[index];
-        if !lane.pending.is_elevator() || !lane.fiemap {
-            return fallback;
+        if !lane.pending.is_elevator() || (!lane.fiemap && !self.cachestat) {
+            return (fallback, false);
         }
         let Ok(file) = reader::open(path, self.shared.read.follow_symlinks) else {
-            return fallback;
+            return (fallback, false);
         };
-        placement::placement(&file, meta).unwrap_or_else(|_| {
+        let resident = self.cachestat
+            && placement::resident(&file, meta.len()).unwrap_or_else(|_| {
+                // No cachestat (a kernel before 6.5): every file waits for its disk.
+                self.cachestat = false;
+                false
+            });
+        if resident || !lane.fiemap {
+            return (fallback, resident);
+        }
+        let placement = placement::placement(&file, meta).unwrap_or_else(|_| {
             // No FIEMAP here (FUSE, NFS…): inode order for the rest of this device's files.
             lane.fiemap = false;
             fallback
-        })
+        });
+        (placement, false)
+    }
+
+    /// The page-cache pool could not be built: its files go back to their disks' queues.
+    fn no_cache_pool(&mut self) {
+        self.cachestat = false;
+        for (index, job) in self.cached.drain(..) {
+            let placement = Placement::Inode(job.dev); // order unknown: keep them together
+            self.lanes[index].pending.push(placement, job);
+        }
     }
 
     fn cancel_pending(&mut self) {
@@ -269,6 +331,10 @@ impl<'a> Dispatcher<'a> {
             for job in lane.pending.drain() {
                 finish_now(self.shared, device, &job, Outcome::failed(Status::Cancelled, 0, 0));
             }
+        }
+        for (index, job) in self.cached.drain(..) {
+            let outcome = Outcome::failed(Status::Cancelled, 0, 0);
+            finish_now(self.shared, &devices[index], &job, outcome);
         }
     }
 
@@ -295,19 +361,63 @@ impl<'a> Dispatcher<'a> {
                         }
                     }
                 }
-                let files = jobs.len();
-                room -= files;
-                device.in_flight.fetch_add(1, Ordering::AcqRel);
-                shared.files_in_flight.fetch_add(files, Ordering::AcqRel);
-                scope.spawn(move |_| {
-                    hash_jobs(shared, device, jobs);
-                    shared.files_in_flight.fetch_sub(files, Ordering::AcqRel);
-                    device.in_flight.fetch_sub(1, Ordering::AcqRel);
-                    shared.inbox.wake();
-                });
+                room -= jobs.len();
+                launch(scope, shared, device, &device.in_flight, jobs);
             }
         }
     }
+
+    /// Hands files found in the page cache to the page-cache pool, up to its share of tasks.
+    /// Files of one device share a task; a device new in this epoch waits for the next.
+    fn spawn_cached<'s>(&mut self, devices: &'s [Arc<Device>], scope: &Scope<'s>)
+    where
+        'a: 's,
+    {
+        let shared: &'s Shared = self.shared;
+        let mut room = self.result_room();
+        let small = shared.config.buffer_size as u64;
+        let limit = shared.cpus * shared.config.in_flight_per_thread;
+        while room > 0 && shared.cache_in_flight.load(Ordering::Acquire) < limit {
+            let index = match self.cached.front() {
+                Some(&(index, _)) if index < devices.len() => index,
+                _ => break,
+            };
+            let (_, first) = self.cached.pop_front().expect("front checked above");
+            let mut jobs = vec![first];
+            if jobs[0].size <= small {
+                while jobs.len() < SMALL_FILES_PER_TASK.min(room) {
+                    match self.cached.front() {
+                        Some((i, next)) if *i == index && next.size <= small => {
+                            jobs.extend(self.cached.pop_front().map(|(_, job)| job));
+                        }
+                        _ => break,
+                    }
+                }
+            }
+            room -= jobs.len();
+            launch(scope, shared, &devices[index], &shared.cache_in_flight, jobs);
+        }
+    }
+}
+
+/// Spawns one task for `jobs` of `device` on `scope`, counted in `tasks` (the pool's tasks in
+/// flight) and in the session's files in flight until it is done.
+fn launch<'s>(
+    scope: &Scope<'s>,
+    shared: &'s Shared,
+    device: &'s Device,
+    tasks: &'s std::sync::atomic::AtomicUsize,
+    jobs: Vec<Job>,
+) {
+    let files = jobs.len();
+    tasks.fetch_add(1, Ordering::AcqRel);
+    shared.files_in_flight.fetch_add(files, Ordering::AcqRel);
+    scope.spawn(move |_| {
+        hash_jobs(shared, device, jobs);
+        shared.files_in_flight.fetch_sub(files, Ordering::AcqRel);
+        tasks.fetch_sub(1, Ordering::AcqRel);
+        shared.inbox.wake();
+    });
 }
 
 thread_local! {

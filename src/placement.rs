@@ -1,8 +1,10 @@
-//! Where a file lies on its disk, so that an HDD pool can read files in on-disk order.
+//! Where a file lies: on its disk, so that an HDD pool can read files in on-disk order — or
+//! already in memory, so that it need not wait for the disk at all.
 //!
 //! The physical offset of a file's first extent comes from the `FIEMAP` ioctl. Where a file
 //! system has no FIEMAP (FUSE, NFS, tmpfs) the inode number stands in: most file systems
-//! allocate inodes and data in creation order, so inode order approximates disk order.
+//! allocate inodes and data in creation order, so inode order approximates disk order. Whether a
+//! file is wholly in the page cache comes from `cachestat` (Linux 6.5+).
 
 use std::fs::File;
 use std::io;
@@ -32,6 +34,48 @@ pub(crate) fn placement(file: &File, meta: &std::fs::Metadata) -> Result<Placeme
         Some(offset) => Placement::Physical(offset),
         None => Placement::Inode(meta.ino()),
     })
+}
+
+/// Whether every page of the open file is in the page cache. `Err` means the kernel has no
+/// `cachestat` (before 6.5), so the caller can stop asking.
+pub(crate) fn resident(file: &File, size: u64) -> Result<bool, io::Error> {
+    /// `struct cachestat_range` from `<linux/mman.h>`; length 0 means to the end of the file.
+    #[repr(C)]
+    struct Range {
+        off: u64,
+        len: u64,
+    }
+    /// `struct cachestat` from `<linux/mman.h>`.
+    #[repr(C)]
+    #[derive(Default)]
+    struct Cachestat {
+        nr_cache: u64,
+        nr_dirty: u64,
+        nr_writeback: u64,
+        nr_evicted: u64,
+        nr_recently_evicted: u64,
+    }
+    /// The same number on every architecture (it postdates the per-architecture tables).
+    const SYS_CACHESTAT: libc::c_long = 451;
+    let range = Range { off: 0, len: 0 };
+    let mut stat = Cachestat::default();
+    // SAFETY: cachestat reads one `struct cachestat_range` and writes one `struct cachestat`;
+    // both are live locals of exactly those layouts. The descriptor is open while `file` lives.
+    let rc = unsafe {
+        libc::syscall(
+            SYS_CACHESTAT,
+            file.as_raw_fd(),
+            &range as *const Range,
+            &mut stat as *mut Cachestat,
+            0,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: sysconf has no preconditions.
+    let page = u64::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096).max(1);
+    Ok(stat.nr_cache >= size.div_ceil(page))
 }
 
 /// `struct fiemap` from `<linux/fiemap.h>`, with room for one extent.
@@ -112,6 +156,29 @@ mod tests {
                 matches!(err.raw_os_error(), Some(libc::EOPNOTSUPP | libc::ENOTTY)),
                 "{err}"
             ),
+        }
+    }
+
+    #[test]
+    fn a_file_just_written_is_resident_and_one_dropped_from_the_cache_is_not() {
+        let dir = TempDir::new();
+        let path = dir.file("cached", &vec![3u8; 1 << 20]);
+        let file = File::open(&path).unwrap();
+        match resident(&file, 1 << 20) {
+            Err(err) => assert_eq!(err.raw_os_error(), Some(libc::ENOSYS), "{err}"), // old kernel
+            Ok(cached) => {
+                assert!(cached, "just written");
+                file.sync_all().unwrap();
+                // SAFETY: a valid descriptor; DONTNEED drops the (now clean) pages.
+                unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+                // Memory file systems cannot drop their pages: they are the file.
+                let dev = file.metadata().unwrap().dev();
+                let in_memory =
+                    crate::device::Resolver::system().resolve(dev).kind == crate::DeviceKind::Ram;
+                if !in_memory {
+                    assert!(!resident(&file, 1 << 20).unwrap(), "dropped from the cache");
+                }
+            }
         }
     }
 

@@ -15,12 +15,13 @@ pub(crate) struct DevicePool {
 }
 
 impl DevicePool {
-    /// A pool of `threads` threads named `mp{device}.{i}`.
-    pub(crate) fn new(device: usize, threads: usize) -> std::io::Result<DevicePool> {
+    /// A pool of `threads` threads named `{name}.{i}` (keep `name` under 12 bytes: Linux
+    /// truncates thread names to 15).
+    pub(crate) fn new(name: String, threads: usize) -> std::io::Result<DevicePool> {
         let mut handles = Vec::with_capacity(threads);
         let built = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
-            .thread_name(move |i| format!("mp{device}.{i}"))
+            .thread_name(move |i| format!("{name}.{i}"))
             .spawn_handler(|thread| {
                 let mut builder = std::thread::Builder::new();
                 if let Some(name) = thread.name() {
@@ -72,7 +73,7 @@ mod tests {
         }
         thread_local!(static MARK: CountsExit = const { CountsExit });
 
-        let pool = DevicePool::new(3, 2).unwrap();
+        let pool = DevicePool::new("mp3".into(), 2).unwrap();
         let name = pool.pool().install(|| std::thread::current().name().map(str::to_owned));
         assert!(name.unwrap().starts_with("mp3."));
         pool.pool().broadcast(|_| MARK.with(|_| ()));

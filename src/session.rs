@@ -27,6 +27,10 @@ pub(crate) struct Shared {
     pub(crate) links: HardLinks,
     /// Files handed to pools and not yet completed: results to come, for the ready bound.
     pub(crate) files_in_flight: AtomicUsize,
+    /// Tasks handed to the page-cache pool and not yet completed.
+    pub(crate) cache_in_flight: AtomicUsize,
+    /// Threads for CPU-bound pools (the page-cache pool): the parallelism available.
+    pub(crate) cpus: usize,
     /// Paths accepted by `enqueue`; updated under the inbox lock.
     accepted: AtomicU64,
     /// Read by tasks between chunks: set by `cancel` and by drop.
@@ -132,6 +136,8 @@ impl Session {
             counters: Counters::default(),
             links: HardLinks::default(),
             files_in_flight: AtomicUsize::new(0),
+            cache_in_flight: AtomicUsize::new(0),
+            cpus,
             accepted: AtomicU64::new(0),
             cancelled: AtomicBool::new(false),
             dispatcher_failed: AtomicBool::new(false),

@@ -22,6 +22,9 @@ pub struct Stats {
     pub files_failed: u64,
     /// Files that got [`Status::Cancelled`].
     pub files_cancelled: u64,
+    /// Files of a hard disk that were wholly in the page cache when queued, and so were hashed
+    /// by the session's page-cache pool, at CPU speed, instead of waiting for the disk's thread.
+    pub files_from_cache: u64,
 }
 
 /// The live counters behind [`Stats`].
@@ -33,12 +36,17 @@ pub(crate) struct Counters {
     bytes_done: AtomicU64,
     files_failed: AtomicU64,
     files_cancelled: AtomicU64,
+    files_from_cache: AtomicU64,
 }
 
 impl Counters {
     pub(crate) fn queued(&self, files: u64, bytes: u64) {
         self.files_queued.fetch_add(files, Relaxed);
         self.bytes_queued.fetch_add(bytes, Relaxed);
+    }
+
+    pub(crate) fn from_cache(&self) {
+        self.files_from_cache.fetch_add(1, Relaxed);
     }
 
     pub(crate) fn read_bytes(&self, bytes: u64) {
@@ -62,6 +70,7 @@ impl Counters {
             bytes_done: self.bytes_done.load(Relaxed),
             files_failed: self.files_failed.load(Relaxed),
             files_cancelled: self.files_cancelled.load(Relaxed),
+            files_from_cache: self.files_from_cache.load(Relaxed),
         }
     }
 }
@@ -86,7 +95,8 @@ mod tests {
                 files_done: 1,
                 bytes_done: 100,
                 files_failed: 1,
-                files_cancelled: 1
+                files_cancelled: 1,
+                files_from_cache: 0,
             }
         );
     }

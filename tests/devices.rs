@@ -205,3 +205,51 @@ fn path_override_reclassifies_a_device() {
         (DeviceKind::Network, KindSource::Override, 2)
     );
 }
+
+#[test]
+fn files_of_a_disk_already_in_the_page_cache_skip_the_disk_queue() {
+    if !can_mount("files_of_a_disk_already_in_the_page_cache_skip_the_disk_queue") {
+        return;
+    }
+    let on_loop = LoopMount::new("cache-loop");
+    let warm = files(&on_loop.mount_point, "warm", 12); // just written: in the page cache
+    let cold = files(&on_loop.mount_point, "cold", 6);
+    for (path, _) in &cold {
+        let file = std::fs::File::open(path).unwrap();
+        file.sync_all().unwrap();
+        // SAFETY: a valid descriptor; DONTNEED drops the file's (now clean) pages.
+        let rc = unsafe {
+            libc::posix_fadvise(
+                std::os::fd::AsRawFd::as_raw_fd(&file),
+                0,
+                0,
+                libc::POSIX_FADV_DONTNEED,
+            )
+        };
+        assert_eq!(rc, 0);
+    }
+    let mut config = Config::default();
+    config.threads = format!("path:{}:hdd", on_loop.mount_point.display()).parse().unwrap();
+    let session = Session::new(config).unwrap();
+    let results = hash_all(&session, &[&warm, &cold], 0);
+    for (r, (_, contents)) in results.iter().zip(warm.iter().chain(&cold)) {
+        assert_eq!(r.status, Status::Ok);
+        assert_eq!(r.digest, digest_bytes(Algorithm::Sha256, contents));
+    }
+    let device = session.device(results[0].device.unwrap()).unwrap();
+    assert_eq!(device.kind, DeviceKind::Hdd);
+    let cachestat = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .ok()
+        .and_then(|r| {
+            let mut parts = r.trim().split(['.', '-']).map(|p| p.parse::<u32>().unwrap_or(0));
+            Some((parts.next()?, parts.next()?))
+        })
+        .is_some_and(|version| version >= (6, 5));
+    if cachestat {
+        assert_eq!(device.stats.files_from_cache, 12, "warm files went to the page-cache pool");
+        assert_eq!(session.stats().files_from_cache, 12, "and only they");
+    } else {
+        eprintln!("kernel before 6.5: no cachestat, every file waits for its disk");
+        assert_eq!(device.stats.files_from_cache, 0);
+    }
+}
