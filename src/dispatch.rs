@@ -276,8 +276,8 @@ impl<'a> Dispatcher<'a> {
             return finish_now(shared, &device, &job, outcome);
         }
         if resident {
-            device.counters.from_cache();
-            shared.counters.from_cache();
+            device.counters.served_from_cache();
+            shared.counters.served_from_cache();
             return self.cached.push_back((device.index, job));
         }
         self.lanes[device.index].pending.push(placement, job);

@@ -45,7 +45,7 @@ impl Counters {
         self.bytes_queued.fetch_add(bytes, Relaxed);
     }
 
-    pub(crate) fn from_cache(&self) {
+    pub(crate) fn served_from_cache(&self) {
         self.files_from_cache.fetch_add(1, Relaxed);
     }
 
