@@ -204,10 +204,10 @@ impl<'a> Dispatcher<'a> {
                 self.spawn_cached(devices, scopes[cache_scope]);
             }
 
-            let waiting_for_pool =
-                self.lanes.iter().skip(self.has_pool.len()).any(|lane| !lane.pending.is_empty())
+            let waiting_for_pool = self.lanes.iter().skip(self.has_pool.len()).any(|lane| !lane.pending.is_empty())
                     || (!self.cached.is_empty() && cache_scope.is_none())
-                    || self.cached.iter().any(|(device, _)| *device >= devices.len());
+                    // The page-cache pool takes files in order: only the first one can hold it up.
+                    || self.cached.front().is_some_and(|(device, _)| *device >= devices.len());
             if waiting_for_pool {
                 return EpochEnd::NewDevice;
             }
