@@ -110,10 +110,19 @@ pub(crate) fn hash_file(
         return Outcome::failed(Status::Changed, 0, before.len());
     }
     // A file shorter than the buffer is read in one call, and advice would only add a syscall.
+    // No WILLNEED prefetch of later chunks either: the kernel's readahead (doubled by
+    // SEQUENTIAL) already overlaps a sequential reader's I/O with its hashing, and on FUSE with
+    // direct I/O the hint makes the kernel read every range twice.
     let large = before.len() >= buf.len() as u64;
     if large {
         advise(&file, libc::POSIX_FADV_SEQUENTIAL, 0, 0);
     }
+    let done = |hasher: crate::digest::Hasher, total: u64| {
+        if settings.drop_cache {
+            advise(&file, libc::POSIX_FADV_DONTNEED, 0, 0);
+        }
+        Outcome { status: Status::Ok, os_error: 0, size: total, digest: hasher.finish() }
+    };
 
     let mut hasher = settings.algorithm.hasher();
     let mut total: u64 = 0;
@@ -125,23 +134,16 @@ pub(crate) fn hash_file(
         match reader.read(buf) {
             Ok(0) => break,
             Ok(n) => {
-                // No WILLNEED prefetch of the next chunk: the kernel's readahead (doubled by
-                // SEQUENTIAL) already overlaps a sequential reader's I/O with its hashing, and on
-                // FUSE with direct I/O the hint makes the kernel read every range twice.
+                let first = total == 0;
                 hasher.update(&buf[..n]);
                 total += n as u64;
                 on_read(n as u64);
-                if !large && total == before.len() {
+                if first && !large && total == before.len() {
                     // The whole file came in one read shorter than the buffer, so that read met
                     // the end of the file: it neither grew nor shrank before it. Skipping the EOF
                     // read and the second fstat leaves open, fstat, read, close per small file;
                     // a same-size rewrite racing that single read is the one change not seen.
-                    return Outcome {
-                        status: Status::Ok,
-                        os_error: 0,
-                        size: total,
-                        digest: hasher.finish(),
-                    };
+                    return done(hasher, total);
                 }
             }
             Err(err) if err.kind() == ErrorKind::Interrupted => continue,
@@ -154,13 +156,10 @@ pub(crate) fn hash_file(
         Ok(meta) => meta,
         Err(err) => return Outcome::from_io(&err, total),
     };
-    if settings.drop_cache {
-        advise(&file, libc::POSIX_FADV_DONTNEED, 0, 0);
-    }
     if total != before.len() || changed(&before, &after) {
         return Outcome::failed(Status::Changed, 0, total);
     }
-    Outcome { status: Status::Ok, os_error: 0, size: total, digest: hasher.finish() }
+    done(hasher, total)
 }
 
 /// Opens read-only without blocking (a FIFO or a device with O_NONBLOCK returns at once),
