@@ -158,7 +158,7 @@ impl Session {
     /// [`Status::SessionCancelled`] after [`cancel`](Session::cancel). Never blocks for long:
     /// the queue is unbounded and memory grows with the paths queued.
     pub fn enqueue(&self, path: impl AsRef<Path>, tag: u64) -> Result<(), Status> {
-        self.enqueue_many([(path, tag)])
+        self.push(std::iter::once((path.as_ref().as_os_str().as_bytes(), tag)))
     }
 
     /// Queues many paths at once, all or none, under one lock acquisition.
@@ -166,10 +166,17 @@ impl Session {
         &self,
         paths: impl IntoIterator<Item = (P, u64)>,
     ) -> Result<(), Status> {
-        // Collected first, so that no caller code (`AsRef`) runs under the inbox lock.
+        // Converted to bytes first, so that no caller code (the iterator, `AsRef`) runs under
+        // the inbox lock.
         let paths: Vec<(P, u64)> = paths.into_iter().collect();
-        let bytes = paths.iter().map(|(path, tag)| (path.as_ref().as_os_str().as_bytes(), *tag));
-        self.shared.inbox.push(bytes, |n| {
+        let bytes: Vec<(&[u8], u64)> =
+            paths.iter().map(|(path, tag)| (path.as_ref().as_os_str().as_bytes(), *tag)).collect();
+        self.push(bytes)
+    }
+
+    /// Appends paths as bytes to the inbox, counting them as accepted under its lock.
+    fn push<'p>(&self, paths: impl IntoIterator<Item = (&'p [u8], u64)>) -> Result<(), Status> {
+        self.shared.inbox.push(paths, |n| {
             self.shared.accepted.fetch_add(n, Ordering::SeqCst);
             self.shared.counters.queued(n, 0);
         })
