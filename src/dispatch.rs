@@ -352,15 +352,7 @@ impl<'a> Dispatcher<'a> {
             let limit = device.threads * shared.config.in_flight_per_thread;
             while room > 0 && device.in_flight.load(Ordering::Acquire) < limit {
                 let Some(first) = queue.pop() else { break };
-                let mut jobs = vec![first];
-                if jobs[0].size <= small {
-                    while jobs.len() < SMALL_FILES_PER_TASK.min(room) {
-                        match queue.pop_if(|next| next.size <= small) {
-                            Some(job) => jobs.push(job),
-                            None => break,
-                        }
-                    }
-                }
+                let jobs = batch(first, room, small, || queue.pop_if(|next| next.size <= small));
                 room -= jobs.len();
                 launch(scope, shared, device, &device.in_flight, jobs);
             }
@@ -383,21 +375,36 @@ impl<'a> Dispatcher<'a> {
                 _ => break,
             };
             let (_, first) = self.cached.pop_front().expect("front checked above");
-            let mut jobs = vec![first];
-            if jobs[0].size <= small {
-                while jobs.len() < SMALL_FILES_PER_TASK.min(room) {
-                    match self.cached.front() {
-                        Some((i, next)) if *i == index && next.size <= small => {
-                            jobs.extend(self.cached.pop_front().map(|(_, job)| job));
-                        }
-                        _ => break,
-                    }
-                }
-            }
+            let cached = &mut self.cached;
+            let jobs = batch(first, room, small, || {
+                let same =
+                    cached.front().is_some_and(|(i, next)| *i == index && next.size <= small);
+                same.then(|| cached.pop_front()).flatten().map(|(_, job)| job)
+            });
             room -= jobs.len();
             launch(scope, shared, &devices[index], &shared.cache_in_flight, jobs);
         }
     }
+}
+
+/// The files of one task: `first`, and when it is small (`size <= small`), as many further small
+/// files as `next_small` yields, up to `SMALL_FILES_PER_TASK` and `room`.
+fn batch(
+    first: Job,
+    room: usize,
+    small: u64,
+    mut next_small: impl FnMut() -> Option<Job>,
+) -> Vec<Job> {
+    let mut jobs = vec![first];
+    if jobs[0].size <= small {
+        while jobs.len() < SMALL_FILES_PER_TASK.min(room) {
+            match next_small() {
+                Some(job) => jobs.push(job),
+                None => break,
+            }
+        }
+    }
+    jobs
 }
 
 /// Spawns one task for `jobs` of `device` on `scope`, counted in `tasks` (the pool's tasks in
