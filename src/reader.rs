@@ -72,13 +72,8 @@ pub(crate) fn non_regular_status(meta: &Metadata) -> Option<Status> {
 pub(crate) fn stat(path: &Path, follow_symlinks: bool) -> Result<Metadata, Outcome> {
     let meta =
         if follow_symlinks { std::fs::metadata(path) } else { std::fs::symlink_metadata(path) };
-    meta.map_err(|err| {
-        if path.as_os_str().is_empty() {
-            // open("") fails with ENOENT; say so rather than leaking Rust's own message.
-            return Outcome::failed(Status::NotFound, libc::ENOENT, 0);
-        }
-        Outcome::from_io(&err, 0)
-    })
+    // An empty path fails here like any missing one: stat("") is ENOENT.
+    meta.map_err(|err| Outcome::from_io(&err, 0))
 }
 
 /// Hashes the file at `path` with `buf` as the read buffer.
@@ -185,9 +180,6 @@ pub(crate) fn open(path: &Path, follow_symlinks: bool) -> Result<File, Outcome> 
                 Some(libc::ELOOP) if !follow_symlinks => return Err(loop_or_link(path, &err)),
                 // open() on a Unix socket fails with ENXIO.
                 Some(libc::ENXIO) => return Err(socket_or(path, &err)),
-                _ if path.as_os_str().is_empty() => {
-                    return Err(Outcome::failed(Status::NotFound, libc::ENOENT, 0))
-                }
                 _ => return Err(Outcome::from_io(&err, 0)),
             },
         }
