@@ -30,6 +30,10 @@ struct State {
     lifecycle: Lifecycle,
     /// Set by anything the dispatcher should react to; cleared when it wakes.
     wake: bool,
+    /// The dispatcher is blocked in `take`. Only then is a wake-up syscall worth making: std's
+    /// `Condvar::notify_one` enters the kernel whether or not anyone waits, and an enqueue per
+    /// file would otherwise pay for one.
+    sleeping: bool,
 }
 
 /// Submissions plus the flags that end a session; one lock, so that "accepted" and "finished"
@@ -66,20 +70,27 @@ impl Inbox {
             state.queue.push(path, tag);
         }
         on_accept((state.queue.len() - before) as u64);
-        state.wake = true;
-        drop(state);
-        self.signal.notify_one();
+        self.raise(state);
         Ok(())
+    }
+
+    /// Sets the wake flag and, if the dispatcher sleeps, wakes it (after unlocking, so that it
+    /// does not wake only to block on the lock).
+    fn raise(&self, mut state: MutexGuard<'_, State>) {
+        state.wake = true;
+        let sleeping = state.sleeping;
+        drop(state);
+        if sleeping {
+            self.signal.notify_one();
+        }
     }
 
     /// Changes the lifecycle (finish, cancel, close) and wakes the dispatcher.
     pub(crate) fn update(&self, change: impl FnOnce(&mut Lifecycle)) -> Lifecycle {
         let mut state = self.lock();
         change(&mut state.lifecycle);
-        state.wake = true;
         let lifecycle = state.lifecycle;
-        drop(state);
-        self.signal.notify_one();
+        self.raise(state);
         lifecycle
     }
 
@@ -90,11 +101,9 @@ impl Inbox {
 
     /// Tells the dispatcher that something changed (a task finished, results were polled).
     pub(crate) fn wake(&self) {
-        let mut state = self.lock();
+        let state = self.lock();
         if !state.wake {
-            state.wake = true;
-            drop(state);
-            self.signal.notify_one();
+            self.raise(state);
         }
     }
 
@@ -106,7 +115,9 @@ impl Inbox {
         let mut state = self.lock();
         if block {
             while !state.wake && (state.queue.is_empty() || max == 0) {
+                state.sleeping = true;
                 state = self.signal.wait(state).unwrap_or_else(|poisoned| poisoned.into_inner());
+                state.sleeping = false;
             }
         }
         state.wake = false;

@@ -39,6 +39,9 @@ pub enum PollOutcome {
 struct State {
     ready: VecDeque<FileResult>,
     delivered: u64,
+    /// Pollers blocked on `arrived`. Pushes notify only when there are some: std's condition
+    /// variable makes a syscall per notify even with nobody waiting.
+    sleepers: usize,
 }
 
 /// A queue of completed results with a condition variable for pollers.
@@ -55,8 +58,13 @@ impl ResultQueue {
     }
 
     pub(crate) fn push(&self, result: FileResult) {
-        self.lock().ready.push_back(result);
-        self.arrived.notify_one();
+        let mut state = self.lock();
+        state.ready.push_back(result);
+        let sleepers = state.sleepers;
+        drop(state);
+        if sleepers > 0 {
+            self.arrived.notify_one();
+        }
     }
 
     /// Pushes several results under one lock acquisition (a task's batch of small files).
@@ -65,8 +73,13 @@ impl ResultQueue {
             0 => {}
             1 => self.push(results.remove(0)),
             _ => {
-                self.lock().ready.extend(results.drain(..));
-                self.arrived.notify_all();
+                let mut state = self.lock();
+                state.ready.extend(results.drain(..));
+                let sleepers = state.sleepers;
+                drop(state);
+                if sleepers > 0 {
+                    self.arrived.notify_all();
+                }
             }
         }
     }
@@ -114,22 +127,28 @@ impl ResultQueue {
             if failed() {
                 return Err(Status::Internal);
             }
-            state = match deadline {
+            let left = match deadline {
                 // No limit, or a limit too far away to represent.
-                None | Some(None) => {
-                    self.arrived.wait(state).unwrap_or_else(|poisoned| poisoned.into_inner())
-                }
+                None | Some(None) => None,
                 Some(Some(deadline)) => {
                     let left = deadline.saturating_duration_since(Instant::now());
                     if left.is_zero() {
                         return Ok((PollOutcome::TimedOut, 0));
                     }
+                    Some(left)
+                }
+            };
+            state.sleepers += 1;
+            state = match left {
+                None => self.arrived.wait(state).unwrap_or_else(|poisoned| poisoned.into_inner()),
+                Some(left) => {
                     self.arrived
                         .wait_timeout(state, left)
                         .unwrap_or_else(|poisoned| poisoned.into_inner())
                         .0
                 }
             };
+            state.sleepers -= 1;
         }
     }
 }
@@ -167,6 +186,44 @@ mod tests {
         assert_eq!(q.poll(1, zero, |_| false, || false, |_| {}).unwrap().0, PollOutcome::TimedOut);
         assert_eq!(q.poll(1, zero, |d| d == 0, || false, |_| {}).unwrap().0, PollOutcome::Done);
         assert_eq!(q.poll(1, None, |_| false, || true, |_| {}), Err(Status::Internal));
+    }
+
+    #[test]
+    fn pollers_blocked_without_a_timeout_are_woken_by_every_kind_of_push() {
+        // Pushes skip the notify when nobody sleeps; a lost wake-up would hang this test.
+        let q = std::sync::Arc::new(ResultQueue::default());
+        let total = 2_000u64;
+        let pollers: Vec<_> = (0..2)
+            .map(|_| {
+                let q = std::sync::Arc::clone(&q);
+                std::thread::spawn(move || {
+                    let mut got = 0u64;
+                    loop {
+                        match q.poll(7, None, |d| d == total, || false, |_| got += 1).unwrap().0 {
+                            PollOutcome::Done => return got,
+                            _ => continue,
+                        }
+                    }
+                })
+            })
+            .collect();
+        let mut batch = Vec::new();
+        for tag in 0..total {
+            if tag % 3 == 0 {
+                q.push(result(tag));
+            } else {
+                batch.push(result(tag));
+                if batch.len() == 5 {
+                    q.push_many(&mut batch);
+                }
+            }
+            if tag % 97 == 0 {
+                std::thread::yield_now();
+            }
+        }
+        q.push_many(&mut batch);
+        let got: u64 = pollers.into_iter().map(|p| p.join().unwrap()).sum();
+        assert_eq!(got, total);
     }
 
     #[test]
