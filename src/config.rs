@@ -268,7 +268,7 @@ mod tests {
     #[test]
     fn empty_spec_gives_defaults() {
         assert_eq!(decide("", "sda", Hdd), (Hdd, 1));
-        assert_eq!(decide(" , ", "nvme0n1", Ssd), (Ssd, 4));
+        assert_eq!(decide(" , ", "nvme0n1", Ssd), (Ssd, 16));
     }
 
     #[test]
@@ -287,9 +287,9 @@ mod tests {
 
     #[test]
     fn kind_values_reclassify() {
-        assert_eq!(decide("dev:vda:ssd", "vda", Hdd), (Ssd, 4));
+        assert_eq!(decide("dev:vda:ssd", "vda", Hdd), (Ssd, 16));
         assert_eq!(decide("dev:vda:ssd,ssd:6", "vda", Hdd), (Ssd, 6));
-        assert_eq!(decide("hdd:ssd", "sda", Hdd), (Ssd, 4));
+        assert_eq!(decide("hdd:ssd", "sda", Hdd), (Ssd, 16));
         let spec: ThreadsSpec = "dev:vda:ssd".parse().unwrap();
         assert!(spec.decide("vda", Hdd, &[], 2).kind_overridden);
         assert!(!spec.decide("sda", Hdd, &[], 2).kind_overridden);

@@ -63,8 +63,10 @@ impl DeviceKind {
     ///
     /// `cpus` is the parallelism available to the process. The reasoning (figures in README):
     /// - `ram`: CPU-bound, so one thread per CPU; more only adds switching.
-    /// - `ssd`: needs several requests in flight to reach full speed, and threads waiting on I/O
-    ///   cost no CPU, so twice the CPUs and at least 4.
+    /// - `ssd`: needs many requests in flight to reach full speed. A thread has one read in
+    ///   flight and none while it hashes, so the thread count is the queue depth: twice the CPUs
+    ///   and at least 16 (cold, 2 CPUs: 4 threads read at 0.77x of the best `cat` fan-out, 16 at
+    ///   0.94x; warm hashing is no slower with 16 than with 4).
     /// - `hdd`, `removable`: one reader; a second one turns sequential reads into seeks.
     /// - `network`: latency-bound and independent of local CPUs; 4 requests in flight.
     /// - `unknown`: 2, a hedge that neither thrashes a disk badly nor starves an SSD entirely.
@@ -72,7 +74,7 @@ impl DeviceKind {
         let cpus = cpus.max(1);
         match self {
             DeviceKind::Ram => cpus,
-            DeviceKind::Ssd => (2 * cpus).max(4),
+            DeviceKind::Ssd => (2 * cpus).max(16),
             DeviceKind::Hdd | DeviceKind::Removable => 1,
             DeviceKind::Network => 4,
             DeviceKind::Unknown => 2,
@@ -169,7 +171,7 @@ mod tests {
     fn cpu_bound_kinds_scale_with_cpus() {
         assert_eq!(DeviceKind::Ram.default_threads(2), 2);
         assert_eq!(DeviceKind::Ram.default_threads(0), 1);
-        assert_eq!(DeviceKind::Ssd.default_threads(2), 4);
+        assert_eq!(DeviceKind::Ssd.default_threads(2), 16);
         assert_eq!(DeviceKind::Ssd.default_threads(16), 32);
     }
 }
