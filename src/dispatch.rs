@@ -24,6 +24,7 @@ use crate::device::{Device, DeviceKind, DeviceTable};
 use crate::inbox::{Lifecycle, Submission};
 use crate::links::{InodeId, Join};
 use crate::multi_scope::multi_scope;
+use crate::path_bytes::PathBytes;
 use crate::pending::PendingQueue;
 use crate::placement::{self, Placement};
 use crate::pools::DevicePool;
@@ -56,7 +57,7 @@ const SMALL_FILES_PER_TASK: usize = 32;
 /// A file waiting for, or running on, its device's pool.
 #[derive(Debug)]
 struct Job {
-    path: Box<[u8]>,
+    path: PathBytes,
     tag: u64,
     /// `st_dev` when the path was classified; the task checks the opened descriptor against it.
     dev: u64,
@@ -395,13 +396,16 @@ fn batch(
     small: u64,
     mut next_small: impl FnMut() -> Option<Job>,
 ) -> Vec<Job> {
-    let mut jobs = vec![first];
-    if jobs[0].size <= small {
-        while jobs.len() < SMALL_FILES_PER_TASK.min(room) {
-            match next_small() {
-                Some(job) => jobs.push(job),
-                None => break,
-            }
+    if first.size > small {
+        return vec![first];
+    }
+    let most = SMALL_FILES_PER_TASK.min(room).max(1);
+    let mut jobs = Vec::with_capacity(most); // one allocation per task, not a doubling series
+    jobs.push(first);
+    while jobs.len() < most {
+        match next_small() {
+            Some(job) => jobs.push(job),
+            None => break,
         }
     }
     jobs
@@ -430,13 +434,24 @@ fn launch<'s>(
 thread_local! {
     /// Each worker's read buffer, allocated once per thread, reused for every file.
     static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    /// Each worker's results of the task at hand, emptied into the result queue at its end.
+    static RESULTS: RefCell<Vec<FileResult>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Hashes a task's files on a pool thread and delivers their results together. Never unwinds:
 /// a panic becomes an `Internal` result, so every path still gets exactly one.
 fn hash_jobs(shared: &Shared, device: &Device, jobs: Vec<Job>) {
-    let mut results = Vec::with_capacity(jobs.len());
-    for job in &jobs {
+    RESULTS.with(|results| {
+        // Not borrowed across a call that could re-enter this function on the same thread
+        // (`hash_file` does not run rayon work), so the borrow cannot fail.
+        let mut results = results.borrow_mut();
+        hash_each(shared, device, &jobs, &mut results);
+        shared.results.push_many(&mut results);
+    });
+}
+
+fn hash_each(shared: &Shared, device: &Device, jobs: &[Job], results: &mut Vec<FileResult>) {
+    for job in jobs {
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             BUFFER.with(|buffer| {
                 let mut buffer = buffer.borrow_mut();
@@ -452,9 +467,8 @@ fn hash_jobs(shared: &Shared, device: &Device, jobs: Vec<Job>) {
             })
         }))
         .unwrap_or_else(|_| Outcome::failed(Status::Internal, 0, 0));
-        finish(shared, device, job, outcome, &mut results);
+        finish(shared, device, job, outcome, results);
     }
-    shared.results.push_many(&mut results);
 }
 
 /// Records a job's outcome for its path and for every path that followed it to the same inode.

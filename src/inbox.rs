@@ -1,5 +1,6 @@
 //! The submission queue between callers and the dispatcher, and the dispatcher's wake-up signal.
 
+use crate::path_bytes::PathBytes;
 use crate::path_store::PathStore;
 use crate::Status;
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -7,7 +8,7 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 /// A path waiting to be assigned to a device.
 #[derive(Debug)]
 pub(crate) struct Submission {
-    pub(crate) path: Box<[u8]>,
+    pub(crate) path: PathBytes,
     pub(crate) tag: u64,
 }
 
@@ -122,7 +123,8 @@ impl Inbox {
         }
         state.wake = false;
         for _ in 0..state.queue.len().min(max) {
-            let taken = state.queue.pop(|path, tag| Submission { path: Box::from(path), tag });
+            let taken =
+                state.queue.pop(|path, tag| Submission { path: PathBytes::from(path), tag });
             out.extend(taken);
         }
         let mut lifecycle = state.lifecycle;

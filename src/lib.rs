@@ -39,6 +39,7 @@ mod ffi;
 mod inbox;
 mod links;
 mod multi_scope;
+mod path_bytes;
 mod path_store;
 mod pending;
 mod placement;

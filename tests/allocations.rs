@@ -1,0 +1,74 @@
+//! Hashing does not allocate per file: the heap allocations a session makes grow with its tasks
+//! (rayon boxes each spawned task, and a task's list of files is a vector; small files travel 32
+//! to a task), not with its files.
+
+mod common;
+
+use common::TempTree;
+use multipool::{Config, PollOutcome, Session, Status};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// The system allocator, counting every allocation (and reallocation) in the process.
+struct Counting;
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: forwards every call unchanged to `System`, which upholds the `GlobalAlloc` contract;
+// the counter is an atomic and allocates nothing.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: the caller's contract for `alloc` is passed on as is.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` was allocated by `System` with `layout` (every allocation goes there).
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: as for `dealloc`; `new_size` is the caller's, checked by its contract.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Allocations made by one session (created, fed, drained and dropped) hashing `paths`.
+fn allocations_for(paths: &[PathBuf]) -> u64 {
+    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    let session = Session::new(Config::default()).unwrap();
+    session.enqueue_many(paths.iter().enumerate().map(|(i, p)| (p, i as u64))).unwrap();
+    session.finish();
+    let mut results = Vec::with_capacity(paths.len());
+    loop {
+        match session.poll(&mut results, 4096, Some(Duration::from_secs(60))).unwrap() {
+            PollOutcome::Done => break,
+            PollOutcome::TimedOut => panic!("no result for a minute"),
+            PollOutcome::Ready(_) => {}
+        }
+    }
+    assert_eq!(results.len(), paths.len());
+    assert!(results.iter().all(|r| r.status == Status::Ok), "{results:?}");
+    drop(session);
+    drop(results);
+    ALLOCATIONS.load(Ordering::SeqCst) - before
+}
+
+#[test]
+fn small_files_cost_no_allocation_each() {
+    let dir = TempTree::new("alloc");
+    let paths: Vec<PathBuf> = (0..8_000)
+        .map(|i| dir.file(format!("d{}/f{i:05}", i % 8).as_bytes(), format!("{i}\n").as_bytes()))
+        .collect();
+    allocations_for(&paths); // warm-up: thread-local buffers, lazily built tables
+    let few = allocations_for(&paths[..2_000]);
+    let many = allocations_for(&paths);
+    let per_file = (many as f64 - few as f64) / 6_000.0;
+    eprintln!("2,000 files: {few} allocations; 8,000 files: {many}; {per_file:.3} per file");
+    assert!(per_file < 0.1, "{per_file:.3} allocations per extra file");
+}
