@@ -28,7 +28,7 @@ use crate::path_bytes::PathBytes;
 use crate::pending::PendingQueue;
 use crate::placement::{self, Placement};
 use crate::pools::DevicePool;
-use crate::reader::{self, Outcome};
+use crate::reader::{self, Classified, Outcome};
 use crate::results::FileResult;
 use crate::session::Shared;
 use crate::Status;
@@ -460,7 +460,8 @@ fn hash_each(shared: &Shared, device: &Device, jobs: &[Job], results: &mut Vec<F
                 buffer.resize(shared.config.buffer_size + 1, 0);
                 let path = Path::new(OsStr::from_bytes(&job.path));
                 let (read, cancelled) = (shared.read, &shared.cancelled);
-                reader::hash_file(path, Some(job.dev), read, &mut buffer, cancelled, |n| {
+                let classified = Some(Classified { dev: job.dev, size: job.size });
+                reader::hash_file(path, classified, read, &mut buffer, cancelled, |n| {
                     shared.counters.read_bytes(n);
                     device.counters.read_bytes(n);
                 })

@@ -76,15 +76,28 @@ pub(crate) fn stat(path: &Path, follow_symlinks: bool) -> Result<Metadata, Outco
     meta.map_err(|err| Outcome::from_io(&err, 0))
 }
 
+/// What the dispatcher's `stat` said of a path when it assigned it to a pool.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Classified {
+    /// `st_dev`: the device whose pool reads the file.
+    pub(crate) dev: u64,
+    /// `st_size` then.
+    pub(crate) size: u64,
+}
+
 /// Hashes the file at `path` with `buf` as the read buffer.
 ///
-/// `device` is the `st_dev` the path had when it was assigned to a pool: if the opened
-/// descriptor is on another device, the path was swapped in between and the file is reported as
-/// changed rather than read through the wrong pool. `cancelled` is checked between reads;
-/// `on_read` is told every chunk's size (progress).
+/// `classified` is what `stat` said when the path was assigned to a pool. A file it called
+/// shorter than the buffer is read first and checked after: when one read returns exactly that
+/// many bytes, it met the end of a file of the size `stat` saw, and open, read, close are all it
+/// costs. Anything else (a short or long read, an error, no `classified`) takes the careful way:
+/// `fstat` the descriptor, refuse what is not a regular file, report as changed a descriptor on
+/// another device than classified (the path was swapped: its reads must not go through the
+/// wrong pool), and compare before and after. `cancelled` is checked between reads; `on_read`
+/// is told every chunk's size (progress).
 pub(crate) fn hash_file(
     path: &Path,
-    device: Option<u64>,
+    classified: Option<Classified>,
     settings: ReadSettings,
     buf: &mut [u8],
     cancelled: &AtomicBool,
@@ -94,6 +107,34 @@ pub(crate) fn hash_file(
         Ok(file) => file,
         Err(outcome) => return outcome,
     };
+    let mut hasher = settings.algorithm.hasher();
+    let mut total: u64 = 0;
+    let done = |hasher: crate::digest::Hasher, total: u64| {
+        if settings.drop_cache {
+            advise(&file, libc::POSIX_FADV_DONTNEED, 0, 0);
+        }
+        Outcome { status: Status::Ok, os_error: 0, size: total, digest: hasher.finish() }
+    };
+    // Not for empty files: a FIFO or /dev/null swapped in also reads 0 bytes.
+    let single_read = |c: &Classified| c.size > 0 && c.size < buf.len() as u64;
+    if let Some(Classified { size, .. }) = classified.filter(single_read) {
+        if cancelled.load(Ordering::Relaxed) {
+            return Outcome::failed(Status::Cancelled, 0, size);
+        }
+        // The descriptor is still non-blocking: a FIFO swapped in returns at once, and any
+        // result but `size` bytes goes on to the checks below with what was read.
+        if let Ok(n) = (&file).read(buf) {
+            hasher.update(&buf[..n]);
+            total = n as u64;
+            on_read(total);
+            if total == size {
+                // A short read of a regular file meets its end: the file had `size` bytes when
+                // read whole. A same-size replacement between `stat` and `open` goes unseen; it
+                // is read as it is, and at most one read goes through the wrong pool.
+                return done(hasher, total);
+            }
+        }
+    }
     let before = match file.metadata() {
         Ok(meta) => meta,
         Err(err) => return Outcome::from_io(&err, 0),
@@ -101,7 +142,7 @@ pub(crate) fn hash_file(
     if let Some(status) = non_regular_status(&before) {
         return Outcome::failed(status, 0, before.len());
     }
-    if device.is_some_and(|dev| dev != before.dev()) {
+    if classified.is_some_and(|c| c.dev != before.dev()) {
         return Outcome::failed(Status::Changed, 0, before.len());
     }
     // A file shorter than the buffer is read in one call, and advice would only add a syscall.
@@ -112,15 +153,6 @@ pub(crate) fn hash_file(
     if large {
         advise(&file, libc::POSIX_FADV_SEQUENTIAL, 0, 0);
     }
-    let done = |hasher: crate::digest::Hasher, total: u64| {
-        if settings.drop_cache {
-            advise(&file, libc::POSIX_FADV_DONTNEED, 0, 0);
-        }
-        Outcome { status: Status::Ok, os_error: 0, size: total, digest: hasher.finish() }
-    };
-
-    let mut hasher = settings.algorithm.hasher();
-    let mut total: u64 = 0;
     let mut reader = &file;
     loop {
         if cancelled.load(Ordering::Relaxed) {
@@ -375,16 +407,69 @@ mod tests {
         assert_eq!(out.status, Status::Changed);
     }
 
+    fn hash_classified(path: &Path, dev: u64, size: u64) -> Outcome {
+        let classified = Some(Classified { dev, size });
+        hash_file(path, classified, SETTINGS, &mut [0; 16], &AtomicBool::new(false), |_| {})
+    }
+
     #[test]
     fn a_descriptor_on_another_device_than_classified_is_changed() {
         let dir = TempDir::new();
-        let path = dir.file("moved", b"data");
+        let large = dir.file("large", &[5; 100]);
+        let dev = std::fs::metadata(&large).unwrap().dev();
+        assert_eq!(hash_classified(&large, dev, 100).status, Status::Ok);
+        assert_eq!(hash_classified(&large, dev ^ 1, 100).status, Status::Changed);
+        // A small file whose size is not what stat said is checked the same way.
+        let small = dir.file("small", b"data");
+        assert_eq!(hash_classified(&small, dev ^ 1, 3).status, Status::Changed);
+    }
+
+    #[test]
+    fn a_small_file_read_whole_at_the_classified_size_skips_the_checks() {
+        let dir = TempDir::new();
+        let path = dir.file("small", b"data");
         let dev = std::fs::metadata(&path).unwrap().dev();
-        let hash_on = |device| {
-            hash_file(&path, Some(device), SETTINGS, &mut [0; 16], &AtomicBool::new(false), |_| {})
-        };
-        assert_eq!(hash_on(dev).status, Status::Ok);
-        assert_eq!(hash_on(dev ^ 1).status, Status::Changed);
+        let out = hash_classified(&path, dev, 4);
+        assert_eq!((out.status, out.size), (Status::Ok, 4));
+        assert_eq!(out.digest, digest_bytes(Algorithm::Sha256, b"data"));
+    }
+
+    #[test]
+    fn a_small_file_rewritten_before_it_was_opened_is_read_as_it_is() {
+        // stat saw 4 bytes; by the time the task opens it the file has 7: nothing changed
+        // while it was read, so the new contents are its digest.
+        let dir = TempDir::new();
+        let path = dir.file("rewritten", b"data+++");
+        let dev = std::fs::metadata(&path).unwrap().dev();
+        let out = hash_classified(&path, dev, 4);
+        assert_eq!((out.status, out.size), (Status::Ok, 7));
+        assert_eq!(out.digest, digest_bytes(Algorithm::Sha256, b"data+++"));
+        let grown = dir.file("grown", &[9; 40]);
+        let out = hash_classified(&grown, dev, 4);
+        assert_eq!(
+            (out.status, out.digest),
+            (Status::Ok, digest_bytes(Algorithm::Sha256, &[9; 40]))
+        );
+    }
+
+    #[test]
+    fn a_fifo_or_device_swapped_in_after_stat_is_refused_without_blocking() {
+        let dir = TempDir::new();
+        let fifo = dir.path().join("fifo");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_bytes()).unwrap();
+        // SAFETY: `c` is a valid NUL-terminated path for the duration of the call.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        let dev = std::fs::metadata(&fifo).unwrap().dev();
+        for size in [0, 5] {
+            assert_eq!(hash_classified(&fifo, dev, size).status, Status::IsFifo, "size {size}");
+        }
+        let null = Path::new("/dev/null");
+        let dev = std::fs::metadata(null).unwrap().dev();
+        for size in [0, 5] {
+            assert_eq!(hash_classified(null, dev, size).status, Status::IsDevice, "size {size}");
+        }
+        let zero = Path::new("/dev/zero");
+        assert_eq!(hash_classified(zero, dev, 5).status, Status::IsDevice);
     }
 
     #[test]
