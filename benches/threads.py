@@ -35,7 +35,9 @@ def main():
     files = f"find {root} -type f -print0"
     commands = {f"mphash -t ssd:{n},hdd:{n}": f"{mphash} -t ssd:{n},hdd:{n} {root}"
                 for n in args.threads.split(",")}
-    commands.update({f"cat x{p}": f"{files} | xargs -0 -P{p} -n 64 cat" for p in (1, 4, 8, 16)})
+    # As in compare.py: -n small enough that p cats really run at once.
+    commands.update({f"cat x{p}": f"{files} | xargs -0 -P{p} -n {max(1, min(64, -(-len(spec) // p)))} cat"
+                     for p in (1, 4, 8, 16) if p <= len(spec)})
     samples = {name: [] for name in commands}
     for _ in range(args.runs):
         for name, cmd in commands.items():
