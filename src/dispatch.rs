@@ -65,6 +65,8 @@ struct Job {
     link: Option<InodeId>,
     /// Size when classified; decides whether the file may share a task with others.
     size: u64,
+    /// Inode number when classified: the elevator's order where no better one is known.
+    ino: u64,
 }
 
 /// Why an epoch ended.
@@ -271,7 +273,8 @@ impl<'a> Dispatcher<'a> {
         device.counters.queued(1, meta.len());
         shared.counters.queued(0, meta.len());
         let (placement, resident) = self.inspect(device.index, path, &meta);
-        let job = Job { path: submission.path, tag, dev: meta.dev(), link, size: meta.len() };
+        let (dev, size, ino) = (meta.dev(), meta.len(), meta.ino());
+        let job = Job { path: submission.path, tag, dev, link, size, ino };
         if self.has_pool.get(device.index) == Some(&false) {
             let outcome = Outcome::failed(Status::ResourceExhausted, 0, meta.len());
             return finish_now(shared, &device, &job, outcome);
@@ -321,8 +324,8 @@ impl<'a> Dispatcher<'a> {
     fn no_cache_pool(&mut self) {
         self.cachestat = false;
         for (index, job) in self.cached.drain(..) {
-            let placement = Placement::Inode(job.dev); // order unknown: keep them together
-            self.lanes[index].pending.push(placement, job);
+            // FIEMAP was skipped for them (they were in memory): inode order, as without FIEMAP.
+            self.lanes[index].pending.push(Placement::Inode(job.ino), job);
         }
     }
 
