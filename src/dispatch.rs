@@ -53,6 +53,10 @@ const PENDING_WINDOW: usize = 65_536;
 /// task costs a rayon spawn, a worker wake-up and a lock on the result queue; for 4 KiB files
 /// that is as much as the hashing, so they travel in batches.
 const SMALL_FILES_PER_TASK: usize = 32;
+/// Most bytes of small files in one task. A task reads its files one after another, so on a
+/// cold cache a task of 32 files of up to a buffer each (32 MiB) would be 32 reads in a row on
+/// one thread while other threads idle; 256 KiB still takes 32 files of 8 KiB in one task.
+const SMALL_BYTES_PER_TASK: u64 = 256 << 10;
 
 /// A file waiting for, or running on, its device's pool.
 #[derive(Debug)]
@@ -356,7 +360,8 @@ impl<'a> Dispatcher<'a> {
             let limit = device.threads * shared.config.in_flight_per_thread;
             while room > 0 && device.in_flight.load(Ordering::Acquire) < limit {
                 let Some(first) = queue.pop() else { break };
-                let jobs = batch(first, room, small, || queue.pop_if(|next| next.size <= small));
+                let jobs =
+                    batch(first, room, small, |limit| queue.pop_if(|next| next.size <= limit));
                 room -= jobs.len();
                 launch(scope, shared, device, &device.in_flight, jobs);
             }
@@ -380,9 +385,9 @@ impl<'a> Dispatcher<'a> {
             };
             let (_, first) = self.cached.pop_front().expect("front checked above");
             let cached = &mut self.cached;
-            let jobs = batch(first, room, small, || {
+            let jobs = batch(first, room, small, |limit| {
                 let same =
-                    cached.front().is_some_and(|(i, next)| *i == index && next.size <= small);
+                    cached.front().is_some_and(|(i, next)| *i == index && next.size <= limit);
                 same.then(|| cached.pop_front()).flatten().map(|(_, job)| job)
             });
             room -= jobs.len();
@@ -392,22 +397,27 @@ impl<'a> Dispatcher<'a> {
 }
 
 /// The files of one task: `first`, and when it is small (`size <= small`), as many further small
-/// files as `next_small` yields, up to `SMALL_FILES_PER_TASK` and `room`.
+/// files as `next_small(limit)` yields (it pops the next file only if its size is at most
+/// `limit`), up to `SMALL_FILES_PER_TASK` and `room` files and `SMALL_BYTES_PER_TASK` bytes.
 fn batch(
     first: Job,
     room: usize,
     small: u64,
-    mut next_small: impl FnMut() -> Option<Job>,
+    mut next_small: impl FnMut(u64) -> Option<Job>,
 ) -> Vec<Job> {
     if first.size > small {
         return vec![first];
     }
     let most = SMALL_FILES_PER_TASK.min(room).max(1);
+    let mut bytes_left = SMALL_BYTES_PER_TASK.saturating_sub(first.size);
     let mut jobs = Vec::with_capacity(most); // one allocation per task, not a doubling series
     jobs.push(first);
     while jobs.len() < most {
-        match next_small() {
-            Some(job) => jobs.push(job),
+        match next_small(small.min(bytes_left)) {
+            Some(job) => {
+                bytes_left -= job.size;
+                jobs.push(job);
+            }
             None => break,
         }
     }
@@ -496,4 +506,49 @@ fn finish_now(shared: &Shared, device: &Device, job: &Job, outcome: Outcome) {
     let mut results = Vec::new();
     finish(shared, device, job, outcome, &mut results);
     shared.results.push_many(&mut results);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(tag: u64, size: u64) -> Job {
+        Job { path: PathBytes::from(&b"p"[..]), tag, dev: 0, link: None, size, ino: 0 }
+    }
+
+    /// Batches `sizes` in queue order the way `spawn` does, returning each task's tags.
+    fn tasks(sizes: &[u64], room: usize, small: u64) -> Vec<Vec<u64>> {
+        let mut queue: VecDeque<Job> =
+            sizes.iter().enumerate().map(|(i, &s)| job(i as u64, s)).collect();
+        let mut out = Vec::new();
+        while let Some(first) = queue.pop_front() {
+            let jobs = batch(first, room, small, |limit| {
+                queue.front().is_some_and(|next| next.size <= limit).then(|| queue.pop_front())?
+            });
+            out.push(jobs.iter().map(|j| j.tag).collect());
+        }
+        out
+    }
+
+    #[test]
+    fn small_files_share_tasks_up_to_the_count_bytes_and_room() {
+        let small = 1 << 20;
+        // 4 KiB files: 32 to a task (128 KiB, under the byte cap).
+        let four_k = tasks(&[4096; 70], 1000, small);
+        assert_eq!(four_k.iter().map(Vec::len).collect::<Vec<_>>(), vec![32, 32, 6]);
+        // 100 KiB files: the 256 KiB cap takes two.
+        let hundred_k = tasks(&[100 << 10; 5], 1000, small);
+        assert_eq!(hundred_k, vec![vec![0, 1], vec![2, 3], vec![4]]);
+        // Room for 3 results: no task holds more.
+        assert!(tasks(&[10; 7], 3, small).iter().all(|t| t.len() <= 3));
+    }
+
+    #[test]
+    fn large_files_go_alone_and_order_is_kept() {
+        let small = 1 << 20;
+        let got = tasks(&[10, 10, 2 << 20, 10, 300 << 10, 10], 1000, small);
+        // The large file ends the first task (no skipping ahead); the 300 KiB file is small
+        // but over the byte cap on its own, so nothing joins it or the file before it.
+        assert_eq!(got, vec![vec![0, 1], vec![2], vec![3], vec![4], vec![5]]);
+    }
 }
