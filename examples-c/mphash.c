@@ -286,12 +286,18 @@ static void print_devices(struct app *app)
     }
     for (i = 0; i < count; i++) {
         mp_device d;
-        if (mp_session_device(app->session, i, &d) != MP_OK) {
+        mp_counters c;
+        memset(&c, 0, sizeof c);
+        c.struct_size = sizeof c;
+        if (mp_session_device(app->session, i, &d) != MP_OK ||
+            mp_session_counters(app->session, d.index, &c) != MP_OK) {
             continue;
         }
-        fprintf(stderr, "device: %u %s kind=%s threads=%u source=%s files=%llu bytes=%llu\n",
+        fprintf(stderr,
+                "device: %u %s kind=%s threads=%u source=%s files=%llu bytes=%llu from_cache=%llu\n",
                 d.index, d.name, mp_kind_str(d.kind), d.threads, mp_kind_source_str(d.kind_source),
-                (unsigned long long)d.stats.files_done, (unsigned long long)d.stats.bytes_done);
+                (unsigned long long)c.files_done, (unsigned long long)c.bytes_done,
+                (unsigned long long)c.files_from_cache);
     }
 }
 

@@ -275,6 +275,50 @@ typedef struct mp_stats {
 } mp_stats;
 
 /**
+ * Progress counters of a session or of one device, written by `mp_session_counters()`: the
+ * counters of `mp_stats` and those added since, in a struct that can grow.
+ *
+ * Set `struct_size` to `sizeof(mp_counters)` before the call (zeroing the struct first is the
+ * simplest way to keep it portable). A library newer than the caller writes only the fields the
+ * caller knows; one older than the caller writes the fields it has and leaves the rest.
+ */
+typedef struct mp_counters {
+  /**
+   * Size of this struct as the caller knows it; set by the caller, kept by the library.
+   */
+  size_t struct_size;
+  /**
+   * As in `mp_stats`.
+   */
+  uint64_t files_queued;
+  /**
+   * As in `mp_stats`.
+   */
+  uint64_t bytes_queued;
+  /**
+   * As in `mp_stats`.
+   */
+  uint64_t files_done;
+  /**
+   * As in `mp_stats`.
+   */
+  uint64_t bytes_done;
+  /**
+   * As in `mp_stats`.
+   */
+  uint64_t files_failed;
+  /**
+   * As in `mp_stats`.
+   */
+  uint64_t files_cancelled;
+  /**
+   * Files of a hard disk found wholly in the page cache when queued, and therefore hashed by
+   * the page-cache pool (one thread per CPU) instead of waiting for the disk's thread.
+   */
+  uint64_t files_from_cache;
+} mp_counters;
+
+/**
  * A device the session has met, written by `mp_session_device()` into caller memory.
  */
 typedef struct mp_device {
@@ -573,6 +617,24 @@ mp_status mp_session_poll(const struct mp_session *session,
  * `session` must be NULL or a live session; `stats` must be NULL or writable.
  */
 mp_status mp_session_stats(const struct mp_session *session, struct mp_stats *stats);
+
+/**
+ * Writes the progress counters of the whole session (`device` = MP_DEVICE_NONE) or of device
+ * `device` (an index as in `mp_session_device()`) into `*counters`, whose `struct_size` the
+ * caller has set to `sizeof(mp_counters)`. Unlike `mp_stats`, the struct can grow in later
+ * versions without breaking callers built against this one.
+ *
+ * Returns MP_OK; MP_ERR_NULL_POINTER; MP_ERR_OPTIONS_VERSION if `struct_size` is smaller than
+ * any `mp_counters` this library knows (0, say: it was not set); MP_ERR_INVALID_ARGUMENT if no
+ * device has that index. Thread-safe.
+ *
+ * # Safety
+ * `session` must be NULL or a live session; `counters` must be NULL or point to a writable
+ * struct of `counters->struct_size` bytes.
+ */
+mp_status mp_session_counters(const struct mp_session *session,
+                              uint32_t device,
+                              struct mp_counters *counters);
 
 /**
  * Writes the number of devices the session has met so far into `*count`. Devices are met as

@@ -27,7 +27,7 @@ pub enum Status {
     NullPointer = 100,
     /// An argument is out of its documented range.
     InvalidArgument = 101,
-    /// The options struct's `struct_size` is not one this library understands.
+    /// A struct's `struct_size` (`mp_options`, `mp_counters`) is not one this library understands.
     OptionsVersion = 102,
     /// The threads spec could not be parsed.
     InvalidThreadsSpec = 103,
@@ -123,7 +123,9 @@ impl Status {
             Status::Timeout => "timed out waiting for results\0",
             Status::NullPointer => "a required pointer argument is NULL\0",
             Status::InvalidArgument => "invalid argument\0",
-            Status::OptionsVersion => "options struct_size not supported by this library version\0",
+            Status::OptionsVersion => {
+                "struct_size (of mp_options or mp_counters) not supported by this library version\0"
+            }
             Status::InvalidThreadsSpec => "invalid threads spec\0",
             Status::SessionFinished => "session is finished and accepts no more paths\0",
             Status::SessionCancelled => "session is cancelled and accepts no more paths\0",

@@ -141,7 +141,10 @@ fn verbose_lists_devices_and_progress_draws_a_line() {
     let device =
         stderr.lines().find(|l| l.starts_with("device:")).unwrap_or_else(|| panic!("{stderr}"));
     assert!(
-        device.contains(" kind=") && device.contains(" threads=") && device.contains(" files=1"),
+        device.contains(" kind=")
+            && device.contains(" threads=")
+            && device.contains(" files=1")
+            && device.contains(" from_cache="),
         "{device}"
     );
     assert!(stderr.contains("1/1 files") && stderr.contains("MB/s"), "{stderr}");

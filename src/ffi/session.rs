@@ -2,9 +2,10 @@
 
 use super::boundary::{boundary, boundary_value};
 use super::codes::mp_status;
+use super::codes::MP_DEVICE_NONE;
 use super::options::MpOptions;
 use super::pointers::{try_mut, try_ref, try_slice};
-use super::types::{MpDevice, MpPath, MpResult, MpStats};
+use super::types::{MpCounters, MpDevice, MpPath, MpResult, MpStats};
 use crate::{Config, PollOutcome, Session, Status};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -246,6 +247,55 @@ pub unsafe extern "C" fn mp_session_stats(
     })
 }
 
+/// Writes the progress counters of the whole session (`device` = MP_DEVICE_NONE) or of device
+/// `device` (an index as in `mp_session_device()`) into `*counters`, whose `struct_size` the
+/// caller has set to `sizeof(mp_counters)`. Unlike `mp_stats`, the struct can grow in later
+/// versions without breaking callers built against this one.
+///
+/// Returns MP_OK; MP_ERR_NULL_POINTER; MP_ERR_OPTIONS_VERSION if `struct_size` is smaller than
+/// any `mp_counters` this library knows (0, say: it was not set); MP_ERR_INVALID_ARGUMENT if no
+/// device has that index. Thread-safe.
+///
+/// # Safety
+/// `session` must be NULL or a live session; `counters` must be NULL or point to a writable
+/// struct of `counters->struct_size` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mp_session_counters(
+    session: *const MpSession,
+    device: u32,
+    counters: *mut MpCounters,
+) -> mp_status {
+    boundary(|| {
+        // SAFETY: documented contract of `session`.
+        let session = unsafe { try_ref(session) }?;
+        if counters.is_null() {
+            return Err(Status::NullPointer);
+        }
+        // SAFETY: non-NULL, and the caller vouches for a struct that starts with struct_size.
+        let size = unsafe { counters.cast::<usize>().read_unaligned() };
+        if size < size_of::<MpCounters>() {
+            return Err(Status::OptionsVersion);
+        }
+        let stats = if device == MP_DEVICE_NONE {
+            session.inner.stats()
+        } else {
+            let index = usize::try_from(device).map_err(|_| Status::InvalidArgument)?;
+            session.inner.device(index).ok_or(Status::InvalidArgument)?.stats
+        };
+        let value = MpCounters::new(size, stats);
+        // SAFETY: the caller's struct has `size` writable bytes, at least as many as ours; only
+        // ours are written, so fields of a newer caller keep what it put there.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                (&value as *const MpCounters).cast::<u8>(),
+                counters.cast::<u8>(),
+                size_of::<MpCounters>(),
+            );
+        }
+        Ok(())
+    })
+}
+
 /// Writes the number of devices the session has met so far into `*count`. Devices are met as
 /// paths are dispatched, so the number can grow while the session runs; indexes stay valid.
 ///
@@ -311,9 +361,54 @@ mod tests {
                 MP_ERR_NULL_POINTER
             );
             assert_eq!(mp_session_stats(null(), null_mut()), MP_ERR_NULL_POINTER);
+            assert_eq!(mp_session_counters(null(), 0, null_mut()), MP_ERR_NULL_POINTER);
             assert_eq!(mp_session_device_count(null(), null_mut()), MP_ERR_NULL_POINTER);
             assert_eq!(mp_session_device(null(), 0, null_mut()), MP_ERR_NULL_POINTER);
             mp_session_free(null_mut());
+        }
+    }
+
+    /// `session` must be live and done: 2 paths queued, 1 hashed on device 0, 1 failed before any
+    /// device.
+    unsafe fn counters_honour_struct_size(session: *mut MpSession) {
+        let ours = size_of::<MpCounters>();
+        let mut counters = MpCounters { struct_size: ours, ..MpCounters::default() };
+        // SAFETY: `session` is live (caller), every struct has struct_size writable bytes.
+        unsafe {
+            assert_eq!(mp_session_counters(session, MP_DEVICE_NONE, &mut counters), MP_OK);
+            let expected = MpCounters::new(ours, (*session).inner.stats());
+            assert_eq!(counters, expected);
+            assert_eq!(
+                (counters.files_queued, counters.files_done, counters.files_failed),
+                (2, 1, 1)
+            );
+            assert_eq!(mp_session_counters(session, 0, &mut counters), MP_OK);
+            assert_eq!(
+                (counters.files_queued, counters.files_done, counters.files_failed),
+                (1, 1, 0)
+            );
+            assert_eq!(mp_session_counters(session, 1, &mut counters), MP_ERR_INVALID_ARGUMENT);
+            // A caller from the future: its extra field is left alone, its size kept.
+            #[repr(C)]
+            struct Newer {
+                known: MpCounters,
+                extra: u64,
+            }
+            let mut newer = Newer { known: MpCounters::default(), extra: 0xfeed };
+            newer.known.struct_size = size_of::<Newer>();
+            let ptr = (&mut newer as *mut Newer).cast::<MpCounters>();
+            assert_eq!(mp_session_counters(session, MP_DEVICE_NONE, ptr), MP_OK);
+            assert_eq!((newer.known.files_done, newer.extra), (1, 0xfeed));
+            assert_eq!(newer.known.struct_size, size_of::<Newer>());
+            // struct_size not set, or smaller than any version: refused, nothing written.
+            for size in [0, 8, ours - 1] {
+                let mut short = MpCounters { struct_size: size, ..MpCounters::default() };
+                assert_eq!(
+                    mp_session_counters(session, MP_DEVICE_NONE, &mut short),
+                    MP_ERR_OPTIONS_VERSION
+                );
+                assert_eq!(short, MpCounters { struct_size: size, ..MpCounters::default() });
+            }
         }
     }
 
@@ -361,6 +456,7 @@ mod tests {
             assert_eq!(mp_session_device(session, 0, device.as_mut_ptr()), MP_OK);
             assert_eq!(device.assume_init().stats.files_done, 1);
             assert_eq!(mp_session_device(session, 1, device.as_mut_ptr()), MP_ERR_INVALID_ARGUMENT);
+            counters_honour_struct_size(session);
             mp_session_free(session);
         }
     }

@@ -89,6 +89,49 @@ impl From<Stats> for MpStats {
     }
 }
 
+/// Progress counters of a session or of one device, written by `mp_session_counters()`: the
+/// counters of `mp_stats` and those added since, in a struct that can grow.
+///
+/// Set `struct_size` to `sizeof(mp_counters)` before the call (zeroing the struct first is the
+/// simplest way to keep it portable). A library newer than the caller writes only the fields the
+/// caller knows; one older than the caller writes the fields it has and leaves the rest.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MpCounters {
+    /// Size of this struct as the caller knows it; set by the caller, kept by the library.
+    pub struct_size: usize,
+    /// As in `mp_stats`.
+    pub files_queued: u64,
+    /// As in `mp_stats`.
+    pub bytes_queued: u64,
+    /// As in `mp_stats`.
+    pub files_done: u64,
+    /// As in `mp_stats`.
+    pub bytes_done: u64,
+    /// As in `mp_stats`.
+    pub files_failed: u64,
+    /// As in `mp_stats`.
+    pub files_cancelled: u64,
+    /// Files of a hard disk found wholly in the page cache when queued, and therefore hashed by
+    /// the page-cache pool (one thread per CPU) instead of waiting for the disk's thread.
+    pub files_from_cache: u64,
+}
+
+impl MpCounters {
+    pub(crate) fn new(struct_size: usize, s: Stats) -> MpCounters {
+        MpCounters {
+            struct_size,
+            files_queued: s.files_queued,
+            bytes_queued: s.bytes_queued,
+            files_done: s.files_done,
+            bytes_done: s.bytes_done,
+            files_failed: s.files_failed,
+            files_cancelled: s.files_cancelled,
+            files_from_cache: s.files_from_cache,
+        }
+    }
+}
+
 /// A device the session has met, written by `mp_session_device()` into caller memory.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]

@@ -146,9 +146,11 @@ static void test_null_pointers(void)
     mp_session *session = new_session(NULL, 0);
     mp_result result;
     mp_stats stats;
+    mp_counters counters;
     mp_device device;
     mp_path path;
     size_t n;
+    memset(&counters, 0, sizeof counters);
     CHECK_STATUS(mp_options_init(NULL), MP_ERR_NULL_POINTER);
     CHECK_STATUS(mp_session_new(NULL, NULL), MP_ERR_NULL_POINTER);
     CHECK_STATUS(mp_session_enqueue(NULL, (const uint8_t *)"x", 1, 0), MP_ERR_NULL_POINTER);
@@ -166,6 +168,13 @@ static void test_null_pointers(void)
     CHECK_STATUS(mp_session_poll(session, &result, 0, 0, &n), MP_ERR_INVALID_ARGUMENT);
     CHECK_STATUS(mp_session_stats(NULL, &stats), MP_ERR_NULL_POINTER);
     CHECK_STATUS(mp_session_stats(session, NULL), MP_ERR_NULL_POINTER);
+    CHECK_STATUS(mp_session_counters(NULL, MP_DEVICE_NONE, &counters), MP_ERR_NULL_POINTER);
+    CHECK_STATUS(mp_session_counters(session, MP_DEVICE_NONE, NULL), MP_ERR_NULL_POINTER);
+    /* struct_size left at 0: refused rather than guessed. */
+    CHECK_STATUS(mp_session_counters(session, MP_DEVICE_NONE, &counters),
+                 MP_ERR_OPTIONS_VERSION);
+    counters.struct_size = sizeof counters;
+    CHECK_STATUS(mp_session_counters(session, 0, &counters), MP_ERR_INVALID_ARGUMENT);
     CHECK_STATUS(mp_session_device_count(NULL, &n), MP_ERR_NULL_POINTER);
     CHECK_STATUS(mp_session_device_count(session, NULL), MP_ERR_NULL_POINTER);
     CHECK_STATUS(mp_session_device(NULL, 0, &device), MP_ERR_NULL_POINTER);
@@ -250,6 +259,7 @@ static void test_vectors(const char *vectors_file, const char *name, uint32_t co
     FILE *f = fopen(vectors_file, "r");
     mp_session *session = new_session_with("hdd:1,ssd:2,ram:2", 4096, code);
     mp_stats stats;
+    mp_counters counters;
     size_t devices = 0;
     mp_device device;
     CHECK(f != NULL);
@@ -296,6 +306,15 @@ static void test_vectors(const char *vectors_file, const char *name, uint32_t co
     CHECK_STATUS(mp_session_stats(session, &stats), MP_OK);
     CHECK(stats.files_queued == count && stats.files_done == count && stats.files_failed == 0);
     CHECK(stats.bytes_done == total_bytes && stats.bytes_queued == total_bytes);
+    memset(&counters, 0, sizeof counters);
+    counters.struct_size = sizeof counters;
+    CHECK_STATUS(mp_session_counters(session, MP_DEVICE_NONE, &counters), MP_OK);
+    CHECK(counters.struct_size == sizeof counters);
+    CHECK(counters.files_queued == count && counters.files_done == count);
+    CHECK(counters.bytes_done == total_bytes && counters.files_failed == 0);
+    CHECK(counters.files_from_cache <= count);
+    CHECK_STATUS(mp_session_counters(session, results[0].device, &counters), MP_OK);
+    CHECK(counters.files_done >= 1 && counters.files_done <= count);
     CHECK_STATUS(mp_session_device_count(session, &devices), MP_OK);
     CHECK(devices >= 1);
     CHECK_STATUS(mp_session_device(session, results[0].device, &device), MP_OK);
