@@ -296,7 +296,7 @@ static void print_devices(struct app *app)
         fprintf(stderr,
                 "device: %u %s kind=%s threads=%u source=%s files=%llu bytes=%llu from_cache=%llu\n",
                 d.index, d.name, mp_kind_str(d.kind), d.threads, mp_kind_source_str(d.kind_source),
-                (unsigned long long)c.files_done, (unsigned long long)c.bytes_done,
+                (unsigned long long)c.stats.files_done, (unsigned long long)c.stats.bytes_done,
                 (unsigned long long)c.files_from_cache);
     }
 }

@@ -288,29 +288,9 @@ typedef struct mp_counters {
    */
   size_t struct_size;
   /**
-   * As in `mp_stats`.
+   * The counters `mp_session_stats()` gives.
    */
-  uint64_t files_queued;
-  /**
-   * As in `mp_stats`.
-   */
-  uint64_t bytes_queued;
-  /**
-   * As in `mp_stats`.
-   */
-  uint64_t files_done;
-  /**
-   * As in `mp_stats`.
-   */
-  uint64_t bytes_done;
-  /**
-   * As in `mp_stats`.
-   */
-  uint64_t files_failed;
-  /**
-   * As in `mp_stats`.
-   */
-  uint64_t files_cancelled;
+  struct mp_stats stats;
   /**
    * Files of a hard disk found wholly in the page cache when queued, and therefore hashed by
    * the page-cache pool (one thread per CPU) instead of waiting for the disk's thread.

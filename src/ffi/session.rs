@@ -379,12 +379,20 @@ mod tests {
             let expected = MpCounters::new(ours, (*session).inner.stats());
             assert_eq!(counters, expected);
             assert_eq!(
-                (counters.files_queued, counters.files_done, counters.files_failed),
+                (
+                    counters.stats.files_queued,
+                    counters.stats.files_done,
+                    counters.stats.files_failed
+                ),
                 (2, 1, 1)
             );
             assert_eq!(mp_session_counters(session, 0, &mut counters), MP_OK);
             assert_eq!(
-                (counters.files_queued, counters.files_done, counters.files_failed),
+                (
+                    counters.stats.files_queued,
+                    counters.stats.files_done,
+                    counters.stats.files_failed
+                ),
                 (1, 1, 0)
             );
             assert_eq!(mp_session_counters(session, 1, &mut counters), MP_ERR_INVALID_ARGUMENT);
@@ -398,7 +406,7 @@ mod tests {
             newer.known.struct_size = size_of::<Newer>();
             let ptr = (&mut newer as *mut Newer).cast::<MpCounters>();
             assert_eq!(mp_session_counters(session, MP_DEVICE_NONE, ptr), MP_OK);
-            assert_eq!((newer.known.files_done, newer.extra), (1, 0xfeed));
+            assert_eq!((newer.known.stats.files_done, newer.extra), (1, 0xfeed));
             assert_eq!(newer.known.struct_size, size_of::<Newer>());
             // struct_size not set, or smaller than any version: refused, nothing written.
             for size in [0, 8, ours - 1] {

@@ -60,7 +60,7 @@ impl From<FileResult> for MpResult {
 /// done they are all exact. `files_done + files_failed + files_cancelled` is the number of
 /// results produced so far.
 #[repr(C)]
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MpStats {
     /// Paths accepted by enqueue (session) or assigned to this device (device).
     pub files_queued: u64,
@@ -100,18 +100,8 @@ impl From<Stats> for MpStats {
 pub struct MpCounters {
     /// Size of this struct as the caller knows it; set by the caller, kept by the library.
     pub struct_size: usize,
-    /// As in `mp_stats`.
-    pub files_queued: u64,
-    /// As in `mp_stats`.
-    pub bytes_queued: u64,
-    /// As in `mp_stats`.
-    pub files_done: u64,
-    /// As in `mp_stats`.
-    pub bytes_done: u64,
-    /// As in `mp_stats`.
-    pub files_failed: u64,
-    /// As in `mp_stats`.
-    pub files_cancelled: u64,
+    /// The counters `mp_session_stats()` gives.
+    pub stats: MpStats,
     /// Files of a hard disk found wholly in the page cache when queued, and therefore hashed by
     /// the page-cache pool (one thread per CPU) instead of waiting for the disk's thread.
     pub files_from_cache: u64,
@@ -119,16 +109,7 @@ pub struct MpCounters {
 
 impl MpCounters {
     pub(crate) fn new(struct_size: usize, s: Stats) -> MpCounters {
-        MpCounters {
-            struct_size,
-            files_queued: s.files_queued,
-            bytes_queued: s.bytes_queued,
-            files_done: s.files_done,
-            bytes_done: s.bytes_done,
-            files_failed: s.files_failed,
-            files_cancelled: s.files_cancelled,
-            files_from_cache: s.files_from_cache,
-        }
+        MpCounters { struct_size, stats: s.into(), files_from_cache: s.files_from_cache }
     }
 }
 

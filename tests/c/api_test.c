@@ -310,11 +310,11 @@ static void test_vectors(const char *vectors_file, const char *name, uint32_t co
     counters.struct_size = sizeof counters;
     CHECK_STATUS(mp_session_counters(session, MP_DEVICE_NONE, &counters), MP_OK);
     CHECK(counters.struct_size == sizeof counters);
-    CHECK(counters.files_queued == count && counters.files_done == count);
-    CHECK(counters.bytes_done == total_bytes && counters.files_failed == 0);
+    CHECK(counters.stats.files_queued == count && counters.stats.files_done == count);
+    CHECK(counters.stats.bytes_done == total_bytes && counters.stats.files_failed == 0);
     CHECK(counters.files_from_cache <= count);
     CHECK_STATUS(mp_session_counters(session, results[0].device, &counters), MP_OK);
-    CHECK(counters.files_done >= 1 && counters.files_done <= count);
+    CHECK(counters.stats.files_done >= 1 && counters.stats.files_done <= count);
     CHECK_STATUS(mp_session_device_count(session, &devices), MP_OK);
     CHECK(devices >= 1);
     CHECK_STATUS(mp_session_device(session, results[0].device, &device), MP_OK);
