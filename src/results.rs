@@ -58,29 +58,27 @@ impl ResultQueue {
     }
 
     pub(crate) fn push(&self, result: FileResult) {
-        let mut state = self.lock();
-        state.ready.push_back(result);
-        let sleepers = state.sleepers;
-        drop(state);
-        if sleepers > 0 {
-            self.arrived.notify_one();
-        }
+        self.add(std::iter::once(result));
     }
 
     /// Pushes several results under one lock acquisition (a task's batch of small files).
     pub(crate) fn push_many(&self, results: &mut Vec<FileResult>) {
-        match results.len() {
-            0 => {}
-            1 => self.push(results.remove(0)),
-            _ => {
-                let mut state = self.lock();
-                state.ready.extend(results.drain(..));
-                let sleepers = state.sleepers;
-                drop(state);
-                if sleepers > 0 {
-                    self.arrived.notify_all();
-                }
-            }
+        if !results.is_empty() {
+            self.add(results.drain(..));
+        }
+    }
+
+    /// Appends `results` and wakes as many sleeping pollers as they can serve.
+    fn add(&self, results: impl ExactSizeIterator<Item = FileResult>) {
+        let count = results.len();
+        let mut state = self.lock();
+        state.ready.extend(results);
+        let sleepers = state.sleepers;
+        drop(state);
+        match (sleepers, count) {
+            (0, _) => {}
+            (_, 1) => self.arrived.notify_one(),
+            _ => self.arrived.notify_all(),
         }
     }
 
