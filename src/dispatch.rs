@@ -469,8 +469,12 @@ fn hash_each(shared: &Shared, device: &Device, jobs: &[Job], results: &mut Vec<F
             BUFFER.with(|buffer| {
                 let mut buffer = buffer.borrow_mut();
                 // One byte more than the buffer size: a file that fills the buffer exactly is
-                // still read to its end in a single call.
-                buffer.resize(shared.config.buffer_size + 1, 0);
+                // still read to its end in a single call. Allocated zeroed, not resized: calloc
+                // hands back untouched pages, so a thread that only ever reads small files
+                // faults in the first few of them, not all 256 of a 1 MiB buffer.
+                if buffer.len() != shared.config.buffer_size + 1 {
+                    *buffer = vec![0; shared.config.buffer_size + 1];
+                }
                 let path = Path::new(OsStr::from_bytes(&job.path));
                 let (read, cancelled) = (shared.read, &shared.cancelled);
                 let classified = Some(Classified { dev: job.dev, size: job.size });
