@@ -49,6 +49,11 @@ const BATCH: usize = 4096;
 /// compactly (`PathStore`), so that a million queued paths cost about their bytes. 64 Ki files
 /// are plenty for an elevator to order a disk's reads.
 const PENDING_WINDOW: usize = 65_536;
+/// The window while no device orders its reads. A FIFO pool gains nothing from files
+/// classified far ahead of it, and a short queue stays in the CPU's cache: a file is opened soon
+/// after its `stat`, and the queue's pages are reused instead of faulted in for every file.
+/// The tasks already handed to the pools are not counted in it, so the pools never wait on it.
+const FIFO_WINDOW: usize = 1024;
 /// Most small files (ones a single read takes in) handed to a pool as one task. Per file, a
 /// task costs a rayon spawn, a worker wake-up and a lock on the result queue; for 4 KiB files
 /// that is as much as the hashing, so they travel in batches.
@@ -191,7 +196,9 @@ impl<'a> Dispatcher<'a> {
             // path taken may become a result at once (missing, cancelled…).
             let pending: usize =
                 self.lanes.iter().map(|lane| lane.pending.len()).sum::<usize>() + self.cached.len();
-            let room = BATCH.min(PENDING_WINDOW.saturating_sub(pending)).min(self.result_room());
+            let ordering = self.lanes.iter().any(|lane| lane.pending.is_elevator());
+            let window = if ordering { PENDING_WINDOW } else { FIFO_WINDOW };
+            let room = BATCH.min(window.saturating_sub(pending)).min(self.result_room());
             let life = self.shared.inbox.take(&mut self.batch, room, block);
             if life.closing {
                 // Nobody will poll: drop the queues; running tasks stop at their next chunk.
