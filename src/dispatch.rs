@@ -31,6 +31,7 @@ use crate::pools::DevicePool;
 use crate::reader::{self, Classified, Outcome};
 use crate::results::FileResult;
 use crate::session::Shared;
+use crate::stats::Tally;
 use crate::Status;
 use rayon::{Scope, ThreadPool};
 use std::cell::RefCell;
@@ -62,6 +63,9 @@ const SMALL_FILES_PER_TASK: usize = 32;
 /// cold cache a task of 32 files of up to a buffer each (32 MiB) would be 32 reads in a row on
 /// one thread while other threads idle; 256 KiB still takes 32 files of 8 KiB in one task.
 const SMALL_BYTES_PER_TASK: u64 = 256 << 10;
+/// Bytes a task reads between additions to the shared counters, so that progress moves during
+/// a large file without an atomic addition per small file.
+const PROGRESS_BYTES: u64 = 1 << 20;
 
 /// A file waiting for, or running on, its device's pool.
 #[derive(Debug)]
@@ -465,12 +469,28 @@ fn hash_jobs(shared: &Shared, device: &Device, jobs: Vec<Job>) {
         // Not borrowed across a call that could re-enter this function on the same thread
         // (`hash_file` does not run rayon work), so the borrow cannot fail.
         let mut results = results.borrow_mut();
-        hash_each(shared, device, &jobs, &mut results);
+        let mut tally = Tally::default();
+        hash_each(shared, device, &jobs, &mut results, &mut tally);
+        // Counted before delivered: a caller who polls a result finds it in the statistics.
+        add(shared, device, &mut tally);
         shared.results.push_many(&mut results);
     });
 }
 
-fn hash_each(shared: &Shared, device: &Device, jobs: &[Job], results: &mut Vec<FileResult>) {
+/// Adds a tally to the session's and the device's counters, and empties it.
+fn add(shared: &Shared, device: &Device, tally: &mut Tally) {
+    shared.counters.add(tally);
+    device.counters.add(tally);
+    *tally = Tally::default();
+}
+
+fn hash_each(
+    shared: &Shared,
+    device: &Device,
+    jobs: &[Job],
+    results: &mut Vec<FileResult>,
+    tally: &mut Tally,
+) {
     for job in jobs {
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             BUFFER.with(|buffer| {
@@ -486,13 +506,15 @@ fn hash_each(shared: &Shared, device: &Device, jobs: &[Job], results: &mut Vec<F
                 let (read, cancelled) = (shared.read, &shared.cancelled);
                 let classified = Some(Classified { dev: job.dev, size: job.size });
                 reader::hash_file(path, classified, read, &mut buffer, cancelled, |n| {
-                    shared.counters.read_bytes(n);
-                    device.counters.read_bytes(n);
+                    tally.read_bytes(n);
+                    if tally.bytes() >= PROGRESS_BYTES {
+                        add(shared, device, tally);
+                    }
                 })
             })
         }))
         .unwrap_or_else(|_| Outcome::failed(Status::Internal, 0, 0));
-        finish(shared, device, job, outcome, results);
+        finish(shared, device, job, outcome, results, tally);
     }
 }
 
@@ -503,19 +525,23 @@ fn finish(
     job: &Job,
     outcome: Outcome,
     results: &mut Vec<FileResult>,
+    tally: &mut Tally,
 ) {
-    results.push(shared.record(job.tag, outcome, Some(device)));
+    tally.completed(outcome.status);
+    results.push(Shared::result(job.tag, outcome, Some(device)));
     if let Some(inode) = job.link {
         for tag in shared.links.settle(inode, outcome) {
-            results.push(shared.record(tag, outcome, Some(device)));
+            tally.completed(outcome.status);
+            results.push(Shared::result(tag, outcome, Some(device)));
         }
     }
 }
 
 /// [`finish`], delivering at once (the dispatcher's own results: cancelled, no pool).
 fn finish_now(shared: &Shared, device: &Device, job: &Job, outcome: Outcome) {
-    let mut results = Vec::new();
-    finish(shared, device, job, outcome, &mut results);
+    let (mut results, mut tally) = (Vec::new(), Tally::default());
+    finish(shared, device, job, outcome, &mut results, &mut tally);
+    add(shared, device, &mut tally);
     shared.results.push_many(&mut results);
 }
 

@@ -47,12 +47,19 @@ impl Shared {
         self.results.push(self.record(tag, outcome, device));
     }
 
-    /// Counts a result and builds it, for a caller that pushes several at once.
-    pub(crate) fn record(&self, tag: u64, outcome: Outcome, device: Option<&Device>) -> FileResult {
+    /// Counts a result and builds it.
+    fn record(&self, tag: u64, outcome: Outcome, device: Option<&Device>) -> FileResult {
         self.counters.completed(outcome.status);
         if let Some(device) = device {
             device.counters.completed(outcome.status);
         }
+        Self::result(tag, outcome, device)
+    }
+
+    /// Builds a result without counting it, for a task that counts in a [`Tally`] of its own.
+    ///
+    /// [`Tally`]: crate::stats::Tally
+    pub(crate) fn result(tag: u64, outcome: Outcome, device: Option<&Device>) -> FileResult {
         FileResult {
             tag,
             status: outcome.status,

@@ -39,18 +39,55 @@ pub(crate) struct Counters {
     files_from_cache: AtomicU64,
 }
 
+/// Counts one task gathers while it runs, added to the [`Counters`] in one go.
+///
+/// Every worker writes the same counters, so each atomic addition pulls their cache line from
+/// the other CPU: four per 4 KiB file (bytes and outcome, session and device) cost about as
+/// much as hashing it. A task now pays them once.
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    bytes_done: u64,
+    files_done: u64,
+    files_failed: u64,
+    files_cancelled: u64,
+}
+
+impl Tally {
+    pub(crate) fn read_bytes(&mut self, bytes: u64) {
+        self.bytes_done += bytes;
+    }
+
+    pub(crate) fn completed(&mut self, status: Status) {
+        *match status {
+            Status::Ok => &mut self.files_done,
+            Status::Cancelled => &mut self.files_cancelled,
+            _ => &mut self.files_failed,
+        } += 1;
+    }
+
+    /// Bytes counted since the tally was last added: a task reading a large file adds it every
+    /// so many bytes, so that progress moves while the file is read.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.bytes_done
+    }
+}
+
 impl Counters {
     pub(crate) fn queued(&self, files: u64, bytes: u64) {
-        self.files_queued.fetch_add(files, Relaxed);
-        self.bytes_queued.fetch_add(bytes, Relaxed);
+        add(&self.files_queued, files);
+        add(&self.bytes_queued, bytes);
+    }
+
+    /// Adds a task's tally.
+    pub(crate) fn add(&self, tally: &Tally) {
+        add(&self.bytes_done, tally.bytes_done);
+        add(&self.files_done, tally.files_done);
+        add(&self.files_failed, tally.files_failed);
+        add(&self.files_cancelled, tally.files_cancelled);
     }
 
     pub(crate) fn served_from_cache(&self) {
         self.files_from_cache.fetch_add(1, Relaxed);
-    }
-
-    pub(crate) fn read_bytes(&self, bytes: u64) {
-        self.bytes_done.fetch_add(bytes, Relaxed);
     }
 
     pub(crate) fn completed(&self, status: Status) {
@@ -75,6 +112,13 @@ impl Counters {
     }
 }
 
+/// An atomic addition, skipped when there is nothing to add: it would still take the line.
+fn add(counter: &AtomicU64, n: u64) {
+    if n != 0 {
+        counter.fetch_add(n, Relaxed);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,7 +127,7 @@ mod tests {
     fn completions_are_sorted_by_outcome() {
         let c = Counters::default();
         c.queued(3, 300);
-        c.read_bytes(100);
+        c.bytes_done.store(100, Relaxed);
         c.completed(Status::Ok);
         c.completed(Status::NotFound);
         c.completed(Status::Cancelled);
@@ -99,5 +143,23 @@ mod tests {
                 files_from_cache: 0,
             }
         );
+    }
+
+    #[test]
+    fn a_tally_adds_what_it_counted() {
+        let c = Counters::default();
+        let mut t = Tally::default();
+        t.read_bytes(7);
+        t.read_bytes(5);
+        for status in [Status::Ok, Status::Ok, Status::Changed, Status::Cancelled] {
+            t.completed(status);
+        }
+        assert_eq!(t.bytes(), 12);
+        c.add(&t);
+        c.add(&t);
+        let s = c.snapshot();
+        let got = (s.bytes_done, s.files_done, s.files_failed, s.files_cancelled);
+        assert_eq!(got, (24, 4, 2, 2));
+        assert_eq!((s.files_queued, s.bytes_queued), (0, 0));
     }
 }
