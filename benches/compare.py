@@ -15,6 +15,7 @@ As root it also measures cold cache (caches dropped before every run): mphash, r
 device's raw read rate with the best of 1, 2, 4 and 8 parallel readers.
 """
 import argparse
+import collections
 import os
 import random
 import shutil
@@ -93,6 +94,11 @@ def peers(mphash, refhash, root):
             if not any(k.startswith(m) for m in missing)}
 
 
+# Medians of one command's runs (wall and CPU seconds, peak RSS MiB), and every run's wall time
+# in round order, for ratios taken within a round.
+Result = collections.namedtuple("Result", "wall cpu rss walls")
+
+
 def run_once(cmd, cold=False):
     """Wall seconds, CPU seconds (user+sys, children included) and peak RSS (KiB) of one run.
 
@@ -125,8 +131,10 @@ def measure(commands, runs, cold=False):
     for _ in range(runs):
         for name, cmd in commands.items():
             samples[name].append(run_once(cmd, cold))
-    return {name: (statistics.median(w for w, _, _ in s), statistics.median(c for _, c, _ in s),
-                   max(r for _, _, r in s) / 1024) for name, s in samples.items()}
+    return {name: Result(statistics.median(w for w, _, _ in s), statistics.median(c for _, c, _ in s),
+                         max(r for _, _, r in s) / 1024, [w for w, _, _ in s])
+            for name, s in samples.items()}
+
 
 
 def table(title, medians, spec, base, ref):
@@ -134,7 +142,7 @@ def table(title, medians, spec, base, ref):
     lines = [f"**{title}** — {len(spec)} files, {total / 1e6:.0f} MB\n",
              "| tool | wall s | MB/s | files/s | CPU % | peak RSS MiB | time / mphash | MB/s / refhash |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for name, (wall, cpu, rss) in medians.items():
+    for name, (wall, cpu, rss, _) in medians.items():
         lines.append(f"| {name} | {wall:.3f} | {total / wall / 1e6:.0f} | {len(spec) / wall:.0f} | "
                      f"{100 * cpu / wall:.0f} | {rss:.1f} | {wall / medians[base][0]:.2f}x | "
                      f"{medians[ref][0] / wall:.2f}x |")
@@ -185,13 +193,22 @@ def raw_readers(root, spec, counts=(1, 2, 4, 8)):
 
 
 def cold_table(name, spec, medians):
-    """Markdown table of cold-cache medians, each against the best raw read among them."""
+    """Markdown table of cold-cache medians, each against the best raw read among them.
+
+    The shared disk's speed drifts by tens of percent within seconds, so a ratio of medians
+    mixes that drift in. The last column pairs each run with the best raw reader's run of the
+    same round, which follows it within seconds: the median of those ratios, and their range.
+    """
     total = sum(size for _, size in spec)
-    best = min(v[0] for k, v in medians.items() if k.startswith("raw"))
+    best_name = min((k for k in medians if k.startswith("raw")), key=lambda k: medians[k].wall)
+    best = medians[best_name]
     lines = [f"**cold cache, {name}** — {len(spec)} files, {total / 1e6:.0f} MB, caches dropped before each run\n",
-             "| reader | wall s | MB/s | vs best raw read |", "|---|---:|---:|---:|"]
-    for k, (wall, _, _) in medians.items():
-        lines.append(f"| {k} | {wall:.3f} | {total / wall / 1e6:.0f} | {best / wall:.2f}x |")
+             "| reader | wall s | MB/s | vs best raw read | same round, median (range) |",
+             "|---|---:|---:|---:|---:|"]
+    for k, r in medians.items():
+        paired = sorted(b / w for b, w in zip(best.walls, r.walls))
+        lines.append(f"| {k} | {r.wall:.3f} | {total / r.wall / 1e6:.0f} | {best.wall / r.wall:.2f}x | "
+                     f"{statistics.median(paired):.2f}x ({paired[0]:.2f}–{paired[-1]:.2f}) |")
     return "\n".join(lines) + "\n"
 
 
