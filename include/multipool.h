@@ -118,6 +118,13 @@
 #define MP_FLAG_NO_DISK_ORDER 4
 
 /**
+ * Options flag: never read with `O_DIRECT`. By default a file of 32 MiB or more that has no
+ * page in the page cache is read directly, which saves the CPU a copy and leaves the cache
+ * as it was; with this flag such files are read through the page cache and stay in it.
+ */
+#define MP_FLAG_NO_DIRECT_IO 8
+
+/**
  * `mp_result.device` when the path never reached a device (it did not exist, say).
  */
 #define MP_DEVICE_NONE 4294967295
@@ -160,7 +167,8 @@ typedef struct mp_options {
    */
   uint32_t algorithm;
   /**
-   * Bitwise OR of MP_FLAG_*; default 0 (follow symlinks, keep the page cache).
+   * Bitwise OR of MP_FLAG_*; default 0 (follow symlinks, keep the page cache, read large
+   * uncached files with direct I/O).
    */
   uint32_t flags;
   /**

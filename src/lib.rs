@@ -34,6 +34,7 @@
 mod config;
 mod device;
 mod digest;
+mod direct;
 mod dispatch;
 mod ffi;
 mod inbox;

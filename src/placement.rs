@@ -39,6 +39,13 @@ pub(crate) fn placement(file: &File, meta: &std::fs::Metadata) -> Result<Placeme
 /// Whether every page of the open file is in the page cache. `Err` means the kernel has no
 /// `cachestat` (before 6.5), so the caller can stop asking.
 pub(crate) fn resident(file: &File, size: u64) -> Result<bool, io::Error> {
+    // SAFETY: sysconf has no preconditions.
+    let page = u64::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096).max(1);
+    Ok(cached_pages(file)? >= size.div_ceil(page))
+}
+
+/// How many pages of the open file are in the page cache; `Err` as for [`resident`].
+pub(crate) fn cached_pages(file: &File) -> Result<u64, io::Error> {
     /// `struct cachestat_range` from `<linux/mman.h>`; length 0 means to the end of the file.
     #[repr(C)]
     struct Range {
@@ -73,9 +80,7 @@ pub(crate) fn resident(file: &File, size: u64) -> Result<bool, io::Error> {
     if rc < 0 {
         return Err(io::Error::last_os_error());
     }
-    // SAFETY: sysconf has no preconditions.
-    let page = u64::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096).max(1);
-    Ok(stat.nr_cache >= size.div_ceil(page))
+    Ok(stat.nr_cache)
 }
 
 /// `struct fiemap` from `<linux/fiemap.h>`, with room for one extent.

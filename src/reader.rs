@@ -3,6 +3,7 @@
 
 use crate::digest::{Algorithm, DigestBytes};
 use crate::Status;
+use crate::{direct, placement};
 use std::fs::{File, Metadata, OpenOptions};
 use std::io::{ErrorKind, Read};
 use std::os::fd::AsRawFd;
@@ -17,6 +18,8 @@ pub(crate) struct ReadSettings {
     pub(crate) algorithm: Algorithm,
     pub(crate) follow_symlinks: bool,
     pub(crate) drop_cache: bool,
+    /// Read large files that are not cached with direct I/O (see [`direct`]).
+    pub(crate) direct_io: bool,
 }
 
 /// The outcome of hashing one file.
@@ -150,7 +153,10 @@ pub(crate) fn hash_file(
     // SEQUENTIAL) already overlaps a sequential reader's I/O with its hashing, and on FUSE with
     // direct I/O the hint makes the kernel read every range twice.
     let large = before.len() >= buf.len() as u64;
-    if large {
+    let mut direct = settings.direct_io
+        && before.len() >= direct::MIN_SIZE
+        && direct::try_enable(&file, placement::cached_pages(&file).ok());
+    if large && !direct {
         advise(&file, libc::POSIX_FADV_SEQUENTIAL, 0, 0);
     }
     let mut reader = &file;
@@ -158,11 +164,18 @@ pub(crate) fn hash_file(
         if cancelled.load(Ordering::Relaxed) {
             return Outcome::failed(Status::Cancelled, 0, before.len());
         }
-        match reader.read(buf) {
+        let range = direct.then(|| direct::aligned(buf)).flatten().unwrap_or(0..buf.len());
+        let chunk = &mut buf[range];
+        match reader.read(chunk) {
+            Err(err) if direct && err.raw_os_error() == Some(libc::EINVAL) => {
+                // The file system wants another alignment, or no direct reads at all.
+                direct::disable(&file);
+                direct = false;
+            }
             Ok(0) => break,
             Ok(n) => {
                 let first = total == 0;
-                hasher.update(&buf[..n]);
+                hasher.update(&chunk[..n]);
                 total += n as u64;
                 on_read(n as u64);
                 if first && !large && total == before.len() {
@@ -270,8 +283,12 @@ mod tests {
     use crate::test_support::TempDir;
     use std::os::unix::ffi::OsStrExt;
 
-    const SETTINGS: ReadSettings =
-        ReadSettings { algorithm: Algorithm::Sha256, follow_symlinks: true, drop_cache: false };
+    const SETTINGS: ReadSettings = ReadSettings {
+        algorithm: Algorithm::Sha256,
+        follow_symlinks: true,
+        drop_cache: false,
+        direct_io: true,
+    };
 
     fn hash(path: &Path, settings: ReadSettings) -> Outcome {
         hash_file(path, None, settings, &mut vec![0; 4096], &AtomicBool::new(false), |_| {})
@@ -288,6 +305,53 @@ mod tests {
             assert_eq!(out.size, len as u64);
             assert_eq!(out.digest, digest_bytes(Algorithm::Sha256, &data));
         }
+    }
+
+    /// A file above the direct-I/O threshold, written and then evicted from the page cache.
+    fn cold_large_file(dir: &TempDir) -> (std::path::PathBuf, Vec<u8>) {
+        // Not a multiple of the page size: the last direct read is short.
+        let len = direct::MIN_SIZE as usize + 12_345;
+        let data: Vec<u8> = (0..len).map(|i| (i * 31 % 253) as u8).collect();
+        let path = dir.file("large", &data);
+        let file = File::open(&path).unwrap();
+        file.sync_all().unwrap();
+        advise(&file, libc::POSIX_FADV_DONTNEED, 0, 0);
+        (path, data)
+    }
+
+    #[test]
+    fn cold_large_files_are_read_directly_and_stay_out_of_the_cache() {
+        let dir = TempDir::new();
+        let (path, data) = cold_large_file(&dir);
+        let pages = || placement::cached_pages(&File::open(&path).unwrap());
+        if pages().map_or(true, |n| n > 0) {
+            // No cachestat (kernel < 6.5), or the file system keeps the pages (tmpfs).
+            eprintln!("skipped: {} cannot be evicted from the page cache here", path.display());
+            return;
+        }
+        let mut buf = vec![0; (1 << 20) + 1];
+        let run = |settings, buf: &mut [u8]| {
+            hash_file(&path, None, settings, buf, &AtomicBool::new(false), |_| {})
+        };
+        let out = run(SETTINGS, &mut buf);
+        assert_eq!((out.status, out.size), (Status::Ok, data.len() as u64));
+        assert_eq!(out.digest, digest_bytes(Algorithm::Sha256, &data));
+        // Direct reads bypass the page cache: buffered ones would have filled it.
+        assert_eq!(pages().unwrap(), 0, "read through the page cache");
+        let out = run(ReadSettings { direct_io: false, ..SETTINGS }, &mut buf);
+        assert_eq!(out.digest, digest_bytes(Algorithm::Sha256, &data));
+        assert!(pages().unwrap() > 0, "direct_io: false still read directly");
+    }
+
+    #[test]
+    fn a_buffer_too_small_to_align_falls_back_to_buffered_reads() {
+        let dir = TempDir::new();
+        let (path, data) = cold_large_file(&dir);
+        // Less than a page: no aligned part, so the direct read fails with EINVAL (or the file
+        // system has no direct I/O at all), and the reader carries on buffered.
+        let out = hash_file(&path, None, SETTINGS, &mut [0; 1000], &AtomicBool::new(false), |_| {});
+        assert_eq!((out.status, out.size), (Status::Ok, data.len() as u64));
+        assert_eq!(out.digest, digest_bytes(Algorithm::Sha256, &data));
     }
 
     #[test]

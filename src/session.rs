@@ -136,6 +136,7 @@ impl Session {
                 algorithm: config.algorithm,
                 follow_symlinks: config.follow_symlinks,
                 drop_cache: config.drop_cache,
+                direct_io: config.direct_io,
             },
             config,
             inbox: Inbox::default(),

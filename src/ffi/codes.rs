@@ -100,6 +100,10 @@ pub const MP_FLAG_DROP_CACHE: u32 = 2;
 /// Options flag: do not sort an HDD's files into on-disk order (FIEMAP offset, else inode);
 /// read them as they come. Only useful to measure what the ordering is worth.
 pub const MP_FLAG_NO_DISK_ORDER: u32 = 4;
+/// Options flag: never read with `O_DIRECT`. By default a file of 32 MiB or more that has no
+/// page in the page cache is read directly, which saves the CPU a copy and leaves the cache
+/// as it was; with this flag such files are read through the page cache and stay in it.
+pub const MP_FLAG_NO_DIRECT_IO: u32 = 8;
 
 /// `mp_result.device` when the path never reached a device (it did not exist, say).
 pub const MP_DEVICE_NONE: u32 = 0xFFFF_FFFF;

@@ -2,8 +2,8 @@
 
 use super::boundary::boundary;
 use super::codes::{
-    mp_status, MP_ALGORITHM_SHA256, MP_FLAG_DROP_CACHE, MP_FLAG_NO_DISK_ORDER,
-    MP_FLAG_NO_FOLLOW_SYMLINKS,
+    mp_status, MP_ALGORITHM_SHA256, MP_FLAG_DROP_CACHE, MP_FLAG_NO_DIRECT_IO,
+    MP_FLAG_NO_DISK_ORDER, MP_FLAG_NO_FOLLOW_SYMLINKS,
 };
 use super::pointers::{try_mut, try_slice};
 use crate::{Algorithm, Config, Status, ThreadsSpec};
@@ -20,7 +20,8 @@ pub struct MpOptions {
     pub struct_size: usize,
     /// MP_ALGORITHM_SHA256 (default), MP_ALGORITHM_SHA512 or MP_ALGORITHM_BLAKE3.
     pub algorithm: u32,
-    /// Bitwise OR of MP_FLAG_*; default 0 (follow symlinks, keep the page cache).
+    /// Bitwise OR of MP_FLAG_*; default 0 (follow symlinks, keep the page cache, read large
+    /// uncached files with direct I/O).
     pub flags: u32,
     /// Threads spec bytes, e.g. `"ssd:8,hdd:1,dev:sdb:2,path:/mnt/nas:4"` (see README); not
     /// NUL-terminated, copied by `mp_session_new()`. NULL with length 0 means no overrides.
@@ -83,7 +84,10 @@ impl MpOptions {
     }
 
     fn into_config(self, spec: &[u8]) -> Result<Config, Status> {
-        let known_flags = MP_FLAG_NO_FOLLOW_SYMLINKS | MP_FLAG_DROP_CACHE | MP_FLAG_NO_DISK_ORDER;
+        let known_flags = MP_FLAG_NO_FOLLOW_SYMLINKS
+            | MP_FLAG_DROP_CACHE
+            | MP_FLAG_NO_DISK_ORDER
+            | MP_FLAG_NO_DIRECT_IO;
         if self.flags & !known_flags != 0 {
             return Err(Status::InvalidArgument);
         }
@@ -96,6 +100,7 @@ impl MpOptions {
             in_flight_per_thread: self.in_flight_per_thread as usize,
             max_ready_results: self.max_ready_results as usize,
             disk_order: self.flags & MP_FLAG_NO_DISK_ORDER == 0,
+            direct_io: self.flags & MP_FLAG_NO_DIRECT_IO == 0,
         })
     }
 }
@@ -128,13 +133,14 @@ mod tests {
         assert_eq!(config.buffer_size, defaults.buffer_size);
         assert_eq!(config.algorithm, Algorithm::Sha256);
         assert!(config.follow_symlinks && !config.drop_cache);
+        assert!(config.direct_io && defaults.direct_io);
     }
 
     #[test]
     fn unknown_sizes_flags_and_algorithms_are_refused() {
         let options = MpOptions { struct_size: 8, ..MpOptions::default() };
         assert_eq!(read(&options).unwrap_err(), Status::OptionsVersion);
-        let options = MpOptions { flags: 1 << 7, ..MpOptions::default() };
+        let options = MpOptions { flags: 1 << 4, ..MpOptions::default() };
         assert_eq!(read(&options).unwrap_err(), Status::InvalidArgument);
         let options = MpOptions { algorithm: 99, ..MpOptions::default() };
         assert_eq!(read(&options).unwrap_err(), Status::InvalidArgument);
@@ -146,12 +152,12 @@ mod tests {
         let options = MpOptions {
             threads_spec: spec.as_ptr(),
             threads_spec_len: spec.len(),
-            flags: MP_FLAG_NO_FOLLOW_SYMLINKS | MP_FLAG_DROP_CACHE,
+            flags: MP_FLAG_NO_FOLLOW_SYMLINKS | MP_FLAG_DROP_CACHE | MP_FLAG_NO_DIRECT_IO,
             ..MpOptions::default()
         };
         let config = read(&options).unwrap();
         assert_eq!(config.threads.to_string(), "hdd:1,ssd:8");
-        assert!(!config.follow_symlinks && config.drop_cache);
+        assert!(!config.follow_symlinks && config.drop_cache && !config.direct_io);
         let bad = MpOptions { threads_spec_len: 3, ..options };
         assert_eq!(read(&bad).unwrap_err(), Status::InvalidThreadsSpec);
         let null = MpOptions { threads_spec: std::ptr::null(), ..options };
