@@ -136,7 +136,6 @@ def measure(commands, runs, cold=False):
             for name, s in samples.items()}
 
 
-
 def table(title, medians, spec, base, ref):
     total = sum(size for _, size in spec)
     lines = [f"**{title}** — {len(spec)} files, {total / 1e6:.0f} MB\n",

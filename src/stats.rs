@@ -90,13 +90,11 @@ impl Counters {
         self.files_from_cache.fetch_add(1, Relaxed);
     }
 
+    /// Counts one result, sorted by outcome the way a [`Tally`] sorts it.
     pub(crate) fn completed(&self, status: Status) {
-        let counter = match status {
-            Status::Ok => &self.files_done,
-            Status::Cancelled => &self.files_cancelled,
-            _ => &self.files_failed,
-        };
-        counter.fetch_add(1, Relaxed);
+        let mut tally = Tally::default();
+        tally.completed(status);
+        self.add(&tally);
     }
 
     pub(crate) fn snapshot(&self) -> Stats {
