@@ -82,6 +82,28 @@ struct Job {
     ino: u64,
 }
 
+/// The files of one task. A file alone is held inline, so a task of one large file costs rayon's
+/// box for the task and no vector besides.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "the job is inline on purpose: rayon boxes the task, so its size costs nothing more"
+)]
+enum Jobs {
+    One(Job),
+    Many(Vec<Job>),
+}
+
+impl std::ops::Deref for Jobs {
+    type Target = [Job];
+
+    fn deref(&self) -> &[Job] {
+        match self {
+            Jobs::One(job) => std::slice::from_ref(job),
+            Jobs::Many(jobs) => jobs,
+        }
+    }
+}
+
 /// Why an epoch ended.
 enum EpochEnd {
     /// A device without a pool has work: build pools and open the scopes again.
@@ -415,14 +437,15 @@ fn batch(
     room: usize,
     small: u64,
     mut next_small: impl FnMut(u64) -> Option<Job>,
-) -> Vec<Job> {
-    if first.size > small {
-        return vec![first];
-    }
+) -> Jobs {
     let most = SMALL_FILES_PER_TASK.min(room).max(1);
     let mut bytes_left = SMALL_BYTES_PER_TASK.saturating_sub(first.size);
+    let second =
+        if first.size <= small && most > 1 { next_small(small.min(bytes_left)) } else { None };
+    let Some(second) = second else { return Jobs::One(first) };
+    bytes_left -= second.size;
     let mut jobs = Vec::with_capacity(most); // one allocation per task, not a doubling series
-    jobs.push(first);
+    jobs.extend([first, second]);
     while jobs.len() < most {
         match next_small(small.min(bytes_left)) {
             Some(job) => {
@@ -432,7 +455,7 @@ fn batch(
             None => break,
         }
     }
-    jobs
+    Jobs::Many(jobs)
 }
 
 /// Spawns one task for `jobs` of `device` on `scope`, counted in `tasks` (the pool's tasks in
@@ -442,7 +465,7 @@ fn launch<'s>(
     shared: &'s Shared,
     device: &'s Device,
     tasks: &'s std::sync::atomic::AtomicUsize,
-    jobs: Vec<Job>,
+    jobs: Jobs,
 ) {
     let files = jobs.len();
     tasks.fetch_add(1, Ordering::AcqRel);
@@ -464,7 +487,7 @@ thread_local! {
 
 /// Hashes a task's files on a pool thread and delivers their results together. Never unwinds:
 /// a panic becomes an `Internal` result, so every path still gets exactly one.
-fn hash_jobs(shared: &Shared, device: &Device, jobs: Vec<Job>) {
+fn hash_jobs(shared: &Shared, device: &Device, jobs: Jobs) {
     RESULTS.with(|results| {
         // Not borrowed across a call that could re-enter this function on the same thread
         // (`hash_file` does not run rayon work), so the borrow cannot fail.

@@ -1,6 +1,6 @@
 //! Hashing does not allocate per file: the heap allocations a session makes grow with its tasks
-//! (rayon boxes each spawned task, and a task's list of files is a vector; small files travel 32
-//! to a task), not with its files.
+//! (rayon boxes each spawned task; small files travel 32 to a task, in a vector), not with its
+//! files. A file too large to share a task costs that one box and nothing more.
 
 mod common;
 
@@ -9,6 +9,7 @@ use multipool::{Config, PollOutcome, Session, Status};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// The system allocator, counting every allocation (and reallocation) in the process.
@@ -38,10 +39,14 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
+/// The counter is process-wide and the test harness runs tests on parallel threads: each test
+/// holds this lock so that it counts only its own allocations.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
 /// Allocations made by one session (created, fed, drained and dropped) hashing `paths`.
-fn allocations_for(paths: &[PathBuf]) -> u64 {
+fn allocations_for(paths: &[PathBuf], config: &Config) -> u64 {
     let before = ALLOCATIONS.load(Ordering::SeqCst);
-    let session = Session::new(Config::default()).unwrap();
+    let session = Session::new(config.clone()).unwrap();
     session.enqueue_many(paths.iter().enumerate().map(|(i, p)| (p, i as u64))).unwrap();
     session.finish();
     let mut results = Vec::with_capacity(paths.len());
@@ -61,14 +66,34 @@ fn allocations_for(paths: &[PathBuf]) -> u64 {
 
 #[test]
 fn small_files_cost_no_allocation_each() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = TempTree::new("alloc");
     let paths: Vec<PathBuf> = (0..8_000)
         .map(|i| dir.file(format!("d{}/f{i:05}", i % 8).as_bytes(), format!("{i}\n").as_bytes()))
         .collect();
-    allocations_for(&paths); // warm-up: thread-local buffers, lazily built tables
-    let few = allocations_for(&paths[..2_000]);
-    let many = allocations_for(&paths);
+    let config = Config::default();
+    allocations_for(&paths, &config); // warm-up: thread-local buffers, lazily built tables
+    let few = allocations_for(&paths[..2_000], &config);
+    let many = allocations_for(&paths, &config);
     let per_file = (many as f64 - few as f64) / 6_000.0;
     eprintln!("2,000 files: {few} allocations; 8,000 files: {many}; {per_file:.3} per file");
     assert!(per_file < 0.1, "{per_file:.3} allocations per extra file");
+}
+
+#[test]
+fn a_file_with_a_task_of_its_own_costs_only_the_task() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = TempTree::new("alloc-large");
+    // Larger than the buffer, so each file is a task of its own, as 1 MiB+ files are by default.
+    let mut config = Config::default();
+    config.buffer_size = 4096;
+    let body = vec![7u8; 3 * 4096 + 5];
+    let paths: Vec<PathBuf> =
+        (0..2_000).map(|i| dir.file(format!("d{}/f{i:04}", i % 8).as_bytes(), &body)).collect();
+    allocations_for(&paths, &config);
+    let few = allocations_for(&paths[..500], &config);
+    let many = allocations_for(&paths, &config);
+    let per_file = (many as f64 - few as f64) / 1_500.0;
+    eprintln!("500 files: {few} allocations; 2,000 files: {many}; {per_file:.3} per file");
+    assert!(per_file < 1.1, "{per_file:.3} allocations per extra file");
 }
