@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Compare mphash with the tools users would run instead, on the same corpora in the same run.
 
-    python3 benches/compare.py [--corpus small,mixed,large] [--runs 5] [--data DIR] [--no-cold]
+    python3 benches/compare.py [--corpus small,mixed,large] [--runs 5] [--cold-runs 9]
+                               [--data DIR] [--no-cold]
 
 Builds reproducible corpora (fixed seed) under --data (default bench-out/, on the root file
 system): small = 20,000 files of 4 KiB; mixed = 2,000 files log-uniform 1 KiB-8 MiB; large = 4
@@ -11,8 +12,10 @@ tool --runs times, interleaved (A, B, C, A, B, C, ...) so that machine noise spr
 one untimed warm-up round. Prints markdown tables of medians -- wall time, MB/s, files/s, CPU %,
 peak RSS, and ratios -- saves them to DATA/compare.md, and draws DATA/compare.png.
 
-As root it also measures cold cache (caches dropped before every run): mphash, refhash, and the
-device's raw read rate with the best of 1, 2, 4 and 8 parallel readers.
+As root it also measures cold cache (caches dropped before every run, --cold-runs rounds: a cold
+run varies more than a warm one): mphash, refhash, and the device's raw read rate with the best of
+1, 2, 4 and 8 parallel readers. Each table's heading gives the share of CPU time the hypervisor
+stole from this VM during its runs (/proc/stat), which says how busy the host was.
 """
 import argparse
 import collections
@@ -123,14 +126,29 @@ def run_once(cmd, cold=False):
     return wall, float(user) + float(system), int(rss)
 
 
+def cpu_times():
+    """(steal, total) jiffies of all CPUs so far, from the first line of /proc/stat."""
+    with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:9]]
+    return fields[7], sum(fields)
+
+
+# Share of CPU time stolen by the hypervisor during the last measure() call.
+last_steal = 0.0
+
+
 def measure(commands, runs, cold=False):
+    global last_steal
     if not cold:
         for cmd in commands.values():
             run_once(cmd)
     samples = {name: [] for name in commands}
+    steal0, total0 = cpu_times()
     for _ in range(runs):
         for name, cmd in commands.items():
             samples[name].append(run_once(cmd, cold))
+    steal1, total1 = cpu_times()
+    last_steal = (steal1 - steal0) / max(1, total1 - total0)
     return {name: Result(statistics.median(w for w, _, _ in s), statistics.median(c for _, c, _ in s),
                          max(r for _, _, r in s) / 1024, [w for w, _, _ in s])
             for name, s in samples.items()}
@@ -138,13 +156,20 @@ def measure(commands, runs, cold=False):
 
 def table(title, medians, spec, base, ref):
     total = sum(size for _, size in spec)
-    lines = [f"**{title}** — {len(spec)} files, {total / 1e6:.0f} MB\n",
+    lines = [f"**{title}** — {len(spec)} files, {total / 1e6:.0f} MB; host steal {100 * last_steal:.0f}%\n",
              "| tool | wall s | MB/s | files/s | CPU % | peak RSS MiB | time / mphash | MB/s / refhash |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for name, (wall, cpu, rss, _) in medians.items():
         lines.append(f"| {name} | {wall:.3f} | {total / wall / 1e6:.0f} | {len(spec) / wall:.0f} | "
                      f"{100 * cpu / wall:.0f} | {rss:.1f} | {wall / medians[base][0]:.2f}x | "
                      f"{medians[ref][0] / wall:.2f}x |")
+    # Ratios of medians carry the machine's drift between rounds; a round's runs follow each other
+    # within seconds, so pairing them shows how much of a gap is the tool's.
+    lines.append("")
+    for peer in [ref] + [name for name in medians if name.startswith("rhash")]:
+        paired = sorted(p / b for p, b in zip(medians[peer].walls, medians[base].walls))
+        lines.append(f"{base}'s speed over {peer.split(' (')[0]}'s, run by run within a round: "
+                     f"median {statistics.median(paired):.2f}x (range {paired[0]:.2f}–{paired[-1]:.2f}).  ")
     return "\n".join(lines) + "\n"
 
 
@@ -201,7 +226,8 @@ def cold_table(name, spec, medians):
     total = sum(size for _, size in spec)
     best_name = min((k for k in medians if k.startswith("raw")), key=lambda k: medians[k].wall)
     best = medians[best_name]
-    lines = [f"**cold cache, {name}** — {len(spec)} files, {total / 1e6:.0f} MB, caches dropped before each run\n",
+    lines = [f"**cold cache, {name}** — {len(spec)} files, {total / 1e6:.0f} MB, caches dropped before "
+             f"each run; host steal {100 * last_steal:.0f}%\n",
              "| reader | wall s | MB/s | vs best raw read | same round, median (range) |",
              "|---|---:|---:|---:|---:|"]
     for k, r in medians.items():
@@ -223,6 +249,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus", default="small,mixed,large")
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--cold-runs", type=int, default=9)
     ap.add_argument("--data", default=os.path.join(ROOT, "bench-out"))
     ap.add_argument("--no-cold", action="store_true")
     args = ap.parse_args()
@@ -231,7 +258,7 @@ def main():
     cold = not args.no_cold and os.access("/proc/sys/vm/drop_caches", os.W_OK)
 
     report = [f"{NPROC} CPUs; corpora on the root file system; medians of {args.runs} interleaved "
-              f"runs after a warm-up round.\n"]
+              f"runs after a warm-up round ({args.cold_runs} rounds cold).\n"]
     results = {}
     for name in args.corpus.split(","):
         root, spec = build_corpus(name, args.data)
@@ -242,7 +269,7 @@ def main():
         report.append(table(f"warm cache, {name}", medians, spec, "mphash", ref))
         print(report[-1], flush=True)
         if cold and name != "small":
-            report.append(cold_section(name, root, spec, mphash, refhash, args.runs))
+            report.append(cold_section(name, root, spec, mphash, refhash, args.cold_runs))
             print(report[-1], flush=True)
     with open(os.path.join(args.data, "compare.md"), "w") as f:
         f.write("\n".join(report))
