@@ -161,16 +161,22 @@ def table(title, medians, spec, base, ref):
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for name, (wall, cpu, rss, _) in medians.items():
         lines.append(f"| {name} | {wall:.3f} | {total / wall / 1e6:.0f} | {len(spec) / wall:.0f} | "
-                     f"{100 * cpu / wall:.0f} | {rss:.1f} | {wall / medians[base][0]:.2f}x | "
-                     f"{medians[ref][0] / wall:.2f}x |")
+                     f"{100 * cpu / wall:.0f} | {rss:.1f} | {wall / medians[base].wall:.2f}x | "
+                     f"{medians[ref].wall / wall:.2f}x |")
     # Ratios of medians carry the machine's drift between rounds; a round's runs follow each other
     # within seconds, so pairing them shows how much of a gap is the tool's.
     lines.append("")
     for peer in [ref] + [name for name in medians if name.startswith("rhash")]:
-        paired = sorted(p / b for p, b in zip(medians[peer].walls, medians[base].walls))
         lines.append(f"{base}'s speed over {peer.split(' (')[0]}'s, run by run within a round: "
-                     f"median {statistics.median(paired):.2f}x (range {paired[0]:.2f}–{paired[-1]:.2f}).  ")
+                     f"{paired(medians[peer], medians[base], 'median {:.2f}x (range {:.2f}–{:.2f})')}.  ")
     return "\n".join(lines) + "\n"
+
+
+def paired(reference, result, form):
+    """`form` filled with the median, lowest and highest of reference's wall time over result's,
+    taken run by run within each round: how much faster `result` was than `reference`."""
+    ratios = sorted(r / w for r, w in zip(reference.walls, result.walls))
+    return form.format(statistics.median(ratios), ratios[0], ratios[-1])
 
 
 def chart(results, path):
@@ -231,9 +237,8 @@ def cold_table(name, spec, medians):
              "| reader | wall s | MB/s | vs best raw read | same round, median (range) |",
              "|---|---:|---:|---:|---:|"]
     for k, r in medians.items():
-        paired = sorted(b / w for b, w in zip(best.walls, r.walls))
         lines.append(f"| {k} | {r.wall:.3f} | {total / r.wall / 1e6:.0f} | {best.wall / r.wall:.2f}x | "
-                     f"{statistics.median(paired):.2f}x ({paired[0]:.2f}–{paired[-1]:.2f}) |")
+                     f"{paired(best, r, '{:.2f}x ({:.2f}–{:.2f})')} |")
     return "\n".join(lines) + "\n"
 
 
