@@ -133,12 +133,8 @@ def cpu_times():
     return fields[7], sum(fields)
 
 
-# Share of CPU time stolen by the hypervisor during the last measure() call.
-last_steal = 0.0
-
-
 def measure(commands, runs, cold=False):
-    global last_steal
+    """Each command's Result, and the share of CPU time the hypervisor stole meanwhile."""
     if not cold:
         for cmd in commands.values():
             run_once(cmd)
@@ -148,15 +144,15 @@ def measure(commands, runs, cold=False):
         for name, cmd in commands.items():
             samples[name].append(run_once(cmd, cold))
     steal1, total1 = cpu_times()
-    last_steal = (steal1 - steal0) / max(1, total1 - total0)
-    return {name: Result(statistics.median(w for w, _, _ in s), statistics.median(c for _, c, _ in s),
-                         max(r for _, _, r in s) / 1024, [w for w, _, _ in s])
-            for name, s in samples.items()}
+    results = {name: Result(statistics.median(w for w, _, _ in s), statistics.median(c for _, c, _ in s),
+                            max(r for _, _, r in s) / 1024, [w for w, _, _ in s])
+               for name, s in samples.items()}
+    return results, (steal1 - steal0) / max(1, total1 - total0)
 
 
-def table(title, medians, spec, base, ref):
+def table(title, medians, steal, spec, base, ref):
     total = sum(size for _, size in spec)
-    lines = [f"**{title}** — {len(spec)} files, {total / 1e6:.0f} MB; host steal {100 * last_steal:.0f}%\n",
+    lines = [f"**{title}** — {len(spec)} files, {total / 1e6:.0f} MB; host steal {100 * steal:.0f}%\n",
              "| tool | wall s | MB/s | files/s | CPU % | peak RSS MiB | time / mphash | MB/s / refhash |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for name, (wall, cpu, rss, _) in medians.items():
@@ -222,7 +218,7 @@ def raw_readers(root, spec, counts=(1, 2, 4, 8)):
     return commands
 
 
-def cold_table(name, spec, medians):
+def cold_table(name, spec, medians, steal):
     """Markdown table of cold-cache medians, each against the best raw read among them.
 
     The shared disk's speed drifts by tens of percent within seconds, so a ratio of medians
@@ -233,7 +229,7 @@ def cold_table(name, spec, medians):
     best_name = min((k for k in medians if k.startswith("raw")), key=lambda k: medians[k].wall)
     best = medians[best_name]
     lines = [f"**cold cache, {name}** — {len(spec)} files, {total / 1e6:.0f} MB, caches dropped before "
-             f"each run; host steal {100 * last_steal:.0f}%\n",
+             f"each run; host steal {100 * steal:.0f}%\n",
              "| reader | wall s | MB/s | vs best raw read | same round, median (range) |",
              "|---|---:|---:|---:|---:|"]
     for k, r in medians.items():
@@ -247,7 +243,7 @@ def cold_section(name, root, spec, mphash, refhash, runs):
     commands = {"mphash": ["sh", "-c", f"{mphash} {root} >/dev/null"],
                 "refhash": ["sh", "-c", f"{files} | {refhash} {NPROC} >/dev/null"]}
     commands.update(raw_readers(root, spec))
-    return cold_table(name, spec, measure(commands, runs, cold=True))
+    return cold_table(name, spec, *measure(commands, runs, cold=True))
 
 
 def main():
@@ -268,10 +264,10 @@ def main():
     for name in args.corpus.split(","):
         root, spec = build_corpus(name, args.data)
         commands = peers(mphash, refhash, root)
-        medians = measure(commands, args.runs)
+        medians, steal = measure(commands, args.runs)
         results[name] = (medians, spec)
         ref = next(k for k in medians if k.startswith("refhash"))
-        report.append(table(f"warm cache, {name}", medians, spec, "mphash", ref))
+        report.append(table(f"warm cache, {name}", medians, steal, spec, "mphash", ref))
         print(report[-1], flush=True)
         if cold and name != "small":
             report.append(cold_section(name, root, spec, mphash, refhash, args.cold_runs))

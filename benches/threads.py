@@ -31,8 +31,7 @@ def main():
     commands = {f"mphash -t ssd:{n},hdd:{n}": ["sh", "-c", f"{mphash} -t ssd:{n},hdd:{n} {root} >/dev/null"]
                 for n in args.threads.split(",")}
     commands.update(compare.raw_readers(root, spec, (1, 4, 8, 16)))
-    medians = compare.measure(commands, args.runs, cold=True)
-    print(compare.cold_table(args.corpus, spec, medians))
+    print(compare.cold_table(args.corpus, spec, *compare.measure(commands, args.runs, cold=True)))
 
 
 if __name__ == "__main__":
