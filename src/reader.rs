@@ -168,9 +168,13 @@ pub(crate) fn hash_file(
         let chunk = &mut buf[range];
         match reader.read(chunk) {
             Err(err) if direct && err.raw_os_error() == Some(libc::EINVAL) => {
-                // The file system wants another alignment, or no direct reads at all.
+                // The file system wants another alignment, or no direct reads at all: read
+                // buffered from here, with the hint a buffered large file gets from the start.
                 direct::disable(&file);
                 direct = false;
+                if large {
+                    advise(&file, libc::POSIX_FADV_SEQUENTIAL, 0, 0);
+                }
             }
             Ok(0) => break,
             Ok(n) => {
@@ -256,6 +260,8 @@ fn changed(before: &Metadata, after: &Metadata) -> bool {
 /// `posix_fadvise` over `len` bytes from `offset` (0 and 0: the whole file). A hint: its result
 /// is ignored.
 fn advise(file: &File, advice: libc::c_int, offset: u64, len: u64) {
+    #[cfg(test)]
+    tests::ADVICE_GIVEN.with(|given| given.borrow_mut().push(advice));
     let clamp = |v: u64| libc::off_t::try_from(v).unwrap_or(libc::off_t::MAX);
     // SAFETY: the descriptor is open for as long as `file` lives; posix_fadvise only reads it.
     unsafe {
@@ -281,7 +287,13 @@ mod tests {
     use super::*;
     use crate::digest::digest_bytes;
     use crate::test_support::TempDir;
+    use std::cell::RefCell;
     use std::os::unix::ffi::OsStrExt;
+
+    thread_local! {
+        /// Every `advise` call's advice on this thread: hints have no effect a test could read.
+        pub(super) static ADVICE_GIVEN: RefCell<Vec<libc::c_int>> = const { RefCell::new(Vec::new()) };
+    }
 
     const SETTINGS: ReadSettings = ReadSettings {
         algorithm: Algorithm::Sha256,
@@ -349,9 +361,13 @@ mod tests {
         let (path, data) = cold_large_file(&dir);
         // Less than a page: no aligned part, so the direct read fails with EINVAL (or the file
         // system has no direct I/O at all), and the reader carries on buffered.
+        ADVICE_GIVEN.with(|given| given.borrow_mut().clear());
         let out = hash_file(&path, None, SETTINGS, &mut [0; 1000], &AtomicBool::new(false), |_| {});
         assert_eq!((out.status, out.size), (Status::Ok, data.len() as u64));
         assert_eq!(out.digest, digest_bytes(Algorithm::Sha256, &data));
+        // Buffered from the start or after the fallback, a large file reads with doubled readahead.
+        let given = ADVICE_GIVEN.with(|given| given.take());
+        assert!(given.contains(&libc::POSIX_FADV_SEQUENTIAL), "advice given: {given:?}");
     }
 
     #[test]
