@@ -1,11 +1,13 @@
 /*
  * refhash: the reference read-and-hash loop benches/compare.py measures multipool against.
  *
- *   find DIR -type f -print0 | refhash THREADS > sums
+ *   find DIR -type f -print0 | refhash THREADS [read] > sums
  *
  * THREADS threads take file names from a shared list, read each with a 1 MiB buffer and hash it
  * with OpenSSL's SHA-256, and print "HEX  NAME" like sha256sum. No device awareness, no
  * ordering, no change detection: the least work anything that reads and hashes files can do.
+ * With "read" they only read, print nothing: the raw read rate of the device with THREADS
+ * readers, each reading as the hashing loop does.
  */
 #define _DEFAULT_SOURCE
 #include <fcntl.h>
@@ -20,6 +22,7 @@ static char **names;
 static size_t count;
 static size_t next_index;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static int read_only;
 
 static void *worker(void *arg)
 {
@@ -44,6 +47,12 @@ static void *worker(void *arg)
             perror(names[i]);
             continue;
         }
+        if (read_only) {
+            while (read(fd, buf, 1 << 20) > 0) {
+            }
+            close(fd);
+            continue;
+        }
         EVP_DigestInit_ex(ctx, sha256, NULL);
         while ((n = read(fd, buf, 1 << 20)) > 0) {
             EVP_DigestUpdate(ctx, buf, (size_t)n);
@@ -66,6 +75,7 @@ int main(int argc, char **argv)
     size_t cap = 1024, used = 0, got;
     char *list = malloc(cap), *p;
     pthread_t *ids;
+    read_only = argc > 2 && strcmp(argv[2], "read") == 0;
     while ((got = fread(list + used, 1, cap - used, stdin)) > 0) {
         used += got;
         if (used == cap) {
