@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
 """Compare mphash with the tools users would run instead, on the same corpora in the same run.
 
-    python3 benches/compare.py [--corpus small,mixed,large] [--runs 5] [--cold-runs 9]
+    python3 benches/compare.py [--corpus small,mixed,large] [--runs 5] [--cold-runs 15]
                                [--data DIR] [--no-cold]
 
 Builds reproducible corpora (fixed seed) under --data (default bench-out/, on the root file
 system): small = 20,000 files of 4 KiB; mixed = 2,000 files log-uniform 1 KiB-8 MiB; large = 4
 files of 512 MiB; tree1g = 575 files, 64 KiB-8 MiB (the issue-2 comparison). Builds mphash and
 benches/refhash.c (a plain read-and-hash loop over OpenSSL, one thread per CPU), then runs every
-tool --runs times, interleaved (A, B, C, A, B, C, ...) so that machine noise spreads evenly, after
+tool --runs times, interleaved (A, B, C, C, B, A, ...) so that machine noise spreads evenly, after
 one untimed warm-up round. Prints markdown tables of medians -- wall time, MB/s, files/s, CPU %,
 peak RSS, and ratios -- saves them to DATA/compare.md, and draws DATA/compare.png.
 
@@ -142,8 +142,11 @@ def measure(commands, runs, cold=False):
             run_once(cmd)
     samples = {name: [] for name in commands}
     steal0, total0 = cpu_times()
-    for _ in range(runs):
-        for name, cmd in commands.items():
+    for round_no in range(runs):
+        # Every other round backwards (A B C, C B A, ...): no command always runs straight
+        # after the same one, or always first after the page cache was dropped.
+        order = list(commands.items())
+        for name, cmd in order if round_no % 2 == 0 else reversed(order):
             samples[name].append(run_once(cmd, cold))
     steal1, total1 = cpu_times()
     results = {name: Result(statistics.median(w for w, _, _ in s), statistics.median(c for _, c, _ in s),
@@ -262,7 +265,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus", default="small,mixed,large")
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--cold-runs", type=int, default=9)
+    ap.add_argument("--cold-runs", type=int, default=15)
     ap.add_argument("--data", default=os.path.join(ROOT, "bench-out"))
     ap.add_argument("--no-cold", action="store_true")
     args = ap.parse_args()
