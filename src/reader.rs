@@ -153,11 +153,18 @@ pub(crate) fn hash_file(
     // SEQUENTIAL) already overlaps a sequential reader's I/O with its hashing, and on FUSE with
     // direct I/O the hint makes the kernel read every range twice.
     let large = before.len() >= buf.len() as u64;
+    // What a large file read through the page cache gets: from the start, or after a refused
+    // direct read.
+    let read_buffered = || {
+        if large {
+            advise(&file, libc::POSIX_FADV_SEQUENTIAL, 0, 0);
+        }
+    };
     let mut direct = settings.direct_io
         && before.len() >= direct::MIN_SIZE
         && direct::try_enable(&file, placement::cached_pages(&file).ok());
-    if large && !direct {
-        advise(&file, libc::POSIX_FADV_SEQUENTIAL, 0, 0);
+    if !direct {
+        read_buffered();
     }
     let mut reader = &file;
     loop {
@@ -168,13 +175,10 @@ pub(crate) fn hash_file(
         let chunk = &mut buf[range];
         match reader.read(chunk) {
             Err(err) if direct && err.raw_os_error() == Some(libc::EINVAL) => {
-                // The file system wants another alignment, or no direct reads at all: read
-                // buffered from here, with the hint a buffered large file gets from the start.
+                // The file system wants another alignment, or no direct reads at all.
                 direct::disable(&file);
                 direct = false;
-                if large {
-                    advise(&file, libc::POSIX_FADV_SEQUENTIAL, 0, 0);
-                }
+                read_buffered();
             }
             Ok(0) => break,
             Ok(n) => {
