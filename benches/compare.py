@@ -246,12 +246,13 @@ def cold_table(name, spec, medians, steal, chosen=""):
 
 def cold_section(name, root, spec, mphash, refhash, runs):
     """The best raw reader is chosen in rounds of its own, then measured against mphash in fresh
-    ones. Chosen and judged on the same runs, the best of six noisy medians would also be the
-    luckiest, and anything compared with it would start behind by that luck."""
+    ones. Chosen and judged on the same runs, the best of several noisy medians would also be
+    the luckiest, and anything compared with it would start behind by that luck."""
     readers = raw_readers(root, spec, refhash)
-    calibration, _ = measure(readers, max(3, runs // 2), cold=True)
+    calibration_runs = max(3, runs // 2)
+    calibration, _ = measure(readers, calibration_runs, cold=True)
     best = min(calibration, key=lambda k: calibration[k].wall)
-    chosen = (f"The raw reader was chosen in {max(3, runs // 2)} rounds before these, median "
+    chosen = (f"The raw reader was chosen in {calibration_runs} rounds before these, median "
               "wall s: " + ", ".join(f"{k.removeprefix('raw read, ')} {r.wall:.3f}"
                                      for k, r in calibration.items()) + ".")
     files = f"find {root} -type f -print0"

@@ -47,17 +47,16 @@ static void *worker(void *arg)
             perror(names[i]);
             continue;
         }
-        if (read_only) {
-            while (read(fd, buf, 1 << 20) > 0) {
-            }
-            close(fd);
-            continue;
-        }
         EVP_DigestInit_ex(ctx, sha256, NULL);
         while ((n = read(fd, buf, 1 << 20)) > 0) {
-            EVP_DigestUpdate(ctx, buf, (size_t)n);
+            if (!read_only) {
+                EVP_DigestUpdate(ctx, buf, (size_t)n);
+            }
         }
         close(fd);
+        if (read_only) {
+            continue;
+        }
         EVP_DigestFinal_ex(ctx, digest, &len);
         for (j = 0; j < len; j++) {
             sprintf(hex + 2 * j, "%02x", digest[j]);
