@@ -64,6 +64,21 @@ fn allocations_for(paths: &[PathBuf], config: &Config) -> u64 {
     ALLOCATIONS.load(Ordering::SeqCst) - before
 }
 
+/// Allocations per file beyond the first `few` of `paths`: sessions over `paths[..few]` and over
+/// all of `paths` are counted after a warm-up session (thread-local buffers, lazily built
+/// tables), and what the second costs more is divided among its extra files.
+fn allocations_per_extra_file(paths: &[PathBuf], few: usize, config: &Config) -> f64 {
+    allocations_for(paths, config);
+    let some = allocations_for(&paths[..few], config);
+    let all = allocations_for(paths, config);
+    let per_file = (all as f64 - some as f64) / (paths.len() - few) as f64;
+    eprintln!(
+        "{few} files: {some} allocations; {} files: {all}; {per_file:.3} per file",
+        paths.len()
+    );
+    per_file
+}
+
 #[test]
 fn small_files_cost_no_allocation_each() {
     let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
@@ -71,12 +86,7 @@ fn small_files_cost_no_allocation_each() {
     let paths: Vec<PathBuf> = (0..8_000)
         .map(|i| dir.file(format!("d{}/f{i:05}", i % 8).as_bytes(), format!("{i}\n").as_bytes()))
         .collect();
-    let config = Config::default();
-    allocations_for(&paths, &config); // warm-up: thread-local buffers, lazily built tables
-    let few = allocations_for(&paths[..2_000], &config);
-    let many = allocations_for(&paths, &config);
-    let per_file = (many as f64 - few as f64) / 6_000.0;
-    eprintln!("2,000 files: {few} allocations; 8,000 files: {many}; {per_file:.3} per file");
+    let per_file = allocations_per_extra_file(&paths, 2_000, &Config::default());
     assert!(per_file < 0.1, "{per_file:.3} allocations per extra file");
 }
 
@@ -90,10 +100,6 @@ fn a_file_with_a_task_of_its_own_costs_only_the_task() {
     let body = vec![7u8; 3 * 4096 + 5];
     let paths: Vec<PathBuf> =
         (0..2_000).map(|i| dir.file(format!("d{}/f{i:04}", i % 8).as_bytes(), &body)).collect();
-    allocations_for(&paths, &config);
-    let few = allocations_for(&paths[..500], &config);
-    let many = allocations_for(&paths, &config);
-    let per_file = (many as f64 - few as f64) / 1_500.0;
-    eprintln!("500 files: {few} allocations; 2,000 files: {many}; {per_file:.3} per file");
+    let per_file = allocations_per_extra_file(&paths, 500, &config);
     assert!(per_file < 1.1, "{per_file:.3} allocations per extra file");
 }
