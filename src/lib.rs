@@ -31,33 +31,26 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+// The data path, outside in: `ffi` (C) and `session` (Rust) → `engine` (inbox, dispatcher,
+// lanes, tasks on pool threads, results) → `read` (one file) → `sys` (system calls). `device`
+// maps files to devices and decides their pools; the rest are leaves.
 mod config;
 mod device;
 mod digest;
-mod direct;
-mod dispatch;
+mod engine;
 mod ffi;
-mod inbox;
-mod links;
-mod multi_scope;
-mod path_bytes;
-mod path_store;
-mod pending;
-mod placement;
-mod pools;
-mod reader;
-mod results;
+mod read;
 mod session;
 mod stats;
 mod status;
+mod sys;
 #[cfg(test)]
 mod test_support;
 
-pub use config::{Config, SpecError, ThreadsSpec};
-pub use device::{DeviceInfo, DeviceKind, KindSource};
+pub use config::Config;
+pub use device::{DeviceInfo, DeviceKind, KindSource, SpecError, ThreadsSpec};
 pub use digest::{digest_bytes, Algorithm, DigestBytes, MAX_DIGEST_LEN};
-pub use multi_scope::multi_scope;
-pub use results::{FileResult, PollOutcome};
+pub use engine::{multi_scope, FileResult, PollOutcome};
 pub use session::Session;
 pub use stats::Stats;
 pub use status::Status;

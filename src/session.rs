@@ -1,81 +1,13 @@
-//! A hashing session: the public Rust API over the dispatcher and its pools.
+//! A hashing session: the public Rust API. It converts and documents; the work is the engine's.
 
-use crate::config::{Config, MAX_BUFFER_SIZE};
-use crate::device::{Device, DeviceInfo, DeviceTable, Resolver};
-use crate::inbox::Inbox;
-use crate::links::HardLinks;
-use crate::reader::{Outcome, ReadSettings};
-use crate::results::{FileResult, PollOutcome, ResultQueue};
-use crate::stats::{Counters, Stats};
-use crate::{dispatch, Status};
+use crate::config::Config;
+use crate::device::{DeviceInfo, Resolver};
+use crate::engine::{Engine, FileResult, PollOutcome};
+use crate::stats::Stats;
+use crate::Status;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
-use std::thread::JoinHandle;
 use std::time::Duration;
-
-/// State shared by the API, the dispatcher thread and (borrowed) every hashing task.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) config: Config,
-    pub(crate) read: ReadSettings,
-    pub(crate) inbox: Inbox,
-    pub(crate) results: ResultQueue,
-    pub(crate) counters: Counters,
-    /// Inodes with several links met so far, so that each is read once.
-    pub(crate) links: HardLinks,
-    /// Files handed to pools and not yet completed: results to come, for the ready bound.
-    pub(crate) files_in_flight: AtomicUsize,
-    /// Tasks handed to the page-cache pool and not yet completed.
-    pub(crate) cache_in_flight: AtomicUsize,
-    /// Threads for CPU-bound pools (the page-cache pool): the parallelism available.
-    pub(crate) cpus: usize,
-    /// Paths accepted by `enqueue`; updated under the inbox lock.
-    accepted: AtomicU64,
-    /// Read by tasks between chunks: set by `cancel` and by drop.
-    pub(crate) cancelled: AtomicBool,
-    /// Set if the dispatcher died (a bug); pollers then get `Internal` instead of waiting forever.
-    dispatcher_failed: AtomicBool,
-    /// The device list for readers; the dispatcher appends as it meets new devices.
-    pub(crate) devices: RwLock<Vec<Arc<Device>>>,
-}
-
-impl Shared {
-    /// Records a result: counters first, so a caller who polled it sees it counted.
-    pub(crate) fn complete(&self, tag: u64, outcome: Outcome, device: Option<&Device>) {
-        self.results.push(self.record(tag, outcome, device));
-    }
-
-    /// Counts a result and builds it.
-    fn record(&self, tag: u64, outcome: Outcome, device: Option<&Device>) -> FileResult {
-        self.counters.completed(outcome.status);
-        if let Some(device) = device {
-            device.counters.completed(outcome.status);
-        }
-        Self::result(tag, outcome, device)
-    }
-
-    /// Builds a result without counting it, for a task that counts in a [`Tally`] of its own.
-    ///
-    /// [`Tally`]: crate::stats::Tally
-    pub(crate) fn result(tag: u64, outcome: Outcome, device: Option<&Device>) -> FileResult {
-        FileResult {
-            tag,
-            status: outcome.status,
-            os_error: outcome.os_error,
-            size: outcome.size,
-            device: device.map(|d| d.index),
-            digest: outcome.digest,
-        }
-    }
-
-    /// Marks the session broken after a dispatcher panic.
-    pub(crate) fn dispatcher_failed(&self) {
-        self.dispatcher_failed.store(true, Ordering::SeqCst);
-        self.results.notify_all();
-    }
-}
 
 /// Hashes files, with one thread pool per physical device, until dropped.
 ///
@@ -107,8 +39,7 @@ impl Shared {
 /// ```
 #[derive(Debug)]
 pub struct Session {
-    shared: Arc<Shared>,
-    dispatcher: Option<JoinHandle<()>>,
+    engine: Engine,
 }
 
 impl Session {
@@ -118,45 +49,7 @@ impl Session {
     /// Errors: [`Status::InvalidArgument`] for a zero or oversized buffer, zero in-flight or
     /// ready-results bound; [`Status::ResourceExhausted`] if the thread cannot be started.
     pub fn new(config: Config) -> Result<Session, Status> {
-        Session::with_resolver(config, Resolver::system())
-    }
-
-    pub(crate) fn with_resolver(config: Config, resolver: Resolver) -> Result<Session, Status> {
-        if config.buffer_size == 0
-            || config.buffer_size > MAX_BUFFER_SIZE
-            || config.in_flight_per_thread == 0
-            || config.max_ready_results == 0
-        {
-            return Err(Status::InvalidArgument);
-        }
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let table = DeviceTable::new(resolver, config.threads.clone(), cpus);
-        let shared = Arc::new(Shared {
-            read: ReadSettings {
-                algorithm: config.algorithm,
-                follow_symlinks: config.follow_symlinks,
-                drop_cache: config.drop_cache,
-                direct_io: config.direct_io,
-            },
-            config,
-            inbox: Inbox::default(),
-            results: ResultQueue::default(),
-            counters: Counters::default(),
-            links: HardLinks::default(),
-            files_in_flight: AtomicUsize::new(0),
-            cache_in_flight: AtomicUsize::new(0),
-            cpus,
-            accepted: AtomicU64::new(0),
-            cancelled: AtomicBool::new(false),
-            dispatcher_failed: AtomicBool::new(false),
-            devices: RwLock::new(Vec::new()),
-        });
-        let for_thread = Arc::clone(&shared);
-        let dispatcher = std::thread::Builder::new()
-            .name("mp-dispatch".into())
-            .spawn(move || dispatch::run(&for_thread, table))
-            .map_err(|_| Status::ResourceExhausted)?;
-        Ok(Session { shared, dispatcher: Some(dispatcher) })
+        Ok(Session { engine: Engine::start(config, Resolver::system())? })
     }
 
     /// Queues one path. The path is copied; any bytes are accepted, and problems with the path
@@ -166,7 +59,7 @@ impl Session {
     /// [`Status::SessionCancelled`] after [`cancel`](Session::cancel). Never blocks for long:
     /// the queue is unbounded and memory grows with the paths queued.
     pub fn enqueue(&self, path: impl AsRef<Path>, tag: u64) -> Result<(), Status> {
-        self.push(std::iter::once((path.as_ref().as_os_str().as_bytes(), tag)))
+        self.engine.enqueue(std::iter::once((path.as_ref().as_os_str().as_bytes(), tag)))
     }
 
     /// Queues many paths at once, all or none, under one lock acquisition.
@@ -179,35 +72,20 @@ impl Session {
         let paths: Vec<(P, u64)> = paths.into_iter().collect();
         let bytes: Vec<(&[u8], u64)> =
             paths.iter().map(|(path, tag)| (path.as_ref().as_os_str().as_bytes(), *tag)).collect();
-        self.push(bytes)
-    }
-
-    /// Appends paths as bytes to the inbox, counting them as accepted under its lock.
-    fn push<'p>(&self, paths: impl IntoIterator<Item = (&'p [u8], u64)>) -> Result<(), Status> {
-        self.shared.inbox.push(paths, |n| {
-            self.shared.accepted.fetch_add(n, Ordering::SeqCst);
-            self.shared.counters.queued(n, 0);
-        })
+        self.engine.enqueue(bytes)
     }
 
     /// Declares that no more paths will be enqueued. Once every result has been polled, `poll`
     /// returns [`PollOutcome::Done`]. Calling it again does nothing.
     pub fn finish(&self) {
-        self.shared.inbox.update(|l| l.finished = true);
-        // A poller may be waiting on a session with nothing left to deliver.
-        self.shared.results.notify_all();
+        self.engine.finish();
     }
 
     /// Stops work promptly: files being read stop at the next chunk, queued files are not opened,
     /// and every path still gets a result ([`Status::Cancelled`] for those not hashed). Further
     /// enqueues fail with [`Status::SessionCancelled`]. Implies [`finish`](Session::finish).
     pub fn cancel(&self) {
-        self.shared.cancelled.store(true, Ordering::SeqCst);
-        self.shared.inbox.update(|l| {
-            l.cancelled = true;
-            l.finished = true;
-        });
-        self.shared.results.notify_all();
+        self.engine.cancel();
     }
 
     /// Appends up to `max` results to `out`, waiting up to `timeout` (`None`: no limit) for the
@@ -232,61 +110,26 @@ impl Session {
         timeout: Option<Duration>,
         sink: impl FnMut(FileResult),
     ) -> Result<PollOutcome, Status> {
-        if max == 0 {
-            return Err(Status::InvalidArgument);
-        }
-        let shared = &*self.shared;
-        let is_done = |delivered: u64| {
-            // `accepted` only grows before `finished` is set (both under the inbox lock), so
-            // once finished is seen the count is final.
-            shared.inbox.lifecycle().finished && delivered == shared.accepted.load(Ordering::SeqCst)
-        };
-        let failed = || shared.dispatcher_failed.load(Ordering::SeqCst);
-        let (outcome, waiting) = shared.results.poll(max, timeout, is_done, failed, sink)?;
-        if waiting >= shared.config.max_ready_results {
-            // Hashing paused at the bound; there is room again.
-            shared.inbox.wake();
-        }
-        Ok(outcome)
+        self.engine.poll(max, timeout, sink)
     }
 
     /// Progress of the whole session.
     pub fn stats(&self) -> Stats {
-        self.shared.counters.snapshot()
+        self.engine.stats()
     }
 
     /// The devices met so far, with their kinds, pool sizes and progress.
     pub fn devices(&self) -> Vec<DeviceInfo> {
-        self.device_list().iter().map(|d| d.info()).collect()
+        self.engine.devices().iter().map(|d| d.info()).collect()
     }
 
     /// One device by index, as named in results.
     pub fn device(&self, index: usize) -> Option<DeviceInfo> {
-        self.device_list().get(index).map(|d| d.info())
+        self.engine.devices().get(index).map(|d| d.info())
     }
 
     /// How many devices have been met so far.
     pub fn device_count(&self) -> usize {
-        self.device_list().len()
-    }
-
-    fn device_list(&self) -> std::sync::RwLockReadGuard<'_, Vec<Arc<Device>>> {
-        // Writers only push fully built entries; a poisoned list is still consistent.
-        self.shared.devices.read().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        self.shared.cancelled.store(true, Ordering::SeqCst);
-        self.shared.inbox.update(|l| {
-            l.closing = true;
-            l.cancelled = true;
-            l.finished = true;
-        });
-        if let Some(dispatcher) = self.dispatcher.take() {
-            // The dispatcher catches its own panics; a join error has nothing left to clean up.
-            drop(dispatcher.join());
-        }
+        self.engine.devices().len()
     }
 }

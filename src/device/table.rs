@@ -1,8 +1,8 @@
 //! The session's devices: which `st_dev` belongs to which physical device, and each device's
 //! kind, pool size and counters.
 
+use super::spec::{Setting, ThreadsSpec};
 use super::{DeviceKind, KindSource, Resolver};
-use crate::config::{Setting, ThreadsSpec};
 use crate::stats::{Counters, Stats};
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;

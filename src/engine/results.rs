@@ -1,6 +1,8 @@
 //! Completed results waiting for `poll`.
 
+use super::sync;
 use crate::digest::DigestBytes;
+use crate::read::Outcome;
 use crate::Status;
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -22,6 +24,20 @@ pub struct FileResult {
     pub device: Option<usize>,
     /// The digest; empty unless `status` is `Ok`.
     pub digest: DigestBytes,
+}
+
+impl FileResult {
+    /// The result of the path enqueued with `tag`, read (or not) by device `device`.
+    pub(crate) fn new(tag: u64, outcome: Outcome, device: Option<usize>) -> FileResult {
+        FileResult {
+            tag,
+            status: outcome.status,
+            os_error: outcome.os_error,
+            size: outcome.size,
+            device,
+            digest: outcome.digest,
+        }
+    }
 }
 
 /// What a poll saw.
@@ -53,8 +69,7 @@ pub(crate) struct ResultQueue {
 
 impl ResultQueue {
     fn lock(&self) -> MutexGuard<'_, State> {
-        // Critical sections only move values in and out; a poisoned lock is still consistent.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        sync::lock(&self.state)
     }
 
     pub(crate) fn push(&self, result: FileResult) {
@@ -137,15 +152,7 @@ impl ResultQueue {
                 }
             };
             state.sleepers += 1;
-            state = match left {
-                None => self.arrived.wait(state).unwrap_or_else(|poisoned| poisoned.into_inner()),
-                Some(left) => {
-                    self.arrived
-                        .wait_timeout(state, left)
-                        .unwrap_or_else(|poisoned| poisoned.into_inner())
-                        .0
-                }
-            };
+            state = sync::wait(&self.arrived, state, left);
             state.sleepers -= 1;
         }
     }

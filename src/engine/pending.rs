@@ -6,7 +6,7 @@
 //! start. Files that arrive while a sweep is under way join it if they lie ahead of the head, the
 //! next sweep otherwise, so a steady stream cannot make the head swing back and forth.
 
-use crate::placement::Placement;
+use super::placement::Placement;
 use std::collections::{BTreeMap, VecDeque};
 
 /// Pending files of one device.

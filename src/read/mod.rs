@@ -1,16 +1,24 @@
 //! Reading and hashing one file: open so that nothing can block, refuse what is not a regular
 //! file, read in the worker's reused buffer, and notice a file that changes underneath.
+//!
+//! Nothing here knows about sessions, devices or pools: the engine calls [`hash_file`] on a pool
+//! thread with the thread's buffer, and [`open`]/[`stat`] from the dispatcher.
 
-use crate::digest::{Algorithm, DigestBytes};
+mod direct;
+mod open;
+mod outcome;
+
+pub(crate) use open::{non_regular_status, open, stat};
+pub(crate) use outcome::Outcome;
+
+use crate::digest::Algorithm;
+use crate::sys::{self, Advice};
 use crate::Status;
-use crate::{direct, placement};
-use std::fs::{File, Metadata, OpenOptions};
+use std::fs::{File, Metadata};
 use std::io::{ErrorKind, Read};
-use std::os::fd::AsRawFd;
-use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 /// What the reader needs from the session's configuration.
 #[derive(Clone, Copy, Debug)]
@@ -20,63 +28,6 @@ pub(crate) struct ReadSettings {
     pub(crate) drop_cache: bool,
     /// Read large files that are not cached with direct I/O (see [`direct`]).
     pub(crate) direct_io: bool,
-}
-
-/// The outcome of hashing one file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Outcome {
-    pub(crate) status: Status,
-    /// errno behind a failure, 0 when there is none.
-    pub(crate) os_error: i32,
-    /// Bytes hashed (success) or the size seen (failure, where known).
-    pub(crate) size: u64,
-    pub(crate) digest: DigestBytes,
-}
-
-impl Outcome {
-    pub(crate) fn failed(status: Status, os_error: i32, size: u64) -> Outcome {
-        Outcome { status, os_error, size, digest: DigestBytes::EMPTY }
-    }
-
-    fn from_io(err: &std::io::Error, size: u64) -> Outcome {
-        let errno = err.raw_os_error().unwrap_or(0);
-        let status = match errno {
-            0 if err.kind() == ErrorKind::InvalidInput => Status::InvalidPath,
-            libc::ENOENT | libc::ENOTDIR => Status::NotFound,
-            libc::EACCES | libc::EPERM => Status::PermissionDenied,
-            libc::ELOOP => Status::SymlinkLoop,
-            libc::ENAMETOOLONG => Status::NameTooLong,
-            libc::EISDIR => Status::IsDirectory,
-            libc::EIO | libc::ENXIO | libc::ENODATA | libc::EBADMSG | libc::EUCLEAN => {
-                Status::IoError
-            }
-            _ => Status::OsError,
-        };
-        Outcome::failed(status, errno, size)
-    }
-}
-
-/// The status for a file that is not a regular file, or `None` if it is one.
-pub(crate) fn non_regular_status(meta: &Metadata) -> Option<Status> {
-    let t = meta.file_type();
-    match () {
-        _ if t.is_file() => None,
-        _ if t.is_dir() => Some(Status::IsDirectory),
-        _ if t.is_fifo() => Some(Status::IsFifo),
-        _ if t.is_socket() => Some(Status::IsSocket),
-        _ if t.is_char_device() || t.is_block_device() => Some(Status::IsDevice),
-        _ if t.is_symlink() => Some(Status::IsSymlink),
-        _ => Some(Status::OsError),
-    }
-}
-
-/// Looks a path up the way the session will open it (following the last link or not).
-/// Errors are already converted to the outcome the file should get.
-pub(crate) fn stat(path: &Path, follow_symlinks: bool) -> Result<Metadata, Outcome> {
-    let meta =
-        if follow_symlinks { std::fs::metadata(path) } else { std::fs::symlink_metadata(path) };
-    // An empty path fails here like any missing one: stat("") is ENOENT.
-    meta.map_err(|err| Outcome::from_io(&err, 0))
 }
 
 /// What the dispatcher's `stat` said of a path when it assigned it to a pool.
@@ -114,7 +65,7 @@ pub(crate) fn hash_file(
     let mut total: u64 = 0;
     let done = |hasher: crate::digest::Hasher, total: u64| {
         if settings.drop_cache {
-            advise(&file, libc::POSIX_FADV_DONTNEED, 0, 0);
+            advise(&file, Advice::DontNeed);
         }
         Outcome { status: Status::Ok, os_error: 0, size: total, digest: hasher.finish() }
     };
@@ -157,12 +108,12 @@ pub(crate) fn hash_file(
     // direct read.
     let read_buffered = || {
         if large {
-            advise(&file, libc::POSIX_FADV_SEQUENTIAL, 0, 0);
+            advise(&file, Advice::Sequential);
         }
     };
     let mut direct = settings.direct_io
         && before.len() >= direct::MIN_SIZE
-        && direct::try_enable(&file, placement::cached_pages(&file).ok());
+        && direct::try_enable(&file, sys::cached_pages(&file).ok());
     if !direct {
         read_buffered();
     }
@@ -195,7 +146,12 @@ pub(crate) fn hash_file(
                 }
             }
             Err(err) if err.kind() == ErrorKind::Interrupted => continue,
-            Err(err) if err.kind() == ErrorKind::WouldBlock => clear_nonblocking(&file),
+            Err(err) if err.kind() == ErrorKind::WouldBlock => {
+                // Some file systems (FUSE, network) honour O_NONBLOCK on regular files; this one
+                // is regular, so blocking reads are what we want. If clearing fails, the next
+                // read reports the error.
+                let _ = sys::set_status_flags(&file, libc::O_NONBLOCK, false);
+            }
             Err(err) => return Outcome::from_io(&err, before.len()),
         }
     }
@@ -210,80 +166,18 @@ pub(crate) fn hash_file(
     done(hasher, total)
 }
 
-/// Opens read-only without blocking (a FIFO or a device with O_NONBLOCK returns at once),
-/// without becoming the controlling terminal, and without updating atime where allowed.
-pub(crate) fn open(path: &Path, follow_symlinks: bool) -> Result<File, Outcome> {
-    let base =
-        libc::O_NONBLOCK | libc::O_NOCTTY | if follow_symlinks { 0 } else { libc::O_NOFOLLOW };
-    let mut flags = base | libc::O_NOATIME;
-    let mut backoff = Duration::from_millis(1);
-    loop {
-        match OpenOptions::new().read(true).custom_flags(flags).open(path) {
-            Ok(file) => return Ok(file),
-            Err(err) => match err.raw_os_error() {
-                // O_NOATIME is allowed only to the file's owner (or CAP_FOWNER).
-                Some(libc::EPERM) if flags & libc::O_NOATIME != 0 => flags = base,
-                // Out of descriptors: others are being closed all the time, so wait and retry
-                // rather than fail a file that is fine.
-                Some(libc::EMFILE | libc::ENFILE) if backoff < Duration::from_secs(1) => {
-                    std::thread::sleep(backoff);
-                    backoff *= 2;
-                }
-                Some(libc::EINTR) => {}
-                Some(libc::ELOOP) if !follow_symlinks => return Err(loop_or_link(path, &err)),
-                // open() on a Unix socket fails with ENXIO.
-                Some(libc::ENXIO) => return Err(socket_or(path, &err)),
-                _ => return Err(Outcome::from_io(&err, 0)),
-            },
-        }
-    }
-}
-
-/// With O_NOFOLLOW, ELOOP means either "the last component is a link" or a real loop.
-fn loop_or_link(path: &Path, err: &std::io::Error) -> Outcome {
-    match std::fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_symlink() => Outcome::failed(Status::IsSymlink, 0, 0),
-        _ => Outcome::from_io(err, 0),
-    }
-}
-
-fn socket_or(path: &Path, err: &std::io::Error) -> Outcome {
-    match std::fs::metadata(path) {
-        Ok(meta) if meta.file_type().is_socket() => Outcome::failed(Status::IsSocket, 0, 0),
-        _ => Outcome::from_io(err, 0),
-    }
-}
-
-/// True if size, mtime or ctime differ between two looks at one file.
+/// True if size, mtime, ctime or inode differ between two looks at one file.
 fn changed(before: &Metadata, after: &Metadata) -> bool {
     let key =
         |m: &Metadata| (m.len(), m.mtime(), m.mtime_nsec(), m.ctime(), m.ctime_nsec(), m.ino());
     key(before) != key(after)
 }
 
-/// `posix_fadvise` over `len` bytes from `offset` (0 and 0: the whole file). A hint: its result
-/// is ignored.
-fn advise(file: &File, advice: libc::c_int, offset: u64, len: u64) {
+/// [`sys::advise`], recorded for the tests: advice has no effect a test could read.
+fn advise(file: &File, advice: Advice) {
     #[cfg(test)]
     tests::ADVICE_GIVEN.with(|given| given.borrow_mut().push(advice));
-    let clamp = |v: u64| libc::off_t::try_from(v).unwrap_or(libc::off_t::MAX);
-    // SAFETY: the descriptor is open for as long as `file` lives; posix_fadvise only reads it.
-    unsafe {
-        libc::posix_fadvise(file.as_raw_fd(), clamp(offset), clamp(len), advice);
-    }
-}
-
-/// Some file systems (FUSE, network) honour O_NONBLOCK on regular files; once we know the file is
-/// regular, blocking reads are what we want.
-fn clear_nonblocking(file: &File) {
-    let fd = file.as_raw_fd();
-    // SAFETY: `fd` is open for as long as `file` lives; F_GETFL/F_SETFL only change its flags.
-    unsafe {
-        let flags = libc::fcntl(fd, libc::F_GETFL);
-        if flags >= 0 {
-            libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK);
-        }
-    }
+    sys::advise(file, advice, 0, 0);
 }
 
 #[cfg(test)]
@@ -292,11 +186,13 @@ mod tests {
     use crate::digest::digest_bytes;
     use crate::test_support::TempDir;
     use std::cell::RefCell;
+    use std::fs::{FileTimes, OpenOptions};
     use std::os::unix::ffi::OsStrExt;
+    use std::time::{Duration, SystemTime};
 
     thread_local! {
         /// Every `advise` call's advice on this thread: hints have no effect a test could read.
-        pub(super) static ADVICE_GIVEN: RefCell<Vec<libc::c_int>> = const { RefCell::new(Vec::new()) };
+        pub(super) static ADVICE_GIVEN: RefCell<Vec<Advice>> = const { RefCell::new(Vec::new()) };
     }
 
     const SETTINGS: ReadSettings = ReadSettings {
@@ -331,7 +227,7 @@ mod tests {
         let path = dir.file("large", &data);
         let file = File::open(&path).unwrap();
         file.sync_all().unwrap();
-        advise(&file, libc::POSIX_FADV_DONTNEED, 0, 0);
+        sys::advise(&file, Advice::DontNeed, 0, 0);
         (path, data)
     }
 
@@ -339,7 +235,7 @@ mod tests {
     fn cold_large_files_are_read_directly_and_stay_out_of_the_cache() {
         let dir = TempDir::new();
         let (path, data) = cold_large_file(&dir);
-        let pages = || placement::cached_pages(&File::open(&path).unwrap());
+        let pages = || sys::cached_pages(&File::open(&path).unwrap());
         if pages().map_or(true, |n| n > 0) {
             // No cachestat (kernel < 6.5), or the file system keeps the pages (tmpfs).
             eprintln!("skipped: {} cannot be evicted from the page cache here", path.display());
@@ -371,7 +267,7 @@ mod tests {
         assert_eq!(out.digest, digest_bytes(Algorithm::Sha256, &data));
         // Buffered from the start or after the fallback, a large file reads with doubled readahead.
         let given = ADVICE_GIVEN.with(|given| given.take());
-        assert!(given.contains(&libc::POSIX_FADV_SEQUENTIAL), "advice given: {given:?}");
+        assert!(given.contains(&Advice::Sequential), "advice given: {given:?}");
     }
 
     #[test]
@@ -468,9 +364,12 @@ mod tests {
         let out = hash_file(&path, None, SETTINGS, &mut [0; 16], &AtomicBool::new(false), |_| {
             if !rewritten {
                 rewritten = true;
-                std::thread::sleep(Duration::from_millis(20)); // let the clock tick for mtime
                 let mut f = OpenOptions::new().write(true).open(&path).unwrap();
                 std::io::Write::write_all(&mut f, &[8; 64]).unwrap();
+                // A coarse clock may stamp the write with the time the file already had: give
+                // it an mtime of its own, as a writer a clock tick later would.
+                let later = SystemTime::now() + Duration::from_secs(1);
+                f.set_times(FileTimes::new().set_modified(later)).unwrap();
             }
         });
         assert_eq!(out.status, Status::Changed);

@@ -1,7 +1,8 @@
 //! The submission queue between callers and the dispatcher, and the dispatcher's wake-up signal.
 
-use crate::path_bytes::PathBytes;
-use crate::path_store::PathStore;
+use super::path_bytes::PathBytes;
+use super::path_store::PathStore;
+use super::sync;
 use crate::Status;
 use std::sync::{Condvar, Mutex, MutexGuard};
 
@@ -47,9 +48,7 @@ pub(crate) struct Inbox {
 
 impl Inbox {
     fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic while holding this lock cannot leave the state half-updated (every critical
-        // section is a few field writes), so a poisoned lock is still consistent.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        sync::lock(&self.state)
     }
 
     /// Appends paths with their tags, all or none. `on_accept` runs under the lock with the
@@ -117,7 +116,7 @@ impl Inbox {
         if block {
             while !state.wake && (state.queue.is_empty() || max == 0) {
                 state.sleeping = true;
-                state = self.signal.wait(state).unwrap_or_else(|poisoned| poisoned.into_inner());
+                state = sync::wait(&self.signal, state, None);
                 state.sleeping = false;
             }
         }

@@ -4,7 +4,8 @@
 //! Only files with a link count above one are tracked, so the common case costs nothing and the
 //! table holds one entry per multiply-linked inode met in the session.
 
-use crate::reader::Outcome;
+use super::sync;
+use crate::read::Outcome;
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
@@ -36,8 +37,7 @@ pub(crate) struct HardLinks {
 
 impl HardLinks {
     fn lock(&self) -> MutexGuard<'_, HashMap<InodeId, State>> {
-        // Every critical section is a single map operation: a poisoned map is still consistent.
-        self.inodes.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        sync::lock(&self.inodes)
     }
 
     /// Registers the path with `tag` to `inode`.

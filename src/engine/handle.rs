@@ -1,0 +1,87 @@
+//! [`Engine`]: the session's handle on its state and its dispatcher thread.
+
+use super::dispatch;
+use super::results::{FileResult, PollOutcome};
+use super::state::{State, Stop};
+use crate::config::Config;
+use crate::device::{Device, DeviceTable, Resolver};
+use crate::stats::Stats;
+use crate::Status;
+use std::sync::{Arc, RwLockReadGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// A running engine: the shared state, and the dispatcher thread that owns the pools.
+///
+/// Dropping it closes the session and returns once the dispatcher, and with it every pool
+/// thread, has exited.
+#[derive(Debug)]
+pub(crate) struct Engine {
+    state: Arc<State>,
+    dispatcher: Option<JoinHandle<()>>,
+}
+
+impl Engine {
+    /// Validates `config` and starts the dispatcher thread. Pools are created as devices are
+    /// met.
+    pub(crate) fn start(config: Config, resolver: Resolver) -> Result<Engine, Status> {
+        config.validate()?;
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let table = DeviceTable::new(resolver, config.threads.clone(), cpus);
+        let state = Arc::new(State::new(config, cpus));
+        let for_thread = Arc::clone(&state);
+        let dispatcher = std::thread::Builder::new()
+            .name("mp-dispatch".into())
+            .spawn(move || dispatch::run(&for_thread, table))
+            .map_err(|_| Status::ResourceExhausted)?;
+        Ok(Engine { state, dispatcher: Some(dispatcher) })
+    }
+
+    /// Queues paths as bytes with their tags, all or none.
+    pub(crate) fn enqueue<'p>(
+        &self,
+        paths: impl IntoIterator<Item = (&'p [u8], u64)>,
+    ) -> Result<(), Status> {
+        self.state.enqueue(paths)
+    }
+
+    /// No more paths will be enqueued.
+    pub(crate) fn finish(&self) {
+        self.state.finish();
+    }
+
+    /// Stops work; every path still gets a result.
+    pub(crate) fn cancel(&self) {
+        self.state.stop(Stop::Cancel);
+    }
+
+    /// Hands up to `max` results to `sink`, waiting up to `timeout` for the first.
+    pub(crate) fn poll(
+        &self,
+        max: usize,
+        timeout: Option<Duration>,
+        sink: impl FnMut(FileResult),
+    ) -> Result<PollOutcome, Status> {
+        self.state.poll(max, timeout, sink)
+    }
+
+    /// The session's progress.
+    pub(crate) fn stats(&self) -> Stats {
+        self.state.stats()
+    }
+
+    /// The devices met so far, in index order.
+    pub(crate) fn devices(&self) -> RwLockReadGuard<'_, Vec<Arc<Device>>> {
+        self.state.devices()
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.state.stop(Stop::Close);
+        if let Some(dispatcher) = self.dispatcher.take() {
+            // The dispatcher catches its own panics; a join error has nothing left to clean up.
+            drop(dispatcher.join());
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! What became of one file: a status, the errno behind it, a size and a digest.
+
+use crate::digest::DigestBytes;
+use crate::Status;
+use std::io::ErrorKind;
+
+/// The outcome of hashing one file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Outcome {
+    pub(crate) status: Status,
+    /// errno behind a failure, 0 when there is none.
+    pub(crate) os_error: i32,
+    /// Bytes hashed (success) or the size seen (failure, where known).
+    pub(crate) size: u64,
+    pub(crate) digest: DigestBytes,
+}
+
+impl Outcome {
+    pub(crate) fn failed(status: Status, os_error: i32, size: u64) -> Outcome {
+        Outcome { status, os_error, size, digest: DigestBytes::EMPTY }
+    }
+
+    pub(crate) fn from_io(err: &std::io::Error, size: u64) -> Outcome {
+        let errno = err.raw_os_error().unwrap_or(0);
+        let status = match errno {
+            0 if err.kind() == ErrorKind::InvalidInput => Status::InvalidPath,
+            libc::ENOENT | libc::ENOTDIR => Status::NotFound,
+            libc::EACCES | libc::EPERM => Status::PermissionDenied,
+            libc::ELOOP => Status::SymlinkLoop,
+            libc::ENAMETOOLONG => Status::NameTooLong,
+            libc::EISDIR => Status::IsDirectory,
+            libc::EIO | libc::ENXIO | libc::ENODATA | libc::EBADMSG | libc::EUCLEAN => {
+                Status::IoError
+            }
+            _ => Status::OsError,
+        };
+        Outcome::failed(status, errno, size)
+    }
+}

@@ -1,0 +1,191 @@
+//! Every system call the library makes outside the C ABI and `std`: file advice, descriptor
+//! flags, `FIEMAP` and `cachestat`. Each wrapper is safe to call; the `unsafe` lives here.
+//!
+//! This module is Linux-specific by design, so that a port to macOS or the BSDs replaces one
+//! file. What a port has to know:
+//! - `posix_fadvise` has no macOS equivalent (`fcntl(F_RDAHEAD)`/`F_NOCACHE` come closest); the
+//!   BSDs have it. The advice is a hint everywhere: a stub that does nothing is correct.
+//! - `O_DIRECT` does not exist on macOS (`fcntl(F_NOCACHE, 1)` is the nearest); FreeBSD has it.
+//!   Direct-I/O alignment here is the page size, which covers the logical block size of every
+//!   Linux file system.
+//! - `FS_IOC_FIEMAP` is Linux-only. The request number is computed for the `_IOWR` layout of
+//!   x86, ARM, RISC-V and most architectures; on powerpc, mips and sparc the direction bits
+//!   differ, so the ioctl fails with `ENOTTY` there and callers fall back to inode order (as
+//!   they do on file systems without FIEMAP). `ioctl`'s request parameter is `c_ulong` with glibc
+//!   and `c_int` with musl: [`first_extent`] converts with `as _` so both build.
+//! - `cachestat` (Linux 6.5+) is system call 451 on every architecture Rust targets (alpha, which
+//!   Rust does not target, numbers it 561); older kernels answer `ENOSYS`. Callers treat any
+//!   error as "unknown" and stop asking.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::AsRawFd;
+
+/// `posix_fadvise` over `len` bytes from `offset` (0 and 0: the whole file). A hint: its result
+/// is ignored, as the kernel may ignore the advice.
+pub(crate) fn advise(file: &File, advice: Advice, offset: u64, len: u64) {
+    let clamp = |v: u64| libc::off_t::try_from(v).unwrap_or(libc::off_t::MAX);
+    // SAFETY: the descriptor is open for as long as `file` lives; posix_fadvise only reads it.
+    unsafe {
+        libc::posix_fadvise(file.as_raw_fd(), clamp(offset), clamp(len), advice.raw());
+    }
+}
+
+/// The advice [`advise`] gives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Advice {
+    /// `POSIX_FADV_SEQUENTIAL`: read ahead more (Linux doubles the window).
+    Sequential,
+    /// `POSIX_FADV_DONTNEED`: drop the file's clean pages from the page cache.
+    DontNeed,
+}
+
+impl Advice {
+    fn raw(self) -> libc::c_int {
+        match self {
+            Advice::Sequential => libc::POSIX_FADV_SEQUENTIAL,
+            Advice::DontNeed => libc::POSIX_FADV_DONTNEED,
+        }
+    }
+}
+
+/// Sets (`on`) or clears the status flags `flags` (`O_DIRECT`, `O_NONBLOCK`) of an open file.
+pub(crate) fn set_status_flags(file: &File, flags: libc::c_int, on: bool) -> io::Result<()> {
+    let fd = file.as_raw_fd();
+    // SAFETY: `fd` is open for as long as `file` lives; F_GETFL/F_SETFL only change its flags.
+    let current = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if current < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let wanted = if on { current | flags } else { current & !flags };
+    if wanted == current {
+        return Ok(());
+    }
+    // SAFETY: as above.
+    if unsafe { libc::fcntl(fd, libc::F_SETFL, wanted) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// The size of a memory page, for alignment and page counts.
+pub(crate) fn page_size() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    u64::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) })
+        .ok()
+        .filter(|p| *p > 0)
+        .unwrap_or(4096)
+}
+
+/// How many pages of the open file are in the page cache (`cachestat`, Linux 6.5+). `Err` with
+/// `ENOSYS` on older kernels.
+pub(crate) fn cached_pages(file: &File) -> io::Result<u64> {
+    /// `struct cachestat_range` from `<linux/mman.h>`; length 0 means to the end of the file.
+    #[repr(C)]
+    struct Range {
+        off: u64,
+        len: u64,
+    }
+    /// `struct cachestat` from `<linux/mman.h>`.
+    #[repr(C)]
+    #[derive(Default)]
+    struct Cachestat {
+        nr_cache: u64,
+        nr_dirty: u64,
+        nr_writeback: u64,
+        nr_evicted: u64,
+        nr_recently_evicted: u64,
+    }
+    /// The generic system-call table's number (see the module docs for alpha).
+    const SYS_CACHESTAT: libc::c_long = 451;
+    let range = Range { off: 0, len: 0 };
+    let mut stat = Cachestat::default();
+    // SAFETY: cachestat reads one `struct cachestat_range` and writes one `struct cachestat`;
+    // both are live locals of exactly those layouts. The descriptor is open while `file` lives.
+    let rc = unsafe {
+        libc::syscall(
+            SYS_CACHESTAT,
+            file.as_raw_fd(),
+            &range as *const Range,
+            &mut stat as *mut Cachestat,
+            0,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(stat.nr_cache)
+}
+
+/// `struct fiemap` from `<linux/fiemap.h>`, with room for one extent.
+#[repr(C)]
+#[derive(Default)]
+struct Fiemap {
+    fm_start: u64,
+    fm_length: u64,
+    fm_flags: u32,
+    fm_mapped_extents: u32,
+    fm_extent_count: u32,
+    fm_reserved: u32,
+    fm_extents: [FiemapExtent; 1],
+}
+
+/// `struct fiemap_extent` from `<linux/fiemap.h>`.
+#[repr(C)]
+#[derive(Default, Clone, Copy)]
+struct FiemapExtent {
+    fe_logical: u64,
+    fe_physical: u64,
+    fe_length: u64,
+    fe_reserved64: [u64; 2],
+    fe_flags: u32,
+    fe_reserved: [u32; 3],
+}
+
+/// `_IOWR('f', 11, struct fiemap)` for the common `_IOC` layout (see the module docs).
+const FS_IOC_FIEMAP: u32 = 0xC020_660B;
+/// The extent's location is not known yet (`FIEMAP_EXTENT_UNKNOWN`).
+const FIEMAP_EXTENT_UNKNOWN: u32 = 0x2;
+/// Delayed allocation: not on disk yet (`FIEMAP_EXTENT_DELALLOC`).
+const FIEMAP_EXTENT_DELALLOC: u32 = 0x4;
+/// Data inline in the inode (`FIEMAP_EXTENT_DATA_INLINE`): no extent of its own.
+const FIEMAP_EXTENT_DATA_INLINE: u32 = 0x200;
+
+/// The physical byte offset of the file's first extent (`FS_IOC_FIEMAP`), `None` if it has no
+/// located extent (empty, delayed allocation, inline data). `Err` means the file system has no
+/// FIEMAP (FUSE, NFS, tmpfs answer `EOPNOTSUPP` or `ENOTTY`).
+pub(crate) fn first_extent(file: &File) -> io::Result<Option<u64>> {
+    let mut map = Fiemap { fm_length: u64::MAX, fm_extent_count: 1, ..Fiemap::default() };
+    // SAFETY: FS_IOC_FIEMAP reads and writes a `struct fiemap` followed by `fm_extent_count`
+    // extents; `map` is exactly that with one extent, and lives across the call. The descriptor
+    // is open for as long as `file` lives.
+    let rc = unsafe { libc::ioctl(file.as_raw_fd(), FS_IOC_FIEMAP as _, &mut map as *mut Fiemap) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let extent = map.fm_extents[0];
+    let unlocated = FIEMAP_EXTENT_UNKNOWN | FIEMAP_EXTENT_DELALLOC | FIEMAP_EXTENT_DATA_INLINE;
+    Ok((map.fm_mapped_extents > 0 && extent.fe_flags & unlocated == 0)
+        .then_some(extent.fe_physical))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_flags_are_set_and_cleared() {
+        let file = File::open("/proc/self/exe").unwrap();
+        // SAFETY: a valid descriptor; F_GETFL only reads its flags.
+        let flags = || unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETFL) };
+        set_status_flags(&file, libc::O_NONBLOCK, true).unwrap();
+        assert_ne!(flags() & libc::O_NONBLOCK, 0);
+        set_status_flags(&file, libc::O_NONBLOCK, false).unwrap();
+        assert_eq!(flags() & libc::O_NONBLOCK, 0);
+    }
+
+    #[test]
+    fn the_page_size_is_a_power_of_two() {
+        assert!(page_size().is_power_of_two() && page_size() >= 4096);
+    }
+}
