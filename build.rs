@@ -6,6 +6,31 @@
 
 use std::{env, fs, path::PathBuf};
 
+/// The status table (`src/status/table.rs`, the one source of the codes) as data:
+/// `(C name, code, doc lines)`.
+macro_rules! statuses {
+    ($( $(#[doc = $doc:literal])* $variant:ident = $code:literal, $c_name:ident, $text:literal; )*) => {
+        &[ $( (stringify!($c_name), $code, &[$($doc),*]) ),* ]
+    };
+}
+const STATUSES: &[(&str, u32, &[&str])] = include!("src/status/table.rs");
+
+/// The status codes as C `#define`s, each under its documentation.
+fn status_defines() -> String {
+    let mut out = String::from(
+        "\n/* Status codes (mp_status), from src/status/table.rs. A newer library may return codes\n\
+         \x20* this header does not name: mp_status_str() describes any code. */\n",
+    );
+    for (name, code, doc) in STATUSES {
+        out.push_str("\n/**\n");
+        for line in doc.iter() {
+            out.push_str(&format!(" *{}\n", line.trim_end()));
+        }
+        out.push_str(&format!(" */\n#define {name} {code}\n"));
+    }
+    out
+}
+
 fn main() {
     let crate_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let out_dir = PathBuf::from(env::var("OUT_DIR").expect("set by cargo"));
@@ -25,7 +50,8 @@ fn main() {
         "\n/** Version of the header; compare with mp_version_number() at run time. */\n\
          #define MULTIPOOL_VERSION_MAJOR {major}\n\
          #define MULTIPOOL_VERSION_MINOR {minor}\n\
-         #define MULTIPOOL_VERSION_PATCH {patch}\n"
+         #define MULTIPOOL_VERSION_PATCH {patch}\n{}",
+        status_defines()
     );
     let bindings = cbindgen::Builder::new()
         .with_crate(&crate_dir)

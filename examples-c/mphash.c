@@ -289,7 +289,7 @@ static void print_devices(struct app *app)
         mp_counters c;
         memset(&c, 0, sizeof c);
         c.struct_size = sizeof c;
-        if (mp_session_device(app->session, i, &d) != MP_OK ||
+        if (mp_session_device(app->session, (uint32_t)i, &d) != MP_OK ||
             mp_session_counters(app->session, d.index, &c) != MP_OK) {
             continue;
         }

@@ -27,6 +27,135 @@
 #define MULTIPOOL_VERSION_MINOR 1
 #define MULTIPOOL_VERSION_PATCH 0
 
+/* Status codes (mp_status), from src/status/table.rs. A newer library may return codes
+ * this header does not name: mp_status_str() describes any code. */
+
+/**
+ * Success: the call did what was asked, or the file was hashed.
+ */
+#define MP_OK 0
+
+/**
+ * `poll`: the session is finished and every result has been delivered.
+ */
+#define MP_DONE 1
+
+/**
+ * `poll`: no result arrived before the timeout.
+ */
+#define MP_TIMEOUT 2
+
+/**
+ * A required pointer argument was NULL.
+ */
+#define MP_ERR_NULL_POINTER 100
+
+/**
+ * An argument is out of its documented range.
+ */
+#define MP_ERR_INVALID_ARGUMENT 101
+
+/**
+ * A struct's `struct_size` (`mp_options`, `mp_counters`) is not one this library understands.
+ */
+#define MP_ERR_OPTIONS_VERSION 102
+
+/**
+ * The threads spec could not be parsed.
+ */
+#define MP_ERR_INVALID_THREADS_SPEC 103
+
+/**
+ * The session no longer accepts paths: `finish` was called.
+ */
+#define MP_ERR_SESSION_FINISHED 104
+
+/**
+ * The session no longer accepts paths: `cancel` was called.
+ */
+#define MP_ERR_SESSION_CANCELLED 105
+
+/**
+ * The operating system refused a thread or another resource the session needs.
+ */
+#define MP_ERR_RESOURCE_EXHAUSTED 106
+
+/**
+ * A bug inside the library (a caught panic). Please report it.
+ */
+#define MP_ERR_INTERNAL 107
+
+/**
+ * The path does not exist (ENOENT, ENOTDIR, or an empty path).
+ */
+#define MP_ERR_NOT_FOUND 200
+
+/**
+ * The caller may not read the file (EACCES, EPERM).
+ */
+#define MP_ERR_PERMISSION_DENIED 201
+
+/**
+ * The path is a directory.
+ */
+#define MP_ERR_IS_DIRECTORY 202
+
+/**
+ * The path is a FIFO (named pipe); it is never opened for reading in a blocking way.
+ */
+#define MP_ERR_IS_FIFO 203
+
+/**
+ * The path is a Unix domain socket.
+ */
+#define MP_ERR_IS_SOCKET 204
+
+/**
+ * The path is a character or block device.
+ */
+#define MP_ERR_IS_DEVICE 205
+
+/**
+ * The path is a symbolic link and the session does not follow links.
+ */
+#define MP_ERR_IS_SYMLINK 206
+
+/**
+ * Too many levels of symbolic links (ELOOP), e.g. a link that points to itself.
+ */
+#define MP_ERR_SYMLINK_LOOP 207
+
+/**
+ * The path or one of its components is too long (ENAMETOOLONG).
+ */
+#define MP_ERR_NAME_TOO_LONG 208
+
+/**
+ * The path contains a NUL byte, which no file name can.
+ */
+#define MP_ERR_INVALID_PATH 209
+
+/**
+ * The file changed while it was hashed (its size, mtime, ctime, inode or device moved);
+ * the digest is not reported.
+ */
+#define MP_ERR_CHANGED 210
+
+/**
+ * Reading failed (EIO and similar); `os_error` has the errno.
+ */
+#define MP_ERR_IO 211
+
+/**
+ * The session was cancelled before this file was hashed.
+ */
+#define MP_ERR_CANCELLED 212
+
+/**
+ * Another operating-system error; `os_error` has the errno.
+ */
+#define MP_ERR_OS 213
+
 
 /**
  * Kind of device whose kind could not be determined.
@@ -339,131 +468,6 @@ typedef struct mp_device {
 
 
 
-/**
- * Success: the call did what was asked, or the file was hashed.
- */
-#define MP_OK 0
-
-/**
- * `poll`: the session is finished and every result has been delivered.
- */
-#define MP_DONE 1
-
-/**
- * `poll`: no result arrived before the timeout.
- */
-#define MP_TIMEOUT 2
-
-/**
- * A required pointer argument was NULL.
- */
-#define MP_ERR_NULL_POINTER 100
-
-/**
- * An argument is out of its documented range.
- */
-#define MP_ERR_INVALID_ARGUMENT 101
-
-/**
- * The options struct's `struct_size` is not one this library understands.
- */
-#define MP_ERR_OPTIONS_VERSION 102
-
-/**
- * The threads spec could not be parsed.
- */
-#define MP_ERR_INVALID_THREADS_SPEC 103
-
-/**
- * The session no longer accepts paths: `finish` was called.
- */
-#define MP_ERR_SESSION_FINISHED 104
-
-/**
- * The session no longer accepts paths: `cancel` was called.
- */
-#define MP_ERR_SESSION_CANCELLED 105
-
-/**
- * The operating system refused a thread or another resource the session needs.
- */
-#define MP_ERR_RESOURCE_EXHAUSTED 106
-
-/**
- * A bug inside the library (a caught panic). Please report it.
- */
-#define MP_ERR_INTERNAL 107
-
-/**
- * The path does not exist (ENOENT, ENOTDIR, or an empty path).
- */
-#define MP_ERR_NOT_FOUND 200
-
-/**
- * The caller may not read the file (EACCES, EPERM).
- */
-#define MP_ERR_PERMISSION_DENIED 201
-
-/**
- * The path is a directory.
- */
-#define MP_ERR_IS_DIRECTORY 202
-
-/**
- * The path is a FIFO (named pipe); it is never opened for reading in a blocking way.
- */
-#define MP_ERR_IS_FIFO 203
-
-/**
- * The path is a Unix domain socket.
- */
-#define MP_ERR_IS_SOCKET 204
-
-/**
- * The path is a character or block device.
- */
-#define MP_ERR_IS_DEVICE 205
-
-/**
- * The path is a symbolic link and the session does not follow links.
- */
-#define MP_ERR_IS_SYMLINK 206
-
-/**
- * Too many levels of symbolic links (ELOOP), e.g. a link that points to itself.
- */
-#define MP_ERR_SYMLINK_LOOP 207
-
-/**
- * The path or one of its components is too long (ENAMETOOLONG).
- */
-#define MP_ERR_NAME_TOO_LONG 208
-
-/**
- * The path contains a NUL byte, which no file name can.
- */
-#define MP_ERR_INVALID_PATH 209
-
-/**
- * The file changed (size, mtime or ctime) while it was hashed; the digest is not reported.
- */
-#define MP_ERR_CHANGED 210
-
-/**
- * Reading failed (EIO and similar); `os_error` has the errno.
- */
-#define MP_ERR_IO 211
-
-/**
- * The session was cancelled before this file was hashed.
- */
-#define MP_ERR_CANCELLED 212
-
-/**
- * Another operating-system error; `os_error` has the errno.
- */
-#define MP_ERR_OS 213
-
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -472,6 +476,9 @@ extern "C" {
  * Fills `*options` with the defaults, including `struct_size`.
  *
  * Returns MP_OK, or MP_ERR_NULL_POINTER if `options` is NULL. Thread-safe.
+ *
+ * # Safety
+ * `options` must be NULL or point to writable memory for one `mp_options`.
  */
 mp_status mp_options_init(struct mp_options *options);
 
@@ -646,7 +653,7 @@ mp_status mp_session_device_count(const struct mp_session *session, size_t *coun
  * `session` must be NULL or a live session; `device` must be NULL or writable.
  */
 mp_status mp_session_device(const struct mp_session *session,
-                            size_t index,
+                            uint32_t index,
                             struct mp_device *device);
 
 /**

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 /// runs can be off by the files completing during the read; after the session is done it is
 /// exact. `files_done + files_failed + files_cancelled` counts the results produced so far.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Stats {
     /// Paths accepted by `enqueue` (session) or assigned to the device (device).
     pub files_queued: u64,

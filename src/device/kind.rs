@@ -6,6 +6,7 @@ use std::fmt;
 ///
 /// The discriminants are the stable numbers of the C ABI (`MP_KIND_*`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum DeviceKind {
     /// Could not be determined.
     Unknown = 0,
@@ -92,6 +93,7 @@ impl fmt::Display for DeviceKind {
 ///
 /// The discriminants are the stable numbers of the C ABI (`MP_KIND_SOURCE_*`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum KindSource {
     /// Nothing said what the device is.
     Unknown = 0,

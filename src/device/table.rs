@@ -25,6 +25,7 @@ pub(crate) struct Device {
 
 /// A device's public description, with a snapshot of its counters.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DeviceInfo {
     /// Position in the session's device list; results name their device by it.
     pub index: usize,

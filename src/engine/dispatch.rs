@@ -1,5 +1,5 @@
 //! The dispatcher thread: takes paths from the inbox, admits each to its device's lane, and
-//! keeps every device's pool fed, all inside one [`multi_scope`](super::multi_scope) so that
+//! keeps every device's pool fed, all inside one [`multi_scope()`](super::multi_scope()) so that
 //! tasks borrow the session's state.
 //!
 //! # How it runs

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 /// The result for one enqueued path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FileResult {
     /// The caller's tag, given to `enqueue`.
     pub tag: u64,
@@ -161,6 +162,7 @@ impl ResultQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::must_return;
 
     fn result(tag: u64) -> FileResult {
         FileResult {
@@ -195,40 +197,44 @@ mod tests {
 
     #[test]
     fn pollers_blocked_without_a_timeout_are_woken_by_every_kind_of_push() {
-        // Pushes skip the notify when nobody sleeps; a lost wake-up would hang this test.
-        let q = std::sync::Arc::new(ResultQueue::default());
-        let total = 2_000u64;
-        let pollers: Vec<_> = (0..2)
-            .map(|_| {
-                let q = std::sync::Arc::clone(&q);
-                std::thread::spawn(move || {
-                    let mut got = 0u64;
-                    loop {
-                        match q.poll(7, None, |d| d == total, || false, |_| got += 1).unwrap().0 {
-                            PollOutcome::Done => return got,
-                            _ => continue,
+        // Pushes skip the notify when nobody sleeps; a lost wake-up would hang this test, which
+        // the watchdog turns into a failure.
+        must_return("pollers waiting for pushes", || {
+            let q = std::sync::Arc::new(ResultQueue::default());
+            let total = 2_000u64;
+            let pollers: Vec<_> = (0..2)
+                .map(|_| {
+                    let q = std::sync::Arc::clone(&q);
+                    std::thread::spawn(move || {
+                        let mut got = 0u64;
+                        loop {
+                            match q.poll(7, None, |d| d == total, || false, |_| got += 1).unwrap().0
+                            {
+                                PollOutcome::Done => return got,
+                                _ => continue,
+                            }
                         }
-                    }
+                    })
                 })
-            })
-            .collect();
-        let mut batch = Vec::new();
-        for tag in 0..total {
-            if tag % 3 == 0 {
-                q.push(result(tag));
-            } else {
-                batch.push(result(tag));
-                if batch.len() == 5 {
-                    q.push_many(&mut batch);
+                .collect();
+            let mut batch = Vec::new();
+            for tag in 0..total {
+                if tag % 3 == 0 {
+                    q.push(result(tag));
+                } else {
+                    batch.push(result(tag));
+                    if batch.len() == 5 {
+                        q.push_many(&mut batch);
+                    }
+                }
+                if tag % 97 == 0 {
+                    std::thread::yield_now();
                 }
             }
-            if tag % 97 == 0 {
-                std::thread::yield_now();
-            }
-        }
-        q.push_many(&mut batch);
-        let got: u64 = pollers.into_iter().map(|p| p.join().unwrap()).sum();
-        assert_eq!(got, total);
+            q.push_many(&mut batch);
+            let got: u64 = pollers.into_iter().map(|p| p.join().unwrap()).sum();
+            assert_eq!(got, total);
+        });
     }
 
     #[test]

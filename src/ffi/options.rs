@@ -108,8 +108,11 @@ impl MpOptions {
 /// Fills `*options` with the defaults, including `struct_size`.
 ///
 /// Returns MP_OK, or MP_ERR_NULL_POINTER if `options` is NULL. Thread-safe.
+///
+/// # Safety
+/// `options` must be NULL or point to writable memory for one `mp_options`.
 #[no_mangle]
-pub extern "C" fn mp_options_init(options: *mut MpOptions) -> mp_status {
+pub unsafe extern "C" fn mp_options_init(options: *mut MpOptions) -> mp_status {
     boundary(|| {
         // SAFETY: the header documents `options` as NULL or pointing to an mp_options.
         *unsafe { try_mut(options) }? = MpOptions::default();

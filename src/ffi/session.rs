@@ -327,12 +327,13 @@ pub unsafe extern "C" fn mp_session_device_count(
 #[no_mangle]
 pub unsafe extern "C" fn mp_session_device(
     session: *const MpSession,
-    index: usize,
+    index: u32,
     device: *mut MpDevice,
 ) -> mp_status {
     boundary(|| {
         // SAFETY: documented contracts of `session` and `device`.
         let (session, device) = unsafe { (try_ref(session)?, try_mut(device)?) };
+        let index = usize::try_from(index).map_err(|_| Status::InvalidArgument)?;
         let info = session.inner.device(index).ok_or(Status::InvalidArgument)?;
         *device = MpDevice::from(&info);
         Ok(())
@@ -422,7 +423,7 @@ mod tests {
 
     #[test]
     fn a_session_round_trip_through_the_c_functions() {
-        let dir = crate::test_support::TempDir::new();
+        let dir = crate::test_support::TempDir::new("unit");
         let file = dir.file("abc", b"abc");
         let bytes = file.as_os_str().as_bytes();
         let mut session = null_mut();

@@ -2,7 +2,7 @@
 //! file, read in the worker's reused buffer, and notice a file that changes underneath.
 //!
 //! Nothing here knows about sessions, devices or pools: the engine calls [`hash_file`] on a pool
-//! thread with the thread's buffer, and [`open`]/[`stat`] from the dispatcher.
+//! thread with the thread's buffer, and [`open()`]/[`stat()`] from the dispatcher.
 
 mod direct;
 mod open;
@@ -208,10 +208,10 @@ mod tests {
 
     #[test]
     fn hashes_regular_files_across_buffer_boundaries() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("unit");
         for len in [0usize, 1, 4095, 4096, 4097, 3 * 4096 + 17] {
             let data: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
-            let path = dir.file(&format!("f{len}"), &data);
+            let path = dir.file(format!("f{len}"), &data);
             let out = hash(&path, ReadSettings { drop_cache: true, ..SETTINGS });
             assert_eq!(out.status, Status::Ok);
             assert_eq!(out.size, len as u64);
@@ -219,12 +219,14 @@ mod tests {
         }
     }
 
-    /// A file above the direct-I/O threshold, written and then evicted from the page cache.
-    fn cold_large_file(dir: &TempDir) -> (std::path::PathBuf, Vec<u8>) {
+    /// A file above the direct-I/O threshold in `dir`, written and then evicted from the page
+    /// cache.
+    fn cold_large_file(dir: &Path) -> (std::path::PathBuf, Vec<u8>) {
         // Not a multiple of the page size: the last direct read is short.
         let len = direct::MIN_SIZE as usize + 12_345;
         let data: Vec<u8> = (0..len).map(|i| (i * 31 % 253) as u8).collect();
-        let path = dir.file("large", &data);
+        let path = dir.join("large");
+        std::fs::write(&path, &data).unwrap();
         let file = File::open(&path).unwrap();
         file.sync_all().unwrap();
         sys::advise(&file, Advice::DontNeed, 0, 0);
@@ -233,14 +235,20 @@ mod tests {
 
     #[test]
     fn cold_large_files_are_read_directly_and_stay_out_of_the_cache() {
-        let dir = TempDir::new();
-        let (path, data) = cold_large_file(&dir);
+        // On ext4, which has direct I/O and drops clean pages on request; a machine that cannot
+        // mount one (not root) uses the temp dir, which may be tmpfs, where this cannot be seen.
+        let test = "cold_large_files_are_read_directly_and_stay_out_of_the_cache";
+        let disk = crate::test_support::can_mount(test)
+            .then(|| crate::test_support::LoopMount::new(&std::env::temp_dir(), "direct"));
+        let temp = TempDir::new("unit");
+        let dir = disk.as_ref().map_or(temp.path(), |disk| &disk.mount_point);
+        let (path, data) = cold_large_file(dir);
         let pages = || sys::cached_pages(&File::open(&path).unwrap());
-        if pages().map_or(true, |n| n > 0) {
-            // No cachestat (kernel < 6.5), or the file system keeps the pages (tmpfs).
+        if disk.is_none() && pages().map_or(true, |n| n > 0) {
             eprintln!("skipped: {} cannot be evicted from the page cache here", path.display());
             return;
         }
+        assert_eq!(pages().expect("cachestat (Linux 6.5+)"), 0, "evicted before the read");
         let mut buf = vec![0; (1 << 20) + 1];
         let run = |settings, buf: &mut [u8]| {
             hash_file(&path, None, settings, buf, &AtomicBool::new(false), |_| {})
@@ -257,8 +265,8 @@ mod tests {
 
     #[test]
     fn a_buffer_too_small_to_align_falls_back_to_buffered_reads() {
-        let dir = TempDir::new();
-        let (path, data) = cold_large_file(&dir);
+        let dir = TempDir::new("unit");
+        let (path, data) = cold_large_file(dir.path());
         // Less than a page: no aligned part, so the direct read fails with EINVAL (or the file
         // system has no direct I/O at all), and the reader carries on buffered.
         ADVICE_GIVEN.with(|given| given.borrow_mut().clear());
@@ -272,7 +280,7 @@ mod tests {
 
     #[test]
     fn reports_progress_in_chunks() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("unit");
         let path = dir.file("big", &vec![1u8; 10_000]);
         let mut chunks = Vec::new();
         hash_file(&path, None, SETTINGS, &mut vec![0; 4096], &AtomicBool::new(false), |n| {
@@ -283,7 +291,7 @@ mod tests {
 
     #[test]
     fn missing_and_empty_paths_are_not_found() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("unit");
         let out = hash(&dir.path().join("nope"), SETTINGS);
         assert_eq!((out.status, out.os_error), (Status::NotFound, libc::ENOENT));
         assert_eq!(hash(Path::new(""), SETTINGS).status, Status::NotFound);
@@ -293,7 +301,7 @@ mod tests {
 
     #[test]
     fn non_regular_files_get_their_own_status_without_blocking() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("unit");
         assert_eq!(hash(dir.path(), SETTINGS).status, Status::IsDirectory);
         let fifo = dir.path().join("fifo");
         let c = std::ffi::CString::new(fifo.as_os_str().as_bytes()).unwrap();
@@ -308,7 +316,7 @@ mod tests {
 
     #[test]
     fn symlinks_are_followed_or_reported() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("unit");
         let target = dir.file("target", b"data");
         let link = dir.path().join("link");
         std::os::unix::fs::symlink(&target, &link).unwrap();
@@ -323,7 +331,7 @@ mod tests {
 
     #[test]
     fn odd_paths() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("unit");
         let odd = dir.path().join(std::ffi::OsStr::from_bytes(b"caf\xe9 \n\\ \x01"));
         std::fs::write(&odd, b"odd").unwrap();
         assert_eq!(hash(&odd, SETTINGS).digest, digest_bytes(Algorithm::Sha256, b"odd"));
@@ -335,7 +343,7 @@ mod tests {
 
     #[test]
     fn cancellation_stops_between_reads() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("unit");
         let path = dir.file("f", &[0; 100]);
         let out = hash_file(&path, None, SETTINGS, &mut [0; 16], &AtomicBool::new(true), |_| {});
         assert_eq!(out.status, Status::Cancelled);
@@ -343,7 +351,7 @@ mod tests {
 
     #[test]
     fn a_file_that_grows_while_read_is_changed() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("unit");
         let path = dir.file("growing", &[7; 64]);
         let mut appended = false;
         let out = hash_file(&path, None, SETTINGS, &mut [0; 16], &AtomicBool::new(false), |_| {
@@ -358,7 +366,7 @@ mod tests {
 
     #[test]
     fn a_file_rewritten_in_place_while_read_is_changed() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("unit");
         let path = dir.file("rewritten", &[7; 64]);
         let mut rewritten = false;
         let out = hash_file(&path, None, SETTINGS, &mut [0; 16], &AtomicBool::new(false), |_| {
@@ -377,7 +385,7 @@ mod tests {
 
     #[test]
     fn a_file_deleted_while_read_still_hashes_what_was_opened() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("unit");
         let path = dir.file("vanishing", &[3; 64]);
         let mut deleted = false;
         let out = hash_file(&path, None, SETTINGS, &mut [0; 16], &AtomicBool::new(false), |_| {
@@ -397,7 +405,7 @@ mod tests {
 
     #[test]
     fn a_descriptor_on_another_device_than_classified_is_changed() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("unit");
         let large = dir.file("large", &[5; 100]);
         let dev = std::fs::metadata(&large).unwrap().dev();
         assert_eq!(hash_classified(&large, dev, 100).status, Status::Ok);
@@ -409,7 +417,7 @@ mod tests {
 
     #[test]
     fn a_small_file_read_whole_at_the_classified_size_skips_the_checks() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("unit");
         let path = dir.file("small", b"data");
         let dev = std::fs::metadata(&path).unwrap().dev();
         let out = hash_classified(&path, dev, 4);
@@ -423,7 +431,7 @@ mod tests {
     fn a_small_file_rewritten_before_it_was_opened_is_read_as_it_is() {
         // stat saw 4 bytes; by the time the task opens it the file has 7: nothing changed
         // while it was read, so the new contents are its digest.
-        let dir = TempDir::new();
+        let dir = TempDir::new("unit");
         let path = dir.file("rewritten", b"data+++");
         let dev = std::fs::metadata(&path).unwrap().dev();
         let out = hash_classified(&path, dev, 4);
@@ -439,7 +447,7 @@ mod tests {
 
     #[test]
     fn a_fifo_or_device_swapped_in_after_stat_is_refused_without_blocking() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("unit");
         let fifo = dir.path().join("fifo");
         let c = std::ffi::CString::new(fifo.as_os_str().as_bytes()).unwrap();
         // SAFETY: `c` is a valid NUL-terminated path for the duration of the call.
@@ -459,7 +467,7 @@ mod tests {
 
     #[test]
     fn sparse_files_hash_their_zeros() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("unit");
         let path = dir.path().join("sparse");
         let f = File::create(&path).unwrap();
         f.set_len(3 << 20).unwrap();

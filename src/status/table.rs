@@ -1,0 +1,62 @@
+// The status codes: the one source of their numbers, C names, documentation and descriptions.
+//
+// Each entry is `Variant = code, C_NAME, "description";` under its doc comment. The crate includes
+// this file three times (the `Status` enum in `status`, the C constants in `ffi::codes`) and
+// build.rs once more, for the `#define`s of include/multipool.h. Codes are part of the ABI: add
+// entries, never renumber or reuse one. 0-99 are success-like, 100-199 refuse a call, 200-299
+// describe one file.
+statuses! {
+    /// Success: the call did what was asked, or the file was hashed.
+    Ok = 0, MP_OK, "ok";
+    /// `poll`: the session is finished and every result has been delivered.
+    Done = 1, MP_DONE, "session finished and all results delivered";
+    /// `poll`: no result arrived before the timeout.
+    Timeout = 2, MP_TIMEOUT, "timed out waiting for results";
+
+    /// A required pointer argument was NULL.
+    NullPointer = 100, MP_ERR_NULL_POINTER, "a required pointer argument is NULL";
+    /// An argument is out of its documented range.
+    InvalidArgument = 101, MP_ERR_INVALID_ARGUMENT, "invalid argument";
+    /// A struct's `struct_size` (`mp_options`, `mp_counters`) is not one this library understands.
+    OptionsVersion = 102, MP_ERR_OPTIONS_VERSION, "struct_size (of mp_options or mp_counters) not supported by this library version";
+    /// The threads spec could not be parsed.
+    InvalidThreadsSpec = 103, MP_ERR_INVALID_THREADS_SPEC, "invalid threads spec";
+    /// The session no longer accepts paths: `finish` was called.
+    SessionFinished = 104, MP_ERR_SESSION_FINISHED, "session is finished and accepts no more paths";
+    /// The session no longer accepts paths: `cancel` was called.
+    SessionCancelled = 105, MP_ERR_SESSION_CANCELLED, "session is cancelled and accepts no more paths";
+    /// The operating system refused a thread or another resource the session needs.
+    ResourceExhausted = 106, MP_ERR_RESOURCE_EXHAUSTED, "could not create a thread or another resource";
+    /// A bug inside the library (a caught panic). Please report it.
+    Internal = 107, MP_ERR_INTERNAL, "internal error in multipool (please report)";
+
+    /// The path does not exist (ENOENT, ENOTDIR, or an empty path).
+    NotFound = 200, MP_ERR_NOT_FOUND, "no such file or directory";
+    /// The caller may not read the file (EACCES, EPERM).
+    PermissionDenied = 201, MP_ERR_PERMISSION_DENIED, "permission denied";
+    /// The path is a directory.
+    IsDirectory = 202, MP_ERR_IS_DIRECTORY, "is a directory";
+    /// The path is a FIFO (named pipe); it is never opened for reading in a blocking way.
+    IsFifo = 203, MP_ERR_IS_FIFO, "is a FIFO (named pipe), not a regular file";
+    /// The path is a Unix domain socket.
+    IsSocket = 204, MP_ERR_IS_SOCKET, "is a socket, not a regular file";
+    /// The path is a character or block device.
+    IsDevice = 205, MP_ERR_IS_DEVICE, "is a device, not a regular file";
+    /// The path is a symbolic link and the session does not follow links.
+    IsSymlink = 206, MP_ERR_IS_SYMLINK, "is a symbolic link and links are not followed";
+    /// Too many levels of symbolic links (ELOOP), e.g. a link that points to itself.
+    SymlinkLoop = 207, MP_ERR_SYMLINK_LOOP, "too many levels of symbolic links";
+    /// The path or one of its components is too long (ENAMETOOLONG).
+    NameTooLong = 208, MP_ERR_NAME_TOO_LONG, "file name too long";
+    /// The path contains a NUL byte, which no file name can.
+    InvalidPath = 209, MP_ERR_INVALID_PATH, "path contains a NUL byte";
+    /// The file changed while it was hashed (its size, mtime, ctime, inode or device moved);
+    /// the digest is not reported.
+    Changed = 210, MP_ERR_CHANGED, "file changed while it was being hashed";
+    /// Reading failed (EIO and similar); `os_error` has the errno.
+    IoError = 211, MP_ERR_IO, "read error";
+    /// The session was cancelled before this file was hashed.
+    Cancelled = 212, MP_ERR_CANCELLED, "cancelled";
+    /// Another operating-system error; `os_error` has the errno.
+    OsError = 213, MP_ERR_OS, "operating system error";
+}
