@@ -1,36 +1,35 @@
-//! Helpers for unit tests.
+//! Helpers for unit tests: the suite's one temporary-directory helper and its loop-mounted
+//! device (both shared with the integration tests), and a watchdog for tests that would hang
+//! instead of failing.
 
-use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
 
-/// A directory under the system temp dir, removed on drop.
-pub(crate) struct TempDir {
-    path: PathBuf,
-}
+#[path = "../tests/common/system.rs"]
+mod system;
+#[path = "../tests/common/temp_tree.rs"]
+mod temp_tree;
 
-impl TempDir {
-    pub(crate) fn new() -> TempDir {
-        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!("mp-test-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir { path }
-    }
+pub(crate) use system::{can_mount, LoopMount};
+/// A directory removed on drop (see `tests/common/temp_tree.rs`).
+pub(crate) use temp_tree::TempTree as TempDir;
+use temp_tree::TempTree;
 
-    pub(crate) fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Writes `contents` to a file named `name` in the directory and returns its path.
-    pub(crate) fn file(&self, name: &str, contents: &[u8]) -> PathBuf {
-        let path = self.path.join(name);
-        std::fs::write(&path, contents).unwrap();
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
+/// Runs `f` on its own thread and fails the test if it has not returned within a minute. The
+/// bound detects a deadlock or a lost wake-up; it is not a timing assertion (a correct run takes
+/// milliseconds), and a failing test says what hung instead of stalling the suite.
+pub(crate) fn must_return<R: Send + 'static>(
+    what: &str,
+    f: impl FnOnce() -> R + Send + 'static,
+) -> R {
+    let (done_tx, done_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        // A panic drops the sender: reported below as a panic, not a hang.
+        let _ = done_tx.send(f());
+    });
+    match done_rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(value) => value,
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("{what}: still blocked after a minute"),
+        Err(mpsc::RecvTimeoutError::Disconnected) => panic!("{what}: panicked"),
     }
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{can_run, have, is_root, run_ok, TempTree};
+use common::{can_mount, LoopMount, TempTree};
 use multipool::{
     digest_bytes, Algorithm, Config, DeviceKind, FileResult, KindSource, PollOutcome, Session,
     Status,
@@ -11,41 +11,7 @@ use multipool::{
 use std::collections::BTreeSet;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
-
-/// An ext4 image on a loop device, mounted; unmounted and detached on drop.
-struct LoopMount {
-    _dir: TempTree,
-    device: String,
-    mount_point: PathBuf,
-}
-
-impl LoopMount {
-    fn new(tag: &str) -> LoopMount {
-        let dir = TempTree::under(Path::new(env!("CARGO_TARGET_TMPDIR")), tag);
-        let image = dir.path.join("disk.img");
-        let mount_point = dir.path.join("mnt");
-        std::fs::create_dir(&mount_point).unwrap();
-        run_ok(Command::new("truncate").arg("-s").arg("64M").arg(&image));
-        run_ok(Command::new("mkfs.ext4").args(["-q", "-F"]).arg(&image));
-        let out = run_ok(Command::new("losetup").args(["-f", "--show"]).arg(&image));
-        let device = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-        run_ok(Command::new("mount").arg(&device).arg(&mount_point));
-        LoopMount { _dir: dir, device, mount_point }
-    }
-}
-
-impl Drop for LoopMount {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.mount_point).status();
-        let _ = Command::new("losetup").arg("-d").arg(&self.device).status();
-    }
-}
-
-fn can_mount(test: &str) -> bool {
-    can_run(is_root() && have("losetup") && have("mkfs.ext4"), test, "root, losetup and mkfs.ext4")
-}
 
 /// Writes `count` files with distinct contents under `dir`; returns (path, contents) pairs.
 fn files(dir: &Path, prefix: &str, count: usize) -> Vec<(PathBuf, Vec<u8>)> {
@@ -103,7 +69,7 @@ fn root_tmpfs_and_a_loop_image_on_root_map_to_their_physical_devices() {
     }
     let on_root = TempTree::under(Path::new(env!("CARGO_TARGET_TMPDIR")), "dev-root");
     let on_shm = TempTree::under(Path::new("/dev/shm"), "dev-shm");
-    let on_loop = LoopMount::new("dev-loop"); // its image lives on the root file system
+    let on_loop = LoopMount::new(Path::new(env!("CARGO_TARGET_TMPDIR")), "dev-loop"); // its image lives on the root file system
     let sets = [
         files(&on_root.path, "root", 12),
         files(&on_shm.path, "shm", 12),
@@ -157,7 +123,7 @@ fn a_device_mounted_mid_session_gets_its_own_pool() {
     let first = hash_all(&session, &[&early], 0);
     assert_eq!(session.device_count(), 1);
 
-    let on_loop = LoopMount::new("mid-loop"); // mounted after the session started
+    let on_loop = LoopMount::new(Path::new(env!("CARGO_TARGET_TMPDIR")), "mid-loop"); // mounted after the session started
     let late = files(&on_loop.mount_point, "late", 5);
     let second = hash_all(&session, &[&late, &early], 100);
     session.finish();
@@ -192,7 +158,7 @@ fn path_override_reclassifies_a_device() {
     if !can_mount("path_override_reclassifies_a_device") {
         return;
     }
-    let on_loop = LoopMount::new("override-loop");
+    let on_loop = LoopMount::new(Path::new(env!("CARGO_TARGET_TMPDIR")), "override-loop");
     let set = files(&on_loop.mount_point, "o", 3);
     let mut config = Config::default();
     let spec = format!("path:{}:network,network:2", on_loop.mount_point.display());
@@ -211,7 +177,7 @@ fn files_of_a_disk_already_in_the_page_cache_skip_the_disk_queue() {
     if !can_mount("files_of_a_disk_already_in_the_page_cache_skip_the_disk_queue") {
         return;
     }
-    let on_loop = LoopMount::new("cache-loop");
+    let on_loop = LoopMount::new(Path::new(env!("CARGO_TARGET_TMPDIR")), "cache-loop");
     let warm = files(&on_loop.mount_point, "warm", 12); // just written: in the page cache
     let cold = files(&on_loop.mount_point, "cold", 6);
     for (path, _) in &cold {

@@ -45,7 +45,7 @@ fn dev_number(text: &str) -> u64 {
 impl FakeSysfs {
     /// Lays out the machine described by `text`.
     pub(crate) fn load(text: &str) -> FakeSysfs {
-        let dir = TempDir::new();
+        let dir = TempDir::new("unit");
         let sys = dir.path().join("sys");
         fs::create_dir_all(&sys).unwrap();
         let mut mountinfo = String::new();

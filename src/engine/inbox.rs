@@ -140,6 +140,7 @@ impl Inbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::must_return;
     use std::sync::Arc;
 
     fn sub(tag: u64) -> (&'static [u8], u64) {
@@ -170,22 +171,27 @@ mod tests {
 
     #[test]
     fn a_wake_before_take_is_not_lost() {
-        let inbox = Inbox::default();
-        inbox.wake();
-        // Returns at once although the queue is empty.
-        inbox.take(&mut Vec::new(), 1, true);
+        must_return("take after a wake", || {
+            let inbox = Inbox::default();
+            inbox.wake();
+            // Returns at once although the queue is empty.
+            inbox.take(&mut Vec::new(), 1, true);
+        });
     }
 
     #[test]
     fn blocked_take_wakes_on_push_from_another_thread() {
-        let inbox = Arc::new(Inbox::default());
-        let pusher = Arc::clone(&inbox);
-        let handle = std::thread::spawn(move || pusher.push([sub(9)], |_| {}).unwrap());
-        let mut out = Vec::new();
-        while out.is_empty() {
-            inbox.take(&mut out, 10, true);
-        }
-        handle.join().unwrap();
-        assert_eq!(out[0].tag, 9);
+        let tag = must_return("take while another thread pushes", || {
+            let inbox = Arc::new(Inbox::default());
+            let pusher = Arc::clone(&inbox);
+            let handle = std::thread::spawn(move || pusher.push([sub(9)], |_| {}).unwrap());
+            let mut out = Vec::new();
+            while out.is_empty() {
+                inbox.take(&mut out, 10, true);
+            }
+            handle.join().unwrap();
+            out[0].tag
+        });
+        assert_eq!(tag, 9);
     }
 }

@@ -69,6 +69,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::must_return;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::mpsc;
     use std::time::Duration;
@@ -77,20 +78,9 @@ mod tests {
         rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap()
     }
 
-    /// Runs `f` on its own thread and fails the test if it has not returned after a minute.
-    /// The bound is a deadlock detector, not a timing assertion: a correct run takes milliseconds.
-    fn must_return(f: impl FnOnce() + Send + 'static) {
-        let (done_tx, done_rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            f();
-            done_tx.send(()).unwrap();
-        });
-        done_rx.recv_timeout(Duration::from_secs(60)).expect("multi_scope deadlocked");
-    }
-
     #[test]
     fn blocking_op_does_not_deadlock_one_thread_pools() {
-        must_return(|| {
+        must_return("multi_scope with a blocking op", || {
             let hdd_a = pool(1);
             let hdd_b = pool(1);
             multi_scope(&[&hdd_a, &hdd_b], |scopes| {

@@ -56,9 +56,34 @@ mod tests {
     }
 
     #[test]
+    fn files_on_ext4_get_their_real_offsets_in_writing_order() {
+        let test = "files_on_ext4_get_their_real_offsets_in_writing_order";
+        if !crate::test_support::can_mount(test) {
+            return;
+        }
+        let disk = crate::test_support::LoopMount::new(&std::env::temp_dir(), "fiemap");
+        let mut offsets = Vec::new();
+        for i in 0..3u8 {
+            let path = disk.mount_point.join(format!("f{i}"));
+            std::fs::write(&path, vec![i; 256 << 10]).unwrap();
+            let file = File::open(&path).unwrap();
+            file.sync_all().unwrap(); // allocated now, not delayed
+            match placement(&file, &file.metadata().unwrap()) {
+                Ok(Placement::Physical(offset)) => offsets.push(offset),
+                other => panic!("no physical offset on ext4: {other:?}"),
+            }
+        }
+        // Real offsets: inside the 64 MiB image, on block boundaries, one extent after another.
+        for offset in &offsets {
+            assert!(*offset > 0 && *offset < 64 << 20 && offset % 1024 == 0, "{offsets:?}");
+        }
+        assert!(offsets.windows(2).all(|w| w[0] + (256 << 10) <= w[1]), "{offsets:?}");
+    }
+
+    #[test]
     fn a_synced_file_on_a_disk_file_system_has_a_physical_offset() {
         // The temp dir is on tmpfs on some machines (no FIEMAP) and on a disk on others.
-        let dir = TempDir::new();
+        let dir = TempDir::new("unit");
         let path = dir.file("placed", &[7u8; 65536]);
         let file = File::open(&path).unwrap();
         file.sync_all().unwrap();
@@ -75,7 +100,7 @@ mod tests {
 
     #[test]
     fn a_file_just_written_is_resident_and_one_dropped_from_the_cache_is_not() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("unit");
         let path = dir.file("cached", &vec![3u8; 1 << 20]);
         let file = File::open(&path).unwrap();
         match resident(&file, 1 << 20) {
@@ -97,7 +122,7 @@ mod tests {
 
     #[test]
     fn an_empty_file_falls_back_to_its_inode() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("unit");
         let path = dir.file("empty", b"");
         let file = File::open(&path).unwrap();
         let meta = file.metadata().unwrap();

@@ -2,10 +2,14 @@
 //! and the root/tool checks that make a test say clearly why it cannot run.
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
-use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
+mod system;
+mod temp_tree;
+#[allow(unused_imports, reason = "each test binary uses a different subset")]
+pub(crate) use system::{can_mount, can_run, have, is_root, run, run_ok, LoopMount};
+pub(crate) use temp_tree::TempTree;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 /// The crate's root directory.
 pub fn root() -> PathBuf {
@@ -25,78 +29,12 @@ pub fn lib_dir() -> PathBuf {
     dir
 }
 
-/// A directory removed on drop, under `base` (the system temp dir by default).
-pub struct TempTree {
-    pub path: PathBuf,
-}
-
-impl TempTree {
-    pub fn new(tag: &str) -> TempTree {
-        TempTree::under(&std::env::temp_dir(), tag)
-    }
-
-    pub fn under(base: &Path, tag: &str) -> TempTree {
-        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let path = base.join(format!("mp-{tag}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        TempTree { path }
-    }
-
-    /// Writes a file at `rel` (bytes, so names need not be UTF-8), creating parent directories.
-    pub fn file(&self, rel: &[u8], contents: &[u8]) -> PathBuf {
-        let path = self.path.join(OsStr::from_bytes(rel));
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, contents).unwrap();
-        path
-    }
-}
-
-impl Drop for TempTree {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
-}
-
-/// Runs a command, panicking with its output if it cannot start.
-pub fn run(cmd: &mut Command) -> Output {
-    cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
-}
-
-/// Runs a command and panics with its stderr unless it succeeds.
-pub fn run_ok(cmd: &mut Command) -> Output {
-    let out = run(cmd);
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed ({}):\n{}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-pub fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-pub fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
-/// Whether a test needing `what` can run. Outside CI a missing requirement skips the test with a
-/// clear message; in CI (which runs as root with every tool installed) it fails the test.
-pub fn can_run(available: bool, test: &str, what: &str) -> bool {
-    if !available {
-        assert!(std::env::var_os("CI").is_none(), "{test}: needs {what}, which CI must provide");
-        eprintln!("SKIPPED {test}: needs {what}");
-    }
-    available
+/// What the static library needs besides libc, as `-l` flags: the one list in `native-libs`
+/// (the Makefiles, `multipool.pc` and the benches read it too). It is what rustc reports with
+/// `--print native-static-libs`.
+pub fn native_libs() -> Vec<String> {
+    let text = std::fs::read_to_string(root().join("native-libs")).expect("native-libs");
+    text.split_whitespace().map(str::to_owned).collect()
 }
 
 /// Compiles C or C++ `sources` into `out` against the header and the shared library, with the
@@ -154,7 +92,7 @@ fn build_mphash(out_dir: &Path) -> PathBuf {
         .arg("-o")
         .arg(&out)
         .arg(lib_dir().join("libmultipool.a"))
-        .args(["-lgcc_s", "-lutil", "-lrt", "-lpthread", "-lm", "-ldl"]);
+        .args(native_libs());
     run_ok(&mut cmd);
     out
 }
