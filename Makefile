@@ -9,6 +9,9 @@ BUILD_DIR  ?= target/release
 CARGO      ?= cargo
 VERSION    := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 MAJOR      := $(firstword $(subst ., ,$(VERSION)))
+# What the static library needs besides libc (rustc --print native-static-libs): one list, also
+# read by examples-c/Makefile, the tests and the benches.
+NATIVE_LIBS := $(shell cat native-libs)
 
 .PHONY: all install uninstall
 all:
@@ -24,7 +27,7 @@ install:
 	ln -sf "libmultipool.so.$(MAJOR)" "$(DESTDIR)$(LIBDIR)/libmultipool.so"
 	install -m 644 "$(BUILD_DIR)/libmultipool.a" "$(DESTDIR)$(LIBDIR)/libmultipool.a"
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
-	    -e 's|@VERSION@|$(VERSION)|' multipool.pc.in > "$(DESTDIR)$(LIBDIR)/pkgconfig/multipool.pc"
+	    -e 's|@VERSION@|$(VERSION)|' -e 's|@NATIVE_LIBS@|$(NATIVE_LIBS)|' multipool.pc.in > "$(DESTDIR)$(LIBDIR)/pkgconfig/multipool.pc"
 
 uninstall:
 	rm -f "$(DESTDIR)$(INCLUDEDIR)/multipool.h" "$(DESTDIR)$(LIBDIR)/pkgconfig/multipool.pc" \

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 make -s -C examples-c lib >/dev/null
 out=bench-out && mkdir -p "$out"
 cc -O2 -std=c99 -Wall -Wextra -Werror -pedantic -Iinclude benches/abi_cost.c -o "$out/abi_cost" \
-   target/release/libmultipool.a -lgcc_s -lutil -lrt -lpthread -lm -ldl
+   target/release/libmultipool.a $(cat native-libs)
 dir=/dev/shm/mp-abi-cost
 trap 'rm -rf "$dir"' EXIT
 echo "C ABI cost per file, ${1:-100000} empty files on tmpfs (median of 5 runs shown per row):"
