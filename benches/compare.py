@@ -2,7 +2,7 @@
 """Compare mphash with the tools users would run instead, on the same corpora in the same run.
 
     python3 benches/compare.py [--corpus small,mixed,large] [--runs 5] [--cold-runs 15]
-                               [--data DIR] [--no-cold]
+                               [--data DIR] [--no-cold] [--baseline REV] [--tools NAME,...]
 
 Builds reproducible corpora (fixed seed) under --data (default bench-out/, on the root file
 system): small = 20,000 files of 4 KiB; mixed = 2,000 files log-uniform 1 KiB-8 MiB; large = 4
@@ -18,6 +18,11 @@ thread count: refhash's loop without the hashing on 1, 2, 4, 8 and 16 threads, a
 best reader is chosen in rounds of its own first, then run again beside mphash. Each table's
 heading gives the share of CPU time the hypervisor stole from this VM during its runs
 (/proc/stat), which says how busy the host was.
+
+--baseline REV adds "mphash @REV", built from that commit in a git worktree under --data, to
+every warm table, so that a change is measured against the code before it in the same rounds
+(its "time / mphash" column is the ratio). --tools keeps only the tools whose names start with
+one of the given words (mphash and refhash are always kept).
 """
 import argparse
 import collections
@@ -82,10 +87,24 @@ def build_tools(out_dir):
     return os.path.join(ROOT, "examples-c", "mphash"), refhash
 
 
-def peers(mphash, refhash, root):
+def build_baseline(rev, out_dir):
+    """mphash built from commit REV in a worktree of its own; returns its path and label."""
+    short = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", rev], check=True,
+                           capture_output=True, text=True).stdout.strip()
+    tree = os.path.join(os.path.abspath(out_dir), f"baseline-{short}")
+    if not os.path.isdir(tree):
+        subprocess.run(["git", "-C", ROOT, "worktree", "add", "--detach", tree, rev], check=True,
+                       stdout=subprocess.DEVNULL)
+    subprocess.run(["make", "-s", "-C", os.path.join(tree, "examples-c")], check=True,
+                   stdout=subprocess.DEVNULL)
+    return os.path.join(tree, "examples-c", "mphash"), f"mphash @{short}"
+
+
+def peers(mphash, refhash, root, baseline=None, only=None):
     files = f"find {root} -type f -print0"
     tools = {
         "mphash": f"{mphash} {root}",
+        **({baseline[1]: f"{baseline[0]} {root}"} if baseline else {}),
         f"refhash (C, OpenSSL, {NPROC} threads)": f"{files} | {refhash} {NPROC}",
         "sha256sum": f"{files} | xargs -0 sha256sum",
         f"xargs -P{NPROC} sha256sum": f"{files} | xargs -0 -P{NPROC} -n 256 sha256sum",
@@ -95,8 +114,9 @@ def peers(mphash, refhash, root):
     missing = [t for t in ("hashdeep", "rhash") if shutil.which(t) is None]
     for tool in missing:
         print(f"note: {tool} is not installed; skipped (apt-get install {tool})", file=sys.stderr)
+    keep = lambda k: only is None or k.startswith(("mphash", "refhash", *only))
     return {k: ["sh", "-c", v + " >/dev/null"] for k, v in tools.items()
-            if not any(k.startswith(m) for m in missing)}
+            if not any(k.startswith(m) for m in missing) and keep(k)}
 
 
 # Medians of one command's runs (wall and CPU seconds, peak RSS MiB), and every run's wall time
@@ -269,9 +289,13 @@ def main():
     ap.add_argument("--cold-runs", type=int, default=15)
     ap.add_argument("--data", default=os.path.join(ROOT, "bench-out"))
     ap.add_argument("--no-cold", action="store_true")
+    ap.add_argument("--baseline", help="also run mphash built from this git commit")
+    ap.add_argument("--tools", help="comma-separated name prefixes of the peers to run")
     args = ap.parse_args()
     os.makedirs(args.data, exist_ok=True)
     mphash, refhash = build_tools(args.data)
+    baseline = build_baseline(args.baseline, args.data) if args.baseline else None
+    only = tuple(args.tools.split(",")) if args.tools else None
     cold = not args.no_cold and os.access("/proc/sys/vm/drop_caches", os.W_OK)
 
     report = [f"{NPROC} CPUs; corpora on the root file system; medians of {args.runs} interleaved "
@@ -279,7 +303,7 @@ def main():
     results = {}
     for name in args.corpus.split(","):
         root, spec = build_corpus(name, args.data)
-        commands = peers(mphash, refhash, root)
+        commands = peers(mphash, refhash, root, baseline, only)
         medians, steal = measure(commands, args.runs)
         results[name] = (medians, spec)
         ref = next(k for k in medians if k.startswith("refhash"))
