@@ -2,6 +2,7 @@
 # What the C ABI costs per file, and what a million queued paths cost in memory.
 # Usage: bash benches/abi.sh [FILES (default 100000)] [PATHS (default 1000000)]
 #        BASELINE=REV bash benches/abi.sh ...   # also REV's library, runs interleaved, ratios
+#        RUNS=11 bash benches/abi.sh ...        # more runs per row (default 5)
 # With BASELINE, REV (a commit with the same C API) is checked out in a git worktree under
 # bench-out/, built there, and both builds run in alternating order, so that the noise of a
 # shared machine falls on both alike.
@@ -24,8 +25,9 @@ if [ -n "${BASELINE:-}" ]; then
 fi
 dir=/dev/shm/mp-abi-cost
 trap 'rm -rf "$dir"' EXIT
-echo "C ABI cost per file, ${1:-100000} empty files on tmpfs (median of 5 runs shown per row):"
-for run in 1 2 3 4 5; do
+runs=${RUNS:-5}
+echo "C ABI cost per file, ${1:-100000} empty files on tmpfs (median of $runs runs shown per row):"
+for run in $(seq "$runs"); do
   order=("${builds[@]}")
   if ((run % 2 == 0)); then order=($(printf '%s\n' "${builds[@]}" | tac)); fi
   for exe in "${order[@]}"; do
