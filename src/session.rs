@@ -13,7 +13,11 @@ use std::time::Duration;
 ///
 /// All methods take `&self` and may be called from any number of threads at once. Dropping the
 /// session cancels what is still queued or running and returns once every thread it started has
-/// exited.
+/// exited: a read stuck in the kernel (a hung network or FUSE server) holds the drop until it
+/// returns. [`abandon`](Session::abandon) returns at once instead.
+///
+/// Devices do not wait for each other: each has its own pool fed by its own thread, and paths
+/// are looked up per mount, so a device or file system that stalls delays only its own files.
 ///
 /// # Example
 /// ```
@@ -125,7 +129,17 @@ impl Session {
 
     /// One device by index, as named in results.
     pub fn device(&self, index: usize) -> Option<DeviceInfo> {
-        self.engine.devices().get(index).map(|d| d.info())
+        self.engine.device(index).map(|d| d.info())
+    }
+
+    /// Closes the session like dropping it, but returns at once, even while a read is stuck in
+    /// the kernel (a hard-mounted NFS server that is down cannot be interrupted): work is
+    /// cancelled, unpolled results are discarded, and the session's threads exit and free what
+    /// they hold on their own once the calls they are in return. Nothing the caller owns is
+    /// touched after this returns. A thread stuck forever stays stuck (and holds its memory),
+    /// which is the price of not waiting for it; dropping the session waits instead.
+    pub fn abandon(self) {
+        self.engine.abandon();
     }
 
     /// How many devices have been met so far.

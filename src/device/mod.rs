@@ -14,6 +14,7 @@ mod spec;
 mod table;
 
 pub use kind::{DeviceKind, KindSource};
+pub(crate) use mountinfo::mount_points;
 pub(crate) use resolve::Resolver;
 pub use spec::{SpecError, ThreadsSpec};
 pub use table::DeviceInfo;

@@ -6,7 +6,6 @@ use super::{DeviceKind, KindSource, Resolver};
 use crate::stats::{Counters, Stats};
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
-use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 
 /// A physical device as the session sees it. Shared (via `Arc`) between the dispatcher, which
@@ -19,8 +18,6 @@ pub(crate) struct Device {
     pub(crate) kind_source: KindSource,
     pub(crate) threads: usize,
     pub(crate) counters: Counters,
-    /// Tasks handed to this device's pool and not yet completed (dispatcher and tasks).
-    pub(crate) in_flight: AtomicUsize,
 }
 
 /// A device's public description, with a snapshot of its counters.
@@ -56,7 +53,8 @@ impl Device {
 }
 
 /// Maps `st_dev` to devices, creating each device the first time one of its files is seen.
-/// Owned by the dispatcher thread, so lookups take no lock.
+/// The session's lookup workers share it under a lock.
+#[derive(Debug)]
 pub(crate) struct DeviceTable {
     resolver: Resolver,
     spec: ThreadsSpec,
@@ -119,7 +117,6 @@ impl DeviceTable {
                     },
                     threads: decision.threads,
                     counters: Counters::default(),
-                    in_flight: AtomicUsize::new(0),
                 }));
                 self.by_key.insert(identity.key, index);
                 index
@@ -130,6 +127,7 @@ impl DeviceTable {
     }
 
     /// All devices created so far, in index order.
+    #[cfg(test)]
     pub(crate) fn devices(&self) -> &[Arc<Device>] {
         &self.devices
     }

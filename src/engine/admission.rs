@@ -1,17 +1,20 @@
-//! Admission: what the dispatcher does with each path it takes from the inbox. It `stat`s the
-//! path (which opens nothing: FIFOs and devices are never opened), finds its device, meets
-//! hard links, and for a hard disk asks where the file lies and whether it is already in memory.
-//! The path then waits in a lane, or gets its result at once (missing, not a regular file,
-//! cancelled, a hard link already read).
+//! Admission: what a lookup worker does with each path. It `stat`s the path (which opens
+//! nothing: FIFOs and devices are never opened), finds its device — a device met for the first
+//! time gets its lane and its feeder at once — meets hard links, and for a hard disk asks
+//! whether the file is already in memory and where it lies. The path then waits in a lane, or
+//! gets its result at once (missing, not a regular file, cancelled, a hard link already read).
 
 use super::batch::Job;
-use super::inbox::{Lifecycle, Submission};
-use super::lanes::Queues;
+use super::batch::SMALL_FILES_PER_TASK;
+use super::feeder;
+use super::inbox::Submission;
+use super::lanes::{Lane, Owner};
 use super::links::Join;
+use super::lookup::{LookupLane, Next};
 use super::placement::{self, Placement};
 use super::state::State;
 use super::task;
-use crate::device::{Device, DeviceKind, DeviceTable};
+use crate::device::{Device, DeviceKind};
 use crate::read::{self, Outcome};
 use crate::Status;
 use std::ffi::OsStr;
@@ -20,52 +23,146 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::Arc;
+use std::thread::{Scope, ScopedJoinHandle};
 
-/// The dispatcher's classifier: the device table, and what the kernel was found to lack.
-pub(super) struct Admission<'a> {
-    state: &'a State,
-    table: DeviceTable,
-    /// Whether to keep asking `cachestat`; cleared when the kernel has none or the page-cache
-    /// pool could not be built.
-    cachestat: bool,
+/// The feeders a lookup worker started, which it joins before it exits.
+type Feeders<'scope> = Vec<ScopedJoinHandle<'scope, ()>>;
+
+/// Paths a lookup worker admits between wake-ups of the router, which may be waiting for room in
+/// its window of pending paths.
+const ROUTER_WAKE_EVERY: usize = 64;
+
+/// What a thread of the session needs to start another: the state to lend it and the scope
+/// that outlives it.
+#[derive(Clone, Copy)]
+pub(super) struct Ctx<'scope, 'env> {
+    pub(super) state: &'env State,
+    pub(super) threads: &'scope Scope<'scope, 'env>,
 }
 
-impl<'a> Admission<'a> {
-    pub(super) fn new(state: &'a State, table: DeviceTable) -> Admission<'a> {
-        Admission { state, table, cachestat: true }
+impl<'scope, 'env> Ctx<'scope, 'env> {
+    /// Starts a thread of the session named `name`; `None` if the system refused one. Whoever
+    /// starts a thread joins it: the scope alone would wait only for its closure to return,
+    /// not for the thread to be gone.
+    pub(super) fn spawn(
+        &self,
+        name: String,
+        f: impl FnOnce() + Send + 'scope,
+    ) -> Option<ScopedJoinHandle<'scope, ()>> {
+        std::thread::Builder::new().name(name).spawn_scoped(self.threads, f).ok()
     }
 
-    /// All devices met so far, in index order.
-    pub(super) fn devices(&self) -> &[Arc<Device>] {
-        self.table.devices()
+    /// Starts `lane`'s feeder (which builds its pool); a lane that gets none fails its files.
+    fn start_feeder(&self, lane: &Arc<Lane>, name: String, feeders: &mut Feeders<'scope>) {
+        let (state, for_feeder) = (self.state, Arc::clone(lane));
+        match self.spawn(format!("{name}.feed"), move || feeder::run(state, &for_feeder, name)) {
+            Some(handle) => feeders.push(handle),
+            None => feeder::no_pool(state, lane),
+        }
     }
 
-    /// The page-cache pool could not be built: no more files go to it.
-    pub(super) fn no_cache_pool(&mut self) {
-        self.cachestat = false;
+    /// The device of `st_dev` and its lane, made (with the lane's feeder) on first sight.
+    fn device_lane(&self, dev: u64, feeders: &mut Feeders<'scope>) -> (Arc<Device>, Arc<Lane>) {
+        let state = self.state;
+        let mut table = state.table();
+        let (device, created) = table.device_of(dev);
+        let device = Arc::clone(device);
+        if !created {
+            drop(table);
+            return (Arc::clone(&device), state.lane(device.index));
+        }
+        let ordered = device.kind == DeviceKind::Hdd && state.config().disk_order;
+        let small = state.config().buffer_size as u64;
+        let owner = Owner::Device(Arc::clone(&device));
+        let lane = Arc::new(Lane::new(owner, device.threads, ordered, small));
+        state.add_lane(Arc::clone(&lane)); // under the table's lock: lanes follow the table
+        drop(table);
+        self.start_feeder(&lane, format!("mp{}", device.index), feeders);
+        (device, lane)
     }
 
-    /// Files a submission in its device's lane, or emits its result now.
-    pub(super) fn admit(&mut self, submission: Submission, life: Lifecycle, queues: &mut Queues) {
+    /// The page-cache lane, made with its feeder the first time; `None` if it cannot be.
+    fn cache_lane(&self, feeders: &mut Feeders<'scope>) -> Option<Arc<Lane>> {
+        let state = self.state;
+        state.cache_lane(|| {
+            let small = state.config().buffer_size as u64;
+            let lane = Arc::new(Lane::new(Owner::Cache, state.cpus(), false, small));
+            let (for_feeder, name) = (Arc::clone(&lane), "mpcache".to_owned());
+            let handle = self.spawn("mpcache.feed".into(), move || {
+                feeder::run(state, &for_feeder, name);
+            })?;
+            feeders.push(handle);
+            Some(lane)
+        })
+    }
+
+    /// A lookup worker's loop: admits the paths of `lookups` one at a time until the lane is
+    /// shut down, handing the files it queues to their lanes in groups (one lock and one
+    /// wake-up per group, so that small files reach the pools in runs that share tasks).
+    pub(super) fn work(&self, lookups: &LookupLane) {
+        let state = self.state;
+        let mut queued = Queued::default();
+        let mut feeders = Feeders::new();
+        let mut done = false;
+        let mut since_wake = 0;
+        loop {
+            let next = match lookups.next(done, false) {
+                Next::Empty => {
+                    // Nothing more right now: hand over what is queued and tell the router
+                    // (it may be waiting for room) before waiting for paths.
+                    queued.flush(state);
+                    state.inbox().wake();
+                    since_wake = 0;
+                    lookups.next(false, true)
+                }
+                next => next,
+            };
+            let next = match next {
+                Next::Path(submission) => submission,
+                Next::Empty | Next::Exit => break,
+            };
+            if let Some((lane, placement, job)) = self.admit(next, &mut feeders) {
+                queued.add(state, lane, placement, job);
+            }
+            state.settled(1);
+            done = true;
+            since_wake += 1;
+            if since_wake == ROUTER_WAKE_EVERY {
+                state.inbox().wake(); // the router may be waiting for room in the window
+                since_wake = 0;
+            }
+        }
+        queued.flush(state);
+        // The lanes are shut down: the feeders this worker started end once their tasks have.
+        feeders.into_iter().for_each(|feeder| drop(feeder.join()));
+    }
+
+    /// Looks a submission up: returns the lane it waits in, with its place there, or emits its
+    /// result now and returns `None`.
+    fn admit(
+        &self,
+        submission: Submission,
+        feeders: &mut Feeders<'scope>,
+    ) -> Option<(Arc<Lane>, Placement, Job)> {
         let state = self.state;
         let tag = submission.tag;
-        if life.cancelled {
-            return state.complete(tag, Outcome::failed(Status::Cancelled, 0, 0), None);
+        if state.is_cancelled() {
+            state.complete(tag, Outcome::failed(Status::Cancelled, 0, 0), None);
+            return None;
         }
         let path = Path::new(OsStr::from_bytes(&submission.path));
         let meta = match read::stat(path, state.read_settings().follow_symlinks) {
             Ok(meta) => meta,
-            Err(outcome) => return state.complete(tag, outcome, None),
+            Err(outcome) => {
+                state.complete(tag, outcome, None);
+                return None;
+            }
         };
-        let (device, created) = self.table.device_of(meta.dev());
-        let device = Arc::clone(device);
-        if created {
-            queues.add_lane(&device, device.kind == DeviceKind::Hdd && state.config().disk_order);
-            state.publish_device(&device);
-        }
+        let (device, lane) = self.device_lane(meta.dev(), feeders);
         if let Some(status) = read::non_regular_status(&meta) {
             state.assigned(&device, 1, meta.len());
-            return state.complete(tag, Outcome::failed(status, 0, meta.len()), Some(&device));
+            state.complete(tag, Outcome::failed(status, 0, meta.len()), Some(&device));
+            return None;
         }
         let mut link = None;
         if meta.nlink() > 1 {
@@ -73,64 +170,105 @@ impl<'a> Admission<'a> {
             match state.links().join(inode, tag) {
                 Join::Lead => link = Some(inode),
                 // Read once, with the path that leads; its bytes are counted there.
-                Join::Follow => return state.assigned(&device, 1, 0),
+                Join::Follow => {
+                    state.assigned(&device, 1, 0);
+                    return None;
+                }
                 Join::Known(outcome) => {
                     state.assigned(&device, 1, 0);
-                    return state.complete(tag, outcome, Some(&device));
+                    state.complete(tag, outcome, Some(&device));
+                    return None;
                 }
             }
         }
         state.assigned(&device, 1, meta.len());
-        let inspected = self.inspect(queues, device.index, path, &meta);
+        let inspected = self.inspect(&lane, path, &meta);
         let (dev, size, ino) = (meta.dev(), meta.len(), meta.ino());
-        let job = Job { path: submission.path, tag, dev, link, size, ino };
-        if queues.lane(device.index).no_pool {
-            return task::fail(state, [(&*device, job)], Status::ResourceExhausted, |job| job.size);
-        }
-        match inspected {
-            Inspected::Resident => {
-                state.served_from_cache(&device);
-                queues.push_cached(device.index, job);
-            }
-            Inspected::Placed(placement) => queues.push(device.index, placement, job),
-        }
+        let job = Job { path: submission.path, tag, dev, link, size, device: device.index };
+        Some(match inspected {
+            Inspected::Resident => match self.cache_lane(feeders) {
+                Some(cache) => {
+                    state.served_from_cache(&device);
+                    (cache, Placement::Inode(ino), job)
+                }
+                // No page-cache pool: the file waits for its disk, in inode order as without
+                // FIEMAP (it was skipped: the file was in memory).
+                None => (lane, Placement::Inode(ino), job),
+            },
+            Inspected::Placed(placement) => (lane, placement, job),
+        })
     }
 
     /// For a device whose lane is an elevator (a hard disk): whether the file is wholly in the
     /// page cache, and else where it lies. Other devices need neither.
-    fn inspect(
-        &mut self,
-        queues: &mut Queues,
-        index: usize,
-        path: &Path,
-        meta: &Metadata,
-    ) -> Inspected {
+    fn inspect(&self, lane: &Lane, path: &Path, meta: &Metadata) -> Inspected {
+        let state = self.state;
         let fallback = Inspected::Placed(Placement::Inode(meta.ino()));
-        let lane = queues.lane(index);
-        if !lane.is_ordered() || (!lane.fiemap && !self.cachestat) {
+        let fiemap = lane.fiemap();
+        if !lane.is_ordered() || (!fiemap && !state.cachestat()) {
             return fallback;
         }
-        let Ok(file) = read::open(path, self.state.read_settings().follow_symlinks) else {
+        let Ok(file) = read::open(path, state.read_settings().follow_symlinks) else {
             return fallback;
         };
-        let resident = self.cachestat
+        let resident = state.cachestat()
             && placement::resident(&file, meta.len()).unwrap_or_else(|_| {
                 // No cachestat (a kernel before 6.5): every file waits for its disk.
-                self.cachestat = false;
+                state.no_cachestat();
                 false
             });
         if resident {
             return Inspected::Resident;
         }
-        if !lane.fiemap {
+        if !fiemap {
             return fallback;
         }
         match placement::placement(&file, meta) {
             Ok(placement) => Inspected::Placed(placement),
             Err(_) => {
                 // No FIEMAP here (FUSE, NFS…): inode order for the rest of this device's files.
-                lane.fiemap = false;
+                lane.no_fiemap();
                 fallback
+            }
+        }
+    }
+}
+
+/// Files a lookup worker has admitted and not yet handed to their lanes, in admission order.
+#[derive(Default)]
+struct Queued {
+    files: Vec<(Arc<Lane>, Placement, Job)>,
+    /// One lane's run of `files`, and what a closed lane gave back: kept to reuse their memory.
+    run: Vec<(Placement, Job)>,
+    refused: Vec<Job>,
+}
+
+impl Queued {
+    /// Adds a file; hands the group over once it is a task's worth.
+    fn add(&mut self, state: &State, lane: Arc<Lane>, placement: Placement, job: Job) {
+        self.files.push((lane, placement, job));
+        if self.files.len() >= SMALL_FILES_PER_TASK {
+            self.flush(state);
+        }
+    }
+
+    /// Hands every file to its lane, a run of files for one lane under one lock. Files a closed
+    /// lane refuses fail: the session was cancelled, or the device's pool could not be built.
+    fn flush(&mut self, state: &State) {
+        let mut files = self.files.drain(..).peekable();
+        while let Some((lane, placement, job)) = files.next() {
+            self.run.push((placement, job));
+            while let Some((_, placement, job)) =
+                files.next_if(|(next, _, _)| Arc::ptr_eq(next, &lane))
+            {
+                self.run.push((placement, job));
+            }
+            lane.push(self.run.drain(..), &mut self.refused);
+            let status =
+                if state.is_cancelled() { Status::Cancelled } else { Status::ResourceExhausted };
+            for job in self.refused.drain(..) {
+                let device = feeder::device_of(state, &lane, job.device);
+                task::fail(state, [(&*device, job)], status, |job| job.size);
             }
         }
     }

@@ -1,5 +1,5 @@
-//! Files on their way to a pool: a [`Job`] per file, and the [`Jobs`] of one task — a large file
-//! alone, or a run of small files that travel together.
+//! Files on their way to a pool: a [`Job`] per file, and the [`Budget`] of one task — a large
+//! file alone, or a run of small files that travel together.
 
 use super::links::InodeId;
 use super::path_bytes::PathBytes;
@@ -7,7 +7,7 @@ use super::path_bytes::PathBytes;
 /// Most small files (ones a single read takes in) handed to a pool as one task. Per file, a
 /// task costs a rayon spawn, a worker wake-up and a lock on the result queue; for 4 KiB files
 /// that is as much as the hashing, so they travel in batches.
-const SMALL_FILES_PER_TASK: usize = 32;
+pub(super) const SMALL_FILES_PER_TASK: usize = 32;
 /// Most bytes of small files in one task. A task reads its files one after another, so on a
 /// cold cache a task of 32 files of up to a buffer each (32 MiB) would be 32 reads in a row on
 /// one thread while other threads idle; 256 KiB still takes 32 files of 8 KiB in one task.
@@ -24,59 +24,41 @@ pub(super) struct Job {
     pub(super) link: Option<InodeId>,
     /// Size when classified; decides whether the file may share a task with others.
     pub(super) size: u64,
-    /// Inode number when classified: the elevator's order where no better one is known.
-    pub(super) ino: u64,
+    /// Index of the device the file is on (the page-cache lane holds several devices' files).
+    pub(super) device: usize,
 }
 
-/// The files of one task. A file alone is held inline, so a task of one large file costs rayon's
-/// box for the task and no vector besides.
-#[allow(
-    clippy::large_enum_variant,
-    reason = "the job is inline on purpose: rayon boxes the task, so its size costs nothing more"
-)]
-pub(super) enum Jobs {
-    One(Job),
-    Many(Vec<Job>),
-}
-
-impl std::ops::Deref for Jobs {
-    type Target = [Job];
-
-    fn deref(&self) -> &[Job] {
-        match self {
-            Jobs::One(job) => std::slice::from_ref(job),
-            Jobs::Many(jobs) => jobs,
-        }
-    }
-}
-
-/// The files of one task: `first`, and when it is small (`size <= small`), as many further small
-/// files as `next_small(limit)` yields (it pops the next file only if its size is at most
-/// `limit`), up to `SMALL_FILES_PER_TASK` and `room` files and `SMALL_BYTES_PER_TASK` bytes.
-pub(super) fn batch(
-    first: Job,
-    room: usize,
+/// How many more files, and of what size, one task may take after its first: small files
+/// (those a single read takes in) travel together, up to [`SMALL_FILES_PER_TASK`] files and
+/// [`SMALL_BYTES_PER_TASK`] bytes; a large file goes alone. A task takes each file from its lane
+/// only when it is ready to read it, so a task stuck in a read holds no other file back.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Budget {
+    files_left: usize,
+    bytes_left: u64,
+    /// Largest size that counts as small: the read buffer's.
     small: u64,
-    mut next_small: impl FnMut(u64) -> Option<Job>,
-) -> Jobs {
-    let most = SMALL_FILES_PER_TASK.min(room).max(1);
-    let mut bytes_left = SMALL_BYTES_PER_TASK.saturating_sub(first.size);
-    let second =
-        if first.size <= small && most > 1 { next_small(small.min(bytes_left)) } else { None };
-    let Some(second) = second else { return Jobs::One(first) };
-    bytes_left -= second.size;
-    let mut jobs = Vec::with_capacity(most); // one allocation per task, not a doubling series
-    jobs.extend([first, second]);
-    while jobs.len() < most {
-        match next_small(small.min(bytes_left)) {
-            Some(job) => {
-                bytes_left -= job.size;
-                jobs.push(job);
-            }
-            None => break,
-        }
+}
+
+impl Budget {
+    /// The budget after a first file of `first` bytes, for a task of at most `files` files with
+    /// room for `room` more results.
+    pub(super) fn after(first: u64, small: u64, files: usize, room: usize) -> Budget {
+        let most = files.min(SMALL_FILES_PER_TASK).min(room);
+        let files_left = if first <= small { most.saturating_sub(1) } else { 0 };
+        Budget { files_left, bytes_left: SMALL_BYTES_PER_TASK.saturating_sub(first), small }
     }
-    Jobs::Many(jobs)
+
+    /// The largest next file the task may take, or `None` when it should end.
+    pub(super) fn limit(&self) -> Option<u64> {
+        (self.files_left > 0).then_some(self.small.min(self.bytes_left))
+    }
+
+    /// Counts a file of `size` bytes taken.
+    pub(super) fn took(&mut self, size: u64) {
+        self.files_left -= 1;
+        self.bytes_left = self.bytes_left.saturating_sub(size);
+    }
 }
 
 #[cfg(test)]
@@ -84,20 +66,25 @@ mod tests {
     use super::*;
     use std::collections::VecDeque;
 
-    fn job(tag: u64, size: u64) -> Job {
-        Job { path: PathBytes::from(&b"p"[..]), tag, dev: 0, link: None, size, ino: 0 }
-    }
-
-    /// Batches `sizes` in queue order the way `spawn` does, returning each task's tags.
-    fn tasks(sizes: &[u64], room: usize, small: u64) -> Vec<Vec<u64>> {
-        let mut queue: VecDeque<Job> =
-            sizes.iter().enumerate().map(|(i, &s)| job(i as u64, s)).collect();
+    /// Splits files of `sizes`, in queue order, into tasks the way a task takes them; returns
+    /// each task's indexes.
+    fn tasks(sizes: &[u64], room: usize, small: u64) -> Vec<Vec<usize>> {
+        let mut queue: VecDeque<(usize, u64)> = sizes.iter().copied().enumerate().collect();
         let mut out = Vec::new();
-        while let Some(first) = queue.pop_front() {
-            let jobs = batch(first, room, small, |limit| {
-                queue.front().is_some_and(|next| next.size <= limit).then(|| queue.pop_front())?
-            });
-            out.push(jobs.iter().map(|j| j.tag).collect());
+        while let Some((i, size)) = queue.pop_front() {
+            let mut task = vec![i];
+            let mut budget = Budget::after(size, small, SMALL_FILES_PER_TASK, room);
+            while let Some(limit) = budget.limit() {
+                match queue.front() {
+                    Some(&(j, next)) if next <= limit => {
+                        queue.pop_front();
+                        budget.took(next);
+                        task.push(j);
+                    }
+                    _ => break,
+                }
+            }
+            out.push(task);
         }
         out
     }

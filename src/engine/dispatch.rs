@@ -1,214 +1,187 @@
-//! The dispatcher thread: takes paths from the inbox, admits each to its device's lane, and
-//! keeps every device's pool fed, all inside one [`multi_scope()`](super::multi_scope()) so that
-//! tasks borrow the session's state.
+//! The router: the session's own thread. It takes paths from the inbox and routes each to the
+//! lookup lane of the mount its text names, starts lookup workers as lanes need them, fails
+//! what is pending when the session is cancelled, and ends the session's threads once every
+//! path has its result. It makes no file-system call, so no device can stall it.
 //!
-//! # How it runs
-//! The dispatcher loops over *epochs*. An epoch is one [`Pools::scoped`] over the pools of all
-//! devices known when it starts. Within it the dispatcher repeatedly
-//! 1. takes a batch of submissions from the inbox, as many as the pending window and the
-//!    ready-results bound have room for,
-//! 2. admits each (`admission`): it waits in a lane, or gets its result at once,
-//! 3. tops up every pool to `threads × in_flight_per_thread` running tasks, as long as the
-//!    ready-results bound leaves room,
-//! 4. sleeps until the inbox, a finishing task, a poll or `cancel` wakes it.
+//! # The threads of a session, and who borrows what
+//! The router runs everything inside one [`std::thread::scope`] that borrows the session's
+//! [`State`]:
+//! - lookup workers (`lookup`, `admission`): per mount, they `stat` paths and file them in
+//!   their device's lane; a device met for the first time gets its lane and feeder right there;
+//! - feeders (`feeder`): one per device and one for the page-cache pool; each builds its pool and
+//!   feeds it from inside the pool's `in_place_scope`, so tasks borrow the state too.
 //!
-//! A path on a device met for the first time cannot go to a pool that is not in the current
-//! scope set, so the epoch ends: leaving the scopes waits for the tasks in flight (a few per
-//! pool), the new device's pool is built, and the next epoch opens the scopes again. This costs
-//! a short drain once per new device, and while one device stalls every other waits for it: the
-//! isolation issue replaces epochs. Until then this file is their one home.
-//!
-//! The dispatcher blocks (step 4) on its own thread: `multi_scope` nests `in_place_scope`, so no
-//! pool worker is ever held by it, and one-thread HDD pools keep running.
+//! Nothing is `'static` and nothing is cloned per task: the state outlives the scope, the scope
+//! outlives every lookup worker and feeder, and each feeder's pool scope outlives its tasks.
+//! Because every device has its own feeder, nothing ever waits for all devices at once: no
+//! device's stall reaches another's pool (the first design left and re-entered one
+//! `multi_scope` over all pools whenever a device appeared, draining every device's tasks).
 
-use super::admission::Admission;
-use super::batch::Job;
-use super::inbox::Submission;
-use super::lanes::{Open, Queues, Source};
-use super::pools::{Pools, Scopes};
+use super::admission::Ctx;
+use super::feeder;
+use super::inbox::{Submission, Wait};
+use super::lookup::{LookupLane, Mounts, STALL};
 use super::state::State;
 use super::task;
-use crate::device::{Device, DeviceTable};
+use crate::read::Outcome;
 use crate::Status;
-use rayon::Scope;
+use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::thread::ScopedJoinHandle;
 
-/// Submissions taken from the inbox per turn, so that spawning is not starved by a flood.
+/// Submissions taken from the inbox per turn, so that one turn does not hold the inbox for long.
 const BATCH: usize = 4096;
-/// Files held in the lanes at most while some device orders its reads. The rest wait in the
-/// inbox, stored compactly (`PathStore`), so that a million queued paths cost about their bytes.
-/// 64 Ki files are plenty for an elevator to order a disk's reads.
+/// Paths held in the lookup and device lanes at most while some device orders its reads. The
+/// rest wait in the inbox, stored compactly (`PathStore`), so that a million queued paths cost
+/// about their bytes. 64 Ki files are plenty for an elevator to order a disk's reads.
 const PENDING_WINDOW: usize = 65_536;
 /// The window while no device orders its reads. A FIFO pool gains nothing from files
-/// classified far ahead of it, and a short queue stays in the CPU's cache: a file is opened soon
-/// after its `stat`, and the queue's pages are reused instead of faulted in for every file.
-/// The tasks already handed to the pools are not counted in it, so the pools never wait on it.
+/// classified far ahead of it, and a short queue stays in the CPU's cache. The files tasks have
+/// taken are not counted in it, so the pools never wait on it.
 const FIFO_WINDOW: usize = 1024;
 
-/// Why an epoch ended.
-enum EpochEnd {
-    /// A device without a pool has work: build pools and open the scopes again.
-    NewDevice,
-    /// Everything was dispatched and finished (or the session is closing).
-    Finished,
-}
-
-/// A pool to top up: where its tasks come from, its scope, its count of tasks in flight, and the
-/// most it may have.
-struct Target<'r, 's> {
-    source: Source,
-    scope: &'r Scope<'s>,
-    tasks: &'s AtomicUsize,
-    limit: usize,
-}
-
-/// The dispatcher's own state, owned by its thread (no locks).
-struct Dispatcher<'a> {
-    state: &'a State,
-    admission: Admission<'a>,
-    queues: Queues,
-    batch: Vec<Submission>,
-}
-
-/// Runs the dispatcher until the session is finished and drained, or closing. Joins every pool
-/// thread before returning.
-pub(super) fn run(state: &State, table: DeviceTable) {
-    let mut pools = Pools::default();
+/// Runs the session's threads until every path has its result (or the session is closing),
+/// and returns once all of them have ended.
+pub(super) fn run(state: &State) {
     let result = catch_unwind(AssertUnwindSafe(|| {
-        let mut dispatcher = Dispatcher {
-            state,
-            admission: Admission::new(state, table),
-            queues: Queues::default(),
-            batch: Vec::new(),
-        };
-        loop {
-            dispatcher.build_pools(&mut pools);
-            let devices: Vec<Arc<Device>> = dispatcher.admission.devices().to_vec();
-            if let EpochEnd::Finished = pools.scoped(|scopes| dispatcher.epoch(&devices, scopes)) {
-                break;
-            }
-        }
+        std::thread::scope(|threads| Router::new(Ctx { state, threads }).run());
     }));
-    drop(pools); // joins every worker
     if result.is_err() {
         state.dispatcher_failed();
     }
 }
 
-impl<'a> Dispatcher<'a> {
-    /// Builds the pool of every device that has none yet, and the page-cache pool once a file
-    /// waits for it. A device whose pool cannot be built (out of threads) fails its files rather
-    /// than the session; without a page-cache pool, cached files wait for their disks.
-    fn build_pools(&mut self, pools: &mut Pools) {
-        for index in pools.build(self.admission.devices()) {
-            self.queues.lane(index).no_pool = true;
-            self.fail(Some(index), Status::ResourceExhausted);
-        }
-        if self.queues.has_cached() && !pools.build_cache(self.state.cpus()) {
-            self.admission.no_cache_pool();
-            self.queues.uncache_all();
-        }
+/// The router's own state, owned by its thread.
+struct Router<'scope, 'env> {
+    ctx: Ctx<'scope, 'env>,
+    mounts: Mounts,
+    lookups: HashMap<Vec<u8>, Arc<LookupLane>>,
+    /// The lookup workers, joined at the end (each joins the feeders it started).
+    workers: Vec<ScopedJoinHandle<'scope, ()>>,
+    batch: Vec<Submission>,
+}
+
+impl<'scope, 'env> Router<'scope, 'env> {
+    fn new(ctx: Ctx<'scope, 'env>) -> Self {
+        let (lookups, workers, batch) = (HashMap::new(), Vec::new(), Vec::new());
+        Router { ctx, mounts: Mounts::load(), lookups, workers, batch }
     }
 
-    /// One epoch: dispatch to the pools in `scopes` until a new device appears or all is done.
-    fn epoch<'s>(&mut self, devices: &'s [Arc<Device>], scopes: &Scopes<'_, 's>) -> EpochEnd
-    where
-        'a: 's,
-    {
-        let open = Open { devices: scopes.devices(), cache: scopes.cache().is_some() };
-        let mut block = false;
+    fn run(mut self) {
+        let state = self.ctx.state;
+        let mut wait = Wait::No;
         loop {
-            // Take only what the pending window and the ready-results bound have room for: each
-            // path taken may become a result at once (missing, cancelled…).
-            let window = if self.queues.any_ordered() { PENDING_WINDOW } else { FIFO_WINDOW };
-            let room =
-                BATCH.min(window.saturating_sub(self.queues.len())).min(self.state.result_room());
-            let life = self.state.inbox().take(&mut self.batch, room, block);
+            let room = self.room();
+            let life = state.inbox().take(&mut self.batch, room, wait);
             if life.closing {
-                // Nobody will poll: drop the queues; running tasks stop at their next chunk.
-                self.state.inbox().discard();
-                self.queues.drain_all().for_each(drop);
-                return EpochEnd::Finished;
-            }
-            for submission in self.batch.drain(..) {
-                self.admission.admit(submission, life, &mut self.queues);
+                // Nobody will poll: drop everything; running reads stop at their next chunk.
+                state.inbox().discard();
+                self.batch.clear();
+                self.lookups.values().for_each(|lane| drop(lane.drain()));
+                state.all_lanes().iter().for_each(|lane| drop(lane.close()));
+                return self.shut_down();
             }
             if life.cancelled {
-                self.fail(None, Status::Cancelled);
+                self.cancel();
+            } else if !self.batch.is_empty() {
+                self.route();
             }
-            self.spawn(devices, scopes, open);
-
-            if self.queues.waits_outside(open) {
-                return EpochEnd::NewDevice;
+            self.add_workers();
+            if life.finished && !life.more && state.all_produced() {
+                return self.shut_down();
             }
-            if life.finished && !life.more && self.queues.is_empty() {
-                return EpochEnd::Finished; // the scopes wait for the tasks still in flight
-            }
-            // With no room, wait for a task or a poll to make some instead of spinning.
-            block = !life.more || room == 0;
-        }
-    }
-
-    /// Tops up each open pool, within the ready-results bound: every device's pool from its
-    /// lane, then the page-cache pool.
-    fn spawn<'s>(&mut self, devices: &'s [Arc<Device>], scopes: &Scopes<'_, 's>, open: Open)
-    where
-        'a: 's,
-    {
-        let state: &'s State = self.state;
-        let per_thread = state.config().in_flight_per_thread;
-        let mut room = state.result_room();
-        for (index, device) in devices.iter().enumerate() {
-            if let Some(scope) = scopes.device(index) {
-                let source = Source::Lane(index);
-                let limit = device.threads * per_thread;
-                let target = Target { source, scope, tasks: &device.in_flight, limit };
-                self.feed(target, devices, open, &mut room);
-            }
-        }
-        if let Some(scope) = scopes.cache() {
-            let limit = state.cpus() * per_thread;
-            let target = Target { source: Source::Cache, scope, tasks: state.cache_tasks(), limit };
-            self.feed(target, devices, open, &mut room);
-        }
-    }
-
-    /// Launches tasks into `target` while its pool has fewer than its limit in flight and there
-    /// is `room` for their results.
-    fn feed<'s>(
-        &mut self,
-        target: Target<'_, 's>,
-        devices: &'s [Arc<Device>],
-        open: Open,
-        room: &mut usize,
-    ) where
-        'a: 's,
-    {
-        let state: &'s State = self.state;
-        let small = state.config().buffer_size as u64;
-        while *room > 0 && target.tasks.load(Ordering::Acquire) < target.limit {
-            let Some((index, jobs)) = self.queues.next_task(target.source, *room, small, open)
-            else {
-                break;
+            // Wait for something to do; with lookups stuck, look again after a stall's length.
+            let congested = self.lookups.values().any(|lane| lane.is_congested());
+            wait = match (life.more && room > 0, congested) {
+                (true, _) => Wait::No,
+                (false, true) => Wait::For(STALL),
+                (false, false) => Wait::Forever,
             };
-            *room -= jobs.len();
-            task::launch(target.scope, state, &devices[index], target.tasks, jobs);
         }
     }
 
-    /// Fails with `status` (cancelled, no pool) every file in device `lane`'s lane, or in every
-    /// lane.
-    fn fail(&mut self, lane: Option<usize>, status: Status) {
-        let devices = self.admission.devices();
-        let with_device = |(index, job): (usize, Job)| (&*devices[index], job);
-        match lane {
-            Some(index) => {
-                let jobs = self.queues.drain_lane(index).map(with_device);
-                task::fail(self.state, jobs, status, |_| 0);
-            }
-            None => task::fail(self.state, self.queues.drain_all().map(with_device), status, |_| 0),
+    /// How many paths to take now: what the window of routed paths not yet in a task (in the
+    /// lookup and device lanes) and the ready-results bound leave room for, at most a batch.
+    fn room(&self) -> usize {
+        let state = self.ctx.state;
+        let lookups: usize = self.lookups.values().map(|lane| lane.len()).sum();
+        let (queued, ordered) = state.lanes_pending();
+        let window = if ordered { PENDING_WINDOW } else { FIFO_WINDOW };
+        BATCH.min(window.saturating_sub(lookups + queued)).min(state.result_room())
+    }
+
+    /// Hands the batch to the lookup lanes of the mounts its paths name, a run of paths for one
+    /// mount at a time.
+    fn route(&mut self) {
+        self.ctx.state.in_flight(self.batch.len());
+        self.mounts.refresh();
+        let mut paths = self.batch.drain(..).peekable();
+        while let Some(first) = paths.next() {
+            let mount = self.mounts.of(&first.path);
+            let lane = match self.lookups.get(mount) {
+                Some(lane) => lane,
+                None => self.lookups.entry(mount.to_vec()).or_default(),
+            };
+            let mounts = &self.mounts;
+            let same = std::iter::from_fn(|| paths.next_if(|next| mounts.of(&next.path) == mount));
+            lane.push(std::iter::once(first).chain(same));
         }
     }
+
+    /// Starts a lookup worker for every lane that needs one.
+    fn add_workers(&mut self) {
+        for lane in self.lookups.values() {
+            if !lane.wants_worker() {
+                continue;
+            }
+            lane.worker_started();
+            let (ctx, for_worker) = (self.ctx, Arc::clone(lane));
+            match self.ctx.spawn("mp-lookup".into(), move || ctx.work(&for_worker)) {
+                Some(handle) => self.workers.push(handle),
+                None if lane.worker_failed() => {
+                    // Out of threads, and the lane has no worker at all: its paths fail.
+                    fail_unrouted(self.ctx.state, lane.drain(), Status::ResourceExhausted);
+                }
+                None => {}
+            }
+        }
+    }
+
+    /// Cancelled: every path not yet in a task, nor inside a lookup, gets its result now.
+    fn cancel(&mut self) {
+        let state = self.ctx.state;
+        let batch = std::mem::take(&mut self.batch);
+        for submission in batch {
+            state.complete(submission.tag, Outcome::failed(Status::Cancelled, 0, 0), None);
+        }
+        for lane in self.lookups.values() {
+            fail_unrouted(state, lane.drain(), Status::Cancelled);
+        }
+        for lane in state.all_lanes() {
+            let jobs = lane.close();
+            let devices: Vec<_> =
+                jobs.iter().map(|job| feeder::device_of(state, &lane, job.device)).collect();
+            task::fail(state, devices.iter().map(|d| &**d).zip(jobs), Status::Cancelled, |_| 0);
+        }
+    }
+
+    /// Nothing more will come: every thread of the session may end once its work is done.
+    fn shut_down(self) {
+        self.lookups.values().for_each(|lane| lane.shut_down());
+        // A lane made after this (by a lookup still under way as the session closes) is shut
+        // down by its maker: `State::add_lane` sees the flag.
+        self.ctx.state.shut_down_lanes();
+        // Each worker joins the feeders it started; the feeders wait for their tasks.
+        self.workers.into_iter().for_each(|worker| drop(worker.join()));
+    }
+}
+
+/// Results for routed paths that will not be looked up.
+fn fail_unrouted(state: &State, paths: Vec<Submission>, status: Status) {
+    let count = paths.len();
+    for submission in paths {
+        state.complete(submission.tag, Outcome::failed(status, 0, 0), None);
+    }
+    state.settled(count);
 }

@@ -7,14 +7,15 @@ use crate::config::Config;
 use crate::device::{Device, DeviceTable, Resolver};
 use crate::stats::Stats;
 use crate::Status;
-use std::sync::{Arc, RwLockReadGuard};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-/// A running engine: the shared state, and the dispatcher thread that owns the pools.
+/// A running engine: the shared state, and the router thread that runs every other thread of
+/// the session in its scope.
 ///
-/// Dropping it closes the session and returns once the dispatcher, and with it every pool
-/// thread, has exited.
+/// Dropping it closes the session and returns once the router, and with it every thread of the
+/// session, has exited; [`abandon`](Engine::abandon) returns at once instead.
 #[derive(Debug)]
 pub(crate) struct Engine {
     state: Arc<State>,
@@ -28,11 +29,11 @@ impl Engine {
         config.validate()?;
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         let table = DeviceTable::new(resolver, config.threads.clone(), cpus);
-        let state = Arc::new(State::new(config, cpus));
+        let state = Arc::new(State::new(config, cpus, table));
         let for_thread = Arc::clone(&state);
         let dispatcher = std::thread::Builder::new()
             .name("mp-dispatch".into())
-            .spawn(move || dispatch::run(&for_thread, table))
+            .spawn(move || dispatch::run(&for_thread))
             .map_err(|_| Status::ResourceExhausted)?;
         Ok(Engine { state, dispatcher: Some(dispatcher) })
     }
@@ -71,8 +72,23 @@ impl Engine {
     }
 
     /// The devices met so far, in index order.
-    pub(crate) fn devices(&self) -> RwLockReadGuard<'_, Vec<Arc<Device>>> {
+    pub(crate) fn devices(&self) -> Vec<Arc<Device>> {
         self.state.devices()
+    }
+
+    /// Device `index`, if it has been met.
+    pub(crate) fn device(&self, index: usize) -> Option<Arc<Device>> {
+        self.state.device(index)
+    }
+
+    /// Closes the session like drop, but returns at once: the session's threads exit, and free
+    /// what they hold, on their own once every call they are in has returned. For a caller
+    /// that must not block behind a read the kernel cannot interrupt (a hard-mounted NFS
+    /// server that is down).
+    pub(crate) fn abandon(mut self) {
+        self.state.stop(Stop::Close);
+        // Dropping the handle detaches the thread; the state lives on in its `Arc`.
+        drop(self.dispatcher.take());
     }
 }
 

@@ -5,6 +5,18 @@ use super::path_store::PathStore;
 use super::sync;
 use crate::Status;
 use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// How long [`Inbox::take`] may wait for work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// Not at all.
+    No,
+    /// At most this long.
+    For(Duration),
+    /// Until there is something to take or a wake-up.
+    Forever,
+}
 
 /// A path waiting to be assigned to a device.
 #[derive(Debug)]
@@ -107,16 +119,27 @@ impl Inbox {
         }
     }
 
-    /// Moves up to `max` submissions into `out`. With `block`, first waits until there is a
-    /// submission it may take or a wake-up; a wake-up that came since the last call returns at
-    /// once, so no event is lost between a `take` and the next. With `max` 0 it only waits for a
-    /// wake-up: the caller has no room for more paths now.
-    pub(crate) fn take(&self, out: &mut Vec<Submission>, max: usize, block: bool) -> Lifecycle {
+    /// Moves up to `max` submissions into `out`. Unless `wait` is [`Wait::No`], first waits
+    /// (for at most its time) until there is a submission it may take or a wake-up; a wake-up
+    /// that came since the last call returns at once, so no event is lost between a `take` and
+    /// the next. With `max` 0 it only waits for a wake-up: the caller has no room for more paths
+    /// now.
+    pub(crate) fn take(&self, out: &mut Vec<Submission>, max: usize, wait: Wait) -> Lifecycle {
         let mut state = self.lock();
-        if block {
+        let limit = match wait {
+            Wait::No => None,
+            Wait::For(time) => Some(Some(time)),
+            Wait::Forever => Some(None),
+        };
+        if let Some(timeout) = limit {
+            let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
             while !state.wake && (state.queue.is_empty() || max == 0) {
+                let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+                if left.is_some_and(|left| left.is_zero()) {
+                    break;
+                }
                 state.sleeping = true;
-                state = sync::wait(&self.signal, state, None);
+                state = sync::wait(&self.signal, state, left);
                 state.sleeping = false;
             }
         }
@@ -164,8 +187,8 @@ mod tests {
         let inbox = Inbox::default();
         inbox.push((0..5).map(sub), |_| {}).unwrap();
         let mut out = Vec::new();
-        assert!(inbox.take(&mut out, 3, true).more);
-        assert!(!inbox.take(&mut out, 3, false).more);
+        assert!(inbox.take(&mut out, 3, Wait::Forever).more);
+        assert!(!inbox.take(&mut out, 3, Wait::No).more);
         assert_eq!(out.iter().map(|s| s.tag).collect::<Vec<_>>(), vec![0, 1, 2, 3, 4]);
     }
 
@@ -175,7 +198,7 @@ mod tests {
             let inbox = Inbox::default();
             inbox.wake();
             // Returns at once although the queue is empty.
-            inbox.take(&mut Vec::new(), 1, true);
+            inbox.take(&mut Vec::new(), 1, Wait::Forever);
         });
     }
 
@@ -187,7 +210,7 @@ mod tests {
             let handle = std::thread::spawn(move || pusher.push([sub(9)], |_| {}).unwrap());
             let mut out = Vec::new();
             while out.is_empty() {
-                inbox.take(&mut out, 10, true);
+                inbox.take(&mut out, 10, Wait::Forever);
             }
             handle.join().unwrap();
             out[0].tag

@@ -1,166 +1,221 @@
-//! The work waiting for the pools: one lane per device, holding that device's pending queue, and
-//! the page-cache lane of hard-disk files found wholly in memory.
+//! Lanes: the files waiting for one pool, shared by the threads that fill them (lookup workers),
+//! the one that feeds the pool from them (the lane's feeder) and the tasks that take them.
 //!
-//! Lanes are indexed like the device table: lane `i` holds device `i`'s files. Only
-//! [`Queues::add_lane`], called for the device the table has just created, adds a lane, and it
-//! checks the index, so the two cannot fall out of step.
+//! There is a lane per device, indexed like the device table (lane `i` holds device `i`'s files),
+//! and one page-cache lane for hard-disk files found wholly in memory. Each lane has its own
+//! lock, so a device that stalls holds no lock any other device needs.
 
-use super::batch::{batch, Job, Jobs};
+use super::batch::{Job, SMALL_FILES_PER_TASK};
 use super::pending::PendingQueue;
 use super::placement::Placement;
+use super::sync;
 use crate::device::Device;
-use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-/// One device's pending files and what is known of its file system.
+/// Whose files a lane holds.
 #[derive(Debug)]
-pub(super) struct Lane {
-    pending: PendingQueue<Job>,
-    /// Whether to keep asking for FIEMAP; cleared when the file system has none.
-    pub(super) fiemap: bool,
-    /// The device's pool could not be built (out of threads): its files fail at once.
-    pub(super) no_pool: bool,
-}
-
-impl Lane {
-    /// Whether the lane reads in on-disk order (a hard disk's elevator).
-    pub(super) fn is_ordered(&self) -> bool {
-        self.pending.is_elevator()
-    }
-}
-
-/// Where the next task comes from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Source {
-    /// Device `i`'s lane, for device `i`'s pool.
-    Lane(usize),
-    /// The page-cache lane, for the page-cache pool.
+pub(super) enum Owner {
+    /// One device's: read by its own pool.
+    Device(Arc<Device>),
+    /// Hard disks' files found in the page cache: hashed by the page-cache pool.
     Cache,
 }
 
-/// Every file classified and waiting for a pool.
-#[derive(Debug, Default)]
-pub(super) struct Queues {
-    lanes: Vec<Lane>,
-    /// Files of hard disks found wholly in the page cache, with their device's index, in
-    /// arrival order: hashed by the page-cache pool at CPU speed instead of waiting for the
-    /// disk's one thread.
-    cached: VecDeque<(usize, Job)>,
+/// One pool's waiting files.
+#[derive(Debug)]
+pub(super) struct Lane {
+    pub(super) owner: Owner,
+    /// Threads of the lane's pool.
+    pub(super) threads: usize,
+    /// Largest file that counts as small (one read takes it in): small files share tasks.
+    small: u64,
+    state: Mutex<LaneState>,
+    /// The feeder waits here for files, finished tasks, room for results, or the end.
+    feeder: Condvar,
 }
 
-impl Queues {
-    /// Adds the lane of `device`, which the device table has just created. `ordered`: the
-    /// device's files are read in on-disk order.
-    pub(super) fn add_lane(&mut self, device: &Device, ordered: bool) {
-        assert_eq!(device.index, self.lanes.len(), "lanes are indexed like the device table");
+#[derive(Debug)]
+struct LaneState {
+    pending: PendingQueue<Job>,
+    /// Whether to keep asking for FIEMAP; cleared when the file system has none.
+    fiemap: bool,
+    /// Tasks spawned on the pool and not finished.
+    tasks: usize,
+    /// Files the running tasks may still take: the feeder starts another task only for files
+    /// beyond these, so that small files gather in tasks of up to [`SMALL_FILES_PER_TASK`]
+    /// instead of costing a task each.
+    reserved: usize,
+    /// Set by anything the feeder should look at again; cleared when it does.
+    wake: bool,
+    /// The feeder sleeps on `feeder`: only then is a notify worth its system call.
+    sleeping: bool,
+    /// No more files are taken (the session was cancelled or is closing, or the pool could not
+    /// be built): pushes are refused and the feeder exits once its tasks are done.
+    closed: bool,
+    /// The feeder may exit once the lane is empty: nothing more will come.
+    shutdown: bool,
+}
+
+/// What a task may take next.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Take {
+    /// Any file: the task's first.
+    First,
+    /// A file of at most this many bytes from `device` (the cache lane mixes devices), else
+    /// nothing.
+    SmallFrom { device: usize, limit: u64 },
+}
+
+impl Lane {
+    /// A lane for `owner`'s pool of `threads` threads; `ordered`: an elevator in on-disk order;
+    /// files up to `small` bytes share tasks.
+    pub(super) fn new(owner: Owner, threads: usize, ordered: bool, small: u64) -> Lane {
         let pending = if ordered { PendingQueue::elevator() } else { PendingQueue::fifo() };
-        self.lanes.push(Lane { pending, fiemap: true, no_pool: false });
-    }
-
-    pub(super) fn lane(&mut self, device: usize) -> &mut Lane {
-        &mut self.lanes[device]
-    }
-
-    /// Queues a file in its device's lane.
-    pub(super) fn push(&mut self, device: usize, placement: Placement, job: Job) {
-        self.lanes[device].pending.push(placement, job);
-    }
-
-    /// Queues a file for the page-cache pool.
-    pub(super) fn push_cached(&mut self, device: usize, job: Job) {
-        self.cached.push_back((device, job));
-    }
-
-    /// Files waiting, in every lane.
-    pub(super) fn len(&self) -> usize {
-        self.lanes.iter().map(|lane| lane.pending.len()).sum::<usize>() + self.cached.len()
-    }
-
-    pub(super) fn is_empty(&self) -> bool {
-        self.lanes.iter().all(|lane| lane.pending.is_empty()) && self.cached.is_empty()
-    }
-
-    /// Whether any lane orders its files (then a deep window pays off).
-    pub(super) fn any_ordered(&self) -> bool {
-        self.lanes.iter().any(Lane::is_ordered)
-    }
-
-    pub(super) fn has_cached(&self) -> bool {
-        !self.cached.is_empty()
-    }
-
-    /// Whether a file waits for a pool that `open` says is not open: a device lane beyond
-    /// `open.devices`, or the page-cache lane while its pool is closed or its first file (the
-    /// lane is taken in order) belongs to such a device.
-    pub(super) fn waits_outside(&self, open: Open) -> bool {
-        let lanes = self.lanes.iter().skip(open.devices).any(|lane| !lane.pending.is_empty());
-        let cache = match self.cached.front() {
-            None => false,
-            Some((device, _)) => !open.cache || *device >= open.devices,
+        let state = LaneState {
+            pending,
+            fiemap: true,
+            tasks: 0,
+            reserved: 0,
+            wake: false,
+            sleeping: false,
+            closed: false,
+            shutdown: false,
         };
-        lanes || cache
+        Lane { owner, threads, small, state: Mutex::new(state), feeder: Condvar::new() }
     }
 
-    /// Removes device `device`'s files, in the order they would have been read.
-    pub(super) fn drain_lane(&mut self, device: usize) -> impl Iterator<Item = (usize, Job)> + '_ {
-        self.lanes[device].pending.drain().map(move |job| (device, job))
+    fn lock(&self) -> MutexGuard<'_, LaneState> {
+        sync::lock(&self.state)
     }
 
-    /// Removes every file: each lane's in order, then the page-cache lane's.
-    pub(super) fn drain_all(&mut self) -> impl Iterator<Item = (usize, Job)> + '_ {
-        let lanes = self.lanes.iter_mut().enumerate();
-        let lanes =
-            lanes.flat_map(|(device, lane)| lane.pending.drain().map(move |job| (device, job)));
-        lanes.chain(self.cached.drain(..))
-    }
-
-    /// The page-cache pool could not be built: its files go back to their disks' lanes, in
-    /// inode order (FIEMAP was skipped for them, as they were in memory).
-    pub(super) fn uncache_all(&mut self) {
-        for (device, job) in self.cached.drain(..) {
-            self.lanes[device].pending.push(Placement::Inode(job.ino), job);
+    /// The device whose lane this is; `None` for the page-cache lane.
+    pub(super) fn device(&self) -> Option<&Arc<Device>> {
+        match &self.owner {
+            Owner::Device(device) => Some(device),
+            Owner::Cache => None,
         }
     }
 
-    /// The next task from `source`, with the index of the device its files are on: one file,
-    /// or a run of small ones (`size <= small`) up to `room` files. For the page-cache lane,
-    /// files of one device share a task, and a device whose pool is not `open` waits.
-    pub(super) fn next_task(
-        &mut self,
-        source: Source,
-        room: usize,
-        small: u64,
-        open: Open,
-    ) -> Option<(usize, Jobs)> {
-        match source {
-            Source::Lane(device) => {
-                let queue = &mut self.lanes[device].pending;
-                let first = queue.pop()?;
-                let jobs =
-                    batch(first, room, small, |limit| queue.pop_if(|next| next.size <= limit));
-                Some((device, jobs))
+    /// Whether the lane reads in on-disk order (a hard disk's elevator).
+    pub(super) fn is_ordered(&self) -> bool {
+        self.lock().pending.is_elevator()
+    }
+
+    /// Whether FIEMAP is still worth asking for on this lane's file system.
+    pub(super) fn fiemap(&self) -> bool {
+        self.lock().fiemap
+    }
+
+    /// This file system has no FIEMAP: inode order from now on.
+    pub(super) fn no_fiemap(&self) {
+        self.lock().fiemap = false;
+    }
+
+    /// Queues files, under one lock and with one wake-up; those the lane refuses (it is
+    /// closed) go to `refused`, whose owner fails them.
+    pub(super) fn push(
+        &self,
+        jobs: impl IntoIterator<Item = (Placement, Job)>,
+        refused: &mut Vec<Job>,
+    ) {
+        let mut state = self.lock();
+        if state.closed {
+            refused.extend(jobs.into_iter().map(|(_, job)| job));
+            return;
+        }
+        jobs.into_iter().for_each(|(placement, job)| state.pending.push(placement, job));
+        self.raise(state);
+    }
+
+    /// Takes the next file for a task, if the lane has one that fits `take`.
+    pub(super) fn pop(&self, take: Take) -> Option<Job> {
+        let mut state = self.lock();
+        if state.closed {
+            return None;
+        }
+        let job = match take {
+            Take::First => state.pending.pop(),
+            Take::SmallFrom { device, limit } => {
+                state.pending.pop_if(|next| next.device == device && next.size <= limit)
             }
-            Source::Cache => {
-                let device = match self.cached.front() {
-                    Some(&(device, _)) if device < open.devices => device,
-                    _ => return None,
-                };
-                let (_, first) = self.cached.pop_front()?;
-                let cached = &mut self.cached;
-                let jobs = batch(first, room, small, |limit| {
-                    let same =
-                        cached.front().is_some_and(|(i, next)| *i == device && next.size <= limit);
-                    same.then(|| cached.pop_front()).flatten().map(|(_, job)| job)
-                });
-                Some((device, jobs))
-            }
+        }?;
+        state.reserved = state.reserved.saturating_sub(1);
+        Some(job)
+    }
+
+    /// Closes the lane and removes every waiting file, in the order they would have been read.
+    pub(super) fn close(&self) -> Vec<Job> {
+        let mut state = self.lock();
+        state.closed = true;
+        let jobs = state.pending.drain().collect();
+        self.raise(state);
+        jobs
+    }
+
+    /// Tells the feeder that nothing more will be pushed: it exits once the lane is empty.
+    pub(super) fn shut_down(&self) {
+        let mut state = self.lock();
+        state.shutdown = true;
+        self.raise(state);
+    }
+
+    /// Tells the feeder to look again (room for results, a task ended).
+    pub(super) fn wake(&self) {
+        let state = self.lock();
+        if !state.wake {
+            self.raise(state);
         }
     }
-}
 
-/// Which pools are open in the current epoch: the first `devices` devices' (those that were known
-/// when it began) and, if `cache`, the page-cache pool.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct Open {
-    pub(super) devices: usize,
-    pub(super) cache: bool,
+    fn raise(&self, mut state: MutexGuard<'_, LaneState>) {
+        state.wake = true;
+        let sleeping = state.sleeping;
+        drop(state);
+        if sleeping {
+            self.feeder.notify_one();
+        }
+    }
+
+    /// Files waiting.
+    pub(super) fn len(&self) -> usize {
+        self.lock().pending.len()
+    }
+
+    /// The feeder's loop: while files wait beyond what the running tasks may still take,
+    /// offers `start` a task (telling it how many are in flight, and how many files the new one
+    /// may take: a run of small files, or one large file); `start` returns whether it started
+    /// it. Sleeps when nothing changes; returns when the lane is shut down or closed, empty, and
+    /// has no task left.
+    pub(super) fn feed(&self, mut start: impl FnMut(usize, usize) -> bool) {
+        let mut state = self.lock();
+        loop {
+            while !state.closed && state.pending.len() > state.reserved {
+                let small = state.pending.peek().is_some_and(|next| next.size <= self.small);
+                let capacity = if small { SMALL_FILES_PER_TASK } else { 1 };
+                if !start(state.tasks, capacity) {
+                    break;
+                }
+                state.tasks += 1;
+                state.reserved += capacity;
+            }
+            let empty = state.pending.is_empty() || state.closed;
+            if empty && (state.shutdown || state.closed) && state.tasks == 0 {
+                return;
+            }
+            if !state.wake {
+                state.sleeping = true;
+                state = sync::wait(&self.feeder, state, None);
+                state.sleeping = false;
+            }
+            state.wake = false;
+        }
+    }
+
+    /// A task of this lane has ended, leaving `unused` of the files it could have taken.
+    pub(super) fn task_done(&self, unused: usize) {
+        let mut state = self.lock();
+        state.tasks -= 1;
+        state.reserved = state.reserved.saturating_sub(unused);
+        self.raise(state);
+    }
 }

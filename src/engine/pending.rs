@@ -48,6 +48,16 @@ impl<T> PendingQueue<T> {
         }
     }
 
+    /// The next file to read, left in place.
+    pub(crate) fn peek(&self) -> Option<&T> {
+        match self {
+            PendingQueue::Fifo(queue) => queue.front(),
+            PendingQueue::Elevator { queue, head, .. } => {
+                queue.range((*head, 0)..).next().or_else(|| queue.iter().next()).map(|(_, v)| v)
+            }
+        }
+    }
+
     /// Takes the next file to read.
     pub(crate) fn pop(&mut self) -> Option<T> {
         self.pop_if(|_| true)
@@ -128,6 +138,18 @@ mod tests {
         assert_eq!(q.pop(), Some("e"));
         assert_eq!(q.pop(), Some("behind")); // wrapped to the start
         assert_eq!(q.pop(), None);
+    }
+
+    #[test]
+    fn peek_shows_what_pop_takes() {
+        for mut q in [PendingQueue::fifo(), PendingQueue::elevator()] {
+            q.push(Physical(5), 5);
+            q.push(Physical(1), 1);
+            q.push(Physical(9), 9);
+            while let Some(&next) = q.peek() {
+                assert_eq!(q.pop(), Some(next));
+            }
+        }
     }
 
     #[test]

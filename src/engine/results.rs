@@ -55,6 +55,8 @@ pub enum PollOutcome {
 #[derive(Debug, Default)]
 struct State {
     ready: VecDeque<FileResult>,
+    /// Results ever pushed.
+    produced: u64,
     delivered: u64,
     /// Pollers blocked on `arrived`. Pushes notify only when there are some: std's condition
     /// variable makes a syscall per notify even with nobody waiting.
@@ -89,6 +91,7 @@ impl ResultQueue {
         let count = results.len();
         let mut state = self.lock();
         state.ready.extend(results);
+        state.produced += count as u64;
         let sleepers = state.sleepers;
         drop(state);
         match (sleepers, count) {
@@ -102,6 +105,11 @@ impl ResultQueue {
     pub(crate) fn notify_all(&self) {
         drop(self.lock());
         self.arrived.notify_all();
+    }
+
+    /// Results pushed so far, polled or not.
+    pub(crate) fn produced(&self) -> u64 {
+        self.lock().produced
     }
 
     /// Results ready but not yet polled.

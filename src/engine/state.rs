@@ -1,21 +1,24 @@
 //! The state one session's threads share: the API callers, the dispatcher thread and (borrowed,
 //! never cloned) every task on a pool thread.
 //!
-//! Who holds it: [`Engine`](super::Engine) keeps it in an `Arc` with the dispatcher thread,
-//! which borrows it into `multi_scope` for as long as the pools run; tasks borrow it from there.
-//! So every task ends before the dispatcher returns, and the dispatcher before the engine drops.
+//! Who holds it: [`Engine`](super::Engine) keeps it in an `Arc` with the engine's thread (the
+//! router), which lends it to every other thread of the session through one
+//! `std::thread::scope`: lookup workers and feeders are scoped threads, and each feeder lends it
+//! on to its pool's tasks through the pool's `in_place_scope`. So every task ends before its
+//! feeder, every scoped thread before the router returns, and the router before the state goes.
 
 use super::inbox::Inbox;
+use super::lanes::Lane;
 use super::links::HardLinks;
 use super::results::{FileResult, PollOutcome, ResultQueue};
 use super::sync;
 use crate::config::Config;
-use crate::device::Device;
+use crate::device::{Device, DeviceTable};
 use crate::read::{Outcome, ReadSettings};
 use crate::stats::{Counters, Stats, Tally};
 use crate::Status;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
 /// How a session stops.
@@ -37,10 +40,9 @@ pub(super) struct State {
     counters: Counters,
     /// Inodes with several links met so far, so that each is read once.
     links: HardLinks,
-    /// Files handed to pools and not yet completed: results to come, for the ready bound.
+    /// Files taken by tasks or routed to a lookup and not yet settled: results to come, for
+    /// the ready bound.
     files_in_flight: AtomicUsize,
-    /// Tasks handed to the page-cache pool and not yet completed.
-    cache_tasks: AtomicUsize,
     /// Threads for CPU-bound pools (the page-cache pool): the parallelism available.
     cpus: usize,
     /// Paths accepted by `enqueue`; updated under the inbox lock.
@@ -49,12 +51,21 @@ pub(super) struct State {
     cancelled: AtomicBool,
     /// Set if the dispatcher died (a bug); pollers then get `Internal` instead of waiting forever.
     dispatcher_failed: AtomicBool,
-    /// The device list for API readers; the dispatcher appends as it meets new devices.
-    devices: RwLock<Vec<Arc<Device>>>,
+    /// Maps `st_dev` to devices; lookup workers add devices as they meet them.
+    table: Mutex<DeviceTable>,
+    /// Every device's lane, in device-index order (so also the device list for API readers).
+    lanes: RwLock<Vec<Arc<Lane>>>,
+    /// The page-cache lane, once a hard disk's file was found in memory; `Err` once its pool
+    /// could not be built (its files then wait for their disks).
+    cache_lane: Mutex<Result<Option<Arc<Lane>>, ()>>,
+    /// Whether to keep asking `cachestat`; cleared when the kernel has none.
+    cachestat: AtomicBool,
+    /// The router has shut the lanes down: a lane made later is shut down at birth.
+    lanes_shut: AtomicBool,
 }
 
 impl State {
-    pub(super) fn new(config: Config, cpus: usize) -> State {
+    pub(super) fn new(config: Config, cpus: usize, table: DeviceTable) -> State {
         State {
             read: ReadSettings {
                 algorithm: config.algorithm,
@@ -68,12 +79,15 @@ impl State {
             counters: Counters::default(),
             links: HardLinks::default(),
             files_in_flight: AtomicUsize::new(0),
-            cache_tasks: AtomicUsize::new(0),
             cpus,
             accepted: AtomicU64::new(0),
             cancelled: AtomicBool::new(false),
             dispatcher_failed: AtomicBool::new(false),
-            devices: RwLock::new(Vec::new()),
+            table: Mutex::new(table),
+            lanes: RwLock::new(Vec::new()),
+            cache_lane: Mutex::new(Ok(None)),
+            cachestat: AtomicBool::new(true),
+            lanes_shut: AtomicBool::new(false),
         }
     }
 
@@ -103,9 +117,65 @@ impl State {
         &self.cancelled
     }
 
-    /// Tasks in flight on the page-cache pool.
-    pub(super) fn cache_tasks(&self) -> &AtomicUsize {
-        &self.cache_tasks
+    /// Whether the session was cancelled or is closing.
+    pub(super) fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Relaxed)
+    }
+
+    /// The device table, for a lookup worker that met a device.
+    pub(super) fn table(&self) -> MutexGuard<'_, DeviceTable> {
+        sync::lock(&self.table)
+    }
+
+    /// Device `index`'s lane.
+    pub(super) fn lane(&self, index: usize) -> Arc<Lane> {
+        Arc::clone(&sync::read(&self.lanes)[index])
+    }
+
+    /// Every lane: the devices' in index order, then the page-cache lane if there is one.
+    pub(super) fn all_lanes(&self) -> Vec<Arc<Lane>> {
+        let mut lanes = sync::read(&self.lanes).clone();
+        if let Ok(Some(cache)) = &*sync::lock(&self.cache_lane) {
+            lanes.push(Arc::clone(cache));
+        }
+        lanes
+    }
+
+    /// Files waiting in the lanes, and whether any lane orders its files on disk.
+    pub(super) fn lanes_pending(&self) -> (usize, bool) {
+        let (mut files, mut ordered) = (0, false);
+        let mut count = |lane: &Lane| {
+            files += lane.len();
+            ordered |= lane.is_ordered();
+        };
+        sync::read(&self.lanes).iter().for_each(|lane| count(lane));
+        if let Ok(Some(cache)) = &*sync::lock(&self.cache_lane) {
+            count(cache);
+        }
+        (files, ordered)
+    }
+
+    /// The page-cache lane, made by `make` the first time it is asked for; `None` if it could
+    /// not be made (then or before).
+    pub(super) fn cache_lane(&self, make: impl FnOnce() -> Option<Arc<Lane>>) -> Option<Arc<Lane>> {
+        let mut slot = sync::lock(&self.cache_lane);
+        if let Ok(None) = *slot {
+            *slot = make().map(Some).ok_or(());
+            if let Ok(Some(lane)) = &*slot {
+                self.born(lane);
+            }
+        }
+        slot.as_ref().ok().and_then(|lane| lane.clone())
+    }
+
+    /// Whether `cachestat` is still worth asking.
+    pub(super) fn cachestat(&self) -> bool {
+        self.cachestat.load(Ordering::Relaxed)
+    }
+
+    /// The kernel has no `cachestat`.
+    pub(super) fn no_cachestat(&self) {
+        self.cachestat.store(false, Ordering::Relaxed);
     }
 
     // --- The API side ---
@@ -160,6 +230,7 @@ impl State {
         if waiting >= self.config.max_ready_results {
             // Hashing paused at the bound; there is room again.
             self.inbox.wake();
+            self.all_lanes().iter().for_each(|lane| lane.wake());
         }
         Ok(outcome)
     }
@@ -169,15 +240,44 @@ impl State {
     }
 
     /// The devices met so far, in index order.
-    pub(super) fn devices(&self) -> RwLockReadGuard<'_, Vec<Arc<Device>>> {
-        sync::read(&self.devices)
+    pub(super) fn devices(&self) -> Vec<Arc<Device>> {
+        sync::read(&self.lanes).iter().filter_map(|lane| lane.device().cloned()).collect()
     }
 
-    // --- The dispatcher's side ---
+    /// Device `index`, if it has been met.
+    pub(super) fn device(&self, index: usize) -> Option<Arc<Device>> {
+        sync::read(&self.lanes).get(index).and_then(|lane| lane.device().cloned())
+    }
 
-    /// Makes a device the dispatcher just met visible to API callers.
-    pub(super) fn publish_device(&self, device: &Arc<Device>) {
-        sync::write(&self.devices).push(Arc::clone(device));
+    // --- The router's and the lookup workers' side ---
+
+    /// Adds the lane of the device the table has just created (the caller holds the table's
+    /// lock, so lanes are added in device-index order).
+    pub(super) fn add_lane(&self, lane: Arc<Lane>) {
+        let mut lanes = sync::write(&self.lanes);
+        assert_eq!(lane.device().map(|d| d.index), Some(lanes.len()), "lanes follow the table");
+        self.born(&lane);
+        lanes.push(lane);
+    }
+
+    /// A lane made after the router shut the others down (by a lookup that was under way as
+    /// the session closed) is shut down, or closed if the session is closing, at once: its
+    /// feeder must not wait for files that will never come. Called under the lock that
+    /// [`shut_down_lanes`](State::shut_down_lanes) takes after setting the flag, so every
+    /// lane is shut down by one side or the other.
+    fn born(&self, lane: &Lane) {
+        if self.lanes_shut.load(Ordering::SeqCst) {
+            if self.inbox.lifecycle().closing {
+                drop(lane.close());
+            }
+            lane.shut_down();
+        }
+    }
+
+    /// Shuts every lane down: feeders exit once their lane is empty and their tasks done.
+    pub(super) fn shut_down_lanes(&self) {
+        self.lanes_shut.store(true, Ordering::SeqCst);
+        self.all_lanes().iter().for_each(|lane| lane.shut_down());
     }
 
     /// Counts `files` paths of `bytes` bytes as assigned to `device` (and their bytes to the
@@ -194,7 +294,7 @@ impl State {
     }
 
     /// Results that may still be produced before the ready-results bound is reached, counting
-    /// the files in flight as results to come.
+    /// the files in flight (routed to lookups, or taken by tasks) as results to come.
     pub(super) fn result_room(&self) -> usize {
         let in_flight = self.files_in_flight.load(Ordering::Acquire);
         self.config.max_ready_results.saturating_sub(self.results.ready_len() + in_flight)
@@ -207,6 +307,33 @@ impl State {
             device.counters.completed(outcome.status);
         }
         self.results.push(FileResult::new(tag, outcome, device.map(|d| d.index)));
+        self.produced();
+    }
+
+    /// After results were produced: once every accepted path has one, the router has work to
+    /// finish (it may be asleep).
+    fn produced(&self) {
+        if self.results.produced() == self.accepted.load(Ordering::SeqCst) {
+            self.inbox.wake();
+        }
+    }
+
+    /// Whether every accepted path has its result, and no more will come.
+    pub(super) fn all_produced(&self) -> bool {
+        // `accepted` is final once `finished` is seen (see `poll`).
+        self.inbox.lifecycle().finished
+            && self.results.produced() == self.accepted.load(Ordering::SeqCst)
+    }
+
+    /// `files` paths are routed to the lookups or taken by a task: results to come.
+    pub(super) fn in_flight(&self, files: usize) {
+        self.files_in_flight.fetch_add(files, Ordering::AcqRel);
+    }
+
+    /// `files` of the paths counted by [`in_flight`](State::in_flight) are settled (a result,
+    /// or a place in a lane): the router may have room again.
+    pub(super) fn settled(&self, files: usize) {
+        self.files_in_flight.fetch_sub(files, Ordering::AcqRel);
     }
 
     /// Marks the session broken after a dispatcher panic.
@@ -217,14 +344,9 @@ impl State {
 
     // --- The pool threads' side ---
 
-    /// A task of `files` files is handed to a pool.
-    pub(super) fn task_started(&self, files: usize) {
-        self.files_in_flight.fetch_add(files, Ordering::AcqRel);
-    }
-
-    /// A task of `files` files has delivered its results: the dispatcher has room again.
+    /// A task that took `files` files has delivered their results: the router may have room.
     pub(super) fn task_finished(&self, files: usize) {
-        self.files_in_flight.fetch_sub(files, Ordering::AcqRel);
+        self.settled(files);
         self.inbox.wake();
     }
 
@@ -243,6 +365,9 @@ impl State {
         results: &mut Vec<FileResult>,
     ) {
         self.count(device, tally);
-        self.results.push_many(results);
+        if !results.is_empty() {
+            self.results.push_many(results);
+            self.produced();
+        }
     }
 }

@@ -1,8 +1,12 @@
-//! What runs on a pool thread: a task reads and hashes its files with the thread's buffer, then
-//! delivers their results together — and every path that shares an inode with one of them gets
-//! the same result.
+//! What runs on a pool thread: a task takes files from its lane one at a time, as it is ready to
+//! read each, reads and hashes them with the thread's buffer, then delivers their results
+//! together — and every path that shares an inode with one of them gets the same result.
+//!
+//! Taking files one at a time (instead of a batch handed over at spawn) means a task stuck in a
+//! read holds no other file: the rest stay in the lane, where `cancel` finds them.
 
-use super::batch::{Job, Jobs};
+use super::batch::{Budget, Job};
+use super::lanes::{Lane, Take};
 use super::results::FileResult;
 use super::state::State;
 use crate::device::Device;
@@ -15,7 +19,7 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 /// Bytes a task reads between additions to the shared counters, so that progress moves during
 /// a large file without an atomic addition per small file.
@@ -28,40 +32,63 @@ thread_local! {
     static RESULTS: RefCell<Vec<FileResult>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Spawns one task for `jobs` of `device` on `scope`, counted in `tasks` (the pool's tasks in
-/// flight) and in the session's files in flight until it is done.
-pub(super) fn launch<'s>(
-    scope: &Scope<'s>,
-    state: &'s State,
-    device: &'s Device,
-    tasks: &'s AtomicUsize,
-    jobs: Jobs,
-) {
-    let files = jobs.len();
-    tasks.fetch_add(1, Ordering::AcqRel);
-    state.task_started(files);
+/// Spawns a task of `lane` on `scope` (the lane's pool) that takes at most `capacity` files.
+/// The lane counted it, and reserved its files, before.
+pub(super) fn spawn<'s>(scope: &Scope<'s>, state: &'s State, lane: &'s Lane, capacity: usize) {
     scope.spawn(move |_| {
-        run(state, device, jobs);
-        tasks.fetch_sub(1, Ordering::AcqRel);
-        state.task_finished(files);
+        let taken = run(state, lane, capacity);
+        lane.task_done(capacity.saturating_sub(taken));
     });
 }
 
-/// Hashes a task's files and delivers their results together. Never unwinds: a panic becomes an
+/// Takes and hashes up to `capacity` files of `lane` within one task's budget, and delivers
+/// their results together; returns how many it took. Never unwinds: a panic becomes an
 /// `Internal` result, so every path still gets exactly one.
-fn run(state: &State, device: &Device, jobs: Jobs) {
+fn run(state: &State, lane: &Lane, capacity: usize) -> usize {
+    let Some(first) = lane.pop(Take::First) else { return 0 };
+    let owned: Arc<Device>;
+    let device: &Device = match lane.device() {
+        Some(device) => device,
+        None => {
+            // The page-cache lane: the file's own device, met before its file was queued.
+            owned = state.device(first.device).expect("a queued file's device exists");
+            &owned
+        }
+    };
     RESULTS.with(|results| {
         // Not borrowed across a call that could re-enter this function on the same thread
         // (`hash_file` does not run rayon work), so the borrow cannot fail.
         let mut results = results.borrow_mut();
         let mut tally = Tally::default();
-        for job in jobs.iter() {
-            let outcome = catch_unwind(AssertUnwindSafe(|| hash(state, device, job, &mut tally)))
-                .unwrap_or_else(|_| Outcome::failed(Status::Internal, 0, 0));
-            settle(state, device, job, outcome, &mut results, &mut tally);
+        let small = state.config().buffer_size as u64;
+        let mut budget = Budget::after(first.size, small, capacity, state.result_room().max(1));
+        let mut files = 1;
+        state.in_flight(1);
+        hash_and_settle(state, device, first, &mut results, &mut tally);
+        while let Some(limit) = budget.limit() {
+            let take = Take::SmallFrom { device: device.index, limit };
+            let Some(job) = lane.pop(take) else { break };
+            budget.took(job.size);
+            files += 1;
+            state.in_flight(1);
+            hash_and_settle(state, device, job, &mut results, &mut tally);
         }
         state.deliver(device, &mut tally, &mut results);
-    });
+        state.task_finished(files);
+        files
+    })
+}
+
+fn hash_and_settle(
+    state: &State,
+    device: &Device,
+    job: Job,
+    results: &mut Vec<FileResult>,
+    tally: &mut Tally,
+) {
+    let outcome = catch_unwind(AssertUnwindSafe(|| hash(state, device, &job, tally)))
+        .unwrap_or_else(|_| Outcome::failed(Status::Internal, 0, 0));
+    settle(state, device, &job, outcome, results, tally);
 }
 
 /// Reads and hashes one file with the thread's buffer.

@@ -1,0 +1,52 @@
+//! A lane's feeder: the thread that builds the lane's pool, opens a scope in it, and keeps it fed
+//! with tasks while files wait, within the pool's share of tasks in flight and the ready-results
+//! bound.
+//!
+//! Each pool has a feeder of its own, so a pool whose tasks are stuck (a hung NFS or FUSE server)
+//! stops only its own feeder, and a device met mid-session gets its pool and feeder at once,
+//! without waiting for any other device's tasks. The feeder runs in the session's thread scope
+//! and borrows the session's state; it lends it on to the tasks through the pool's
+//! `in_place_scope`, which runs on the feeder's own thread (so it may sleep there without
+//! holding a worker of a one-thread pool) and returns only once every task has ended.
+
+use super::lanes::Lane;
+use super::pools::DevicePool;
+use super::state::State;
+use super::task;
+use crate::device::Device;
+use crate::Status;
+
+/// Runs `lane`'s pool until the lane is shut down (or closed) and drained, then joins the pool's
+/// threads. A pool that cannot be built (out of threads) closes the lane: its files fail.
+pub(super) fn run(state: &State, lane: &Lane, name: String) {
+    let pool = match DevicePool::new(name, lane.threads) {
+        Ok(pool) => pool,
+        Err(_) => return no_pool(state, lane),
+    };
+    let limit = lane.threads * state.config().in_flight_per_thread;
+    pool.pool().in_place_scope(|scope| {
+        lane.feed(|tasks, capacity| {
+            if tasks >= limit || state.result_room() == 0 {
+                return false;
+            }
+            task::spawn(scope, state, lane, capacity);
+            true
+        });
+    });
+}
+
+/// The lane's pool could not be built: its files, and those pushed later, fail.
+pub(super) fn no_pool(state: &State, lane: &Lane) {
+    let jobs = lane.close();
+    let devices: Vec<_> = jobs.iter().map(|job| device_of(state, lane, job.device)).collect();
+    let pairs = devices.iter().map(|d| &**d).zip(jobs);
+    task::fail(state, pairs, Status::ResourceExhausted, |_| 0);
+}
+
+/// The device of a file in `lane`.
+pub(super) fn device_of(state: &State, lane: &Lane, index: usize) -> std::sync::Arc<Device> {
+    match lane.device() {
+        Some(device) => std::sync::Arc::clone(device),
+        None => state.device(index).expect("a queued file's device exists"),
+    }
+}

@@ -1,0 +1,253 @@
+//! Lookups: `stat` (and, for a hard disk, where the file lies) off the router's thread, a lane
+//! per mount, so that a file system whose lookups hang holds back only its own paths.
+//!
+//! Which mount a path is on is known for sure only after its `stat`, which is what may hang. So
+//! the router guesses from the path's text: the longest mount point (from mountinfo, re-read at
+//! most once a second) that is a prefix of the absolute path. A guess misled by a symbolic link
+//! costs only isolation, never correctness: the lookup itself finds the real device.
+//!
+//! A lane starts with one worker thread. When its paths wait and none of its workers has made
+//! progress for [`STALL`], the router adds one, up to [`MAX_WORKERS`]: so one slow path delays
+//! the paths behind it by at most `STALL`, and a file system whose every lookup hangs holds at
+//! most `MAX_WORKERS` threads.
+
+use super::inbox::Submission;
+use super::sync;
+use crate::device;
+use std::collections::VecDeque;
+use std::os::unix::ffi::OsStrExt;
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// How long a lane's workers may go without progress while paths wait before it gets another.
+pub(super) const STALL: Duration = Duration::from_millis(20);
+/// Most lookup threads one mount gets: as many lookups in flight on it at once.
+pub(super) const MAX_WORKERS: usize = 4;
+/// How often mountinfo is read again, for mounts made during the session.
+const MOUNTS_TTL: Duration = Duration::from_secs(1);
+
+/// The mount points, longest first, for guessing a path's mount.
+#[derive(Debug)]
+pub(super) struct Mounts {
+    points: Vec<Vec<u8>>,
+    read_at: Instant,
+    cwd: Vec<u8>,
+}
+
+impl Mounts {
+    pub(super) fn load() -> Mounts {
+        let mut points = device::mount_points();
+        points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        let cwd = std::env::current_dir().map(|d| d.as_os_str().as_bytes().to_vec());
+        Mounts { points, read_at: Instant::now(), cwd: cwd.unwrap_or_else(|_| b"/".to_vec()) }
+    }
+
+    /// Reads mountinfo again if the last read is older than [`MOUNTS_TTL`].
+    pub(super) fn refresh(&mut self) {
+        if self.read_at.elapsed() >= MOUNTS_TTL {
+            *self = Mounts::load();
+        }
+    }
+
+    /// The mount point `path` most likely lies under (by its text).
+    pub(super) fn of<'m>(&'m self, path: &[u8]) -> &'m [u8] {
+        let absolute: Vec<u8>;
+        let path = if path.starts_with(b"/") {
+            path
+        } else {
+            absolute = [&self.cwd[..], b"/", path].concat();
+            &absolute
+        };
+        let under = |point: &[u8]| {
+            path.starts_with(point)
+                && (point.ends_with(b"/") || matches!(path.get(point.len()), None | Some(b'/')))
+        };
+        self.points.iter().find(|p| under(p)).map_or(b"/", |p| p)
+    }
+}
+
+/// What a lookup worker gets from its lane.
+#[derive(Debug)]
+pub(super) enum Next {
+    /// A path to look up.
+    Path(Submission),
+    /// None now (returned only when the worker may not wait).
+    Empty,
+    /// The lane is shut down and empty: the worker exits.
+    Exit,
+}
+
+/// One mount's paths waiting for a lookup, and its workers.
+#[derive(Debug, Default)]
+pub(super) struct LookupLane {
+    state: Mutex<LaneState>,
+    wake: Condvar,
+}
+
+#[derive(Debug)]
+struct LaneState {
+    queue: VecDeque<Submission>,
+    workers: usize,
+    /// Workers waiting for a path.
+    idle: usize,
+    /// Lookups under way.
+    busy: usize,
+    /// When a worker last finished a lookup (or the lane last had none under way).
+    progress: Instant,
+    /// No more paths will come: workers exit once the queue is empty.
+    shutdown: bool,
+}
+
+impl Default for LaneState {
+    fn default() -> LaneState {
+        LaneState {
+            queue: VecDeque::new(),
+            workers: 0,
+            idle: 0,
+            busy: 0,
+            progress: Instant::now(),
+            shutdown: false,
+        }
+    }
+}
+
+impl LookupLane {
+    fn lock(&self) -> MutexGuard<'_, LaneState> {
+        sync::lock(&self.state)
+    }
+
+    /// Queues paths for lookup.
+    pub(super) fn push(&self, paths: impl IntoIterator<Item = Submission>) {
+        let mut state = self.lock();
+        if state.busy == 0 && state.queue.is_empty() {
+            state.progress = Instant::now(); // a stall is counted from when work arrives
+        }
+        state.queue.extend(paths);
+        let wake = state.idle > 0;
+        drop(state);
+        if wake {
+            self.wake.notify_one();
+        }
+    }
+
+    /// Whether the lane should get another worker now: it has none, or paths wait while every
+    /// worker has been stuck for [`STALL`].
+    pub(super) fn wants_worker(&self) -> bool {
+        let state = self.lock();
+        let waiting = state.queue.len() > state.idle;
+        state.workers == 0 && !state.queue.is_empty()
+            || waiting && state.workers < MAX_WORKERS && state.progress.elapsed() >= STALL
+    }
+
+    /// Whether paths wait while every worker is busy: the router should look again after
+    /// [`STALL`], to add a worker if none has made progress.
+    pub(super) fn is_congested(&self) -> bool {
+        let state = self.lock();
+        state.queue.len() > state.idle && state.workers < MAX_WORKERS && state.workers > 0
+    }
+
+    /// A worker is about to start (the router spawns it).
+    pub(super) fn worker_started(&self) {
+        let mut state = self.lock();
+        state.workers += 1;
+        state.progress = Instant::now();
+    }
+
+    /// A worker counted by [`worker_started`](LookupLane::worker_started) could not be started;
+    /// returns whether the lane now has no worker at all.
+    pub(super) fn worker_failed(&self) -> bool {
+        let mut state = self.lock();
+        state.workers -= 1;
+        state.workers == 0
+    }
+
+    /// Paths waiting or being looked up.
+    pub(super) fn len(&self) -> usize {
+        let state = self.lock();
+        state.queue.len() + state.busy
+    }
+
+    /// For a worker: the next path. `done` says the worker finished its previous lookup;
+    /// `may_wait`, that it has nothing to hand over first, so it may wait for a path.
+    pub(super) fn next(&self, done: bool, may_wait: bool) -> Next {
+        let mut state = self.lock();
+        if done {
+            state.busy -= 1;
+            state.progress = Instant::now();
+        }
+        loop {
+            if let Some(path) = state.queue.pop_front() {
+                state.busy += 1;
+                return Next::Path(path);
+            }
+            if state.shutdown {
+                state.workers -= 1;
+                return Next::Exit;
+            }
+            if !may_wait {
+                return Next::Empty;
+            }
+            state.idle += 1;
+            state = sync::wait(&self.wake, state, None);
+            state.idle -= 1;
+        }
+    }
+
+    /// Removes every waiting path (the session is cancelled or closing); lookups under way go
+    /// on.
+    pub(super) fn drain(&self) -> Vec<Submission> {
+        self.lock().queue.drain(..).collect()
+    }
+
+    /// No more paths will come: idle workers exit, busy ones after their lookup.
+    pub(super) fn shut_down(&self) {
+        self.lock().shutdown = true;
+        self.wake.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mounts(points: &[&str], cwd: &str) -> Mounts {
+        let mut points: Vec<Vec<u8>> = points.iter().map(|p| p.as_bytes().to_vec()).collect();
+        points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        Mounts { points, read_at: Instant::now(), cwd: cwd.as_bytes().to_vec() }
+    }
+
+    #[test]
+    fn a_path_goes_to_the_longest_mount_point_it_is_under() {
+        let m = mounts(&["/", "/mnt", "/mnt/nas", "/mnt/nas2"], "/mnt");
+        assert_eq!(m.of(b"/etc/passwd"), b"/");
+        assert_eq!(m.of(b"/mnt/nas/a/b"), b"/mnt/nas");
+        assert_eq!(m.of(b"/mnt/nas2/a"), b"/mnt/nas2");
+        assert_eq!(m.of(b"/mnt/nasty"), b"/mnt", "a whole component, not a prefix of one");
+        assert_eq!(m.of(b"/mnt/nas"), b"/mnt/nas");
+        assert_eq!(m.of(b"nas/x"), b"/mnt/nas", "relative to the working directory");
+        assert_eq!(mounts(&[], "/").of(b"/x"), b"/");
+    }
+
+    #[test]
+    fn a_lane_asks_for_a_first_worker_and_another_only_after_a_stall() {
+        let lane = LookupLane::default();
+        let path = |tag| Submission { path: (&b"/p"[..]).into(), tag };
+        lane.push([path(1), path(2)]);
+        assert!(lane.wants_worker(), "no worker yet");
+        lane.worker_started();
+        assert!(!lane.wants_worker(), "the worker has just started");
+        let tag = |next| match next {
+            Next::Path(s) => Some(s.tag),
+            _ => None,
+        };
+        assert_eq!(tag(lane.next(false, true)), Some(1));
+        assert!(lane.is_congested(), "one path waits while the only worker is busy");
+        std::thread::sleep(STALL);
+        assert!(lane.wants_worker(), "no progress for a stall's length");
+        assert_eq!(tag(lane.next(true, true)), Some(2));
+        assert!(!lane.wants_worker(), "progress was made and nothing waits");
+        assert!(matches!(lane.next(true, false), Next::Empty));
+        lane.shut_down();
+        assert!(matches!(lane.next(false, true), Next::Exit), "shut down and empty: exit");
+    }
+}
