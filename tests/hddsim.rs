@@ -22,7 +22,10 @@ fn source(size: usize) -> (TempTree, Vec<(PathBuf, Vec<u8>)>) {
             let name = format!("f{:02}", (i * 7) % FILES);
             let contents: Vec<u8> = (0..size).map(|b| (b * 31 + i * 17) as u8).collect();
             let path = dir.file(name.as_bytes(), &contents);
-            std::thread::sleep(Duration::from_millis(2)); // distinct mtimes: a definite layout
+            // Distinct mtimes in creation order: a definite layout.
+            let mtime = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000 + i as u64);
+            let file = std::fs::File::options().write(true).open(&path).unwrap();
+            file.set_times(std::fs::FileTimes::new().set_modified(mtime)).unwrap();
             (path, contents)
         })
         .collect();

@@ -64,8 +64,10 @@ pub unsafe extern "C" fn mp_session_new(
 /// Frees a session. NULL is accepted and does nothing.
 ///
 /// Work still queued or running is cancelled; the call returns once every thread the session
-/// started has exited (a file being read stops at its next buffer, so this takes at most about
-/// one read per device). Results not yet polled are discarded.
+/// started has exited. A file being read stops at its next buffer, so this normally takes at most
+/// about one read per device; but a read or lookup stuck in the kernel (a hard-mounted NFS
+/// server that is down, a hung FUSE server) holds this call until it returns, which may be
+/// never. `mp_session_abandon()` returns at once instead. Results not yet polled are discarded.
 ///
 /// Not thread-safe with respect to the same session: no other call on `session` may be running
 /// or made after this one starts.
@@ -78,6 +80,34 @@ pub unsafe extern "C" fn mp_session_free(session: *mut MpSession) {
         if !session.is_null() {
             // SAFETY: the pointer came from Box::into_raw in mp_session_new and is freed once.
             drop(unsafe { Box::from_raw(session) });
+        }
+    })
+}
+
+/// Releases a session like `mp_session_free()`, but returns at once, without waiting for the
+/// session's threads. NULL is accepted and does nothing.
+///
+/// Work is cancelled and results not yet polled are discarded, as with `mp_session_free()`. The
+/// session's threads exit on their own once the calls they are in return, and free the
+/// session's memory then; a thread stuck in a call that never returns keeps its memory (a
+/// thread stack and the session's buffers) for the life of the process. The library touches no
+/// memory of the caller's after this returns: paths were copied at enqueue, and results are
+/// written only by `mp_session_poll()`. Do not unload the library (`dlclose`) while abandoned
+/// sessions may still have threads running.
+///
+/// Not thread-safe with respect to the same session: no other call on `session` may be running
+/// or made after this one starts.
+///
+/// # Safety
+/// `session` must be NULL or a pointer returned by `mp_session_new()` and not yet freed or
+/// abandoned.
+#[no_mangle]
+pub unsafe extern "C" fn mp_session_abandon(session: *mut MpSession) {
+    boundary_value((), || {
+        if !session.is_null() {
+            // SAFETY: the pointer came from Box::into_raw in mp_session_new and is released
+            // once, here.
+            unsafe { Box::from_raw(session) }.inner.abandon();
         }
     })
 }
@@ -366,6 +396,7 @@ mod tests {
             assert_eq!(mp_session_device_count(null(), null_mut()), MP_ERR_NULL_POINTER);
             assert_eq!(mp_session_device(null(), 0, null_mut()), MP_ERR_NULL_POINTER);
             mp_session_free(null_mut());
+            mp_session_abandon(null_mut());
         }
     }
 

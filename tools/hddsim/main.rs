@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! hddsim [--seek-min-ms 0.5] [--seek-max-ms 8] [--half-rotation-ms 4] [--mb-per-s 150]
-//!        [--max-request-kb 128] SOURCE MOUNTPOINT
+//!        [--max-request-kb 128] [--threads 1] [--stall-until FILE] SOURCE MOUNTPOINT
 //! ```
 //!
 //! The regular files under SOURCE are laid out contiguously on a virtual platter in creation
@@ -21,12 +21,20 @@
 //! `seeks N`, `requests N`, `bytes N`, `busy_ms F` and `order INO…` — the inodes in the order
 //! their first byte was read. The multipool tests assert on those, never on wall time.
 //!
+//! **Stall mode** (`--stall-until FILE`) plays a server that stops answering, for the isolation
+//! tests: until FILE exists, the lookup of a name that starts with `stall-lookup` and every read
+//! of a file whose name starts with `stall-read` wait (the kernel's request stays in flight, as
+//! with a hung NFS or FUSE server). Each stall appends a line (`lookup NAME` or `read NAME`) to
+//! `FILE.stalled` as it begins, so that a test can wait until a stall is under way, and release
+//! it by creating FILE: ordering, not time. `--threads N` serves N requests at once (default 1,
+//! one head), so that the rest of the file system answers while one request stalls.
+//!
 //! It runs in the foreground until unmounted (`umount MOUNTPOINT`).
 
 use fuser::{
     Config, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo,
-    LockOwner, MountOption, OpenFlags, ReplyAttr, ReplyData, ReplyDirectory, ReplyEmpty,
-    ReplyEntry, ReplyOpen, Request,
+    InitFlags, KernelConfig, LockOwner, MountOption, OpenFlags, ReplyAttr, ReplyData,
+    ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen, Request,
 };
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
@@ -79,6 +87,8 @@ struct Entry {
 }
 
 struct HddSim {
+    /// Stall mode's release file (see the module docs).
+    stall_until: Option<PathBuf>,
     entries: HashMap<u64, Entry>,
     platter: u64,
     mechanics: Mechanics,
@@ -168,6 +178,7 @@ impl HddSim {
             }
         }
         Ok(HddSim {
+            stall_until: None,
             entries,
             platter: start.max(1),
             mechanics,
@@ -175,6 +186,25 @@ impl HddSim {
             open_files: Mutex::new(HashMap::new()),
             next_handle: AtomicU64::new(1),
         })
+    }
+
+    /// In stall mode, holds the calling request until the release file exists, after noting
+    /// `what` in `FILE.stalled`.
+    fn stall(&self, what: &str, name: &OsStr) {
+        let Some(release) = &self.stall_until else { return };
+        if release.exists() {
+            return;
+        }
+        let mut marker = release.clone().into_os_string();
+        marker.push(".stalled");
+        let line = format!("{what} {}\n", name.to_string_lossy());
+        let noted = std::fs::OpenOptions::new().create(true).append(true).open(marker);
+        if let Ok(mut file) = noted {
+            let _ = std::io::Write::write_all(&mut file, line.as_bytes());
+        }
+        while !release.exists() {
+            std::thread::sleep(Duration::from_millis(2));
+        }
     }
 
     fn stats_text(&self) -> String {
@@ -237,6 +267,13 @@ impl HddSim {
 }
 
 impl Filesystem for HddSim {
+    fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
+        // Lookups in one directory may run at once, as on NFS: without this the kernel
+        // serialises them, and one stalled lookup would hold every other in its directory.
+        let _ = config.add_capabilities(InitFlags::FUSE_PARALLEL_DIROPS);
+        Ok(())
+    }
+
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
         if parent.0 == 1 && name == STATS_NAME {
             return reply.entry(&Duration::ZERO, &self.stats_attr(), Generation(0));
@@ -245,7 +282,12 @@ impl Filesystem for HddSim {
             return reply.error(Errno::ENOTDIR);
         };
         match children.iter().map(|c| &self.entries[c]).find(|e| e.name == name) {
-            Some(entry) => reply.entry(&TTL, &entry.attr, Generation(0)),
+            Some(entry) => {
+                if name.as_encoded_bytes().starts_with(b"stall-lookup") {
+                    self.stall("lookup", name);
+                }
+                reply.entry(&TTL, &entry.attr, Generation(0))
+            }
             None => reply.error(Errno::ENOENT),
         }
     }
@@ -294,10 +336,13 @@ impl Filesystem for HddSim {
             let to = (from + size as usize).min(text.len());
             return reply.data(&text[from..to]);
         }
-        let Some(Entry { node: Node::File { start, .. }, attr, .. }) = self.entries.get(&ino.0)
+        let Some(Entry { node: Node::File { start, .. }, attr, name }) = self.entries.get(&ino.0)
         else {
             return reply.error(Errno::EISDIR);
         };
+        if name.as_encoded_bytes().starts_with(b"stall-read") {
+            self.stall("read", name);
+        }
         let len = u64::from(size).min(attr.size.saturating_sub(offset));
         let mut buf = vec![0; len as usize];
         let read = match self.open_files.lock().unwrap().get(&fh.0) {
@@ -368,6 +413,8 @@ fn main() {
         bytes_per_sec: 150e6,
     };
     let mut max_request_kb = 128.0;
+    let mut threads = 1;
+    let mut stall_until = None;
     let mut positional = Vec::new();
     while let Some(arg) = args.next() {
         let mut value = |name: &str| -> f64 {
@@ -386,6 +433,11 @@ fn main() {
             }
             Some("--mb-per-s") => mechanics.bytes_per_sec = value("--mb-per-s") * 1e6,
             Some("--max-request-kb") => max_request_kb = value("--max-request-kb"),
+            Some("--threads") => threads = value("--threads").max(1.0) as usize,
+            Some("--stall-until") => {
+                let file = args.next().unwrap_or_else(|| usage("--stall-until needs a file"));
+                stall_until = Some(PathBuf::from(file));
+            }
             _ => positional.push(PathBuf::from(arg)),
         }
     }
@@ -393,10 +445,11 @@ fn main() {
     if mechanics.seek_max < mechanics.seek_min || mechanics.bytes_per_sec <= 0.0 {
         usage("inconsistent mechanics");
     }
-    let sim = HddSim::new(source, mechanics).unwrap_or_else(|e| {
+    let mut sim = HddSim::new(source, mechanics).unwrap_or_else(|e| {
         eprintln!("hddsim: {}: {e}", source.display());
         std::process::exit(1);
     });
+    sim.stall_until = stall_until;
     let mut config = Config::default();
     config.mount_options.extend([
         MountOption::RO,
@@ -405,7 +458,7 @@ fn main() {
         MountOption::DefaultPermissions,
         MountOption::CUSTOM(format!("max_read={}", (max_request_kb * 1024.0) as u64)),
     ]);
-    config.n_threads = Some(1);
+    config.n_threads = Some(threads);
     if let Err(e) = fuser::mount(sim, mount_point, &config) {
         eprintln!("hddsim: mount {}: {e}", mount_point.display());
         std::process::exit(1);
@@ -413,6 +466,6 @@ fn main() {
 }
 
 fn usage(problem: &str) -> ! {
-    eprintln!("hddsim: {problem}\nusage: hddsim [--seek-min-ms F] [--seek-max-ms F] [--half-rotation-ms F] [--mb-per-s F] [--max-request-kb F] SOURCE MOUNTPOINT");
+    eprintln!("hddsim: {problem}\nusage: hddsim [--seek-min-ms F] [--seek-max-ms F] [--half-rotation-ms F] [--mb-per-s F] [--max-request-kb F] [--threads N] [--stall-until FILE] SOURCE MOUNTPOINT");
     std::process::exit(2);
 }
