@@ -25,6 +25,7 @@ impl Stalling {
     fn new() -> Stalling {
         let source = TempTree::new("stall-src");
         source.file(b"stall-read-big", &contents(7, 3 << 20));
+        source.file(b"stall-read-small", &contents(9, 4096));
         source.file(b"stall-lookup-name", &contents(8, 5000));
         for i in 0..20u8 {
             source.file(format!("n{i:02}").as_bytes(), &contents(i, 20_000));
@@ -162,17 +163,17 @@ fn cancel_delivers_every_result_but_the_stalled_read_while_it_is_stalled() {
     }
     let fuse = Stalling::new();
     let (_dir, shm) = on_tmpfs(20);
-    // One task at a time on the FUSE device: the stalled read holds its only thread, so the
-    // other FUSE files wait in its lane (none inside a system call) until cancelled.
+    // One task at a time on the FUSE device: the stalled read holds its only thread. The small
+    // files queued with it could share its task; none may wait for its read once cancelled.
     let mut config = Config::default();
     config.threads = format!("path:{}:1", fuse.mount.mount_point.display()).parse().unwrap();
     config.in_flight_per_thread = 1;
     let session = Session::new(config).unwrap();
-    session.enqueue(fuse.path("stall-read-big"), 0).unwrap();
+    let mut paths = vec![(fuse.path("stall-read-small"), 0)];
+    paths.extend((0..20).map(|i| (fuse.path(&format!("n{i:02}")), 100 + i as u64)));
+    paths.extend(shm.iter().enumerate().map(|(i, (p, _))| (p.clone(), 1 + i as u64)));
+    session.enqueue_many(paths).unwrap();
     fuse.wait_for_stall("read");
-    let others = (0..20).map(|i| (fuse.path(&format!("n{i:02}")), 100 + i as u64));
-    session.enqueue_many(others).unwrap();
-    session.enqueue_many(shm.iter().enumerate().map(|(i, (p, _))| (p, 1 + i as u64))).unwrap();
     session.cancel();
     let mut results = Vec::new();
     collect(&session, 40, &mut results);
