@@ -15,11 +15,12 @@ const FILES: usize = 24;
 
 /// A source tree whose creation order (the simulator's layout, inodes 2, 3, …) differs from name
 /// order: file `i` is created `i`-th but named after a scrambled index.
-fn source(size: usize) -> (TempTree, Vec<(PathBuf, Vec<u8>)>) {
+fn source(count: usize, size: usize) -> (TempTree, Vec<(PathBuf, Vec<u8>)>) {
     let dir = TempTree::new("sim-src");
-    let files = (0..FILES)
+    let files = (0..count)
         .map(|i| {
-            let name = format!("f{:02}", (i * 7) % FILES);
+            // 7 is prime to every count used here, so the names are a permutation.
+            let name = format!("f{:03}", (i * 7) % count);
             let contents: Vec<u8> = (0..size).map(|b| (b * 31 + i * 17) as u8).collect();
             let path = dir.file(name.as_bytes(), &contents);
             // Distinct mtimes in creation order: a definite layout.
@@ -62,8 +63,8 @@ fn config(spec: String) -> Config {
     config
 }
 
-fn layout_order() -> Vec<u64> {
-    (2..2 + FILES as u64).collect()
+fn layout_order(count: usize) -> Vec<u64> {
+    (2..2 + count as u64).collect()
 }
 
 /// What the simulator saw while a session hashed fresh files of `size` bytes through it.
@@ -77,14 +78,14 @@ struct Seen {
 /// configuration `spec_for` gives for the mount point (a threads spec) and `disk_order`.
 fn scenario(
     test: &str,
-    size: usize,
+    (count, size): (usize, usize),
     spec_for: fn(&Path) -> String,
     disk_order: bool,
 ) -> Option<Seen> {
     if !can_fuse(test) {
         return None;
     }
-    let (src, files) = source(size);
+    let (src, files) = source(count, size);
     let mount = SimMount::new(&src.path, &[]);
     let mut config = config(spec_for(&mount.mount_point));
     config.disk_order = disk_order;
@@ -100,8 +101,11 @@ fn as_hdd(mount: &Path) -> String {
 #[test]
 fn an_hdd_pool_reads_in_on_disk_order_without_a_seek() {
     let test = "an_hdd_pool_reads_in_on_disk_order_without_a_seek";
-    let Some(seen) = scenario(test, 256 << 10, as_hdd, true) else { return };
-    assert_eq!(seen.order, layout_order(), "queued in reverse, read in layout (inode) order");
+    // More files than a task or a lookup worker's run takes at once, so that the elevator
+    // must have them all before the first read to read them in one sweep.
+    let count = 151;
+    let Some(seen) = scenario(test, (count, 16 << 10), as_hdd, true) else { return };
+    assert_eq!(seen.order, layout_order(count), "queued in reverse, read in layout order");
     assert_eq!(seen.seeks, 0, "contiguous files read back to back");
     let device = seen.session.device(0).unwrap();
     assert_eq!(
@@ -113,8 +117,8 @@ fn an_hdd_pool_reads_in_on_disk_order_without_a_seek() {
 #[test]
 fn without_disk_order_one_thread_reads_in_arrival_order_and_seeks() {
     let test = "without_disk_order_one_thread_reads_in_arrival_order_and_seeks";
-    let Some(seen) = scenario(test, 256 << 10, as_hdd, false) else { return };
-    let mut reversed = layout_order();
+    let Some(seen) = scenario(test, (FILES, 256 << 10), as_hdd, false) else { return };
+    let mut reversed = layout_order(FILES);
     reversed.reverse();
     assert_eq!(seen.order, reversed, "read as queued");
     assert!(seen.seeks >= FILES as u64 - 1, "every file but none is a jump back: {}", seen.seeks);
@@ -124,7 +128,7 @@ fn without_disk_order_one_thread_reads_in_arrival_order_and_seeks() {
 fn eight_threads_on_one_disk_interleave_and_seek() {
     let test = "eight_threads_on_one_disk_interleave_and_seek";
     let eight = |mount: &Path| format!("path:{}:8", mount.display());
-    let Some(seen) = scenario(test, 1 << 20, eight, true) else { return };
+    let Some(seen) = scenario(test, (FILES, 1 << 20), eight, true) else { return };
     assert_eq!(seen.order.len(), FILES);
     // 16 requests per file; with 8 readers most requests land away from the previous one.
     assert!(seen.seeks > 2 * FILES as u64, "only {} seeks", seen.seeks);
@@ -135,7 +139,7 @@ fn a_fuse_mount_is_a_network_device_with_its_own_pool_beside_root_and_tmpfs() {
     if !can_fuse("a_fuse_mount_is_a_network_device_with_its_own_pool_beside_root_and_tmpfs") {
         return;
     }
-    let (src, files) = source(4096);
+    let (src, files) = source(FILES, 4096);
     let mount = SimMount::new(
         &src.path,
         &["--seek-min-ms", "0", "--seek-max-ms", "0", "--half-rotation-ms", "0"],

@@ -28,6 +28,11 @@ use std::thread::{Scope, ScopedJoinHandle};
 /// The feeders a lookup worker started, which it joins before it exits.
 type Feeders<'scope> = Vec<ScopedJoinHandle<'scope, ()>>;
 
+/// Files a lookup worker gathers for a lane that orders its files (a hard disk's elevator)
+/// before it hands them over, unless its lookups run dry first: the elevator can order only the
+/// files it has, so they go in large runs (as many as the router takes from the inbox at once).
+const ORDERED_RUN: usize = 4096;
+
 /// Paths a lookup worker admits between wake-ups of the router, which may be waiting for room in
 /// its window of pending paths.
 const ROUTER_WAKE_EVERY: usize = 64;
@@ -111,7 +116,7 @@ impl<'scope, 'env> Ctx<'scope, 'env> {
                     // Nothing more right now: hand over what is queued and tell the router
                     // (it may be waiting for room) before waiting for paths.
                     queued.flush(state);
-                    state.inbox().wake();
+                    state.room_made();
                     since_wake = 0;
                     lookups.next(false, true)
                 }
@@ -128,7 +133,7 @@ impl<'scope, 'env> Ctx<'scope, 'env> {
             done = true;
             since_wake += 1;
             if since_wake == ROUTER_WAKE_EVERY {
-                state.inbox().wake(); // the router may be waiting for room in the window
+                state.room_made(); // the router may be waiting for room in the window
                 since_wake = 0;
             }
         }
@@ -241,13 +246,18 @@ struct Queued {
     /// One lane's run of `files`, and what a closed lane gave back: kept to reuse their memory.
     run: Vec<(Placement, Job)>,
     refused: Vec<Job>,
+    /// Some of `files` go to a lane that orders its files.
+    ordered: bool,
 }
 
 impl Queued {
-    /// Adds a file; hands the group over once it is a task's worth.
+    /// Adds a file; hands the group over once it is a task's worth, or for a lane that orders
+    /// its files, an [`ORDERED_RUN`].
     fn add(&mut self, state: &State, lane: Arc<Lane>, placement: Placement, job: Job) {
+        self.ordered |= lane.is_ordered();
         self.files.push((lane, placement, job));
-        if self.files.len() >= SMALL_FILES_PER_TASK {
+        let run = if self.ordered { ORDERED_RUN } else { SMALL_FILES_PER_TASK };
+        if self.files.len() >= run {
             self.flush(state);
         }
     }
@@ -255,6 +265,7 @@ impl Queued {
     /// Hands every file to its lane, a run of files for one lane under one lock. Files a closed
     /// lane refuses fail: the session was cancelled, or the device's pool could not be built.
     fn flush(&mut self, state: &State) {
+        self.ordered = false;
         let mut files = self.files.drain(..).peekable();
         while let Some((lane, placement, job)) = files.next() {
             self.run.push((placement, job));

@@ -72,7 +72,13 @@ impl<'scope, 'env> Router<'scope, 'env> {
         let state = self.ctx.state;
         let mut wait = Wait::No;
         loop {
+            // Starved until proven otherwise: whatever makes room after this is measured wakes
+            // the router (see `State::router_starved`).
+            state.router_starved(true);
             let room = self.room();
+            if room > 0 {
+                state.router_starved(false);
+            }
             let life = state.inbox().take(&mut self.batch, room, wait);
             if life.closing {
                 // Nobody will poll: drop everything; running reads stop at their next chunk.

@@ -62,6 +62,10 @@ pub(super) struct State {
     cachestat: AtomicBool,
     /// The router has shut the lanes down: a lane made later is shut down at birth.
     lanes_shut: AtomicBool,
+    /// The router found no room for more paths (the window of pending paths, or the results
+    /// bound) and may sleep until some is made: only then do lookup workers and tasks wake it,
+    /// which spares a wake-up (and a context switch) per path.
+    router_starved: AtomicBool,
 }
 
 impl State {
@@ -88,6 +92,7 @@ impl State {
             cache_lane: Mutex::new(Ok(None)),
             cachestat: AtomicBool::new(true),
             lanes_shut: AtomicBool::new(false),
+            router_starved: AtomicBool::new(false),
         }
     }
 
@@ -325,6 +330,24 @@ impl State {
             && self.results.produced() == self.accepted.load(Ordering::SeqCst)
     }
 
+    /// The router is about to measure its room (`true`, before it looks), or found some.
+    /// Set before the router reads the counts that make room, and read by [`room_made`]
+    /// after they change (both sequentially consistent), so that a change the router did not
+    /// see always wakes it.
+    ///
+    /// [`room_made`]: State::room_made
+    pub(super) fn router_starved(&self, starved: bool) {
+        self.router_starved.store(starved, Ordering::SeqCst);
+    }
+
+    /// Room for paths was made (a lookup settled, a task took or finished files): wakes the
+    /// router if it is waiting for room.
+    pub(super) fn room_made(&self) {
+        if self.router_starved.load(Ordering::SeqCst) {
+            self.inbox.wake();
+        }
+    }
+
     /// `files` paths are routed to the lookups or taken by a task: results to come.
     pub(super) fn in_flight(&self, files: usize) {
         self.files_in_flight.fetch_add(files, Ordering::AcqRel);
@@ -333,7 +356,7 @@ impl State {
     /// `files` of the paths counted by [`in_flight`](State::in_flight) are settled (a result,
     /// or a place in a lane): the router may have room again.
     pub(super) fn settled(&self, files: usize) {
-        self.files_in_flight.fetch_sub(files, Ordering::AcqRel);
+        self.files_in_flight.fetch_sub(files, Ordering::SeqCst);
     }
 
     /// Marks the session broken after a dispatcher panic.
@@ -347,7 +370,7 @@ impl State {
     /// A task that took `files` files has delivered their results: the router may have room.
     pub(super) fn task_finished(&self, files: usize) {
         self.settled(files);
-        self.inbox.wake();
+        self.room_made();
     }
 
     /// Adds a task's tally to the session's and `device`'s counters, and empties it.
