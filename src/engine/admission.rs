@@ -28,6 +28,11 @@ use std::thread::{Scope, ScopedJoinHandle};
 /// The feeders a lookup worker started, which it joins before it exits.
 type Feeders<'scope> = Vec<ScopedJoinHandle<'scope, ()>>;
 
+/// Files a lookup worker gathers for a lane that takes its files in arrival order before it
+/// hands them over: a few tasks' worth, so that the feeder wakes once per few tasks, not per
+/// file.
+const FIFO_RUN: usize = 4 * SMALL_FILES_PER_TASK;
+
 /// Files a lookup worker gathers for a lane that orders its files (a hard disk's elevator)
 /// before it hands them over, unless its lookups run dry first: the elevator can order only the
 /// files it has, so they go in large runs (as many as the router takes from the inbox at once).
@@ -67,7 +72,26 @@ impl<'scope, 'env> Ctx<'scope, 'env> {
     }
 
     /// The device of `st_dev` and its lane, made (with the lane's feeder) on first sight.
-    fn device_lane(&self, dev: u64, feeders: &mut Feeders<'scope>) -> (Arc<Device>, Arc<Lane>) {
+    /// `last` keeps the previous answer: most paths are on the device of the one before, and
+    /// then neither the table's lock nor the lane list's is taken.
+    fn device_lane(
+        &self,
+        dev: u64,
+        last: &mut Option<(u64, Arc<Device>, Arc<Lane>)>,
+        feeders: &mut Feeders<'scope>,
+    ) -> (Arc<Device>, Arc<Lane>) {
+        if let Some((known, device, lane)) = last {
+            if *known == dev {
+                return (Arc::clone(device), Arc::clone(lane));
+            }
+        }
+        let (device, lane) = self.look_up_device(dev, feeders);
+        *last = Some((dev, Arc::clone(&device), Arc::clone(&lane)));
+        (device, lane)
+    }
+
+    /// [`device_lane`](Ctx::device_lane) through the table.
+    fn look_up_device(&self, dev: u64, feeders: &mut Feeders<'scope>) -> (Arc<Device>, Arc<Lane>) {
         let state = self.state;
         let mut table = state.table();
         let (device, created) = table.device_of(dev);
@@ -108,16 +132,16 @@ impl<'scope, 'env> Ctx<'scope, 'env> {
         let state = self.state;
         let mut queued = Queued::default();
         let mut feeders = Feeders::new();
+        let mut last = None;
         let mut done = false;
-        let mut since_wake = 0;
         loop {
             let next = match lookups.next(done, false) {
                 Next::Empty => {
                     // Nothing more right now: hand over what is queued and tell the router
                     // (it may be waiting for room) before waiting for paths.
                     queued.flush(state);
+                    queued.count(state);
                     state.room_made();
-                    since_wake = 0;
                     lookups.next(false, true)
                 }
                 next => next,
@@ -126,18 +150,19 @@ impl<'scope, 'env> Ctx<'scope, 'env> {
                 Next::Path(submission) => submission,
                 Next::Empty | Next::Exit => break,
             };
-            if let Some((lane, placement, job)) = self.admit(next, &mut feeders) {
-                queued.add(state, lane, placement, job);
+            match self.admit(next, &mut last, &mut feeders) {
+                Some((lane, placement, job)) => queued.add(state, lane, placement, job),
+                None => queued.answered += 1,
             }
-            state.settled(1);
+            queued.looked_up += 1;
             done = true;
-            since_wake += 1;
-            if since_wake == ROUTER_WAKE_EVERY {
+            if queued.looked_up == ROUTER_WAKE_EVERY {
+                queued.count(state);
                 state.room_made(); // the router may be waiting for room in the window
-                since_wake = 0;
             }
         }
         queued.flush(state);
+        queued.count(state);
         // The lanes are shut down: the feeders this worker started end once their tasks have.
         feeders.into_iter().for_each(|feeder| drop(feeder.join()));
     }
@@ -147,6 +172,7 @@ impl<'scope, 'env> Ctx<'scope, 'env> {
     fn admit(
         &self,
         submission: Submission,
+        last: &mut Option<(u64, Arc<Device>, Arc<Lane>)>,
         feeders: &mut Feeders<'scope>,
     ) -> Option<(Arc<Lane>, Placement, Job)> {
         let state = self.state;
@@ -163,7 +189,7 @@ impl<'scope, 'env> Ctx<'scope, 'env> {
                 return None;
             }
         };
-        let (device, lane) = self.device_lane(meta.dev(), feeders);
+        let (device, lane) = self.device_lane(meta.dev(), last, feeders);
         if let Some(status) = read::non_regular_status(&meta) {
             state.assigned(&device, 1, meta.len());
             state.complete(tag, Outcome::failed(status, 0, meta.len()), Some(&device));
@@ -248,6 +274,11 @@ struct Queued {
     refused: Vec<Job>,
     /// Some of `files` go to a lane that orders its files.
     ordered: bool,
+    /// Paths looked up since the last flush, and those of them answered without a lane (their
+    /// result is out, or comes with another path's): settled and out of the router's window at
+    /// the next flush, in one atomic operation each rather than one per path.
+    looked_up: usize,
+    answered: usize,
 }
 
 impl Queued {
@@ -256,7 +287,7 @@ impl Queued {
     fn add(&mut self, state: &State, lane: Arc<Lane>, placement: Placement, job: Job) {
         self.ordered |= lane.is_ordered();
         self.files.push((lane, placement, job));
-        let run = if self.ordered { ORDERED_RUN } else { SMALL_FILES_PER_TASK };
+        let run = if self.ordered { ORDERED_RUN } else { FIFO_RUN };
         if self.files.len() >= run {
             self.flush(state);
         }
@@ -264,6 +295,13 @@ impl Queued {
 
     /// Hands every file to its lane, a run of files for one lane under one lock. Files a closed
     /// lane refuses fail: the session was cancelled, or the device's pool could not be built.
+    /// Counts the paths looked up since the last count as settled, and those answered without
+    /// a lane as out of the router's window.
+    fn count(&mut self, state: &State) {
+        state.left_window(std::mem::take(&mut self.answered));
+        state.settled(std::mem::take(&mut self.looked_up));
+    }
+
     fn flush(&mut self, state: &State) {
         self.ordered = false;
         let mut files = self.files.drain(..).peekable();
@@ -275,6 +313,7 @@ impl Queued {
                 self.run.push((placement, job));
             }
             lane.push(self.run.drain(..), &mut self.refused);
+            state.left_window(self.refused.len());
             let status =
                 if state.is_cancelled() { Status::Cancelled } else { Status::ResourceExhausted };
             for job in self.refused.drain(..) {

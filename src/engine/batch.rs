@@ -54,6 +54,11 @@ impl Budget {
         (self.files_left > 0).then_some(self.small.min(self.bytes_left))
     }
 
+    /// How many more files the task may take at most.
+    pub(super) fn files_left(&self) -> usize {
+        self.files_left
+    }
+
     /// Counts a file of `size` bytes taken.
     pub(super) fn took(&mut self, size: u64) {
         self.files_left -= 1;

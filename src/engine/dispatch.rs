@@ -21,7 +21,7 @@ use super::admission::Ctx;
 use super::feeder;
 use super::inbox::{Submission, Wait};
 use super::lookup::{LookupLane, Mounts, STALL};
-use super::state::State;
+use super::state::{Starved, State};
 use super::task;
 use crate::read::Outcome;
 use crate::Status;
@@ -32,14 +32,9 @@ use std::thread::ScopedJoinHandle;
 
 /// Submissions taken from the inbox per turn, so that one turn does not hold the inbox for long.
 const BATCH: usize = 4096;
-/// Paths held in the lookup and device lanes at most while some device orders its reads. The
-/// rest wait in the inbox, stored compactly (`PathStore`), so that a million queued paths cost
-/// about their bytes. 64 Ki files are plenty for an elevator to order a disk's reads.
-const PENDING_WINDOW: usize = 65_536;
-/// The window while no device orders its reads. A FIFO pool gains nothing from files
-/// classified far ahead of it, and a short queue stays in the CPU's cache. The files tasks have
-/// taken are not counted in it, so the pools never wait on it.
-const FIFO_WINDOW: usize = 1024;
+/// How long the router lingers after a turn that found paths, for more of them (see
+/// [`Wait::Linger`]): short against any file's hashing, long against an enqueue call.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// Runs the session's threads until every path has its result (or the session is closing),
 /// and returns once all of them have ended.
@@ -72,14 +67,9 @@ impl<'scope, 'env> Router<'scope, 'env> {
         let state = self.ctx.state;
         let mut wait = Wait::No;
         loop {
-            // Starved until proven otherwise: whatever makes room after this is measured wakes
-            // the router (see `State::router_starved`).
-            state.router_starved(true);
             let room = self.room();
-            if room > 0 {
-                state.router_starved(false);
-            }
             let life = state.inbox().take(&mut self.batch, room, wait);
+            let took = self.batch.len();
             if life.closing {
                 // Nobody will poll: drop everything; running reads stop at their next chunk.
                 state.inbox().discard();
@@ -97,11 +87,13 @@ impl<'scope, 'env> Router<'scope, 'env> {
             if life.finished && !life.more && state.all_produced() {
                 return self.shut_down();
             }
-            // Wait for something to do; with lookups stuck, look again after a stall's length.
+            // Wait for something to do; with lookups stuck, look again after a stall's length;
+            // after a turn that found paths, linger for more of them.
             let congested = self.lookups.values().any(|lane| lane.is_congested());
             wait = match (life.more && room > 0, congested) {
                 (true, _) => Wait::No,
                 (false, true) => Wait::For(STALL),
+                (false, false) if took > 0 && !life.finished => Wait::Linger(LINGER),
                 (false, false) => Wait::Forever,
             };
         }
@@ -109,18 +101,30 @@ impl<'scope, 'env> Router<'scope, 'env> {
 
     /// How many paths to take now: what the window of routed paths not yet in a task (in the
     /// lookup and device lanes) and the ready-results bound leave room for, at most a batch.
+    ///
+    /// The router counts as starved until it has measured room (see `State::starve`), so that
+    /// whatever makes room after it looked wakes it. A window less than half empty while paths
+    /// are still on their way counts as none: taking a few paths at a time would cost a turn,
+    /// and a wake-up of every thread downstream, per few paths.
     fn room(&self) -> usize {
         let state = self.ctx.state;
-        let lookups: usize = self.lookups.values().map(|lane| lane.len()).sum();
-        let (queued, ordered) = state.lanes_pending();
-        let window = if ordered { PENDING_WINDOW } else { FIFO_WINDOW };
-        BATCH.min(window.saturating_sub(lookups + queued)).min(state.result_room())
+        state.starve(Starved::Window);
+        let (waiting, window) = state.window();
+        if waiting > window / 2 {
+            return 0;
+        }
+        state.starve(Starved::Results);
+        let room = BATCH.min(window - waiting).min(state.result_room());
+        if room > 0 {
+            state.starve(Starved::No);
+        }
+        room
     }
 
     /// Hands the batch to the lookup lanes of the mounts its paths name, a run of paths for one
     /// mount at a time.
     fn route(&mut self) {
-        self.ctx.state.in_flight(self.batch.len());
+        self.ctx.state.routed(self.batch.len());
         self.mounts.refresh();
         let mut paths = self.batch.drain(..).peekable();
         while let Some(first) = paths.next() {
@@ -166,6 +170,7 @@ impl<'scope, 'env> Router<'scope, 'env> {
         }
         for lane in state.all_lanes() {
             let jobs = lane.close();
+            state.left_window(jobs.len());
             let devices: Vec<_> =
                 jobs.iter().map(|job| feeder::device_of(state, &lane, job.device)).collect();
             task::fail(state, devices.iter().map(|d| &**d).zip(jobs), Status::Cancelled, |_| 0);
@@ -189,5 +194,6 @@ fn fail_unrouted(state: &State, paths: Vec<Submission>, status: Status) {
     for submission in paths {
         state.complete(submission.tag, Outcome::failed(status, 0, 0), None);
     }
+    state.left_window(count);
     state.settled(count);
 }

@@ -25,19 +25,21 @@ pub(super) fn run(state: &State, lane: &Lane, name: String) {
     };
     let limit = lane.threads * state.config().in_flight_per_thread;
     pool.pool().in_place_scope(|scope| {
-        lane.feed(|tasks, capacity| {
-            if tasks >= limit || state.result_room() == 0 {
-                return false;
-            }
-            task::spawn(scope, state, lane, capacity);
-            true
-        });
+        lane.feed(
+            limit,
+            || state.result_room(),
+            |capacity| {
+                task::spawn(scope, state, lane, capacity);
+            },
+        );
     });
 }
 
 /// The lane's pool could not be built: its files, and those pushed later, fail.
 pub(super) fn no_pool(state: &State, lane: &Lane) {
     let jobs = lane.close();
+    state.left_window(jobs.len());
+    state.room_made();
     let devices: Vec<_> = jobs.iter().map(|job| device_of(state, lane, job.device)).collect();
     let pairs = devices.iter().map(|d| &**d).zip(jobs);
     task::fail(state, pairs, Status::ResourceExhausted, |_| 0);

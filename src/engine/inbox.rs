@@ -16,6 +16,9 @@ pub(crate) enum Wait {
     For(Duration),
     /// Until there is something to take or a wake-up.
     Forever,
+    /// At most this long, and new paths end it only once a run of them waits: after a turn that
+    /// found paths, more are likely on their way.
+    Linger(Duration),
 }
 
 /// A path waiting to be assigned to a device.
@@ -42,13 +45,28 @@ pub(crate) struct Lifecycle {
 struct State {
     queue: PathStore,
     lifecycle: Lifecycle,
-    /// Set by anything the dispatcher should react to; cleared when it wakes.
+    /// Set by anything but new paths that the router should react to; cleared when it wakes.
     wake: bool,
-    /// The dispatcher is blocked in `take`. Only then is a wake-up syscall worth making: std's
-    /// `Condvar::notify_one` enters the kernel whether or not anyone waits, and an enqueue per
-    /// file would otherwise pay for one.
-    sleeping: bool,
+    /// How the router waits in `take`, if it does. Only a waiting router is worth a wake-up
+    /// system call: std's `Condvar::notify_one` enters the kernel whether or not anyone waits,
+    /// and an enqueue per file would otherwise pay for one.
+    sleeping: Sleep,
 }
+
+/// How the router waits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Sleep {
+    /// It does not.
+    #[default]
+    Awake,
+    /// Until there is something to do.
+    Forever,
+    /// It lingers after a turn that found paths: new paths wake it once [`LINGER_WAKE`] wait.
+    Linger,
+}
+
+/// Paths that end a router's linger: a run worth a turn of its own.
+const LINGER_WAKE: usize = 256;
 
 /// Submissions plus the flags that end a session; one lock, so that "accepted" and "finished"
 /// can never be observed in the wrong order.
@@ -82,7 +100,22 @@ impl Inbox {
             state.queue.push(path, tag);
         }
         on_accept((state.queue.len() - before) as u64);
-        self.raise(state);
+        // A router asleep with nothing to do wakes for the first path; one that lingers after a
+        // busy turn wakes for a run of paths, so that paths enqueued one call at a time reach
+        // the lookups and the pools in runs instead of a wake-up of every thread per few paths.
+        let notify = match state.sleeping {
+            Sleep::Awake => false,
+            Sleep::Forever => true,
+            Sleep::Linger => state.queue.len() >= LINGER_WAKE,
+        };
+        if notify {
+            // Woken once: the pushes until it runs need not make a system call each.
+            state.sleeping = Sleep::Awake;
+        }
+        drop(state);
+        if notify {
+            self.signal.notify_one();
+        }
         Ok(())
     }
 
@@ -90,7 +123,8 @@ impl Inbox {
     /// does not wake only to block on the lock).
     fn raise(&self, mut state: MutexGuard<'_, State>) {
         state.wake = true;
-        let sleeping = state.sleeping;
+        let sleeping = state.sleeping != Sleep::Awake;
+        state.sleeping = Sleep::Awake; // woken once is enough
         drop(state);
         if sleeping {
             self.signal.notify_one();
@@ -126,21 +160,22 @@ impl Inbox {
     /// now.
     pub(crate) fn take(&self, out: &mut Vec<Submission>, max: usize, wait: Wait) -> Lifecycle {
         let mut state = self.lock();
-        let limit = match wait {
-            Wait::No => None,
-            Wait::For(time) => Some(Some(time)),
-            Wait::Forever => Some(None),
+        let (limit, sleep, enough) = match wait {
+            Wait::No => (None, Sleep::Awake, 1),
+            Wait::For(time) => (Some(Some(time)), Sleep::Forever, 1),
+            Wait::Forever => (Some(None), Sleep::Forever, 1),
+            Wait::Linger(time) => (Some(Some(time)), Sleep::Linger, LINGER_WAKE),
         };
         if let Some(timeout) = limit {
             let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-            while !state.wake && (state.queue.is_empty() || max == 0) {
+            while !state.wake && (state.queue.len() < enough || max == 0) {
                 let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
                 if left.is_some_and(|left| left.is_zero()) {
                     break;
                 }
-                state.sleeping = true;
+                state.sleeping = sleep;
                 state = sync::wait(&self.signal, state, left);
-                state.sleeping = false;
+                state.sleeping = Sleep::Awake;
             }
         }
         state.wake = false;

@@ -10,6 +10,7 @@ use super::pending::PendingQueue;
 use super::placement::Placement;
 use super::sync;
 use crate::device::Device;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 /// Whose files a lane holds.
@@ -29,6 +30,10 @@ pub(super) struct Lane {
     pub(super) threads: usize,
     /// Largest file that counts as small (one read takes it in): small files share tasks.
     small: u64,
+    /// Whether the lane is an elevator in on-disk order (a hard disk's); fixed at birth.
+    ordered: bool,
+    /// Whether to keep asking for FIEMAP; cleared when the file system has none.
+    fiemap: AtomicBool,
     state: Mutex<LaneState>,
     /// The feeder waits here for files, finished tasks, room for results, or the end.
     feeder: Condvar,
@@ -37,8 +42,6 @@ pub(super) struct Lane {
 #[derive(Debug)]
 struct LaneState {
     pending: PendingQueue<Job>,
-    /// Whether to keep asking for FIEMAP; cleared when the file system has none.
-    fiemap: bool,
     /// Tasks spawned on the pool and not finished.
     tasks: usize,
     /// Files the running tasks may still take: the feeder starts another task only for files
@@ -73,7 +76,6 @@ impl Lane {
         let pending = if ordered { PendingQueue::elevator() } else { PendingQueue::fifo() };
         let state = LaneState {
             pending,
-            fiemap: true,
             tasks: 0,
             reserved: 0,
             wake: false,
@@ -81,7 +83,9 @@ impl Lane {
             closed: false,
             shutdown: false,
         };
-        Lane { owner, threads, small, state: Mutex::new(state), feeder: Condvar::new() }
+        let fiemap = AtomicBool::new(true);
+        let feeder = Condvar::new();
+        Lane { owner, threads, small, ordered, fiemap, state: Mutex::new(state), feeder }
     }
 
     fn lock(&self) -> MutexGuard<'_, LaneState> {
@@ -98,17 +102,17 @@ impl Lane {
 
     /// Whether the lane reads in on-disk order (a hard disk's elevator).
     pub(super) fn is_ordered(&self) -> bool {
-        self.lock().pending.is_elevator()
+        self.ordered
     }
 
     /// Whether FIEMAP is still worth asking for on this lane's file system.
     pub(super) fn fiemap(&self) -> bool {
-        self.lock().fiemap
+        self.fiemap.load(Ordering::Relaxed)
     }
 
     /// This file system has no FIEMAP: inode order from now on.
     pub(super) fn no_fiemap(&self) {
-        self.lock().fiemap = false;
+        self.fiemap.store(false, Ordering::Relaxed);
     }
 
     /// Queues files, under one lock and with one wake-up; those the lane refuses (it is
@@ -124,7 +128,10 @@ impl Lane {
             return;
         }
         jobs.into_iter().for_each(|(placement, job)| state.pending.push(placement, job));
-        self.raise(state);
+        // Files that running tasks have room for are theirs: the feeder is needed only for more.
+        if state.pending.len() > state.reserved {
+            self.raise(state);
+        }
     }
 
     /// Takes the next file for a task, if the lane has one that fits `take`.
@@ -170,44 +177,56 @@ impl Lane {
     fn raise(&self, mut state: MutexGuard<'_, LaneState>) {
         state.wake = true;
         let sleeping = state.sleeping;
+        state.sleeping = false; // woken once is enough
         drop(state);
         if sleeping {
             self.feeder.notify_one();
         }
     }
 
-    /// Files waiting.
-    pub(super) fn len(&self) -> usize {
-        self.lock().pending.len()
-    }
-
-    /// The feeder's loop: while files wait beyond what the running tasks may still take,
-    /// offers `start` a task (telling it how many are in flight, and how many files the new one
-    /// may take: a run of small files, or one large file); `start` returns whether it started
-    /// it. Sleeps when nothing changes; returns when the lane is shut down or closed, empty, and
-    /// has no task left.
-    pub(super) fn feed(&self, mut start: impl FnMut(usize, usize) -> bool) {
-        let mut state = self.lock();
+    /// The feeder's loop. While files wait beyond what the running tasks may still take, and
+    /// fewer than `limit` tasks run, and `room()` (the results bound, checked before the lane is
+    /// locked) allows, it reserves a task: a run of small files, or one large file. It then
+    /// starts the reserved tasks with `start(capacity)` after unlocking the lane, so that the
+    /// tasks it wakes, and lookups pushing files, do not wait for its lock. Sleeps when nothing
+    /// changes; returns when the lane is shut down or closed, empty, and has no task left.
+    pub(super) fn feed(
+        &self,
+        limit: usize,
+        room: impl Fn() -> usize,
+        mut start: impl FnMut(usize),
+    ) {
+        let mut reserved = Vec::with_capacity(limit);
         loop {
-            while !state.closed && state.pending.len() > state.reserved {
+            let room = room();
+            let mut state = self.lock();
+            while !state.closed
+                && state.pending.len() > state.reserved
+                && state.tasks < limit
+                && reserved.len() < room
+            {
                 let small = state.pending.peek().is_some_and(|next| next.size <= self.small);
                 let capacity = if small { SMALL_FILES_PER_TASK } else { 1 };
-                if !start(state.tasks, capacity) {
-                    break;
-                }
                 state.tasks += 1;
                 state.reserved += capacity;
+                reserved.push(capacity);
             }
-            let empty = state.pending.is_empty() || state.closed;
-            if empty && (state.shutdown || state.closed) && state.tasks == 0 {
-                return;
-            }
-            if !state.wake {
-                state.sleeping = true;
-                state = sync::wait(&self.feeder, state, None);
-                state.sleeping = false;
+            if reserved.is_empty() {
+                let empty = state.pending.is_empty() || state.closed;
+                if empty && (state.shutdown || state.closed) && state.tasks == 0 {
+                    return;
+                }
+                if !state.wake {
+                    state.sleeping = true;
+                    state = sync::wait(&self.feeder, state, None);
+                    state.sleeping = false;
+                }
+                state.wake = false;
+                continue;
             }
             state.wake = false;
+            drop(state);
+            reserved.drain(..).for_each(&mut start);
         }
     }
 
@@ -216,6 +235,11 @@ impl Lane {
         let mut state = self.lock();
         state.tasks -= 1;
         state.reserved = state.reserved.saturating_sub(unused);
-        self.raise(state);
+        // The feeder has something to do only if files wait beyond the other tasks' room, or
+        // the last task of a lane that is ending is done.
+        let ending = state.tasks == 0 && (state.shutdown || state.closed);
+        if state.pending.len() > state.reserved || ending {
+            self.raise(state);
+        }
     }
 }

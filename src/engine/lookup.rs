@@ -161,12 +161,6 @@ impl LookupLane {
         state.workers == 0
     }
 
-    /// Paths waiting or being looked up.
-    pub(super) fn len(&self) -> usize {
-        let state = self.lock();
-        state.queue.len() + state.busy
-    }
-
     /// For a worker: the next path. `done` says the worker finished its previous lookup;
     /// `may_wait`, that it has nothing to hand over first, so it may wait for a path.
     pub(super) fn next(&self, done: bool, may_wait: bool) -> Next {

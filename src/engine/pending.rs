@@ -33,6 +33,7 @@ impl<T> PendingQueue<T> {
         PendingQueue::Elevator { queue: BTreeMap::new(), head: Placement::START, arrivals: 0 }
     }
 
+    #[cfg(test)]
     pub(crate) fn is_elevator(&self) -> bool {
         matches!(self, PendingQueue::Elevator { .. })
     }

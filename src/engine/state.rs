@@ -17,7 +17,7 @@ use crate::device::{Device, DeviceTable};
 use crate::read::{Outcome, ReadSettings};
 use crate::stats::{Counters, Stats, Tally};
 use crate::Status;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
@@ -43,12 +43,20 @@ pub(super) struct State {
     /// Files taken by tasks or routed to a lookup and not yet settled: results to come, for
     /// the ready bound.
     files_in_flight: AtomicUsize,
+    /// Paths routed and not yet taken by a task nor given a result: in a lookup lane, being
+    /// looked up, or in a device's lane. The router's window of pending paths.
+    waiting: AtomicUsize,
+    /// Some lane orders its files on disk: the router's window is then the elevator's.
+    any_ordered: AtomicBool,
     /// Threads for CPU-bound pools (the page-cache pool): the parallelism available.
     cpus: usize,
     /// Paths accepted by `enqueue`; updated under the inbox lock.
     accepted: AtomicU64,
     /// Read by tasks between chunks: set by `cancel` and by drop.
     cancelled: AtomicBool,
+    /// Set by `finish`, `cancel` and drop, before the inbox's own flag: read by whoever
+    /// produces the last result, to wake the router only when that ends the session.
+    finished: AtomicBool,
     /// Set if the dispatcher died (a bug); pollers then get `Internal` instead of waiting forever.
     dispatcher_failed: AtomicBool,
     /// Maps `st_dev` to devices; lookup workers add devices as they meet them.
@@ -62,10 +70,30 @@ pub(super) struct State {
     cachestat: AtomicBool,
     /// The router has shut the lanes down: a lane made later is shut down at birth.
     lanes_shut: AtomicBool,
-    /// The router found no room for more paths (the window of pending paths, or the results
-    /// bound) and may sleep until some is made: only then do lookup workers and tasks wake it,
-    /// which spares a wake-up (and a context switch) per path.
-    router_starved: AtomicBool,
+    /// What the router waits for room in, as a [`Starved`]: only then do lookup workers and
+    /// tasks wake it, which spares a wake-up (and a context switch) per path.
+    router_starved: AtomicU8,
+}
+
+/// Paths held routed and not yet in a task at most while some device orders its reads. The
+/// rest wait in the inbox, stored compactly (`PathStore`), so that a million queued paths cost
+/// about their bytes. 64 Ki files are plenty for an elevator to order a disk's reads.
+const PENDING_WINDOW: usize = 65_536;
+/// The window while no device orders its reads. A FIFO pool gains nothing from files
+/// classified far ahead of it, and a short queue stays in the CPU's cache. The files tasks have
+/// taken are not counted in it, so the pools never wait on it.
+const FIFO_WINDOW: usize = 1024;
+
+/// What the router found no room in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(super) enum Starved {
+    /// It has room.
+    No = 0,
+    /// The window of paths routed and not yet in a task: wake it once that is half empty.
+    Window = 1,
+    /// The ready-results bound: wake it whenever results settle.
+    Results = 2,
 }
 
 impl State {
@@ -83,16 +111,19 @@ impl State {
             counters: Counters::default(),
             links: HardLinks::default(),
             files_in_flight: AtomicUsize::new(0),
+            waiting: AtomicUsize::new(0),
+            any_ordered: AtomicBool::new(false),
             cpus,
             accepted: AtomicU64::new(0),
             cancelled: AtomicBool::new(false),
+            finished: AtomicBool::new(false),
             dispatcher_failed: AtomicBool::new(false),
             table: Mutex::new(table),
             lanes: RwLock::new(Vec::new()),
             cache_lane: Mutex::new(Ok(None)),
             cachestat: AtomicBool::new(true),
             lanes_shut: AtomicBool::new(false),
-            router_starved: AtomicBool::new(false),
+            router_starved: AtomicU8::new(Starved::No as u8),
         }
     }
 
@@ -146,18 +177,19 @@ impl State {
         lanes
     }
 
-    /// Files waiting in the lanes, and whether any lane orders its files on disk.
-    pub(super) fn lanes_pending(&self) -> (usize, bool) {
-        let (mut files, mut ordered) = (0, false);
-        let mut count = |lane: &Lane| {
-            files += lane.len();
-            ordered |= lane.is_ordered();
-        };
-        sync::read(&self.lanes).iter().for_each(|lane| count(lane));
-        if let Ok(Some(cache)) = &*sync::lock(&self.cache_lane) {
-            count(cache);
-        }
-        (files, ordered)
+    /// Paths routed and not yet taken by a task nor given their result, and the window they
+    /// may fill: [`PENDING_WINDOW`] once any lane orders its files on disk, else
+    /// [`FIFO_WINDOW`].
+    pub(super) fn window(&self) -> (usize, usize) {
+        let ordered = self.any_ordered.load(Ordering::SeqCst);
+        let window = if ordered { PENDING_WINDOW } else { FIFO_WINDOW };
+        (self.waiting.load(Ordering::SeqCst), window)
+    }
+
+    /// `paths` routed paths left the window: taken by a task, or given their result without
+    /// one (missing, cancelled, a hard link already read…).
+    pub(super) fn left_window(&self, paths: usize) {
+        self.waiting.fetch_sub(paths, Ordering::SeqCst);
     }
 
     /// The page-cache lane, made by `make` the first time it is asked for; `None` if it could
@@ -199,6 +231,7 @@ impl State {
 
     /// Declares that no more paths will come.
     pub(super) fn finish(&self) {
+        self.finished.store(true, Ordering::SeqCst);
         self.inbox.update(|l| l.finished = true);
         // A poller may be waiting on a session with nothing left to deliver.
         self.results.notify_all();
@@ -207,6 +240,7 @@ impl State {
     /// Cancels (and, for [`Stop::Close`], closes): running reads stop at their next chunk.
     pub(super) fn stop(&self, how: Stop) {
         self.cancelled.store(true, Ordering::SeqCst);
+        self.finished.store(true, Ordering::SeqCst);
         self.inbox.update(|l| {
             l.finished = true;
             l.cancelled = true;
@@ -261,6 +295,9 @@ impl State {
     pub(super) fn add_lane(&self, lane: Arc<Lane>) {
         let mut lanes = sync::write(&self.lanes);
         assert_eq!(lane.device().map(|d| d.index), Some(lanes.len()), "lanes follow the table");
+        if lane.is_ordered() {
+            self.any_ordered.store(true, Ordering::Relaxed);
+        }
         self.born(&lane);
         lanes.push(lane);
     }
@@ -315,10 +352,14 @@ impl State {
         self.produced();
     }
 
-    /// After results were produced: once every accepted path has one, the router has work to
-    /// finish (it may be asleep).
+    /// After results were produced: once the session is finished and every accepted path has
+    /// one, the router has the session's threads to end (it may be asleep). `finished` is set
+    /// before the inbox says so, and read here after the results were pushed, so that one of
+    /// this check and the router's own after `finish` sees the other.
     fn produced(&self) {
-        if self.results.produced() == self.accepted.load(Ordering::SeqCst) {
+        if self.finished.load(Ordering::SeqCst)
+            && self.results.produced() == self.accepted.load(Ordering::SeqCst)
+        {
             self.inbox.wake();
         }
     }
@@ -330,22 +371,33 @@ impl State {
             && self.results.produced() == self.accepted.load(Ordering::SeqCst)
     }
 
-    /// The router is about to measure its room (`true`, before it looks), or found some.
-    /// Set before the router reads the counts that make room, and read by [`room_made`]
-    /// after they change (both sequentially consistent), so that a change the router did not
-    /// see always wakes it.
-    ///
-    /// [`room_made`]: State::room_made
-    pub(super) fn router_starved(&self, starved: bool) {
-        self.router_starved.store(starved, Ordering::SeqCst);
+    /// What the router is about to measure its room in (before it reads the counts), or that
+    /// it found room. Stored before the router reads the counts that make room, and read by
+    /// [`room_made`](State::room_made) after they change (all sequentially consistent), so that
+    /// a change the router did not see always wakes it.
+    pub(super) fn starve(&self, starved: Starved) {
+        self.router_starved.store(starved as u8, Ordering::SeqCst);
     }
 
     /// Room for paths was made (a lookup settled, a task took or finished files): wakes the
-    /// router if it is waiting for room.
+    /// router if it waits for room there is now.
     pub(super) fn room_made(&self) {
-        if self.router_starved.load(Ordering::SeqCst) {
+        let wake = match self.router_starved.load(Ordering::SeqCst) {
+            s if s == Starved::Window as u8 => {
+                let (waiting, window) = self.window();
+                waiting <= window / 2
+            }
+            s => s == Starved::Results as u8,
+        };
+        if wake {
             self.inbox.wake();
         }
+    }
+
+    /// `paths` paths are routed to the lookups: results to come, in the window.
+    pub(super) fn routed(&self, paths: usize) {
+        self.waiting.fetch_add(paths, Ordering::SeqCst);
+        self.in_flight(paths);
     }
 
     /// `files` paths are routed to the lookups or taken by a task: results to come.

@@ -61,20 +61,24 @@ fn run(state: &State, lane: &Lane, capacity: usize) -> usize {
         let mut results = results.borrow_mut();
         let mut tally = Tally::default();
         let small = state.config().buffer_size as u64;
-        let mut budget = Budget::after(first.size, small, capacity, state.result_room().max(1));
+        let room = state.result_room().max(1);
+        let mut budget = Budget::after(first.size, small, capacity, room);
+        // The task's share of the results bound, taken at once: one atomic operation per task,
+        // not one per file (the counts are shared by every thread of the session).
+        let share = 1 + budget.files_left();
+        state.in_flight(share);
         let mut files = 1;
-        state.in_flight(1);
         hash_and_settle(state, device, first, &mut results, &mut tally);
         while let Some(limit) = budget.limit() {
             let take = Take::SmallFrom { device: device.index, limit };
             let Some(job) = lane.pop(take) else { break };
             budget.took(job.size);
             files += 1;
-            state.in_flight(1);
             hash_and_settle(state, device, job, &mut results, &mut tally);
         }
         state.deliver(device, &mut tally, &mut results);
-        state.task_finished(files);
+        state.left_window(files);
+        state.task_finished(share);
         files
     })
 }
