@@ -34,20 +34,24 @@ impl Sim {
         let mount_point = work.join("mnt");
         let release = work.join("release");
         std::fs::create_dir_all(&mount_point).unwrap();
-        let child = Command::new(&binary)
+        let mut child = Command::new(&binary)
             .args(["--threads", "4", "--mb-per-s", "2000", "--half-rotation-ms", "0"])
             .args(["--seek-max-ms", "0.5", "--stall-until"])
             .arg(&release)
             .arg(source)
             .arg(&mount_point)
             .spawn()
-            .unwrap_or_else(|e| panic!("{}: {e} (cargo build --release --examples)", binary.display()));
+            .unwrap_or_else(|e| {
+                panic!("{}: {e} (cargo build --release --examples)", binary.display())
+            });
         for _ in 0..200 {
             if mount_point.join(".hddsim-stats").exists() {
                 return Sim { mount_point, release, child };
             }
             std::thread::sleep(Duration::from_millis(25));
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("hddsim did not mount");
     }
 
