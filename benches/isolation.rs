@@ -13,10 +13,14 @@
 //!   files, then `cancel`; the time from `cancel` to the last result but the stalled one.
 //! - `abandon during a stalled read`: how long `Session::abandon` takes to return.
 
+#[path = "../tests/common/threads.rs"]
+mod threads;
+
 use multipool::{Config, PollOutcome, Session};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
+use threads::session_threads;
 
 const TMPFS_FILES: usize = 200;
 const FUSE_FILES: usize = 20;
@@ -175,20 +179,6 @@ fn run(scenario: usize, sim: &Sim, shm: &[PathBuf], release_after: Duration) -> 
     sim.release();
     drop(session);
     measured.as_secs_f64() * 1e3
-}
-
-/// Threads of this process named for a session that still have an address space.
-fn session_threads() -> usize {
-    std::fs::read_dir("/proc/self/task")
-        .unwrap()
-        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("stat")).ok())
-        .filter(|stat| {
-            let (head, rest) = stat.rsplit_once(')').unwrap_or_default();
-            let named_mp = head.split_once('(').is_some_and(|(_, comm)| comm.starts_with("mp"));
-            let vsize = rest.split_whitespace().nth(20).and_then(|v| v.parse::<u64>().ok());
-            named_mp && vsize.is_some_and(|v| v > 0)
-        })
-        .count()
 }
 
 fn median(values: &mut [f64]) -> f64 {

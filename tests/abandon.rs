@@ -5,25 +5,10 @@
 
 mod common;
 
-use common::{can_fuse, SimMount, TempTree};
+use common::{can_fuse, session_threads, SimMount, TempTree};
 use multipool::{Config, Session};
 use std::sync::mpsc;
 use std::time::Duration;
-
-/// Threads of this process named for a session (`mp-dispatch`, `mp-lookup`, `mpN.feed`,
-/// `mpN.M`) that still have an address space (see tests/free_in_flight.rs).
-fn session_threads() -> usize {
-    std::fs::read_dir("/proc/self/task")
-        .unwrap()
-        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("stat")).ok())
-        .filter(|stat| {
-            let (head, rest) = stat.rsplit_once(')').unwrap_or_default();
-            let named_mp = head.split_once('(').is_some_and(|(_, comm)| comm.starts_with("mp"));
-            let vsize = rest.split_whitespace().nth(20).and_then(|v| v.parse::<u64>().ok());
-            named_mp && vsize.is_some_and(|v| v > 0)
-        })
-        .count()
-}
 
 #[test]
 fn abandon_returns_while_a_read_is_stuck_and_the_threads_go_once_it_returns() {
