@@ -24,7 +24,8 @@
 //! ```
 //!
 //! The C ABI (`include/multipool.h`) is a thin layer over this API; see the README for its
-//! contract. The building block underneath, [`multi_scope`], is public too.
+//! contract. [`multi_scope()`], one rayon scope per pool all open at once (the building block
+//! of the first design), is public too.
 #![deny(missing_docs)]
 #![deny(missing_debug_implementations)]
 #![deny(unreachable_pub)]
