@@ -15,7 +15,7 @@ use super::placement::{self, Placement};
 use super::state::State;
 use super::task;
 use crate::device::{Device, DeviceKind};
-use crate::read::{self, Outcome};
+use crate::read::{self, Outcome, Snapshot};
 use crate::Status;
 use std::ffi::OsStr;
 use std::fs::Metadata;
@@ -214,8 +214,8 @@ impl<'scope, 'env> Ctx<'scope, 'env> {
         }
         state.assigned(&device, 1, meta.len());
         let inspected = self.inspect(&lane, path, &meta);
-        let (dev, size, ino) = (meta.dev(), meta.len(), meta.ino());
-        let job = Job { path: submission.path, tag, dev, link, size, device: device.index };
+        let (seen, ino) = (Snapshot::of(&meta), meta.ino());
+        let job = Job { path: submission.path, tag, seen, link, device: device.index };
         Some(match inspected {
             Inspected::Resident => match self.cache_lane(feeders) {
                 Some(cache) => {
@@ -318,7 +318,7 @@ impl Queued {
                 if state.is_cancelled() { Status::Cancelled } else { Status::ResourceExhausted };
             for job in self.refused.drain(..) {
                 let device = feeder::device_of(state, &lane, job.device);
-                task::fail(state, [(&*device, job)], status, |job| job.size);
+                task::fail(state, [(&*device, job)], status, Job::size);
             }
         }
     }

@@ -3,6 +3,7 @@
 
 use super::links::InodeId;
 use super::path_bytes::PathBytes;
+use crate::read::Snapshot;
 
 /// Most small files (ones a single read takes in) handed to a pool as one task. Per file, a
 /// task costs a rayon spawn, a worker wake-up and a lock on the result queue; for 4 KiB files
@@ -18,14 +19,21 @@ const SMALL_BYTES_PER_TASK: u64 = 256 << 10;
 pub(super) struct Job {
     pub(super) path: PathBytes,
     pub(super) tag: u64,
-    /// `st_dev` when the path was classified; the task checks the opened descriptor against it.
-    pub(super) dev: u64,
+    /// What the lookup's `stat` saw: the task checks the opened file against it (its device,
+    /// and for a small file read in one call, everything).
+    pub(super) seen: Snapshot,
     /// Set when the inode has other links: its outcome is shared with their paths.
     pub(super) link: Option<InodeId>,
-    /// Size when classified; decides whether the file may share a task with others.
-    pub(super) size: u64,
+
     /// Index of the device the file is on (the page-cache lane holds several devices' files).
     pub(super) device: usize,
+}
+
+impl Job {
+    /// Size when classified; decides whether the file may share a task with others.
+    pub(super) fn size(&self) -> u64 {
+        self.seen.size
+    }
 }
 
 /// How many more files, and of what size, one task may take after its first: small files

@@ -143,7 +143,7 @@ impl Lane {
         let job = match take {
             Take::First => state.pending.pop(),
             Take::SmallFrom { device, limit } => {
-                state.pending.pop_if(|next| next.device == device && next.size <= limit)
+                state.pending.pop_if(|next| next.device == device && next.size() <= limit)
             }
         }?;
         state.reserved = state.reserved.saturating_sub(1);
@@ -205,7 +205,7 @@ impl Lane {
                 && state.tasks < limit
                 && reserved.len() < room
             {
-                let small = state.pending.peek().is_some_and(|next| next.size <= self.small);
+                let small = state.pending.peek().is_some_and(|next| next.size() <= self.small);
                 let capacity = if small { SMALL_FILES_PER_TASK } else { 1 };
                 state.tasks += 1;
                 state.reserved += capacity;

@@ -104,6 +104,7 @@ impl State {
                 follow_symlinks: config.follow_symlinks,
                 drop_cache: config.drop_cache,
                 direct_io: config.direct_io,
+                settle: crate::read::SETTLE,
             },
             config,
             inbox: Inbox::default(),

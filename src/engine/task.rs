@@ -62,7 +62,7 @@ fn run(state: &State, lane: &Lane, capacity: usize) -> usize {
         let mut tally = Tally::default();
         let small = state.config().buffer_size as u64;
         let room = state.result_room().max(1);
-        let mut budget = Budget::after(first.size, small, capacity, room);
+        let mut budget = Budget::after(first.size(), small, capacity, room);
         // The task's share of the results bound, taken at once: one atomic operation per task,
         // not one per file (the counts are shared by every thread of the session).
         let share = 1 + budget.files_left();
@@ -72,7 +72,7 @@ fn run(state: &State, lane: &Lane, capacity: usize) -> usize {
         while let Some(limit) = budget.limit() {
             let take = Take::SmallFrom { device: device.index, limit };
             let Some(job) = lane.pop(take) else { break };
-            budget.took(job.size);
+            budget.took(job.size());
             files += 1;
             hash_and_settle(state, device, job, &mut results, &mut tally);
         }
@@ -108,7 +108,7 @@ fn hash(state: &State, device: &Device, job: &Job, tally: &mut Tally) -> Outcome
             *buffer = vec![0; size];
         }
         let path = Path::new(OsStr::from_bytes(&job.path));
-        let classified = Some(Classified { dev: job.dev, size: job.size });
+        let classified = Some(Classified { seen: job.seen });
         let settings = state.read_settings();
         read::hash_file(path, classified, settings, &mut buffer, state.cancel_flag(), |n| {
             tally.read_bytes(n);

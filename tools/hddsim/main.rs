@@ -107,7 +107,9 @@ fn attr(ino: u64, meta: &std::fs::Metadata, kind: FileType) -> FileAttr {
         blocks: meta.len().div_ceil(512),
         atime: time(meta.atime(), meta.atime_nsec()),
         mtime: time(meta.mtime(), meta.mtime_nsec()),
-        ctime: time(meta.ctime(), meta.ctime_nsec()),
+        // A simulated disk's files changed last when they were written: ctime is their mtime,
+        // so that a source whose mtimes a test set back serves settled files.
+        ctime: time(meta.mtime(), meta.mtime_nsec()),
         crtime: time(meta.mtime(), meta.mtime_nsec()),
         kind,
         perm: (meta.mode() & 0o7777) as u16,
