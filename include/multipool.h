@@ -31,7 +31,10 @@
  * this header does not name: mp_status_str() describes any code. */
 
 /**
- * Success: the call did what was asked, or the file was hashed.
+ * Success: the call did what was asked, or the file was hashed. A file's digest is reported
+ * only if the file stood still for it: its mtime and ctime older than the read by the settle
+ * margin (1 s), and the same size, mtime, ctime, inode and device before the first read and
+ * after the last (see README, "How it works").
  */
 #define MP_OK 0
 
@@ -136,8 +139,9 @@
 #define MP_ERR_INVALID_PATH 209
 
 /**
- * The file changed while it was hashed (its size, mtime, ctime, inode or device moved);
- * the digest is not reported.
+ * The file changed while it was hashed (its size, mtime, ctime, inode or device moved
+ * between the look before the first read and the one after the last), or was still
+ * changing when read again after the settle margin; the digest is not reported.
  */
 #define MP_ERR_CHANGED 210
 

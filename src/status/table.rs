@@ -6,7 +6,10 @@
 // entries, never renumber or reuse one. 0-99 are success-like, 100-199 refuse a call, 200-299
 // describe one file.
 statuses! {
-    /// Success: the call did what was asked, or the file was hashed.
+    /// Success: the call did what was asked, or the file was hashed. A file's digest is reported
+    /// only if the file stood still for it: its mtime and ctime older than the read by the settle
+    /// margin (1 s), and the same size, mtime, ctime, inode and device before the first read and
+    /// after the last (see README, "How it works").
     Ok = 0, MP_OK, "ok";
     /// `poll`: the session is finished and every result has been delivered.
     Done = 1, MP_DONE, "session finished and all results delivered";
@@ -50,8 +53,9 @@ statuses! {
     NameTooLong = 208, MP_ERR_NAME_TOO_LONG, "file name too long";
     /// The path contains a NUL byte, which no file name can.
     InvalidPath = 209, MP_ERR_INVALID_PATH, "path contains a NUL byte";
-    /// The file changed while it was hashed (its size, mtime, ctime, inode or device moved);
-    /// the digest is not reported.
+    /// The file changed while it was hashed (its size, mtime, ctime, inode or device moved
+    /// between the look before the first read and the one after the last), or was still
+    /// changing when read again after the settle margin; the digest is not reported.
     Changed = 210, MP_ERR_CHANGED, "file changed while it was being hashed";
     /// Reading failed (EIO and similar); `os_error` has the errno.
     IoError = 211, MP_ERR_IO, "read error";
