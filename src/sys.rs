@@ -68,6 +68,39 @@ pub(crate) fn set_status_flags(file: &File, flags: libc::c_int, on: bool) -> io:
     Ok(())
 }
 
+/// Whether the open file lives on a file system whose `st_size` is not its content's length:
+/// the kernel's pseudo file systems (procfs, sysfs, debugfs, tracefs, securityfs, configfs,
+/// cgroup, pstore, bpf, efivarfs, selinuxfs, binfmt_misc), by `fstatfs`'s magic number.
+/// Such files say 0 or 4096 bytes and hold what a read returns. macOS and the BSDs have no
+/// such file systems in their `fstatfs` (a port returns false).
+pub(crate) fn sizes_are_not_real(file: &File) -> bool {
+    const PSEUDO: [u64; 13] = [
+        0x9fa0,      // PROC_SUPER_MAGIC
+        0x6265_6572, // SYSFS_MAGIC
+        0x6462_6720, // DEBUGFS_MAGIC
+        0x7472_6163, // TRACEFS_MAGIC
+        0x7363_6673, // SECURITYFS_MAGIC
+        0x6265_6570, // CONFIGFS_MAGIC
+        0x0027_e0eb, // CGROUP_SUPER_MAGIC
+        0x6367_7270, // CGROUP2_SUPER_MAGIC
+        0x6165_676c, // PSTOREFS_MAGIC
+        0xcafe_4a11, // BPF_FS_MAGIC
+        0xde5e_81e4, // EFIVARFS_MAGIC
+        0xf97c_ff8c, // SELINUX_MAGIC
+        0x4249_4e4d, // BINFMTFS_MAGIC
+    ];
+    let mut stat = std::mem::MaybeUninit::<libc::statfs>::uninit();
+    // SAFETY: fstatfs writes one `struct statfs` into `stat`, a live local of that type; the
+    // descriptor is open for as long as `file` lives.
+    if unsafe { libc::fstatfs(file.as_raw_fd(), stat.as_mut_ptr()) } != 0 {
+        return false;
+    }
+    // SAFETY: fstatfs returned 0, so it filled the struct.
+    let kind = unsafe { stat.assume_init() }.f_type;
+    #[allow(clippy::unnecessary_cast, reason = "f_type is i64 with glibc, u32 on some targets")]
+    PSEUDO.contains(&(kind as u64))
+}
+
 /// The size of a memory page, for alignment and page counts.
 pub(crate) fn page_size() -> u64 {
     // SAFETY: sysconf has no preconditions.
@@ -182,6 +215,15 @@ mod tests {
         assert_ne!(flags() & libc::O_NONBLOCK, 0);
         set_status_flags(&file, libc::O_NONBLOCK, false).unwrap();
         assert_eq!(flags() & libc::O_NONBLOCK, 0);
+    }
+
+    #[test]
+    fn proc_and_sys_say_their_sizes_are_not_real_and_a_plain_file_does() {
+        assert!(sizes_are_not_real(&File::open("/proc/version").unwrap()));
+        if let Ok(file) = File::open("/sys/kernel/mm/transparent_hugepage/enabled") {
+            assert!(sizes_are_not_real(&file));
+        }
+        assert!(!sizes_are_not_real(&File::open("/proc/self/exe").unwrap()), "on a disk");
     }
 
     #[test]

@@ -191,3 +191,17 @@ fn non_utf8_argument_is_hashed() {
     assert!(out.stdout.ends_with(b"\xff\xfe-name\n"));
     assert!(out.stdout.starts_with(sha256_of(&path).as_bytes()));
 }
+
+#[test]
+fn pseudo_files_hash_as_sha256sum_hashes_them() {
+    // Files of procfs and sysfs say 0 or 4096 bytes and hold what a read returns; these ones
+    // return the same on every read (unlike /proc/cpuinfo's MHz lines).
+    let mphash = mphash();
+    let stable =
+        ["/proc/version", "/proc/filesystems", "/sys/kernel/mm/transparent_hugepage/enabled"];
+    let paths: Vec<&str> = stable.into_iter().filter(|p| Path::new(p).exists()).collect();
+    let ours = run(Command::new(mphash).args(&paths));
+    assert!(ours.status.success(), "{}", String::from_utf8_lossy(&ours.stderr));
+    let theirs = run_ok(Command::new("sha256sum").args(&paths));
+    assert_eq!(records(&ours.stdout), records(&theirs.stdout));
+}

@@ -222,7 +222,11 @@ fn attempt(
         Ok(meta) => Snapshot::of(&meta),
         Err(err) => return Attempt::Failed(Outcome::from_io(&err, total)),
     };
-    if total != seen.size || after != seen {
+    // A pseudo-file's size is not its length (procfs says 0, sysfs 4096): read to its end and
+    // hashed like `sha256sum` does. So is a file that still says 0 bytes after it returned
+    // some (a pseudo file system not in the list); a real file that grew says so.
+    let size_is_real = || !(after.size == 0 && seen.size == 0) && !sys::sizes_are_not_real(&file);
+    if after != seen || (total != seen.size && size_is_real()) {
         return Attempt::Failed(Outcome::failed(Status::Changed, 0, total));
     }
     done(hasher, total, seen, started)
@@ -622,6 +626,30 @@ mod tests {
         }
         let zero = Path::new("/dev/zero");
         assert_eq!(hash_classified(zero, dev, 5).status, Status::IsDevice);
+    }
+
+    #[test]
+    fn pseudo_files_are_read_to_their_end_like_sha256sum_does() {
+        // Files whose content does not change from one read to the next (unlike /proc/cpuinfo's
+        // MHz lines), as the lookup would classify them.
+        let stable =
+            ["/proc/version", "/proc/filesystems", "/sys/kernel/mm/transparent_hugepage/enabled"];
+        for path in stable.iter().map(Path::new).filter(|p| p.exists()) {
+            let seen = Snapshot::of(&std::fs::metadata(path).unwrap());
+            let classified = Some(Classified { seen });
+            let settings = ReadSettings { settle: SETTLE, ..SETTINGS };
+            let mut buf = vec![0; (1 << 20) + 1];
+            let out =
+                hash_file(path, classified, settings, &mut buf, &AtomicBool::new(false), |_| {});
+            let content = std::fs::read(path).unwrap();
+            assert_eq!(out.status, Status::Ok, "{}", path.display());
+            assert_eq!(
+                (out.size, out.digest),
+                (content.len() as u64, digest_bytes(Algorithm::Sha256, &content)),
+                "{}",
+                path.display()
+            );
+        }
     }
 
     #[test]
