@@ -225,7 +225,7 @@ fn attempt(
     // A pseudo-file's size is not its length (procfs says 0, sysfs 4096): read to its end and
     // hashed like `sha256sum` does. So is a file that still says 0 bytes after it returned
     // some (a pseudo file system not in the list); a real file that grew says so.
-    let size_is_real = || !(after.size == 0 && seen.size == 0) && !sys::sizes_are_not_real(&file);
+    let size_is_real = || (after.size != 0 || seen.size != 0) && !sys::sizes_are_not_real(&file);
     if after != seen || (total != seen.size && size_is_real()) {
         return Attempt::Failed(Outcome::failed(Status::Changed, 0, total));
     }
