@@ -178,3 +178,38 @@ fn a_fuse_mount_is_a_network_device_with_its_own_pool_beside_root_and_tmpfs() {
     assert_eq!(shm.kind, DeviceKind::Ram);
     assert!(matches!(root.kind, DeviceKind::Ssd | DeviceKind::Hdd), "{root:?}");
 }
+
+#[test]
+fn reads_that_fail_with_eagain_or_eintr_forever_end_with_their_errno() {
+    if !can_fuse("reads_that_fail_with_eagain_or_eintr_forever_end_with_their_errno") {
+        return;
+    }
+    let src = TempTree::new("sim-retry");
+    for name in ["eagain-small", "eintr-small", "fine"] {
+        src.file(name.as_bytes(), &[7; 5000]);
+    }
+    src.file(b"eagain-large", &vec![8; 3 << 20]);
+    let fast = ["--seek-min-ms", "0", "--seek-max-ms", "0", "--half-rotation-ms", "0"];
+    let mount = SimMount::new(&src.path, &fast);
+    let session = Session::new(Config::default()).unwrap();
+    let names = ["eagain-small", "eintr-small", "eagain-large", "fine"];
+    let paths = names.iter().enumerate().map(|(i, n)| (mount.mount_point.join(n), i as u64));
+    session.enqueue_many(paths).unwrap();
+    session.finish();
+    let mut results = Vec::new();
+    // Before the retries were bounded, a worker spun on these forever and this timed out.
+    while session.poll(&mut results, 8, Some(Duration::from_secs(60))).unwrap() != PollOutcome::Done
+    {
+    }
+    results.sort_by_key(|r| r.tag);
+    let got: Vec<(Status, i32)> = results.iter().map(|r| (r.status, r.os_error)).collect();
+    assert_eq!(
+        got,
+        vec![
+            (Status::OsError, libc::EAGAIN),
+            (Status::OsError, libc::EINTR),
+            (Status::OsError, libc::EAGAIN),
+            (Status::Ok, 0)
+        ]
+    );
+}

@@ -103,6 +103,37 @@ pub(crate) fn hash_file(
     }
 }
 
+/// Retries of a read that failed with `EINTR` or `EAGAIN`, bounded: a file system that answers
+/// so forever (a misbehaving FUSE or network server) gets its error reported after
+/// [`Retry::MOST`] tries in a row, with a backoff doubling from 1 ms to 64 ms between them
+/// (about 1.5 s in all), instead of a worker spinning on it.
+#[derive(Debug, Default)]
+struct Retry {
+    tries: u32,
+}
+
+impl Retry {
+    const MOST: u32 = 30;
+
+    /// Whether to try `err` again (after waiting the backoff): it is `EINTR` or `EAGAIN` and
+    /// the bound is not reached. A cancelled session tries at once: the read loop then reports
+    /// the cancellation.
+    fn again(&mut self, err: &std::io::Error, cancelled: &AtomicBool) -> bool {
+        let transient = matches!(err.kind(), ErrorKind::Interrupted | ErrorKind::WouldBlock);
+        if !transient || self.tries >= Retry::MOST {
+            return false;
+        }
+        if cancelled.load(Ordering::Relaxed) {
+            return true;
+        }
+        if self.tries > 0 {
+            std::thread::sleep(Duration::from_millis(1 << (self.tries - 1).min(6)));
+        }
+        self.tries += 1;
+        true
+    }
+}
+
 /// One read of a whole file.
 enum Attempt {
     /// Read and hashed: the outcome, the look before the first read that the look after the
@@ -189,6 +220,7 @@ fn attempt(
     let mut total: u64 = 0;
     let started = SystemTime::now();
     let mut reader = &file;
+    let mut retry = Retry::default();
     loop {
         if cancelled.load(Ordering::Relaxed) {
             return Attempt::Failed(Outcome::failed(Status::Cancelled, 0, seen.size));
@@ -207,13 +239,15 @@ fn attempt(
                 hasher.update(&chunk[..n]);
                 total += n as u64;
                 on_read(n as u64);
+                retry = Retry::default();
             }
-            Err(err) if err.kind() == ErrorKind::Interrupted => continue,
-            Err(err) if err.kind() == ErrorKind::WouldBlock => {
+            Err(err) if retry.again(&err, cancelled) => {
                 // Some file systems (FUSE, network) honour O_NONBLOCK on regular files; this one
                 // is regular, so blocking reads are what we want. If clearing fails, the next
                 // read reports the error.
-                let _ = sys::set_status_flags(&file, libc::O_NONBLOCK, false);
+                if err.kind() == ErrorKind::WouldBlock {
+                    let _ = sys::set_status_flags(&file, libc::O_NONBLOCK, false);
+                }
             }
             Err(err) => return Attempt::Failed(Outcome::from_io(&err, seen.size)),
         }

@@ -38,6 +38,8 @@ pub(crate) fn open(path: &Path, follow_symlinks: bool) -> Result<File, Outcome> 
         libc::O_NONBLOCK | libc::O_NOCTTY | if follow_symlinks { 0 } else { libc::O_NOFOLLOW };
     let mut flags = base | libc::O_NOATIME;
     let mut backoff = Duration::from_millis(1);
+    // EINTR from a file system that never stops answering it: reported after this many.
+    let mut interrupted = 0;
     loop {
         match OpenOptions::new().read(true).custom_flags(flags).open(path) {
             Ok(file) => return Ok(file),
@@ -50,7 +52,7 @@ pub(crate) fn open(path: &Path, follow_symlinks: bool) -> Result<File, Outcome> 
                     std::thread::sleep(backoff);
                     backoff *= 2;
                 }
-                Some(libc::EINTR) => {}
+                Some(libc::EINTR) if interrupted < 30 => interrupted += 1,
                 Some(libc::ELOOP) if !follow_symlinks => return Err(loop_or_link(path, &err)),
                 // open() on a Unix socket fails with ENXIO.
                 Some(libc::ENXIO) => return Err(socket_or(path, &err)),

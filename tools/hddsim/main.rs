@@ -29,6 +29,9 @@
 //! it by creating FILE: ordering, not time. `--threads N` serves N requests at once (default 1,
 //! one head), so that the rest of the file system answers while one request stalls.
 //!
+//! Every read of a file whose name starts with `eagain` or `eintr` fails with that error, as a
+//! misbehaving server's might, for the tests of bounded retries.
+//!
 //! It runs in the foreground until unmounted (`umount MOUNTPOINT`).
 
 use fuser::{
@@ -344,6 +347,13 @@ impl Filesystem for HddSim {
         };
         if name.as_encoded_bytes().starts_with(b"stall-read") {
             self.stall("read", name);
+        }
+        // A server that never stops failing a read with a "try again" error.
+        if name.as_encoded_bytes().starts_with(b"eagain") {
+            return reply.error(Errno::EAGAIN);
+        }
+        if name.as_encoded_bytes().starts_with(b"eintr") {
+            return reply.error(Errno::EINTR);
         }
         let len = u64::from(size).min(attr.size.saturating_sub(offset));
         let mut buf = vec![0; len as usize];
