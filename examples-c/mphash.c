@@ -235,19 +235,33 @@ static void walk(struct app *app, const char *root)
             free(dir);
             continue;
         }
-        while ((e = readdir(d)) != NULL) {
+        for (;;) {
             char *path;
-            unsigned char type = e->d_type;
+            unsigned char type;
+            errno = 0; /* readdir returns NULL both at the end and on an error */
+            if ((e = readdir(d)) == NULL) {
+                if (errno != 0) {
+                    fprintf(stderr, "mphash: %s: %s\n", dir, strerror(errno));
+                    app->failed = 1;
+                }
+                break;
+            }
+            type = e->d_type;
             if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
                 continue;
             }
             path = join(dir, e->d_name);
             if (type == DT_UNKNOWN) {
+                /* The file system does not say what the entry is: ask, and report an entry
+                 * that cannot be examined rather than pass over it in silence. */
                 struct stat st;
-                type = lstat(path, &st) != 0 ? DT_UNKNOWN
-                       : S_ISDIR(st.st_mode) ? DT_DIR
-                       : S_ISREG(st.st_mode) ? DT_REG
-                                             : DT_LNK;
+                if (lstat(path, &st) != 0) {
+                    fprintf(stderr, "mphash: %s: %s\n", path, strerror(errno));
+                    app->failed = 1;
+                    free(path);
+                    continue;
+                }
+                type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : DT_LNK;
             }
             if (type == DT_DIR) {
                 if (depth == cap) {

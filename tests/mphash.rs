@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{can_run, is_root, mphash, run, run_ok, TempTree};
+use common::{can_mount, can_run, is_root, mphash, run, run_ok, LoopMount, TempTree};
 use std::collections::BTreeSet;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -204,4 +204,37 @@ fn pseudo_files_hash_as_sha256sum_hashes_them() {
     assert!(ours.status.success(), "{}", String::from_utf8_lossy(&ours.stderr));
     let theirs = run_ok(Command::new("sha256sum").args(&paths));
     assert_eq!(records(&ours.stdout), records(&theirs.stdout));
+}
+
+#[test]
+fn an_entry_that_cannot_be_examined_is_reported_not_skipped() {
+    // An ext4 without the filetype feature lists entries as DT_UNKNOWN, so mphash must lstat
+    // them; in a directory that may be read but not searched, lstat fails (EACCES) for anyone
+    // but root. mphash used to pass over such entries in silence and exit 0.
+    let test = "an_entry_that_cannot_be_examined_is_reported_not_skipped";
+    if !can_mount(test) || !can_run(common::have("setpriv"), test, "setpriv") {
+        return;
+    }
+    let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let disk = LoopMount::with_mkfs(base, "mphash-dtunknown", &["-O", "^filetype"]);
+    let locked = disk.mount_point.join("locked");
+    std::fs::create_dir(&locked).unwrap();
+    std::fs::write(locked.join("a"), b"a").unwrap();
+    std::fs::write(locked.join("b"), b"b").unwrap();
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o644)).unwrap();
+    // Every directory above must be searchable by nobody.
+    let mut up = disk.mount_point.clone();
+    while up.pop() && up.starts_with(base) {
+        std::fs::set_permissions(&up, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let out = run(Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(mphash())
+        .arg(&locked));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    for name in ["a", "b"] {
+        let line = format!("mphash: {}: Permission denied", locked.join(name).display());
+        assert!(stderr.contains(&line), "{stderr}");
+    }
 }

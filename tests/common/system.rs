@@ -63,12 +63,17 @@ pub(crate) struct LoopMount {
 impl LoopMount {
     /// An image in a new directory under `base`, mounted at its `mnt`.
     pub(crate) fn new(base: &Path, tag: &str) -> LoopMount {
+        LoopMount::with_mkfs(base, tag, &[])
+    }
+
+    /// Likewise, made with `mkfs.ext4` options `options` (`-O ^filetype`, say).
+    pub(crate) fn with_mkfs(base: &Path, tag: &str, options: &[&str]) -> LoopMount {
         let dir = TempTree::under(base, tag);
         let image = dir.path.join("disk.img");
         let mount_point = dir.path.join("mnt");
         std::fs::create_dir(&mount_point).unwrap();
         run_ok(Command::new("truncate").arg("-s").arg("64M").arg(&image));
-        run_ok(Command::new("mkfs.ext4").args(["-q", "-F"]).arg(&image));
+        run_ok(Command::new("mkfs.ext4").args(["-q", "-F"]).args(options).arg(&image));
         let out = run_ok(Command::new("losetup").args(["-f", "--show"]).arg(&image));
         let device = String::from_utf8(out.stdout).unwrap().trim().to_owned();
         run_ok(Command::new("mount").arg(&device).arg(&mount_point));
