@@ -1,5 +1,23 @@
 //! Counting a session's threads, for the tests and benches that check that every thread a
 //! session started has gone (`free`) or goes once a stuck call returns (`abandon`).
+#![allow(dead_code, reason = "each test binary uses a different subset")]
+
+/// Waits up to 100 ms for [`session_threads`] to reach 0 and returns what it last was.
+///
+/// `pthread_join` returns when the kernel clears the exiting thread's tid, in `mm_release`,
+/// and the thread lets go of the address space just after: for that moment a thread that was
+/// joined is still listed with its address space. A thread that was not joined and still runs
+/// stays listed; one in that same last moment of its exit cannot be told from a joined one.
+pub fn session_threads_settled() -> usize {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(100);
+    loop {
+        let left = session_threads();
+        if left == 0 || std::time::Instant::now() >= deadline {
+            return left;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
 
 /// Live threads of this process whose name shows they belong to a session (`mp-dispatch`,
 /// `mp-lookup`, `mpN.feed`, `mpN.M`).
