@@ -215,16 +215,19 @@ fn an_entry_that_cannot_be_examined_is_reported_not_skipped() {
     if !can_mount(test) || !can_run(common::have("setpriv"), test, "setpriv") {
         return;
     }
-    let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let disk = LoopMount::with_mkfs(base, "mphash-dtunknown", &["-O", "^filetype"]);
+    // Under the system temp dir (searchable by anyone), not the build tree, which may sit in a
+    // directory only root may enter.
+    let base = std::env::temp_dir();
+    let disk = LoopMount::with_mkfs(&base, "mphash-dtunknown", &["-O", "^filetype"]);
     let locked = disk.mount_point.join("locked");
     std::fs::create_dir(&locked).unwrap();
     std::fs::write(locked.join("a"), b"a").unwrap();
     std::fs::write(locked.join("b"), b"b").unwrap();
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o644)).unwrap();
-    // Every directory above must be searchable by nobody.
+    // The directories this test made above the mount point must be searchable by nobody (the
+    // base itself is left as it is).
     let mut up = disk.mount_point.clone();
-    while up.pop() && up.starts_with(base) {
+    while up.pop() && up != base && up.starts_with(&base) {
         std::fs::set_permissions(&up, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     let out = run(Command::new("setpriv")
