@@ -28,6 +28,7 @@ pub(super) fn run(state: &State, lane: &Lane, name: String) {
         lane.feed(
             limit,
             || state.result_room(),
+            state.starved_lanes(),
             |capacity| {
                 task::spawn(scope, state, lane, capacity);
             },

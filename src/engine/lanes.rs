@@ -10,7 +10,7 @@ use super::pending::PendingQueue;
 use super::placement::Placement;
 use super::sync;
 use crate::device::Device;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 /// Whose files a lane holds.
@@ -57,6 +57,9 @@ struct LaneState {
     closed: bool,
     /// The feeder may exit once the lane is empty: nothing more will come.
     shutdown: bool,
+    /// The feeder has files to start but no room in the results bound: counted in the
+    /// session's starved lanes until room is made.
+    starved: bool,
 }
 
 /// What a task may take next.
@@ -82,6 +85,7 @@ impl Lane {
             sleeping: false,
             closed: false,
             shutdown: false,
+            starved: false,
         };
         let fiemap = AtomicBool::new(true);
         let feeder = Condvar::new();
@@ -190,16 +194,36 @@ impl Lane {
     /// starts the reserved tasks with `start(capacity)` after unlocking the lane, so that the
     /// tasks it wakes, and lookups pushing files, do not wait for its lock. Sleeps when nothing
     /// changes; returns when the lane is shut down or closed, empty, and has no task left.
+    ///
+    /// A feeder that has work but no room in the results bound counts itself in `starved`
+    /// (and marks its lane) *before* it looks at the room once more, and whoever makes room
+    /// decreases the counts first and then wakes the starved lanes
+    /// ([`wake_if_starved`](Lane::wake_if_starved)): so a room made while the feeder decided
+    /// to sleep is never missed.
     pub(super) fn feed(
         &self,
         limit: usize,
-        room: impl Fn() -> usize,
+        results_room: impl Fn() -> usize,
+        starved: &AtomicUsize,
         mut start: impl FnMut(usize),
     ) {
         let mut reserved = Vec::with_capacity(limit);
         loop {
-            let room = room();
+            let mut room = results_room();
             let mut state = self.lock();
+            let wants =
+                |s: &LaneState| !s.closed && s.pending.len() > s.reserved && s.tasks < limit;
+            if room == 0 && wants(&state) && !state.starved {
+                state.starved = true;
+                starved.fetch_add(1, Ordering::SeqCst);
+                drop(state);
+                room = results_room();
+                state = self.lock();
+            }
+            if room > 0 && state.starved {
+                state.starved = false;
+                starved.fetch_sub(1, Ordering::SeqCst);
+            }
             while !state.closed
                 && state.pending.len() > state.reserved
                 && state.tasks < limit
@@ -227,6 +251,16 @@ impl Lane {
             state.wake = false;
             drop(state);
             reserved.drain(..).for_each(&mut start);
+        }
+    }
+
+    /// Wakes the feeder if it waits for room in the results bound (see [`feed`](Lane::feed)).
+    pub(super) fn wake_if_starved(&self, starved: &AtomicUsize) {
+        let mut state = self.lock();
+        if state.starved {
+            state.starved = false;
+            starved.fetch_sub(1, Ordering::SeqCst);
+            self.raise(state);
         }
     }
 

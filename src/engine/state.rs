@@ -73,6 +73,8 @@ pub(super) struct State {
     /// What the router waits for room in, as a [`Starved`]: only then do lookup workers and
     /// tasks wake it, which spares a wake-up (and a context switch) per path.
     router_starved: AtomicU8,
+    /// Lanes whose feeder waits for room in the results bound (see `Lane::feed`).
+    starved_lanes: AtomicUsize,
 }
 
 /// Paths held routed and not yet in a task at most while some device orders its reads. The
@@ -125,6 +127,7 @@ impl State {
             cachestat: AtomicBool::new(true),
             lanes_shut: AtomicBool::new(false),
             router_starved: AtomicU8::new(Starved::No as u8),
+            starved_lanes: AtomicUsize::new(0),
         }
     }
 
@@ -204,6 +207,11 @@ impl State {
             }
         }
         slot.as_ref().ok().and_then(|lane| lane.clone())
+    }
+
+    /// The count of lanes whose feeder waits for room in the results bound.
+    pub(super) fn starved_lanes(&self) -> &AtomicUsize {
+        &self.starved_lanes
     }
 
     /// Whether `cachestat` is still worth asking.
@@ -339,7 +347,7 @@ impl State {
     /// Results that may still be produced before the ready-results bound is reached, counting
     /// the files in flight (routed to lookups, or taken by tasks) as results to come.
     pub(super) fn result_room(&self) -> usize {
-        let in_flight = self.files_in_flight.load(Ordering::Acquire);
+        let in_flight = self.files_in_flight.load(Ordering::SeqCst);
         self.config.max_ready_results.saturating_sub(self.results.ready_len() + in_flight)
     }
 
@@ -383,6 +391,10 @@ impl State {
     /// Room for paths was made (a lookup settled, a task took or finished files): wakes the
     /// router if it waits for room there is now.
     pub(super) fn room_made(&self) {
+        if self.starved_lanes.load(Ordering::SeqCst) > 0 {
+            let starved = &self.starved_lanes;
+            self.all_lanes().iter().for_each(|lane| lane.wake_if_starved(starved));
+        }
         let wake = match self.router_starved.load(Ordering::SeqCst) {
             s if s == Starved::Window as u8 => {
                 let (waiting, window) = self.window();
