@@ -279,6 +279,48 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Any bytes at all: an error or a spec, never a panic; a spec's decisions stay in the
+        /// thread range.
+        #[test]
+        fn any_bytes_parse_or_are_refused(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..64)) {
+            if let Ok(spec) = ThreadsSpec::parse_bytes(&bytes) {
+                for kind in DeviceKind::ALL {
+                    let d = spec.decide("sda", kind, &[], 2);
+                    proptest::prop_assert!((1..=MAX_THREADS).contains(&d.threads));
+                }
+            }
+        }
+
+        /// Specs made of valid rules parse, and print as text that parses to the same spec.
+        #[test]
+        fn valid_specs_round_trip(rules in proptest::collection::vec(
+            (0usize..3, "[a-z][a-z0-9]{0,6}", 0usize..6, 1usize..=1024, proptest::bool::ANY),
+            0..6,
+        )) {
+            let text: Vec<String> = rules
+                .iter()
+                .map(|(selector, name, kind, threads, by_kind)| {
+                    let selector = match selector {
+                        0 => DeviceKind::ALL[*kind].to_string(),
+                        1 => format!("dev:{name}"),
+                        _ => format!("path:/mnt/{name}"),
+                    };
+                    let value = if *by_kind {
+                        DeviceKind::ALL[(kind + 1) % 6].to_string()
+                    } else {
+                        threads.to_string()
+                    };
+                    format!("{selector}:{value}")
+                })
+                .collect();
+            let text = text.join(",");
+            let spec: ThreadsSpec = text.parse().unwrap();
+            proptest::prop_assert_eq!(spec.to_string(), text.clone());
+            proptest::prop_assert_eq!(spec.to_string().parse::<ThreadsSpec>().unwrap(), spec);
+        }
+    }
+
     #[test]
     fn display_round_trips() {
         let text = "ssd:8,hdd:1,ram:2,dev:sdb:2,path:/mnt/nas:4,network:hdd";

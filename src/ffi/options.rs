@@ -149,6 +149,39 @@ mod tests {
         assert_eq!(read(&options).unwrap_err(), Status::InvalidArgument);
     }
 
+    proptest::proptest! {
+        /// Any field values in a struct of a known size: a config or a refusal, never a panic;
+        /// accepted exactly when algorithm and flags are known and the spec parses.
+        #[test]
+        fn any_options_decode_or_are_refused(
+            algorithm in proptest::num::u32::ANY,
+            flags in proptest::num::u32::ANY,
+            buffer_size in proptest::num::usize::ANY,
+            in_flight in proptest::num::u32::ANY,
+            ready in proptest::num::u32::ANY,
+            spec in proptest::collection::vec(proptest::num::u8::ANY, 0..24),
+        ) {
+            let options = MpOptions {
+                algorithm,
+                flags,
+                threads_spec: spec.as_ptr(),
+                threads_spec_len: spec.len(),
+                buffer_size,
+                in_flight_per_thread: in_flight,
+                max_ready_results: ready,
+                ..MpOptions::default()
+            };
+            let known_flags = MP_FLAG_NO_FOLLOW_SYMLINKS
+                | MP_FLAG_DROP_CACHE
+                | MP_FLAG_NO_DISK_ORDER
+                | MP_FLAG_NO_DIRECT_IO;
+            let acceptable = Algorithm::from_code(algorithm).is_some()
+                && flags & !known_flags == 0
+                && ThreadsSpec::parse_bytes(&spec).is_ok();
+            proptest::prop_assert_eq!(read(&options).is_ok(), acceptable);
+        }
+    }
+
     #[test]
     fn spec_and_flags_are_carried_over() {
         let spec = b"hdd:1,ssd:8";
