@@ -313,12 +313,13 @@ impl Queued {
                 self.run.push((placement, job));
             }
             lane.push(self.run.drain(..), &mut self.refused);
-            state.left_window(self.refused.len());
-            let status =
-                if state.is_cancelled() { Status::Cancelled } else { Status::ResourceExhausted };
-            for job in self.refused.drain(..) {
-                let device = feeder::device_of(state, &lane, job.device);
-                task::fail(state, [(&*device, job)], status, Job::size);
+            if !self.refused.is_empty() {
+                let status = if state.is_cancelled() {
+                    Status::Cancelled
+                } else {
+                    Status::ResourceExhausted
+                };
+                task::fail(state, &lane, self.refused.drain(..), status, Job::size);
             }
         }
     }

@@ -18,7 +18,6 @@
 //! `multi_scope` over all pools whenever a device appeared, draining every device's tasks).
 
 use super::admission::Ctx;
-use super::feeder;
 use super::inbox::{Submission, Wait};
 use super::lookup::{LookupLane, Mounts, STALL};
 use super::state::{Starved, State};
@@ -169,11 +168,7 @@ impl<'scope, 'env> Router<'scope, 'env> {
             fail_unrouted(state, lane.drain(), Status::Cancelled);
         }
         for lane in state.all_lanes() {
-            let jobs = lane.close();
-            state.left_window(jobs.len());
-            let devices: Vec<_> =
-                jobs.iter().map(|job| feeder::device_of(state, &lane, job.device)).collect();
-            task::fail(state, devices.iter().map(|d| &**d).zip(jobs), Status::Cancelled, |_| 0);
+            task::fail(state, &lane, lane.close(), Status::Cancelled, |_| 0);
         }
     }
 

@@ -13,7 +13,6 @@ use super::lanes::Lane;
 use super::pools::DevicePool;
 use super::state::State;
 use super::task;
-use crate::device::Device;
 use crate::Status;
 
 /// Runs `lane`'s pool until the lane is shut down (or closed) and drained, then joins the pool's
@@ -38,18 +37,5 @@ pub(super) fn run(state: &State, lane: &Lane, name: String) {
 
 /// The lane's pool could not be built: its files, and those pushed later, fail.
 pub(super) fn no_pool(state: &State, lane: &Lane) {
-    let jobs = lane.close();
-    state.left_window(jobs.len());
-    state.room_made();
-    let devices: Vec<_> = jobs.iter().map(|job| device_of(state, lane, job.device)).collect();
-    let pairs = devices.iter().map(|d| &**d).zip(jobs);
-    task::fail(state, pairs, Status::ResourceExhausted, |_| 0);
-}
-
-/// The device of a file in `lane`.
-pub(super) fn device_of(state: &State, lane: &Lane, index: usize) -> std::sync::Arc<Device> {
-    match lane.device() {
-        Some(device) => std::sync::Arc::clone(device),
-        None => state.device(index).expect("a queued file's device exists"),
-    }
+    task::fail(state, lane, lane.close(), Status::ResourceExhausted, |_| 0);
 }

@@ -10,7 +10,7 @@ use super::lanes::{Lane, Take};
 use super::results::FileResult;
 use super::state::State;
 use crate::device::Device;
-use crate::read::{self, Classified, Outcome};
+use crate::read::{self, Outcome};
 use crate::stats::Tally;
 use crate::Status;
 use rayon::Scope;
@@ -46,15 +46,8 @@ pub(super) fn spawn<'s>(scope: &Scope<'s>, state: &'s State, lane: &'s Lane, cap
 /// `Internal` result, so every path still gets exactly one.
 fn run(state: &State, lane: &Lane, capacity: usize) -> usize {
     let Some(first) = lane.pop(Take::First) else { return 0 };
-    let owned: Arc<Device>;
-    let device: &Device = match lane.device() {
-        Some(device) => device,
-        None => {
-            // The page-cache lane: the file's own device, met before its file was queued.
-            owned = state.device(first.device).expect("a queued file's device exists");
-            &owned
-        }
-    };
+    let device = device_of(state, lane, first.device);
+    let device: &Device = &device;
     RESULTS.with(|results| {
         // Not borrowed across a call that could re-enter this function on the same thread
         // (`hash_file` does not run rayon work), so the borrow cannot fail.
@@ -108,7 +101,7 @@ fn hash(state: &State, device: &Device, job: &Job, tally: &mut Tally) -> Outcome
             *buffer = vec![0; size];
         }
         let path = Path::new(OsStr::from_bytes(&job.path));
-        let classified = Some(Classified { seen: job.seen });
+        let classified = Some(job.seen);
         let settings = state.read_settings();
         read::hash_file(path, classified, settings, &mut buffer, state.cancel_flag(), |n| {
             tally.read_bytes(n);
@@ -138,18 +131,34 @@ fn settle(
     }
 }
 
-/// Gives each job, paired with its device, the outcome `status` without reading it (cancelled,
-/// no pool), and delivers the results at once. `size` says what size each result reports.
-pub(super) fn fail<'d>(
+/// Gives each of `jobs`, taken out of `lane` (or refused by it), the outcome `status` without
+/// reading it (cancelled, no pool), delivers the results at once, and counts the jobs out of the
+/// router's window. `size` says what size each result reports.
+pub(super) fn fail(
     state: &State,
-    jobs: impl IntoIterator<Item = (&'d Device, Job)>,
+    lane: &Lane,
+    jobs: impl IntoIterator<Item = Job>,
     status: Status,
     size: impl Fn(&Job) -> u64,
 ) {
     let (mut results, mut tally) = (Vec::new(), Tally::default());
-    for (device, job) in jobs {
+    let mut failed = 0;
+    for job in jobs {
+        let device = device_of(state, lane, job.device);
         let outcome = Outcome::failed(status, 0, size(&job));
-        settle(state, device, &job, outcome, &mut results, &mut tally);
-        state.deliver(device, &mut tally, &mut results);
+        settle(state, &device, &job, outcome, &mut results, &mut tally);
+        state.deliver(&device, &mut tally, &mut results);
+        failed += 1;
+    }
+    state.left_window(failed);
+    state.room_made();
+}
+
+/// The device of a file of `lane`: the lane's own, or for the page-cache lane the file's, which
+/// was met before the file was queued.
+fn device_of(state: &State, lane: &Lane, index: usize) -> Arc<Device> {
+    match lane.device() {
+        Some(device) => Arc::clone(device),
+        None => state.device(index).expect("a queued file's device exists"),
     }
 }

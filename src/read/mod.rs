@@ -35,13 +35,6 @@ pub(crate) struct ReadSettings {
     pub(crate) settle: Duration,
 }
 
-/// What the lookup's `stat` said of a path when it assigned it to a pool.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Classified {
-    /// The look itself: `st_dev` names the device whose pool reads the file.
-    pub(crate) seen: Snapshot,
-}
-
 /// Hashes the file at `path` with `buf` as the read buffer, and reports the digest only when
 /// the file stood still for it (see [`snapshot`]): its timestamps older than the read by the
 /// settle margin, and the same identity, size and timestamps before the first read and after
@@ -49,7 +42,7 @@ pub(crate) struct Classified {
 /// read counts if the file has not moved since the first, and its digest if it has settled or
 /// equals the first's; a file still moving is [`Status::Changed`].
 ///
-/// `classified` is what `stat` said when the path was assigned to a pool. A file it called
+/// `classified` is what the lookup's `stat` saw when it assigned the path to a pool. A file it called
 /// shorter than the buffer is read in one call and checked with one `fstat` after: when the
 /// read returns exactly that many bytes and the `fstat` matches the `stat`, open, read, fstat,
 /// close are all it costs. Anything else takes the careful way from the start: `fstat` the
@@ -59,7 +52,7 @@ pub(crate) struct Classified {
 /// told every chunk's size (progress).
 pub(crate) fn hash_file(
     path: &Path,
-    classified: Option<Classified>,
+    classified: Option<Snapshot>,
     settings: ReadSettings,
     buf: &mut [u8],
     cancelled: &AtomicBool,
@@ -146,7 +139,7 @@ enum Attempt {
 /// Reads and hashes the file once (see [`hash_file`]).
 fn attempt(
     path: &Path,
-    classified: Option<Classified>,
+    classified: Option<Snapshot>,
     settings: ReadSettings,
     buf: &mut [u8],
     cancelled: &AtomicBool,
@@ -165,8 +158,8 @@ fn attempt(
         Attempt::Hashed { outcome, seen, started }
     };
     // Not for empty files: a FIFO or /dev/null swapped in also reads 0 bytes.
-    let single_read = |c: &Classified| c.seen.size > 0 && c.seen.size < buf.len() as u64;
-    if let Some(Classified { seen }) = classified.filter(single_read) {
+    let single_read = |seen: &Snapshot| seen.size > 0 && seen.size < buf.len() as u64;
+    if let Some(seen) = classified.filter(single_read) {
         if cancelled.load(Ordering::Relaxed) {
             return Attempt::Failed(Outcome::failed(Status::Cancelled, 0, seen.size));
         }
@@ -191,7 +184,7 @@ fn attempt(
         return Attempt::Failed(Outcome::failed(status, 0, before.len()));
     }
     let seen = Snapshot::of(&before);
-    if classified.is_some_and(|c| c.seen.dev != seen.dev) {
+    if classified.is_some_and(|c| c.dev != seen.dev) {
         return Attempt::Failed(Outcome::failed(Status::Changed, 0, seen.size));
     }
     if (&file).seek(SeekFrom::Start(0)).is_err() {
@@ -499,7 +492,7 @@ mod tests {
     fn hash_classified(path: &Path, dev: u64, size: u64) -> Outcome {
         let mut seen = Snapshot::of(&std::fs::metadata(path).unwrap());
         (seen.dev, seen.size) = (dev, size);
-        let classified = Some(Classified { seen });
+        let classified = Some(seen);
         hash_file(path, classified, SETTINGS, &mut [0; 16], &AtomicBool::new(false), |_| {})
     }
 
@@ -605,7 +598,7 @@ mod tests {
         let (mut ok, mut changed, mut torn) = (0, 0, 0);
         for _ in 0..150 {
             let seen = Snapshot::of(&std::fs::metadata(&path).unwrap());
-            let classified = Some(Classified { seen });
+            let classified = Some(seen);
             let out =
                 hash_file(&path, classified, settings, &mut buf, &AtomicBool::new(false), |_| {});
             match out.status {
@@ -670,7 +663,7 @@ mod tests {
             ["/proc/version", "/proc/filesystems", "/sys/kernel/mm/transparent_hugepage/enabled"];
         for path in stable.iter().map(Path::new).filter(|p| p.exists()) {
             let seen = Snapshot::of(&std::fs::metadata(path).unwrap());
-            let classified = Some(Classified { seen });
+            let classified = Some(seen);
             let settings = ReadSettings { settle: SETTLE, ..SETTINGS };
             let mut buf = vec![0; (1 << 20) + 1];
             let out =
