@@ -79,7 +79,7 @@
 #define MP_ERR_SESSION_CANCELLED 105
 
 /**
- * The operating system refused a thread or another resource the session needs.
+ * The operating system refused memory, a thread or another resource the session needs.
  */
 #define MP_ERR_RESOURCE_EXHAUSTED 106
 
@@ -500,7 +500,9 @@ mp_status mp_options_init(struct mp_options *options);
  * with a non-zero length); MP_ERR_OPTIONS_VERSION for an unknown `struct_size`;
  * MP_ERR_INVALID_ARGUMENT for an unknown algorithm or flag, a buffer size of 0 or over 2^30,
  * or a zero bound; MP_ERR_INVALID_THREADS_SPEC; MP_ERR_RESOURCE_EXHAUSTED if no thread could be
- * started. `*session_out` is written only on MP_OK. Thread-safe.
+ * started, or less than about 5 MiB of address space is free under the process's `RLIMIT_AS`
+ * (see the README, "Running out of memory never aborts the host"). `*session_out` is written
+ * only on MP_OK. Thread-safe.
  *
  * # Safety
  * `options` must be NULL or point to an initialised `mp_options`; `session_out` must be NULL or
@@ -556,7 +558,8 @@ void mp_session_abandon(struct mp_session *session);
  *
  * Returns MP_OK; MP_ERR_NULL_POINTER if `session` is NULL, or `path` is NULL with a non-zero
  * length; MP_ERR_SESSION_FINISHED after `mp_session_finish()`; MP_ERR_SESSION_CANCELLED after
- * `mp_session_cancel()`. Thread-safe.
+ * `mp_session_cancel()`; MP_ERR_RESOURCE_EXHAUSTED if no memory is left to queue the path (it
+ * is not queued; the call may be repeated once results were polled). Thread-safe.
  *
  * # Safety
  * `session` must be NULL or a live session; `path` must be NULL or readable for `path_len`

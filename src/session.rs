@@ -53,7 +53,7 @@ impl Session {
     /// Errors: [`Status::InvalidArgument`] for a zero or oversized buffer, zero in-flight or
     /// ready-results bound; [`Status::ResourceExhausted`] if the thread cannot be started.
     pub fn new(config: Config) -> Result<Session, Status> {
-        Ok(Session { engine: Engine::start(config, Resolver::system())? })
+        Ok(Session { engine: Engine::start(config, Resolver::system)? })
     }
 
     /// Queues one path. The path is copied; any bytes are accepted, and problems with the path

@@ -1,5 +1,6 @@
 //! Every system call the library makes outside the C ABI and `std`: file advice, descriptor
-//! flags, `FIEMAP` and `cachestat`. Each wrapper is safe to call; the `unsafe` lives here.
+//! flags, `FIEMAP`, `cachestat` and the address-space limit. Each wrapper is safe to call; the
+//! `unsafe` lives here.
 //!
 //! This module is Linux-specific by design, so that a port to macOS or the BSDs replaces one
 //! file. What a port has to know:
@@ -16,10 +17,35 @@
 //! - `cachestat` (Linux 6.5+) is system call 451 on every architecture Rust targets (alpha, which
 //!   Rust does not target, numbers it 561); older kernels answer `ENOSYS`. Callers treat any
 //!   error as "unknown" and stop asking.
+//! - [`address_space_left`] reads `/proc/self/statm`; the BSDs and macOS have no such file (a
+//!   port returns `None`, "no limit known", which turns the memory checks off, as they are when
+//!   no `RLIMIT_AS` is set).
 
 use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
+
+/// Bytes of address space this process may still map under `RLIMIT_AS` (`ulimit -v`), or `None`
+/// when no limit is set (the usual case: then the check costs one `getrlimit`) or the current
+/// size cannot be read. Every thread's mappings count: stacks, heaps, buffers, libraries.
+pub(crate) fn address_space_left() -> Option<u64> {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes one rlimit into the struct it is given, which lives on this stack.
+    if unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut limit) } != 0
+        || limit.rlim_cur == libc::RLIM_INFINITY
+    {
+        return None;
+    }
+    // The first field of statm is the total program size in pages (VmSize). Read into the stack,
+    // with no allocation: this runs when memory may be gone.
+    let mut statm = [0u8; 128];
+    let len = io::Read::read(&mut File::open("/proc/self/statm").ok()?, &mut statm).ok()?;
+    let first = statm[..len].split(|&b| b == b' ').next()?;
+    let pages: u64 = std::str::from_utf8(first).ok()?.parse().ok()?;
+    #[allow(clippy::unnecessary_cast, reason = "rlim_t is u32 on 32-bit targets")]
+    let limit = limit.rlim_cur as u64;
+    Some(limit.saturating_sub(pages.saturating_mul(page_size())))
+}
 
 /// `posix_fadvise` over `len` bytes from `offset` (0 and 0: the whole file). A hint: its result
 /// is ignored, as the kernel may ignore the advice.

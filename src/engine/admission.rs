@@ -11,6 +11,7 @@ use super::inbox::Submission;
 use super::lanes::{Lane, Owner};
 use super::links::Join;
 use super::lookup::{LookupLane, Next};
+use super::memory;
 use super::placement::{self, Placement};
 use super::state::State;
 use super::task;
@@ -59,7 +60,11 @@ impl<'scope, 'env> Ctx<'scope, 'env> {
         name: String,
         f: impl FnOnce() + Send + 'scope,
     ) -> Option<ScopedJoinHandle<'scope, ()>> {
-        std::thread::Builder::new().name(name).spawn_scoped(self.threads, f).ok()
+        std::thread::Builder::new()
+            .name(name)
+            .stack_size(memory::STACK_SIZE)
+            .spawn_scoped(self.threads, f)
+            .ok()
     }
 
     /// Starts `lane`'s feeder (which builds its pool); a lane that gets none fails its files.

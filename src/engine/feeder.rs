@@ -10,6 +10,7 @@
 //! holding a worker of a one-thread pool) and returns only once every task has ended.
 
 use super::lanes::Lane;
+use super::memory;
 use super::pools::DevicePool;
 use super::state::State;
 use super::task;
@@ -18,11 +19,10 @@ use crate::Status;
 /// Runs `lane`'s pool until the lane is shut down (or closed) and drained, then joins the pool's
 /// threads. A pool that cannot be built (out of threads) closes the lane: its files fail.
 pub(super) fn run(state: &State, lane: &Lane, name: String) {
-    let pool = match DevicePool::new(name, lane.threads) {
-        Ok(pool) => pool,
-        Err(_) => return no_pool(state, lane),
+    let Some(pool) = build(&name, lane.threads, state.config().buffer_size) else {
+        return no_pool(state, lane);
     };
-    let limit = lane.threads * state.config().in_flight_per_thread;
+    let limit = pool.threads() * state.config().in_flight_per_thread;
     pool.pool().in_place_scope(|scope| {
         lane.feed(
             limit,
@@ -33,6 +33,20 @@ pub(super) fn run(state: &State, lane: &Lane, name: String) {
             },
         );
     });
+}
+
+/// The largest pool of at most `wanted` threads that memory and the system allow: as many
+/// threads with a `buffer`-byte read buffer as leave the address-space headroom, then half as
+/// many each time a thread cannot be spawned. `None` if not even one thread can.
+fn build(name: &str, wanted: usize, buffer: usize) -> Option<DevicePool> {
+    let mut threads = memory::affordable_threads(wanted, buffer);
+    while threads > 0 {
+        if let Ok(pool) = DevicePool::new(name.to_owned(), threads) {
+            return Some(pool);
+        }
+        threads /= 2;
+    }
+    None
 }
 
 /// The lane's pool could not be built: its files, and those pushed later, fail.

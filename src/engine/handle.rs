@@ -1,6 +1,7 @@
 //! [`Engine`]: the session's handle on its state and its dispatcher thread.
 
 use super::dispatch;
+use super::memory;
 use super::results::{FileResult, PollOutcome};
 use super::state::{State, Stop};
 use crate::config::Config;
@@ -24,15 +25,23 @@ pub(crate) struct Engine {
 
 impl Engine {
     /// Validates `config` and starts the dispatcher thread. Pools are created as devices are
-    /// met.
-    pub(crate) fn start(config: Config, resolver: Resolver) -> Result<Engine, Status> {
+    /// met. The memory check comes before anything is allocated, the `resolver` included.
+    pub(crate) fn start(
+        config: Config,
+        resolver: impl FnOnce() -> Resolver,
+    ) -> Result<Engine, Status> {
         config.validate()?;
+        if !memory::fits(memory::SESSION_MINIMUM - memory::HEADROOM) {
+            return Err(Status::ResourceExhausted);
+        }
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let table = DeviceTable::new(resolver, config.threads.clone(), cpus);
+        let table = DeviceTable::new(resolver(), config.threads.clone(), cpus);
         let state = Arc::new(State::new(config, cpus, table));
+        state.reserve_results()?;
         let for_thread = Arc::clone(&state);
         let dispatcher = std::thread::Builder::new()
             .name("mp-dispatch".into())
+            .stack_size(memory::STACK_SIZE)
             .spawn(move || dispatch::run(&for_thread))
             .map_err(|_| Status::ResourceExhausted)?;
         Ok(Engine { state, dispatcher: Some(dispatcher) })

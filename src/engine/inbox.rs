@@ -95,11 +95,15 @@ impl Inbox {
         if state.lifecycle.finished {
             return Err(Status::SessionFinished);
         }
-        let before = state.queue.len();
+        let (before, count) = (state.queue.mark(), state.queue.len());
         for (path, tag) in items {
-            state.queue.push(path, tag);
+            if state.queue.push(path, tag).is_err() {
+                // All or none: what this call added goes, and the caller may try again later.
+                state.queue.rollback(before);
+                return Err(Status::ResourceExhausted);
+            }
         }
-        on_accept((state.queue.len() - before) as u64);
+        on_accept((state.queue.len() - count) as u64);
         // A router asleep with nothing to do wakes for the first path; one that lingers after a
         // busy turn wakes for a run of paths, so that paths enqueued one call at a time reach
         // the lookups and the pools in runs instead of a wake-up of every thread per few paths.

@@ -23,6 +23,7 @@ mod inbox;
 mod lanes;
 mod links;
 mod lookup;
+mod memory;
 mod path_bytes;
 mod path_store;
 mod pending;

@@ -1,7 +1,8 @@
 //! Queued paths stored back to back, so that a million queued paths cost their bytes plus
 //! 16 bytes each, not an allocation each.
 
-use std::collections::VecDeque;
+use super::memory;
+use std::collections::{TryReserveError, VecDeque};
 
 /// Bytes per chunk: large enough that chunk overhead is negligible, small enough that a
 /// half-consumed chunk does not hold much.
@@ -23,22 +24,77 @@ struct Chunk {
     taken: usize,
 }
 
+/// The allocator had no memory for a path (the store is as it was before the push).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct OutOfMemory;
+
+impl From<TryReserveError> for OutOfMemory {
+    fn from(_: TryReserveError) -> OutOfMemory {
+        OutOfMemory
+    }
+}
+
+/// Where the store ended at one moment, to undo the pushes after it ([`PathStore::rollback`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Mark {
+    chunks: usize,
+    bytes: usize,
+    entries: usize,
+    len: usize,
+}
+
 impl PathStore {
-    pub(crate) fn push(&mut self, path: &[u8], tag: u64) {
+    /// Appends a path. Its memory is reserved fallibly: a store that cannot grow says so instead
+    /// of aborting the process.
+    pub(crate) fn push(&mut self, path: &[u8], tag: u64) -> Result<(), OutOfMemory> {
         let fits = |c: &Chunk| c.bytes.len() + path.len() <= CHUNK_BYTES || c.bytes.is_empty();
         if !self.chunks.back().is_some_and(fits) {
-            let capacity = CHUNK_BYTES.max(path.len());
-            let chunk =
-                Chunk { bytes: Vec::with_capacity(capacity), entries: Vec::new(), taken: 0 };
-            self.chunks.push_back(chunk);
+            let size = CHUNK_BYTES.max(path.len());
+            let chunks = &self.chunks;
+            if !memory::may_grow::<u8>(0, 0, size)
+                || !memory::may_grow::<Chunk>(chunks.len(), chunks.capacity(), 1)
+            {
+                return Err(OutOfMemory);
+            }
+            let mut bytes = Vec::new();
+            bytes.try_reserve_exact(size)?;
+            self.chunks.try_reserve(1)?;
+            self.chunks.push_back(Chunk { bytes, entries: Vec::new(), taken: 0 });
         }
         let chunk = self.chunks.back_mut().expect("just ensured");
-        chunk.bytes.extend_from_slice(path);
-        // A chunk holds at most max(CHUNK_BYTES, one path) bytes; a path longer than 4 GiB is
-        // not a path any kernel would take, so u32 offsets are enough.
+        let entries = &chunk.entries;
+        if !memory::may_grow::<(u64, u32)>(entries.len(), entries.capacity(), 1) {
+            return Err(OutOfMemory);
+        }
+        chunk.entries.try_reserve(1)?;
+        chunk.bytes.extend_from_slice(path); // within the capacity reserved with the chunk
+                                             // A chunk holds at most max(CHUNK_BYTES, one path) bytes; a path longer than 4 GiB is
+                                             // not a path any kernel would take, so u32 offsets are enough.
         let end = u32::try_from(chunk.bytes.len()).expect("chunk offsets fit in u32");
         chunk.entries.push((tag, end));
         self.len += 1;
+        Ok(())
+    }
+
+    /// Where the store ends now.
+    pub(crate) fn mark(&self) -> Mark {
+        let back = self.chunks.back();
+        Mark {
+            chunks: self.chunks.len(),
+            bytes: back.map_or(0, |c| c.bytes.len()),
+            entries: back.map_or(0, |c| c.entries.len()),
+            len: self.len,
+        }
+    }
+
+    /// Removes every path pushed after `mark` (nothing may have been popped since).
+    pub(crate) fn rollback(&mut self, mark: Mark) {
+        self.chunks.truncate(mark.chunks);
+        if let Some(back) = self.chunks.back_mut() {
+            back.bytes.truncate(mark.bytes);
+            back.entries.truncate(mark.entries);
+        }
+        self.len = mark.len;
     }
 
     /// Removes the oldest path, handing its bytes and tag to `f`.
@@ -78,9 +134,9 @@ mod tests {
             .map(|i| format!("/some/dir/{i}-\u{e9}").into_bytes().repeat(1 + (i % 3) as usize))
             .collect();
         for (i, p) in paths.iter().enumerate() {
-            store.push(p, i as u64);
+            store.push(p, i as u64).unwrap();
         }
-        store.push(b"", 999_999);
+        store.push(b"", 999_999).unwrap();
         assert_eq!(store.len(), paths.len() + 1);
         assert!(store.chunks.len() > 1, "spans several chunks");
         for (i, p) in paths.iter().enumerate() {
@@ -95,9 +151,9 @@ mod tests {
     fn a_path_longer_than_a_chunk_gets_its_own() {
         let mut store = PathStore::default();
         let long = vec![b'x'; CHUNK_BYTES + 5];
-        store.push(b"a", 1);
-        store.push(&long, 2);
-        store.push(b"b", 3);
+        store.push(b"a", 1).unwrap();
+        store.push(&long, 2).unwrap();
+        store.push(b"b", 3).unwrap();
         assert_eq!(store.pop(|b, t| (b.to_vec(), t)), Some((b"a".to_vec(), 1)));
         assert_eq!(store.pop(|b, t| (b.len(), t)), Some((long.len(), 2)));
         assert_eq!(store.pop(|b, t| (b.to_vec(), t)), Some((b"b".to_vec(), 3)));
@@ -107,11 +163,28 @@ mod tests {
     fn memory_is_the_path_bytes_plus_sixteen_each() {
         let mut store = PathStore::default();
         for i in 0..100_000u64 {
-            store.push(b"/a/path/of/thirty/two/bytes/xxxx", i);
+            store.push(b"/a/path/of/thirty/two/bytes/xxxx", i).unwrap();
         }
         let bytes: usize = store.chunks.iter().map(|c| c.bytes.capacity()).sum();
         let entries: usize = store.chunks.iter().map(|c| c.entries.capacity() * 16).sum();
         assert!(bytes <= 32 * 100_000 + CHUNK_BYTES, "{bytes}");
         assert!(entries <= 2 * 16 * 100_000, "{entries}");
+    }
+
+    #[test]
+    fn rollback_removes_exactly_the_pushes_after_the_mark() {
+        let mut store = PathStore::default();
+        store.push(b"/kept", 1).unwrap();
+        let mark = store.mark();
+        let long = vec![b'x'; CHUNK_BYTES + 10]; // a chunk of its own
+        store.push(b"/gone", 2).unwrap();
+        store.push(&long, 3).unwrap();
+        store.push(b"/gone too", 4).unwrap();
+        store.rollback(mark);
+        assert_eq!(store.len(), 1);
+        store.push(b"/after", 5).unwrap();
+        let mut got = Vec::new();
+        while store.pop(|p, t| got.push((p.to_vec(), t))).is_some() {}
+        assert_eq!(got, vec![(b"/kept".to_vec(), 1), (b"/after".to_vec(), 5)]);
     }
 }

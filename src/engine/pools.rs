@@ -1,5 +1,6 @@
 //! A rayon pool whose threads are joined when it is dropped.
 
+use super::memory::STACK_SIZE;
 use rayon::ThreadPool;
 use std::thread::JoinHandle;
 
@@ -23,7 +24,7 @@ impl DevicePool {
             .num_threads(threads)
             .thread_name(move |i| format!("{name}.{i}"))
             .spawn_handler(|thread| {
-                let mut builder = std::thread::Builder::new();
+                let mut builder = std::thread::Builder::new().stack_size(STACK_SIZE);
                 if let Some(name) = thread.name() {
                     builder = builder.name(name.to_owned());
                 }
@@ -39,6 +40,11 @@ impl DevicePool {
                 Err(std::io::Error::other(err))
             }
         }
+    }
+
+    /// How many threads the pool has.
+    pub(crate) fn threads(&self) -> usize {
+        self.threads.len()
     }
 
     pub(crate) fn pool(&self) -> &ThreadPool {

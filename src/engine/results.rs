@@ -1,5 +1,6 @@
 //! Completed results waiting for `poll`.
 
+use super::memory;
 use super::sync;
 use crate::digest::DigestBytes;
 use crate::read::Outcome;
@@ -61,6 +62,10 @@ struct State {
     /// Pollers blocked on `arrived`. Pushes notify only when there are some: std's condition
     /// variable makes a syscall per notify even with nobody waiting.
     sleepers: usize,
+    /// Producers blocked on `taken`, waiting for room the queue could not allocate.
+    starved: usize,
+    /// Nobody will poll again (the session is being freed): results are dropped, not queued.
+    discard: bool,
 }
 
 /// A queue of completed results with a condition variable for pollers.
@@ -68,7 +73,13 @@ struct State {
 pub(crate) struct ResultQueue {
     state: Mutex<State>,
     arrived: Condvar,
+    /// Signalled when a poll takes results while a producer waits for room.
+    taken: Condvar,
 }
+
+/// How long a producer that found no memory for its results waits before asking the allocator
+/// again, in case memory was freed elsewhere while no poller came.
+const RETRY: Duration = Duration::from_millis(10);
 
 impl ResultQueue {
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -86,19 +97,66 @@ impl ResultQueue {
         }
     }
 
+    /// Room for the first `results` results, taken when the session is created, so that a queue
+    /// that later cannot grow still has room to hand results over through.
+    pub(crate) fn reserve(&self, results: usize) -> Result<(), Status> {
+        self.lock().ready.try_reserve(results).map_err(|_| Status::ResourceExhausted)
+    }
+
     /// Appends `results` and wakes as many sleeping pollers as they can serve.
-    fn add(&self, results: impl ExactSizeIterator<Item = FileResult>) {
-        let count = results.len();
+    ///
+    /// The queue grows fallibly: when the allocator has no memory for the results, those that
+    /// fit in the room already allocated go in, and the producer waits for pollers to take some
+    /// (or for memory), as it would at the ready-results bound. Nothing is dropped, except after
+    /// [`discard`](Self::discard).
+    fn add(&self, mut results: impl ExactSizeIterator<Item = FileResult>) {
         let mut state = self.lock();
-        state.ready.extend(results);
-        state.produced += count as u64;
+        let mut added = 0;
+        loop {
+            let count = results.len();
+            if state.discard {
+                state.produced += count as u64;
+                return;
+            }
+            let ready = &mut state.ready;
+            let room = if memory::may_grow::<FileResult>(ready.len(), ready.capacity(), count)
+                && ready.try_reserve(count).is_ok()
+            {
+                count
+            } else {
+                ready.capacity() - ready.len()
+            };
+            let n = room.min(count);
+            state.ready.extend(results.by_ref().take(n));
+            state.produced += n as u64;
+            added += n;
+            if results.len() == 0 {
+                break;
+            }
+            if state.sleepers > 0 {
+                self.arrived.notify_all(); // the pollers make the room this producer waits for
+            }
+            state.starved += 1;
+            state = sync::wait(&self.taken, state, Some(RETRY));
+            state.starved -= 1;
+        }
         let sleepers = state.sleepers;
         drop(state);
-        match (sleepers, count) {
-            (0, _) => {}
+        match (sleepers, added) {
+            (0, _) | (_, 0) => {}
             (_, 1) => self.arrived.notify_one(),
             _ => self.arrived.notify_all(),
         }
+    }
+
+    /// From now on results are dropped: the session is being freed and nobody will poll. Wakes
+    /// the producers waiting for room.
+    pub(crate) fn discard(&self) {
+        let mut state = self.lock();
+        state.discard = true;
+        state.ready = VecDeque::new();
+        drop(state);
+        self.taken.notify_all();
     }
 
     /// Wakes every poller so that it re-checks whether the session is done or broken.
@@ -137,6 +195,9 @@ impl ResultQueue {
                 let n = waiting.min(max);
                 state.ready.drain(..n).for_each(&mut sink);
                 state.delivered += n as u64;
+                if state.starved > 0 {
+                    self.taken.notify_all();
+                }
                 if is_done(state.delivered) {
                     // Other pollers may be waiting for results that will never come.
                     self.arrived.notify_all();

@@ -255,6 +255,9 @@ impl State {
             l.cancelled = true;
             l.closing |= how == Stop::Close;
         });
+        if how == Stop::Close {
+            self.results.discard();
+        }
         self.results.notify_all();
     }
 
@@ -349,6 +352,12 @@ impl State {
     pub(super) fn result_room(&self) -> usize {
         let in_flight = self.files_in_flight.load(Ordering::SeqCst);
         self.config.max_ready_results.saturating_sub(self.results.ready_len() + in_flight)
+    }
+
+    /// Takes room for the first results when the session is created (see
+    /// [`ResultQueue::reserve`]): 1,024 of them, about 100 KiB, or the bound if it is lower.
+    pub(super) fn reserve_results(&self) -> Result<(), Status> {
+        self.results.reserve(self.config.max_ready_results.min(1024))
     }
 
     /// Records one result: counted first, so a caller who polled it sees it counted.

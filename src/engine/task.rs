@@ -7,6 +7,7 @@
 
 use super::batch::{Budget, Job};
 use super::lanes::{Lane, Take};
+use super::memory;
 use super::results::FileResult;
 use super::state::State;
 use crate::device::Device;
@@ -92,23 +93,38 @@ fn hash_and_settle(
 fn hash(state: &State, device: &Device, job: &Job, tally: &mut Tally) -> Outcome {
     BUFFER.with(|buffer| {
         let mut buffer = buffer.borrow_mut();
-        let size = state.config().buffer_size + 1;
         // One byte more than the buffer size: a file that fills the buffer exactly is still read
-        // to its end in a single call. Allocated zeroed, not resized: calloc hands back untouched
-        // pages, so a thread that only ever reads small files faults in the first few of them,
-        // not all 256 of a 1 MiB buffer.
-        if buffer.len() != size {
-            *buffer = vec![0; size];
+        // to its end in a single call. When memory is short the thread makes do with less (the
+        // reader works with any size): a smaller buffer, kept until the full size fits again,
+        // or, with none at all, a small one on its stack, so that no file fails for memory.
+        let size = state.config().buffer_size + 1;
+        let make_do = !buffer.is_empty() && !memory::fits(size as u64);
+        if buffer.len() != size && !make_do {
+            *buffer = Vec::new(); // freed first: it may be what the new one needs
+            *buffer = memory::read_buffer(size).unwrap_or_default();
         }
-        let path = Path::new(OsStr::from_bytes(&job.path));
-        let classified = Some(job.seen);
-        let settings = state.read_settings();
-        read::hash_file(path, classified, settings, &mut buffer, state.cancel_flag(), |n| {
-            tally.read_bytes(n);
-            if tally.bytes() >= PROGRESS_BYTES {
-                state.count(device, tally);
-            }
-        })
+        if buffer.is_empty() {
+            let mut on_stack = [0; memory::STACK_BUFFER];
+            return read_with(state, device, job, tally, &mut on_stack);
+        }
+        read_with(state, device, job, tally, &mut buffer)
+    })
+}
+
+fn read_with(
+    state: &State,
+    device: &Device,
+    job: &Job,
+    tally: &mut Tally,
+    buffer: &mut [u8],
+) -> Outcome {
+    let path = Path::new(OsStr::from_bytes(&job.path));
+    let settings = state.read_settings();
+    read::hash_file(path, Some(job.seen), settings, buffer, state.cancel_flag(), |n| {
+        tally.read_bytes(n);
+        if tally.bytes() >= PROGRESS_BYTES {
+            state.count(device, tally);
+        }
     })
 }
 

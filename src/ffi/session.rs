@@ -36,7 +36,9 @@ fn path_of(bytes: &[u8]) -> &Path {
 /// with a non-zero length); MP_ERR_OPTIONS_VERSION for an unknown `struct_size`;
 /// MP_ERR_INVALID_ARGUMENT for an unknown algorithm or flag, a buffer size of 0 or over 2^30,
 /// or a zero bound; MP_ERR_INVALID_THREADS_SPEC; MP_ERR_RESOURCE_EXHAUSTED if no thread could be
-/// started. `*session_out` is written only on MP_OK. Thread-safe.
+/// started, or less than about 5 MiB of address space is free under the process's `RLIMIT_AS`
+/// (see the README, "Running out of memory never aborts the host"). `*session_out` is written
+/// only on MP_OK. Thread-safe.
 ///
 /// # Safety
 /// `options` must be NULL or point to an initialised `mp_options`; `session_out` must be NULL or
@@ -121,7 +123,8 @@ pub unsafe extern "C" fn mp_session_abandon(session: *mut MpSession) {
 ///
 /// Returns MP_OK; MP_ERR_NULL_POINTER if `session` is NULL, or `path` is NULL with a non-zero
 /// length; MP_ERR_SESSION_FINISHED after `mp_session_finish()`; MP_ERR_SESSION_CANCELLED after
-/// `mp_session_cancel()`. Thread-safe.
+/// `mp_session_cancel()`; MP_ERR_RESOURCE_EXHAUSTED if no memory is left to queue the path (it
+/// is not queued; the call may be repeated once results were polled). Thread-safe.
 ///
 /// # Safety
 /// `session` must be NULL or a live session; `path` must be NULL or readable for `path_len`

@@ -28,8 +28,8 @@ statuses! {
     SessionFinished = 104, MP_ERR_SESSION_FINISHED, "session is finished and accepts no more paths";
     /// The session no longer accepts paths: `cancel` was called.
     SessionCancelled = 105, MP_ERR_SESSION_CANCELLED, "session is cancelled and accepts no more paths";
-    /// The operating system refused a thread or another resource the session needs.
-    ResourceExhausted = 106, MP_ERR_RESOURCE_EXHAUSTED, "could not create a thread or another resource";
+    /// The operating system refused memory, a thread or another resource the session needs.
+    ResourceExhausted = 106, MP_ERR_RESOURCE_EXHAUSTED, "out of memory, threads or another resource";
     /// A bug inside the library (a caught panic). Please report it.
     Internal = 107, MP_ERR_INTERNAL, "internal error in multipool (please report)";
 
