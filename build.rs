@@ -18,8 +18,8 @@ const STATUSES: &[(&str, u32, &[&str])] = include!("src/status/table.rs");
 /// The status codes as C `#define`s, each under its documentation.
 fn status_defines() -> String {
     let mut out = String::from(
-        "\n/* Status codes (mp_status), from src/status/table.rs. A newer library may return codes\n\
-         \x20* this header does not name: mp_status_str() describes any code. */\n",
+        "\n/* Status codes (multipool_status), from src/status/table.rs. A newer library may return codes\n\
+         \x20* this header does not name: multipool_status_str() describes any code. */\n",
     );
     for (name, code, doc) in STATUSES {
         out.push_str("\n/**\n");
@@ -47,7 +47,7 @@ fn main() {
     let config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml"))
         .expect("cbindgen.toml must parse");
     let versions = format!(
-        "\n/** Version of the header; compare with mp_version_number() at run time. */\n\
+        "\n/** Version of the header; compare with multipool_version_number() at run time. */\n\
          #define MULTIPOOL_VERSION_MAJOR {major}\n\
          #define MULTIPOOL_VERSION_MINOR {minor}\n\
          #define MULTIPOOL_VERSION_PATCH {patch}\n{}",

@@ -2,7 +2,7 @@
  * abi_cost: what the C ABI itself costs the caller, and what queueing a million paths costs in
  * memory. Run by benches/abi.sh.
  *
- *   abi_cost calls DIR N    time spent inside mp_session_enqueue / _enqueue_many / _poll, per
+ *   abi_cost calls DIR N    time spent inside multipool_session_enqueue / _enqueue_many / _poll, per
  *                           file, for N empty files in DIR (tmpfs: no I/O to speak of). Polling
  *                           starts once every file is hashed, so waiting is not counted.
  *   abi_cost memory M       queue M paths (about 60 bytes each) without polling, then drain;
@@ -26,47 +26,47 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void check(mp_status status, const char *what)
+static void check(multipool_status status, const char *what)
 {
-    if (status != MP_OK && status != MP_DONE && status != MP_TIMEOUT) {
-        fprintf(stderr, "%s: %s\n", what, mp_status_str(status));
+    if (status != MULTIPOOL_OK && status != MULTIPOOL_DONE && status != MULTIPOOL_TIMEOUT) {
+        fprintf(stderr, "%s: %s\n", what, multipool_status_str(status));
         exit(1);
     }
 }
 
-static mp_session *session_for(size_t n)
+static multipool_session *session_for(size_t n)
 {
-    mp_options options;
-    mp_session *session;
-    check(mp_options_init(&options), "options");
+    multipool_options options;
+    multipool_session *session;
+    check(multipool_options_init(&options), "options");
     options.max_ready_results = (uint32_t)n; /* every result may wait: polling starts at the end */
-    check(mp_session_new(&options, &session), "session");
+    check(multipool_session_new(&options, &session), "session");
     return session;
 }
 
-static void wait_until_hashed(mp_session *session, size_t n)
+static void wait_until_hashed(multipool_session *session, size_t n)
 {
-    mp_stats stats;
+    multipool_stats stats = {.struct_size = sizeof stats};
     do {
         usleep(1000);
-        check(mp_session_stats(session, &stats), "stats");
+        check(multipool_session_stats(session, MULTIPOOL_DEVICE_NONE, &stats), "stats");
     } while (stats.files_done + stats.files_failed < n);
 }
 
 /* Seconds spent inside poll draining every result, capacity 1024. */
-static double drain(mp_session *session, size_t n)
+static double drain(multipool_session *session, size_t n)
 {
-    static mp_result results[1024];
+    static multipool_result results[1024];
     size_t got = 0, count;
     double spent = 0, t;
-    mp_status status;
+    multipool_status status;
     for (;;) {
         t = now();
-        status = mp_session_poll(session, results, 1024, 0, &count);
+        status = multipool_session_poll(session, results, sizeof(multipool_result), 1024, 0, &count);
         spent += now() - t;
         check(status, "poll");
         got += count;
-        if (status == MP_DONE) {
+        if (status == MULTIPOOL_DONE) {
             break;
         }
     }
@@ -80,10 +80,10 @@ static double drain(mp_session *session, size_t n)
 static int calls(const char *dir, size_t n)
 {
     char **names = malloc(n * sizeof *names);
-    mp_path *paths = malloc(n * sizeof *paths);
+    multipool_path *paths = malloc(n * sizeof *paths);
     size_t i;
     double t, enqueue, enqueue_many, poll_single, poll_many;
-    mp_session *session;
+    multipool_session *session;
     mkdir(dir, 0755);
     for (i = 0; i < n; i++) {
         FILE *f;
@@ -100,29 +100,29 @@ static int calls(const char *dir, size_t n)
     session = session_for(n);
     t = now();
     for (i = 0; i < n; i++) {
-        check(mp_session_enqueue(session, paths[i].path, paths[i].len, i), "enqueue");
+        check(multipool_session_enqueue(session, paths[i].path, paths[i].len, i), "enqueue");
     }
     enqueue = now() - t;
-    check(mp_session_finish(session), "finish");
+    check(multipool_session_finish(session), "finish");
     wait_until_hashed(session, n);
     poll_single = drain(session, n);
-    mp_session_free(session);
+    multipool_session_free(session);
 
     session = session_for(n);
     t = now();
     for (i = 0; i < n; i += 256) {
-        check(mp_session_enqueue_many(session, paths + i, n - i < 256 ? n - i : 256), "enqueue_many");
+        check(multipool_session_enqueue_many(session, paths + i, n - i < 256 ? n - i : 256), "enqueue_many");
     }
     enqueue_many = now() - t;
-    check(mp_session_finish(session), "finish");
+    check(multipool_session_finish(session), "finish");
     wait_until_hashed(session, n);
     poll_many = drain(session, n);
-    mp_session_free(session);
+    multipool_session_free(session);
 
     printf("| path | ns per file |\n|---|---:|\n");
-    printf("| mp_session_enqueue, one call per path | %.0f |\n", enqueue / (double)n * 1e9);
-    printf("| mp_session_enqueue_many, 256 per call | %.0f |\n", enqueue_many / (double)n * 1e9);
-    printf("| mp_session_poll, 1024 per call | %.0f |\n", (poll_single + poll_many) / 2 / (double)n * 1e9);
+    printf("| multipool_session_enqueue, one call per path | %.0f |\n", enqueue / (double)n * 1e9);
+    printf("| multipool_session_enqueue_many, 256 per call | %.0f |\n", enqueue_many / (double)n * 1e9);
+    printf("| multipool_session_poll, 1024 per call | %.0f |\n", (poll_single + poll_many) / 2 / (double)n * 1e9);
     printf("| enqueue + poll, one path per enqueue | %.0f |\n", (enqueue + poll_single) / (double)n * 1e9);
     printf("| enqueue_many + poll | %.0f |\n", (enqueue_many + poll_many) / (double)n * 1e9);
     for (i = 0; i < n; i++) {
@@ -142,24 +142,24 @@ static long peak_rss_kib(void)
 
 static int memory(size_t m)
 {
-    mp_session *session;
-    mp_options options;
+    multipool_session *session;
+    multipool_options options;
     char path[128];
     size_t i, path_bytes = 0;
     long before;
-    check(mp_options_init(&options), "options");
-    check(mp_session_new(&options, &session), "session");
+    check(multipool_options_init(&options), "options");
+    check(multipool_session_new(&options, &session), "session");
     before = peak_rss_kib();
     for (i = 0; i < m; i++) {
         /* Missing files: each fails at once, so results, not hashing, would pile up. */
         int len = sprintf(path, "/nonexistent/multipool/benchmark/a-directory/file-%09zu.dat", i);
         path_bytes += (size_t)len;
-        check(mp_session_enqueue(session, (const uint8_t *)path, (size_t)len, i), "enqueue");
+        check(multipool_session_enqueue(session, (const uint8_t *)path, (size_t)len, i), "enqueue");
     }
-    check(mp_session_finish(session), "finish");
+    check(multipool_session_finish(session), "finish");
     sleep(1); /* let the dispatcher run ahead as far as the bounds allow */
     drain(session, m);
-    mp_session_free(session);
+    multipool_session_free(session);
     printf("| paths queued | path bytes MiB | peak RSS growth MiB | growth - path bytes MiB |\n");
     printf("|---:|---:|---:|---:|\n");
     printf("| %zu | %.1f | %.1f | %.1f |\n", m, (double)path_bytes / 1048576.0,

@@ -36,9 +36,9 @@ struct paths {
 };
 
 struct app {
-    mp_session *session;
+    multipool_session *session;
     struct paths paths;
-    mp_path batch[BATCH]; /* walked but not yet enqueued: one library call per BATCH paths */
+    multipool_path batch[BATCH]; /* walked but not yet enqueued: one library call per BATCH paths */
     size_t batched;
     int verbose;
     int progress;
@@ -49,9 +49,9 @@ struct app {
     double started;
 };
 
-static void die(const char *what, mp_status status)
+static void die(const char *what, multipool_status status)
 {
-    fprintf(stderr, "mphash: %s: %s\n", what, mp_status_str(status));
+    fprintf(stderr, "mphash: %s: %s\n", what, multipool_status_str(status));
     exit(2);
 }
 
@@ -94,15 +94,15 @@ static void print_escaped(const char *name, int escape_cr)
     }
 }
 
-static void print_result(struct app *app, const mp_result *r)
+static void print_result(struct app *app, const multipool_result *r)
 {
     static const char hex[] = "0123456789abcdef";
     const char *name = app->paths.names[r->tag];
     uint32_t i;
-    if (r->status != MP_OK) {
+    if (r->status != MULTIPOOL_OK) {
         app->failed = 1;
         fprintf(stderr, "mphash: %s: %s\n", name,
-                r->os_error != 0 ? strerror(r->os_error) : mp_status_str(r->status));
+                r->os_error != 0 ? strerror(r->os_error) : multipool_status_str(r->status));
     } else if (needs_escape(name, app->escape_cr)) {
         putchar('\\');
         for (i = 0; i < r->digest_len; i++) {
@@ -132,14 +132,14 @@ static void print_result(struct app *app, const mp_result *r)
 
 static void show_progress(struct app *app, int final)
 {
-    mp_stats s;
+    multipool_stats s = {.struct_size = sizeof s}; /* the struct size first; the library fills the rest */
     double t = now();
     double mb;
     if (!app->progress || (!final && t - app->last_progress < 0.2)) {
         return;
     }
     app->last_progress = t;
-    if (mp_session_stats(app->session, &s) != MP_OK) {
+    if (multipool_session_stats(app->session, MULTIPOOL_DEVICE_NONE, &s) != MULTIPOOL_OK) {
         return;
     }
     mb = (double)s.bytes_done / 1e6;
@@ -153,12 +153,12 @@ static void show_progress(struct app *app, int final)
 }
 
 /* Reports every result that is ready, waiting up to timeout_ms for the first. */
-static mp_status drain(struct app *app, int32_t timeout_ms)
+static multipool_status drain(struct app *app, int32_t timeout_ms)
 {
-    mp_result results[BATCH];
+    multipool_result results[BATCH];
     size_t n = 0, i;
-    mp_status status = mp_session_poll(app->session, results, BATCH, timeout_ms, &n);
-    if (status != MP_OK && status != MP_TIMEOUT && status != MP_DONE) {
+    multipool_status status = multipool_session_poll(app->session, results, sizeof results[0], BATCH, timeout_ms, &n);
+    if (status != MULTIPOOL_OK && status != MULTIPOOL_TIMEOUT && status != MULTIPOOL_DONE) {
         die("poll", status);
     }
     for (i = 0; i < n; i++) {
@@ -172,8 +172,8 @@ static mp_status drain(struct app *app, int32_t timeout_ms)
  * flowing while a big tree is walked. */
 static void flush(struct app *app)
 {
-    mp_status status = mp_session_enqueue_many(app->session, app->batch, app->batched);
-    if (status != MP_OK) {
+    multipool_status status = multipool_session_enqueue_many(app->session, app->batch, app->batched);
+    if (status != MULTIPOOL_OK) {
         die("enqueue", status);
     }
     app->outstanding += app->batched;
@@ -184,7 +184,7 @@ static void flush(struct app *app)
 /* Takes ownership of PATH (malloc'd): it is kept, for printing, until its result arrives. */
 static void enqueue(struct app *app, char *path)
 {
-    mp_path *entry = &app->batch[app->batched++];
+    multipool_path *entry = &app->batch[app->batched++];
     if (app->paths.count == app->paths.cap) {
         app->paths.cap = app->paths.cap ? 2 * app->paths.cap : 1024;
         app->paths.names = xrealloc(app->paths.names, app->paths.cap * sizeof(char *));
@@ -295,23 +295,21 @@ static void add_argument(struct app *app, const char *path)
 static void print_devices(struct app *app)
 {
     size_t count = 0, i;
-    if (mp_session_device_count(app->session, &count) != MP_OK) {
+    if (multipool_session_device_count(app->session, &count) != MULTIPOOL_OK) {
         return;
     }
     for (i = 0; i < count; i++) {
-        mp_device d;
-        mp_counters c;
-        memset(&c, 0, sizeof c);
-        c.struct_size = sizeof c;
-        if (mp_session_device(app->session, (uint32_t)i, &d) != MP_OK ||
-            mp_session_counters(app->session, d.index, &c) != MP_OK) {
+        multipool_device d = {.struct_size = sizeof d};
+        multipool_stats s = {.struct_size = sizeof s};
+        if (multipool_session_device(app->session, (uint32_t)i, &d) != MULTIPOOL_OK ||
+            multipool_session_stats(app->session, d.index, &s) != MULTIPOOL_OK) {
             continue;
         }
         fprintf(stderr,
                 "device: %u %s kind=%s threads=%u source=%s files=%llu bytes=%llu from_cache=%llu\n",
-                d.index, d.name, mp_kind_str(d.kind), d.threads, mp_kind_source_str(d.kind_source),
-                (unsigned long long)c.stats.files_done, (unsigned long long)c.stats.bytes_done,
-                (unsigned long long)c.files_from_cache);
+                d.index, d.name, multipool_kind_str(d.kind), d.threads, multipool_kind_source_str(d.kind_source),
+                (unsigned long long)s.files_done, (unsigned long long)s.bytes_done,
+                (unsigned long long)s.files_from_cache);
     }
 }
 
@@ -329,10 +327,10 @@ static void usage(void)
 int main(int argc, char **argv)
 {
     struct app app;
-    mp_options options;
-    mp_status status;
+    multipool_options options = {0};
+    multipool_status status;
     const char *spec = NULL;
-    uint32_t algorithm = MP_ALGORITHM_SHA256;
+    uint32_t algorithm = MULTIPOOL_ALGORITHM_SHA256;
     int i, first_path = argc;
 
     memset(&app, 0, sizeof app);
@@ -346,11 +344,11 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "-a") == 0 && i + 1 < argc) {
             i++;
             if (strcmp(argv[i], "sha256") == 0) {
-                algorithm = MP_ALGORITHM_SHA256;
+                algorithm = MULTIPOOL_ALGORITHM_SHA256;
             } else if (strcmp(argv[i], "sha512") == 0) {
-                algorithm = MP_ALGORITHM_SHA512;
+                algorithm = MULTIPOOL_ALGORITHM_SHA512;
             } else if (strcmp(argv[i], "blake3") == 0) {
-                algorithm = MP_ALGORITHM_BLAKE3;
+                algorithm = MULTIPOOL_ALGORITHM_BLAKE3;
                 app.escape_cr = 0;
             } else {
                 usage();
@@ -370,15 +368,14 @@ int main(int argc, char **argv)
         usage();
     }
 
-    if ((status = mp_options_init(&options)) != MP_OK) {
-        die("options", status);
-    }
+    /* Zero means default: only the size and the fields mphash sets. */
+    options.struct_size = sizeof options;
     options.algorithm = algorithm;
     if (spec != NULL) {
         options.threads_spec = (const uint8_t *)spec;
         options.threads_spec_len = strlen(spec);
     }
-    if ((status = mp_session_new(&options, &app.session)) != MP_OK) {
+    if ((status = multipool_session_new(&options, &app.session)) != MULTIPOOL_OK) {
         die(spec != NULL ? spec : "session", status);
     }
     app.started = app.last_progress = now();
@@ -387,17 +384,17 @@ int main(int argc, char **argv)
         add_argument(&app, argv[i]);
     }
     flush(&app);
-    if ((status = mp_session_finish(app.session)) != MP_OK) {
+    if ((status = multipool_session_finish(app.session)) != MULTIPOOL_OK) {
         die("finish", status);
     }
-    while (drain(&app, 200) != MP_DONE) {
+    while (drain(&app, 200) != MULTIPOOL_DONE) {
     }
     show_progress(&app, 1);
     if (app.verbose) {
         print_devices(&app);
     }
 
-    mp_session_free(app.session);
+    multipool_session_free(app.session);
     free(app.paths.names);
     if (fflush(stdout) != 0) {
         perror("mphash: stdout");

@@ -5,15 +5,15 @@
  * and rebuild; a test fails when this committed copy is stale.
  *
  * Conventions shared by every function (see README.md, "API conventions"):
- *  - Every function returning mp_status is safe to call from any thread, unless its comment says
- *    otherwise, and never lets a Rust panic cross into C (it returns MP_ERR_INTERNAL instead).
- *  - Pointer arguments are checked: NULL where a pointer is required gives MP_ERR_NULL_POINTER
- *    and writes nothing. Out-parameters are written only when MP_OK (or MP_TIMEOUT/MP_DONE for
- *    mp_session_poll's count) is returned.
+ *  - Every function returning multipool_status is safe to call from any thread, unless its comment says
+ *    otherwise, and never lets a Rust panic cross into C (it returns MULTIPOOL_ERR_INTERNAL instead).
+ *  - Pointer arguments are checked: NULL where a pointer is required gives MULTIPOOL_ERR_NULL_POINTER
+ *    and writes nothing. Out-parameters are written only when MULTIPOOL_OK (or MULTIPOOL_TIMEOUT/MULTIPOOL_DONE for
+ *    multipool_session_poll's count) is returned.
  *  - Paths are byte strings (pointer + length), not NUL-terminated and not required to be UTF-8.
  *    The library copies them; the caller keeps ownership of its buffers.
  *  - The library never returns memory that the caller must free, except the session itself
- *    (released by mp_session_free, which accepts NULL).
+ *    (released by multipool_session_free, which accepts NULL).
  */
 
 #ifndef MULTIPOOL_H
@@ -22,13 +22,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/** Version of the header; compare with mp_version_number() at run time. */
+/** Version of the header; compare with multipool_version_number() at run time. */
 #define MULTIPOOL_VERSION_MAJOR 0
 #define MULTIPOOL_VERSION_MINOR 1
 #define MULTIPOOL_VERSION_PATCH 0
 
-/* Status codes (mp_status), from src/status/table.rs. A newer library may return codes
- * this header does not name: mp_status_str() describes any code. */
+/* Status codes (multipool_status), from src/status/table.rs. A newer library may return codes
+ * this header does not name: multipool_status_str() describes any code. */
 
 /**
  * Success: the call did what was asked, or the file was hashed. A file's digest is reported
@@ -36,277 +36,284 @@
  * margin (1 s), and the same size, mtime, ctime, inode and device before the first read and
  * after the last (see README, "How it works").
  */
-#define MP_OK 0
+#define MULTIPOOL_OK 0
 
 /**
  * `poll`: the session is finished and every result has been delivered.
  */
-#define MP_DONE 1
+#define MULTIPOOL_DONE 1
 
 /**
  * `poll`: no result arrived before the timeout.
  */
-#define MP_TIMEOUT 2
+#define MULTIPOOL_TIMEOUT 2
 
 /**
  * A required pointer argument was NULL.
  */
-#define MP_ERR_NULL_POINTER 100
+#define MULTIPOOL_ERR_NULL_POINTER 100
 
 /**
  * An argument is out of its documented range.
  */
-#define MP_ERR_INVALID_ARGUMENT 101
+#define MULTIPOOL_ERR_INVALID_ARGUMENT 101
 
 /**
- * A struct's `struct_size` (`mp_options`, `mp_counters`) is not one this library understands.
+ * A struct's size (the `struct_size` field of `multipool_options`, `multipool_stats` or
+ * `multipool_device`, or the `result_size` given to `multipool_session_poll`) is smaller than
+ * the first version of that struct, or an options struct larger than this library knows has
+ * non-zero bytes in the fields it does not know.
  */
-#define MP_ERR_OPTIONS_VERSION 102
+#define MULTIPOOL_ERR_STRUCT_SIZE 102
 
 /**
  * The threads spec could not be parsed.
  */
-#define MP_ERR_INVALID_THREADS_SPEC 103
+#define MULTIPOOL_ERR_INVALID_THREADS_SPEC 103
 
 /**
  * The session no longer accepts paths: `finish` was called.
  */
-#define MP_ERR_SESSION_FINISHED 104
+#define MULTIPOOL_ERR_SESSION_FINISHED 104
 
 /**
  * The session no longer accepts paths: `cancel` was called.
  */
-#define MP_ERR_SESSION_CANCELLED 105
+#define MULTIPOOL_ERR_SESSION_CANCELLED 105
 
 /**
  * The operating system refused memory, a thread or another resource the session needs.
  */
-#define MP_ERR_RESOURCE_EXHAUSTED 106
+#define MULTIPOOL_ERR_RESOURCE_EXHAUSTED 106
 
 /**
  * A bug inside the library (a caught panic). Please report it.
  */
-#define MP_ERR_INTERNAL 107
+#define MULTIPOOL_ERR_INTERNAL 107
 
 /**
  * The path does not exist (ENOENT, ENOTDIR, or an empty path).
  */
-#define MP_ERR_NOT_FOUND 200
+#define MULTIPOOL_ERR_NOT_FOUND 200
 
 /**
  * The caller may not read the file (EACCES, EPERM).
  */
-#define MP_ERR_PERMISSION_DENIED 201
+#define MULTIPOOL_ERR_PERMISSION_DENIED 201
 
 /**
  * The path is a directory.
  */
-#define MP_ERR_IS_DIRECTORY 202
+#define MULTIPOOL_ERR_IS_DIRECTORY 202
 
 /**
  * The path is a FIFO (named pipe); it is never opened for reading in a blocking way.
  */
-#define MP_ERR_IS_FIFO 203
+#define MULTIPOOL_ERR_IS_FIFO 203
 
 /**
  * The path is a Unix domain socket.
  */
-#define MP_ERR_IS_SOCKET 204
+#define MULTIPOOL_ERR_IS_SOCKET 204
 
 /**
  * The path is a character or block device.
  */
-#define MP_ERR_IS_DEVICE 205
+#define MULTIPOOL_ERR_IS_DEVICE 205
 
 /**
  * The path is a symbolic link and the session does not follow links.
  */
-#define MP_ERR_IS_SYMLINK 206
+#define MULTIPOOL_ERR_IS_SYMLINK 206
 
 /**
  * Too many levels of symbolic links (ELOOP), e.g. a link that points to itself.
  */
-#define MP_ERR_SYMLINK_LOOP 207
+#define MULTIPOOL_ERR_SYMLINK_LOOP 207
 
 /**
  * The path or one of its components is too long (ENAMETOOLONG).
  */
-#define MP_ERR_NAME_TOO_LONG 208
+#define MULTIPOOL_ERR_NAME_TOO_LONG 208
 
 /**
  * The path contains a NUL byte, which no file name can.
  */
-#define MP_ERR_INVALID_PATH 209
+#define MULTIPOOL_ERR_INVALID_PATH 209
 
 /**
  * The file changed while it was hashed (its size, mtime, ctime, inode or device moved
  * between the look before the first read and the one after the last), or was still
  * changing when read again after the settle margin; the digest is not reported.
  */
-#define MP_ERR_CHANGED 210
+#define MULTIPOOL_ERR_CHANGED 210
 
 /**
  * Reading failed (EIO and similar); `os_error` has the errno.
  */
-#define MP_ERR_IO 211
+#define MULTIPOOL_ERR_IO 211
 
 /**
  * The session was cancelled before this file was hashed.
  */
-#define MP_ERR_CANCELLED 212
+#define MULTIPOOL_ERR_CANCELLED 212
 
 /**
  * Another operating-system error; `os_error` has the errno.
  */
-#define MP_ERR_OS 213
+#define MULTIPOOL_ERR_OS 213
 
 
 /**
  * Kind of device whose kind could not be determined.
  */
-#define MP_KIND_UNKNOWN 0
+#define MULTIPOOL_KIND_UNKNOWN 0
 
 /**
  * Solid-state storage (SATA SSD, NVMe): many threads.
  */
-#define MP_KIND_SSD 1
+#define MULTIPOOL_KIND_SSD 1
 
 /**
  * A rotational disk: one thread, files in on-disk order.
  */
-#define MP_KIND_HDD 2
+#define MULTIPOOL_KIND_HDD 2
 
 /**
  * Memory-backed (tmpfs, ramfs, zram): one thread per CPU.
  */
-#define MP_KIND_RAM 3
+#define MULTIPOOL_KIND_RAM 3
 
 /**
  * A network or FUSE file system (NFS, SMB, sshfs): latency-bound.
  */
-#define MP_KIND_NETWORK 4
+#define MULTIPOOL_KIND_NETWORK 4
 
 /**
  * Removable media (USB sticks, SD cards): one thread.
  */
-#define MP_KIND_REMOVABLE 5
+#define MULTIPOOL_KIND_REMOVABLE 5
 
 /**
  * The device's kind could not be determined.
  */
-#define MP_KIND_SOURCE_UNKNOWN 0
+#define MULTIPOOL_KIND_SOURCE_UNKNOWN 0
 
 /**
  * The kind came from sysfs (`queue/rotational`, `removable`, the driver).
  */
-#define MP_KIND_SOURCE_SYSFS 1
+#define MULTIPOOL_KIND_SOURCE_SYSFS 1
 
 /**
  * The kind came from the file-system type in /proc/self/mountinfo.
  */
-#define MP_KIND_SOURCE_MOUNTINFO 2
+#define MULTIPOOL_KIND_SOURCE_MOUNTINFO 2
 
 /**
  * The kind was set by the session's threads spec.
  */
-#define MP_KIND_SOURCE_OVERRIDE 3
+#define MULTIPOOL_KIND_SOURCE_OVERRIDE 3
 
 /**
  * A virtual disk (virtio, Xen, hypervisor SCSI) whose rotational flag is not trusted: treated as
  * an SSD unless the threads spec says `dev:NAME:hdd`.
  */
-#define MP_KIND_SOURCE_VIRTUAL 4
+#define MULTIPOOL_KIND_SOURCE_VIRTUAL 4
 
 /**
  * SHA-256, as `sha256sum` computes it (32-byte digest).
  */
-#define MP_ALGORITHM_SHA256 1
+#define MULTIPOOL_ALGORITHM_SHA256 1
 
 /**
  * SHA-512, as `sha512sum` computes it (64-byte digest).
  */
-#define MP_ALGORITHM_SHA512 2
+#define MULTIPOOL_ALGORITHM_SHA512 2
 
 /**
  * BLAKE3, as `b3sum` computes it (32-byte digest).
  */
-#define MP_ALGORITHM_BLAKE3 3
+#define MULTIPOOL_ALGORITHM_BLAKE3 3
 
 /**
- * Options flag: report a path that is a symbolic link as MP_ERR_IS_SYMLINK instead of following
+ * Options flag: report a path that is a symbolic link as MULTIPOOL_ERR_IS_SYMLINK instead of following
  * it. Links in the middle of a path are always followed.
  */
-#define MP_FLAG_NO_FOLLOW_SYMLINKS 1
+#define MULTIPOOL_FLAG_NO_FOLLOW_SYMLINKS 1
 
 /**
  * Options flag: after hashing a file, drop its pages from the page cache
  * (`POSIX_FADV_DONTNEED`), so that a backup does not evict the caller's cache.
  */
-#define MP_FLAG_DROP_CACHE 2
+#define MULTIPOOL_FLAG_DROP_CACHE 2
 
 /**
  * Options flag: do not sort an HDD's files into on-disk order (FIEMAP offset, else inode);
  * read them as they come. Only useful to measure what the ordering is worth.
  */
-#define MP_FLAG_NO_DISK_ORDER 4
+#define MULTIPOOL_FLAG_NO_DISK_ORDER 4
 
 /**
  * Options flag: never read with `O_DIRECT`. By default a file of 32 MiB or more that has no
  * page in the page cache is read directly, which saves the CPU a copy and leaves the cache
  * as it was; with this flag such files are read through the page cache and stay in it.
  */
-#define MP_FLAG_NO_DIRECT_IO 8
+#define MULTIPOOL_FLAG_NO_DIRECT_IO 8
 
 /**
- * `mp_result.device` when the path never reached a device (it did not exist, say).
+ * `multipool_result.device` when the path never reached a device (it did not exist, say).
  */
-#define MP_DEVICE_NONE 4294967295
+#define MULTIPOOL_DEVICE_NONE 4294967295
 
 /**
- * Size of `mp_result.digest`: the longest digest of any algorithm.
+ * Size of `multipool_result.digest`: the longest digest of any algorithm.
  */
-#define MP_MAX_DIGEST_LEN 64
+#define MULTIPOOL_MAX_DIGEST_LEN 64
 
 /**
- * Size of `mp_device.name`, including its terminating NUL.
+ * Size of `multipool_device.name`, including its terminating NUL.
  */
-#define MP_DEVICE_NAME_LEN 128
+#define MULTIPOOL_DEVICE_NAME_LEN 128
 
 /**
  * A hashing session: one thread pool per storage device, a queue of paths in, a queue of
- * results out. Opaque; create with `mp_session_new()`, release with `mp_session_free()`.
+ * results out. Opaque; create with `multipool_session_new()`, release with `multipool_session_free()`.
  */
-typedef struct mp_session mp_session;
+typedef struct multipool_session multipool_session;
 
 /**
- * A status code. 0 is success; see `mp_status_str()` for any code's description. Codes are never
+ * A status code. 0 is success; see `multipool_status_str()` for any code's description. Codes are never
  * renumbered or reused; a newer library may return codes an older header does not name.
  */
-typedef uint32_t mp_status;
+typedef uint32_t multipool_status;
 
 /**
- * Options for `mp_session_new()`. Fill with `mp_options_init()`, then change fields.
+ * Options for `multipool_session_new()`. Zero means default: set `struct_size` and the fields
+ * you want, leave the others 0 (`multipool_options o = {.struct_size = sizeof o, .algorithm =
+ * MULTIPOOL_ALGORITHM_BLAKE3};`). `multipool_options_init()` fills in the defaults explicitly.
  *
  * The struct begins with its own size, so that later versions can append fields: a program
- * built against this header keeps working with a newer library.
+ * built against this header keeps working with a newer library, and a newer program with this
+ * library as long as it leaves the fields this library lacks at 0.
  */
-typedef struct mp_options {
+typedef struct multipool_options {
   /**
-   * Must be `sizeof(mp_options)`; `mp_options_init()` sets it.
+   * Must be `sizeof(multipool_options)`.
    */
   size_t struct_size;
   /**
-   * MP_ALGORITHM_SHA256 (default), MP_ALGORITHM_SHA512 or MP_ALGORITHM_BLAKE3.
+   * MULTIPOOL_ALGORITHM_SHA256, MULTIPOOL_ALGORITHM_SHA512 or MULTIPOOL_ALGORITHM_BLAKE3;
+   * 0: SHA-256.
    */
   uint32_t algorithm;
   /**
-   * Bitwise OR of MP_FLAG_*; default 0 (follow symlinks, keep the page cache, read large
-   * uncached files with direct I/O).
+   * Bitwise OR of MULTIPOOL_FLAG_*; 0: follow symlinks, keep the page cache, read large
+   * uncached files with direct I/O, read an HDD's files in on-disk order.
    */
   uint32_t flags;
   /**
    * Threads spec bytes, e.g. `"ssd:8,hdd:1,dev:sdb:2,path:/mnt/nas:4"` (see README); not
-   * NUL-terminated, copied by `mp_session_new()`. NULL with length 0 means no overrides.
+   * NUL-terminated, copied by `multipool_session_new()`. NULL with length 0: no overrides.
    */
   const uint8_t *threads_spec;
   /**
@@ -314,24 +321,24 @@ typedef struct mp_options {
    */
   size_t threads_spec_len;
   /**
-   * Read buffer per worker thread in bytes, 1 to 2^30; default 1 MiB.
+   * Read buffer per worker thread in bytes, up to 2^30; 0: 1 MiB.
    */
   size_t buffer_size;
   /**
-   * Tasks handed to a pool at once per pool thread; default 2.
+   * Tasks handed to a pool at once per pool thread; 0: 2.
    */
   uint32_t in_flight_per_thread;
   /**
    * Results kept for polling before hashing pauses (bounds memory when polling lags);
-   * default 65536.
+   * 0: 65536.
    */
   uint32_t max_ready_results;
-} mp_options;
+} multipool_options;
 
 /**
- * One path for `mp_session_enqueue_many()`.
+ * One path for `multipool_session_enqueue_many()`.
  */
-typedef struct mp_path {
+typedef struct multipool_path {
   /**
    * The path's bytes; need not be NUL-terminated or UTF-8. May be NULL when `len` is 0.
    */
@@ -344,12 +351,16 @@ typedef struct mp_path {
    * The caller's identifier for this path, returned in its result.
    */
   uint64_t tag;
-} mp_path;
+} multipool_path;
 
 /**
- * The result for one enqueued path, written by `mp_session_poll()` into caller memory.
+ * The result for one enqueued path, written by `multipool_session_poll()` into caller memory.
+ *
+ * The struct may grow in later versions (fields are only appended): `multipool_session_poll()`
+ * takes the caller's `sizeof(multipool_result)` and writes the results at that stride, filling
+ * the fields both sides know and zeroing the caller's others.
  */
-typedef struct mp_result {
+typedef struct multipool_result {
   /**
    * The tag given to enqueue.
    */
@@ -359,36 +370,44 @@ typedef struct mp_result {
    */
   uint64_t size;
   /**
-   * MP_OK, or the MP_ERR_* code saying why there is no digest.
+   * MULTIPOOL_OK, or the MULTIPOOL_ERR_* code saying why there is no digest.
    */
-  mp_status status;
+  multipool_status status;
   /**
    * The errno behind a failure (e.g. EACCES), 0 when there is none.
    */
   int32_t os_error;
   /**
-   * Index of the device that read the file (see `mp_session_device()`), or MP_DEVICE_NONE.
+   * Index of the device that read the file (see `multipool_session_device()`), or MULTIPOOL_DEVICE_NONE.
    */
   uint32_t device;
   /**
    * Number of valid bytes in `digest`: 32 for SHA-256 and BLAKE3, 64 for SHA-512; 0 unless
-   * `status` is MP_OK.
+   * `status` is MULTIPOOL_OK.
    */
   uint32_t digest_len;
   /**
    * The digest's raw bytes (not hex); bytes past `digest_len` are zero.
    */
-  uint8_t digest[MP_MAX_DIGEST_LEN];
-} mp_result;
+  uint8_t digest[MULTIPOOL_MAX_DIGEST_LEN];
+} multipool_result;
 
 /**
- * Progress counters of a session or of one device.
+ * Progress counters of a session or of one device, written by `multipool_session_stats()`.
+ *
+ * Set `struct_size` to `sizeof(multipool_stats)` before the call (`multipool_stats s = {sizeof
+ * s};` in C). The struct may grow in later versions: a library newer than the caller writes only
+ * the fields the caller has, an older one zeroes those it lacks.
  *
  * Each counter is exact on its own but they are not read at one instant; after the session is
  * done they are all exact. `files_done + files_failed + files_cancelled` is the number of
  * results produced so far.
  */
-typedef struct mp_stats {
+typedef struct multipool_stats {
+  /**
+   * Size of this struct as the caller knows it; set by the caller, kept by the library.
+   */
+  size_t struct_size;
   /**
    * Paths accepted by enqueue (session) or assigned to this device (device).
    */
@@ -406,53 +425,41 @@ typedef struct mp_stats {
    */
   uint64_t bytes_done;
   /**
-   * Files whose result is an error other than MP_ERR_CANCELLED.
+   * Files whose result is an error other than MULTIPOOL_ERR_CANCELLED.
    */
   uint64_t files_failed;
   /**
-   * Files whose result is MP_ERR_CANCELLED.
+   * Files whose result is MULTIPOOL_ERR_CANCELLED.
    */
   uint64_t files_cancelled;
-} mp_stats;
-
-/**
- * Progress counters of a session or of one device, written by `mp_session_counters()`: the
- * counters of `mp_stats` and those added since, in a struct that can grow.
- *
- * Set `struct_size` to `sizeof(mp_counters)` before the call (zeroing the struct first is the
- * simplest way to keep it portable). A library newer than the caller writes only the fields the
- * caller knows; one older than the caller writes the fields it has and leaves the rest.
- */
-typedef struct mp_counters {
-  /**
-   * Size of this struct as the caller knows it; set by the caller, kept by the library.
-   */
-  size_t struct_size;
-  /**
-   * The counters `mp_session_stats()` gives.
-   */
-  struct mp_stats stats;
   /**
    * Files of a hard disk found wholly in the page cache when queued, and therefore hashed by
    * the page-cache pool (one thread per CPU) instead of waiting for the disk's thread.
    */
   uint64_t files_from_cache;
-} mp_counters;
+} multipool_stats;
 
 /**
- * A device the session has met, written by `mp_session_device()` into caller memory.
+ * A device the session has met, written by `multipool_session_device()` into caller memory.
+ *
+ * Set `struct_size` to `sizeof(multipool_device)` before the call; the struct grows as
+ * `multipool_stats` does. Its progress comes from `multipool_session_stats()` with its index.
  */
-typedef struct mp_device {
+typedef struct multipool_device {
   /**
-   * The device's index, as in `mp_result.device`.
+   * Size of this struct as the caller knows it; set by the caller, kept by the library.
+   */
+  size_t struct_size;
+  /**
+   * The device's index, as in `multipool_result.device`.
    */
   uint32_t index;
   /**
-   * MP_KIND_*: the kind that sized its pool.
+   * MULTIPOOL_KIND_*: the kind that sized its pool.
    */
   uint32_t kind;
   /**
-   * MP_KIND_SOURCE_*: how the kind was decided.
+   * MULTIPOOL_KIND_SOURCE_*: how the kind was decided.
    */
   uint32_t kind_source;
   /**
@@ -463,12 +470,8 @@ typedef struct mp_device {
    * NUL-terminated name: a disk (`vda`, `nvme0n1`), `ram`, a network source, or
    * `dm-0 (sda+sdb)`. Truncated to fit.
    */
-  char name[MP_DEVICE_NAME_LEN];
-  /**
-   * The device's progress.
-   */
-  struct mp_stats stats;
-} mp_device;
+  char name[MULTIPOOL_DEVICE_NAME_LEN];
+} multipool_device;
 
 
 
@@ -479,36 +482,37 @@ extern "C" {
 /**
  * Fills `*options` with the defaults, including `struct_size`.
  *
- * Returns MP_OK, or MP_ERR_NULL_POINTER if `options` is NULL. Thread-safe.
+ * Returns MULTIPOOL_OK, or MULTIPOOL_ERR_NULL_POINTER if `options` is NULL. Thread-safe.
  *
  * # Safety
- * `options` must be NULL or point to writable memory for one `mp_options`.
+ * `options` must be NULL or point to writable memory for one `multipool_options`.
  */
-mp_status mp_options_init(struct mp_options *options);
+multipool_status multipool_options_init(struct multipool_options *options);
 
 /**
  * Creates a session and writes it to `*session_out`.
  *
- * `options` may be NULL for the defaults; otherwise it must have been filled by
- * `mp_options_init()` (its `struct_size` must be one this library knows). The options, and the
- * threads spec they point to, are copied: the caller may free them on return.
+ * `options` may be NULL for the defaults; otherwise its `struct_size` must be set, and every
+ * field left 0 takes its default (or fill it with `multipool_options_init()`). The options, and
+ * the threads spec they point to, are copied: the caller may free them on return.
  *
- * The session is owned by the caller and must be released with `mp_session_free()`.
+ * The session is owned by the caller and must be released with `multipool_session_free()`.
  * Starts one dispatcher thread; pools are created as devices are met.
  *
- * Returns MP_OK; MP_ERR_NULL_POINTER if `session_out` is NULL (or the spec pointer is NULL
- * with a non-zero length); MP_ERR_OPTIONS_VERSION for an unknown `struct_size`;
- * MP_ERR_INVALID_ARGUMENT for an unknown algorithm or flag, a buffer size of 0 or over 2^30,
- * or a zero bound; MP_ERR_INVALID_THREADS_SPEC; MP_ERR_RESOURCE_EXHAUSTED if no thread could be
+ * Returns MULTIPOOL_OK; MULTIPOOL_ERR_NULL_POINTER if `session_out` is NULL (or the spec pointer is NULL
+ * with a non-zero length); MULTIPOOL_ERR_STRUCT_SIZE for a `struct_size` smaller than the first
+ * `multipool_options`, or a larger one with non-zero bytes in fields this library does not know;
+ * MULTIPOOL_ERR_INVALID_ARGUMENT for an unknown algorithm or flag, or a buffer size over 2^30; MULTIPOOL_ERR_INVALID_THREADS_SPEC; MULTIPOOL_ERR_RESOURCE_EXHAUSTED if no thread could be
  * started, or less than about 5 MiB of address space is free under the process's `RLIMIT_AS`
  * (see the README, "Running out of memory never aborts the host"). `*session_out` is written
- * only on MP_OK. Thread-safe.
+ * only on MULTIPOOL_OK. Thread-safe.
  *
  * # Safety
- * `options` must be NULL or point to an initialised `mp_options`; `session_out` must be NULL or
+ * `options` must be NULL or point to an initialised `multipool_options`; `session_out` must be NULL or
  * point to writable memory for one pointer.
  */
-mp_status mp_session_new(const struct mp_options *options, struct mp_session **session_out);
+multipool_status multipool_session_new(const struct multipool_options *options,
+                                       struct multipool_session **session_out);
 
 /**
  * Frees a session. NULL is accepted and does nothing.
@@ -517,36 +521,36 @@ mp_status mp_session_new(const struct mp_options *options, struct mp_session **s
  * started has exited. A file being read stops at its next buffer, so this normally takes at most
  * about one read per device; but a read or lookup stuck in the kernel (a hard-mounted NFS
  * server that is down, a hung FUSE server) holds this call until it returns, which may be
- * never. `mp_session_abandon()` returns at once instead. Results not yet polled are discarded.
+ * never. `multipool_session_abandon()` returns at once instead. Results not yet polled are discarded.
  *
  * Not thread-safe with respect to the same session: no other call on `session` may be running
  * or made after this one starts.
  *
  * # Safety
- * `session` must be NULL or a pointer returned by `mp_session_new()` and not yet freed.
+ * `session` must be NULL or a pointer returned by `multipool_session_new()` and not yet freed.
  */
-void mp_session_free(struct mp_session *session);
+void multipool_session_free(struct multipool_session *session);
 
 /**
- * Releases a session like `mp_session_free()`, but returns at once, without waiting for the
+ * Releases a session like `multipool_session_free()`, but returns at once, without waiting for the
  * session's threads. NULL is accepted and does nothing.
  *
- * Work is cancelled and results not yet polled are discarded, as with `mp_session_free()`. The
+ * Work is cancelled and results not yet polled are discarded, as with `multipool_session_free()`. The
  * session's threads exit on their own once the calls they are in return, and free the
  * session's memory then; a thread stuck in a call that never returns keeps its memory (a
  * thread stack and the session's buffers) for the life of the process. The library touches no
  * memory of the caller's after this returns: paths were copied at enqueue, and results are
- * written only by `mp_session_poll()`. Do not unload the library (`dlclose`) while abandoned
+ * written only by `multipool_session_poll()`. Do not unload the library (`dlclose`) while abandoned
  * sessions may still have threads running.
  *
  * Not thread-safe with respect to the same session: no other call on `session` may be running
  * or made after this one starts.
  *
  * # Safety
- * `session` must be NULL or a pointer returned by `mp_session_new()` and not yet freed or
+ * `session` must be NULL or a pointer returned by `multipool_session_new()` and not yet freed or
  * abandoned.
  */
-void mp_session_abandon(struct mp_session *session);
+void multipool_session_abandon(struct multipool_session *session);
 
 /**
  * Queues one path for hashing, identified by the caller's `tag` in its result.
@@ -556,165 +560,166 @@ void mp_session_abandon(struct mp_session *session);
  * if it is missing, a directory, empty or contains a NUL byte: those are reported per file, not
  * here. Never blocks on I/O.
  *
- * Returns MP_OK; MP_ERR_NULL_POINTER if `session` is NULL, or `path` is NULL with a non-zero
- * length; MP_ERR_SESSION_FINISHED after `mp_session_finish()`; MP_ERR_SESSION_CANCELLED after
- * `mp_session_cancel()`; MP_ERR_RESOURCE_EXHAUSTED if no memory is left to queue the path (it
+ * Returns MULTIPOOL_OK; MULTIPOOL_ERR_NULL_POINTER if `session` is NULL, or `path` is NULL with a non-zero
+ * length; MULTIPOOL_ERR_SESSION_FINISHED after `multipool_session_finish()`; MULTIPOOL_ERR_SESSION_CANCELLED after
+ * `multipool_session_cancel()`; MULTIPOOL_ERR_RESOURCE_EXHAUSTED if no memory is left to queue the path (it
  * is not queued; the call may be repeated once results were polled). Thread-safe.
  *
  * # Safety
  * `session` must be NULL or a live session; `path` must be NULL or readable for `path_len`
  * bytes.
  */
-mp_status mp_session_enqueue(const struct mp_session *session,
-                             const uint8_t *path,
-                             size_t path_len,
-                             uint64_t tag);
+multipool_status multipool_session_enqueue(const struct multipool_session *session,
+                                           const uint8_t *path,
+                                           size_t path_len,
+                                           uint64_t tag);
 
 /**
  * Queues `count` paths at once: all of them, or none if any pointer is invalid or the session
- * no longer accepts paths. Cheaper than `count` calls to `mp_session_enqueue()` (one lock).
+ * no longer accepts paths. Cheaper than `count` calls to `multipool_session_enqueue()` (one lock).
  *
- * Returns as `mp_session_enqueue()`; MP_ERR_NULL_POINTER also if `paths` is NULL with a
+ * Returns as `multipool_session_enqueue()`; MULTIPOOL_ERR_NULL_POINTER also if `paths` is NULL with a
  * non-zero `count`, or any entry's `path` is NULL with a non-zero `len`. Thread-safe.
  *
  * # Safety
  * `session` must be NULL or a live session; `paths` must be NULL or readable for `count`
  * entries, each entry's `path` NULL or readable for its `len` bytes.
  */
-mp_status mp_session_enqueue_many(const struct mp_session *session,
-                                  const struct mp_path *paths,
-                                  size_t count);
+multipool_status multipool_session_enqueue_many(const struct multipool_session *session,
+                                                const struct multipool_path *paths,
+                                                size_t count);
 
 /**
  * Declares that no more paths will be enqueued. After the last result has been polled,
- * `mp_session_poll()` returns MP_DONE. Calling it twice is harmless.
+ * `multipool_session_poll()` returns MULTIPOOL_DONE. Calling it twice is harmless.
  *
- * Returns MP_OK, or MP_ERR_NULL_POINTER. Thread-safe.
+ * Returns MULTIPOOL_OK, or MULTIPOOL_ERR_NULL_POINTER. Thread-safe.
  *
  * # Safety
  * `session` must be NULL or a live session.
  */
-mp_status mp_session_finish(const struct mp_session *session);
+multipool_status multipool_session_finish(const struct multipool_session *session);
 
 /**
  * Cancels the session: files being read stop at their next buffer, queued files are not
- * opened, and every path still gets exactly one result (MP_ERR_CANCELLED for those not
- * hashed). Implies `mp_session_finish()`; keep polling until MP_DONE. Returns without waiting.
+ * opened, and every path still gets exactly one result (MULTIPOOL_ERR_CANCELLED for those not
+ * hashed). Implies `multipool_session_finish()`; keep polling until MULTIPOOL_DONE. Returns without waiting.
  *
- * Returns MP_OK, or MP_ERR_NULL_POINTER. Thread-safe.
+ * Returns MULTIPOOL_OK, or MULTIPOOL_ERR_NULL_POINTER. Thread-safe.
  *
  * # Safety
  * `session` must be NULL or a live session.
  */
-mp_status mp_session_cancel(const struct mp_session *session);
+multipool_status multipool_session_cancel(const struct multipool_session *session);
 
 /**
- * Copies up to `capacity` completed results into `out[0..]` and their number into `*count`.
+ * Copies up to `capacity` completed results into `out` and their number into `*count`.
+ *
+ * `result_size` is the caller's `sizeof(multipool_result)`: results are written at that stride,
+ * so that a program built against an older or newer header than the library's keeps working
+ * (the fields both know are filled, the caller's others zeroed).
  *
  * Waits up to `timeout_ms` milliseconds for the first result: 0 does not wait, a negative value
  * waits without limit (it still returns once the session is done or cancelled and drained).
  * Results come in completion order, not enqueue order; match them by tag. The library never
  * allocates memory for the caller here: `out` is the caller's.
  *
- * Returns MP_OK with `*count >= 1`; MP_TIMEOUT with `*count == 0` when nothing arrived in time;
- * MP_DONE with `*count == 0` once the session is finished (or cancelled) and every result has
- * been delivered; MP_ERR_NULL_POINTER if `session`, `out` or `count` is NULL;
- * MP_ERR_INVALID_ARGUMENT if `capacity` is 0; MP_ERR_INTERNAL if the session broke (a bug).
- * Thread-safe: several threads may poll one session, each result goes to exactly one of them.
+ * Returns MULTIPOOL_OK with `*count >= 1`; MULTIPOOL_TIMEOUT with `*count == 0` when nothing
+ * arrived in time; MULTIPOOL_DONE with `*count == 0` once the session is finished (or
+ * cancelled) and every result has been delivered; MULTIPOOL_ERR_NULL_POINTER if `session`, `out`
+ * or `count` is NULL; MULTIPOOL_ERR_STRUCT_SIZE if `result_size` is smaller than the first
+ * `multipool_result`; MULTIPOOL_ERR_INVALID_ARGUMENT if `capacity` is 0 or `capacity *
+ * result_size` overflows; MULTIPOOL_ERR_INTERNAL if the session broke (a bug). Thread-safe:
+ * several threads may poll one session, each result goes to exactly one of them.
  *
  * # Safety
- * `session` must be NULL or a live session; `out` must be NULL or writable for `capacity`
- * results; `count` must be NULL or writable.
+ * `session` must be NULL or a live session; `out` must be NULL or writable for `capacity *
+ * result_size` bytes; `count` must be NULL or writable.
  */
-mp_status mp_session_poll(const struct mp_session *session,
-                          struct mp_result *out,
-                          size_t capacity,
-                          int32_t timeout_ms,
-                          size_t *count);
+multipool_status multipool_session_poll(const struct multipool_session *session,
+                                        struct multipool_result *out,
+                                        size_t result_size,
+                                        size_t capacity,
+                                        int32_t timeout_ms,
+                                        size_t *count);
 
 /**
- * Writes the session's progress counters into `*stats`. Cheap (a few atomic loads): fine to
- * call many times a second for a progress bar.
+ * Writes the progress counters of the whole session (`device` = MULTIPOOL_DEVICE_NONE) or of
+ * device `device` (an index as in `multipool_session_device()`) into `*stats`, whose
+ * `struct_size` the caller has set to `sizeof(multipool_stats)`. Cheap (a few atomic loads):
+ * fine to call many times a second for a progress bar.
  *
- * Returns MP_OK, or MP_ERR_NULL_POINTER if either pointer is NULL. Thread-safe.
- *
- * # Safety
- * `session` must be NULL or a live session; `stats` must be NULL or writable.
- */
-mp_status mp_session_stats(const struct mp_session *session, struct mp_stats *stats);
-
-/**
- * Writes the progress counters of the whole session (`device` = MP_DEVICE_NONE) or of device
- * `device` (an index as in `mp_session_device()`) into `*counters`, whose `struct_size` the
- * caller has set to `sizeof(mp_counters)`. Unlike `mp_stats`, the struct can grow in later
- * versions without breaking callers built against this one.
- *
- * Returns MP_OK; MP_ERR_NULL_POINTER; MP_ERR_OPTIONS_VERSION if `struct_size` is smaller than
- * any `mp_counters` this library knows (0, say: it was not set); MP_ERR_INVALID_ARGUMENT if no
- * device has that index. Thread-safe.
+ * Returns MULTIPOOL_OK; MULTIPOOL_ERR_NULL_POINTER; MULTIPOOL_ERR_STRUCT_SIZE if `struct_size`
+ * is smaller than the first `multipool_stats` (0, say: it was not set);
+ * MULTIPOOL_ERR_INVALID_ARGUMENT if no device has that index. Thread-safe.
  *
  * # Safety
- * `session` must be NULL or a live session; `counters` must be NULL or point to a writable
- * struct of `counters->struct_size` bytes.
+ * `session` must be NULL or a live session; `stats` must be NULL or point to a writable struct
+ * of `stats->struct_size` bytes.
  */
-mp_status mp_session_counters(const struct mp_session *session,
-                              uint32_t device,
-                              struct mp_counters *counters);
+multipool_status multipool_session_stats(const struct multipool_session *session,
+                                         uint32_t device,
+                                         struct multipool_stats *stats);
 
 /**
  * Writes the number of devices the session has met so far into `*count`. Devices are met as
  * paths are dispatched, so the number can grow while the session runs; indexes stay valid.
  *
- * Returns MP_OK, or MP_ERR_NULL_POINTER. Thread-safe.
+ * Returns MULTIPOOL_OK, or MULTIPOOL_ERR_NULL_POINTER. Thread-safe.
  *
  * # Safety
  * `session` must be NULL or a live session; `count` must be NULL or writable.
  */
-mp_status mp_session_device_count(const struct mp_session *session, size_t *count);
+multipool_status multipool_session_device_count(const struct multipool_session *session,
+                                                size_t *count);
 
 /**
- * Describes device `index` (0 ≤ index < `mp_session_device_count()`, or an `mp_result.device`)
- * into `*device`: its name, kind, how the kind was decided, threads and progress.
+ * Describes device `index` (0 ≤ index < `multipool_session_device_count()`, or a
+ * `multipool_result.device`) into `*device`, whose `struct_size` the caller has set to
+ * `sizeof(multipool_device)`: its name, kind, how the kind was decided, and threads. Its progress
+ * comes from `multipool_session_stats()` with the same index.
  *
- * Returns MP_OK; MP_ERR_NULL_POINTER; MP_ERR_INVALID_ARGUMENT if no device has that index.
- * Thread-safe.
+ * Returns MULTIPOOL_OK; MULTIPOOL_ERR_NULL_POINTER; MULTIPOOL_ERR_STRUCT_SIZE if `struct_size`
+ * is smaller than the first `multipool_device`; MULTIPOOL_ERR_INVALID_ARGUMENT if no device has
+ * that index. Thread-safe.
  *
  * # Safety
- * `session` must be NULL or a live session; `device` must be NULL or writable.
+ * `session` must be NULL or a live session; `device` must be NULL or point to a writable struct
+ * of `device->struct_size` bytes.
  */
-mp_status mp_session_device(const struct mp_session *session,
-                            uint32_t index,
-                            struct mp_device *device);
+multipool_status multipool_session_device(const struct multipool_session *session,
+                                          uint32_t index,
+                                          struct multipool_device *device);
 
 /**
  * The library's version as `MAJOR * 10000 + MINOR * 100 + PATCH`, to compare with the header's
  * MULTIPOOL_VERSION_* macros at run time. Thread-safe.
  */
-uint32_t mp_version_number(void);
+uint32_t multipool_version_number(void);
 
 /**
  * The library's version as a static NUL-terminated string such as "0.1.0". Never NULL; do not
  * free. Thread-safe.
  */
-const char *mp_version(void);
+const char *multipool_version(void);
 
 /**
  * A static NUL-terminated English description of any status code, known or not (an unknown code
  * gives "unknown multipool status code"). Never NULL; do not free. Thread-safe.
  */
-const char *mp_status_str(mp_status status);
+const char *multipool_status_str(multipool_status status);
 
 /**
- * The static name of an MP_KIND_* value ("ssd", "hdd", "ram", "network", "removable",
+ * The static name of an MULTIPOOL_KIND_* value ("ssd", "hdd", "ram", "network", "removable",
  * "unknown"); any other value gives "unknown". Never NULL; do not free. Thread-safe.
  */
-const char *mp_kind_str(uint32_t kind);
+const char *multipool_kind_str(uint32_t kind);
 
 /**
- * The static name of an MP_KIND_SOURCE_* value ("sysfs", "mountinfo", "override", "virtual",
+ * The static name of an MULTIPOOL_KIND_SOURCE_* value ("sysfs", "mountinfo", "override", "virtual",
  * "unknown"); any other value gives "unknown". Never NULL; do not free. Thread-safe.
  */
-const char *mp_kind_source_str(uint32_t source);
+const char *multipool_kind_source_str(uint32_t source);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -8,7 +8,7 @@ pub const MAX_DIGEST_LEN: usize = 64;
 
 /// A hash algorithm a session can compute.
 ///
-/// The discriminants are the stable numbers of the C ABI (`MP_ALGORITHM_*`).
+/// The discriminants are the stable numbers of the C ABI (`MULTIPOOL_ALGORITHM_*`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Algorithm {

@@ -1,4 +1,4 @@
-//! `Session::abandon` (`mp_session_abandon`) returns while a read is stuck in the kernel, and the
+//! `Session::abandon` (`multipool_session_abandon`) returns while a read is stuck in the kernel, and the
 //! session's threads exit on their own once the read returns. Alone in its binary, so that no
 //! other test's threads are counted. Needs root and /dev/fuse (a stalling FUSE file system);
 //! CI runs as root and must run it.

@@ -54,9 +54,9 @@ fn header_compiles_clean_as_c99_c11_c17_and_cpp11_17_20() {
     let c_src = dir.path.join("use.c");
     let cpp_src = dir.path.join("use.cpp");
     let body = "#include \"multipool.h\"\n\
-                int main(void) { mp_options o; mp_result r; mp_device d; mp_stats s;\n\
+                int main(void) { multipool_options o; multipool_result r; multipool_device d; multipool_stats s;\n\
                 (void)(r); (void)(d); (void)(s);\n\
-                return mp_options_init(&o) == MP_OK ? 0 : 1; }\n";
+                return multipool_options_init(&o) == MULTIPOOL_OK ? 0 : 1; }\n";
     std::fs::write(&c_src, body).unwrap();
     std::fs::write(
         &cpp_src,
@@ -105,11 +105,11 @@ fn every_function_is_documented_with_its_contract() {
         let first_line = decl.lines().next().unwrap_or("");
         if let Some(name) = first_line.split('(').next().and_then(|s| s.split_whitespace().last()) {
             let name = name.trim_start_matches('*');
-            if name.starts_with("mp_") && first_line.contains('(') {
+            if name.starts_with("multipool_") && first_line.contains('(') {
                 functions += 1;
                 let doc = &previous_comment;
                 assert!(doc.len() > 80, "{name} has no real doc comment");
-                if first_line.starts_with("mp_status") {
+                if first_line.starts_with("multipool_status") {
                     assert!(doc.contains("Returns"), "{name}: doc does not say what it returns");
                 }
                 assert!(
@@ -121,4 +121,73 @@ fn every_function_is_documented_with_its_contract() {
         previous_comment = block.rsplit("/**").next().unwrap_or("").to_owned();
     }
     assert!(functions >= 16, "found only {functions} functions");
+}
+
+/// Every name the header declares carries the library's full name, so it cannot collide with
+/// another C library's: functions and types `multipool_`, macros and constants `MULTIPOOL_`.
+#[test]
+fn every_declared_name_carries_the_prefix() {
+    let header = committed();
+    let mut names = Vec::new();
+    for line in header.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["#define", name, ..] => names.push(name.to_string()),
+            ["typedef", .., tag, "{"] => names.push(tag.to_string()),
+            ["typedef", .., last] => names.push(last.trim_end_matches(';').to_string()),
+            ["}", name] => names.push(name.trim_end_matches(';').to_string()),
+            _ if line.contains('(') && !line.starts_with([' ', '*', '/', '#']) => {
+                let before = line.split('(').next().unwrap();
+                names
+                    .push(before.split_whitespace().last().unwrap().trim_start_matches('*').into());
+            }
+            _ => {}
+        }
+    }
+    assert!(names.len() > 60, "found only {names:?}");
+    for name in &names {
+        assert!(
+            name.starts_with("multipool_") || name.starts_with("MULTIPOOL_"),
+            "{name} does not carry the prefix"
+        );
+    }
+}
+
+/// The header compiles in one translation unit with the declarations of other multiple-precision
+/// libraries that own the short `mp_` names: imath (bundled by PostgreSQL's pgcrypto),
+/// LibTomMath and GMP.
+#[test]
+fn header_coexists_with_imath_libtommath_and_gmp_names() {
+    let dir = TempTree::new("collide");
+    let src = dir.path.join("collide.c");
+    let others = "\
+        /* imath.h */\n\
+        typedef int mp_result;\n\
+        extern const mp_result MP_OK;\n\
+        typedef unsigned int mp_digit;\n\
+        /* tommath.h */\n\
+        typedef enum { MP_OKAY = 0, MP_ERR = -1, MP_MEM = -2 } mp_err;\n\
+        typedef struct { int used, alloc, sign; mp_digit *dp; } mp_int;\n\
+        mp_err mp_init(mp_int *a);\n\
+        /* gmp.h */\n\
+        typedef unsigned long mp_limb_t;\n\
+        typedef long mp_size_t;\n\
+        typedef unsigned long mp_bitcnt_t;\n\
+        #define MP_SIZE_T_SWAP(x, y) do { mp_size_t t_ = x; x = y; y = t_; } while (0)\n";
+    let body = format!(
+        "{others}#include \"multipool.h\"\n\
+         int main(void) {{\n\
+           multipool_options o = {{.struct_size = sizeof o}};\n\
+           mp_result r = 0; mp_limb_t l = 0; mp_size_t s = 0;\n\
+           (void)r; (void)l; (void)s;\n\
+           return multipool_options_init(&o) == MULTIPOOL_OK ? 0 : 1;\n\
+         }}\n"
+    );
+    std::fs::write(&src, body).unwrap();
+    run_ok(
+        Command::new("cc")
+            .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-fsyntax-only", "-I"])
+            .arg(root().join("include"))
+            .arg(&src),
+    );
 }

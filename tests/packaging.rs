@@ -56,7 +56,7 @@ fn make_install_then_build_with_pkg_config() {
     assert_eq!(pkg(&["--modversion"]), version);
     let cflags = pkg(&["--cflags"]);
     let src = stage.path.join("prog.c");
-    std::fs::write(&src, "#include <multipool.h>\n#include <stdio.h>\nint main(void) {\n  mp_session *s = NULL;\n  if (mp_session_new(NULL, &s) != MP_OK) return 1;\n  mp_session_free(s);\n  printf(\"%s\\n\", mp_version());\n  return mp_version_number() / 10000 == MULTIPOOL_VERSION_MAJOR ? 0 : 1;\n}\n").unwrap();
+    std::fs::write(&src, "#include <multipool.h>\n#include <stdio.h>\nint main(void) {\n  multipool_session *s = NULL;\n  if (multipool_session_new(NULL, &s) != MULTIPOOL_OK) return 1;\n  multipool_session_free(s);\n  printf(\"%s\\n\", multipool_version());\n  return multipool_version_number() / 10000 == MULTIPOOL_VERSION_MAJOR ? 0 : 1;\n}\n").unwrap();
     for (name, libs) in [
         ("dynamic", pkg(&["--libs"])),
         (

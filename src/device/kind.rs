@@ -4,7 +4,7 @@ use std::fmt;
 
 /// What kind of storage a device is; decides how many threads read from it at once.
 ///
-/// The discriminants are the stable numbers of the C ABI (`MP_KIND_*`).
+/// The discriminants are the stable numbers of the C ABI (`MULTIPOOL_KIND_*`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum DeviceKind {
@@ -91,7 +91,7 @@ impl fmt::Display for DeviceKind {
 
 /// How a device's kind was decided, so that users can see why a disk got the pool it got.
 ///
-/// The discriminants are the stable numbers of the C ABI (`MP_KIND_SOURCE_*`).
+/// The discriminants are the stable numbers of the C ABI (`MULTIPOOL_KIND_SOURCE_*`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum KindSource {

@@ -1,14 +1,14 @@
 //! The panic boundary: no unwind ever crosses into C.
 
-use super::codes::mp_status;
+use super::codes::multipool_status;
 use crate::Status;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-/// Runs `body`, mapping `Ok` to `MP_OK`, `Err(s)` to `s`, and a panic to `MP_ERR_INTERNAL`.
+/// Runs `body`, mapping `Ok` to `MULTIPOOL_OK`, `Err(s)` to `s`, and a panic to `MULTIPOOL_ERR_INTERNAL`.
 ///
 /// `AssertUnwindSafe` is sound here: after a panic the caller only gets a status code, and the
 /// session's shared state is built from locks that recover from poisoning and atomics.
-pub(crate) fn boundary(body: impl FnOnce() -> Result<(), Status>) -> mp_status {
+pub(crate) fn boundary(body: impl FnOnce() -> Result<(), Status>) -> multipool_status {
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(())) => Status::Ok.code(),
         Ok(Err(status)) => status.code(),

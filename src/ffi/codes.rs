@@ -3,72 +3,72 @@
 //! Each constant mirrors a Rust enum's discriminant; the tests below pin every pair, so the two
 //! cannot drift apart.
 
-/// A status code. 0 is success; see `mp_status_str()` for any code's description. Codes are never
+/// A status code. 0 is success; see `multipool_status_str()` for any code's description. Codes are never
 /// renumbered or reused; a newer library may return codes an older header does not name.
 #[expect(non_camel_case_types, reason = "the C name of the type")]
-pub type mp_status = u32;
+pub type multipool_status = u32;
 
-// MP_OK, MP_ERR_*: one constant per status, from the status table (build.rs writes the same
+// MULTIPOOL_OK, MULTIPOOL_ERR_*: one constant per status, from the status table (build.rs writes the same
 // table into the header as #defines, which cbindgen cannot see through the macro).
 macro_rules! statuses {
     ($( $(#[doc = $doc:literal])* $variant:ident = $code:literal, $c_name:ident, $text:literal; )*) => {
-        $( $(#[doc = $doc])* pub const $c_name: mp_status = $code; )*
+        $( $(#[doc = $doc])* pub const $c_name: multipool_status = $code; )*
     };
 }
 include!("../status/table.rs");
 
 /// Kind of device whose kind could not be determined.
-pub const MP_KIND_UNKNOWN: u32 = 0;
+pub const MULTIPOOL_KIND_UNKNOWN: u32 = 0;
 /// Solid-state storage (SATA SSD, NVMe): many threads.
-pub const MP_KIND_SSD: u32 = 1;
+pub const MULTIPOOL_KIND_SSD: u32 = 1;
 /// A rotational disk: one thread, files in on-disk order.
-pub const MP_KIND_HDD: u32 = 2;
+pub const MULTIPOOL_KIND_HDD: u32 = 2;
 /// Memory-backed (tmpfs, ramfs, zram): one thread per CPU.
-pub const MP_KIND_RAM: u32 = 3;
+pub const MULTIPOOL_KIND_RAM: u32 = 3;
 /// A network or FUSE file system (NFS, SMB, sshfs): latency-bound.
-pub const MP_KIND_NETWORK: u32 = 4;
+pub const MULTIPOOL_KIND_NETWORK: u32 = 4;
 /// Removable media (USB sticks, SD cards): one thread.
-pub const MP_KIND_REMOVABLE: u32 = 5;
+pub const MULTIPOOL_KIND_REMOVABLE: u32 = 5;
 
 /// The device's kind could not be determined.
-pub const MP_KIND_SOURCE_UNKNOWN: u32 = 0;
+pub const MULTIPOOL_KIND_SOURCE_UNKNOWN: u32 = 0;
 /// The kind came from sysfs (`queue/rotational`, `removable`, the driver).
-pub const MP_KIND_SOURCE_SYSFS: u32 = 1;
+pub const MULTIPOOL_KIND_SOURCE_SYSFS: u32 = 1;
 /// The kind came from the file-system type in /proc/self/mountinfo.
-pub const MP_KIND_SOURCE_MOUNTINFO: u32 = 2;
+pub const MULTIPOOL_KIND_SOURCE_MOUNTINFO: u32 = 2;
 /// The kind was set by the session's threads spec.
-pub const MP_KIND_SOURCE_OVERRIDE: u32 = 3;
+pub const MULTIPOOL_KIND_SOURCE_OVERRIDE: u32 = 3;
 /// A virtual disk (virtio, Xen, hypervisor SCSI) whose rotational flag is not trusted: treated as
 /// an SSD unless the threads spec says `dev:NAME:hdd`.
-pub const MP_KIND_SOURCE_VIRTUAL: u32 = 4;
+pub const MULTIPOOL_KIND_SOURCE_VIRTUAL: u32 = 4;
 
 /// SHA-256, as `sha256sum` computes it (32-byte digest).
-pub const MP_ALGORITHM_SHA256: u32 = 1;
+pub const MULTIPOOL_ALGORITHM_SHA256: u32 = 1;
 /// SHA-512, as `sha512sum` computes it (64-byte digest).
-pub const MP_ALGORITHM_SHA512: u32 = 2;
+pub const MULTIPOOL_ALGORITHM_SHA512: u32 = 2;
 /// BLAKE3, as `b3sum` computes it (32-byte digest).
-pub const MP_ALGORITHM_BLAKE3: u32 = 3;
+pub const MULTIPOOL_ALGORITHM_BLAKE3: u32 = 3;
 
-/// Options flag: report a path that is a symbolic link as MP_ERR_IS_SYMLINK instead of following
+/// Options flag: report a path that is a symbolic link as MULTIPOOL_ERR_IS_SYMLINK instead of following
 /// it. Links in the middle of a path are always followed.
-pub const MP_FLAG_NO_FOLLOW_SYMLINKS: u32 = 1;
+pub const MULTIPOOL_FLAG_NO_FOLLOW_SYMLINKS: u32 = 1;
 /// Options flag: after hashing a file, drop its pages from the page cache
 /// (`POSIX_FADV_DONTNEED`), so that a backup does not evict the caller's cache.
-pub const MP_FLAG_DROP_CACHE: u32 = 2;
+pub const MULTIPOOL_FLAG_DROP_CACHE: u32 = 2;
 /// Options flag: do not sort an HDD's files into on-disk order (FIEMAP offset, else inode);
 /// read them as they come. Only useful to measure what the ordering is worth.
-pub const MP_FLAG_NO_DISK_ORDER: u32 = 4;
+pub const MULTIPOOL_FLAG_NO_DISK_ORDER: u32 = 4;
 /// Options flag: never read with `O_DIRECT`. By default a file of 32 MiB or more that has no
 /// page in the page cache is read directly, which saves the CPU a copy and leaves the cache
 /// as it was; with this flag such files are read through the page cache and stay in it.
-pub const MP_FLAG_NO_DIRECT_IO: u32 = 8;
+pub const MULTIPOOL_FLAG_NO_DIRECT_IO: u32 = 8;
 
-/// `mp_result.device` when the path never reached a device (it did not exist, say).
-pub const MP_DEVICE_NONE: u32 = 0xFFFF_FFFF;
-/// Size of `mp_result.digest`: the longest digest of any algorithm.
-pub const MP_MAX_DIGEST_LEN: usize = 64;
-/// Size of `mp_device.name`, including its terminating NUL.
-pub const MP_DEVICE_NAME_LEN: usize = 128;
+/// `multipool_result.device` when the path never reached a device (it did not exist, say).
+pub const MULTIPOOL_DEVICE_NONE: u32 = 0xFFFF_FFFF;
+/// Size of `multipool_result.digest`: the longest digest of any algorithm.
+pub const MULTIPOOL_MAX_DIGEST_LEN: usize = 64;
+/// Size of `multipool_device.name`, including its terminating NUL.
+pub const MULTIPOOL_DEVICE_NAME_LEN: usize = 128;
 
 #[cfg(test)]
 mod tests {
@@ -78,27 +78,27 @@ mod tests {
     #[test]
     fn other_constants_match_their_enums() {
         for (constant, kind) in [
-            (MP_KIND_UNKNOWN, DeviceKind::Unknown),
-            (MP_KIND_SSD, DeviceKind::Ssd),
-            (MP_KIND_HDD, DeviceKind::Hdd),
-            (MP_KIND_RAM, DeviceKind::Ram),
-            (MP_KIND_NETWORK, DeviceKind::Network),
-            (MP_KIND_REMOVABLE, DeviceKind::Removable),
+            (MULTIPOOL_KIND_UNKNOWN, DeviceKind::Unknown),
+            (MULTIPOOL_KIND_SSD, DeviceKind::Ssd),
+            (MULTIPOOL_KIND_HDD, DeviceKind::Hdd),
+            (MULTIPOOL_KIND_RAM, DeviceKind::Ram),
+            (MULTIPOOL_KIND_NETWORK, DeviceKind::Network),
+            (MULTIPOOL_KIND_REMOVABLE, DeviceKind::Removable),
         ] {
             assert_eq!(DeviceKind::from_code(constant), Some(kind));
         }
         for (constant, source) in [
-            (MP_KIND_SOURCE_UNKNOWN, KindSource::Unknown),
-            (MP_KIND_SOURCE_SYSFS, KindSource::Sysfs),
-            (MP_KIND_SOURCE_MOUNTINFO, KindSource::Mountinfo),
-            (MP_KIND_SOURCE_OVERRIDE, KindSource::Override),
-            (MP_KIND_SOURCE_VIRTUAL, KindSource::VirtualDisk),
+            (MULTIPOOL_KIND_SOURCE_UNKNOWN, KindSource::Unknown),
+            (MULTIPOOL_KIND_SOURCE_SYSFS, KindSource::Sysfs),
+            (MULTIPOOL_KIND_SOURCE_MOUNTINFO, KindSource::Mountinfo),
+            (MULTIPOOL_KIND_SOURCE_OVERRIDE, KindSource::Override),
+            (MULTIPOOL_KIND_SOURCE_VIRTUAL, KindSource::VirtualDisk),
         ] {
             assert_eq!(KindSource::from_code(constant), Some(source));
         }
-        assert_eq!(Algorithm::from_code(MP_ALGORITHM_SHA256), Some(Algorithm::Sha256));
-        assert_eq!(Algorithm::from_code(MP_ALGORITHM_SHA512), Some(Algorithm::Sha512));
-        assert_eq!(Algorithm::from_code(MP_ALGORITHM_BLAKE3), Some(Algorithm::Blake3));
-        assert_eq!(MP_MAX_DIGEST_LEN, crate::MAX_DIGEST_LEN);
+        assert_eq!(Algorithm::from_code(MULTIPOOL_ALGORITHM_SHA256), Some(Algorithm::Sha256));
+        assert_eq!(Algorithm::from_code(MULTIPOOL_ALGORITHM_SHA512), Some(Algorithm::Sha512));
+        assert_eq!(Algorithm::from_code(MULTIPOOL_ALGORITHM_BLAKE3), Some(Algorithm::Blake3));
+        assert_eq!(MULTIPOOL_MAX_DIGEST_LEN, crate::MAX_DIGEST_LEN);
     }
 }

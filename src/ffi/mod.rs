@@ -2,7 +2,7 @@
 //!
 //! Every exported function has the same shape: a doc comment that becomes the header's (who owns
 //! what, what NULL does, thread safety), `extern "C"`, and a body inside [`boundary`], which
-//! turns a panic into `MP_ERR_INTERNAL` and a `Result` into a status code. Pointers are checked
+//! turns a panic into `MULTIPOOL_ERR_INTERNAL` and a `Result` into a status code. Pointers are checked
 //! with the helpers in `pointers` before any is dereferenced.
 #![expect(
     unreachable_pub,
@@ -18,5 +18,6 @@ mod codes;
 mod options;
 mod pointers;
 mod session;
+mod sized;
 mod types;
 mod version;

@@ -1,51 +1,56 @@
-//! `mp_options`: session options that can grow without breaking the ABI.
+//! `multipool_options`: session options that can grow without breaking the ABI.
 
 use super::boundary::boundary;
 use super::codes::{
-    mp_status, MP_ALGORITHM_SHA256, MP_FLAG_DROP_CACHE, MP_FLAG_NO_DIRECT_IO,
-    MP_FLAG_NO_DISK_ORDER, MP_FLAG_NO_FOLLOW_SYMLINKS,
+    multipool_status, MULTIPOOL_ALGORITHM_SHA256, MULTIPOOL_FLAG_DROP_CACHE,
+    MULTIPOOL_FLAG_NO_DIRECT_IO, MULTIPOOL_FLAG_NO_DISK_ORDER, MULTIPOOL_FLAG_NO_FOLLOW_SYMLINKS,
 };
 use super::pointers::{try_mut, try_slice};
+use super::sized;
 use crate::{Algorithm, Config, Status, ThreadsSpec};
-use std::mem::size_of;
+use std::mem::{offset_of, size_of};
 
-/// Options for `mp_session_new()`. Fill with `mp_options_init()`, then change fields.
+/// Options for `multipool_session_new()`. Zero means default: set `struct_size` and the fields
+/// you want, leave the others 0 (`multipool_options o = {.struct_size = sizeof o, .algorithm =
+/// MULTIPOOL_ALGORITHM_BLAKE3};`). `multipool_options_init()` fills in the defaults explicitly.
 ///
 /// The struct begins with its own size, so that later versions can append fields: a program
-/// built against this header keeps working with a newer library.
+/// built against this header keeps working with a newer library, and a newer program with this
+/// library as long as it leaves the fields this library lacks at 0.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct MpOptions {
-    /// Must be `sizeof(mp_options)`; `mp_options_init()` sets it.
+    /// Must be `sizeof(multipool_options)`.
     pub struct_size: usize,
-    /// MP_ALGORITHM_SHA256 (default), MP_ALGORITHM_SHA512 or MP_ALGORITHM_BLAKE3.
+    /// MULTIPOOL_ALGORITHM_SHA256, MULTIPOOL_ALGORITHM_SHA512 or MULTIPOOL_ALGORITHM_BLAKE3;
+    /// 0: SHA-256.
     pub algorithm: u32,
-    /// Bitwise OR of MP_FLAG_*; default 0 (follow symlinks, keep the page cache, read large
-    /// uncached files with direct I/O).
+    /// Bitwise OR of MULTIPOOL_FLAG_*; 0: follow symlinks, keep the page cache, read large
+    /// uncached files with direct I/O, read an HDD's files in on-disk order.
     pub flags: u32,
     /// Threads spec bytes, e.g. `"ssd:8,hdd:1,dev:sdb:2,path:/mnt/nas:4"` (see README); not
-    /// NUL-terminated, copied by `mp_session_new()`. NULL with length 0 means no overrides.
+    /// NUL-terminated, copied by `multipool_session_new()`. NULL with length 0: no overrides.
     pub threads_spec: *const u8,
     /// Number of bytes at `threads_spec`.
     pub threads_spec_len: usize,
-    /// Read buffer per worker thread in bytes, 1 to 2^30; default 1 MiB.
+    /// Read buffer per worker thread in bytes, up to 2^30; 0: 1 MiB.
     pub buffer_size: usize,
-    /// Tasks handed to a pool at once per pool thread; default 2.
+    /// Tasks handed to a pool at once per pool thread; 0: 2.
     pub in_flight_per_thread: u32,
     /// Results kept for polling before hashing pauses (bounds memory when polling lags);
-    /// default 65536.
+    /// 0: 65536.
     pub max_ready_results: u32,
 }
 
-/// Option struct sizes this library accepts: each a size some released header had.
-const KNOWN_SIZES: &[usize] = &[size_of::<MpOptions>()];
+/// `sizeof(multipool_options)` in its first version; smaller is refused.
+const OPTIONS_V1: usize = offset_of!(MpOptions, max_ready_results) + size_of::<u32>();
 
 impl Default for MpOptions {
     fn default() -> MpOptions {
         let config = Config::default();
         MpOptions {
             struct_size: size_of::<MpOptions>(),
-            algorithm: MP_ALGORITHM_SHA256,
+            algorithm: MULTIPOOL_ALGORITHM_SHA256,
             flags: 0,
             threads_spec: std::ptr::null(),
             threads_spec_len: 0,
@@ -57,64 +62,79 @@ impl Default for MpOptions {
 }
 
 impl MpOptions {
-    /// Reads options from C memory, honouring `struct_size`: fields an older caller did not
-    /// have keep their defaults.
+    /// Every field 0: what a caller's struct holds in the fields it does not set.
+    const ZERO: MpOptions = MpOptions {
+        struct_size: 0,
+        algorithm: 0,
+        flags: 0,
+        threads_spec: std::ptr::null(),
+        threads_spec_len: 0,
+        buffer_size: 0,
+        in_flight_per_thread: 0,
+        max_ready_results: 0,
+    };
+
+    /// Reads options from C memory by the rules of [`sized`](super::sized): fields an older
+    /// caller lacks are 0, a newer caller's extra fields must be 0, and every 0 is the default.
     ///
     /// # Safety
     /// `ptr` must point to at least `struct_size` readable bytes, `struct_size` being its first
     /// field; `threads_spec` must be valid for `threads_spec_len` bytes.
     pub(crate) unsafe fn read(ptr: *const MpOptions) -> Result<Config, Status> {
-        // SAFETY: every options struct starts with struct_size; the caller vouches for it.
-        let size = unsafe { ptr.cast::<usize>().read_unaligned() };
-        if !KNOWN_SIZES.contains(&size) {
-            return Err(Status::OptionsVersion);
-        }
-        let mut options = MpOptions::default();
-        // SAFETY: `size` bytes are readable (caller) and fit in `options` (size is known).
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                ptr.cast::<u8>(),
-                (&mut options as *mut MpOptions).cast::<u8>(),
-                size,
-            );
-        }
+        // SAFETY: the caller vouches for a readable struct that begins with struct_size.
+        let size = unsafe { sized::declared_size(ptr, OPTIONS_V1) }?;
+        let mut options = MpOptions::ZERO;
+        // SAFETY: `size` bytes are readable (caller); MpOptions is integers and a raw pointer.
+        unsafe { sized::read_in(ptr, size, &mut options) }?;
         // SAFETY: the caller guarantees the spec pointer and length.
         let spec = unsafe { try_slice(options.threads_spec, options.threads_spec_len) }?;
         options.into_config(spec)
     }
 
     fn into_config(self, spec: &[u8]) -> Result<Config, Status> {
-        let known_flags = MP_FLAG_NO_FOLLOW_SYMLINKS
-            | MP_FLAG_DROP_CACHE
-            | MP_FLAG_NO_DISK_ORDER
-            | MP_FLAG_NO_DIRECT_IO;
+        let known_flags = MULTIPOOL_FLAG_NO_FOLLOW_SYMLINKS
+            | MULTIPOOL_FLAG_DROP_CACHE
+            | MULTIPOOL_FLAG_NO_DISK_ORDER
+            | MULTIPOOL_FLAG_NO_DIRECT_IO;
         if self.flags & !known_flags != 0 {
             return Err(Status::InvalidArgument);
         }
+        let defaults = Config::default();
+        let or_default = |value: usize, default: usize| if value == 0 { default } else { value };
+        let algorithm = match self.algorithm {
+            0 => defaults.algorithm,
+            code => Algorithm::from_code(code).ok_or(Status::InvalidArgument)?,
+        };
         Ok(Config {
-            algorithm: Algorithm::from_code(self.algorithm).ok_or(Status::InvalidArgument)?,
+            algorithm,
             threads: ThreadsSpec::parse_bytes(spec).map_err(|_| Status::InvalidThreadsSpec)?,
-            follow_symlinks: self.flags & MP_FLAG_NO_FOLLOW_SYMLINKS == 0,
-            drop_cache: self.flags & MP_FLAG_DROP_CACHE != 0,
-            buffer_size: self.buffer_size,
-            in_flight_per_thread: self.in_flight_per_thread as usize,
-            max_ready_results: self.max_ready_results as usize,
-            disk_order: self.flags & MP_FLAG_NO_DISK_ORDER == 0,
-            direct_io: self.flags & MP_FLAG_NO_DIRECT_IO == 0,
+            follow_symlinks: self.flags & MULTIPOOL_FLAG_NO_FOLLOW_SYMLINKS == 0,
+            drop_cache: self.flags & MULTIPOOL_FLAG_DROP_CACHE != 0,
+            buffer_size: or_default(self.buffer_size, defaults.buffer_size),
+            in_flight_per_thread: or_default(
+                self.in_flight_per_thread as usize,
+                defaults.in_flight_per_thread,
+            ),
+            max_ready_results: or_default(
+                self.max_ready_results as usize,
+                defaults.max_ready_results,
+            ),
+            disk_order: self.flags & MULTIPOOL_FLAG_NO_DISK_ORDER == 0,
+            direct_io: self.flags & MULTIPOOL_FLAG_NO_DIRECT_IO == 0,
         })
     }
 }
 
 /// Fills `*options` with the defaults, including `struct_size`.
 ///
-/// Returns MP_OK, or MP_ERR_NULL_POINTER if `options` is NULL. Thread-safe.
+/// Returns MULTIPOOL_OK, or MULTIPOOL_ERR_NULL_POINTER if `options` is NULL. Thread-safe.
 ///
 /// # Safety
-/// `options` must be NULL or point to writable memory for one `mp_options`.
+/// `options` must be NULL or point to writable memory for one `multipool_options`.
 #[no_mangle]
-pub unsafe extern "C" fn mp_options_init(options: *mut MpOptions) -> mp_status {
+pub unsafe extern "C" fn multipool_options_init(options: *mut MpOptions) -> multipool_status {
     boundary(|| {
-        // SAFETY: the header documents `options` as NULL or pointing to an mp_options.
+        // SAFETY: the header documents `options` as NULL or pointing to an multipool_options.
         *unsafe { try_mut(options) }? = MpOptions::default();
         Ok(())
     })
@@ -140,9 +160,48 @@ mod tests {
     }
 
     #[test]
+    fn zero_means_default_in_every_field() {
+        let zero = MpOptions { struct_size: size_of::<MpOptions>(), ..MpOptions::ZERO };
+        let (config, defaults) = (read(&zero).unwrap(), Config::default());
+        assert_eq!(config.algorithm, defaults.algorithm);
+        assert_eq!(config.threads, defaults.threads);
+        assert_eq!(config.follow_symlinks, defaults.follow_symlinks);
+        assert_eq!(config.drop_cache, defaults.drop_cache);
+        assert_eq!(config.buffer_size, defaults.buffer_size);
+        assert_eq!(config.in_flight_per_thread, defaults.in_flight_per_thread);
+        assert_eq!(config.max_ready_results, defaults.max_ready_results);
+        assert_eq!(config.disk_order, defaults.disk_order);
+        assert_eq!(config.direct_io, defaults.direct_io);
+        let blake3 = MpOptions { algorithm: MULTIPOOL_ALGORITHM_SHA256 + 2, ..zero };
+        assert_eq!(read(&blake3).unwrap().algorithm, Algorithm::Blake3);
+    }
+
+    #[test]
+    fn a_newer_callers_struct_is_read_if_its_extra_fields_are_zero() {
+        #[repr(C)]
+        #[derive(Clone, Copy)]
+        struct Newer {
+            known: MpOptions,
+            future: u64,
+        }
+        let size = size_of::<Newer>();
+        let newer = Newer {
+            known: MpOptions { struct_size: size, buffer_size: 4096, ..MpOptions::ZERO },
+            future: 0,
+        };
+        // SAFETY: `newer` is readable for its struct_size, and begins with an MpOptions.
+        let read_newer = |n: &Newer| unsafe { MpOptions::read((n as *const Newer).cast()) };
+        assert_eq!(read_newer(&newer).unwrap().buffer_size, 4096);
+        let relying = Newer { future: 1, ..newer };
+        assert_eq!(read_newer(&relying).unwrap_err(), Status::StructSize);
+    }
+
+    #[test]
     fn unknown_sizes_flags_and_algorithms_are_refused() {
-        let options = MpOptions { struct_size: 8, ..MpOptions::default() };
-        assert_eq!(read(&options).unwrap_err(), Status::OptionsVersion);
+        for size in [0, 8, OPTIONS_V1 - 1] {
+            let options = MpOptions { struct_size: size, ..MpOptions::default() };
+            assert_eq!(read(&options).unwrap_err(), Status::StructSize, "{size}");
+        }
         let options = MpOptions { flags: 1 << 4, ..MpOptions::default() };
         assert_eq!(read(&options).unwrap_err(), Status::InvalidArgument);
         let options = MpOptions { algorithm: 99, ..MpOptions::default() };
@@ -171,11 +230,11 @@ mod tests {
                 max_ready_results: ready,
                 ..MpOptions::default()
             };
-            let known_flags = MP_FLAG_NO_FOLLOW_SYMLINKS
-                | MP_FLAG_DROP_CACHE
-                | MP_FLAG_NO_DISK_ORDER
-                | MP_FLAG_NO_DIRECT_IO;
-            let acceptable = Algorithm::from_code(algorithm).is_some()
+            let known_flags = MULTIPOOL_FLAG_NO_FOLLOW_SYMLINKS
+                | MULTIPOOL_FLAG_DROP_CACHE
+                | MULTIPOOL_FLAG_NO_DISK_ORDER
+                | MULTIPOOL_FLAG_NO_DIRECT_IO;
+            let acceptable = (algorithm == 0 || Algorithm::from_code(algorithm).is_some())
                 && flags & !known_flags == 0
                 && ThreadsSpec::parse_bytes(&spec).is_ok();
             proptest::prop_assert_eq!(read(&options).is_ok(), acceptable);
@@ -188,7 +247,9 @@ mod tests {
         let options = MpOptions {
             threads_spec: spec.as_ptr(),
             threads_spec_len: spec.len(),
-            flags: MP_FLAG_NO_FOLLOW_SYMLINKS | MP_FLAG_DROP_CACHE | MP_FLAG_NO_DIRECT_IO,
+            flags: MULTIPOOL_FLAG_NO_FOLLOW_SYMLINKS
+                | MULTIPOOL_FLAG_DROP_CACHE
+                | MULTIPOOL_FLAG_NO_DIRECT_IO,
             ..MpOptions::default()
         };
         let config = read(&options).unwrap();

@@ -1,11 +1,12 @@
-//! `mp_session`: create, feed, poll, inspect and free a hashing session.
+//! `multipool_session`: create, feed, poll, inspect and free a hashing session.
 
 use super::boundary::{boundary, boundary_value};
-use super::codes::mp_status;
-use super::codes::MP_DEVICE_NONE;
+use super::codes::multipool_status;
+use super::codes::MULTIPOOL_DEVICE_NONE;
 use super::options::MpOptions;
 use super::pointers::{try_mut, try_ref, try_slice};
-use super::types::{MpCounters, MpDevice, MpPath, MpResult, MpStats};
+use super::sized;
+use super::types::{MpDevice, MpPath, MpResult, MpStats, DEVICE_V1, RESULT_V1, STATS_V1};
 use crate::{Config, PollOutcome, Session, Status};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -13,7 +14,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// A hashing session: one thread pool per storage device, a queue of paths in, a queue of
-/// results out. Opaque; create with `mp_session_new()`, release with `mp_session_free()`.
+/// results out. Opaque; create with `multipool_session_new()`, release with `multipool_session_free()`.
 #[derive(Debug)]
 pub struct MpSession {
     inner: Session,
@@ -25,29 +26,29 @@ fn path_of(bytes: &[u8]) -> &Path {
 
 /// Creates a session and writes it to `*session_out`.
 ///
-/// `options` may be NULL for the defaults; otherwise it must have been filled by
-/// `mp_options_init()` (its `struct_size` must be one this library knows). The options, and the
-/// threads spec they point to, are copied: the caller may free them on return.
+/// `options` may be NULL for the defaults; otherwise its `struct_size` must be set, and every
+/// field left 0 takes its default (or fill it with `multipool_options_init()`). The options, and
+/// the threads spec they point to, are copied: the caller may free them on return.
 ///
-/// The session is owned by the caller and must be released with `mp_session_free()`.
+/// The session is owned by the caller and must be released with `multipool_session_free()`.
 /// Starts one dispatcher thread; pools are created as devices are met.
 ///
-/// Returns MP_OK; MP_ERR_NULL_POINTER if `session_out` is NULL (or the spec pointer is NULL
-/// with a non-zero length); MP_ERR_OPTIONS_VERSION for an unknown `struct_size`;
-/// MP_ERR_INVALID_ARGUMENT for an unknown algorithm or flag, a buffer size of 0 or over 2^30,
-/// or a zero bound; MP_ERR_INVALID_THREADS_SPEC; MP_ERR_RESOURCE_EXHAUSTED if no thread could be
+/// Returns MULTIPOOL_OK; MULTIPOOL_ERR_NULL_POINTER if `session_out` is NULL (or the spec pointer is NULL
+/// with a non-zero length); MULTIPOOL_ERR_STRUCT_SIZE for a `struct_size` smaller than the first
+/// `multipool_options`, or a larger one with non-zero bytes in fields this library does not know;
+/// MULTIPOOL_ERR_INVALID_ARGUMENT for an unknown algorithm or flag, or a buffer size over 2^30; MULTIPOOL_ERR_INVALID_THREADS_SPEC; MULTIPOOL_ERR_RESOURCE_EXHAUSTED if no thread could be
 /// started, or less than about 5 MiB of address space is free under the process's `RLIMIT_AS`
 /// (see the README, "Running out of memory never aborts the host"). `*session_out` is written
-/// only on MP_OK. Thread-safe.
+/// only on MULTIPOOL_OK. Thread-safe.
 ///
 /// # Safety
-/// `options` must be NULL or point to an initialised `mp_options`; `session_out` must be NULL or
+/// `options` must be NULL or point to an initialised `multipool_options`; `session_out` must be NULL or
 /// point to writable memory for one pointer.
 #[no_mangle]
-pub unsafe extern "C" fn mp_session_new(
+pub unsafe extern "C" fn multipool_session_new(
     options: *const MpOptions,
     session_out: *mut *mut MpSession,
-) -> mp_status {
+) -> multipool_status {
     boundary(|| {
         // SAFETY: documented contract of `session_out`.
         let out = unsafe { try_mut(session_out) }?;
@@ -69,45 +70,45 @@ pub unsafe extern "C" fn mp_session_new(
 /// started has exited. A file being read stops at its next buffer, so this normally takes at most
 /// about one read per device; but a read or lookup stuck in the kernel (a hard-mounted NFS
 /// server that is down, a hung FUSE server) holds this call until it returns, which may be
-/// never. `mp_session_abandon()` returns at once instead. Results not yet polled are discarded.
+/// never. `multipool_session_abandon()` returns at once instead. Results not yet polled are discarded.
 ///
 /// Not thread-safe with respect to the same session: no other call on `session` may be running
 /// or made after this one starts.
 ///
 /// # Safety
-/// `session` must be NULL or a pointer returned by `mp_session_new()` and not yet freed.
+/// `session` must be NULL or a pointer returned by `multipool_session_new()` and not yet freed.
 #[no_mangle]
-pub unsafe extern "C" fn mp_session_free(session: *mut MpSession) {
+pub unsafe extern "C" fn multipool_session_free(session: *mut MpSession) {
     boundary_value((), || {
         if !session.is_null() {
-            // SAFETY: the pointer came from Box::into_raw in mp_session_new and is freed once.
+            // SAFETY: the pointer came from Box::into_raw in multipool_session_new and is freed once.
             drop(unsafe { Box::from_raw(session) });
         }
     })
 }
 
-/// Releases a session like `mp_session_free()`, but returns at once, without waiting for the
+/// Releases a session like `multipool_session_free()`, but returns at once, without waiting for the
 /// session's threads. NULL is accepted and does nothing.
 ///
-/// Work is cancelled and results not yet polled are discarded, as with `mp_session_free()`. The
+/// Work is cancelled and results not yet polled are discarded, as with `multipool_session_free()`. The
 /// session's threads exit on their own once the calls they are in return, and free the
 /// session's memory then; a thread stuck in a call that never returns keeps its memory (a
 /// thread stack and the session's buffers) for the life of the process. The library touches no
 /// memory of the caller's after this returns: paths were copied at enqueue, and results are
-/// written only by `mp_session_poll()`. Do not unload the library (`dlclose`) while abandoned
+/// written only by `multipool_session_poll()`. Do not unload the library (`dlclose`) while abandoned
 /// sessions may still have threads running.
 ///
 /// Not thread-safe with respect to the same session: no other call on `session` may be running
 /// or made after this one starts.
 ///
 /// # Safety
-/// `session` must be NULL or a pointer returned by `mp_session_new()` and not yet freed or
+/// `session` must be NULL or a pointer returned by `multipool_session_new()` and not yet freed or
 /// abandoned.
 #[no_mangle]
-pub unsafe extern "C" fn mp_session_abandon(session: *mut MpSession) {
+pub unsafe extern "C" fn multipool_session_abandon(session: *mut MpSession) {
     boundary_value((), || {
         if !session.is_null() {
-            // SAFETY: the pointer came from Box::into_raw in mp_session_new and is released
+            // SAFETY: the pointer came from Box::into_raw in multipool_session_new and is released
             // once, here.
             unsafe { Box::from_raw(session) }.inner.abandon();
         }
@@ -121,21 +122,21 @@ pub unsafe extern "C" fn mp_session_abandon(session: *mut MpSession) {
 /// if it is missing, a directory, empty or contains a NUL byte: those are reported per file, not
 /// here. Never blocks on I/O.
 ///
-/// Returns MP_OK; MP_ERR_NULL_POINTER if `session` is NULL, or `path` is NULL with a non-zero
-/// length; MP_ERR_SESSION_FINISHED after `mp_session_finish()`; MP_ERR_SESSION_CANCELLED after
-/// `mp_session_cancel()`; MP_ERR_RESOURCE_EXHAUSTED if no memory is left to queue the path (it
+/// Returns MULTIPOOL_OK; MULTIPOOL_ERR_NULL_POINTER if `session` is NULL, or `path` is NULL with a non-zero
+/// length; MULTIPOOL_ERR_SESSION_FINISHED after `multipool_session_finish()`; MULTIPOOL_ERR_SESSION_CANCELLED after
+/// `multipool_session_cancel()`; MULTIPOOL_ERR_RESOURCE_EXHAUSTED if no memory is left to queue the path (it
 /// is not queued; the call may be repeated once results were polled). Thread-safe.
 ///
 /// # Safety
 /// `session` must be NULL or a live session; `path` must be NULL or readable for `path_len`
 /// bytes.
 #[no_mangle]
-pub unsafe extern "C" fn mp_session_enqueue(
+pub unsafe extern "C" fn multipool_session_enqueue(
     session: *const MpSession,
     path: *const u8,
     path_len: usize,
     tag: u64,
-) -> mp_status {
+) -> multipool_status {
     boundary(|| {
         // SAFETY: documented contracts of `session` and `path`.
         let (session, bytes) = unsafe { (try_ref(session)?, try_slice(path, path_len)?) };
@@ -144,20 +145,20 @@ pub unsafe extern "C" fn mp_session_enqueue(
 }
 
 /// Queues `count` paths at once: all of them, or none if any pointer is invalid or the session
-/// no longer accepts paths. Cheaper than `count` calls to `mp_session_enqueue()` (one lock).
+/// no longer accepts paths. Cheaper than `count` calls to `multipool_session_enqueue()` (one lock).
 ///
-/// Returns as `mp_session_enqueue()`; MP_ERR_NULL_POINTER also if `paths` is NULL with a
+/// Returns as `multipool_session_enqueue()`; MULTIPOOL_ERR_NULL_POINTER also if `paths` is NULL with a
 /// non-zero `count`, or any entry's `path` is NULL with a non-zero `len`. Thread-safe.
 ///
 /// # Safety
 /// `session` must be NULL or a live session; `paths` must be NULL or readable for `count`
 /// entries, each entry's `path` NULL or readable for its `len` bytes.
 #[no_mangle]
-pub unsafe extern "C" fn mp_session_enqueue_many(
+pub unsafe extern "C" fn multipool_session_enqueue_many(
     session: *const MpSession,
     paths: *const MpPath,
     count: usize,
-) -> mp_status {
+) -> multipool_status {
     boundary(|| {
         // SAFETY: documented contracts of `session` and `paths`.
         let (session, entries) = unsafe { (try_ref(session)?, try_slice(paths, count)?) };
@@ -171,14 +172,14 @@ pub unsafe extern "C" fn mp_session_enqueue_many(
 }
 
 /// Declares that no more paths will be enqueued. After the last result has been polled,
-/// `mp_session_poll()` returns MP_DONE. Calling it twice is harmless.
+/// `multipool_session_poll()` returns MULTIPOOL_DONE. Calling it twice is harmless.
 ///
-/// Returns MP_OK, or MP_ERR_NULL_POINTER. Thread-safe.
+/// Returns MULTIPOOL_OK, or MULTIPOOL_ERR_NULL_POINTER. Thread-safe.
 ///
 /// # Safety
 /// `session` must be NULL or a live session.
 #[no_mangle]
-pub unsafe extern "C" fn mp_session_finish(session: *const MpSession) -> mp_status {
+pub unsafe extern "C" fn multipool_session_finish(session: *const MpSession) -> multipool_status {
     boundary(|| {
         // SAFETY: documented contract of `session`.
         unsafe { try_ref(session) }?.inner.finish();
@@ -187,15 +188,15 @@ pub unsafe extern "C" fn mp_session_finish(session: *const MpSession) -> mp_stat
 }
 
 /// Cancels the session: files being read stop at their next buffer, queued files are not
-/// opened, and every path still gets exactly one result (MP_ERR_CANCELLED for those not
-/// hashed). Implies `mp_session_finish()`; keep polling until MP_DONE. Returns without waiting.
+/// opened, and every path still gets exactly one result (MULTIPOOL_ERR_CANCELLED for those not
+/// hashed). Implies `multipool_session_finish()`; keep polling until MULTIPOOL_DONE. Returns without waiting.
 ///
-/// Returns MP_OK, or MP_ERR_NULL_POINTER. Thread-safe.
+/// Returns MULTIPOOL_OK, or MULTIPOOL_ERR_NULL_POINTER. Thread-safe.
 ///
 /// # Safety
 /// `session` must be NULL or a live session.
 #[no_mangle]
-pub unsafe extern "C" fn mp_session_cancel(session: *const MpSession) -> mp_status {
+pub unsafe extern "C" fn multipool_session_cancel(session: *const MpSession) -> multipool_status {
     boundary(|| {
         // SAFETY: documented contract of `session`.
         unsafe { try_ref(session) }?.inner.cancel();
@@ -203,30 +204,37 @@ pub unsafe extern "C" fn mp_session_cancel(session: *const MpSession) -> mp_stat
     })
 }
 
-/// Copies up to `capacity` completed results into `out[0..]` and their number into `*count`.
+/// Copies up to `capacity` completed results into `out` and their number into `*count`.
+///
+/// `result_size` is the caller's `sizeof(multipool_result)`: results are written at that stride,
+/// so that a program built against an older or newer header than the library's keeps working
+/// (the fields both know are filled, the caller's others zeroed).
 ///
 /// Waits up to `timeout_ms` milliseconds for the first result: 0 does not wait, a negative value
 /// waits without limit (it still returns once the session is done or cancelled and drained).
 /// Results come in completion order, not enqueue order; match them by tag. The library never
 /// allocates memory for the caller here: `out` is the caller's.
 ///
-/// Returns MP_OK with `*count >= 1`; MP_TIMEOUT with `*count == 0` when nothing arrived in time;
-/// MP_DONE with `*count == 0` once the session is finished (or cancelled) and every result has
-/// been delivered; MP_ERR_NULL_POINTER if `session`, `out` or `count` is NULL;
-/// MP_ERR_INVALID_ARGUMENT if `capacity` is 0; MP_ERR_INTERNAL if the session broke (a bug).
-/// Thread-safe: several threads may poll one session, each result goes to exactly one of them.
+/// Returns MULTIPOOL_OK with `*count >= 1`; MULTIPOOL_TIMEOUT with `*count == 0` when nothing
+/// arrived in time; MULTIPOOL_DONE with `*count == 0` once the session is finished (or
+/// cancelled) and every result has been delivered; MULTIPOOL_ERR_NULL_POINTER if `session`, `out`
+/// or `count` is NULL; MULTIPOOL_ERR_STRUCT_SIZE if `result_size` is smaller than the first
+/// `multipool_result`; MULTIPOOL_ERR_INVALID_ARGUMENT if `capacity` is 0 or `capacity *
+/// result_size` overflows; MULTIPOOL_ERR_INTERNAL if the session broke (a bug). Thread-safe:
+/// several threads may poll one session, each result goes to exactly one of them.
 ///
 /// # Safety
-/// `session` must be NULL or a live session; `out` must be NULL or writable for `capacity`
-/// results; `count` must be NULL or writable.
+/// `session` must be NULL or a live session; `out` must be NULL or writable for `capacity *
+/// result_size` bytes; `count` must be NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn mp_session_poll(
+pub unsafe extern "C" fn multipool_session_poll(
     session: *const MpSession,
     out: *mut MpResult,
+    result_size: usize,
     capacity: usize,
     timeout_ms: i32,
     count: *mut usize,
-) -> mp_status {
+) -> multipool_status {
     let mut status = Status::Ok;
     let code = boundary(|| {
         // SAFETY: documented contracts of `session` and `count`.
@@ -234,15 +242,23 @@ pub unsafe extern "C" fn mp_session_poll(
         if out.is_null() {
             return Err(Status::NullPointer);
         }
-        if capacity == 0 {
+        if result_size < RESULT_V1 {
+            return Err(Status::StructSize);
+        }
+        if capacity == 0
+            || capacity.checked_mul(result_size).is_none_or(|n| n > isize::MAX as usize)
+        {
             return Err(Status::InvalidArgument);
         }
         let timeout = u64::try_from(timeout_ms).ok().map(Duration::from_millis);
         let mut written = 0;
         let outcome = session.inner.poll_with(capacity, timeout, |result| {
-            // SAFETY: `out` is writable for `capacity` entries and poll_with hands over at most
-            // `capacity` results.
-            unsafe { out.add(written).write(result.into()) };
+            // SAFETY: `out` is writable for `capacity * result_size` bytes and poll_with hands
+            // over at most `capacity` results, so element `written` lies inside.
+            unsafe {
+                let slot = out.cast::<u8>().add(written * result_size);
+                sized::write_out(slot, result_size, &MpResult::from(result), 0);
+            }
             written += 1;
         })?;
         *count = written;
@@ -260,71 +276,40 @@ pub unsafe extern "C" fn mp_session_poll(
     }
 }
 
-/// Writes the session's progress counters into `*stats`. Cheap (a few atomic loads): fine to
-/// call many times a second for a progress bar.
+/// Writes the progress counters of the whole session (`device` = MULTIPOOL_DEVICE_NONE) or of
+/// device `device` (an index as in `multipool_session_device()`) into `*stats`, whose
+/// `struct_size` the caller has set to `sizeof(multipool_stats)`. Cheap (a few atomic loads):
+/// fine to call many times a second for a progress bar.
 ///
-/// Returns MP_OK, or MP_ERR_NULL_POINTER if either pointer is NULL. Thread-safe.
-///
-/// # Safety
-/// `session` must be NULL or a live session; `stats` must be NULL or writable.
-#[no_mangle]
-pub unsafe extern "C" fn mp_session_stats(
-    session: *const MpSession,
-    stats: *mut MpStats,
-) -> mp_status {
-    boundary(|| {
-        // SAFETY: documented contracts of `session` and `stats`.
-        let (session, stats) = unsafe { (try_ref(session)?, try_mut(stats)?) };
-        *stats = session.inner.stats().into();
-        Ok(())
-    })
-}
-
-/// Writes the progress counters of the whole session (`device` = MP_DEVICE_NONE) or of device
-/// `device` (an index as in `mp_session_device()`) into `*counters`, whose `struct_size` the
-/// caller has set to `sizeof(mp_counters)`. Unlike `mp_stats`, the struct can grow in later
-/// versions without breaking callers built against this one.
-///
-/// Returns MP_OK; MP_ERR_NULL_POINTER; MP_ERR_OPTIONS_VERSION if `struct_size` is smaller than
-/// any `mp_counters` this library knows (0, say: it was not set); MP_ERR_INVALID_ARGUMENT if no
-/// device has that index. Thread-safe.
+/// Returns MULTIPOOL_OK; MULTIPOOL_ERR_NULL_POINTER; MULTIPOOL_ERR_STRUCT_SIZE if `struct_size`
+/// is smaller than the first `multipool_stats` (0, say: it was not set);
+/// MULTIPOOL_ERR_INVALID_ARGUMENT if no device has that index. Thread-safe.
 ///
 /// # Safety
-/// `session` must be NULL or a live session; `counters` must be NULL or point to a writable
-/// struct of `counters->struct_size` bytes.
+/// `session` must be NULL or a live session; `stats` must be NULL or point to a writable struct
+/// of `stats->struct_size` bytes.
 #[no_mangle]
-pub unsafe extern "C" fn mp_session_counters(
+pub unsafe extern "C" fn multipool_session_stats(
     session: *const MpSession,
     device: u32,
-    counters: *mut MpCounters,
-) -> mp_status {
+    stats: *mut MpStats,
+) -> multipool_status {
     boundary(|| {
         // SAFETY: documented contract of `session`.
         let session = unsafe { try_ref(session) }?;
-        if counters.is_null() {
+        if stats.is_null() {
             return Err(Status::NullPointer);
         }
         // SAFETY: non-NULL, and the caller vouches for a struct that starts with struct_size.
-        let size = unsafe { counters.cast::<usize>().read_unaligned() };
-        if size < size_of::<MpCounters>() {
-            return Err(Status::OptionsVersion);
-        }
-        let stats = if device == MP_DEVICE_NONE {
+        let size = unsafe { sized::declared_size(stats, STATS_V1) }?;
+        let value = if device == MULTIPOOL_DEVICE_NONE {
             session.inner.stats()
         } else {
             let index = usize::try_from(device).map_err(|_| Status::InvalidArgument)?;
             session.inner.device(index).ok_or(Status::InvalidArgument)?.stats
         };
-        let value = MpCounters::new(size, stats);
-        // SAFETY: the caller's struct has `size` writable bytes, at least as many as ours; only
-        // ours are written, so fields of a newer caller keep what it put there.
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                (&value as *const MpCounters).cast::<u8>(),
-                counters.cast::<u8>(),
-                size_of::<MpCounters>(),
-            );
-        }
+        // SAFETY: the caller's struct has `size` writable bytes; struct_size stays the caller's.
+        unsafe { sized::write_out(stats.cast(), size, &MpStats::from(value), size_of::<usize>()) };
         Ok(())
     })
 }
@@ -332,15 +317,15 @@ pub unsafe extern "C" fn mp_session_counters(
 /// Writes the number of devices the session has met so far into `*count`. Devices are met as
 /// paths are dispatched, so the number can grow while the session runs; indexes stay valid.
 ///
-/// Returns MP_OK, or MP_ERR_NULL_POINTER. Thread-safe.
+/// Returns MULTIPOOL_OK, or MULTIPOOL_ERR_NULL_POINTER. Thread-safe.
 ///
 /// # Safety
 /// `session` must be NULL or a live session; `count` must be NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn mp_session_device_count(
+pub unsafe extern "C" fn multipool_session_device_count(
     session: *const MpSession,
     count: *mut usize,
-) -> mp_status {
+) -> multipool_status {
     boundary(|| {
         // SAFETY: documented contracts of `session` and `count`.
         let (session, count) = unsafe { (try_ref(session)?, try_mut(count)?) };
@@ -349,26 +334,37 @@ pub unsafe extern "C" fn mp_session_device_count(
     })
 }
 
-/// Describes device `index` (0 ≤ index < `mp_session_device_count()`, or an `mp_result.device`)
-/// into `*device`: its name, kind, how the kind was decided, threads and progress.
+/// Describes device `index` (0 ≤ index < `multipool_session_device_count()`, or a
+/// `multipool_result.device`) into `*device`, whose `struct_size` the caller has set to
+/// `sizeof(multipool_device)`: its name, kind, how the kind was decided, and threads. Its progress
+/// comes from `multipool_session_stats()` with the same index.
 ///
-/// Returns MP_OK; MP_ERR_NULL_POINTER; MP_ERR_INVALID_ARGUMENT if no device has that index.
-/// Thread-safe.
+/// Returns MULTIPOOL_OK; MULTIPOOL_ERR_NULL_POINTER; MULTIPOOL_ERR_STRUCT_SIZE if `struct_size`
+/// is smaller than the first `multipool_device`; MULTIPOOL_ERR_INVALID_ARGUMENT if no device has
+/// that index. Thread-safe.
 ///
 /// # Safety
-/// `session` must be NULL or a live session; `device` must be NULL or writable.
+/// `session` must be NULL or a live session; `device` must be NULL or point to a writable struct
+/// of `device->struct_size` bytes.
 #[no_mangle]
-pub unsafe extern "C" fn mp_session_device(
+pub unsafe extern "C" fn multipool_session_device(
     session: *const MpSession,
     index: u32,
     device: *mut MpDevice,
-) -> mp_status {
+) -> multipool_status {
     boundary(|| {
-        // SAFETY: documented contracts of `session` and `device`.
-        let (session, device) = unsafe { (try_ref(session)?, try_mut(device)?) };
+        // SAFETY: documented contract of `session`.
+        let session = unsafe { try_ref(session) }?;
+        if device.is_null() {
+            return Err(Status::NullPointer);
+        }
+        // SAFETY: non-NULL, and the caller vouches for a struct that starts with struct_size.
+        let size = unsafe { sized::declared_size(device, DEVICE_V1) }?;
         let index = usize::try_from(index).map_err(|_| Status::InvalidArgument)?;
         let info = session.inner.device(index).ok_or(Status::InvalidArgument)?;
-        *device = MpDevice::from(&info);
+        let value = MpDevice::from(&info);
+        // SAFETY: the caller's struct has `size` writable bytes; struct_size stays the caller's.
+        unsafe { sized::write_out(device.cast(), size, &value, size_of::<usize>()) };
         Ok(())
     })
 }
@@ -377,82 +373,114 @@ pub unsafe extern "C" fn mp_session_device(
 mod tests {
     use super::*;
     use crate::ffi::codes::*;
+    use std::mem::MaybeUninit;
     use std::ptr::{null, null_mut};
+
+    const RESULT: usize = size_of::<MpResult>();
 
     #[test]
     fn null_pointers_are_refused_everywhere() {
-        let mut result = std::mem::MaybeUninit::<MpResult>::uninit();
+        let mut result = MaybeUninit::<MpResult>::uninit();
         let mut n = 0usize;
         // SAFETY: every pointer is NULL or valid.
         unsafe {
-            assert_eq!(mp_session_new(null(), null_mut()), MP_ERR_NULL_POINTER);
-            assert_eq!(mp_session_enqueue(null(), b"x".as_ptr(), 1, 0), MP_ERR_NULL_POINTER);
-            assert_eq!(mp_session_enqueue_many(null(), null(), 0), MP_ERR_NULL_POINTER);
-            assert_eq!(mp_session_finish(null()), MP_ERR_NULL_POINTER);
-            assert_eq!(mp_session_cancel(null()), MP_ERR_NULL_POINTER);
+            let null_session = null::<MpSession>();
+            assert_eq!(multipool_session_new(null(), null_mut()), MULTIPOOL_ERR_NULL_POINTER);
+            let x = b"x".as_ptr();
             assert_eq!(
-                mp_session_poll(null(), result.as_mut_ptr(), 1, 0, &mut n),
-                MP_ERR_NULL_POINTER
+                multipool_session_enqueue(null_session, x, 1, 0),
+                MULTIPOOL_ERR_NULL_POINTER
             );
-            assert_eq!(mp_session_stats(null(), null_mut()), MP_ERR_NULL_POINTER);
-            assert_eq!(mp_session_counters(null(), 0, null_mut()), MP_ERR_NULL_POINTER);
-            assert_eq!(mp_session_device_count(null(), null_mut()), MP_ERR_NULL_POINTER);
-            assert_eq!(mp_session_device(null(), 0, null_mut()), MP_ERR_NULL_POINTER);
-            mp_session_free(null_mut());
-            mp_session_abandon(null_mut());
+            let many = multipool_session_enqueue_many(null_session, null(), 0);
+            assert_eq!(many, MULTIPOOL_ERR_NULL_POINTER);
+            assert_eq!(multipool_session_finish(null_session), MULTIPOOL_ERR_NULL_POINTER);
+            assert_eq!(multipool_session_cancel(null_session), MULTIPOOL_ERR_NULL_POINTER);
+            let poll =
+                multipool_session_poll(null_session, result.as_mut_ptr(), RESULT, 1, 0, &mut n);
+            assert_eq!(poll, MULTIPOOL_ERR_NULL_POINTER);
+            let stats = multipool_session_stats(null_session, 0, null_mut());
+            assert_eq!(stats, MULTIPOOL_ERR_NULL_POINTER);
+            let count = multipool_session_device_count(null_session, null_mut());
+            assert_eq!(count, MULTIPOOL_ERR_NULL_POINTER);
+            let device = multipool_session_device(null_session, 0, null_mut());
+            assert_eq!(device, MULTIPOOL_ERR_NULL_POINTER);
+            multipool_session_free(null_mut());
+            multipool_session_abandon(null_mut());
         }
     }
 
     /// `session` must be live and done: 2 paths queued, 1 hashed on device 0, 1 failed before any
     /// device.
-    unsafe fn counters_honour_struct_size(session: *mut MpSession) {
-        let ours = size_of::<MpCounters>();
-        let mut counters = MpCounters { struct_size: ours, ..MpCounters::default() };
+    unsafe fn stats_honour_struct_size(session: *mut MpSession) {
+        let ours = size_of::<MpStats>();
+        let mut stats = MpStats { struct_size: ours, ..MpStats::default() };
+        let counts = |s: &MpStats| (s.files_queued, s.files_done, s.files_failed);
         // SAFETY: `session` is live (caller), every struct has struct_size writable bytes.
         unsafe {
-            assert_eq!(mp_session_counters(session, MP_DEVICE_NONE, &mut counters), MP_OK);
-            let expected = MpCounters::new(ours, (*session).inner.stats());
-            assert_eq!(counters, expected);
-            assert_eq!(
-                (
-                    counters.stats.files_queued,
-                    counters.stats.files_done,
-                    counters.stats.files_failed
-                ),
-                (2, 1, 1)
-            );
-            assert_eq!(mp_session_counters(session, 0, &mut counters), MP_OK);
-            assert_eq!(
-                (
-                    counters.stats.files_queued,
-                    counters.stats.files_done,
-                    counters.stats.files_failed
-                ),
-                (1, 1, 0)
-            );
-            assert_eq!(mp_session_counters(session, 1, &mut counters), MP_ERR_INVALID_ARGUMENT);
-            // A caller from the future: its extra field is left alone, its size kept.
+            let whole = MULTIPOOL_DEVICE_NONE;
+            assert_eq!(multipool_session_stats(session, whole, &mut stats), MULTIPOOL_OK);
+            assert_eq!(stats, MpStats::from((*session).inner.stats()));
+            assert_eq!(counts(&stats), (2, 1, 1));
+            assert_eq!(multipool_session_stats(session, 0, &mut stats), MULTIPOOL_OK);
+            assert_eq!(counts(&stats), (1, 1, 0));
+            let none = multipool_session_stats(session, 1, &mut stats);
+            assert_eq!(none, MULTIPOOL_ERR_INVALID_ARGUMENT);
+            // A caller from the future: its extra field is zeroed, its size kept.
             #[repr(C)]
             struct Newer {
-                known: MpCounters,
+                known: MpStats,
                 extra: u64,
             }
-            let mut newer = Newer { known: MpCounters::default(), extra: 0xfeed };
+            let mut newer = Newer { known: MpStats::default(), extra: 0xfeed };
             newer.known.struct_size = size_of::<Newer>();
-            let ptr = (&mut newer as *mut Newer).cast::<MpCounters>();
-            assert_eq!(mp_session_counters(session, MP_DEVICE_NONE, ptr), MP_OK);
-            assert_eq!((newer.known.stats.files_done, newer.extra), (1, 0xfeed));
+            let ptr = (&mut newer as *mut Newer).cast::<MpStats>();
+            assert_eq!(multipool_session_stats(session, whole, ptr), MULTIPOOL_OK);
+            assert_eq!((newer.known.files_done, newer.extra), (1, 0));
             assert_eq!(newer.known.struct_size, size_of::<Newer>());
-            // struct_size not set, or smaller than any version: refused, nothing written.
-            for size in [0, 8, ours - 1] {
-                let mut short = MpCounters { struct_size: size, ..MpCounters::default() };
-                assert_eq!(
-                    mp_session_counters(session, MP_DEVICE_NONE, &mut short),
-                    MP_ERR_OPTIONS_VERSION
-                );
-                assert_eq!(short, MpCounters { struct_size: size, ..MpCounters::default() });
+            // struct_size not set, or smaller than the first version: refused, nothing written.
+            for size in [0, 8, STATS_V1 - 1] {
+                let mut short = MpStats { struct_size: size, ..MpStats::default() };
+                let refused = multipool_session_stats(session, whole, &mut short);
+                assert_eq!(refused, MULTIPOOL_ERR_STRUCT_SIZE);
+                assert_eq!(short, MpStats { struct_size: size, ..MpStats::default() });
+            }
+            let mut device = MaybeUninit::<MpDevice>::zeroed();
+            let short = multipool_session_device(session, 0, device.as_mut_ptr());
+            assert_eq!(short, MULTIPOOL_ERR_STRUCT_SIZE, "struct_size 0");
+        }
+    }
+
+    /// `session` must be live and finished with one result left for tag 7 and one for tag 9.
+    /// Polls them into an array with a larger stride than ours, as a newer caller would.
+    unsafe fn poll_at_a_wider_stride(session: *mut MpSession) -> Vec<MpResult> {
+        const STRIDE: usize = RESULT + 24;
+        let mut wide = [0xAAu8; 4 * STRIDE];
+        let out = wide.as_mut_ptr().cast::<MpResult>();
+        let mut n = 0usize;
+        let mut got = Vec::new();
+        // SAFETY: `wide` is writable for 4 results of STRIDE bytes.
+        unsafe {
+            let small = multipool_session_poll(session, out, RESULT_V1 - 1, 4, 0, &mut n);
+            assert_eq!(small, MULTIPOOL_ERR_STRUCT_SIZE);
+            let none = multipool_session_poll(session, out, STRIDE, 0, 0, &mut n);
+            assert_eq!(none, MULTIPOOL_ERR_INVALID_ARGUMENT);
+            let huge = multipool_session_poll(session, out, usize::MAX / 2, 4, 0, &mut n);
+            assert_eq!(huge, MULTIPOOL_ERR_INVALID_ARGUMENT);
+            loop {
+                match multipool_session_poll(session, out, STRIDE, 4, -1, &mut n) {
+                    MULTIPOOL_OK => {
+                        for i in 0..n {
+                            let slot = &wide[i * STRIDE..(i + 1) * STRIDE];
+                            got.push(slot.as_ptr().cast::<MpResult>().read_unaligned());
+                            assert!(slot[RESULT..].iter().all(|&b| b == 0), "tail zeroed");
+                        }
+                    }
+                    MULTIPOOL_DONE => break,
+                    other => panic!("poll returned {other}"),
+                }
             }
         }
+        got
     }
 
     #[test]
@@ -461,46 +489,37 @@ mod tests {
         let file = dir.file("abc", b"abc");
         let bytes = file.as_os_str().as_bytes();
         let mut session = null_mut();
-        let mut results = [std::mem::MaybeUninit::<MpResult>::uninit(); 4];
-        let mut n = 0usize;
         // SAFETY: every pointer is valid for the documented extent.
         unsafe {
-            assert_eq!(mp_session_new(null(), &mut session), MP_OK);
-            assert_eq!(mp_session_enqueue(session, bytes.as_ptr(), bytes.len(), 7), MP_OK);
-            assert_eq!(mp_session_enqueue(session, null(), 1, 8), MP_ERR_NULL_POINTER);
+            assert_eq!(multipool_session_new(null(), &mut session), MULTIPOOL_OK);
+            let enqueue =
+                |b: &[u8], tag| multipool_session_enqueue(session, b.as_ptr(), b.len(), tag);
+            assert_eq!(enqueue(bytes, 7), MULTIPOOL_OK);
+            let null_path = multipool_session_enqueue(session, null(), 1, 8);
+            assert_eq!(null_path, MULTIPOOL_ERR_NULL_POINTER);
             let many = [MpPath { path: null(), len: 0, tag: 9 }];
-            assert_eq!(mp_session_enqueue_many(session, many.as_ptr(), 1), MP_OK);
-            assert_eq!(mp_session_finish(session), MP_OK);
-            assert_eq!(mp_session_enqueue(session, bytes.as_ptr(), 1, 10), MP_ERR_SESSION_FINISHED);
-            let out = results.as_mut_ptr().cast::<MpResult>();
-            assert_eq!(mp_session_poll(session, out, 0, 0, &mut n), MP_ERR_INVALID_ARGUMENT);
-            let mut got = Vec::new();
-            loop {
-                match mp_session_poll(session, out, 4, -1, &mut n) {
-                    MP_OK => got.extend((0..n).map(|i| results[i].assume_init())),
-                    MP_DONE => break,
-                    other => panic!("poll returned {other}"),
-                }
-            }
+            assert_eq!(multipool_session_enqueue_many(session, many.as_ptr(), 1), MULTIPOOL_OK);
+            assert_eq!(multipool_session_finish(session), MULTIPOOL_OK);
+            assert_eq!(enqueue(&bytes[..1], 10), MULTIPOOL_ERR_SESSION_FINISHED);
+            let mut got = poll_at_a_wider_stride(session);
             got.sort_by_key(|r| r.tag);
-            assert_eq!((got[0].tag, got[0].status, got[0].digest_len), (7, MP_OK, 32));
+            assert_eq!((got[0].tag, got[0].status, got[0].digest_len), (7, MULTIPOOL_OK, 32));
             assert_eq!(got[0].digest[..3], [0xba, 0x78, 0x16]);
             assert_eq!(
                 (got[1].tag, got[1].status, got[1].device),
-                (9, MP_ERR_NOT_FOUND, MP_DEVICE_NONE)
+                (9, MULTIPOOL_ERR_NOT_FOUND, MULTIPOOL_DEVICE_NONE)
             );
-            let mut stats = MpStats::default();
-            assert_eq!(mp_session_stats(session, &mut stats), MP_OK);
-            assert_eq!((stats.files_queued, stats.files_done, stats.files_failed), (2, 1, 1));
             let mut devices = 0;
-            assert_eq!(mp_session_device_count(session, &mut devices), MP_OK);
+            assert_eq!(multipool_session_device_count(session, &mut devices), MULTIPOOL_OK);
             assert_eq!(devices, 1);
-            let mut device = std::mem::MaybeUninit::<MpDevice>::uninit();
-            assert_eq!(mp_session_device(session, 0, device.as_mut_ptr()), MP_OK);
-            assert_eq!(device.assume_init().stats.files_done, 1);
-            assert_eq!(mp_session_device(session, 1, device.as_mut_ptr()), MP_ERR_INVALID_ARGUMENT);
-            counters_honour_struct_size(session);
-            mp_session_free(session);
+            let mut device = MaybeUninit::<MpDevice>::zeroed();
+            (*device.as_mut_ptr()).struct_size = size_of::<MpDevice>();
+            assert_eq!(multipool_session_device(session, 0, device.as_mut_ptr()), MULTIPOOL_OK);
+            assert_eq!(device.assume_init().struct_size, size_of::<MpDevice>());
+            let missing = multipool_session_device(session, 1, device.as_mut_ptr());
+            assert_eq!(missing, MULTIPOOL_ERR_INVALID_ARGUMENT);
+            stats_honour_struct_size(session);
+            multipool_session_free(session);
         }
     }
 }

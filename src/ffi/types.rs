@@ -1,10 +1,13 @@
 //! The plain C structs that carry results, statistics and device descriptions out.
 
-use super::codes::{mp_status, MP_DEVICE_NAME_LEN, MP_DEVICE_NONE, MP_MAX_DIGEST_LEN};
+use super::codes::{
+    multipool_status, MULTIPOOL_DEVICE_NAME_LEN, MULTIPOOL_DEVICE_NONE, MULTIPOOL_MAX_DIGEST_LEN,
+};
 use crate::{DeviceInfo, FileResult, Stats};
 use std::ffi::c_char;
+use std::mem::{offset_of, size_of};
 
-/// One path for `mp_session_enqueue_many()`.
+/// One path for `multipool_session_enqueue_many()`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct MpPath {
@@ -16,7 +19,11 @@ pub struct MpPath {
     pub tag: u64,
 }
 
-/// The result for one enqueued path, written by `mp_session_poll()` into caller memory.
+/// The result for one enqueued path, written by `multipool_session_poll()` into caller memory.
+///
+/// The struct may grow in later versions (fields are only appended): `multipool_session_poll()`
+/// takes the caller's `sizeof(multipool_result)` and writes the results at that stride, filling
+/// the fields both sides know and zeroing the caller's others.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct MpResult {
@@ -24,22 +31,25 @@ pub struct MpResult {
     pub tag: u64,
     /// Bytes hashed; for a failure, the file size where known, else 0.
     pub size: u64,
-    /// MP_OK, or the MP_ERR_* code saying why there is no digest.
-    pub status: mp_status,
+    /// MULTIPOOL_OK, or the MULTIPOOL_ERR_* code saying why there is no digest.
+    pub status: multipool_status,
     /// The errno behind a failure (e.g. EACCES), 0 when there is none.
     pub os_error: i32,
-    /// Index of the device that read the file (see `mp_session_device()`), or MP_DEVICE_NONE.
+    /// Index of the device that read the file (see `multipool_session_device()`), or MULTIPOOL_DEVICE_NONE.
     pub device: u32,
     /// Number of valid bytes in `digest`: 32 for SHA-256 and BLAKE3, 64 for SHA-512; 0 unless
-    /// `status` is MP_OK.
+    /// `status` is MULTIPOOL_OK.
     pub digest_len: u32,
     /// The digest's raw bytes (not hex); bytes past `digest_len` are zero.
-    pub digest: [u8; MP_MAX_DIGEST_LEN],
+    pub digest: [u8; MULTIPOOL_MAX_DIGEST_LEN],
 }
+
+/// `sizeof(multipool_result)` in its first version; a smaller `result_size` is refused.
+pub(super) const RESULT_V1: usize = offset_of!(MpResult, digest) + MULTIPOOL_MAX_DIGEST_LEN;
 
 impl From<FileResult> for MpResult {
     fn from(r: FileResult) -> MpResult {
-        let mut digest = [0; MP_MAX_DIGEST_LEN];
+        let mut digest = [0; MULTIPOOL_MAX_DIGEST_LEN];
         let bytes = r.digest.as_bytes();
         digest[..bytes.len()].copy_from_slice(bytes);
         MpResult {
@@ -47,14 +57,18 @@ impl From<FileResult> for MpResult {
             size: r.size,
             status: r.status.code(),
             os_error: r.os_error,
-            device: r.device.and_then(|d| u32::try_from(d).ok()).unwrap_or(MP_DEVICE_NONE),
+            device: r.device.and_then(|d| u32::try_from(d).ok()).unwrap_or(MULTIPOOL_DEVICE_NONE),
             digest_len: bytes.len() as u32,
             digest,
         }
     }
 }
 
-/// Progress counters of a session or of one device.
+/// Progress counters of a session or of one device, written by `multipool_session_stats()`.
+///
+/// Set `struct_size` to `sizeof(multipool_stats)` before the call (`multipool_stats s = {sizeof
+/// s};` in C). The struct may grow in later versions: a library newer than the caller writes only
+/// the fields the caller has, an older one zeroes those it lacks.
 ///
 /// Each counter is exact on its own but they are not read at one instant; after the session is
 /// done they are all exact. `files_done + files_failed + files_cancelled` is the number of
@@ -62,6 +76,8 @@ impl From<FileResult> for MpResult {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MpStats {
+    /// Size of this struct as the caller knows it; set by the caller, kept by the library.
+    pub struct_size: usize,
     /// Paths accepted by enqueue (session) or assigned to this device (device).
     pub files_queued: u64,
     /// Sizes of the queued files, as known when each was assigned to a device.
@@ -70,72 +86,62 @@ pub struct MpStats {
     pub files_done: u64,
     /// Bytes read and hashed so far, including files still being read.
     pub bytes_done: u64,
-    /// Files whose result is an error other than MP_ERR_CANCELLED.
+    /// Files whose result is an error other than MULTIPOOL_ERR_CANCELLED.
     pub files_failed: u64,
-    /// Files whose result is MP_ERR_CANCELLED.
+    /// Files whose result is MULTIPOOL_ERR_CANCELLED.
     pub files_cancelled: u64,
+    /// Files of a hard disk found wholly in the page cache when queued, and therefore hashed by
+    /// the page-cache pool (one thread per CPU) instead of waiting for the disk's thread.
+    pub files_from_cache: u64,
 }
+
+/// `sizeof(multipool_stats)` in its first version; smaller is refused.
+pub(super) const STATS_V1: usize = offset_of!(MpStats, files_from_cache) + size_of::<u64>();
 
 impl From<Stats> for MpStats {
     fn from(s: Stats) -> MpStats {
         MpStats {
+            struct_size: size_of::<MpStats>(),
             files_queued: s.files_queued,
             bytes_queued: s.bytes_queued,
             files_done: s.files_done,
             bytes_done: s.bytes_done,
             files_failed: s.files_failed,
             files_cancelled: s.files_cancelled,
+            files_from_cache: s.files_from_cache,
         }
     }
 }
 
-/// Progress counters of a session or of one device, written by `mp_session_counters()`: the
-/// counters of `mp_stats` and those added since, in a struct that can grow.
+/// A device the session has met, written by `multipool_session_device()` into caller memory.
 ///
-/// Set `struct_size` to `sizeof(mp_counters)` before the call (zeroing the struct first is the
-/// simplest way to keep it portable). A library newer than the caller writes only the fields the
-/// caller knows; one older than the caller writes the fields it has and leaves the rest.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct MpCounters {
-    /// Size of this struct as the caller knows it; set by the caller, kept by the library.
-    pub struct_size: usize,
-    /// The counters `mp_session_stats()` gives.
-    pub stats: MpStats,
-    /// Files of a hard disk found wholly in the page cache when queued, and therefore hashed by
-    /// the page-cache pool (one thread per CPU) instead of waiting for the disk's thread.
-    pub files_from_cache: u64,
-}
-
-impl MpCounters {
-    pub(crate) fn new(struct_size: usize, s: Stats) -> MpCounters {
-        MpCounters { struct_size, stats: s.into(), files_from_cache: s.files_from_cache }
-    }
-}
-
-/// A device the session has met, written by `mp_session_device()` into caller memory.
+/// Set `struct_size` to `sizeof(multipool_device)` before the call; the struct grows as
+/// `multipool_stats` does. Its progress comes from `multipool_session_stats()` with its index.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct MpDevice {
-    /// The device's index, as in `mp_result.device`.
+    /// Size of this struct as the caller knows it; set by the caller, kept by the library.
+    pub struct_size: usize,
+    /// The device's index, as in `multipool_result.device`.
     pub index: u32,
-    /// MP_KIND_*: the kind that sized its pool.
+    /// MULTIPOOL_KIND_*: the kind that sized its pool.
     pub kind: u32,
-    /// MP_KIND_SOURCE_*: how the kind was decided.
+    /// MULTIPOOL_KIND_SOURCE_*: how the kind was decided.
     pub kind_source: u32,
     /// Threads in the device's pool.
     pub threads: u32,
     /// NUL-terminated name: a disk (`vda`, `nvme0n1`), `ram`, a network source, or
     /// `dm-0 (sda+sdb)`. Truncated to fit.
-    pub name: [c_char; MP_DEVICE_NAME_LEN],
-    /// The device's progress.
-    pub stats: MpStats,
+    pub name: [c_char; MULTIPOOL_DEVICE_NAME_LEN],
 }
+
+/// `sizeof(multipool_device)` in its first version; smaller is refused.
+pub(super) const DEVICE_V1: usize = offset_of!(MpDevice, name) + MULTIPOOL_DEVICE_NAME_LEN;
 
 impl From<&DeviceInfo> for MpDevice {
     fn from(d: &DeviceInfo) -> MpDevice {
-        let mut name = [0 as c_char; MP_DEVICE_NAME_LEN];
-        let mut end = d.name.len().min(MP_DEVICE_NAME_LEN - 1);
+        let mut name = [0 as c_char; MULTIPOOL_DEVICE_NAME_LEN];
+        let mut end = d.name.len().min(MULTIPOOL_DEVICE_NAME_LEN - 1);
         while !d.name.is_char_boundary(end) {
             end -= 1;
         }
@@ -143,12 +149,12 @@ impl From<&DeviceInfo> for MpDevice {
             *dst = *src as c_char;
         }
         MpDevice {
+            struct_size: size_of::<MpDevice>(),
             index: d.index as u32,
             kind: d.kind as u32,
             kind_source: d.kind_source as u32,
             threads: u32::try_from(d.threads).unwrap_or(u32::MAX),
             name,
-            stats: d.stats.into(),
         }
     }
 }

@@ -105,7 +105,7 @@ mod tests {
             Status::Ok | Status::Done | Status::Timeout => 1,
             Status::NullPointer
             | Status::InvalidArgument
-            | Status::OptionsVersion
+            | Status::StructSize
             | Status::InvalidThreadsSpec
             | Status::SessionFinished
             | Status::SessionCancelled
@@ -127,7 +127,7 @@ mod tests {
             | Status::OsError => 1,
         };
         assert_eq!(Status::ALL.iter().map(|s| listed(*s)).sum::<usize>(), 25);
-        assert_eq!(Status::NotFound.c_name(), "MP_ERR_NOT_FOUND");
+        assert_eq!(Status::NotFound.c_name(), "MULTIPOOL_ERR_NOT_FOUND");
     }
 
     #[test]

@@ -34,10 +34,10 @@ static int passed;
 
 #define CHECK_STATUS(expr, expected)                                                   \
     do {                                                                               \
-        mp_status got_ = (expr);                                                       \
+        multipool_status got_ = (expr);                                                       \
         if (got_ != (expected)) {                                                      \
             fprintf(stderr, "%s:%d: %s returned %u (%s), expected %u\n", __FILE__,     \
-                    __LINE__, #expr, got_, mp_status_str(got_), (unsigned)(expected)); \
+                    __LINE__, #expr, got_, multipool_status_str(got_), (unsigned)(expected)); \
             exit(1);                                                                   \
         }                                                                              \
         passed++;                                                                      \
@@ -62,11 +62,11 @@ static void write_file(const char *path, const unsigned char *data, size_t len)
     CHECK(fclose(f) == 0);
 }
 
-static mp_session *new_session_with(const char *spec, size_t buffer_size, uint32_t algorithm)
+static multipool_session *new_session_with(const char *spec, size_t buffer_size, uint32_t algorithm)
 {
-    mp_options options;
-    mp_session *session = NULL;
-    CHECK_STATUS(mp_options_init(&options), MP_OK);
+    multipool_options options;
+    multipool_session *session = NULL;
+    CHECK_STATUS(multipool_options_init(&options), MULTIPOOL_OK);
     options.algorithm = algorithm;
     if (spec != NULL) {
         options.threads_spec = (const uint8_t *)spec;
@@ -75,33 +75,33 @@ static mp_session *new_session_with(const char *spec, size_t buffer_size, uint32
     if (buffer_size != 0) {
         options.buffer_size = buffer_size;
     }
-    CHECK_STATUS(mp_session_new(&options, &session), MP_OK);
+    CHECK_STATUS(multipool_session_new(&options, &session), MULTIPOOL_OK);
     CHECK(session != NULL);
     return session;
 }
 
-static mp_session *new_session(const char *spec, size_t buffer_size)
+static multipool_session *new_session(const char *spec, size_t buffer_size)
 {
-    return new_session_with(spec, buffer_size, MP_ALGORITHM_SHA256);
+    return new_session_with(spec, buffer_size, MULTIPOOL_ALGORITHM_SHA256);
 }
 
-/* Polls until MP_DONE; every result goes into results[tag] (tags must be < count, each seen
+/* Polls until MULTIPOOL_DONE; every result goes into results[tag] (tags must be < count, each seen
  * exactly once). Uses a small capacity so that several polls are needed. */
-static void collect(mp_session *session, mp_result *results, size_t count)
+static void collect(multipool_session *session, multipool_result *results, size_t count)
 {
     unsigned char *seen = calloc(count, 1);
     size_t total = 0;
-    mp_status status;
+    multipool_status status;
     CHECK(seen != NULL);
     for (;;) {
-        mp_result batch[3];
+        multipool_result batch[3];
         size_t n = 99, i;
-        status = mp_session_poll(session, batch, 3, 10000, &n);
-        if (status == MP_DONE) {
+        status = multipool_session_poll(session, batch, sizeof(multipool_result), 3, 10000, &n);
+        if (status == MULTIPOOL_DONE) {
             CHECK(n == 0);
             break;
         }
-        CHECK(status == MP_OK || status == MP_TIMEOUT);
+        CHECK(status == MULTIPOOL_OK || status == MULTIPOOL_TIMEOUT);
         for (i = 0; i < n; i++) {
             CHECK(batch[i].tag < count);
             CHECK(!seen[batch[i].tag]);
@@ -114,7 +114,7 @@ static void collect(mp_session *session, mp_result *results, size_t count)
     free(seen);
 }
 
-static void to_hex(const mp_result *r, char *out)
+static void to_hex(const multipool_result *r, char *out)
 {
     uint32_t i;
     for (i = 0; i < r->digest_len; i++) {
@@ -126,95 +126,145 @@ static void to_hex(const mp_result *r, char *out)
 static void test_version_and_strings(void)
 {
     uint32_t code;
-    CHECK(mp_version_number() ==
+    CHECK(multipool_version_number() ==
           MULTIPOOL_VERSION_MAJOR * 10000 + MULTIPOOL_VERSION_MINOR * 100 + MULTIPOOL_VERSION_PATCH);
-    CHECK(mp_version() != NULL && strlen(mp_version()) >= 5);
-    CHECK(strcmp(mp_status_str(MP_OK), "ok") == 0);
-    CHECK(strncmp(mp_status_str(9999), "unknown", 7) == 0);
-    CHECK(strncmp(mp_status_str(0xFFFFFFFFu), "unknown", 7) == 0);
+    CHECK(multipool_version() != NULL && strlen(multipool_version()) >= 5);
+    CHECK(strcmp(multipool_status_str(MULTIPOOL_OK), "ok") == 0);
+    CHECK(strncmp(multipool_status_str(9999), "unknown", 7) == 0);
+    CHECK(strncmp(multipool_status_str(0xFFFFFFFFu), "unknown", 7) == 0);
     for (code = 0; code < 400; code++) {
-        CHECK(mp_status_str(code) != NULL);
+        CHECK(multipool_status_str(code) != NULL);
     }
-    CHECK(strcmp(mp_kind_str(MP_KIND_HDD), "hdd") == 0);
-    CHECK(strcmp(mp_kind_str(12345), "unknown") == 0);
-    CHECK(strcmp(mp_kind_source_str(MP_KIND_SOURCE_MOUNTINFO), "mountinfo") == 0);
+    CHECK(strcmp(multipool_kind_str(MULTIPOOL_KIND_HDD), "hdd") == 0);
+    CHECK(strcmp(multipool_kind_str(12345), "unknown") == 0);
+    CHECK(strcmp(multipool_kind_source_str(MULTIPOOL_KIND_SOURCE_MOUNTINFO), "mountinfo") == 0);
     puts("version and strings: ok");
 }
 
 static void test_null_pointers(void)
 {
-    mp_session *session = new_session(NULL, 0);
-    mp_result result;
-    mp_stats stats;
-    mp_counters counters;
-    mp_device device;
-    mp_path path;
+    multipool_session *session = new_session(NULL, 0);
+    multipool_result result;
+    multipool_stats stats;
+    multipool_device device;
+    multipool_path path;
     size_t n;
-    memset(&counters, 0, sizeof counters);
-    CHECK_STATUS(mp_options_init(NULL), MP_ERR_NULL_POINTER);
-    CHECK_STATUS(mp_session_new(NULL, NULL), MP_ERR_NULL_POINTER);
-    CHECK_STATUS(mp_session_enqueue(NULL, (const uint8_t *)"x", 1, 0), MP_ERR_NULL_POINTER);
-    CHECK_STATUS(mp_session_enqueue(session, NULL, 5, 0), MP_ERR_NULL_POINTER);
-    CHECK_STATUS(mp_session_enqueue_many(session, NULL, 2), MP_ERR_NULL_POINTER);
+    memset(&stats, 0, sizeof stats);
+    memset(&device, 0, sizeof device);
+    CHECK_STATUS(multipool_options_init(NULL), MULTIPOOL_ERR_NULL_POINTER);
+    CHECK_STATUS(multipool_session_new(NULL, NULL), MULTIPOOL_ERR_NULL_POINTER);
+    CHECK_STATUS(multipool_session_enqueue(NULL, (const uint8_t *)"x", 1, 0), MULTIPOOL_ERR_NULL_POINTER);
+    CHECK_STATUS(multipool_session_enqueue(session, NULL, 5, 0), MULTIPOOL_ERR_NULL_POINTER);
+    CHECK_STATUS(multipool_session_enqueue_many(session, NULL, 2), MULTIPOOL_ERR_NULL_POINTER);
     path.path = NULL;
     path.len = 3;
     path.tag = 1;
-    CHECK_STATUS(mp_session_enqueue_many(session, &path, 1), MP_ERR_NULL_POINTER);
-    CHECK_STATUS(mp_session_finish(NULL), MP_ERR_NULL_POINTER);
-    CHECK_STATUS(mp_session_cancel(NULL), MP_ERR_NULL_POINTER);
-    CHECK_STATUS(mp_session_poll(NULL, &result, 1, 0, &n), MP_ERR_NULL_POINTER);
-    CHECK_STATUS(mp_session_poll(session, NULL, 1, 0, &n), MP_ERR_NULL_POINTER);
-    CHECK_STATUS(mp_session_poll(session, &result, 1, 0, NULL), MP_ERR_NULL_POINTER);
-    CHECK_STATUS(mp_session_poll(session, &result, 0, 0, &n), MP_ERR_INVALID_ARGUMENT);
-    CHECK_STATUS(mp_session_stats(NULL, &stats), MP_ERR_NULL_POINTER);
-    CHECK_STATUS(mp_session_stats(session, NULL), MP_ERR_NULL_POINTER);
-    CHECK_STATUS(mp_session_counters(NULL, MP_DEVICE_NONE, &counters), MP_ERR_NULL_POINTER);
-    CHECK_STATUS(mp_session_counters(session, MP_DEVICE_NONE, NULL), MP_ERR_NULL_POINTER);
-    /* struct_size left at 0: refused rather than guessed. */
-    CHECK_STATUS(mp_session_counters(session, MP_DEVICE_NONE, &counters),
-                 MP_ERR_OPTIONS_VERSION);
-    counters.struct_size = sizeof counters;
-    CHECK_STATUS(mp_session_counters(session, 0, &counters), MP_ERR_INVALID_ARGUMENT);
-    CHECK_STATUS(mp_session_device_count(NULL, &n), MP_ERR_NULL_POINTER);
-    CHECK_STATUS(mp_session_device_count(session, NULL), MP_ERR_NULL_POINTER);
-    CHECK_STATUS(mp_session_device(NULL, 0, &device), MP_ERR_NULL_POINTER);
-    CHECK_STATUS(mp_session_device(session, 0, NULL), MP_ERR_NULL_POINTER);
-    CHECK_STATUS(mp_session_device(session, 0, &device), MP_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(multipool_session_enqueue_many(session, &path, 1), MULTIPOOL_ERR_NULL_POINTER);
+    CHECK_STATUS(multipool_session_finish(NULL), MULTIPOOL_ERR_NULL_POINTER);
+    CHECK_STATUS(multipool_session_cancel(NULL), MULTIPOOL_ERR_NULL_POINTER);
+    CHECK_STATUS(multipool_session_poll(NULL, &result, sizeof(multipool_result), 1, 0, &n), MULTIPOOL_ERR_NULL_POINTER);
+    CHECK_STATUS(multipool_session_poll(session, NULL, sizeof(multipool_result), 1, 0, &n), MULTIPOOL_ERR_NULL_POINTER);
+    CHECK_STATUS(multipool_session_poll(session, &result, sizeof(multipool_result), 1, 0, NULL), MULTIPOOL_ERR_NULL_POINTER);
+    CHECK_STATUS(multipool_session_poll(session, &result, sizeof(multipool_result), 0, 0, &n), MULTIPOOL_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(multipool_session_stats(NULL, MULTIPOOL_DEVICE_NONE, &stats), MULTIPOOL_ERR_NULL_POINTER);
+    CHECK_STATUS(multipool_session_stats(session, MULTIPOOL_DEVICE_NONE, NULL), MULTIPOOL_ERR_NULL_POINTER);
+    /* struct_size left at 0: refused rather than guessed, for every struct the library writes. */
+    CHECK_STATUS(multipool_session_stats(session, MULTIPOOL_DEVICE_NONE, &stats), MULTIPOOL_ERR_STRUCT_SIZE);
+    CHECK_STATUS(multipool_session_device(session, 0, &device), MULTIPOOL_ERR_STRUCT_SIZE);
+    CHECK_STATUS(multipool_session_poll(session, &result, sizeof result - 1, 1, 0, &n), MULTIPOOL_ERR_STRUCT_SIZE);
+    stats.struct_size = sizeof stats;
+    device.struct_size = sizeof device;
+    CHECK_STATUS(multipool_session_stats(session, 0, &stats), MULTIPOOL_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(multipool_session_device_count(NULL, &n), MULTIPOOL_ERR_NULL_POINTER);
+    CHECK_STATUS(multipool_session_device_count(session, NULL), MULTIPOOL_ERR_NULL_POINTER);
+    CHECK_STATUS(multipool_session_device(NULL, 0, &device), MULTIPOOL_ERR_NULL_POINTER);
+    CHECK_STATUS(multipool_session_device(session, 0, NULL), MULTIPOOL_ERR_NULL_POINTER);
+    CHECK_STATUS(multipool_session_device(session, 0, &device), MULTIPOOL_ERR_INVALID_ARGUMENT);
     /* Nothing was enqueued by the refused calls: an empty finished session is done at once. */
-    CHECK_STATUS(mp_session_finish(session), MP_OK);
-    CHECK_STATUS(mp_session_poll(session, &result, 1, -1, &n), MP_DONE);
+    CHECK_STATUS(multipool_session_finish(session), MULTIPOOL_OK);
+    CHECK_STATUS(multipool_session_poll(session, &result, sizeof(multipool_result), 1, -1, &n), MULTIPOOL_DONE);
     CHECK(n == 0);
-    mp_session_free(session);
-    mp_session_free(NULL);
-    mp_session_abandon(NULL);
+    multipool_session_free(session);
+    multipool_session_free(NULL);
+    multipool_session_abandon(NULL);
     puts("null pointers: ok");
 }
 
 static void test_bad_options(void)
 {
-    mp_options options;
-    mp_session *session = NULL;
-    CHECK_STATUS(mp_options_init(&options), MP_OK);
+    multipool_options options;
+    multipool_session *session = NULL;
+    CHECK_STATUS(multipool_options_init(&options), MULTIPOOL_OK);
     CHECK(options.struct_size == sizeof options);
     options.struct_size = 3;
-    CHECK_STATUS(mp_session_new(&options, &session), MP_ERR_OPTIONS_VERSION);
-    mp_options_init(&options);
+    CHECK_STATUS(multipool_session_new(&options, &session), MULTIPOOL_ERR_STRUCT_SIZE);
+    multipool_options_init(&options);
     options.threads_spec = (const uint8_t *)"ssd:0";
     options.threads_spec_len = 5;
-    CHECK_STATUS(mp_session_new(&options, &session), MP_ERR_INVALID_THREADS_SPEC);
-    mp_options_init(&options);
+    CHECK_STATUS(multipool_session_new(&options, &session), MULTIPOOL_ERR_INVALID_THREADS_SPEC);
+    multipool_options_init(&options);
     options.flags = 0x80;
-    CHECK_STATUS(mp_session_new(&options, &session), MP_ERR_INVALID_ARGUMENT);
-    mp_options_init(&options);
-    options.algorithm = 0;
-    CHECK_STATUS(mp_session_new(&options, &session), MP_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(multipool_session_new(&options, &session), MULTIPOOL_ERR_INVALID_ARGUMENT);
+    multipool_options_init(&options);
+    options.algorithm = 77;
+    CHECK_STATUS(multipool_session_new(&options, &session), MULTIPOOL_ERR_INVALID_ARGUMENT);
     options.algorithm = 4;
-    CHECK_STATUS(mp_session_new(&options, &session), MP_ERR_INVALID_ARGUMENT);
-    mp_options_init(&options);
-    options.buffer_size = 0;
-    CHECK_STATUS(mp_session_new(&options, &session), MP_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(multipool_session_new(&options, &session), MULTIPOOL_ERR_INVALID_ARGUMENT);
+    multipool_options_init(&options);
+    options.buffer_size = ((size_t)1 << 30) + 1;
+    CHECK_STATUS(multipool_session_new(&options, &session), MULTIPOOL_ERR_INVALID_ARGUMENT);
     CHECK(session == NULL);
     puts("bad options: ok");
+}
+
+/* Hashes the 3-byte file "abc" with `options` and returns the first 4 digest bytes as hex. */
+static void hash_abc(const multipool_options *options, char hex[9])
+{
+    multipool_session *session = NULL;
+    multipool_result result;
+    char *path = scratch_path("abc");
+    size_t n = 0;
+    int i;
+    write_file(path, (const unsigned char *)"abc", 3);
+    CHECK_STATUS(multipool_session_new(options, &session), MULTIPOOL_OK);
+    CHECK_STATUS(multipool_session_enqueue(session, (const uint8_t *)path, strlen(path), 1), MULTIPOOL_OK);
+    CHECK_STATUS(multipool_session_finish(session), MULTIPOOL_OK);
+    CHECK_STATUS(multipool_session_poll(session, &result, sizeof result, 1, -1, &n), MULTIPOOL_OK);
+    CHECK(n == 1);
+    CHECK_STATUS(result.status, MULTIPOOL_OK);
+    for (i = 0; i < 4; i++) {
+        sprintf(hex + 2 * i, "%02x", result.digest[i]);
+    }
+    multipool_session_free(session);
+    free(path);
+}
+
+static void test_zero_means_default(void)
+{
+    /* The size and the one field wanted; every other field 0, and 0 is its default. */
+    multipool_options blake3 = {.struct_size = sizeof blake3, .algorithm = MULTIPOOL_ALGORITHM_BLAKE3};
+    multipool_options zero;
+    /* A program built against a newer header: fields this library does not know must be 0. */
+    struct {
+        multipool_options known;
+        uint64_t future;
+    } newer;
+    multipool_session *session = NULL;
+    char hex[9];
+    hash_abc(&blake3, hex);
+    CHECK(strcmp(hex, "6437b3ac") == 0); /* b3sum of "abc" */
+    memset(&zero, 0, sizeof zero);
+    zero.struct_size = sizeof zero;
+    hash_abc(&zero, hex);
+    CHECK(strcmp(hex, "ba7816bf") == 0); /* sha256sum of "abc" */
+    memset(&newer, 0, sizeof newer);
+    newer.known.struct_size = sizeof newer;
+    hash_abc(&newer.known, hex);
+    CHECK(strcmp(hex, "ba7816bf") == 0);
+    newer.future = 1;
+    CHECK_STATUS(multipool_session_new(&newer.known, &session), MULTIPOOL_ERR_STRUCT_SIZE);
+    CHECK(session == NULL);
+    puts("zero means default: ok");
 }
 
 /* Expands a vector's input description (see the vectors file) into bytes. */
@@ -253,16 +303,15 @@ static void test_vectors(const char *vectors_file, const char *name, uint32_t co
                          uint32_t digest_len)
 {
     char line[512], algorithm[32], input[256], expected[32][129];
-    mp_path paths[32];
+    multipool_path paths[32];
     char *names[32];
-    mp_result results[32];
+    multipool_result results[32];
     size_t count = 0, i, total_bytes = 0;
     FILE *f = fopen(vectors_file, "r");
-    mp_session *session = new_session_with("hdd:1,ssd:2,ram:2", 4096, code);
-    mp_stats stats;
-    mp_counters counters;
+    multipool_session *session = new_session_with("hdd:1,ssd:2,ram:2", 4096, code);
+    multipool_stats stats = {.struct_size = sizeof stats};
     size_t devices = 0;
-    mp_device device;
+    multipool_device device = {.struct_size = sizeof device};
     CHECK(f != NULL);
     while (fgets(line, sizeof line, f) != NULL) {
         unsigned char *data;
@@ -289,14 +338,14 @@ static void test_vectors(const char *vectors_file, const char *name, uint32_t co
     }
     fclose(f);
     CHECK(count >= 5);
-    CHECK_STATUS(mp_session_enqueue_many(session, paths, count), MP_OK);
-    CHECK_STATUS(mp_session_finish(session), MP_OK);
+    CHECK_STATUS(multipool_session_enqueue_many(session, paths, count), MULTIPOOL_OK);
+    CHECK_STATUS(multipool_session_finish(session), MULTIPOOL_OK);
     collect(session, results, count);
     for (i = 0; i < count; i++) {
         char hex[129];
-        CHECK_STATUS(results[i].status, MP_OK);
+        CHECK_STATUS(results[i].status, MULTIPOOL_OK);
         CHECK(results[i].digest_len == digest_len);
-        CHECK(results[i].device != MP_DEVICE_NONE);
+        CHECK(results[i].device != MULTIPOOL_DEVICE_NONE);
         to_hex(&results[i], hex);
         if (strcmp(hex, expected[i]) != 0) {
             fprintf(stderr, "vector %u: got %s expected %s\n", (unsigned)i, hex, expected[i]);
@@ -304,24 +353,18 @@ static void test_vectors(const char *vectors_file, const char *name, uint32_t co
         }
         free(names[i]);
     }
-    CHECK_STATUS(mp_session_stats(session, &stats), MP_OK);
+    CHECK_STATUS(multipool_session_stats(session, MULTIPOOL_DEVICE_NONE, &stats), MULTIPOOL_OK);
     CHECK(stats.files_queued == count && stats.files_done == count && stats.files_failed == 0);
     CHECK(stats.bytes_done == total_bytes && stats.bytes_queued == total_bytes);
-    memset(&counters, 0, sizeof counters);
-    counters.struct_size = sizeof counters;
-    CHECK_STATUS(mp_session_counters(session, MP_DEVICE_NONE, &counters), MP_OK);
-    CHECK(counters.struct_size == sizeof counters);
-    CHECK(counters.stats.files_queued == count && counters.stats.files_done == count);
-    CHECK(counters.stats.bytes_done == total_bytes && counters.stats.files_failed == 0);
-    CHECK(counters.files_from_cache <= count);
-    CHECK_STATUS(mp_session_counters(session, results[0].device, &counters), MP_OK);
-    CHECK(counters.stats.files_done >= 1 && counters.stats.files_done <= count);
-    CHECK_STATUS(mp_session_device_count(session, &devices), MP_OK);
+    CHECK(stats.struct_size == sizeof stats && stats.files_from_cache <= count);
+    CHECK_STATUS(multipool_session_stats(session, results[0].device, &stats), MULTIPOOL_OK);
+    CHECK(stats.files_done >= 1 && stats.files_done <= count);
+    CHECK_STATUS(multipool_session_device_count(session, &devices), MULTIPOOL_OK);
     CHECK(devices >= 1);
-    CHECK_STATUS(mp_session_device(session, results[0].device, &device), MP_OK);
+    CHECK_STATUS(multipool_session_device(session, results[0].device, &device), MULTIPOOL_OK);
     CHECK(device.index == results[0].device && device.threads >= 1 && device.name[0] != '\0');
     CHECK(memchr(device.name, '\0', sizeof device.name) != NULL);
-    mp_session_free(session);
+    multipool_session_free(session);
     printf("known-answer vectors, %s: %u ok\n", name, (unsigned)count);
 }
 
@@ -330,8 +373,8 @@ enum { BAD_MISSING, BAD_DIR, BAD_FIFO, BAD_SOCKET, BAD_DEVICE, BAD_EMPTY, BAD_NU
 
 static void test_bad_inputs(void)
 {
-    mp_session *session = new_session("hdd:1", 0);
-    mp_result results[BAD_COUNT];
+    multipool_session *session = new_session("hdd:1", 0);
+    multipool_result results[BAD_COUNT];
     char *fifo = scratch_path("fifo"), *sock = scratch_path("sock"), *loop = scratch_path("loop");
     char *odd = scratch_path("caf\xe9\n\\name");
     char *missing = scratch_path("missing");
@@ -352,7 +395,7 @@ static void test_bad_inputs(void)
     CHECK(symlink(loop, loop) == 0);
     write_file(odd, (const unsigned char *)"abc", 3);
 
-#define ENQUEUE(path, len, tag) CHECK_STATUS(mp_session_enqueue(session, (const uint8_t *)(path), (len), (tag)), MP_OK)
+#define ENQUEUE(path, len, tag) CHECK_STATUS(multipool_session_enqueue(session, (const uint8_t *)(path), (len), (tag)), MULTIPOOL_OK)
     ENQUEUE(missing, strlen(missing), BAD_MISSING);
     ENQUEUE(scratch, strlen(scratch), BAD_DIR);
     ENQUEUE(fifo, strlen(fifo), BAD_FIFO);
@@ -364,25 +407,25 @@ static void test_bad_inputs(void)
     ENQUEUE(loop, strlen(loop), BAD_LOOP);
     ENQUEUE(odd, strlen(odd), BAD_ODD_BYTES);
 #undef ENQUEUE
-    CHECK_STATUS(mp_session_finish(session), MP_OK);
-    CHECK_STATUS(mp_session_enqueue(session, (const uint8_t *)"x", 1, 99), MP_ERR_SESSION_FINISHED);
+    CHECK_STATUS(multipool_session_finish(session), MULTIPOOL_OK);
+    CHECK_STATUS(multipool_session_enqueue(session, (const uint8_t *)"x", 1, 99), MULTIPOOL_ERR_SESSION_FINISHED);
     collect(session, results, BAD_COUNT);
 
-    CHECK_STATUS(results[BAD_MISSING].status, MP_ERR_NOT_FOUND);
+    CHECK_STATUS(results[BAD_MISSING].status, MULTIPOOL_ERR_NOT_FOUND);
     CHECK(results[BAD_MISSING].os_error == ENOENT);
-    CHECK(results[BAD_MISSING].device == MP_DEVICE_NONE && results[BAD_MISSING].digest_len == 0);
-    CHECK_STATUS(results[BAD_DIR].status, MP_ERR_IS_DIRECTORY);
-    CHECK_STATUS(results[BAD_FIFO].status, MP_ERR_IS_FIFO);
-    CHECK_STATUS(results[BAD_SOCKET].status, MP_ERR_IS_SOCKET);
-    CHECK_STATUS(results[BAD_DEVICE].status, MP_ERR_IS_DEVICE);
-    CHECK_STATUS(results[BAD_EMPTY].status, MP_ERR_NOT_FOUND);
-    CHECK_STATUS(results[BAD_NUL].status, MP_ERR_INVALID_PATH);
-    CHECK_STATUS(results[BAD_LONG].status, MP_ERR_NAME_TOO_LONG);
+    CHECK(results[BAD_MISSING].device == MULTIPOOL_DEVICE_NONE && results[BAD_MISSING].digest_len == 0);
+    CHECK_STATUS(results[BAD_DIR].status, MULTIPOOL_ERR_IS_DIRECTORY);
+    CHECK_STATUS(results[BAD_FIFO].status, MULTIPOOL_ERR_IS_FIFO);
+    CHECK_STATUS(results[BAD_SOCKET].status, MULTIPOOL_ERR_IS_SOCKET);
+    CHECK_STATUS(results[BAD_DEVICE].status, MULTIPOOL_ERR_IS_DEVICE);
+    CHECK_STATUS(results[BAD_EMPTY].status, MULTIPOOL_ERR_NOT_FOUND);
+    CHECK_STATUS(results[BAD_NUL].status, MULTIPOOL_ERR_INVALID_PATH);
+    CHECK_STATUS(results[BAD_LONG].status, MULTIPOOL_ERR_NAME_TOO_LONG);
     CHECK(results[BAD_LONG].os_error == ENAMETOOLONG);
-    CHECK_STATUS(results[BAD_LOOP].status, MP_ERR_SYMLINK_LOOP);
-    CHECK_STATUS(results[BAD_ODD_BYTES].status, MP_OK);
+    CHECK_STATUS(results[BAD_LOOP].status, MULTIPOOL_ERR_SYMLINK_LOOP);
+    CHECK_STATUS(results[BAD_ODD_BYTES].status, MULTIPOOL_OK);
     CHECK(results[BAD_ODD_BYTES].size == 3 && results[BAD_ODD_BYTES].digest[0] == 0xba);
-    mp_session_free(session);
+    multipool_session_free(session);
     close(fd);
     unlink(fifo);
     unlink(sock);
@@ -426,68 +469,68 @@ static void free_files(char **names, size_t count)
     free(names);
 }
 
-static void enqueue_all(mp_session *session, char **names, size_t count)
+static void enqueue_all(multipool_session *session, char **names, size_t count)
 {
     size_t i;
     for (i = 0; i < count; i++) {
-        CHECK_STATUS(mp_session_enqueue(session, (const uint8_t *)names[i], strlen(names[i]), i),
-                     MP_OK);
+        CHECK_STATUS(multipool_session_enqueue(session, (const uint8_t *)names[i], strlen(names[i]), i),
+                     MULTIPOOL_OK);
     }
 }
 
 static void test_cancel(char **names)
 {
-    mp_session *session = new_session("hdd:1,ssd:1,ram:1,unknown:1", 4096);
-    mp_result results[MANY], first;
-    mp_stats stats;
+    multipool_session *session = new_session("hdd:1,ssd:1,ram:1,unknown:1", 4096);
+    multipool_result results[MANY], first;
+    multipool_stats stats = {.struct_size = sizeof stats};
     size_t n = 0, i, cancelled = 0, done = 0;
     enqueue_all(session, names, MANY);
-    CHECK_STATUS(mp_session_poll(session, &first, 1, -1, &n), MP_OK);
-    CHECK_STATUS(mp_session_cancel(session), MP_OK);
-    CHECK_STATUS(mp_session_cancel(session), MP_OK);
-    CHECK_STATUS(mp_session_enqueue(session, (const uint8_t *)"x", 1, MANY), MP_ERR_SESSION_CANCELLED);
+    CHECK_STATUS(multipool_session_poll(session, &first, sizeof(multipool_result), 1, -1, &n), MULTIPOOL_OK);
+    CHECK_STATUS(multipool_session_cancel(session), MULTIPOOL_OK);
+    CHECK_STATUS(multipool_session_cancel(session), MULTIPOOL_OK);
+    CHECK_STATUS(multipool_session_enqueue(session, (const uint8_t *)"x", 1, MANY), MULTIPOOL_ERR_SESSION_CANCELLED);
     memset(results, 0, sizeof results);
     {
         /* Every path still gets exactly one result; the one polled above counts too. */
         unsigned char seen[MANY];
-        mp_status status;
+        multipool_status status;
         memset(seen, 0, sizeof seen);
         seen[first.tag] = 1;
         results[first.tag] = first;
         n = 1;
-        while ((status = mp_session_poll(session, results, 1, 10000, &i)) != MP_DONE) {
-            CHECK(status == MP_OK);
+        while ((status = multipool_session_poll(session, results, sizeof(multipool_result), 1, 10000, &i)) != MULTIPOOL_DONE) {
+            CHECK(status == MULTIPOOL_OK);
             CHECK(i == 1 && results[0].tag < MANY && !seen[results[0].tag]);
             seen[results[0].tag] = 1;
-            cancelled += results[0].status == MP_ERR_CANCELLED;
-            done += results[0].status == MP_OK;
+            cancelled += results[0].status == MULTIPOOL_ERR_CANCELLED;
+            done += results[0].status == MULTIPOOL_OK;
             n++;
         }
         CHECK(n == MANY);
     }
     CHECK(cancelled > 0);
-    CHECK_STATUS(mp_session_stats(session, &stats), MP_OK);
+    CHECK_STATUS(multipool_session_stats(session, MULTIPOOL_DEVICE_NONE, &stats), MULTIPOOL_OK);
     CHECK(stats.files_cancelled == cancelled);
     CHECK(stats.files_done + stats.files_failed + stats.files_cancelled == MANY);
     /* Every result delivered: abandon returns at once, and the session's threads (with nothing
      * left to wait for) free it on their own before the tests below end. */
-    mp_session_abandon(session);
+    multipool_session_abandon(session);
     printf("cancel: %u cancelled, %u hashed, every tag once\n", (unsigned)cancelled,
-           (unsigned)(done + (first.status == MP_OK)));
+           (unsigned)(done + (first.status == MULTIPOOL_OK)));
 }
 
 static void test_free_in_flight(char **names)
 {
-    mp_session *session = new_session("hdd:1", 4096);
-    mp_result r;
+    multipool_session *session = new_session("hdd:1", 4096);
+    multipool_result r;
     size_t n;
     enqueue_all(session, names, MANY);
-    CHECK_STATUS(mp_session_poll(session, &r, 1, -1, &n), MP_OK);
-    mp_session_free(session); /* cancels, joins every thread, leaks nothing (valgrind checks) */
+    CHECK_STATUS(multipool_session_poll(session, &r, sizeof(multipool_result), 1, -1, &n), MULTIPOOL_OK);
+    multipool_session_free(session); /* cancels, joins every thread, leaks nothing (valgrind checks) */
     session = new_session(NULL, 0);
     enqueue_all(session, names, MANY);
-    mp_session_free(session); /* freed before anything was polled or finished */
-    mp_session_free(new_session(NULL, 0)); /* never used */
+    multipool_session_free(session); /* freed before anything was polled or finished */
+    multipool_session_free(new_session(NULL, 0)); /* never used */
     puts("free in flight: ok");
 }
 
@@ -502,9 +545,10 @@ int main(int argc, char **argv)
     test_version_and_strings();
     test_null_pointers();
     test_bad_options();
-    test_vectors(argv[2], "sha256", MP_ALGORITHM_SHA256, 32);
-    test_vectors(argv[2], "sha512", MP_ALGORITHM_SHA512, 64);
-    test_vectors(argv[2], "blake3", MP_ALGORITHM_BLAKE3, 32);
+    test_zero_means_default();
+    test_vectors(argv[2], "sha256", MULTIPOOL_ALGORITHM_SHA256, 32);
+    test_vectors(argv[2], "sha512", MULTIPOOL_ALGORITHM_SHA512, 64);
+    test_vectors(argv[2], "blake3", MULTIPOOL_ALGORITHM_BLAKE3, 32);
     test_bad_inputs();
     names = make_files(MANY, 65536);
     test_cancel(names);

@@ -16,8 +16,8 @@
 #include <type_traits>
 #include <vector>
 
-static_assert(std::is_standard_layout<mp_result>::value, "mp_result is a plain C struct");
-static_assert(std::is_trivially_copyable<mp_device>::value, "mp_device is a plain C struct");
+static_assert(std::is_standard_layout<multipool_result>::value, "multipool_result is a plain C struct");
+static_assert(std::is_trivially_copyable<multipool_device>::value, "multipool_device is a plain C struct");
 
 namespace {
 
@@ -34,22 +34,22 @@ void check(bool ok, const char *what, int line)
 #define CHECK(cond) check((cond), #cond, __LINE__)
 
 struct SessionDeleter {
-    void operator()(mp_session *s) const { mp_session_free(s); }
+    void operator()(multipool_session *s) const { multipool_session_free(s); }
 };
-using SessionPtr = std::unique_ptr<mp_session, SessionDeleter>;
+using SessionPtr = std::unique_ptr<multipool_session, SessionDeleter>;
 
 SessionPtr new_session(const std::string &spec)
 {
-    mp_options options;
-    CHECK(mp_options_init(&options) == MP_OK);
+    multipool_options options{};  // value-initialised: every field 0 is its default
+    options.struct_size = sizeof options;
     options.threads_spec = reinterpret_cast<const uint8_t *>(spec.data());
     options.threads_spec_len = spec.size();
-    mp_session *raw = nullptr;
-    CHECK(mp_session_new(&options, &raw) == MP_OK);
+    multipool_session *raw = nullptr;
+    CHECK(multipool_session_new(&options, &raw) == MULTIPOOL_OK);
     return SessionPtr(raw);
 }
 
-std::string hex(const mp_result &r)
+std::string hex(const multipool_result &r)
 {
     std::string out;
     char byte[3];
@@ -90,35 +90,35 @@ void test_vectors(const std::string &scratch, const std::string &vectors)
     CHECK(names.size() >= 5);
 
     SessionPtr session = new_session("ssd:3");
-    std::vector<mp_path> paths;
+    std::vector<multipool_path> paths;
     for (std::size_t i = 0; i < names.size(); i++) {
-        paths.push_back(mp_path{reinterpret_cast<const uint8_t *>(names[i].data()), names[i].size(),
+        paths.push_back(multipool_path{reinterpret_cast<const uint8_t *>(names[i].data()), names[i].size(),
                                 static_cast<uint64_t>(i)});
     }
-    CHECK(mp_session_enqueue_many(session.get(), paths.data(), paths.size()) == MP_OK);
-    CHECK(mp_session_finish(session.get()) == MP_OK);
-    std::vector<mp_result> results(names.size());
+    CHECK(multipool_session_enqueue_many(session.get(), paths.data(), paths.size()) == MULTIPOOL_OK);
+    CHECK(multipool_session_finish(session.get()) == MULTIPOOL_OK);
+    std::vector<multipool_result> results(names.size());
     std::vector<bool> seen(names.size());
     std::size_t got = 0;
     for (;;) {
         std::size_t n = 0;
-        mp_status st = mp_session_poll(session.get(), results.data(), results.size(), 10000, &n);
-        if (st == MP_DONE) break;
-        CHECK(st == MP_OK || st == MP_TIMEOUT);
+        multipool_status st = multipool_session_poll(session.get(), results.data(), sizeof(multipool_result), results.size(), 10000, &n);
+        if (st == MULTIPOOL_DONE) break;
+        CHECK(st == MULTIPOOL_OK || st == MULTIPOOL_TIMEOUT);
         for (std::size_t i = 0; i < n; i++) {
-            const mp_result &r = results[i];
+            const multipool_result &r = results[i];
             CHECK(r.tag < names.size() && !seen[r.tag]);
             seen[r.tag] = true;
-            CHECK(r.status == MP_OK);
+            CHECK(r.status == MULTIPOOL_OK);
             CHECK(hex(r) == expected[r.tag]);
             got++;
         }
     }
     CHECK(got == names.size());
-    mp_counters counters{};  // value-initialised: zero, then the size this program knows
-    counters.struct_size = sizeof counters;
-    CHECK(mp_session_counters(session.get(), MP_DEVICE_NONE, &counters) == MP_OK);
-    CHECK(counters.stats.files_done == got && counters.struct_size == sizeof counters);
+    multipool_stats stats{};  // value-initialised: zero, then the size this program knows
+    stats.struct_size = sizeof stats;
+    CHECK(multipool_session_stats(session.get(), MULTIPOOL_DEVICE_NONE, &stats) == MULTIPOOL_OK);
+    CHECK(stats.files_done == got && stats.struct_size == sizeof stats);
     std::printf("known-answer vectors: %zu ok\n", got);
 }
 
@@ -139,32 +139,32 @@ void test_threads(const std::string &scratch)
         threads.emplace_back([&, t] {
             for (std::size_t i = 0; i < per_thread; i++) {
                 const std::string &name = names[(t * per_thread + i) % names.size()];
-                mp_status st = mp_session_enqueue(session.get(),
+                multipool_status st = multipool_session_enqueue(session.get(),
                                                   reinterpret_cast<const uint8_t *>(name.data()),
                                                   name.size(), t * per_thread + i);
-                CHECK(st == MP_OK);
+                CHECK(st == MULTIPOOL_OK);
             }
         });
     }
     std::vector<std::thread> pollers;
     for (int p = 0; p < 2; p++) {
         pollers.emplace_back([&] {
-            mp_result batch[16];
+            multipool_result batch[16];
             for (;;) {
                 std::size_t n = 0;
-                mp_status st = mp_session_poll(session.get(), batch, 16, 10000, &n);
-                if (st == MP_DONE) return;
-                CHECK(st == MP_OK || st == MP_TIMEOUT);
+                multipool_status st = multipool_session_poll(session.get(), batch, sizeof(multipool_result), 16, 10000, &n);
+                if (st == MULTIPOOL_DONE) return;
+                CHECK(st == MULTIPOOL_OK || st == MULTIPOOL_TIMEOUT);
                 for (std::size_t i = 0; i < n; i++) {
                     CHECK(batch[i].tag < files);
                     CHECK(seen[batch[i].tag].fetch_add(1) == 0);
-                    ok += batch[i].status == MP_OK;
+                    ok += batch[i].status == MULTIPOOL_OK;
                 }
             }
         });
     }
     for (auto &t : threads) t.join();
-    CHECK(mp_session_finish(session.get()) == MP_OK);
+    CHECK(multipool_session_finish(session.get()) == MULTIPOOL_OK);
     for (auto &p : pollers) p.join();
     for (auto &s : seen) CHECK(s.load() == 1);
     CHECK(ok.load() == files);
@@ -180,7 +180,7 @@ int main(int argc, char **argv)
         std::fputs("usage: api_test_cpp SCRATCH_DIR VECTORS_FILE\n", stderr);
         return 2;
     }
-    CHECK(mp_version_number() == MULTIPOOL_VERSION_MAJOR * 10000 + MULTIPOOL_VERSION_MINOR * 100 +
+    CHECK(multipool_version_number() == MULTIPOOL_VERSION_MAJOR * 10000 + MULTIPOOL_VERSION_MINOR * 100 +
                                      MULTIPOOL_VERSION_PATCH);
     test_vectors(argv[1], argv[2]);
     test_threads(argv[1]);
