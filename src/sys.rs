@@ -24,6 +24,7 @@
 use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
+use std::sync::OnceLock;
 
 /// Bytes of address space this process may still map under `RLIMIT_AS` (`ulimit -v`), or `None`
 /// when no limit is set (the usual case: then the check costs one `getrlimit`) or the current
@@ -45,6 +46,96 @@ pub(crate) fn address_space_left() -> Option<u64> {
     #[allow(clippy::unnecessary_cast, reason = "rlim_t is u32 on 32-bit targets")]
     let limit = limit.rlim_cur as u64;
     Some(limit.saturating_sub(pages.saturating_mul(page_size())))
+}
+
+/// ThreadSanitizer's annotation functions, found when the host program runs under TSan.
+///
+/// The library is not instrumented: TSan sees its memory accesses only through the calls it
+/// intercepts (`memcpy`, `malloc`), and none of its synchronisation (futexes and atomics), so
+/// it reports every access it sees inside the library, from two threads, as a race: false ones.
+/// Under TSan the library therefore hides its own accesses (its threads ignore theirs for good,
+/// a caller's thread for the length of each call into the library), and tells TSan about the
+/// one hand-off the caller relies on: what a thread did before `enqueue` happens before what a
+/// thread does after `poll` returned results. Outside TSan the symbols are absent, and each of
+/// these functions costs a load and a branch after one `dlsym` lookup per process.
+struct Tsan {
+    ignore_begin: unsafe extern "C" fn(),
+    ignore_end: unsafe extern "C" fn(),
+    acquire: unsafe extern "C" fn(*mut libc::c_void),
+    release: unsafe extern "C" fn(*mut libc::c_void),
+}
+
+fn tsan() -> Option<&'static Tsan> {
+    static TSAN: OnceLock<Option<Tsan>> = OnceLock::new();
+    TSAN.get_or_init(|| {
+        let find = |name: &std::ffi::CStr| {
+            // SAFETY: dlsym with RTLD_DEFAULT and a NUL-terminated name has no precondition.
+            let ptr = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
+            (!ptr.is_null()).then_some(ptr)
+        };
+        let (begin, end) =
+            (find(c"__tsan_ignore_thread_begin")?, find(c"__tsan_ignore_thread_end")?);
+        let (acquire, release) = (find(c"__tsan_acquire")?, find(c"__tsan_release")?);
+        // SAFETY: these are TSan's functions, with these C signatures (sanitizer/tsan_interface.h).
+        unsafe {
+            Some(Tsan {
+                ignore_begin: std::mem::transmute::<*mut libc::c_void, unsafe extern "C" fn()>(
+                    begin,
+                ),
+                ignore_end: std::mem::transmute::<*mut libc::c_void, unsafe extern "C" fn()>(end),
+                acquire: std::mem::transmute::<
+                    *mut libc::c_void,
+                    unsafe extern "C" fn(*mut libc::c_void),
+                >(acquire),
+                release: std::mem::transmute::<
+                    *mut libc::c_void,
+                    unsafe extern "C" fn(*mut libc::c_void),
+                >(release),
+            })
+        }
+    })
+    .as_ref()
+}
+
+/// Under TSan, hides the calling thread until dropped: one of the session's own threads for its
+/// whole life, or a caller's thread for the length of a library call.
+#[must_use]
+pub(crate) struct HiddenFromThreadSanitizer(Option<&'static Tsan>);
+
+/// Starts hiding the calling thread from TSan (see [`HiddenFromThreadSanitizer`]).
+pub(crate) fn hidden_from_thread_sanitizer() -> HiddenFromThreadSanitizer {
+    let tsan = tsan();
+    if let Some(tsan) = tsan {
+        // SAFETY: TSan's function takes nothing and may be called on any thread.
+        unsafe { (tsan.ignore_begin)() };
+    }
+    HiddenFromThreadSanitizer(tsan)
+}
+
+impl Drop for HiddenFromThreadSanitizer {
+    fn drop(&mut self) {
+        if let Some(tsan) = self.0 {
+            // SAFETY: ends the ignore section this value began on this same thread.
+            unsafe { (tsan.ignore_end)() };
+        }
+    }
+}
+
+/// Under TSan: what this thread did so far happens before what a thread does after
+/// [`tsan_acquire`] on the same `object`.
+pub(crate) fn tsan_release(object: *const ()) {
+    if let Some(tsan) = tsan() {
+        // SAFETY: TSan only uses the address as a key; it need not point to anything.
+        unsafe { (tsan.release)(object.cast_mut().cast()) };
+    }
+}
+
+/// Under TSan: see [`tsan_release`].
+pub(crate) fn tsan_acquire(object: *const ()) {
+    if let Some(tsan) = tsan() {
+        // SAFETY: TSan only uses the address as a key; it need not point to anything.
+        unsafe { (tsan.acquire)(object.cast_mut().cast()) };
+    }
 }
 
 /// `posix_fadvise` over `len` bytes from `offset` (0 and 0: the whole file). A hint: its result

@@ -63,7 +63,10 @@ impl<'scope, 'env> Ctx<'scope, 'env> {
         std::thread::Builder::new()
             .name(name)
             .stack_size(memory::STACK_SIZE)
-            .spawn_scoped(self.threads, f)
+            .spawn_scoped(self.threads, || {
+                let _hidden = crate::sys::hidden_from_thread_sanitizer();
+                f()
+            })
             .ok()
     }
 

@@ -42,7 +42,10 @@ impl Engine {
         let dispatcher = std::thread::Builder::new()
             .name("mp-dispatch".into())
             .stack_size(memory::STACK_SIZE)
-            .spawn(move || dispatch::run(&for_thread))
+            .spawn(move || {
+                let _hidden = crate::sys::hidden_from_thread_sanitizer();
+                dispatch::run(&for_thread)
+            })
             .map_err(|_| Status::ResourceExhausted)?;
         Ok(Engine { state, dispatcher: Some(dispatcher) })
     }

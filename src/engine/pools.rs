@@ -28,7 +28,10 @@ impl DevicePool {
                 if let Some(name) = thread.name() {
                     builder = builder.name(name.to_owned());
                 }
-                handles.push(builder.spawn(|| thread.run())?);
+                handles.push(builder.spawn(|| {
+                    let _hidden = crate::sys::hidden_from_thread_sanitizer();
+                    thread.run()
+                })?);
                 Ok(())
             })
             .build();

@@ -74,7 +74,7 @@ impl MpOptions {
         max_ready_results: 0,
     };
 
-    /// Reads options from C memory by the rules of [`sized`](super::sized): fields an older
+    /// Reads options from C memory by the rules of [`sized`]: fields an older
     /// caller lacks are 0, a newer caller's extra fields must be 0, and every 0 is the default.
     ///
     /// # Safety

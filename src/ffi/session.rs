@@ -137,6 +137,9 @@ pub unsafe extern "C" fn multipool_session_enqueue(
     path_len: usize,
     tag: u64,
 ) -> multipool_status {
+    // Under TSan: what the caller did before handing a path over happens before what a poller
+    // does with its result.
+    crate::sys::tsan_release(session.cast());
     boundary(|| {
         // SAFETY: documented contracts of `session` and `path`.
         let (session, bytes) = unsafe { (try_ref(session)?, try_slice(path, path_len)?) };
@@ -159,6 +162,9 @@ pub unsafe extern "C" fn multipool_session_enqueue_many(
     paths: *const MpPath,
     count: usize,
 ) -> multipool_status {
+    // Under TSan: what the caller did before handing a path over happens before what a poller
+    // does with its result.
+    crate::sys::tsan_release(session.cast());
     boundary(|| {
         // SAFETY: documented contracts of `session` and `paths`.
         let (session, entries) = unsafe { (try_ref(session)?, try_slice(paths, count)?) };
@@ -262,6 +268,9 @@ pub unsafe extern "C" fn multipool_session_poll(
             written += 1;
         })?;
         *count = written;
+        if written > 0 {
+            crate::sys::tsan_acquire((session as *const MpSession).cast());
+        }
         status = match outcome {
             PollOutcome::Ready(_) => Status::Ok,
             PollOutcome::TimedOut => Status::Timeout,

@@ -1,0 +1,526 @@
+// multipool.hpp: the C API of libmultipool for C++17 and C++20, header-only, over multipool.h.
+//
+//   multipool::session s({.algorithm = multipool::algorithm::blake3});   // C++20; C++17: options o;
+//   s.enqueue(std::filesystem::path("/etc/hostname"), 1);
+//   s.finish();
+//   for (const multipool::result &r : s.results())
+//       std::cout << r.hex() << ' ' << r.tag() << '\n';
+//
+// Errors: every call that can fail has a throwing form (multipool::error, a std::system_error
+// whose code() is in multipool::category()) and a non-throwing one taking std::error_code&.
+// A file's failure is not an exception: it is the result's status() and error().
+//
+// Threads: as in C, every member function may be called from any thread concurrently, except
+// the destructor, move assignment, abandon() and release(). A results() range and its iterators
+// belong to the thread that iterates them.
+//
+// ThreadSanitizer needs nothing from this header: the library, which is not instrumented, finds
+// TSan at run time, hides its own accesses from it and annotates the enqueue-to-poll hand-off
+// (README, "ThreadSanitizer"), linked shared or static.
+#ifndef MULTIPOOL_HPP
+#define MULTIPOOL_HPP
+
+#include "multipool.h"
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <iterator>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+#if __cplusplus >= 202002L
+#include <span>
+#endif
+
+namespace multipool {
+
+/// A status code of the C API (multipool_status) as an enum; the numbers are the C ones.
+enum class status : std::uint32_t {
+    ok = MULTIPOOL_OK,
+    done = MULTIPOOL_DONE,
+    timeout = MULTIPOOL_TIMEOUT,
+    null_pointer = MULTIPOOL_ERR_NULL_POINTER,
+    invalid_argument = MULTIPOOL_ERR_INVALID_ARGUMENT,
+    struct_size = MULTIPOOL_ERR_STRUCT_SIZE,
+    invalid_threads_spec = MULTIPOOL_ERR_INVALID_THREADS_SPEC,
+    session_finished = MULTIPOOL_ERR_SESSION_FINISHED,
+    session_cancelled = MULTIPOOL_ERR_SESSION_CANCELLED,
+    resource_exhausted = MULTIPOOL_ERR_RESOURCE_EXHAUSTED,
+    internal = MULTIPOOL_ERR_INTERNAL,
+    not_found = MULTIPOOL_ERR_NOT_FOUND,
+    permission_denied = MULTIPOOL_ERR_PERMISSION_DENIED,
+    is_directory = MULTIPOOL_ERR_IS_DIRECTORY,
+    is_fifo = MULTIPOOL_ERR_IS_FIFO,
+    is_socket = MULTIPOOL_ERR_IS_SOCKET,
+    is_device = MULTIPOOL_ERR_IS_DEVICE,
+    is_symlink = MULTIPOOL_ERR_IS_SYMLINK,
+    symlink_loop = MULTIPOOL_ERR_SYMLINK_LOOP,
+    name_too_long = MULTIPOOL_ERR_NAME_TOO_LONG,
+    invalid_path = MULTIPOOL_ERR_INVALID_PATH,
+    changed = MULTIPOOL_ERR_CHANGED,
+    io = MULTIPOOL_ERR_IO,
+    cancelled = MULTIPOOL_ERR_CANCELLED,
+    os = MULTIPOOL_ERR_OS,
+};
+
+/// The error category of multipool statuses: message() is multipool_status_str(), and each
+/// status maps to the std::errc condition that means the same, where one does.
+class error_category final : public std::error_category {
+public:
+    const char *name() const noexcept override { return "multipool"; }
+    std::string message(int code) const override
+    {
+        return multipool_status_str(static_cast<multipool_status>(code));
+    }
+    std::error_condition default_error_condition(int code) const noexcept override
+    {
+        switch (static_cast<status>(code)) {
+        case status::not_found: return std::errc::no_such_file_or_directory;
+        case status::permission_denied: return std::errc::permission_denied;
+        case status::is_directory: return std::errc::is_a_directory;
+        case status::symlink_loop: return std::errc::too_many_symbolic_link_levels;
+        case status::name_too_long: return std::errc::filename_too_long;
+        case status::io: return std::errc::io_error;
+        case status::timeout: return std::errc::timed_out;
+        case status::cancelled:
+        case status::session_cancelled: return std::errc::operation_canceled;
+        case status::resource_exhausted: return std::errc::not_enough_memory;
+        case status::null_pointer:
+        case status::invalid_argument:
+        case status::struct_size:
+        case status::invalid_threads_spec:
+        case status::invalid_path: return std::errc::invalid_argument;
+        case status::session_finished: return std::errc::operation_not_permitted;
+        default: return std::error_condition(code, *this);
+        }
+    }
+};
+
+/// The one instance of the category.
+inline const std::error_category &category() noexcept
+{
+    static const error_category instance;
+    return instance;
+}
+
+/// A status as a std::error_code (found by argument-dependent lookup).
+inline std::error_code make_error_code(status s) noexcept
+{
+    return {static_cast<int>(s), category()};
+}
+
+} // namespace multipool
+
+namespace std {
+template <> struct is_error_code_enum<multipool::status> : true_type {};
+} // namespace std
+
+namespace multipool {
+
+/// What the throwing calls throw: a std::system_error whose code() is a multipool status.
+class error : public std::system_error {
+public:
+    explicit error(status s, const char *what) : std::system_error(make_error_code(s), what) {}
+};
+
+namespace detail {
+inline status to_status(multipool_status s) noexcept { return static_cast<status>(s); }
+
+/// Turns a refused call into `ec` (cleared on success) and returns whether it succeeded.
+inline bool check(multipool_status s, std::error_code &ec) noexcept
+{
+    if (s == MULTIPOOL_OK) {
+        ec.clear();
+        return true;
+    }
+    ec = make_error_code(to_status(s));
+    return false;
+}
+
+inline void throw_if(multipool_status s, const char *what)
+{
+    if (s != MULTIPOOL_OK) {
+        throw error(to_status(s), what);
+    }
+}
+} // namespace detail
+
+/// The hash algorithms.
+enum class algorithm : std::uint32_t {
+    sha256 = MULTIPOOL_ALGORITHM_SHA256,
+    sha512 = MULTIPOOL_ALGORITHM_SHA512,
+    blake3 = MULTIPOOL_ALGORITHM_BLAKE3,
+};
+
+/// Session options with their defaults as default member initialisers, so that C++20
+/// designated initialisers name only what differs: `{.algorithm = algorithm::blake3}`.
+struct options {
+    multipool::algorithm algorithm = multipool::algorithm::sha256;
+    /// Threads spec, e.g. "ssd:8,hdd:1" (README, "Devices, kinds and the threads spec").
+    std::string threads_spec{};
+    bool follow_symlinks = true;
+    bool drop_cache = false;
+    bool disk_order = true;
+    bool direct_io = true;
+    /// 0: the library's default (1 MiB).
+    std::size_t buffer_size = 0;
+    /// 0: the library's default (2).
+    std::uint32_t in_flight_per_thread = 0;
+    /// 0: the library's default (65,536).
+    std::uint32_t max_ready_results = 0;
+
+    /// The C struct; it points into threads_spec, so it lives no longer than this object.
+    multipool_options c_options() const noexcept
+    {
+        multipool_options o{};
+        o.struct_size = sizeof o;
+        o.algorithm = static_cast<std::uint32_t>(algorithm);
+        o.flags = (follow_symlinks ? 0U : MULTIPOOL_FLAG_NO_FOLLOW_SYMLINKS) |
+                  (drop_cache ? MULTIPOOL_FLAG_DROP_CACHE : 0U) |
+                  (disk_order ? 0U : MULTIPOOL_FLAG_NO_DISK_ORDER) |
+                  (direct_io ? 0U : MULTIPOOL_FLAG_NO_DIRECT_IO);
+        o.threads_spec = reinterpret_cast<const std::uint8_t *>(threads_spec.data());
+        o.threads_spec_len = threads_spec.size();
+        o.buffer_size = buffer_size;
+        o.in_flight_per_thread = in_flight_per_thread;
+        o.max_ready_results = max_ready_results;
+        return o;
+    }
+};
+
+/// A digest's bytes: std::span under C++20, a pointer and a size under C++17.
+#if __cplusplus >= 202002L
+using digest_bytes = std::span<const std::uint8_t>;
+#else
+struct digest_bytes {
+    const std::uint8_t *ptr;
+    std::size_t len;
+    const std::uint8_t *data() const noexcept { return ptr; }
+    std::size_t size() const noexcept { return len; }
+    const std::uint8_t *begin() const noexcept { return ptr; }
+    const std::uint8_t *end() const noexcept { return ptr + len; }
+    std::uint8_t operator[](std::size_t i) const noexcept { return ptr[i]; }
+};
+#endif
+
+/// Lower-case hex of `bytes`, as sha256sum and b3sum print digests.
+inline std::string to_hex(digest_bytes bytes)
+{
+    static const char digits[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(2 * bytes.size());
+    for (std::uint8_t b : bytes) {
+        out.push_back(digits[b >> 4]);
+        out.push_back(digits[b & 15]);
+    }
+    return out;
+}
+
+/// One path's result.
+class result {
+public:
+    result() noexcept : raw_{} {}
+    explicit result(const multipool_result &raw) noexcept : raw_(raw) {}
+
+    std::uint64_t tag() const noexcept { return raw_.tag; }
+    multipool::status status() const noexcept { return detail::to_status(raw_.status); }
+    bool ok() const noexcept { return raw_.status == MULTIPOOL_OK; }
+    /// The OS errno behind a failure (std::generic_category), else the status; empty when ok.
+    std::error_code error() const noexcept
+    {
+        if (ok()) {
+            return {};
+        }
+        if (raw_.os_error != 0) {
+            return {raw_.os_error, std::generic_category()};
+        }
+        return make_error_code(status());
+    }
+    /// Bytes hashed; for a failure, the file size where known.
+    std::uint64_t size() const noexcept { return raw_.size; }
+    /// Index of the device that read it, or MULTIPOOL_DEVICE_NONE.
+    std::uint32_t device() const noexcept { return raw_.device; }
+    digest_bytes digest() const noexcept { return digest_bytes{raw_.digest, raw_.digest_len}; }
+    std::string hex() const { return to_hex(digest()); }
+    const multipool_result &c_result() const noexcept { return raw_; }
+
+private:
+    multipool_result raw_;
+};
+
+/// Progress counters of a session or one device.
+struct stats : multipool_stats {
+    stats() noexcept : multipool_stats{} { struct_size = sizeof(multipool_stats); }
+};
+
+/// A device the session has met.
+struct device_info {
+    std::uint32_t index;
+    std::uint32_t kind;
+    std::uint32_t kind_source;
+    std::uint32_t threads;
+    std::string name;
+    const char *kind_name() const noexcept { return multipool_kind_str(kind); }
+};
+
+class session;
+
+/// The results of a finished (or cancelled) session, polled as the loop asks for them: an input
+/// range whose iteration ends once every result has been delivered. Polls `batch` at a time,
+/// waiting up to `timeout` for each batch (a negative timeout waits without limit); a poll that
+/// fails or times out ends the iteration with error() set.
+class results_range {
+public:
+    class iterator {
+    public:
+        using iterator_category = std::input_iterator_tag;
+        using value_type = result;
+        using difference_type = std::ptrdiff_t;
+        using pointer = const result *;
+        using reference = const result &;
+
+        iterator() noexcept = default;
+        reference operator*() const noexcept { return range_->batch_[range_->next_]; }
+        pointer operator->() const noexcept { return &range_->batch_[range_->next_]; }
+        iterator &operator++()
+        {
+            range_->advance();
+            if (range_->ended_) {
+                range_ = nullptr;
+            }
+            return *this;
+        }
+        void operator++(int) { ++*this; }
+        friend bool operator==(const iterator &a, const iterator &b) noexcept
+        {
+            return a.range_ == b.range_;
+        }
+        friend bool operator!=(const iterator &a, const iterator &b) noexcept { return !(a == b); }
+
+    private:
+        friend class results_range;
+        explicit iterator(results_range *range) noexcept : range_(range) {}
+        results_range *range_ = nullptr;
+    };
+
+    iterator begin()
+    {
+        if (!started_) {
+            started_ = true;
+            fill();
+        }
+        return ended_ ? iterator() : iterator(this);
+    }
+    iterator end() noexcept { return iterator(); }
+    /// Why the iteration ended early: a refused poll or a timeout; empty after MULTIPOOL_DONE.
+    std::error_code error() const noexcept { return error_; }
+
+private:
+    friend class session;
+    results_range(const session &s, std::chrono::milliseconds timeout, std::size_t batch)
+        : session_(&s), timeout_(timeout), batch_(batch == 0 ? 1 : batch)
+    {
+    }
+    void advance()
+    {
+        if (++next_ >= count_) {
+            fill();
+        }
+    }
+    void fill();
+
+    const session *session_;
+    std::chrono::milliseconds timeout_;
+    std::vector<result> batch_;
+    std::size_t next_ = 0, count_ = 0;
+    bool started_ = false, ended_ = false;
+    std::error_code error_{};
+};
+
+/// A session: owns a multipool_session and frees it on destruction (which cancels what is
+/// still running and joins the session's threads). Move-only.
+class session {
+public:
+    session() : session(options{}) {}
+    explicit session(const options &o)
+    {
+        const multipool_options c = o.c_options();
+        detail::throw_if(multipool_session_new(&c, &s_), "multipool_session_new");
+    }
+    session(const options &o, std::error_code &ec) noexcept
+    {
+        const multipool_options c = o.c_options();
+        detail::check(multipool_session_new(&c, &s_), ec);
+    }
+    ~session() { multipool_session_free(s_); }
+    session(session &&other) noexcept : s_(std::exchange(other.s_, nullptr)) {}
+    session &operator=(session &&other) noexcept
+    {
+        if (this != &other) {
+            multipool_session_free(std::exchange(s_, std::exchange(other.s_, nullptr)));
+        }
+        return *this;
+    }
+    session(const session &) = delete;
+    session &operator=(const session &) = delete;
+
+    /// Whether it holds a session (not after a move, abandon() or a failed non-throwing
+    /// construction).
+    explicit operator bool() const noexcept { return s_ != nullptr; }
+
+    // Enqueue one path, as bytes from any of these forms, with the caller's tag.
+    void enqueue(const std::uint8_t *bytes, std::size_t len, std::uint64_t tag)
+    {
+        detail::throw_if(raw_enqueue(bytes, len, tag), "multipool_session_enqueue");
+    }
+    void enqueue(const std::uint8_t *bytes, std::size_t len, std::uint64_t tag,
+                 std::error_code &ec) noexcept
+    {
+        detail::check(raw_enqueue(bytes, len, tag), ec);
+    }
+    void enqueue(std::string_view path, std::uint64_t tag) { enqueue(bytes(path), path.size(), tag); }
+    void enqueue(std::string_view path, std::uint64_t tag, std::error_code &ec) noexcept
+    {
+        enqueue(bytes(path), path.size(), tag, ec);
+    }
+    void enqueue(const char *path, std::uint64_t tag) { enqueue(std::string_view(path), tag); }
+    void enqueue(const char *path, std::uint64_t tag, std::error_code &ec) noexcept
+    {
+        enqueue(std::string_view(path), tag, ec);
+    }
+    void enqueue(const std::string &path, std::uint64_t tag) { enqueue(std::string_view(path), tag); }
+    void enqueue(const std::string &path, std::uint64_t tag, std::error_code &ec) noexcept
+    {
+        enqueue(std::string_view(path), tag, ec);
+    }
+    void enqueue(const std::filesystem::path &path, std::uint64_t tag)
+    {
+        enqueue(std::string_view(path.native()), tag);
+    }
+    void enqueue(const std::filesystem::path &path, std::uint64_t tag, std::error_code &ec) noexcept
+    {
+        enqueue(std::string_view(path.native()), tag, ec);
+    }
+#if __cplusplus >= 202002L
+    void enqueue(std::span<const std::uint8_t> path, std::uint64_t tag)
+    {
+        enqueue(path.data(), path.size(), tag);
+    }
+    void enqueue(std::span<const std::byte> path, std::uint64_t tag)
+    {
+        enqueue(reinterpret_cast<const std::uint8_t *>(path.data()), path.size(), tag);
+    }
+#endif
+
+    /// No more paths will come.
+    void finish() { detail::throw_if(multipool_session_finish(s_), "multipool_session_finish"); }
+    void finish(std::error_code &ec) noexcept { detail::check(multipool_session_finish(s_), ec); }
+    /// Stops work; every path still gets one result.
+    void cancel() { detail::throw_if(multipool_session_cancel(s_), "multipool_session_cancel"); }
+    void cancel(std::error_code &ec) noexcept { detail::check(multipool_session_cancel(s_), ec); }
+
+    /// Polls up to `out.size()` results into `out`, waiting up to `timeout` (negative: no
+    /// limit) for the first. Returns how many; `status::done` in `outcome` once every result has
+    /// been delivered, `status::timeout` if none came in time.
+    std::size_t poll(std::vector<result> &out, std::chrono::milliseconds timeout, status &outcome,
+                     std::error_code &ec) const noexcept
+    {
+        std::size_t n = 0;
+        static_assert(sizeof(result) == sizeof(multipool_result), "result wraps the C struct");
+        const multipool_status s = multipool_session_poll(
+            s_, reinterpret_cast<multipool_result *>(out.data()), sizeof(multipool_result), out.size(),
+            clamp(timeout), &n);
+        outcome = detail::to_status(s);
+        if (s == MULTIPOOL_OK || s == MULTIPOOL_DONE || s == MULTIPOOL_TIMEOUT) {
+            ec.clear();
+        } else {
+            ec = make_error_code(outcome);
+        }
+        return n;
+    }
+
+    /// Every result, for range-for, polled `batch` at a time (see results_range).
+    results_range results(std::chrono::milliseconds timeout = std::chrono::milliseconds(-1),
+                          std::size_t batch = 64) const
+    {
+        return results_range(*this, timeout, batch);
+    }
+
+    /// The session's counters, or device `device`'s.
+    multipool::stats stats(std::uint32_t device = MULTIPOOL_DEVICE_NONE) const
+    {
+        multipool::stats s;
+        detail::throw_if(multipool_session_stats(s_, device, &s), "multipool_session_stats");
+        return s;
+    }
+
+    /// The devices met so far.
+    std::vector<device_info> devices() const
+    {
+        std::size_t count = 0;
+        detail::throw_if(multipool_session_device_count(s_, &count), "multipool_session_device_count");
+        std::vector<device_info> out;
+        out.reserve(count);
+        for (std::size_t i = 0; i < count; i++) {
+            multipool_device d{};
+            d.struct_size = sizeof d;
+            detail::throw_if(multipool_session_device(s_, static_cast<std::uint32_t>(i), &d),
+                             "multipool_session_device");
+            out.push_back({d.index, d.kind, d.kind_source, d.threads, d.name});
+        }
+        return out;
+    }
+
+    /// Releases the session like the destructor but returns at once, even while a read is
+    /// stuck in the kernel (multipool_session_abandon).
+    void abandon() noexcept { multipool_session_abandon(std::exchange(s_, nullptr)); }
+    /// The C handle, still owned by this object.
+    multipool_session *get() const noexcept { return s_; }
+    /// The C handle, now owned by the caller (free it with multipool_session_free).
+    multipool_session *release() noexcept { return std::exchange(s_, nullptr); }
+
+private:
+    static const std::uint8_t *bytes(std::string_view s) noexcept
+    {
+        return reinterpret_cast<const std::uint8_t *>(s.data());
+    }
+    static std::int32_t clamp(std::chrono::milliseconds t) noexcept
+    {
+        if (t.count() < 0) {
+            return -1;
+        }
+        return t.count() > INT32_MAX ? INT32_MAX : static_cast<std::int32_t>(t.count());
+    }
+    multipool_status raw_enqueue(const std::uint8_t *bytes, std::size_t len, std::uint64_t tag) noexcept
+    {
+        return multipool_session_enqueue(s_, bytes, len, tag);
+    }
+
+    multipool_session *s_ = nullptr;
+};
+
+inline void results_range::fill()
+{
+    next_ = 0;
+    count_ = 0;
+    status outcome = status::ok;
+    while (count_ == 0) {
+        count_ = session_->poll(batch_, timeout_, outcome, error_);
+        if (error_ || outcome == status::done || outcome == status::timeout) {
+            if (outcome == status::timeout) {
+                error_ = make_error_code(status::timeout);
+            }
+            ended_ = count_ == 0;
+            return;
+        }
+    }
+}
+
+} // namespace multipool
+
+#endif // MULTIPOOL_HPP

@@ -1,0 +1,171 @@
+// Test of include/multipool.hpp, built as C++17 and C++20 with -Wall -Wextra -Werror -pedantic
+// -Wconversion -Wshadow, run plain, under valgrind and under ASan/UBSan by tests/cpp.rs.
+//
+//   hpp_test SCRATCH_DIR
+#include "multipool.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <string>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+
+namespace {
+
+int passed = 0;
+
+void check(bool ok, const char *what, int line)
+{
+    if (!ok) {
+        std::fprintf(stderr, "hpp_test.cpp:%d: check failed: %s\n", line, what);
+        std::exit(1);
+    }
+    passed++;
+}
+#define CHECK(cond) check((cond), #cond, __LINE__)
+
+static_assert(!std::is_copy_constructible<multipool::session>::value, "a session is move-only");
+static_assert(std::is_nothrow_move_constructible<multipool::session>::value, "moves cannot throw");
+static_assert(std::is_error_code_enum<multipool::status>::value, "status converts to error_code");
+
+[[maybe_unused]] const char *const sha256_abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+[[maybe_unused]] const char *const blake3_abc = "6437b3ac38465133ffb63b75273a8db548c558465d79db03fd359c6cd5bd9d85";
+
+std::string write(const std::string &dir, const std::string &name, const std::string &text)
+{
+    std::string path = dir + "/" + name;
+    std::ofstream(path, std::ios::binary) << text;
+    return path;
+}
+
+void test_errors_and_category()
+{
+    const std::error_code missing = multipool::status::not_found;
+    CHECK(missing == std::errc::no_such_file_or_directory);
+    CHECK(missing.category() == multipool::category());
+    CHECK(std::string(missing.category().name()) == "multipool");
+    CHECK(missing.message() == "no such file or directory");
+    CHECK(std::error_code(multipool::status::permission_denied) == std::errc::permission_denied);
+    CHECK(std::error_code(multipool::status::cancelled) == std::errc::operation_canceled);
+    CHECK(std::error_code(multipool::status::changed) != std::errc::io_error);
+
+    // A refused call: thrown as multipool::error, or reported through error_code.
+    multipool::options bad;
+    bad.threads_spec = "ssd:0";
+    bool thrown = false;
+    try {
+        multipool::session s(bad);
+    } catch (const multipool::error &e) {
+        thrown = e.code() == multipool::status::invalid_threads_spec;
+    }
+    CHECK(thrown);
+    std::error_code ec;
+    multipool::session refused(bad, ec);
+    CHECK(ec == multipool::status::invalid_threads_spec && ec == std::errc::invalid_argument);
+    CHECK(!refused);
+    std::puts("errors and category: ok");
+}
+
+void test_hash_and_iterate(const std::string &dir)
+{
+    const std::string abc = write(dir, "abc", "abc");
+#if __cplusplus >= 202002L
+    multipool::session session({.algorithm = multipool::algorithm::blake3, .disk_order = false});
+    const char *const want = blake3_abc;
+#else
+    multipool::session session;
+    const char *const want = sha256_abc;
+#endif
+    // Every form of path: std::string_view, const char *, std::string, filesystem::path, bytes.
+    session.enqueue(std::string_view(abc), 0);
+    session.enqueue(abc.c_str(), 1);
+    session.enqueue(abc, 2);
+    session.enqueue(std::filesystem::path(abc), 3);
+    session.enqueue(reinterpret_cast<const std::uint8_t *>(abc.data()), abc.size(), 4);
+#if __cplusplus >= 202002L
+    session.enqueue(std::span<const std::byte>(std::as_bytes(std::span(abc))), 5);
+#else
+    session.enqueue(abc, 5);
+#endif
+    session.enqueue(dir + "/missing", 6);
+    session.finish();
+
+    std::error_code ec;
+    session.enqueue(abc, 7, ec);
+    CHECK(ec == multipool::status::session_finished);
+    bool thrown = false;
+    try {
+        session.enqueue(abc, 7);
+    } catch (const std::system_error &e) {
+        thrown = e.code() == multipool::status::session_finished;
+    }
+    CHECK(thrown);
+
+    std::map<std::uint64_t, multipool::result> by_tag;
+    auto results = session.results(std::chrono::milliseconds(30000), 2);
+    for (const multipool::result &r : results) {
+        CHECK(by_tag.emplace(r.tag(), r).second);
+    }
+    CHECK(!results.error());
+    CHECK(by_tag.size() == 7);
+    for (std::uint64_t tag = 0; tag < 6; tag++) {
+        const multipool::result &r = by_tag[tag];
+        CHECK(r.ok() && !r.error() && r.size() == 3);
+        CHECK(r.hex() == want);
+        CHECK(r.digest().size() == 32);
+    }
+    const multipool::result &gone = by_tag[6];
+    CHECK(gone.status() == multipool::status::not_found);
+    CHECK(gone.error() == std::errc::no_such_file_or_directory);
+    CHECK(gone.device() == MULTIPOOL_DEVICE_NONE && gone.hex().empty());
+
+    const multipool::stats whole = session.stats();
+    CHECK(whole.files_done == 6 && whole.files_failed == 1);
+    const auto devices = session.devices();
+    CHECK(!devices.empty() && !devices[0].name.empty() && devices[0].threads >= 1);
+    CHECK(session.stats(devices[0].index).files_done == 6);
+    std::puts("hash and iterate: ok");
+}
+
+void test_move_cancel_and_abandon(const std::string &dir)
+{
+    const std::string path = write(dir, "big", std::string(1 << 20, 'x'));
+    multipool::session first;
+    multipool::session second(std::move(first));
+    CHECK(!first && second);
+    for (std::uint64_t tag = 0; tag < 200; tag++) {
+        second.enqueue(path, tag);
+    }
+    second.cancel();
+    std::size_t count = 0, cancelled = 0;
+    for (const multipool::result &r : second.results()) {
+        count++;
+        cancelled += r.status() == multipool::status::cancelled;
+        CHECK(r.ok() || r.status() == multipool::status::cancelled);
+    }
+    CHECK(count == 200);
+    first = std::move(second); // the moved-to session frees what it held (nothing) and takes over
+    CHECK(first && !second);
+    first.abandon();
+    CHECK(!first);
+    std::printf("move, cancel and abandon: ok (%zu of 200 cancelled)\n", cancelled);
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        std::fputs("usage: hpp_test SCRATCH_DIR\n", stderr);
+        return 2;
+    }
+    const std::string dir = argv[1];
+    test_errors_and_category();
+    test_hash_and_iterate(dir);
+    test_move_cancel_and_abandon(dir);
+    std::printf("%d passed, 0 failed\n", passed);
+    return 0;
+}
