@@ -97,6 +97,7 @@ fn multipool(paths: &[PathBuf], spec: &str, disk_order: bool) {
             PollOutcome::Done => return,
             PollOutcome::TimedOut => panic!("stalled"),
             PollOutcome::Ready(_) => assert!(results.iter().all(|r| r.status == Status::Ok)),
+            other => panic!("{other:?}: no wake was asked for"),
         }
     }
 }

@@ -111,6 +111,7 @@ fn wait_for(session: &Session, count: usize, except_tag: Option<u64>) {
             }
             PollOutcome::TimedOut => panic!("no result for two minutes"),
             PollOutcome::Done => break,
+            other => panic!("{other:?}: no wake was asked for"),
         }
     }
 }

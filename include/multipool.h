@@ -49,6 +49,12 @@
 #define MULTIPOOL_TIMEOUT 2
 
 /**
+ * `multipool_session_poll_wakeable`: no result yet, and the wake generation moved from the
+ * one the caller gave (`multipool_session_wake` was called).
+ */
+#define MULTIPOOL_WOKEN 3
+
+/**
  * A required pointer argument was NULL.
  */
 #define MULTIPOOL_ERR_NULL_POINTER 100
@@ -590,6 +596,27 @@ multipool_status multipool_session_enqueue_many(const struct multipool_session *
                                                 size_t count);
 
 /**
+ * Queues `count` paths laid end to end in one buffer: path `i` is the next `lengths[i]` bytes
+ * of `bytes`, with tag `tags[i]`. All of them, or none. The form for a caller that may not pass
+ * memory holding pointers, such as Go under cgo's rules (`multipool_path` holds one): one byte
+ * buffer and two plain arrays, all copied before the call returns.
+ *
+ * Returns as `multipool_session_enqueue()`; MULTIPOOL_ERR_NULL_POINTER also if `lengths` or
+ * `tags` is NULL with a non-zero `count`, or `bytes` is NULL with a non-zero `bytes_len`;
+ * MULTIPOOL_ERR_INVALID_ARGUMENT if the lengths do not add up to `bytes_len`. Thread-safe.
+ *
+ * # Safety
+ * `session` must be NULL or a live session; `bytes` must be NULL or readable for `bytes_len`
+ * bytes; `lengths` and `tags` must be NULL or readable for `count` elements.
+ */
+multipool_status multipool_session_enqueue_buffer(const struct multipool_session *session,
+                                                  const uint8_t *bytes,
+                                                  size_t bytes_len,
+                                                  const size_t *lengths,
+                                                  const uint64_t *tags,
+                                                  size_t count);
+
+/**
  * Declares that no more paths will be enqueued. After the last result has been polled,
  * `multipool_session_poll()` returns MULTIPOOL_DONE. Calling it twice is harmless.
  *
@@ -642,6 +669,69 @@ multipool_status multipool_session_poll(const struct multipool_session *session,
                                         size_t capacity,
                                         int32_t timeout_ms,
                                         size_t *count);
+
+/**
+ * `multipool_session_poll()` that also returns when woken: with no result, MULTIPOOL_WOKEN and
+ * `*count == 0` once the session's wake generation differs from `generation`, the value the
+ * caller last read with `multipool_session_wake_generation()`. Read the generation, then poll
+ * with it: a `multipool_session_wake()` between the two is not lost, the poll returns at once.
+ * Results that are waiting are delivered first.
+ *
+ * Returns as `multipool_session_poll()`, plus MULTIPOOL_WOKEN. Thread-safe.
+ *
+ * # Safety
+ * As `multipool_session_poll()`.
+ */
+multipool_status multipool_session_poll_wakeable(const struct multipool_session *session,
+                                                 struct multipool_result *out,
+                                                 size_t result_size,
+                                                 size_t capacity,
+                                                 int32_t timeout_ms,
+                                                 uint64_t generation,
+                                                 size_t *count);
+
+/**
+ * Wakes every thread blocked in `multipool_session_poll_wakeable()`, without cancelling
+ * anything: each returns MULTIPOOL_WOKEN (or the results that came first), and the session
+ * goes on. Threads in plain `multipool_session_poll()` are not woken. For a binding whose
+ * caller stops waiting (a Go `context` cancelled, a UI closing a view) while the session runs.
+ *
+ * Returns MULTIPOOL_OK, or MULTIPOOL_ERR_NULL_POINTER. Thread-safe.
+ *
+ * # Safety
+ * `session` must be NULL or a live session.
+ */
+multipool_status multipool_session_wake(const struct multipool_session *session);
+
+/**
+ * Writes the session's wake generation (how many times `multipool_session_wake()` has been
+ * called) into `*generation`, to hand to `multipool_session_poll_wakeable()`.
+ *
+ * Returns MULTIPOOL_OK, or MULTIPOOL_ERR_NULL_POINTER. Thread-safe.
+ *
+ * # Safety
+ * `session` must be NULL or a live session; `generation` must be NULL or writable.
+ */
+multipool_status multipool_session_wake_generation(const struct multipool_session *session,
+                                                   uint64_t *generation);
+
+/**
+ * Writes into `*fd` a file descriptor that is readable while results wait to be polled or the
+ * session is done, so that an event loop (epoll, poll(2), Go's netpoller, libuv, Swift's
+ * `DispatchSource`) can wait for results without a thread blocked in `multipool_session_poll()`.
+ * Wait for it to be readable, then poll with a timeout of 0 until MULTIPOOL_TIMEOUT (or
+ * MULTIPOOL_DONE). The descriptor is created on the first call (an eventfd, `O_NONBLOCK` and
+ * `O_CLOEXEC`) and the same one is returned after; a session that never asks for it pays
+ * nothing. The session owns it and closes it when freed: do not close, read or write it. The
+ * library resets it when a poll takes the last waiting result of a session that is not done.
+ *
+ * Returns MULTIPOOL_OK; MULTIPOOL_ERR_NULL_POINTER; MULTIPOOL_ERR_RESOURCE_EXHAUSTED if no
+ * descriptor could be created (the process is out of them). Thread-safe.
+ *
+ * # Safety
+ * `session` must be NULL or a live session; `fd` must be NULL or writable.
+ */
+multipool_status multipool_session_ready_fd(const struct multipool_session *session, int *fd);
 
 /**
  * Writes the progress counters of the whole session (`device` = MULTIPOOL_DEVICE_NONE) or of

@@ -44,6 +44,7 @@ enum class status : std::uint32_t {
     ok = MULTIPOOL_OK,
     done = MULTIPOOL_DONE,
     timeout = MULTIPOOL_TIMEOUT,
+    woken = MULTIPOOL_WOKEN,
     null_pointer = MULTIPOOL_ERR_NULL_POINTER,
     invalid_argument = MULTIPOOL_ERR_INVALID_ARGUMENT,
     struct_size = MULTIPOOL_ERR_STRUCT_SIZE,
@@ -442,6 +443,43 @@ public:
             ec = make_error_code(outcome);
         }
         return n;
+    }
+
+    /// As poll(), but also returns (with `status::woken` in `outcome` and no result) once the
+    /// wake generation differs from `generation`, read before with wake_generation().
+    std::size_t poll_wakeable(std::vector<result> &out, std::chrono::milliseconds timeout,
+                              std::uint64_t generation, status &outcome, std::error_code &ec) const noexcept
+    {
+        std::size_t n = 0;
+        const multipool_status s = multipool_session_poll_wakeable(
+            s_, reinterpret_cast<multipool_result *>(out.data()), sizeof(multipool_result), out.size(),
+            clamp(timeout), generation, &n);
+        outcome = detail::to_status(s);
+        if (s == MULTIPOOL_OK || s == MULTIPOOL_DONE || s == MULTIPOOL_TIMEOUT || s == MULTIPOOL_WOKEN) {
+            ec.clear();
+        } else {
+            ec = make_error_code(outcome);
+        }
+        return n;
+    }
+
+    /// Wakes every thread in poll_wakeable() without cancelling anything.
+    void wake() { detail::throw_if(multipool_session_wake(s_), "multipool_session_wake"); }
+    /// How many times wake() was called.
+    std::uint64_t wake_generation() const
+    {
+        std::uint64_t generation = 0;
+        detail::throw_if(multipool_session_wake_generation(s_, &generation),
+                         "multipool_session_wake_generation");
+        return generation;
+    }
+    /// A descriptor readable while results wait or the session is done, for an event loop;
+    /// owned by the session (do not close or read it).
+    int ready_fd() const
+    {
+        int fd = -1;
+        detail::throw_if(multipool_session_ready_fd(s_, &fd), "multipool_session_ready_fd");
+        return fd;
     }
 
     /// Every result, for range-for, polled `batch` at a time (see results_range).

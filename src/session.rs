@@ -5,6 +5,7 @@ use crate::device::{DeviceInfo, Resolver};
 use crate::engine::{Engine, FileResult, PollOutcome};
 use crate::stats::Stats;
 use crate::Status;
+use std::os::fd::BorrowedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::Duration;
@@ -79,6 +80,30 @@ impl Session {
         self.engine.enqueue(bytes)
     }
 
+    /// Queues the paths laid end to end in `bytes`: path `i` is the next `lengths[i]` bytes,
+    /// with tag `tags[i]`. All or none. This is the form for callers that must not pass memory
+    /// holding pointers (Go, under cgo's pointer rules): one byte buffer and two plain arrays.
+    ///
+    /// Errors: [`Status::InvalidArgument`] if `lengths` and `tags` differ in length or the
+    /// lengths do not add up to `bytes.len()`; otherwise as [`enqueue`](Session::enqueue).
+    pub fn enqueue_buffer(
+        &self,
+        bytes: &[u8],
+        lengths: &[usize],
+        tags: &[u64],
+    ) -> Result<(), Status> {
+        let total = lengths.iter().try_fold(0usize, |sum, &len| sum.checked_add(len));
+        if lengths.len() != tags.len() || total != Some(bytes.len()) {
+            return Err(Status::InvalidArgument);
+        }
+        let mut rest = bytes;
+        self.engine.enqueue(lengths.iter().zip(tags).map(|(&len, &tag)| {
+            let (path, after) = rest.split_at(len);
+            rest = after;
+            (path, tag)
+        }))
+    }
+
     /// Declares that no more paths will be enqueued. Once every result has been polled, `poll`
     /// returns [`PollOutcome::Done`]. Calling it again does nothing.
     pub fn finish(&self) {
@@ -114,7 +139,47 @@ impl Session {
         timeout: Option<Duration>,
         sink: impl FnMut(FileResult),
     ) -> Result<PollOutcome, Status> {
-        self.engine.poll(max, timeout, sink)
+        self.engine.poll(max, timeout, None, sink)
+    }
+
+    /// Like [`poll_with`](Session::poll_with), but also returns [`PollOutcome::Woken`], with no
+    /// result, once the wake generation differs from `generation` (the value the caller last
+    /// read from [`wake_generation`](Session::wake_generation)). A wake that comes between
+    /// reading the generation and entering the poll is not lost: the poll returns at once.
+    pub fn poll_wakeable(
+        &self,
+        max: usize,
+        timeout: Option<Duration>,
+        generation: u64,
+        sink: impl FnMut(FileResult),
+    ) -> Result<PollOutcome, Status> {
+        self.engine.poll(max, timeout, Some(generation), sink)
+    }
+
+    /// Wakes every thread blocked in [`poll_wakeable`](Session::poll_wakeable) without
+    /// cancelling anything: each returns [`PollOutcome::Woken`] (or the results that came
+    /// first). For a caller that stops waiting (a Go `context` cancelled) while the session
+    /// goes on.
+    pub fn wake(&self) {
+        self.engine.wake();
+    }
+
+    /// How many times [`wake`](Session::wake) has been called: the generation to hand to
+    /// [`poll_wakeable`](Session::poll_wakeable).
+    pub fn wake_generation(&self) -> u64 {
+        self.engine.wake_generation()
+    }
+
+    /// A descriptor that is readable while results wait to be polled or the session is done,
+    /// for an event loop (epoll, Go's netpoller, libuv, `DispatchSource`) to wait on instead of
+    /// a thread blocked in `poll`. Created on the first call (an `eventfd`, non-blocking and
+    /// close-on-exec); later calls return the same one. The session owns it: do not close it,
+    /// and do not read it (a `poll` that takes the last waiting result resets it). Nothing is
+    /// spent on it until it is asked for.
+    ///
+    /// Errors: [`Status::ResourceExhausted`] if no descriptor could be created.
+    pub fn ready_fd(&self) -> Result<BorrowedFd<'_>, Status> {
+        self.engine.readiness()
     }
 
     /// Progress of the whole session.

@@ -17,13 +17,16 @@
 //! - `cachestat` (Linux 6.5+) is system call 451 on every architecture Rust targets (alpha, which
 //!   Rust does not target, numbers it 561); older kernels answer `ENOSYS`. Callers treat any
 //!   error as "unknown" and stop asking.
+//! - [`Signal`] is an `eventfd` (Linux 2.6.27+). A port without one uses a pipe: signal writes
+//!   a byte unless one is already there, reset reads until empty, and the read end is the
+//!   descriptor callers wait on (kqueue's `EVFILT_USER` cannot be handed out as a descriptor).
 //! - [`address_space_left`] reads `/proc/self/statm`; the BSDs and macOS have no such file (a
 //!   port returns `None`, "no limit known", which turns the memory checks off, as they are when
 //!   no `RLIMIT_AS` is set).
 
 use std::fs::File;
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::sync::OnceLock;
 
 /// Bytes of address space this process may still map under `RLIMIT_AS` (`ulimit -v`), or `None`
@@ -46,6 +49,43 @@ pub(crate) fn address_space_left() -> Option<u64> {
     #[allow(clippy::unnecessary_cast, reason = "rlim_t is u32 on 32-bit targets")]
     let limit = limit.rlim_cur as u64;
     Some(limit.saturating_sub(pages.saturating_mul(page_size())))
+}
+
+/// A descriptor that an event loop waits on (poll, epoll, kqueue through a port): readable
+/// while signalled. An `eventfd`, non-blocking and close-on-exec.
+#[derive(Debug)]
+pub(crate) struct Signal(OwnedFd);
+
+impl Signal {
+    pub(crate) fn new() -> io::Result<Signal> {
+        // SAFETY: eventfd takes two integers and returns a new descriptor or -1.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just opened and nothing else owns it.
+        Ok(Signal(unsafe { OwnedFd::from_raw_fd(fd) }))
+    }
+
+    /// The descriptor to wait on.
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        self.0.as_fd()
+    }
+
+    /// Makes the descriptor readable. Never fails in practice: the counter cannot overflow at
+    /// one increment per reset.
+    pub(crate) fn raise(&self) {
+        let one = 1u64.to_ne_bytes();
+        // SAFETY: writes 8 bytes from a live buffer to a descriptor this value owns.
+        unsafe { libc::write(self.0.as_raw_fd(), one.as_ptr().cast(), one.len()) };
+    }
+
+    /// Makes the descriptor not readable (it may already not be: then EAGAIN, ignored).
+    pub(crate) fn reset(&self) {
+        let mut count = [0u8; 8];
+        // SAFETY: reads at most 8 bytes into a live buffer from a descriptor this value owns.
+        unsafe { libc::read(self.0.as_raw_fd(), count.as_mut_ptr().cast(), count.len()) };
+    }
 }
 
 /// ThreadSanitizer's annotation functions, found when the host program runs under TSan.

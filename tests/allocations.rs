@@ -55,6 +55,7 @@ fn allocations_for(paths: &[PathBuf], config: &Config) -> u64 {
             PollOutcome::Done => break,
             PollOutcome::TimedOut => panic!("no result for a minute"),
             PollOutcome::Ready(_) => {}
+            other => panic!("{other:?}: no wake was asked for"),
         }
     }
     assert_eq!(results.len(), paths.len());

@@ -87,6 +87,7 @@ fn collect(session: &Session, want: usize, into: &mut Vec<FileResult>) {
                 panic!("{} of {want} results arrived; the rest waited for the stall", goal - want)
             }
             PollOutcome::Done => panic!("done before {want} results"),
+            other => panic!("{other:?}: no wake was asked for"),
         }
     }
 }

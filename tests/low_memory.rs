@@ -157,6 +157,7 @@ fn child() {
             PollOutcome::Done => break,
             PollOutcome::TimedOut => panic!("no result for 60 s after {seen}"),
             PollOutcome::Ready(_) => {}
+            other => panic!("{other:?}: no wake was asked for"),
         }
     }
     assert_eq!(seen, PATHS);

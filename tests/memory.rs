@@ -57,6 +57,7 @@ fn a_million_queued_paths_cost_their_bytes_plus_less_than_64_mib() {
             PollOutcome::Done => break,
             PollOutcome::TimedOut => panic!("no result for a minute after {delivered}"),
             PollOutcome::Ready(n) => delivered += n as u64,
+            other => panic!("{other:?}: no wake was asked for"),
         }
     }
     assert_eq!(delivered, PATHS);

@@ -34,6 +34,7 @@ fn drain(session: &Session) -> Vec<multipool::FileResult> {
             PollOutcome::Done => return results,
             PollOutcome::TimedOut => panic!("no result for a minute; {} so far", results.len()),
             PollOutcome::Ready(_) => {}
+            other => panic!("{other:?}: no wake was asked for"),
         }
     }
 }
@@ -87,6 +88,7 @@ fn four_enqueuers_two_pollers_100k_files_every_tag_exactly_once() {
                         PollOutcome::Done => return,
                         PollOutcome::TimedOut => panic!("stalled"),
                         PollOutcome::Ready(_) => {}
+                        other => panic!("{other:?}: no wake was asked for"),
                     }
                     for r in &results {
                         let i = r.tag as usize;
@@ -164,6 +166,7 @@ fn a_slow_poller_pauses_hashing_without_deadlock_on_one_thread_pools() {
             PollOutcome::Done => break,
             PollOutcome::TimedOut => panic!("deadlocked with {} results", results.len()),
             PollOutcome::Ready(n) => assert_eq!(n, 1),
+            other => panic!("{other:?}: no wake was asked for"),
         }
     }
     assert_eq!(results.len(), 300);

@@ -73,9 +73,25 @@ impl Engine {
         &self,
         max: usize,
         timeout: Option<Duration>,
+        woken: Option<u64>,
         sink: impl FnMut(FileResult),
     ) -> Result<PollOutcome, Status> {
-        self.state.poll(max, timeout, sink)
+        self.state.poll(max, timeout, woken, sink)
+    }
+
+    /// Wakes every poller (see `State::wake`).
+    pub(crate) fn wake(&self) {
+        self.state.wake();
+    }
+
+    /// How many times `wake` was called.
+    pub(crate) fn wake_generation(&self) -> u64 {
+        self.state.wake_generation()
+    }
+
+    /// The readiness descriptor, created on first call.
+    pub(crate) fn readiness(&self) -> Result<std::os::fd::BorrowedFd<'_>, Status> {
+        self.state.readiness()
     }
 
     /// The session's progress.

@@ -4,9 +4,11 @@ use super::memory;
 use super::sync;
 use crate::digest::DigestBytes;
 use crate::read::Outcome;
+use crate::sys::Signal;
 use crate::Status;
 use std::collections::VecDeque;
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::os::fd::BorrowedFd;
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 /// The result for one enqueued path.
@@ -44,6 +46,7 @@ impl FileResult {
 
 /// What a poll saw.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PollOutcome {
     /// This many results were delivered (at least one).
     Ready(usize),
@@ -51,6 +54,9 @@ pub enum PollOutcome {
     TimedOut,
     /// The session is finished and every result has been delivered.
     Done,
+    /// Nothing arrived, and [`Session::wake`](crate::Session::wake) moved the wake generation
+    /// away from the one the poll was given.
+    Woken,
 }
 
 #[derive(Debug, Default)]
@@ -66,6 +72,10 @@ struct State {
     starved: usize,
     /// Nobody will poll again (the session is being freed): results are dropped, not queued.
     discard: bool,
+    /// How many times `wake` was called: a poller given an older number returns at once.
+    wakes: u64,
+    /// Whether the readiness signal is raised (it exists only once asked for).
+    raised: bool,
 }
 
 /// A queue of completed results with a condition variable for pollers.
@@ -75,6 +85,9 @@ pub(crate) struct ResultQueue {
     arrived: Condvar,
     /// Signalled when a poll takes results while a producer waits for room.
     taken: Condvar,
+    /// The readiness descriptor, created on first request: readable while results wait or the
+    /// session is done. Until then its cost is one atomic load per batch of results.
+    readiness: OnceLock<Signal>,
 }
 
 /// How long a producer that found no memory for its results waits before asking the allocator
@@ -140,6 +153,9 @@ impl ResultQueue {
             state = sync::wait(&self.taken, state, Some(RETRY));
             state.starved -= 1;
         }
+        if added > 0 {
+            self.raise(&mut state);
+        }
         let sleepers = state.sleepers;
         drop(state);
         match (sleepers, added) {
@@ -147,6 +163,57 @@ impl ResultQueue {
             (_, 1) => self.arrived.notify_one(),
             _ => self.arrived.notify_all(),
         }
+    }
+
+    /// Raises the readiness signal, if there is one and it is not raised.
+    fn raise(&self, state: &mut State) {
+        if let Some(signal) = self.readiness.get() {
+            if !state.raised {
+                signal.raise();
+                state.raised = true;
+            }
+        }
+    }
+
+    /// Raises the readiness signal if `is_done(delivered)`: the session became done without a
+    /// result to raise it (finished with everything delivered).
+    pub(crate) fn raise_if_done(&self, is_done: impl Fn(u64) -> bool) {
+        let mut state = self.lock();
+        if is_done(state.delivered) {
+            self.raise(&mut state);
+        }
+    }
+
+    /// The readiness descriptor, created on the first call: readable while results wait or
+    /// `is_done(delivered)`, reset by `poll` when it takes the last waiting result of a session
+    /// that is not done. Lives as long as the queue.
+    pub(crate) fn readiness(
+        &self,
+        is_done: impl Fn(u64) -> bool,
+    ) -> Result<BorrowedFd<'_>, Status> {
+        if self.readiness.get().is_none() {
+            let signal = Signal::new().map_err(|_| Status::ResourceExhausted)?;
+            // Another caller may have set it first; then this one is closed unused.
+            drop(self.readiness.set(signal));
+        }
+        let mut state = self.lock();
+        if !state.ready.is_empty() || is_done(state.delivered) {
+            self.raise(&mut state);
+        }
+        drop(state);
+        Ok(self.readiness.get().expect("set above").fd())
+    }
+
+    /// Moves the wake generation on and wakes every poller, so that those polling with the
+    /// generation they last read return [`PollOutcome::Woken`].
+    pub(crate) fn wake(&self) {
+        self.lock().wakes += 1;
+        self.arrived.notify_all();
+    }
+
+    /// The wake generation: how many times `wake` was called.
+    pub(crate) fn wake_generation(&self) -> u64 {
+        self.lock().wakes
     }
 
     /// From now on results are dropped: the session is being freed and nobody will poll. Wakes
@@ -183,6 +250,7 @@ impl ResultQueue {
         &self,
         max: usize,
         timeout: Option<Duration>,
+        woken: Option<u64>,
         is_done: impl Fn(u64) -> bool,
         failed: impl Fn() -> bool,
         mut sink: impl FnMut(FileResult),
@@ -198,6 +266,12 @@ impl ResultQueue {
                 if state.starved > 0 {
                     self.taken.notify_all();
                 }
+                if state.ready.is_empty() && state.raised && !is_done(state.delivered) {
+                    // Level-triggered: readable while results wait. A result pushed after this
+                    // raises it again (both under this lock).
+                    self.readiness.get().expect("raised only once created").reset();
+                    state.raised = false;
+                }
                 if is_done(state.delivered) {
                     // Other pollers may be waiting for results that will never come.
                     self.arrived.notify_all();
@@ -209,6 +283,9 @@ impl ResultQueue {
             }
             if failed() {
                 return Err(Status::Internal);
+            }
+            if woken.is_some_and(|generation| generation != state.wakes) {
+                return Ok((PollOutcome::Woken, 0));
             }
             let left = match deadline {
                 // No limit, or a limit too far away to represent.
@@ -249,7 +326,8 @@ mod tests {
         let q = ResultQueue::default();
         (0..5).for_each(|t| q.push(result(t)));
         let mut got = Vec::new();
-        let (outcome, waiting) = q.poll(3, None, |_| false, || false, |r| got.push(r.tag)).unwrap();
+        let (outcome, waiting) =
+            q.poll(3, None, None, |_| false, || false, |r| got.push(r.tag)).unwrap();
         assert_eq!((outcome, waiting), (PollOutcome::Ready(3), 5));
         assert_eq!(got, vec![0, 1, 2]);
         assert_eq!(q.ready_len(), 2);
@@ -259,9 +337,15 @@ mod tests {
     fn times_out_done_and_failed() {
         let q = ResultQueue::default();
         let zero = Some(Duration::ZERO);
-        assert_eq!(q.poll(1, zero, |_| false, || false, |_| {}).unwrap().0, PollOutcome::TimedOut);
-        assert_eq!(q.poll(1, zero, |d| d == 0, || false, |_| {}).unwrap().0, PollOutcome::Done);
-        assert_eq!(q.poll(1, None, |_| false, || true, |_| {}), Err(Status::Internal));
+        assert_eq!(
+            q.poll(1, zero, None, |_| false, || false, |_| {}).unwrap().0,
+            PollOutcome::TimedOut
+        );
+        assert_eq!(
+            q.poll(1, zero, None, |d| d == 0, || false, |_| {}).unwrap().0,
+            PollOutcome::Done
+        );
+        assert_eq!(q.poll(1, None, None, |_| false, || true, |_| {}), Err(Status::Internal));
     }
 
     #[test]
@@ -277,7 +361,10 @@ mod tests {
                     std::thread::spawn(move || {
                         let mut got = 0u64;
                         loop {
-                            match q.poll(7, None, |d| d == total, || false, |_| got += 1).unwrap().0
+                            match q
+                                .poll(7, None, None, |d| d == total, || false, |_| got += 1)
+                                .unwrap()
+                                .0
                             {
                                 PollOutcome::Done => return got,
                                 _ => continue,
@@ -310,7 +397,64 @@ mod tests {
     fn huge_timeouts_do_not_overflow() {
         let q = ResultQueue::default();
         q.push(result(1));
-        let outcome = q.poll(1, Some(Duration::MAX), |_| false, || false, |_| {}).unwrap().0;
+        let outcome = q.poll(1, Some(Duration::MAX), None, |_| false, || false, |_| {}).unwrap().0;
         assert_eq!(outcome, PollOutcome::Ready(1));
+    }
+
+    #[test]
+    fn a_wake_ends_a_poll_given_an_older_generation_and_no_other() {
+        let q = ResultQueue::default();
+        let zero = Some(Duration::ZERO);
+        let generation = q.wake_generation();
+        let poll = |g| q.poll(1, zero, Some(g), |_| false, || false, |_| {}).unwrap().0;
+        assert_eq!(poll(generation), PollOutcome::TimedOut);
+        q.wake();
+        assert_eq!(poll(generation), PollOutcome::Woken);
+        assert_eq!(poll(q.wake_generation()), PollOutcome::TimedOut);
+        // Results come before the wake: a poller with results to take takes them.
+        q.push(result(1));
+        assert_eq!(poll(generation), PollOutcome::Ready(1));
+        // A poller blocked without limit is woken by a wake on another thread.
+        let generation = q.wake_generation();
+        let q = std::sync::Arc::new(q);
+        must_return("blocked poller woken", move || {
+            let waker = std::sync::Arc::clone(&q);
+            let handle = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(20));
+                waker.wake();
+            });
+            let outcome = q.poll(1, None, Some(generation), |_| false, || false, |_| {});
+            assert_eq!(outcome.unwrap().0, PollOutcome::Woken);
+            handle.join().unwrap();
+        });
+    }
+
+    #[test]
+    fn the_readiness_descriptor_is_readable_exactly_while_results_wait_or_done() {
+        let readable = |fd: BorrowedFd<'_>| {
+            use std::os::fd::AsRawFd;
+            let mut pfd = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+            // SAFETY: one live pollfd, no wait.
+            unsafe { libc::poll(&mut pfd, 1, 0) == 1 }
+        };
+        let q = ResultQueue::default();
+        let zero = Some(Duration::ZERO);
+        q.push(result(1)); // before the descriptor exists
+        let fd = q.readiness(|_| false).unwrap();
+        assert!(readable(fd), "created with a result waiting");
+        q.poll(5, zero, None, |_| false, || false, |_| {}).unwrap();
+        assert!(!readable(fd), "reset when the last result is taken");
+        q.push(result(2));
+        q.push(result(3));
+        assert!(readable(fd));
+        q.poll(1, zero, None, |_| false, || false, |_| {}).unwrap();
+        assert!(readable(fd), "one result still waits");
+        q.poll(1, zero, None, |d| d == 3, || false, |_| {}).unwrap();
+        assert!(readable(fd), "done: stays readable so that the loop sees it");
+        let q = ResultQueue::default();
+        let fd = q.readiness(|_| false).unwrap();
+        assert!(!readable(fd));
+        q.raise_if_done(|delivered| delivered == 0);
+        assert!(readable(fd), "finished with nothing to deliver");
     }
 }

@@ -244,6 +244,29 @@ impl State {
         self.inbox.update(|l| l.finished = true);
         // A poller may be waiting on a session with nothing left to deliver.
         self.results.notify_all();
+        self.results.raise_if_done(|delivered| self.is_done(delivered));
+    }
+
+    /// Whether every result that will ever exist has been delivered, `delivered` having been.
+    fn is_done(&self, delivered: u64) -> bool {
+        // `accepted` only grows before `finished` is set (both under the inbox lock), so once
+        // finished is seen the count is final.
+        self.inbox.lifecycle().finished && delivered == self.accepted.load(Ordering::SeqCst)
+    }
+
+    /// Wakes every poller; see [`ResultQueue::wake`].
+    pub(super) fn wake(&self) {
+        self.results.wake();
+    }
+
+    /// How many times [`wake`](State::wake) was called.
+    pub(super) fn wake_generation(&self) -> u64 {
+        self.results.wake_generation()
+    }
+
+    /// The readiness descriptor; see [`ResultQueue::readiness`].
+    pub(super) fn readiness(&self) -> Result<std::os::fd::BorrowedFd<'_>, Status> {
+        self.results.readiness(|delivered| self.is_done(delivered))
     }
 
     /// Cancels (and, for [`Stop::Close`], closes): running reads stop at their next chunk.
@@ -259,6 +282,7 @@ impl State {
             self.results.discard();
         }
         self.results.notify_all();
+        self.results.raise_if_done(|delivered| self.is_done(delivered));
     }
 
     /// Hands up to `max` results to `sink`, waiting up to `timeout` for the first.
@@ -266,18 +290,15 @@ impl State {
         &self,
         max: usize,
         timeout: Option<Duration>,
+        woken: Option<u64>,
         sink: impl FnMut(FileResult),
     ) -> Result<PollOutcome, Status> {
         if max == 0 {
             return Err(Status::InvalidArgument);
         }
-        let is_done = |delivered: u64| {
-            // `accepted` only grows before `finished` is set (both under the inbox lock), so
-            // once finished is seen the count is final.
-            self.inbox.lifecycle().finished && delivered == self.accepted.load(Ordering::SeqCst)
-        };
+        let is_done = |delivered: u64| self.is_done(delivered);
         let failed = || self.dispatcher_failed.load(Ordering::SeqCst);
-        let (outcome, waiting) = self.results.poll(max, timeout, is_done, failed, sink)?;
+        let (outcome, waiting) = self.results.poll(max, timeout, woken, is_done, failed, sink)?;
         if waiting >= self.config.max_ready_results {
             // Hashing paused at the bound; there is room again.
             self.inbox.wake();

@@ -9,6 +9,7 @@ use super::sized;
 use super::types::{MpDevice, MpPath, MpResult, MpStats, DEVICE_V1, RESULT_V1, STATS_V1};
 use crate::{Config, PollOutcome, Session, Status};
 use std::ffi::OsStr;
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::Duration;
@@ -177,6 +178,43 @@ pub unsafe extern "C" fn multipool_session_enqueue_many(
     })
 }
 
+/// Queues `count` paths laid end to end in one buffer: path `i` is the next `lengths[i]` bytes
+/// of `bytes`, with tag `tags[i]`. All of them, or none. The form for a caller that may not pass
+/// memory holding pointers, such as Go under cgo's rules (`multipool_path` holds one): one byte
+/// buffer and two plain arrays, all copied before the call returns.
+///
+/// Returns as `multipool_session_enqueue()`; MULTIPOOL_ERR_NULL_POINTER also if `lengths` or
+/// `tags` is NULL with a non-zero `count`, or `bytes` is NULL with a non-zero `bytes_len`;
+/// MULTIPOOL_ERR_INVALID_ARGUMENT if the lengths do not add up to `bytes_len`. Thread-safe.
+///
+/// # Safety
+/// `session` must be NULL or a live session; `bytes` must be NULL or readable for `bytes_len`
+/// bytes; `lengths` and `tags` must be NULL or readable for `count` elements.
+#[no_mangle]
+pub unsafe extern "C" fn multipool_session_enqueue_buffer(
+    session: *const MpSession,
+    bytes: *const u8,
+    bytes_len: usize,
+    lengths: *const usize,
+    tags: *const u64,
+    count: usize,
+) -> multipool_status {
+    // Under TSan: as for multipool_session_enqueue.
+    crate::sys::tsan_release(session.cast());
+    boundary(|| {
+        // SAFETY: documented contracts of every pointer.
+        let (session, bytes, lengths, tags) = unsafe {
+            (
+                try_ref(session)?,
+                try_slice(bytes, bytes_len)?,
+                try_slice(lengths, count)?,
+                try_slice(tags, count)?,
+            )
+        };
+        session.inner.enqueue_buffer(bytes, lengths, tags)
+    })
+}
+
 /// Declares that no more paths will be enqueued. After the last result has been polled,
 /// `multipool_session_poll()` returns MULTIPOOL_DONE. Calling it twice is harmless.
 ///
@@ -241,6 +279,47 @@ pub unsafe extern "C" fn multipool_session_poll(
     timeout_ms: i32,
     count: *mut usize,
 ) -> multipool_status {
+    // SAFETY: the caller's contract is poll_into's.
+    unsafe { poll_into(session, out, result_size, capacity, timeout_ms, None, count) }
+}
+
+/// `multipool_session_poll()` that also returns when woken: with no result, MULTIPOOL_WOKEN and
+/// `*count == 0` once the session's wake generation differs from `generation`, the value the
+/// caller last read with `multipool_session_wake_generation()`. Read the generation, then poll
+/// with it: a `multipool_session_wake()` between the two is not lost, the poll returns at once.
+/// Results that are waiting are delivered first.
+///
+/// Returns as `multipool_session_poll()`, plus MULTIPOOL_WOKEN. Thread-safe.
+///
+/// # Safety
+/// As `multipool_session_poll()`.
+#[no_mangle]
+pub unsafe extern "C" fn multipool_session_poll_wakeable(
+    session: *const MpSession,
+    out: *mut MpResult,
+    result_size: usize,
+    capacity: usize,
+    timeout_ms: i32,
+    generation: u64,
+    count: *mut usize,
+) -> multipool_status {
+    // SAFETY: the caller's contract is poll_into's.
+    unsafe { poll_into(session, out, result_size, capacity, timeout_ms, Some(generation), count) }
+}
+
+/// The body of both polls; `woken`: the generation of `poll_wakeable`.
+///
+/// # Safety
+/// As `multipool_session_poll()`.
+unsafe fn poll_into(
+    session: *const MpSession,
+    out: *mut MpResult,
+    result_size: usize,
+    capacity: usize,
+    timeout_ms: i32,
+    woken: Option<u64>,
+    count: *mut usize,
+) -> multipool_status {
     let mut status = Status::Ok;
     let code = boundary(|| {
         // SAFETY: documented contracts of `session` and `count`.
@@ -258,15 +337,19 @@ pub unsafe extern "C" fn multipool_session_poll(
         }
         let timeout = u64::try_from(timeout_ms).ok().map(Duration::from_millis);
         let mut written = 0;
-        let outcome = session.inner.poll_with(capacity, timeout, |result| {
-            // SAFETY: `out` is writable for `capacity * result_size` bytes and poll_with hands
-            // over at most `capacity` results, so element `written` lies inside.
+        let sink = |result| {
+            // SAFETY: `out` is writable for `capacity * result_size` bytes and a poll hands over
+            // at most `capacity` results, so element `written` lies inside.
             unsafe {
                 let slot = out.cast::<u8>().add(written * result_size);
                 sized::write_out(slot, result_size, &MpResult::from(result), 0);
             }
             written += 1;
-        })?;
+        };
+        let outcome = match woken {
+            None => session.inner.poll_with(capacity, timeout, sink),
+            Some(generation) => session.inner.poll_wakeable(capacity, timeout, generation, sink),
+        }?;
         *count = written;
         if written > 0 {
             crate::sys::tsan_acquire((session as *const MpSession).cast());
@@ -275,6 +358,7 @@ pub unsafe extern "C" fn multipool_session_poll(
             PollOutcome::Ready(_) => Status::Ok,
             PollOutcome::TimedOut => Status::Timeout,
             PollOutcome::Done => Status::Done,
+            PollOutcome::Woken => Status::Woken,
         };
         Ok(())
     });
@@ -283,6 +367,71 @@ pub unsafe extern "C" fn multipool_session_poll(
     } else {
         code
     }
+}
+
+/// Wakes every thread blocked in `multipool_session_poll_wakeable()`, without cancelling
+/// anything: each returns MULTIPOOL_WOKEN (or the results that came first), and the session
+/// goes on. Threads in plain `multipool_session_poll()` are not woken. For a binding whose
+/// caller stops waiting (a Go `context` cancelled, a UI closing a view) while the session runs.
+///
+/// Returns MULTIPOOL_OK, or MULTIPOOL_ERR_NULL_POINTER. Thread-safe.
+///
+/// # Safety
+/// `session` must be NULL or a live session.
+#[no_mangle]
+pub unsafe extern "C" fn multipool_session_wake(session: *const MpSession) -> multipool_status {
+    boundary(|| {
+        // SAFETY: documented contract of `session`.
+        unsafe { try_ref(session) }?.inner.wake();
+        Ok(())
+    })
+}
+
+/// Writes the session's wake generation (how many times `multipool_session_wake()` has been
+/// called) into `*generation`, to hand to `multipool_session_poll_wakeable()`.
+///
+/// Returns MULTIPOOL_OK, or MULTIPOOL_ERR_NULL_POINTER. Thread-safe.
+///
+/// # Safety
+/// `session` must be NULL or a live session; `generation` must be NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn multipool_session_wake_generation(
+    session: *const MpSession,
+    generation: *mut u64,
+) -> multipool_status {
+    boundary(|| {
+        // SAFETY: documented contracts of `session` and `generation`.
+        let (session, generation) = unsafe { (try_ref(session)?, try_mut(generation)?) };
+        *generation = session.inner.wake_generation();
+        Ok(())
+    })
+}
+
+/// Writes into `*fd` a file descriptor that is readable while results wait to be polled or the
+/// session is done, so that an event loop (epoll, poll(2), Go's netpoller, libuv, Swift's
+/// `DispatchSource`) can wait for results without a thread blocked in `multipool_session_poll()`.
+/// Wait for it to be readable, then poll with a timeout of 0 until MULTIPOOL_TIMEOUT (or
+/// MULTIPOOL_DONE). The descriptor is created on the first call (an eventfd, `O_NONBLOCK` and
+/// `O_CLOEXEC`) and the same one is returned after; a session that never asks for it pays
+/// nothing. The session owns it and closes it when freed: do not close, read or write it. The
+/// library resets it when a poll takes the last waiting result of a session that is not done.
+///
+/// Returns MULTIPOOL_OK; MULTIPOOL_ERR_NULL_POINTER; MULTIPOOL_ERR_RESOURCE_EXHAUSTED if no
+/// descriptor could be created (the process is out of them). Thread-safe.
+///
+/// # Safety
+/// `session` must be NULL or a live session; `fd` must be NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn multipool_session_ready_fd(
+    session: *const MpSession,
+    fd: *mut std::ffi::c_int,
+) -> multipool_status {
+    boundary(|| {
+        // SAFETY: documented contracts of `session` and `fd`.
+        let (session, fd) = unsafe { (try_ref(session)?, try_mut(fd)?) };
+        *fd = session.inner.ready_fd()?.as_raw_fd();
+        Ok(())
+    })
 }
 
 /// Writes the progress counters of the whole session (`device` = MULTIPOOL_DEVICE_NONE) or of

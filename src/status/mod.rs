@@ -102,7 +102,7 @@ mod tests {
         // No wildcard arm: adding a variant that `ALL` (and so `from_code`) lacks cannot compile
         // without this match growing, and the count below then fails.
         let listed = |s: Status| match s {
-            Status::Ok | Status::Done | Status::Timeout => 1,
+            Status::Ok | Status::Done | Status::Timeout | Status::Woken => 1,
             Status::NullPointer
             | Status::InvalidArgument
             | Status::StructSize

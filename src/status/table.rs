@@ -15,6 +15,9 @@ statuses! {
     Done = 1, MULTIPOOL_DONE, "session finished and all results delivered";
     /// `poll`: no result arrived before the timeout.
     Timeout = 2, MULTIPOOL_TIMEOUT, "timed out waiting for results";
+    /// `multipool_session_poll_wakeable`: no result yet, and the wake generation moved from the
+    /// one the caller gave (`multipool_session_wake` was called).
+    Woken = 3, MULTIPOOL_WOKEN, "woken by multipool_session_wake";
 
     /// A required pointer argument was NULL.
     NullPointer = 100, MULTIPOOL_ERR_NULL_POINTER, "a required pointer argument is NULL";

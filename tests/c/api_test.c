@@ -11,6 +11,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <time.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -237,6 +240,91 @@ static void hash_abc(const multipool_options *options, char hex[9])
     }
     multipool_session_free(session);
     free(path);
+}
+
+static void *wake_later(void *session)
+{
+    struct timespec pause = {0, 20 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    CHECK_STATUS(multipool_session_wake(session), MULTIPOOL_OK);
+    return NULL;
+}
+
+/* What a binding needs: paths from one byte buffer, a wake that ends a blocked poll without
+ * cancelling, and a descriptor an event loop waits on. */
+static void test_buffer_wake_and_ready_fd(void)
+{
+    multipool_session *session = new_session(NULL, 0);
+    char *a = scratch_path("buffer-a"), *b = scratch_path("buffer-b");
+    char bytes[512];
+    size_t lengths[3], n = 0, got = 0;
+    uint64_t tags[3] = {7, 8, 9}, generation = 99;
+    multipool_result results[4];
+    multipool_status status;
+    struct pollfd pfd;
+    pthread_t waker;
+    int fd = -1, fd2 = -1;
+    write_file(a, (const unsigned char *)"a", 1);
+    write_file(b, (const unsigned char *)"bb", 2);
+    lengths[0] = strlen(a);
+    lengths[1] = strlen(b);
+    lengths[2] = 0;
+    CHECK(lengths[0] + lengths[1] < sizeof bytes);
+    memcpy(bytes, a, lengths[0]);
+    memcpy(bytes + lengths[0], b, lengths[1]);
+
+    CHECK_STATUS(multipool_session_ready_fd(session, &fd), MULTIPOOL_OK);
+    CHECK(fd >= 0 && (fcntl(fd, F_GETFL) & O_NONBLOCK) && (fcntl(fd, F_GETFD) & FD_CLOEXEC));
+    CHECK_STATUS(multipool_session_ready_fd(session, &fd2), MULTIPOOL_OK);
+    CHECK(fd2 == fd);
+    pfd.fd = fd;
+    pfd.events = POLLIN;
+    CHECK(poll(&pfd, 1, 0) == 0);
+
+    /* A wake ends a poll that would otherwise wait without limit. */
+    CHECK_STATUS(multipool_session_wake_generation(session, &generation), MULTIPOOL_OK);
+    CHECK(generation == 0);
+    CHECK(pthread_create(&waker, NULL, wake_later, session) == 0);
+    CHECK_STATUS(multipool_session_poll_wakeable(session, results, sizeof results[0], 4, -1, generation, &n),
+                 MULTIPOOL_WOKEN);
+    CHECK(n == 0);
+    CHECK(pthread_join(waker, NULL) == 0);
+    CHECK_STATUS(multipool_session_wake_generation(session, &generation), MULTIPOOL_OK);
+    CHECK(generation == 1);
+
+    /* Lengths that do not add up: refused, nothing queued. */
+    CHECK_STATUS(multipool_session_enqueue_buffer(session, (const uint8_t *)bytes, lengths[0] + lengths[1] + 1,
+                                                  lengths, tags, 3),
+                 MULTIPOOL_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(multipool_session_enqueue_buffer(session, (const uint8_t *)bytes, lengths[0] + lengths[1], NULL,
+                                                  tags, 3),
+                 MULTIPOOL_ERR_NULL_POINTER);
+    CHECK_STATUS(multipool_session_enqueue_buffer(session, (const uint8_t *)bytes, lengths[0] + lengths[1],
+                                                  lengths, tags, 3),
+                 MULTIPOOL_OK);
+    CHECK_STATUS(multipool_session_finish(session), MULTIPOOL_OK);
+
+    /* The event loop: wait for the descriptor, take what is there without waiting. */
+    for (;;) {
+        CHECK(poll(&pfd, 1, 30000) == 1);
+        status = multipool_session_poll_wakeable(session, results, sizeof results[0], 4, 0, generation, &n);
+        if (status == MULTIPOOL_DONE) {
+            break;
+        }
+        CHECK(status == MULTIPOOL_OK || status == MULTIPOOL_TIMEOUT);
+        for (size_t i = 0; i < n; i++) {
+            CHECK(results[i].tag >= 7 && results[i].tag <= 9);
+            CHECK_STATUS(results[i].status, results[i].tag == 9 ? MULTIPOOL_ERR_NOT_FOUND : MULTIPOOL_OK);
+            CHECK(results[i].tag == 9 || results[i].size == results[i].tag - 6);
+        }
+        got += n;
+    }
+    CHECK(got == 3);
+    CHECK(poll(&pfd, 1, 0) == 1); /* done: stays readable */
+    multipool_session_free(session); /* closes the descriptor */
+    free(a);
+    free(b);
+    puts("buffer, wake and ready fd: ok");
 }
 
 static void test_zero_means_default(void)
@@ -546,6 +634,7 @@ int main(int argc, char **argv)
     test_null_pointers();
     test_bad_options();
     test_zero_means_default();
+    test_buffer_wake_and_ready_fd();
     test_vectors(argv[2], "sha256", MULTIPOOL_ALGORITHM_SHA256, 32);
     test_vectors(argv[2], "sha512", MULTIPOOL_ALGORITHM_SHA512, 64);
     test_vectors(argv[2], "blake3", MULTIPOOL_ALGORITHM_BLAKE3, 32);

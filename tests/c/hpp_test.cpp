@@ -154,6 +154,22 @@ void test_move_cancel_and_abandon(const std::string &dir)
     std::printf("move, cancel and abandon: ok (%zu of 200 cancelled)\n", cancelled);
 }
 
+void test_wake_and_ready_fd()
+{
+    multipool::session session;
+    const int fd = session.ready_fd();
+    CHECK(fd >= 0 && session.ready_fd() == fd);
+    const std::uint64_t generation = session.wake_generation();
+    session.wake();
+    std::vector<multipool::result> batch(4);
+    multipool::status outcome = multipool::status::ok;
+    std::error_code ec;
+    CHECK(session.poll_wakeable(batch, std::chrono::milliseconds(-1), generation, outcome, ec) == 0);
+    CHECK(!ec && outcome == multipool::status::woken);
+    CHECK(session.wake_generation() == generation + 1);
+    std::puts("wake and ready fd: ok");
+}
+
 } // namespace
 
 int main(int argc, char **argv)
@@ -166,6 +182,7 @@ int main(int argc, char **argv)
     test_errors_and_category();
     test_hash_and_iterate(dir);
     test_move_cancel_and_abandon(dir);
+    test_wake_and_ready_fd();
     std::printf("%d passed, 0 failed\n", passed);
     return 0;
 }
