@@ -13,7 +13,7 @@ MAJOR      := $(firstword $(subst ., ,$(VERSION)))
 # read by examples-c/Makefile, the tests and the benches.
 NATIVE_LIBS := $(shell cat native-libs)
 
-.PHONY: all install uninstall
+.PHONY: all install uninstall go-static
 all:
 	$(CARGO) build --release --lib
 
@@ -47,6 +47,15 @@ install:
 	$(SUBST) multipool.pc.in > "$(DESTDIR)$(LIBDIR)/pkgconfig/multipool.pc"
 	$(SUBST) cmake/multipoolConfig.cmake.in > "$(DESTDIR)$(CMAKEDIR)/multipoolConfig.cmake"
 	$(SUBST) cmake/multipoolConfigVersion.cmake.in > "$(DESTDIR)$(CMAKEDIR)/multipoolConfigVersion.cmake"
+
+# The Go module's static build (go build -tags multipool_static): the localized archive and the
+# header, placed inside the module (GO_DIR, default go/) where its cgo flags look for them.
+GO_DIR ?= go
+GOARCH_DIR := $(shell uname -s | tr A-Z a-z)_$(patsubst x86_64,amd64,$(patsubst aarch64,arm64,$(shell uname -m)))
+go-static:
+	@test "$(BUILD_DIR)" != target/release || $(CARGO) build --release --lib
+	tools/localize-archive.sh "$(BUILD_DIR)/libmultipool.a" "$(GO_DIR)/native/$(GOARCH_DIR)/libmultipool.a"
+	cp include/multipool.h "$(GO_DIR)/native/include/multipool.h"
 
 uninstall:
 	rm -f "$(DESTDIR)$(INCLUDEDIR)/multipool.h" "$(DESTDIR)$(INCLUDEDIR)/multipool.hpp" \

@@ -4,105 +4,15 @@
 mod common;
 
 use common::{can_mount, can_run, is_root, mphash, run, run_ok, LoopMount, TempTree};
-use std::collections::BTreeSet;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
-/// Names that break naive tools: spaces, a leading dash, the characters sha256sum escapes,
-/// invalid UTF-8, control characters, and deep nesting.
-const AWKWARD: &[&[u8]] = &[
-    b"plain.txt",
-    b"with space",
-    b"-leading-dash",
-    b"new\nline",
-    b"back\\slash",
-    b"carriage\rreturn",
-    b"both\\and\nmore",
-    b"latin1-\xe9\xe8",
-    b"tab\tand\x01control",
-    b"unicode-\xe2\x9c\x93",
-    b".hidden",
-    b"empty",
-    b"sub dir/inner file",
-    b"a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/deep",
-];
-
-fn make_tree(dir: &TempTree) -> usize {
-    for (i, name) in AWKWARD.iter().enumerate() {
-        let contents: Vec<u8> = if *name == b"empty" {
-            Vec::new()
-        } else {
-            format!("file {i}\n").repeat(i + 1).into_bytes()
-        };
-        dir.file(name, &contents);
-    }
-    // Crosses the 1 MiB read buffer several times.
-    let big: Vec<u8> = (0..3_500_000u32).map(|i| (i % 253) as u8).collect();
-    dir.file(b"big.bin", &big);
-    // Inside a directory, links are not followed and special files are skipped.
-    std::os::unix::fs::symlink("/etc/hostname", dir.path.join("link-to-etc")).unwrap();
-    std::os::unix::fs::symlink(&dir.path, dir.path.join("a/loop-to-root")).unwrap();
-    let fifo = std::ffi::CString::new(dir.path.join("fifo").as_os_str().as_bytes()).unwrap();
-    // SAFETY: a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
-    AWKWARD.len() + 1
-}
-
-/// What `tool` (sha256sum, sha512sum, b3sum) prints for the regular files under `dir`.
-fn tool_records(tool: &str, dir: &Path) -> BTreeSet<Vec<u8>> {
-    let script = format!("find . -type f -print0 | xargs -0 {tool}");
-    let out = run_ok(Command::new("sh").current_dir(dir).args(["-c", &script]));
-    records(&out.stdout)
-}
-
-/// Splits sum output into lines; escaped names keep newlines inside a line, so plain split works.
-fn records(stdout: &[u8]) -> BTreeSet<Vec<u8>> {
-    stdout.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(<[u8]>::to_vec).collect()
-}
-
 #[test]
 fn output_is_identical_to_each_tool_and_verifies_with_its_check_mode() {
-    let work = TempTree::new("mphash-sums");
-    let mphash = mphash();
-    let tree = TempTree::new("mphash-tree");
-    let files = make_tree(&tree);
-    for (algorithm, tool) in [("sha256", "sha256sum"), ("sha512", "sha512sum"), ("blake3", "b3sum")]
-    {
-        if !can_run(common::have(tool), "output_is_identical_to_each_tool", tool) {
-            continue;
-        }
-        // Run from inside the tree with "." so that names match the tool's ("./name").
-        let out = run(Command::new(mphash).current_dir(&tree.path).args(["-a", algorithm, "."]));
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
-        let mut ours = records(&out.stdout);
-        assert_eq!(ours.len(), files, "{algorithm}");
-        // b3sum prints names that are not UTF-8 lossily and cannot check them at all; mphash
-        // prints the real bytes. Compare what b3sum can represent, check what it can parse.
-        let lossy = |set: BTreeSet<Vec<u8>>| -> BTreeSet<Vec<u8>> {
-            set.iter().map(|l| String::from_utf8_lossy(l).into_owned().into_bytes()).collect()
-        };
-        let mut theirs = tool_records(tool, &tree.path);
-        if tool == "b3sum" {
-            (ours, theirs) = (lossy(ours), lossy(theirs));
-        }
-        assert_eq!(ours, theirs, "{algorithm}");
-
-        let checkable: Vec<&[u8]> = out
-            .stdout
-            .split_inclusive(|b| *b == b'\n')
-            .filter(|line| tool != "b3sum" || std::str::from_utf8(line).is_ok())
-            .collect();
-        let sums = work.path.join(format!("sums.{algorithm}"));
-        std::fs::write(&sums, checkable.concat()).unwrap();
-        let check = run_ok(Command::new(tool).current_dir(&tree.path).arg("--check").arg(&sums));
-        let verified = String::from_utf8_lossy(&check.stdout).matches(": OK").count();
-        assert_eq!(verified, checkable.len(), "{tool} --check");
-        assert!(verified >= files - 1);
-    }
+    common::sums::output_matches_each_sum_tool(mphash());
 }
 
 #[test]
@@ -203,7 +113,7 @@ fn pseudo_files_hash_as_sha256sum_hashes_them() {
     let ours = run(Command::new(mphash).args(&paths));
     assert!(ours.status.success(), "{}", String::from_utf8_lossy(&ours.stderr));
     let theirs = run_ok(Command::new("sha256sum").args(&paths));
-    assert_eq!(records(&ours.stdout), records(&theirs.stdout));
+    assert_eq!(common::sums::records(&ours.stdout), common::sums::records(&theirs.stdout));
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! and the root/tool checks that make a test say clearly why it cannot run.
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
+pub mod sums;
 mod system;
 mod temp_tree;
 mod threads;

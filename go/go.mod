@@ -1,0 +1,3 @@
+module github.com/multipool/multipool/go
+
+go 1.23

@@ -1,0 +1,531 @@
+// Package multipool hashes many files as fast as the hardware allows, with one thread pool per
+// physical storage device, through libmultipool's C API.
+//
+// A Session takes paths (Add), hashes them on its own threads, and delivers one Result per path
+// through Results, an iterator that waits on the library's readiness descriptor in Go's network
+// poller: a goroutine waiting for results holds no OS thread, and cancelling its context stops
+// the delivery (not the session: Cancel does that).
+//
+//	s, err := multipool.NewSession(multipool.Options{Algorithm: multipool.BLAKE3})
+//	if err != nil { ... }
+//	defer s.Close()
+//	s.Add(paths...)
+//	s.Finish()
+//	for r, err := range s.Results(ctx) {
+//		if err != nil { return err }      // the context ended, or the session was closed
+//		if r.Err != nil { log.Print(r.Err) } // this file's error: errors.Is(r.Err, fs.ErrNotExist)...
+//		fmt.Println(r.Hex(), r.Path)
+//	}
+//
+// Linking: by default the package links the installed library found by pkg-config (`#cgo
+// pkg-config: multipool`); with the build tag multipool_static it links the static archive
+// placed inside the module by `make go-static` (see the repository's README, "Go").
+//
+// Every method may be called from any goroutine. Close is idempotent.
+package multipool
+
+/*
+#include <stdlib.h>
+#include <multipool.h>
+*/
+import "C"
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"iter"
+	"os"
+	"runtime"
+	"sync"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// Algorithm is a hash algorithm.
+type Algorithm uint32
+
+// The algorithms; digests are identical to sha256sum's, sha512sum's and b3sum's.
+const (
+	SHA256 Algorithm = C.MULTIPOOL_ALGORITHM_SHA256
+	SHA512 Algorithm = C.MULTIPOOL_ALGORITHM_SHA512
+	BLAKE3 Algorithm = C.MULTIPOOL_ALGORITHM_BLAKE3
+)
+
+// Options configure a session. The zero value is the default for every field.
+type Options struct {
+	// Algorithm: SHA256 when zero.
+	Algorithm Algorithm
+	// ThreadsSpec overrides threads per device kind, device or path, e.g. "ssd:8,hdd:1"
+	// (README, "Devices, kinds and the threads spec"). Empty: the defaults.
+	ThreadsSpec string
+	// NoFollowSymlinks reports a path that is a symbolic link instead of hashing its target.
+	NoFollowSymlinks bool
+	// DropCache drops each file's pages from the page cache once hashed.
+	DropCache bool
+	// NoDiskOrder reads a hard disk's files in arrival order instead of on-disk order.
+	NoDiskOrder bool
+	// NoDirectIO never reads with O_DIRECT.
+	NoDirectIO bool
+	// BufferSize per worker thread in bytes; 0: 1 MiB.
+	BufferSize int
+	// InFlightPerThread tasks per pool thread; 0: 2.
+	InFlightPerThread int
+	// MaxReadyResults kept for polling before hashing pauses; 0: 65,536.
+	MaxReadyResults int
+}
+
+// Status is a status code of the C API. As an error, it matches fs.ErrNotExist and
+// fs.ErrPermission where it means them.
+type Status uint32
+
+// The statuses a Go caller meets; every code has a description (Error).
+const (
+	StatusOK                = Status(C.MULTIPOOL_OK)
+	StatusInvalidArgument   = Status(C.MULTIPOOL_ERR_INVALID_ARGUMENT)
+	StatusInvalidSpec       = Status(C.MULTIPOOL_ERR_INVALID_THREADS_SPEC)
+	StatusSessionFinished   = Status(C.MULTIPOOL_ERR_SESSION_FINISHED)
+	StatusSessionCancelled  = Status(C.MULTIPOOL_ERR_SESSION_CANCELLED)
+	StatusResourceExhausted = Status(C.MULTIPOOL_ERR_RESOURCE_EXHAUSTED)
+	StatusNotFound          = Status(C.MULTIPOOL_ERR_NOT_FOUND)
+	StatusPermissionDenied  = Status(C.MULTIPOOL_ERR_PERMISSION_DENIED)
+	StatusIsDirectory       = Status(C.MULTIPOOL_ERR_IS_DIRECTORY)
+	StatusChanged           = Status(C.MULTIPOOL_ERR_CHANGED)
+	StatusCancelled         = Status(C.MULTIPOOL_ERR_CANCELLED)
+)
+
+// Error is the library's description of the code.
+func (s Status) Error() string {
+	return C.GoString(C.multipool_status_str(C.multipool_status(s)))
+}
+
+// Is reports whether the status means target: fs.ErrNotExist, fs.ErrPermission.
+func (s Status) Is(target error) bool {
+	switch target {
+	case fs.ErrNotExist:
+		return s == StatusNotFound
+	case fs.ErrPermission:
+		return s == StatusPermissionDenied
+	}
+	return false
+}
+
+// ErrClosed is returned by calls on a closed session, and ends a Results iteration when the
+// session is closed under it.
+var ErrClosed = errors.New("multipool: session closed")
+
+// FileError is why one file has no digest. It unwraps to its Status and, when the system gave
+// one, its syscall.Errno: errors.Is(err, fs.ErrNotExist) holds for a missing file either way.
+type FileError struct {
+	Path   string
+	Status Status
+	Errno  syscall.Errno
+}
+
+func (e *FileError) Error() string {
+	if e.Errno != 0 {
+		return e.Path + ": " + e.Errno.Error()
+	}
+	return e.Path + ": " + e.Status.Error()
+}
+
+// Unwrap gives the status and the errno.
+func (e *FileError) Unwrap() []error {
+	if e.Errno != 0 {
+		return []error{e.Status, e.Errno}
+	}
+	return []error{e.Status}
+}
+
+// Result is one path's outcome.
+type Result struct {
+	// Path as given to Add.
+	Path string
+	// Digest's raw bytes; nil when Err is set.
+	Digest []byte
+	// Size in bytes hashed (for a failure, the size where known).
+	Size uint64
+	// Device is the index of the device that read the file (see Devices), -1 if none did.
+	Device int
+	// Err is why there is no digest, a *FileError; nil when hashed.
+	Err error
+}
+
+// Hex is the digest in lower-case hex, as sha256sum prints it.
+func (r Result) Hex() string {
+	const digits = "0123456789abcdef"
+	out := make([]byte, 2*len(r.Digest))
+	for i, b := range r.Digest {
+		out[2*i], out[2*i+1] = digits[b>>4], digits[b&15]
+	}
+	return string(out)
+}
+
+// Stats are a session's or a device's progress counters.
+type Stats struct {
+	FilesQueued, BytesQueued, FilesDone, BytesDone, FilesFailed, FilesCancelled, FilesFromCache uint64
+}
+
+// Device is a storage device the session has met.
+type Device struct {
+	Index   int
+	Name    string
+	Kind    string // "ssd", "hdd", "ram", "network", "removable" or "unknown"
+	Source  string // how the kind was decided: "sysfs", "mountinfo", "override", "virtual"
+	Threads int
+}
+
+// Session hashes the paths added to it. Create it with NewSession, and Close it.
+type Session struct {
+	h     *handle
+	paths pathTable
+
+	readyOnce sync.Once
+	readyFd   C.int // the library's readiness descriptor, asked for on the first Results
+	readyErr  error
+
+	// Each iteration waits on a duplicate of the descriptor of its own: Go's poller is
+	// edge-triggered and lets one goroutine wait per file, so one file shared by several
+	// iterations would hand an edge to one while another, queued behind it, waits for the next.
+	itersMu sync.Mutex
+	iters   map[*os.File]struct{}
+	closed  bool
+}
+
+// handle is the C session, apart from Session so that a cleanup can free it once the Session
+// is unreachable.
+type handle struct {
+	mu sync.RWMutex // read: a call into the session; write: freeing it
+	s  *C.multipool_session
+}
+
+// NewSession starts a session.
+func NewSession(o Options) (*Session, error) {
+	var c C.multipool_options
+	c.struct_size = C.size_t(unsafe.Sizeof(c))
+	c.algorithm = C.uint32_t(o.Algorithm)
+	var flags C.uint32_t
+	if o.NoFollowSymlinks {
+		flags |= C.MULTIPOOL_FLAG_NO_FOLLOW_SYMLINKS
+	}
+	if o.DropCache {
+		flags |= C.MULTIPOOL_FLAG_DROP_CACHE
+	}
+	if o.NoDiskOrder {
+		flags |= C.MULTIPOOL_FLAG_NO_DISK_ORDER
+	}
+	if o.NoDirectIO {
+		flags |= C.MULTIPOOL_FLAG_NO_DIRECT_IO
+	}
+	c.flags = flags
+	if o.BufferSize < 0 || o.InFlightPerThread < 0 || o.MaxReadyResults < 0 ||
+		uint64(o.InFlightPerThread) > 1<<32-1 || uint64(o.MaxReadyResults) > 1<<32-1 {
+		return nil, StatusInvalidArgument
+	}
+	c.buffer_size = C.size_t(o.BufferSize)
+	c.in_flight_per_thread = C.uint32_t(o.InFlightPerThread)
+	c.max_ready_results = C.uint32_t(o.MaxReadyResults)
+	if o.ThreadsSpec != "" {
+		// C memory: cgo forbids passing a struct that holds a Go pointer.
+		spec := C.CBytes([]byte(o.ThreadsSpec))
+		defer C.free(spec)
+		c.threads_spec = (*C.uint8_t)(spec)
+		c.threads_spec_len = C.size_t(len(o.ThreadsSpec))
+	}
+	h := &handle{}
+	if st := C.multipool_session_new(&c, &h.s); st != C.MULTIPOOL_OK {
+		return nil, Status(st)
+	}
+	s := &Session{h: h}
+	// A session dropped without Close still gets its threads joined and memory freed.
+	runtime.AddCleanup(s, func(h *handle) { h.free() }, h)
+	return s, nil
+}
+
+func (h *handle) free() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.s != nil {
+		C.multipool_session_free(h.s)
+		h.s = nil
+	}
+}
+
+// call runs f with the live C session, or returns ErrClosed.
+func (h *handle) call(f func(*C.multipool_session) C.multipool_status) error {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if h.s == nil {
+		return ErrClosed
+	}
+	if st := f(h.s); st != C.MULTIPOOL_OK {
+		return Status(st)
+	}
+	return nil
+}
+
+// Add queues paths, all of them or none, in one call into the library. Paths are byte strings:
+// any bytes but NUL make a name; what is wrong with one (missing, a directory...) comes back as
+// its Result.
+func (s *Session) Add(paths ...string) error {
+	if len(paths) == 0 {
+		return nil
+	}
+	total := 0
+	for _, p := range paths {
+		total += len(p)
+	}
+	// One buffer and two plain arrays: no memory passed to C holds a Go pointer.
+	buf := make([]byte, 0, total)
+	lengths := make([]C.size_t, len(paths))
+	tags := make([]C.uint64_t, len(paths))
+	first := s.paths.add(paths)
+	for i, p := range paths {
+		buf = append(buf, p...)
+		lengths[i] = C.size_t(len(p))
+		tags[i] = C.uint64_t(first + uint64(i))
+	}
+	var bytes *C.uint8_t
+	if len(buf) > 0 {
+		bytes = (*C.uint8_t)(unsafe.Pointer(&buf[0]))
+	}
+	err := s.h.call(func(cs *C.multipool_session) C.multipool_status {
+		return C.multipool_session_enqueue_buffer(cs, bytes, C.size_t(len(buf)), &lengths[0], &tags[0],
+			C.size_t(len(paths)))
+	})
+	if err != nil {
+		s.paths.drop(first, len(paths))
+	}
+	return err
+}
+
+// Finish declares that no more paths will be added; Results ends once all are delivered.
+func (s *Session) Finish() error {
+	return s.h.call(func(cs *C.multipool_session) C.multipool_status {
+		return C.multipool_session_finish(cs)
+	})
+}
+
+// Cancel stops the work: files being read stop at their next buffer and every path still gets
+// its Result (with StatusCancelled for those not hashed). It implies Finish.
+func (s *Session) Cancel() error {
+	return s.h.call(func(cs *C.multipool_session) C.multipool_status {
+		return C.multipool_session_cancel(cs)
+	})
+}
+
+// Stats are the session's counters.
+func (s *Session) Stats() (Stats, error) {
+	return s.stats(C.MULTIPOOL_DEVICE_NONE)
+}
+
+func (s *Session) stats(device C.uint32_t) (Stats, error) {
+	var c C.multipool_stats
+	c.struct_size = C.size_t(unsafe.Sizeof(c))
+	err := s.h.call(func(cs *C.multipool_session) C.multipool_status {
+		return C.multipool_session_stats(cs, device, &c)
+	})
+	return Stats{
+		FilesQueued: uint64(c.files_queued), BytesQueued: uint64(c.bytes_queued),
+		FilesDone: uint64(c.files_done), BytesDone: uint64(c.bytes_done),
+		FilesFailed: uint64(c.files_failed), FilesCancelled: uint64(c.files_cancelled),
+		FilesFromCache: uint64(c.files_from_cache),
+	}, err
+}
+
+// Devices lists the devices met so far, with their counters.
+func (s *Session) Devices() ([]Device, []Stats, error) {
+	var devices []Device
+	var stats []Stats
+	err := s.h.call(func(cs *C.multipool_session) C.multipool_status {
+		var count C.size_t
+		if st := C.multipool_session_device_count(cs, &count); st != C.MULTIPOOL_OK {
+			return st
+		}
+		for i := C.uint32_t(0); C.size_t(i) < count; i++ {
+			var d C.multipool_device
+			d.struct_size = C.size_t(unsafe.Sizeof(d))
+			if st := C.multipool_session_device(cs, i, &d); st != C.MULTIPOOL_OK {
+				return st
+			}
+			devices = append(devices, Device{
+				Index:   int(d.index),
+				Name:    C.GoString(&d.name[0]),
+				Kind:    C.GoString(C.multipool_kind_str(d.kind)),
+				Source:  C.GoString(C.multipool_kind_source_str(d.kind_source)),
+				Threads: int(d.threads),
+			})
+		}
+		return C.MULTIPOOL_OK
+	})
+	for _, d := range devices {
+		st, e := s.stats(C.uint32_t(d.Index))
+		if e != nil {
+			return nil, nil, e
+		}
+		stats = append(stats, st)
+	}
+	return devices, stats, err
+}
+
+// Close frees the session: work still running is cancelled, and Close returns once the
+// session's threads have exited. Iterations of Results in other goroutines end with ErrClosed.
+// Safe to call more than once, from any goroutine.
+func (s *Session) Close() error {
+	s.itersMu.Lock()
+	s.closed = true
+	for f := range s.iters {
+		f.Close() // wakes the iteration waiting on it
+	}
+	s.itersMu.Unlock()
+	s.h.free()
+	return nil
+}
+
+func (s *Session) isClosed() bool {
+	s.itersMu.Lock()
+	defer s.itersMu.Unlock()
+	return s.closed
+}
+
+// waitFile is a new duplicate of the library's readiness descriptor, in Go's network poller,
+// for one iteration; done closes it. The library owns its own descriptor and closes it when
+// the session is freed.
+func (s *Session) waitFile() (f *os.File, done func(), err error) {
+	s.readyOnce.Do(func() {
+		s.readyErr = s.h.call(func(cs *C.multipool_session) C.multipool_status {
+			return C.multipool_session_ready_fd(cs, &s.readyFd)
+		})
+	})
+	if s.readyErr != nil {
+		return nil, nil, s.readyErr
+	}
+	s.itersMu.Lock()
+	defer s.itersMu.Unlock()
+	if s.closed {
+		return nil, nil, ErrClosed
+	}
+	dup, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(s.readyFd), syscall.F_DUPFD_CLOEXEC, 0)
+	if errno != 0 {
+		return nil, nil, errno
+	}
+	// Non-blocking (a flag of the description both descriptors share): NewFile puts it in the
+	// poller.
+	f = os.NewFile(dup, "multipool-ready")
+	if s.iters == nil {
+		s.iters = make(map[*os.File]struct{})
+	}
+	s.iters[f] = struct{}{}
+	return f, func() {
+		s.itersMu.Lock()
+		delete(s.iters, f)
+		s.itersMu.Unlock()
+		f.Close()
+	}, nil
+}
+
+// batchSize is how many results one call into the library takes.
+const batchSize = 256
+
+// Results delivers every path's Result, in completion order, until all are delivered (after
+// Finish or Cancel). Waiting parks the goroutine in Go's network poller, holding no OS thread.
+// The error is not a file's (that is Result.Err) but why the iteration ended early: ctx's
+// error, or ErrClosed. Several goroutines may iterate at once; each Result goes to one of them.
+// Ending the loop early (break) leaves the results not yet delivered to the next iteration.
+//
+// An iterator (iter.Seq2) rather than a channel: the caller's loop runs in its own goroutine,
+// with no goroutine per session left behind when it stops early, and backpressure is the loop
+// itself (the library pauses hashing while its ready results wait).
+func (s *Session) Results(ctx context.Context) iter.Seq2[Result, error] {
+	return func(yield func(Result, error) bool) {
+		f, done, err := s.waitFile()
+		if err != nil {
+			yield(Result{}, err)
+			return
+		}
+		defer done()
+		conn, err := f.SyscallConn()
+		if err != nil {
+			if s.isClosed() {
+				err = ErrClosed
+			}
+			yield(Result{}, err)
+			return
+		}
+		// Cancelling ctx interrupts the wait: a deadline in the past.
+		stop := context.AfterFunc(ctx, func() { f.SetReadDeadline(time.Unix(1, 0)) })
+		defer stop()
+		batch := make([]C.multipool_result, batchSize)
+		for {
+			if err := ctx.Err(); err != nil {
+				yield(Result{}, err)
+				return
+			}
+			// Results an earlier iteration took from the library but did not hand out.
+			if r, ok := s.paths.unclaimed(); ok {
+				if !yield(r, nil) {
+					return
+				}
+				continue
+			}
+			// Poll inside the poller's callback: the poller forgets readiness seen before it
+			// starts (it resets the descriptor's state first), so checking before waiting, not
+			// before entering, is what makes a result pushed in between wake this wait.
+			var n C.size_t
+			var pollErr error
+			waitErr := conn.Read(func(uintptr) bool {
+				n = 0
+				pollErr = s.h.call(func(cs *C.multipool_session) C.multipool_status {
+					st := C.multipool_session_poll(cs, &batch[0], C.size_t(unsafe.Sizeof(batch[0])),
+						C.size_t(len(batch)), 0, &n)
+					if st == C.MULTIPOOL_TIMEOUT {
+						return C.MULTIPOOL_OK
+					}
+					return st
+				})
+				return n > 0 || pollErr != nil // else wait until the descriptor is readable
+			})
+			switch {
+			case waitErr != nil:
+				if ctx.Err() != nil {
+					yield(Result{}, ctx.Err())
+				} else if s.isClosed() {
+					yield(Result{}, ErrClosed)
+				} else {
+					yield(Result{}, waitErr)
+				}
+				return
+			case pollErr == nil:
+			case errors.Is(pollErr, Status(C.MULTIPOOL_DONE)):
+				return
+			default:
+				yield(Result{}, pollErr)
+				return
+			}
+			for i := range int(n) {
+				if !yield(s.result(&batch[i]), nil) {
+					// Results taken but not yet yielded go back to nobody: deliver them first.
+					for j := i + 1; j < int(n); j++ {
+						s.paths.requeue(s.result(&batch[j]))
+					}
+					return
+				}
+			}
+		}
+	}
+}
+
+// result converts one C result, taking its path out of the table.
+func (s *Session) result(c *C.multipool_result) Result {
+	r := Result{Path: s.paths.take(uint64(c.tag)), Size: uint64(c.size), Device: -1}
+	if c.device != C.MULTIPOOL_DEVICE_NONE {
+		r.Device = int(c.device)
+	}
+	if c.status == C.MULTIPOOL_OK {
+		r.Digest = C.GoBytes(unsafe.Pointer(&c.digest[0]), C.int(c.digest_len))
+	} else {
+		r.Err = &FileError{Path: r.Path, Status: Status(c.status), Errno: syscall.Errno(c.os_error)}
+	}
+	return r
+}

@@ -1,0 +1,88 @@
+package multipool
+
+import "sync"
+
+// chunkBits sets the paths per chunk of the table (4,096): a tag is an index into it.
+const chunkBits = 12
+
+// pathTable maps tags to the paths they were added with, so that results carry their path and
+// callers never see a tag. Tags are consecutive indexes into chunks of a slice table (cheaper
+// than a map or a cgo.Handle per path); a chunk is freed once all its paths have come back.
+type pathTable struct {
+	mu     sync.Mutex
+	chunks map[uint64]*chunk
+	next   uint64
+	// Results the library delivered that an iteration stopped before handing out.
+	pending []Result
+}
+
+type chunk struct {
+	paths [1 << chunkBits]string
+	left  int // paths added to the chunk and not yet taken back
+}
+
+// add reserves consecutive tags for paths and returns the first.
+func (t *pathTable) add(paths []string) uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.chunks == nil {
+		t.chunks = make(map[uint64]*chunk)
+	}
+	first := t.next
+	for len(paths) > 0 {
+		// One lookup per chunk, not per path.
+		c := t.chunks[t.next>>chunkBits]
+		if c == nil {
+			c = &chunk{}
+			t.chunks[t.next>>chunkBits] = c
+		}
+		at := int(t.next & (1<<chunkBits - 1))
+		n := copy(c.paths[at:], paths)
+		c.left += n
+		t.next += uint64(n)
+		paths = paths[n:]
+	}
+	return first
+}
+
+// take returns the path of tag and forgets it.
+func (t *pathTable) take(tag uint64) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c := t.chunks[tag>>chunkBits]
+	if c == nil {
+		return ""
+	}
+	p := c.paths[tag&(1<<chunkBits-1)]
+	c.paths[tag&(1<<chunkBits-1)] = ""
+	if c.left--; c.left == 0 && tag>>chunkBits != t.next>>chunkBits {
+		delete(t.chunks, tag>>chunkBits)
+	}
+	return p
+}
+
+// drop forgets n tags from first: their paths were refused.
+func (t *pathTable) drop(first uint64, n int) {
+	for i := range n {
+		t.take(first + uint64(i))
+	}
+}
+
+// requeue keeps a result for the next iteration to hand out.
+func (t *pathTable) requeue(r Result) {
+	t.mu.Lock()
+	t.pending = append(t.pending, r)
+	t.mu.Unlock()
+}
+
+// unclaimed takes a result kept by requeue.
+func (t *pathTable) unclaimed() (Result, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.pending) == 0 {
+		return Result{}, false
+	}
+	r := t.pending[len(t.pending)-1]
+	t.pending = t.pending[:len(t.pending)-1]
+	return r, true
+}

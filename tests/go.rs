@@ -1,0 +1,156 @@
+//! The Go module in go/: its tests under the race detector against the installed library
+//! (pkg-config), the same with the static archive placed inside a copy of the module (the
+//! multipool_static tag), kept by `go mod vendor` in a consumer module, and gohash, whose output
+//! the checksum tools accept on the awkward-name tree.
+
+mod common;
+
+use common::{can_run, lib_dir, root, run_ok, TempTree};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The go command: on PATH, or where the official tarball puts it.
+fn go() -> Option<PathBuf> {
+    let on_path = Command::new("sh").args(["-c", "command -v go"]).output().ok()?;
+    if on_path.status.success() {
+        return Some(PathBuf::from(String::from_utf8(on_path.stdout).ok()?.trim()));
+    }
+    let usual = PathBuf::from("/usr/local/go/bin/go");
+    usual.exists().then_some(usual)
+}
+
+/// A go command with its caches under the test's tree (so that a fresh machine needs no
+/// writable home), and no network: the module has no dependencies.
+fn go_cmd(go: &Path, dir: &Path, cache: &Path) -> Command {
+    let mut cmd = Command::new(go);
+    cmd.current_dir(dir)
+        .env("GOFLAGS", "-mod=mod -buildvcs=false")
+        .env("GOCACHE", cache.join("build"))
+        .env("GOPATH", cache.join("path"))
+        .env("GOPROXY", "off")
+        .env("GOTOOLCHAIN", "local")
+        .env("CGO_ENABLED", "1");
+    cmd
+}
+
+/// Installs the library of this test run under `prefix` and returns its lib directory.
+fn install(prefix: &Path) -> PathBuf {
+    run_ok(
+        Command::new("make")
+            .current_dir(root())
+            .arg("install")
+            .arg(format!("PREFIX={}", prefix.display()))
+            .arg(format!("BUILD_DIR={}", lib_dir().display())),
+    );
+    prefix.join("lib")
+}
+
+#[test]
+fn go_module_tests_pass_under_the_race_detector_with_the_installed_library() {
+    let go = go();
+    if !can_run(go.is_some(), "go_module_tests", "go 1.23+") {
+        return;
+    }
+    let go = go.unwrap();
+    let prefix = TempTree::new("go-prefix");
+    let lib = install(&prefix.path);
+    let cache = TempTree::new("go-cache");
+    let module = root().join("go");
+    let env = |cmd: &mut Command| {
+        cmd.env("PKG_CONFIG_PATH", lib.join("pkgconfig")).env("LD_LIBRARY_PATH", &lib);
+    };
+    let mut vet = go_cmd(&go, &module, &cache.path);
+    env(vet.args(["vet", "./..."]));
+    run_ok(&mut vet);
+    let mut test = go_cmd(&go, &module, &cache.path);
+    env(test.args(["test", "-race", "-count=1", "./..."]));
+    let out = run_ok(&mut test);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("ok  \tgithub.com/multipool/multipool/go"), "{stdout}");
+
+    // gohash, built with the race detector, against the checksum tools.
+    let gohash = cache.path.join("gohash");
+    let mut build = go_cmd(&go, &module, &cache.path);
+    env(build.args(["build", "-race", "-o"]).arg(&gohash).arg("./cmd/gohash"));
+    run_ok(&mut build);
+    let wrapper = cache.path.join("gohash.sh");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nLD_LIBRARY_PATH='{}' exec '{}' \"$@\"\n",
+            lib.display(),
+            gohash.display()
+        ),
+    )
+    .unwrap();
+    run_ok(Command::new("chmod").arg("+x").arg(&wrapper));
+    common::sums::output_matches_each_sum_tool(&wrapper);
+}
+
+#[test]
+fn go_module_links_the_static_archive_placed_inside_it_and_survives_vendoring() {
+    let go = go();
+    if !can_run(go.is_some(), "go_static", "go 1.23+") {
+        return;
+    }
+    let go = go.unwrap();
+    // A copy of the module with the archive and header placed by `make go-static`.
+    let work = TempTree::new("go-static");
+    let module = work.path.join("multipool-go");
+    run_ok(Command::new("cp").arg("-r").arg(root().join("go")).arg(&module));
+    run_ok(
+        Command::new("make")
+            .current_dir(root())
+            .arg("go-static")
+            .arg(format!("GO_DIR={}", module.display()))
+            .arg(format!("BUILD_DIR={}", lib_dir().display())),
+    );
+    let cache = TempTree::new("go-cache-static");
+    let mut test = go_cmd(&go, &module, &cache.path);
+    test.args(["test", "-race", "-count=1", "-tags", "multipool_static", "."])
+        .env_remove("PKG_CONFIG_PATH")
+        .env("PKG_CONFIG", "false"); // pkg-config must not be needed
+    run_ok(&mut test);
+
+    // A consumer module that vendors it: the archive must come along.
+    let consumer = work.path.join("consumer");
+    std::fs::create_dir_all(&consumer).unwrap();
+    std::fs::write(
+        consumer.join("go.mod"),
+        format!(
+            "module consumer\n\ngo 1.23\n\nrequire github.com/multipool/multipool/go v0.0.0\n\n\
+             replace github.com/multipool/multipool/go => {}\n",
+            module.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        consumer.join("main.go"),
+        "package main\n\nimport (\n\t\"context\"\n\t\"fmt\"\n\t\"os\"\n\n\tmultipool \"github.com/multipool/multipool/go\"\n)\n\n\
+         func main() {\n\ts, err := multipool.NewSession(multipool.Options{Algorithm: multipool.BLAKE3})\n\
+         \tif err != nil {\n\t\tpanic(err)\n\t}\n\tdefer s.Close()\n\ts.Add(os.Args[1])\n\ts.Finish()\n\
+         \tfor r, err := range s.Results(context.Background()) {\n\t\tif err != nil || r.Err != nil {\n\
+         \t\t\tpanic(fmt.Sprint(err, r.Err))\n\t\t}\n\t\tfmt.Println(r.Hex())\n\t}\n}\n",
+    )
+    .unwrap();
+    run_ok(go_cmd(&go, &consumer, &cache.path).args(["mod", "vendor"]));
+    let vendored = consumer.join("vendor/github.com/multipool/multipool/go/native");
+    assert!(
+        vendored.join("linux_amd64/libmultipool.a").is_file(),
+        "go mod vendor dropped the archive"
+    );
+    assert!(vendored.join("include/multipool.h").is_file(), "go mod vendor dropped the header");
+    let exe = work.path.join("consumer-bin");
+    let mut build = go_cmd(&go, &consumer, &cache.path);
+    build
+        .env("GOFLAGS", "-mod=vendor -buildvcs=false")
+        .env("PKG_CONFIG", "false")
+        .args(["build", "-tags", "multipool_static", "-o"])
+        .arg(&exe)
+        .arg(".");
+    run_ok(&mut build);
+    let sample = work.file("sample", b"vendored\n");
+    let out = run_ok(Command::new(&exe).arg(&sample));
+    let b3 = run_ok(Command::new("b3sum").arg("--no-names").arg(&sample));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&b3.stdout));
+}
