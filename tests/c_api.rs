@@ -66,24 +66,11 @@ fn cpp_api_test_builds_as_cpp11_17_20_and_runs_under_valgrind() {
 
 #[test]
 fn readme_c_example_compiles_clean_and_hashes() {
-    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
-    let start = readme.find("```c\n").expect("README has a C example") + 5;
-    let source = &readme[start..start + readme[start..].find("```").unwrap()];
-    let dir = TempTree::new("readme");
-    let src = dir.path.join("example.c");
-    std::fs::write(&src, source).unwrap();
-    let exe = dir.path.join("example");
-    compile("cc", "c99", &[src], &exe, &[]);
-    let file = dir.path.join("abc");
-    std::fs::write(&file, "abc").unwrap();
-    let out = run(Command::new(&exe).arg(&file).arg(dir.path.join("missing")));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        stdout.contains(&format!(
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad  {}",
-            file.display()
-        )),
-        "{stdout}"
+    let (stdout, file) = common::run_readme_example("c", "cc", "c99", &[]);
+    let line = format!(
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad  {}",
+        file.display()
     );
+    assert!(stdout.contains(&line), "{stdout}");
     assert!(stdout.contains("missing: no such file or directory"), "{stdout}");
 }

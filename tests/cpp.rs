@@ -98,24 +98,11 @@ fn thread_sanitizer_reports_nothing_linked_shared_or_static() {
 
 #[test]
 fn readme_cpp_example_compiles_clean_and_hashes() {
-    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
-    let start = readme.find("```cpp\n").expect("README has a C++ example") + 7;
-    let source = &readme[start..start + readme[start..].find("```").unwrap()];
-    let dir = TempTree::new("readme-cpp");
-    let src = dir.path.join("example.cpp");
-    std::fs::write(&src, source).unwrap();
-    let exe = dir.path.join("example");
-    compile("c++", "c++20", &[src], &exe, STRICT);
-    let file = dir.path.join("abc");
-    std::fs::write(&file, "abc").unwrap();
-    let out = run(Command::new(&exe).arg(&file).arg(dir.path.join("missing")));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        stdout.contains(&format!(
-            "6437b3ac38465133ffb63b75273a8db548c558465d79db03fd359c6cd5bd9d85  {}",
-            file.display()
-        )),
-        "{stdout}"
+    let (stdout, file) = common::run_readme_example("cpp", "c++", "c++20", STRICT);
+    let line = format!(
+        "6437b3ac38465133ffb63b75273a8db548c558465d79db03fd359c6cd5bd9d85  {}",
+        file.display()
     );
+    assert!(stdout.contains(&line), "{stdout}");
     assert!(stdout.contains("missing: No such file or directory"), "{stdout}");
 }

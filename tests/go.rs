@@ -33,18 +33,6 @@ fn go_cmd(go: &Path, dir: &Path, cache: &Path) -> Command {
     cmd
 }
 
-/// Installs the library of this test run under `prefix` and returns its lib directory.
-fn install(prefix: &Path) -> PathBuf {
-    run_ok(
-        Command::new("make")
-            .current_dir(root())
-            .arg("install")
-            .arg(format!("PREFIX={}", prefix.display()))
-            .arg(format!("BUILD_DIR={}", lib_dir().display())),
-    );
-    prefix.join("lib")
-}
-
 #[test]
 fn go_module_tests_pass_under_the_race_detector_with_the_installed_library() {
     let go = go();
@@ -53,7 +41,7 @@ fn go_module_tests_pass_under_the_race_detector_with_the_installed_library() {
     }
     let go = go.unwrap();
     let prefix = TempTree::new("go-prefix");
-    let lib = install(&prefix.path);
+    let lib = common::install_into(&prefix.path);
     let cache = TempTree::new("go-cache");
     let module = root().join("go");
     let env = |cmd: &mut Command| {

@@ -6,23 +6,12 @@
 
 mod common;
 
-use common::{can_run, have, lib_dir, root, run, run_ok, TempTree};
+use common::{can_run, have, root, run, run_ok, TempTree};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 const MAJOR: &str = env!("CARGO_PKG_VERSION_MAJOR");
-
-/// Installs the library of this test run under `prefix` (a plain install, no DESTDIR).
-fn install(prefix: &Path) {
-    run_ok(
-        Command::new("make")
-            .current_dir(root())
-            .arg("install")
-            .arg(format!("PREFIX={}", prefix.display()))
-            .arg(format!("BUILD_DIR={}", lib_dir().display())),
-    );
-}
 
 fn needs(test: &str, tools: &[&str]) -> bool {
     can_run(tools.iter().all(|t| have(t)), test, &tools.join(", "))
@@ -80,7 +69,7 @@ fn installed_layout_soname_and_no_debug_info() {
         return;
     }
     let prefix = TempTree::new("install-layout");
-    install(&prefix.path);
+    common::install_into(&prefix.path);
     let lib = prefix.path.join("lib");
     let link = |name: &str| std::fs::read_link(lib.join(name)).unwrap();
     assert_eq!(link("libmultipool.so"), PathBuf::from(format!("libmultipool.so.{MAJOR}")));
@@ -118,7 +107,7 @@ fn static_archive_exports_only_the_prefix_and_links_beside_blake3() {
         return;
     }
     let prefix = TempTree::new("install-static");
-    install(&prefix.path);
+    common::install_into(&prefix.path);
     let archive = prefix.path.join("lib/libmultipool.a");
     let nm = run_ok(Command::new("nm").args(["-g", "--defined-only"]).arg(&archive));
     let globals: Vec<String> = String::from_utf8_lossy(&nm.stdout)
@@ -176,7 +165,7 @@ fn pkg_config_builds_from_the_installed_tree_and_a_moved_copy() {
         return;
     }
     let installed = TempTree::new("install-pc");
-    install(&installed.path);
+    common::install_into(&installed.path);
     let moved = TempTree::new("moved-pc");
     run_ok(Command::new("cp").arg("-a").arg(installed.path.join(".")).arg(&moved.path));
     drop(installed); // the original tree is gone: nothing may point into it
@@ -242,7 +231,7 @@ fn cmake_finds_the_package_and_its_targets() {
         return;
     }
     let installed = TempTree::new("install-cmake");
-    install(&installed.path);
+    common::install_into(&installed.path);
     let moved = TempTree::new("moved-cmake");
     run_ok(Command::new("cp").arg("-a").arg(installed.path.join(".")).arg(&moved.path));
     drop(installed);
@@ -306,7 +295,7 @@ fn module_map_imports_under_clang_modules() {
         return;
     }
     let prefix = TempTree::new("install-modules");
-    install(&prefix.path);
+    common::install_into(&prefix.path);
     let dir = TempTree::new("modules");
     let src = dir.path.join("use.c");
     std::fs::write(

@@ -126,7 +126,7 @@ mod tests {
             | Status::Cancelled
             | Status::OsError => 1,
         };
-        assert_eq!(Status::ALL.iter().map(|s| listed(*s)).sum::<usize>(), 25);
+        assert_eq!(Status::ALL.iter().map(|s| listed(*s)).sum::<usize>(), 26);
         assert_eq!(Status::NotFound.c_name(), "MULTIPOOL_ERR_NOT_FOUND");
     }
 
@@ -136,6 +136,7 @@ mod tests {
         assert_eq!(Status::Ok.code(), 0);
         assert_eq!(Status::Done.code(), 1);
         assert_eq!(Status::Timeout.code(), 2);
+        assert_eq!(Status::Woken.code(), 3);
         assert_eq!(Status::NullPointer.code(), 100);
         assert_eq!(Status::Internal.code(), 107);
         assert_eq!(Status::NotFound.code(), 200);
@@ -145,7 +146,7 @@ mod tests {
 
     #[test]
     fn unknown_codes_have_a_description() {
-        for code in [3, 99, 108, 199, 214, 300, u32::MAX] {
+        for code in [4, 99, 108, 199, 214, 300, u32::MAX] {
             assert_eq!(Status::from_code(code), None);
             assert!(Status::describe_code_nul(code).starts_with("unknown"));
         }

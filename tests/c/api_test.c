@@ -250,6 +250,12 @@ static void *wake_later(void *session)
     return NULL;
 }
 
+static void *wake_now(void *session)
+{
+    CHECK_STATUS(multipool_session_wake(session), MULTIPOOL_OK);
+    return NULL;
+}
+
 /* What a binding needs: paths from one byte buffer, a wake that ends a blocked poll without
  * cancelling, and a descriptor an event loop waits on. */
 static void test_buffer_wake_and_ready_fd(void)
@@ -291,6 +297,18 @@ static void test_buffer_wake_and_ready_fd(void)
     CHECK(pthread_join(waker, NULL) == 0);
     CHECK_STATUS(multipool_session_wake_generation(session, &generation), MULTIPOOL_OK);
     CHECK(generation == 1);
+    /* A wake racing the poller's entry, a thousand times: read the generation, start a thread
+     * that wakes at once, poll without limit. Whichever comes first, the poll returns. */
+    for (int round = 0; round < 1000; round++) {
+        uint64_t before;
+        CHECK_STATUS(multipool_session_wake_generation(session, &before), MULTIPOOL_OK);
+        CHECK(pthread_create(&waker, NULL, wake_now, session) == 0);
+        CHECK_STATUS(multipool_session_poll_wakeable(session, results, sizeof results[0], 4, -1, before, &n),
+                     MULTIPOOL_WOKEN);
+        CHECK(pthread_join(waker, NULL) == 0);
+    }
+    CHECK_STATUS(multipool_session_wake_generation(session, &generation), MULTIPOOL_OK);
+    CHECK(generation == 1001);
 
     /* Lengths that do not add up: refused, nothing queued. */
     CHECK_STATUS(multipool_session_enqueue_buffer(session, (const uint8_t *)bytes, lengths[0] + lengths[1] + 1,

@@ -61,6 +61,45 @@ pub fn compile(compiler: &str, std: &str, sources: &[PathBuf], out: &Path, extra
     run_ok(&mut cmd);
 }
 
+/// Builds the README's first code block fenced as `lang` with `compiler -std=std` and `extra`
+/// flags, and runs it on a file holding "abc" and on a missing path. Returns its stdout and the
+/// path of the "abc" file.
+pub fn run_readme_example(
+    lang: &str,
+    compiler: &str,
+    std: &str,
+    extra: &[&str],
+) -> (String, PathBuf) {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let fence = format!("```{lang}\n");
+    let start =
+        readme.find(&fence).unwrap_or_else(|| panic!("README has no {lang} example")) + fence.len();
+    let source = &readme[start..start + readme[start..].find("```").unwrap()];
+    let dir = TempTree::new("readme");
+    let src = dir.path.join(if lang == "c" { "example.c" } else { "example.cpp" });
+    std::fs::write(&src, source).unwrap();
+    let exe = dir.path.join("example");
+    compile(compiler, std, &[src], &exe, extra);
+    let file = dir.path.join("abc");
+    std::fs::write(&file, "abc").unwrap();
+    let out = run(Command::new(&exe).arg(&file).arg(dir.path.join("missing")));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    // The tree goes when `dir` drops; the caller only reads the path it printed.
+    (stdout, file)
+}
+
+/// `make install PREFIX=prefix` of this test run's library; returns `prefix/lib`.
+pub fn install_into(prefix: &Path) -> PathBuf {
+    run_ok(
+        Command::new("make")
+            .current_dir(root())
+            .arg("install")
+            .arg(format!("PREFIX={}", prefix.display()))
+            .arg(format!("BUILD_DIR={}", lib_dir().display())),
+    );
+    prefix.join("lib")
+}
+
 /// Lays the shared library out as a package would (the file under its soname, plus the
 /// development link) in `dir/lib`, and returns that directory.
 pub fn installed_lib(dir: &Path) -> PathBuf {
