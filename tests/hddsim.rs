@@ -124,6 +124,43 @@ fn without_disk_order_one_thread_reads_in_arrival_order_and_seeks() {
     assert!(seen.seeks >= FILES as u64 - 1, "every file but none is a jump back: {}", seen.seeks);
 }
 
+/// The simulator's other profiles, a parallel device (an SSD) and a network share, serve many
+/// requests at once: a pool of 8 threads keeps several reads in flight, and a pool of 1 never
+/// more than one. What counts is what the simulator recorded, not time.
+#[test]
+fn parallel_and_share_profiles_record_the_concurrency_a_pool_uses() {
+    if !can_fuse("parallel_and_share_profiles_record_the_concurrency") {
+        return;
+    }
+    let (src, files) = source(FILES, 256 << 10);
+    for profile in [
+        ["--profile", "parallel", "--latency-ms", "1"],
+        ["--profile", "share", "--latency-ms", "2"],
+    ] {
+        for threads in [8, 1] {
+            let mount = SimMount::new(&src.path, &profile);
+            let spec = format!("path:{}:{threads}", mount.mount_point.display());
+            let session = hash(&mount, &files, config(spec));
+            let (max_in_flight, overlapped) = mount.concurrency();
+            let (seeks, order) = mount.stats();
+            assert_eq!((seeks, order.len()), (0, FILES), "{profile:?}: no seeks, every file read");
+            if threads == 1 {
+                assert_eq!((max_in_flight, overlapped), (1, 0), "{profile:?}, one thread");
+            } else {
+                assert!(
+                    max_in_flight >= 4,
+                    "{profile:?}, 8 threads: at most {max_in_flight} at once"
+                );
+                assert!(
+                    overlapped > FILES as u64,
+                    "{profile:?}, 8 threads: {overlapped} overlapped"
+                );
+            }
+            drop(session);
+        }
+    }
+}
+
 #[test]
 fn eight_threads_on_one_disk_interleave_and_seek() {
     let test = "eight_threads_on_one_disk_interleave_and_seek";

@@ -189,6 +189,16 @@ impl SimMount {
         panic!("hddsim did not mount within 5 s");
     }
 
+    /// What the client did at once, as the simulator recorded it: (the most reads in flight
+    /// together, the reads that arrived while another was in flight).
+    pub fn concurrency(&self) -> (u64, u64) {
+        let text = std::fs::read_to_string(self.mount_point.join(".hddsim-stats")).unwrap();
+        let field = |name: &str| -> u64 {
+            text.lines().find_map(|l| l.strip_prefix(name)).unwrap_or("").trim().parse().unwrap()
+        };
+        (field("max_in_flight"), field("overlapped"))
+    }
+
     /// The simulator's counters: (seeks, inodes in the order their first byte was read).
     pub fn stats(&self) -> (u64, Vec<u64>) {
         let text = std::fs::read_to_string(self.mount_point.join(".hddsim-stats")).unwrap();

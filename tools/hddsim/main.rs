@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! hddsim [--seek-min-ms 0.5] [--seek-max-ms 8] [--half-rotation-ms 4] [--mb-per-s 150]
-//!        [--max-request-kb 128] [--threads 1] [--stall-until FILE] SOURCE MOUNTPOINT
+//!        [--max-request-kb 128] [--threads 1] [--stall-until FILE]
+//!        [--profile disk|parallel|share] [--channels N] [--latency-ms F] SOURCE MOUNTPOINT
 //! ```
 //!
 //! The regular files under SOURCE are laid out contiguously on a virtual platter in creation
@@ -32,6 +33,19 @@
 //! Every read of a file whose name starts with `eagain` or `eintr` fails with that error, as a
 //! misbehaving server's might, for the tests of bounded retries.
 //!
+//! **Profiles** (`--profile disk|parallel|share`) give the same tree other devices' timing, for
+//! the tests of per-device concurrency:
+//! - `disk` (default): the spinning disk above.
+//! - `parallel`: an SSD or NVMe: `--channels N` (default 8) requests served at once, each taking
+//!   `--latency-ms` (default 0.1) plus its transfer at `--mb-per-s` per channel; no seeks.
+//! - `share`: a network share such as NFS: `--channels` (default 64) requests at once, each taking
+//!   a latency between `--latency-ms` (default 5) and four times that (5–20 ms), varying from
+//!   request to request, plus its transfer.
+//!
+//! Besides, `.hddsim-stats` counts what the client did at once, whatever the profile:
+//! `max_in_flight N`, the most reads in the file system together, and `overlapped N`, the reads
+//! that arrived while another was in flight.
+//!
 //! It runs in the foreground until unmounted (`umount MOUNTPOINT`).
 
 use fuser::{
@@ -45,7 +59,7 @@ use std::fs::File;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const STATS_NAME: &str = ".hddsim-stats";
@@ -63,6 +77,25 @@ struct Mechanics {
     seek_max: Duration,
     half_rotation: Duration,
     bytes_per_sec: f64,
+}
+
+/// How requests are timed (see the module docs).
+#[derive(Clone, Copy, Debug)]
+enum Profile {
+    /// One head, seeks: the spinning disk.
+    Disk,
+    /// `channels` requests at once, each `latency` plus transfer.
+    Parallel { channels: usize, latency: Duration },
+    /// `channels` requests at once, each a latency from `latency` to 4 × `latency`.
+    Share { channels: usize, latency: Duration },
+}
+
+/// Reads in the file system at once, as the client issued them.
+#[derive(Debug, Default)]
+struct Flight {
+    now: u64,
+    max: u64,
+    overlapped: u64,
 }
 
 /// Where the head is and what it has done.
@@ -96,6 +129,11 @@ struct HddSim {
     platter: u64,
     mechanics: Mechanics,
     head: Mutex<Head>,
+    profile: Profile,
+    flight: Mutex<Flight>,
+    /// Free channels of a parallel or share profile, and the condition to wait for one.
+    channels: Mutex<usize>,
+    channel_freed: Condvar,
     open_files: Mutex<HashMap<u64, File>>,
     next_handle: AtomicU64,
 }
@@ -188,6 +226,10 @@ impl HddSim {
             platter: start.max(1),
             mechanics,
             head: Mutex::new(Head::default()),
+            profile: Profile::Disk,
+            flight: Mutex::new(Flight::default()),
+            channels: Mutex::new(0),
+            channel_freed: Condvar::new(),
             open_files: Mutex::new(HashMap::new()),
             next_handle: AtomicU64::new(1),
         })
@@ -214,13 +256,16 @@ impl HddSim {
 
     fn stats_text(&self) -> String {
         let head = self.head.lock().unwrap();
+        let flight = self.flight.lock().unwrap();
         let order: Vec<String> = head.order.iter().map(u64::to_string).collect();
         format!(
-            "seeks {}\nrequests {}\nbytes {}\nbusy_ms {:.3}\norder {}\n",
+            "seeks {}\nrequests {}\nbytes {}\nbusy_ms {:.3}\nmax_in_flight {}\noverlapped {}\norder {}\n",
             head.seeks,
             head.requests,
             head.bytes,
             head.busy.as_secs_f64() * 1000.0,
+            flight.max,
+            flight.overlapped,
             order.join(" ")
         )
     }
@@ -243,6 +288,53 @@ impl HddSim {
             flags: 0,
             blksize: 4096,
         }
+    }
+
+    /// Serves a read of `len` bytes at `position` in the profile's time, counting what was in
+    /// flight with it.
+    fn serve(&self, ino: u64, position: u64, len: u64, first: bool) {
+        {
+            let mut flight = self.flight.lock().unwrap();
+            if flight.now > 0 {
+                flight.overlapped += 1;
+            }
+            flight.now += 1;
+            flight.max = flight.max.max(flight.now);
+        }
+        match self.profile {
+            Profile::Disk => self.access(ino, position, len, first),
+            Profile::Parallel { latency, .. } => self.channel(ino, len, first, latency),
+            Profile::Share { latency, .. } => {
+                // 1 to 4 times the latency, varying from request to request (a fixed sequence).
+                let n = self.head.lock().unwrap().requests;
+                let spread = (n.wrapping_mul(2_654_435_761) >> 7) % 1000;
+                self.channel(ino, len, first, latency.mul_f64(1.0 + 3.0 * spread as f64 / 999.0))
+            }
+        }
+        self.flight.lock().unwrap().now -= 1;
+    }
+
+    /// Takes a free channel for `latency` plus the transfer of `len` bytes.
+    fn channel(&self, ino: u64, len: u64, first: bool, latency: Duration) {
+        let mut free = self.channels.lock().unwrap();
+        while *free == 0 {
+            free = self.channel_freed.wait(free).unwrap();
+        }
+        *free -= 1;
+        drop(free);
+        let cost = latency + Duration::from_secs_f64(len as f64 / self.mechanics.bytes_per_sec);
+        std::thread::sleep(cost);
+        {
+            let mut head = self.head.lock().unwrap();
+            head.requests += 1;
+            head.bytes += len;
+            head.busy += cost;
+            if first {
+                head.order.push(ino);
+            }
+        }
+        *self.channels.lock().unwrap() += 1;
+        self.channel_freed.notify_one();
     }
 
     /// Moves the head to `position` and transfers `len` bytes, taking the time a disk would.
@@ -364,7 +456,7 @@ impl Filesystem for HddSim {
         match read {
             Ok(n) => {
                 if n > 0 {
-                    self.access(ino.0, start + offset, n as u64, offset == 0);
+                    self.serve(ino.0, start + offset, n as u64, offset == 0);
                 }
                 reply.data(&buf[..n]);
             }
@@ -425,8 +517,11 @@ fn main() {
         bytes_per_sec: 150e6,
     };
     let mut max_request_kb = 128.0;
-    let mut threads = 1;
+    let mut threads = None;
     let mut stall_until = None;
+    let mut profile_name = String::from("disk");
+    let mut channels = None;
+    let mut latency = None;
     let mut positional = Vec::new();
     while let Some(arg) = args.next() {
         let mut value = |name: &str| -> f64 {
@@ -445,7 +540,15 @@ fn main() {
             }
             Some("--mb-per-s") => mechanics.bytes_per_sec = value("--mb-per-s") * 1e6,
             Some("--max-request-kb") => max_request_kb = value("--max-request-kb"),
-            Some("--threads") => threads = value("--threads").max(1.0) as usize,
+            Some("--threads") => threads = Some(value("--threads").max(1.0) as usize),
+            Some("--channels") => channels = Some(value("--channels").max(1.0) as usize),
+            Some("--latency-ms") => {
+                latency = Some(Duration::from_secs_f64(value("--latency-ms").max(0.0) / 1e3))
+            }
+            Some("--profile") => {
+                let name = args.next().unwrap_or_else(|| usage("--profile needs a name"));
+                profile_name = name.to_string_lossy().into_owned();
+            }
             Some("--stall-until") => {
                 let file = args.next().unwrap_or_else(|| usage("--stall-until needs a file"));
                 stall_until = Some(PathBuf::from(file));
@@ -462,6 +565,27 @@ fn main() {
         std::process::exit(1);
     });
     sim.stall_until = stall_until;
+    let ms = |v: f64| Duration::from_secs_f64(v / 1e3);
+    sim.profile = match profile_name.as_str() {
+        "disk" => Profile::Disk,
+        "parallel" => Profile::Parallel {
+            channels: channels.unwrap_or(8),
+            latency: latency.unwrap_or(ms(0.1)),
+        },
+        "share" => {
+            Profile::Share { channels: channels.unwrap_or(64), latency: latency.unwrap_or(ms(5.0)) }
+        }
+        other => usage(&format!("unknown profile {other}")),
+    };
+    let (served_at_once, default_threads) = match sim.profile {
+        Profile::Disk => (1, 1),
+        Profile::Parallel { channels, .. } | Profile::Share { channels, .. } => {
+            (channels, channels)
+        }
+    };
+    *sim.channels.get_mut().unwrap() = served_at_once;
+    // The file system serves as many requests at once as the device can (FUSE threads).
+    let threads = threads.unwrap_or(default_threads);
     let mut config = Config::default();
     config.mount_options.extend([
         MountOption::RO,
@@ -478,6 +602,6 @@ fn main() {
 }
 
 fn usage(problem: &str) -> ! {
-    eprintln!("hddsim: {problem}\nusage: hddsim [--seek-min-ms F] [--seek-max-ms F] [--half-rotation-ms F] [--mb-per-s F] [--max-request-kb F] [--threads N] [--stall-until FILE] SOURCE MOUNTPOINT");
+    eprintln!("hddsim: {problem}\nusage: hddsim [--seek-min-ms F] [--seek-max-ms F] [--half-rotation-ms F] [--mb-per-s F] [--max-request-kb F] [--threads N] [--stall-until FILE] [--profile disk|parallel|share] [--channels N] [--latency-ms F] SOURCE MOUNTPOINT");
     std::process::exit(2);
 }
