@@ -97,9 +97,10 @@ fn hash(state: &State, device: &Device, job: &Job, tally: &mut Tally) -> Outcome
         // to its end in a single call. When memory is short the thread makes do with less (the
         // reader works with any size): a smaller buffer, kept until the full size fits again,
         // or, with none at all, a small one on its stack, so that no file fails for memory.
+        // The memory check runs only while the buffer is not the full size: a thread with its
+        // buffer pays no system call per file.
         let size = state.config().buffer_size + 1;
-        let make_do = !buffer.is_empty() && !memory::fits(size as u64);
-        if buffer.len() != size && !make_do {
+        if buffer.len() != size && (buffer.is_empty() || memory::fits(size as u64)) {
             *buffer = Vec::new(); // freed first: it may be what the new one needs
             *buffer = memory::read_buffer(size).unwrap_or_default();
         }
