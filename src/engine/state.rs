@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::device::{Device, DeviceTable};
 use crate::read::{Outcome, ReadSettings};
 use crate::stats::{Counters, Stats, Tally};
+use crate::sys;
 use crate::Status;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
@@ -232,10 +233,18 @@ impl State {
         &self,
         paths: impl IntoIterator<Item = (&'p [u8], u64)>,
     ) -> Result<(), Status> {
+        // Under TSan: what the caller did before handing paths over happens before what a poller
+        // does with their results (the acquire is in `poll`).
+        sys::tsan_release(self.tsan_key());
         self.inbox.push(paths, |n| {
             self.accepted.fetch_add(n, Ordering::SeqCst);
             self.counters.queued(n, 0);
         })
+    }
+
+    /// The address ThreadSanitizer keys the enqueue-to-poll hand-off on: this session's state.
+    fn tsan_key(&self) -> *const () {
+        (self as *const State).cast()
     }
 
     /// Declares that no more paths will come.
@@ -299,6 +308,9 @@ impl State {
         let is_done = |delivered: u64| self.is_done(delivered);
         let failed = || self.dispatcher_failed.load(Ordering::SeqCst);
         let (outcome, waiting) = self.results.poll(max, timeout, woken, is_done, failed, sink)?;
+        if let PollOutcome::Ready(_) = outcome {
+            sys::tsan_acquire(self.tsan_key());
+        }
         if waiting >= self.config.max_ready_results {
             // Hashing paused at the bound; there is room again.
             self.inbox.wake();

@@ -138,9 +138,6 @@ pub unsafe extern "C" fn multipool_session_enqueue(
     path_len: usize,
     tag: u64,
 ) -> multipool_status {
-    // Under TSan: what the caller did before handing a path over happens before what a poller
-    // does with its result.
-    crate::sys::tsan_release(session.cast());
     boundary(|| {
         // SAFETY: documented contracts of `session` and `path`.
         let (session, bytes) = unsafe { (try_ref(session)?, try_slice(path, path_len)?) };
@@ -163,9 +160,6 @@ pub unsafe extern "C" fn multipool_session_enqueue_many(
     paths: *const MpPath,
     count: usize,
 ) -> multipool_status {
-    // Under TSan: what the caller did before handing a path over happens before what a poller
-    // does with its result.
-    crate::sys::tsan_release(session.cast());
     boundary(|| {
         // SAFETY: documented contracts of `session` and `paths`.
         let (session, entries) = unsafe { (try_ref(session)?, try_slice(paths, count)?) };
@@ -199,8 +193,6 @@ pub unsafe extern "C" fn multipool_session_enqueue_buffer(
     tags: *const u64,
     count: usize,
 ) -> multipool_status {
-    // Under TSan: as for multipool_session_enqueue.
-    crate::sys::tsan_release(session.cast());
     boundary(|| {
         // SAFETY: documented contracts of every pointer.
         let (session, bytes, lengths, tags) = unsafe {
@@ -351,9 +343,6 @@ unsafe fn poll_into(
             Some(generation) => session.inner.poll_wakeable(capacity, timeout, generation, sink),
         }?;
         *count = written;
-        if written > 0 {
-            crate::sys::tsan_acquire((session as *const MpSession).cast());
-        }
         status = match outcome {
             PollOutcome::Ready(_) => Status::Ok,
             PollOutcome::TimedOut => Status::Timeout,
