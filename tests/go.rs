@@ -10,13 +10,19 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The go command: on PATH, or where the official tarball puts it.
-fn go() -> Option<PathBuf> {
+fn find_go() -> Option<PathBuf> {
     let on_path = Command::new("sh").args(["-c", "command -v go"]).output().ok()?;
     if on_path.status.success() {
         return Some(PathBuf::from(String::from_utf8(on_path.stdout).ok()?.trim()));
     }
     let usual = PathBuf::from("/usr/local/go/bin/go");
     usual.exists().then_some(usual)
+}
+
+/// The go command for `test`, or `None` (the test skips; under CI it fails) when there is none.
+fn go(test: &str) -> Option<PathBuf> {
+    let go = find_go();
+    can_run(go.is_some(), test, "go 1.23+").then_some(go).flatten()
 }
 
 /// A go command with its caches under the test's tree (so that a fresh machine needs no
@@ -35,11 +41,7 @@ fn go_cmd(go: &Path, dir: &Path, cache: &Path) -> Command {
 
 #[test]
 fn go_module_tests_pass_under_the_race_detector_with_the_installed_library() {
-    let go = go();
-    if !can_run(go.is_some(), "go_module_tests", "go 1.23+") {
-        return;
-    }
-    let go = go.unwrap();
+    let Some(go) = go("go_module_tests") else { return };
     let prefix = TempTree::new("go-prefix");
     let lib = common::install_into(&prefix.path);
     let cache = TempTree::new("go-cache");
@@ -77,11 +79,7 @@ fn go_module_tests_pass_under_the_race_detector_with_the_installed_library() {
 
 #[test]
 fn go_module_links_the_static_archive_placed_inside_it_and_survives_vendoring() {
-    let go = go();
-    if !can_run(go.is_some(), "go_static", "go 1.23+") {
-        return;
-    }
-    let go = go.unwrap();
+    let Some(go) = go("go_static") else { return };
     // A copy of the module with the archive and header placed by `make go-static`.
     let work = TempTree::new("go-static");
     let module = work.path.join("multipool-go");

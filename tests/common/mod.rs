@@ -192,21 +192,21 @@ impl SimMount {
     /// What the client did at once, as the simulator recorded it: (the most reads in flight
     /// together, the reads that arrived while another was in flight).
     pub fn concurrency(&self) -> (u64, u64) {
-        let text = std::fs::read_to_string(self.mount_point.join(".hddsim-stats")).unwrap();
-        let field = |name: &str| -> u64 {
-            text.lines().find_map(|l| l.strip_prefix(name)).unwrap_or("").trim().parse().unwrap()
-        };
-        (field("max_in_flight"), field("overlapped"))
+        let field = self.stats_fields();
+        (field("max_in_flight").parse().unwrap(), field("overlapped").parse().unwrap())
     }
 
     /// The simulator's counters: (seeks, inodes in the order their first byte was read).
     pub fn stats(&self) -> (u64, Vec<u64>) {
-        let text = std::fs::read_to_string(self.mount_point.join(".hddsim-stats")).unwrap();
-        let field = |name: &str| {
-            text.lines().find_map(|l| l.strip_prefix(name)).unwrap_or("").trim().to_owned()
-        };
+        let field = self.stats_fields();
         let order = field("order").split_whitespace().map(|s| s.parse().unwrap()).collect();
         (field("seeks").parse().unwrap(), order)
+    }
+
+    /// `.hddsim-stats` read once, as a lookup of each `name value` line's value.
+    fn stats_fields(&self) -> impl Fn(&str) -> String {
+        let text = std::fs::read_to_string(self.mount_point.join(".hddsim-stats")).unwrap();
+        move |name| text.lines().find_map(|l| l.strip_prefix(name)).unwrap_or("").trim().to_owned()
     }
 }
 
