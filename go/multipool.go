@@ -191,6 +191,11 @@ type Session struct {
 	itersMu sync.Mutex
 	iters   map[*os.File]struct{}
 	closed  bool
+
+	// Results the library delivered that an iteration stopped before handing out; the next
+	// iteration hands them out first.
+	pendingMu sync.Mutex
+	pending   []Result
 }
 
 // handle is the C session, apart from Session so that a cleanup can free it once the Session
@@ -463,7 +468,7 @@ func (s *Session) Results(ctx context.Context) iter.Seq2[Result, error] {
 				return
 			}
 			// Results an earlier iteration took from the library but did not hand out.
-			if r, ok := s.paths.unclaimed(); ok {
+			if r, ok := s.unclaimed(); ok {
 				if !yield(r, nil) {
 					return
 				}
@@ -507,13 +512,32 @@ func (s *Session) Results(ctx context.Context) iter.Seq2[Result, error] {
 				if !yield(s.result(&batch[i]), nil) {
 					// Results taken but not yet yielded go back to nobody: deliver them first.
 					for j := i + 1; j < int(n); j++ {
-						s.paths.requeue(s.result(&batch[j]))
+						s.requeue(s.result(&batch[j]))
 					}
 					return
 				}
 			}
 		}
 	}
+}
+
+// requeue keeps a result for the next iteration to hand out.
+func (s *Session) requeue(r Result) {
+	s.pendingMu.Lock()
+	s.pending = append(s.pending, r)
+	s.pendingMu.Unlock()
+}
+
+// unclaimed takes a result kept by requeue.
+func (s *Session) unclaimed() (Result, bool) {
+	s.pendingMu.Lock()
+	defer s.pendingMu.Unlock()
+	if len(s.pending) == 0 {
+		return Result{}, false
+	}
+	r := s.pending[len(s.pending)-1]
+	s.pending = s.pending[:len(s.pending)-1]
+	return r, true
 }
 
 // result converts one C result, taking its path out of the table.

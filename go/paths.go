@@ -12,8 +12,6 @@ type pathTable struct {
 	mu     sync.Mutex
 	chunks map[uint64]*chunk
 	next   uint64
-	// Results the library delivered that an iteration stopped before handing out.
-	pending []Result
 }
 
 type chunk struct {
@@ -66,23 +64,4 @@ func (t *pathTable) drop(first uint64, n int) {
 	for i := range n {
 		t.take(first + uint64(i))
 	}
-}
-
-// requeue keeps a result for the next iteration to hand out.
-func (t *pathTable) requeue(r Result) {
-	t.mu.Lock()
-	t.pending = append(t.pending, r)
-	t.mu.Unlock()
-}
-
-// unclaimed takes a result kept by requeue.
-func (t *pathTable) unclaimed() (Result, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if len(t.pending) == 0 {
-		return Result{}, false
-	}
-	r := t.pending[len(t.pending)-1]
-	t.pending = t.pending[:len(t.pending)-1]
-	return r, true
 }
