@@ -418,6 +418,20 @@ public:
     }
 #endif
 
+    /// Enqueues `count` paths laid end to end in `bytes` (path i is the next `lengths[i]`
+    /// bytes) with `tags[i]`, all or none (multipool_session_enqueue_buffer).
+    void enqueue_buffer(const std::uint8_t *bytes, std::size_t bytes_len, const std::size_t *lengths,
+                        const std::uint64_t *tags, std::size_t count)
+    {
+        detail::throw_if(multipool_session_enqueue_buffer(s_, bytes, bytes_len, lengths, tags, count),
+                         "multipool_session_enqueue_buffer");
+    }
+    void enqueue_buffer(const std::uint8_t *bytes, std::size_t bytes_len, const std::size_t *lengths,
+                        const std::uint64_t *tags, std::size_t count, std::error_code &ec) noexcept
+    {
+        detail::check(multipool_session_enqueue_buffer(s_, bytes, bytes_len, lengths, tags, count), ec);
+    }
+
     /// No more paths will come.
     void finish() { detail::throw_if(multipool_session_finish(s_), "multipool_session_finish"); }
     void finish(std::error_code &ec) noexcept { detail::check(multipool_session_finish(s_), ec); }

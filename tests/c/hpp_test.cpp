@@ -79,7 +79,8 @@ void test_hash_and_iterate(const std::string &dir)
     multipool::session session;
     const char *const want = sha256_abc;
 #endif
-    // Every form of path: std::string_view, const char *, std::string, filesystem::path, bytes.
+    // Every form of path: std::string_view, const char *, std::string, filesystem::path, bytes,
+    // and a buffer of paths end to end (below).
     session.enqueue(std::string_view(abc), 0);
     session.enqueue(abc.c_str(), 1);
     session.enqueue(abc, 2);
@@ -90,7 +91,16 @@ void test_hash_and_iterate(const std::string &dir)
 #else
     session.enqueue(abc, 5);
 #endif
-    session.enqueue(dir + "/missing", 6);
+    // The last one, missing, comes end to end with the first in one buffer.
+    const std::string missing = dir + "/missing";
+    const std::string both = abc + missing;
+    const std::size_t lengths[2] = {abc.size(), missing.size()};
+    const std::uint64_t tags[2] = {7, 6};
+    std::error_code short_ec;
+    session.enqueue_buffer(reinterpret_cast<const std::uint8_t *>(both.data()), both.size() - 1, lengths, tags, 2,
+                           short_ec);
+    CHECK(short_ec == multipool::status::invalid_argument);
+    session.enqueue_buffer(reinterpret_cast<const std::uint8_t *>(both.data()), both.size(), lengths, tags, 2);
     session.finish();
 
     std::error_code ec;
@@ -110,8 +120,8 @@ void test_hash_and_iterate(const std::string &dir)
         CHECK(by_tag.emplace(r.tag(), r).second);
     }
     CHECK(!results.error());
-    CHECK(by_tag.size() == 7);
-    for (std::uint64_t tag = 0; tag < 6; tag++) {
+    CHECK(by_tag.size() == 8);
+    for (std::uint64_t tag : {0, 1, 2, 3, 4, 5, 7}) {
         const multipool::result &r = by_tag[tag];
         CHECK(r.ok() && !r.error() && r.size() == 3);
         CHECK(r.hex() == want);
@@ -123,10 +133,10 @@ void test_hash_and_iterate(const std::string &dir)
     CHECK(gone.device() == MULTIPOOL_DEVICE_NONE && gone.hex().empty());
 
     const multipool::stats whole = session.stats();
-    CHECK(whole.files_done == 6 && whole.files_failed == 1);
+    CHECK(whole.files_done == 7 && whole.files_failed == 1);
     const auto devices = session.devices();
     CHECK(!devices.empty() && !devices[0].name.empty() && devices[0].threads >= 1);
-    CHECK(session.stats(devices[0].index).files_done == 6);
+    CHECK(session.stats(devices[0].index).files_done == 7);
     std::puts("hash and iterate: ok");
 }
 
