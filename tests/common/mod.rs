@@ -196,6 +196,16 @@ impl SimMount {
         (field("max_in_flight").parse().unwrap(), field("overlapped").parse().unwrap())
     }
 
+    /// How many reads had arrived before `k` reads were first in flight together; `None` if
+    /// they never were.
+    pub fn reached(&self, k: u64) -> Option<u64> {
+        let field = self.stats_fields()("reached");
+        field.split_whitespace().find_map(|pair| {
+            let (n, r) = pair.split_once(':')?;
+            (n.parse::<u64>().ok()? == k).then(|| r.parse().unwrap())
+        })
+    }
+
     /// The simulator's counters: (seeks, inodes in the order their first byte was read).
     pub fn stats(&self) -> (u64, Vec<u64>) {
         let field = self.stats_fields();

@@ -30,8 +30,9 @@
 //! it by creating FILE: ordering, not time. `--threads N` serves N requests at once (default 1,
 //! one head), so that the rest of the file system answers while one request stalls.
 //!
-//! Every read of a file whose name starts with `eagain` or `eintr` fails with that error, as a
-//! misbehaving server's might, for the tests of bounded retries.
+//! Every read of a file whose name starts with `eagain`, `eintr` or `eio` fails with that error,
+//! as a misbehaving server's or a failing disk's might, for the tests of bounded retries and of
+//! a device that errors.
 //!
 //! **Profiles** (`--profile disk|parallel|share`) give the same tree other devices' timing, for
 //! the tests of per-device concurrency:
@@ -43,8 +44,10 @@
 //!   request to request, plus its transfer.
 //!
 //! Besides, `.hddsim-stats` counts what the client did at once, whatever the profile:
-//! `max_in_flight N`, the most reads in the file system together, and `overlapped N`, the reads
-//! that arrived while another was in flight.
+//! `max_in_flight N`, the most reads in the file system together, `overlapped N`, the reads
+//! that arrived while another was in flight, and `reached K:R …`, for each number K of reads in
+//! flight together, the number R of reads that had arrived before the first time it was seen
+//! (how quickly a client climbs to its concurrency, counted in requests, not time).
 //!
 //! It runs in the foreground until unmounted (`umount MOUNTPOINT`).
 
@@ -96,6 +99,9 @@ struct Flight {
     now: u64,
     max: u64,
     overlapped: u64,
+    arrived: u64,
+    /// `reached[k - 1]`: reads arrived before `k` were first in flight together.
+    reached: Vec<u64>,
 }
 
 /// Where the head is and what it has done.
@@ -258,14 +264,17 @@ impl HddSim {
         let head = self.head.lock().unwrap();
         let flight = self.flight.lock().unwrap();
         let order: Vec<String> = head.order.iter().map(u64::to_string).collect();
+        let reached: Vec<String> =
+            flight.reached.iter().enumerate().map(|(k, r)| format!("{}:{r}", k + 1)).collect();
         format!(
-            "seeks {}\nrequests {}\nbytes {}\nbusy_ms {:.3}\nmax_in_flight {}\noverlapped {}\norder {}\n",
+            "seeks {}\nrequests {}\nbytes {}\nbusy_ms {:.3}\nmax_in_flight {}\noverlapped {}\nreached {}\norder {}\n",
             head.seeks,
             head.requests,
             head.bytes,
             head.busy.as_secs_f64() * 1000.0,
             flight.max,
             flight.overlapped,
+            reached.join(" "),
             order.join(" ")
         )
     }
@@ -299,7 +308,12 @@ impl HddSim {
                 flight.overlapped += 1;
             }
             flight.now += 1;
-            flight.max = flight.max.max(flight.now);
+            if flight.now > flight.max {
+                flight.max = flight.now;
+                let arrived = flight.arrived;
+                flight.reached.push(arrived);
+            }
+            flight.arrived += 1;
         }
         match self.profile {
             Profile::Disk => self.access(ino, position, len, first),
@@ -368,6 +382,15 @@ impl Filesystem for HddSim {
         // Lookups in one directory may run at once, as on NFS: without this the kernel
         // serialises them, and one stalled lookup would hold every other in its directory.
         let _ = config.add_capabilities(InitFlags::FUSE_PARALLEL_DIROPS);
+        // The kernel sends direct reads as background requests, of which it keeps at most 12
+        // in flight by default: a device of many channels must be allowed to see them all.
+        let most = match self.profile {
+            Profile::Disk => 64,
+            Profile::Parallel { channels, .. } | Profile::Share { channels, .. } => channels,
+        };
+        let most = u16::try_from(most.max(12)).unwrap_or(u16::MAX);
+        let _ = config.set_max_background(most);
+        let _ = config.set_congestion_threshold(most.saturating_mul(3) / 4);
         Ok(())
     }
 
@@ -446,6 +469,9 @@ impl Filesystem for HddSim {
         }
         if name.as_encoded_bytes().starts_with(b"eintr") {
             return reply.error(Errno::EINTR);
+        }
+        if name.as_encoded_bytes().starts_with(b"eio") {
+            return reply.error(Errno::EIO);
         }
         let len = u64::from(size).min(attr.size.saturating_sub(offset));
         let mut buf = vec![0; len as usize];
