@@ -14,6 +14,19 @@ pub(super) const SMALL_FILES_PER_TASK: usize = 32;
 /// one thread while other threads idle; 256 KiB still takes 32 files of 8 KiB in one task.
 const SMALL_BYTES_PER_TASK: u64 = 256 << 10;
 
+/// How many files a task that starts with a file of `first` bytes is expected to take, for
+/// the feeder's reservation: as many files of that size as fit the task's byte budget, from 1
+/// to [`SMALL_FILES_PER_TASK`]; 1 for a large file (over `small`). Counting 32 for every small
+/// file would reserve eight times too many 64 KiB files, and leave the device with a fraction
+/// of the tasks its waiting files allow.
+pub(super) fn files_per_task(first: u64, small: u64) -> usize {
+    if first > small {
+        return 1;
+    }
+    let fit = SMALL_BYTES_PER_TASK / first.max(1);
+    usize::try_from(fit).unwrap_or(usize::MAX).clamp(1, SMALL_FILES_PER_TASK)
+}
+
 /// A file waiting for, or running on, its device's pool.
 #[derive(Debug)]
 pub(super) struct Job {
@@ -113,6 +126,19 @@ mod tests {
         assert_eq!(hundred_k, vec![vec![0, 1], vec![2, 3], vec![4]]);
         // Room for 3 results: no task holds more.
         assert!(tasks(&[10; 7], 3, small).iter().all(|t| t.len() <= 3));
+    }
+
+    #[test]
+    fn a_task_is_expected_to_take_what_its_byte_budget_holds() {
+        let small = 1 << 20;
+        assert_eq!(files_per_task(0, small), SMALL_FILES_PER_TASK);
+        assert_eq!(files_per_task(4096, small), SMALL_FILES_PER_TASK);
+        assert_eq!(files_per_task(64 << 10, small), 4);
+        assert_eq!(files_per_task(300 << 10, small), 1);
+        assert_eq!(files_per_task(2 << 20, small), 1);
+        // What the estimate says is what a task of such files takes.
+        let sixty_four = tasks(&[64 << 10; 12], 1000, small);
+        assert!(sixty_four.iter().all(|t| t.len() == files_per_task(64 << 10, small)));
     }
 
     #[test]

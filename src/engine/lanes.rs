@@ -5,7 +5,7 @@
 //! and one page-cache lane for hard-disk files found wholly in memory. Each lane has its own
 //! lock, so a device that stalls holds no lock any other device needs.
 
-use super::batch::{Job, SMALL_FILES_PER_TASK};
+use super::batch::{files_per_task, Job};
 use super::pending::PendingQueue;
 use super::placement::Placement;
 use super::sync;
@@ -45,8 +45,8 @@ struct LaneState {
     /// Tasks spawned on the pool and not finished.
     tasks: usize,
     /// Files the running tasks may still take: the feeder starts another task only for files
-    /// beyond these, so that small files gather in tasks of up to [`SMALL_FILES_PER_TASK`]
-    /// instead of costing a task each.
+    /// beyond these, so that small files gather in tasks of up to
+    /// [`SMALL_FILES_PER_TASK`](super::batch::SMALL_FILES_PER_TASK) instead of costing a task each.
     reserved: usize,
     /// Set by anything the feeder should look at again; cleared when it does.
     wake: bool,
@@ -229,8 +229,8 @@ impl Lane {
                 && state.tasks < limit
                 && reserved.len() < room
             {
-                let small = state.pending.peek().is_some_and(|next| next.size() <= self.small);
-                let capacity = if small { SMALL_FILES_PER_TASK } else { 1 };
+                let next = state.pending.peek().map_or(0, Job::size);
+                let capacity = files_per_task(next, self.small);
                 state.tasks += 1;
                 state.reserved += capacity;
                 reserved.push(capacity);
