@@ -306,10 +306,12 @@ static void print_devices(struct app *app)
             continue;
         }
         fprintf(stderr,
-                "device: %u %s kind=%s threads=%u source=%s files=%llu bytes=%llu from_cache=%llu\n",
+                "device: %u %s kind=%s threads=%u source=%s reads=%u chosen=%u limit=%s%s files=%llu "
+                "bytes=%llu from_cache=%llu\n",
                 d.index, d.name, multipool_kind_str(d.kind), d.threads, multipool_kind_source_str(d.kind_source),
-                (unsigned long long)s.files_done, (unsigned long long)s.bytes_done,
-                (unsigned long long)s.files_from_cache);
+                d.reads_limit, d.reads_chosen, multipool_limit_reason_str(d.limit_reason),
+                d.disk_order ? " disk-order" : "", (unsigned long long)s.files_done,
+                (unsigned long long)s.bytes_done, (unsigned long long)s.files_from_cache);
     }
 }
 
@@ -318,7 +320,7 @@ static void usage(void)
     fputs("usage: mphash [-a sha256|sha512|blake3] [-t SPEC] [-v] [--progress] [--] PATH...\n"
           "  -a ALGO     sha256 (default, like sha256sum), sha512 (sha512sum) or blake3 (b3sum)\n"
           "  -t SPEC     threads per device, e.g. ssd:8,hdd:1,dev:sdb:2,path:/mnt/nas:4\n"
-          "  -v          print the devices used, with kind and threads, on stderr\n"
+          "  -v          print the devices used, with kind, threads and reads in flight, on stderr\n"
           "  --progress  show files, bytes and MB/s on stderr while hashing\n",
           stderr);
     exit(2);

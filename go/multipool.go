@@ -174,6 +174,15 @@ type Device struct {
 	Kind    string // "ssd", "hdd", "ram", "network", "removable" or "unknown"
 	Source  string // how the kind was decided: "sysfs", "mountinfo", "override", "virtual"
 	Threads int
+	// Reads is the number of reads the device may have in flight now, and ReadsChosen the one it
+	// settled on (they differ while it probes another).
+	Reads, ReadsChosen int
+	// LimitReason says why: "pinned", "kind", "startup", "settled", "probing" or
+	// "seek-penalty".
+	LimitReason string
+	// DiskOrder is true when the device's files are read in on-disk order (a hard disk, declared
+	// or found by its seek penalty).
+	DiskOrder bool
 }
 
 // Session hashes the paths added to it. Create it with NewSession, and Close it.
@@ -360,6 +369,11 @@ func (s *Session) Devices() ([]Device, []Stats, error) {
 				Kind:    C.GoString(C.multipool_kind_str(d.kind)),
 				Source:  C.GoString(C.multipool_kind_source_str(d.kind_source)),
 				Threads: int(d.threads),
+
+				Reads:       int(d.reads_limit),
+				ReadsChosen: int(d.reads_chosen),
+				LimitReason: C.GoString(C.multipool_limit_reason_str(d.limit_reason)),
+				DiskOrder:   d.disk_order != 0,
 			})
 		}
 		return C.MULTIPOOL_OK

@@ -95,6 +95,9 @@ func TestDigestsErrorsAndPaths(t *testing.T) {
 	if stats.FilesDone < 301 || len(devices) == 0 || devices[0].Threads < 1 || len(dstats) != len(devices) {
 		t.Fatalf("stats %+v devices %+v", stats, devices)
 	}
+	if d := devices[0]; d.Reads < 1 || d.ReadsChosen < 1 || d.LimitReason == "" || d.LimitReason == "unknown" {
+		t.Fatalf("reads in flight of %+v", d)
+	}
 }
 
 func TestBadOptionsAreRefused(t *testing.T) {

@@ -227,6 +227,38 @@
 #define MULTIPOOL_KIND_SOURCE_VIRTUAL 4
 
 /**
+ * The device's reads in flight are pinned by a thread count in the threads spec.
+ */
+#define MULTIPOOL_LIMIT_PINNED 0
+
+/**
+ * The device's kind fixes its reads in flight: a declared hard disk or removable medium (one),
+ * memory (as many as CPUs).
+ */
+#define MULTIPOOL_LIMIT_KIND 1
+
+/**
+ * Starting up: the limit doubles while each doubling raises the throughput by a quarter.
+ */
+#define MULTIPOOL_LIMIT_STARTUP 2
+
+/**
+ * Settled where more reads in flight stopped paying, or fewer read as fast.
+ */
+#define MULTIPOOL_LIMIT_SETTLED 3
+
+/**
+ * Trying another limit for one measurement window; `reads_chosen` is the settled one.
+ */
+#define MULTIPOOL_LIMIT_PROBING 4
+
+/**
+ * Throughput fell as reads were added: the device is read as a hard disk (one reader, files
+ * in on-disk order), and probed again now and then.
+ */
+#define MULTIPOOL_LIMIT_SEEK_PENALTY 5
+
+/**
  * SHA-256, as `sha256sum` computes it (32-byte digest).
  */
 #define MULTIPOOL_ALGORITHM_SHA256 1
@@ -477,7 +509,29 @@ typedef struct multipool_device {
    * `dm-0 (sda+sdb)`. Truncated to fit.
    */
   char name[MULTIPOOL_DEVICE_NAME_LEN];
+  /**
+   * Reads the device may have in flight now (while probing, the probe's count). This field
+   * and the ones after it are newer than the struct's first version: a caller whose
+   * `struct_size` ends before one does not get it.
+   */
+  uint32_t reads_limit;
+  /**
+   * The limit on reads in flight that the device settled on (`reads_limit` but while
+   * probing).
+   */
+  uint32_t reads_chosen;
+  /**
+   * MULTIPOOL_LIMIT_*: why the device has that limit.
+   */
+  uint32_t limit_reason;
+  /**
+   * Non-zero if the device's waiting files are read in on-disk order (a hard disk, declared
+   * or found by its seek penalty).
+   */
+  uint32_t disk_order;
 } multipool_device;
+
+
 
 
 
@@ -810,6 +864,13 @@ const char *multipool_kind_str(uint32_t kind);
  * "unknown"); any other value gives "unknown". Never NULL; do not free. Thread-safe.
  */
 const char *multipool_kind_source_str(uint32_t source);
+
+/**
+ * The static name of a MULTIPOOL_LIMIT_* value ("pinned", "kind", "startup", "settled",
+ * "probing", "seek-penalty"); any other value gives "unknown". Never NULL; do not free.
+ * Thread-safe.
+ */
+const char *multipool_limit_reason_str(uint32_t reason);
 
 #ifdef __cplusplus
 }  // extern "C"

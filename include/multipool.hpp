@@ -266,7 +266,14 @@ struct device_info {
     std::uint32_t kind_source;
     std::uint32_t threads;
     std::string name;
+    /// Reads in flight allowed now, the limit settled on, and why (MULTIPOOL_LIMIT_*).
+    std::uint32_t reads_limit;
+    std::uint32_t reads_chosen;
+    std::uint32_t limit_reason;
+    /// Whether the device's files are read in on-disk order.
+    bool disk_order;
     const char *kind_name() const noexcept { return multipool_kind_str(kind); }
+    const char *limit_reason_name() const noexcept { return multipool_limit_reason_str(limit_reason); }
 };
 
 class session;
@@ -523,7 +530,8 @@ public:
             d.struct_size = sizeof d;
             detail::throw_if(multipool_session_device(s_, static_cast<std::uint32_t>(i), &d),
                              "multipool_session_device");
-            out.push_back({d.index, d.kind, d.kind_source, d.threads, d.name});
+            out.push_back({d.index, d.kind, d.kind_source, d.threads, d.name, d.reads_limit,
+                           d.reads_chosen, d.limit_reason, d.disk_order != 0});
         }
         return out;
     }

@@ -50,7 +50,9 @@ mod sys;
 mod test_support;
 
 pub use config::Config;
-pub use device::{DeviceInfo, DeviceKind, KindSource, SpecError, ThreadsSpec};
+pub use device::{
+    DeviceInfo, DeviceKind, KindSource, LimitReason, ReadLimit, SpecError, ThreadsSpec,
+};
 pub use digest::{digest_bytes, Algorithm, DigestBytes, MAX_DIGEST_LEN};
 pub use engine::{FileResult, PollOutcome};
 pub use multi_scope::multi_scope;

@@ -268,8 +268,13 @@ pub(crate) fn page_size() -> u64 {
 }
 
 /// How many pages of the open file are in the page cache (`cachestat`, Linux 6.5+). `Err` with
-/// `ENOSYS` on older kernels.
+/// `ENOSYS` on older kernels (and under valgrind, which does not know the call): asked once
+/// per process, then answered without a system call.
 pub(crate) fn cached_pages(file: &File) -> io::Result<u64> {
+    static MISSING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if MISSING.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(io::Error::from_raw_os_error(libc::ENOSYS));
+    }
     /// `struct cachestat_range` from `<linux/mman.h>`; length 0 means to the end of the file.
     #[repr(C)]
     struct Range {
@@ -302,7 +307,11 @@ pub(crate) fn cached_pages(file: &File) -> io::Result<u64> {
         )
     };
     if rc < 0 {
-        return Err(io::Error::last_os_error());
+        let err = io::Error::last_os_error();
+        if err.raw_os_error() == Some(libc::ENOSYS) {
+            MISSING.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        return Err(err);
     }
     Ok(stat.nr_cache)
 }

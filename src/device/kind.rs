@@ -60,26 +60,37 @@ impl DeviceKind {
         DeviceKind::ALL.into_iter().find(|k| k.name().as_bytes() == name)
     }
 
-    /// Threads a pool for this kind gets when no threads spec says otherwise.
+    /// Threads a pool for this kind gets when no threads spec says otherwise. For the kinds
+    /// whose reads in flight are [adapted](DeviceKind::is_adapted), this is the most reads in
+    /// flight the device's controller may choose; it starts at one.
     ///
     /// `cpus` is the parallelism available to the process. The reasoning (figures in README):
     /// - `ram`: CPU-bound, so one thread per CPU; more only adds switching.
     /// - `ssd`: needs many requests in flight to reach full speed. A thread has one read in
-    ///   flight and none while it hashes, so the thread count is the queue depth: twice the CPUs
-    ///   and at least 16 (cold, 2 CPUs: 4 threads read at 0.77x of the best `cat` fan-out, 16 at
-    ///   0.94x; warm hashing is no slower with 16 than with 4).
+    ///   flight and none while it hashes, so the thread count is the queue depth: up to twice
+    ///   the CPUs and at least 16 (cold, 2 CPUs: 4 threads read at 0.77x of the best `cat`
+    ///   fan-out, 16 at 0.94x).
     /// - `hdd`, `removable`: one reader; a second one turns sequential reads into seeks.
-    /// - `network`: latency-bound and independent of local CPUs; 4 requests in flight.
-    /// - `unknown`: 2, a hedge that neither thrashes a disk badly nor starves an SSD entirely.
+    /// - `network`: latency-bound and independent of local CPUs: up to 64 requests in flight
+    ///   (a share that answers in 5–20 ms reads fastest with 32 or more).
+    /// - `unknown`: up to 16, found by the controller like an SSD's.
     pub fn default_threads(self, cpus: usize) -> usize {
         let cpus = cpus.max(1);
         match self {
             DeviceKind::Ram => cpus,
             DeviceKind::Ssd => (2 * cpus).max(16),
             DeviceKind::Hdd | DeviceKind::Removable => 1,
-            DeviceKind::Network => 4,
-            DeviceKind::Unknown => 2,
+            DeviceKind::Network => 64,
+            DeviceKind::Unknown => 16,
         }
+    }
+
+    /// Whether a device of this kind gets a controller of its reads in flight (see
+    /// [`LimitReason`](crate::LimitReason)) when no threads spec pins its count: every kind
+    /// but those whose count is known — a declared hard disk or removable medium (one reader:
+    /// it is never raised without a spec) and memory (as many as CPUs).
+    pub fn is_adapted(self) -> bool {
+        matches!(self, DeviceKind::Ssd | DeviceKind::Network | DeviceKind::Unknown)
     }
 }
 

@@ -9,12 +9,14 @@
 
 mod kind;
 mod mountinfo;
+mod read_limit;
 mod resolve;
 mod spec;
 mod table;
 
 pub use kind::{DeviceKind, KindSource};
 pub(crate) use mountinfo::mount_points;
+pub use read_limit::{LimitReason, ReadLimit};
 pub(crate) use resolve::Resolver;
 pub use spec::{SpecError, ThreadsSpec};
 pub use table::DeviceInfo;

@@ -74,6 +74,8 @@ pub(crate) struct Decision {
     pub(crate) kind: DeviceKind,
     pub(crate) kind_overridden: bool,
     pub(crate) threads: usize,
+    /// A rule gave the thread count: it is not adapted.
+    pub(crate) pinned: bool,
 }
 
 impl ThreadsSpec {
@@ -148,16 +150,16 @@ impl ThreadsSpec {
         for setting in device_rules.chain(by_path.iter().copied()) {
             apply(setting, &mut kind, &mut threads);
         }
-        let threads = threads
-            .or_else(|| {
-                // The thread count of the *final* kind's rule, e.g. `dev:vda:ssd,ssd:8` → 8.
-                self.rules.iter().rev().find_map(|r| match (&r.selector, r.setting) {
-                    (Selector::Kind(k), Setting::Threads(n)) if *k == kind => Some(n),
-                    _ => None,
-                })
+        let pinned_threads = threads.or_else(|| {
+            // The thread count of the *final* kind's rule, e.g. `dev:vda:ssd,ssd:8` → 8.
+            self.rules.iter().rev().find_map(|r| match (&r.selector, r.setting) {
+                (Selector::Kind(k), Setting::Threads(n)) if *k == kind => Some(n),
+                _ => None,
             })
-            .unwrap_or_else(|| kind.default_threads(cpus));
-        Decision { kind, kind_overridden: kind != detected, threads }
+        });
+        let pinned = pinned_threads.is_some();
+        let threads = pinned_threads.unwrap_or_else(|| kind.default_threads(cpus));
+        Decision { kind, kind_overridden: kind != detected, threads, pinned }
     }
 }
 

@@ -1,6 +1,7 @@
 //! The session's devices: which `st_dev` belongs to which physical device, and each device's
 //! kind, pool size and counters.
 
+use super::read_limit::{LimitReason, LimitReport, ReadLimit};
 use super::spec::{Setting, ThreadsSpec};
 use super::{DeviceKind, KindSource, Resolver};
 use crate::stats::{Counters, Stats};
@@ -17,6 +18,10 @@ pub(crate) struct Device {
     pub(crate) kind: DeviceKind,
     pub(crate) kind_source: KindSource,
     pub(crate) threads: usize,
+    /// The threads spec gave its thread count: its reads in flight are not adapted.
+    pub(crate) pinned: bool,
+    /// Its limit on reads in flight, as its lane last reported it.
+    pub(crate) limits: LimitReport,
     pub(crate) counters: Counters,
 }
 
@@ -33,8 +38,11 @@ pub struct DeviceInfo {
     pub kind: DeviceKind,
     /// How the kind was decided.
     pub kind_source: KindSource,
-    /// Threads in its pool.
+    /// Threads in its pool: for a device whose reads in flight are adapted, the most it may
+    /// have.
     pub threads: usize,
+    /// Its limit on reads in flight: now, as chosen, and why.
+    pub reads: ReadLimit,
     /// Its progress.
     pub stats: Stats,
 }
@@ -47,6 +55,7 @@ impl Device {
             kind: self.kind,
             kind_source: self.kind_source,
             threads: self.threads,
+            reads: self.limits.get(),
             stats: self.counters.snapshot(),
         }
     }
@@ -116,6 +125,17 @@ impl DeviceTable {
                         identity.source
                     },
                     threads: decision.threads,
+                    pinned: decision.pinned,
+                    limits: LimitReport::new(ReadLimit {
+                        current: decision.threads,
+                        chosen: decision.threads,
+                        reason: if decision.pinned {
+                            LimitReason::Pinned
+                        } else {
+                            LimitReason::Kind
+                        },
+                        disk_order: false,
+                    }),
                     counters: Counters::default(),
                 }));
                 self.by_key.insert(identity.key, index);

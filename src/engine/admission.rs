@@ -7,8 +7,10 @@
 use super::batch::Job;
 use super::batch::SMALL_FILES_PER_TASK;
 use super::feeder;
+use super::gate::ReadGate;
 use super::inbox::Submission;
 use super::lanes::{Lane, Owner};
+use super::limit::Start;
 use super::links::Join;
 use super::lookup::{LookupLane, Next};
 use super::memory;
@@ -108,10 +110,15 @@ impl<'scope, 'env> Ctx<'scope, 'env> {
             drop(table);
             return (Arc::clone(&device), state.lane(device.index));
         }
-        let ordered = device.kind == DeviceKind::Hdd && state.config().disk_order;
-        let small = state.config().buffer_size as u64;
+        let config = state.config();
+        let ordered = device.kind == DeviceKind::Hdd && config.disk_order;
+        let small = config.buffer_size as u64;
+        let gate = (device.kind.is_adapted() && !device.pinned).then(|| {
+            let start = if config.adaptive_start_high { Start::High } else { Start::Low };
+            ReadGate::new(device.threads, start)
+        });
         let owner = Owner::Device(Arc::clone(&device));
-        let lane = Arc::new(Lane::new(owner, device.threads, ordered, small));
+        let lane = Arc::new(Lane::new(owner, device.threads, ordered, small, gate));
         state.add_lane(Arc::clone(&lane)); // under the table's lock: lanes follow the table
         drop(table);
         self.start_feeder(&lane, format!("mp{}", device.index), feeders);
@@ -123,7 +130,7 @@ impl<'scope, 'env> Ctx<'scope, 'env> {
         let state = self.state;
         state.cache_lane(|| {
             let small = state.config().buffer_size as u64;
-            let lane = Arc::new(Lane::new(Owner::Cache, state.cpus(), false, small));
+            let lane = Arc::new(Lane::new(Owner::Cache, state.cpus(), false, small, None));
             let (for_feeder, name) = (Arc::clone(&lane), "mpcache".to_owned());
             let handle = self.spawn("mpcache.feed".into(), move || {
                 feeder::run(state, &for_feeder, name);

@@ -22,10 +22,15 @@ pub(super) fn run(state: &State, lane: &Lane, name: String) {
     let Some(pool) = build(&name, lane.threads, state.config().buffer_size) else {
         return no_pool(state, lane);
     };
-    let limit = pool.threads() * state.config().in_flight_per_thread;
+    if let Some(gate) = lane.gate() {
+        gate.cap(pool.threads()); // memory may have allowed fewer threads than planned
+        lane.publish();
+    }
+    let (threads, per_thread, cpus) =
+        (pool.threads(), state.config().in_flight_per_thread, state.cpus());
     pool.pool().in_place_scope(|scope| {
         lane.feed(
-            limit,
+            || lane.task_limit(threads, per_thread, cpus),
             || state.result_room(),
             state.starved_lanes(),
             |capacity| {

@@ -6,10 +6,12 @@
 //! lock, so a device that stalls holds no lock any other device needs.
 
 use super::batch::{files_per_task, Job};
+use super::gate::ReadGate;
+use super::limit::Change;
 use super::pending::PendingQueue;
 use super::placement::Placement;
 use super::sync;
-use crate::device::Device;
+use crate::device::{Device, LimitReason, ReadLimit};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
@@ -30,8 +32,12 @@ pub(super) struct Lane {
     pub(super) threads: usize,
     /// Largest file that counts as small (one read takes it in): small files share tasks.
     small: u64,
-    /// Whether the lane is an elevator in on-disk order (a hard disk's); fixed at birth.
-    ordered: bool,
+    /// Whether the lane is an elevator in on-disk order: a hard disk's from birth, or a
+    /// device's found to pay a seek penalty (then for the rest of the session).
+    ordered: AtomicBool,
+    /// The gate on the device's reads in flight, where a controller chooses their number;
+    /// `None` where it is fixed (pinned by the threads spec, or by the kind).
+    gate: Option<ReadGate>,
     /// Whether to keep asking for FIEMAP; cleared when the file system has none.
     fiemap: AtomicBool,
     state: Mutex<LaneState>,
@@ -74,8 +80,15 @@ pub(super) enum Take {
 
 impl Lane {
     /// A lane for `owner`'s pool of `threads` threads; `ordered`: an elevator in on-disk order;
-    /// files up to `small` bytes share tasks.
-    pub(super) fn new(owner: Owner, threads: usize, ordered: bool, small: u64) -> Lane {
+    /// files up to `small` bytes share tasks; `gate`: the device's reads in flight are chosen
+    /// by a controller.
+    pub(super) fn new(
+        owner: Owner,
+        threads: usize,
+        ordered: bool,
+        small: u64,
+        gate: Option<ReadGate>,
+    ) -> Lane {
         let pending = if ordered { PendingQueue::elevator() } else { PendingQueue::fifo() };
         let state = LaneState {
             pending,
@@ -87,9 +100,12 @@ impl Lane {
             shutdown: false,
             starved: false,
         };
-        let fiemap = AtomicBool::new(true);
+        let (fiemap, ordered) = (AtomicBool::new(true), AtomicBool::new(ordered));
         let feeder = Condvar::new();
-        Lane { owner, threads, small, ordered, fiemap, state: Mutex::new(state), feeder }
+        let state = Mutex::new(state);
+        let lane = Lane { owner, threads, small, ordered, gate, fiemap, state, feeder };
+        lane.publish();
+        lane
     }
 
     fn lock(&self) -> MutexGuard<'_, LaneState> {
@@ -106,7 +122,60 @@ impl Lane {
 
     /// Whether the lane reads in on-disk order (a hard disk's elevator).
     pub(super) fn is_ordered(&self) -> bool {
-        self.ordered
+        self.ordered.load(Ordering::Relaxed)
+    }
+
+    /// The gate on the device's reads, if their number is chosen by a controller.
+    pub(super) fn gate(&self) -> Option<&ReadGate> {
+        self.gate.as_ref()
+    }
+
+    /// Tasks the feeder may have running on a pool of `threads` threads, `per_thread` each.
+    /// With a gate, the threads that count are as many as the reads allowed in flight, or as
+    /// the CPUs if more (files found in the page cache pass the gate and are hashed at CPU
+    /// speed), or for a lane in on-disk order just the reads: its files are taken one at a
+    /// time as the one reader is ready for them.
+    pub(super) fn task_limit(&self, threads: usize, per_thread: usize, cpus: usize) -> usize {
+        let Some(gate) = &self.gate else { return threads * per_thread };
+        let reads = gate.limit();
+        let working = if self.is_ordered() { reads } else { reads.max(cpus) };
+        working.min(threads).max(1) * per_thread
+    }
+
+    /// Acts on what the gate's controller changed: a new limit may let the feeder start more
+    /// tasks; a seek penalty puts the waiting files, and those to come, in on-disk order
+    /// (inode order for those already here: their extents were not looked up). Returns whether
+    /// the lane has just become ordered.
+    pub(super) fn apply(&self, change: Option<Change>) -> bool {
+        let mut now_ordered = false;
+        if let Some(change) = change {
+            let mut state = self.lock();
+            if change.seek_penalty && !self.ordered.swap(true, Ordering::Relaxed) {
+                state.pending.make_elevator(|job| Placement::Inode(job.seen.ino));
+                now_ordered = true;
+            }
+            self.raise(state);
+        }
+        self.publish();
+        now_ordered
+    }
+
+    /// Reports the device's limit on reads in flight where the device query reads it.
+    pub(super) fn publish(&self) {
+        let Owner::Device(device) = &self.owner else { return };
+        let disk_order = self.is_ordered();
+        let limit = match &self.gate {
+            Some(gate) => {
+                let v = gate.verdict();
+                ReadLimit { current: v.current, chosen: v.chosen, reason: v.reason, disk_order }
+            }
+            None => {
+                let reason = if device.pinned { LimitReason::Pinned } else { LimitReason::Kind };
+                let threads = self.threads;
+                ReadLimit { current: threads, chosen: threads, reason, disk_order }
+            }
+        };
+        device.limits.set(limit);
     }
 
     /// Whether FIEMAP is still worth asking for on this lane's file system.
@@ -202,14 +271,15 @@ impl Lane {
     /// to sleep is never missed.
     pub(super) fn feed(
         &self,
-        limit: usize,
+        limit: impl Fn() -> usize,
         results_room: impl Fn() -> usize,
         starved: &AtomicUsize,
         mut start: impl FnMut(usize),
     ) {
-        let mut reserved = Vec::with_capacity(limit);
+        let mut reserved = Vec::new();
         loop {
             let mut room = results_room();
+            let limit = limit();
             let mut state = self.lock();
             let wants =
                 |s: &LaneState| !s.closed && s.pending.len() > s.reserved && s.tasks < limit;

@@ -97,6 +97,16 @@ impl<T> PendingQueue<T> {
         }
     }
 
+    /// Makes the queue an elevator (a device found to behave like a hard disk), placing each
+    /// waiting file by `place`. An elevator stays as it is.
+    pub(crate) fn make_elevator(&mut self, place: impl Fn(&T) -> Placement) {
+        if let PendingQueue::Fifo(fifo) = self {
+            let mut elevator = PendingQueue::elevator();
+            fifo.drain(..).for_each(|item| elevator.push(place(&item), item));
+            *self = elevator;
+        }
+    }
+
     /// Removes every file, in the order they would have been read.
     pub(crate) fn drain(&mut self) -> impl Iterator<Item = T> + '_ {
         std::iter::from_fn(move || self.pop())
@@ -162,6 +172,18 @@ mod tests {
             assert_eq!(q.pop_if(|x| *x == 10), Some(10));
             assert_eq!(q.pop(), Some(20));
         }
+    }
+
+    #[test]
+    fn a_fifo_made_an_elevator_sweeps_its_waiting_files_in_order() {
+        let mut q = PendingQueue::fifo();
+        for ino in [7, 3, 9, 1] {
+            q.push(Physical(0), ino);
+        }
+        q.make_elevator(|ino| Inode(*ino));
+        assert!(q.is_elevator());
+        q.push(Physical(4), 100);
+        assert_eq!(q.drain().collect::<Vec<_>>(), vec![100, 1, 3, 7, 9]);
     }
 
     #[test]

@@ -347,6 +347,13 @@ impl State {
         lanes.push(lane);
     }
 
+    /// A lane has just put its files in on-disk order (its device pays a seek penalty): the
+    /// router's window grows to what an elevator needs.
+    pub(super) fn lane_ordered(&self) {
+        self.any_ordered.store(true, Ordering::Relaxed);
+        self.room_made();
+    }
+
     /// A lane made after the router shut the others down (by a lookup that was under way as
     /// the session closed) is shut down, or closed if the session is closing, at once: its
     /// feeder must not wait for files that will never come. Called under the lock that

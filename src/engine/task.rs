@@ -62,14 +62,16 @@ fn run(state: &State, lane: &Lane, capacity: usize) -> usize {
         let share = 1 + budget.files_left();
         state.in_flight(share);
         let mut files = 1;
-        hash_and_settle(state, device, first, &mut results, &mut tally);
+        let mut pace = Paced { state, lane, held: false };
+        hash_and_settle(state, device, first, &mut pace, &mut results, &mut tally);
         while let Some(limit) = budget.limit() {
             let take = Take::SmallFrom { device: device.index, limit };
             let Some(job) = lane.pop(take) else { break };
             budget.took(job.size());
             files += 1;
-            hash_and_settle(state, device, job, &mut results, &mut tally);
+            hash_and_settle(state, device, job, &mut pace, &mut results, &mut tally);
         }
+        drop(pace); // the permit goes back before delivery, which may wait for the caller
         state.deliver(device, &mut tally, &mut results);
         state.left_window(files);
         state.task_finished(share);
@@ -81,16 +83,23 @@ fn hash_and_settle(
     state: &State,
     device: &Device,
     job: Job,
+    pace: &mut Paced<'_>,
     results: &mut Vec<FileResult>,
     tally: &mut Tally,
 ) {
-    let outcome = catch_unwind(AssertUnwindSafe(|| hash(state, device, &job, tally)))
+    let outcome = catch_unwind(AssertUnwindSafe(|| hash(state, device, &job, pace, tally)))
         .unwrap_or_else(|_| Outcome::failed(Status::Internal, 0, 0));
     settle(state, device, &job, outcome, results, tally);
 }
 
 /// Reads and hashes one file with the thread's buffer.
-fn hash(state: &State, device: &Device, job: &Job, tally: &mut Tally) -> Outcome {
+fn hash(
+    state: &State,
+    device: &Device,
+    job: &Job,
+    pace: &mut Paced<'_>,
+    tally: &mut Tally,
+) -> Outcome {
     BUFFER.with(|buffer| {
         let mut buffer = buffer.borrow_mut();
         // One byte more than the buffer size: a file that fills the buffer exactly is still read
@@ -106,9 +115,9 @@ fn hash(state: &State, device: &Device, job: &Job, tally: &mut Tally) -> Outcome
         }
         if buffer.is_empty() {
             let mut on_stack = [0; memory::STACK_BUFFER];
-            return read_with(state, device, job, tally, &mut on_stack);
+            return read_with(state, device, job, pace, tally, &mut on_stack);
         }
-        read_with(state, device, job, tally, &mut buffer)
+        read_with(state, device, job, pace, tally, &mut buffer)
     })
 }
 
@@ -116,17 +125,61 @@ fn read_with(
     state: &State,
     device: &Device,
     job: &Job,
+    pace: &mut Paced<'_>,
     tally: &mut Tally,
     buffer: &mut [u8],
 ) -> Outcome {
     let path = Path::new(OsStr::from_bytes(&job.path));
     let settings = state.read_settings();
-    read::hash_file(path, Some(job.seen), settings, buffer, state.cancel_flag(), |n| {
+    let cancelled = state.cancel_flag();
+    read::hash_file(path, Some(job.seen), settings, buffer, cancelled, pace, |n| {
         tally.read_bytes(n);
         if tally.bytes() >= PROGRESS_BYTES {
             state.count(device, tally);
         }
     })
+}
+
+/// A task's side of its device's gate on reads in flight (see `gate`): the permit it holds
+/// from its first read from the device until its end, or until the limit falls below the
+/// permits out.
+struct Paced<'a> {
+    state: &'a State,
+    lane: &'a Lane,
+    held: bool,
+}
+
+impl read::Pace for Paced<'_> {
+    fn is_active(&self) -> bool {
+        self.lane.gate().is_some()
+    }
+
+    fn start(&mut self) {
+        if let (false, Some(gate)) = (self.held, self.lane.gate()) {
+            // Not granted only when the session is cancelled: the read then reports that.
+            self.held = gate.acquire(self.state.cancel_flag());
+        }
+    }
+
+    fn done(&mut self, bytes: Option<u64>) {
+        let Some(gate) = self.lane.gate() else { return };
+        let recorded = gate.record(bytes);
+        if recorded.window_closed && self.lane.apply(recorded.change) {
+            self.state.lane_ordered();
+        }
+        if recorded.over_limit && self.held {
+            gate.release();
+            self.held = false;
+        }
+    }
+}
+
+impl Drop for Paced<'_> {
+    fn drop(&mut self) {
+        if let (true, Some(gate)) = (self.held, self.lane.gate()) {
+            gate.release();
+        }
+    }
 }
 
 /// Records a job's outcome for its path and for every path that followed it to the same inode.

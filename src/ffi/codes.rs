@@ -1,4 +1,5 @@
-//! Stable numbers for C: status codes, device kinds, kind sources, algorithms and flags.
+//! Stable numbers for C: status codes, device kinds, kind sources, limit reasons, algorithms and
+//! flags.
 //!
 //! Each constant mirrors a Rust enum's discriminant; the tests below pin every pair, so the two
 //! cannot drift apart.
@@ -42,6 +43,21 @@ pub const MULTIPOOL_KIND_SOURCE_OVERRIDE: u32 = 3;
 /// an SSD unless the threads spec says `dev:NAME:hdd`.
 pub const MULTIPOOL_KIND_SOURCE_VIRTUAL: u32 = 4;
 
+/// The device's reads in flight are pinned by a thread count in the threads spec.
+pub const MULTIPOOL_LIMIT_PINNED: u32 = 0;
+/// The device's kind fixes its reads in flight: a declared hard disk or removable medium (one),
+/// memory (as many as CPUs).
+pub const MULTIPOOL_LIMIT_KIND: u32 = 1;
+/// Starting up: the limit doubles while each doubling raises the throughput by a quarter.
+pub const MULTIPOOL_LIMIT_STARTUP: u32 = 2;
+/// Settled where more reads in flight stopped paying, or fewer read as fast.
+pub const MULTIPOOL_LIMIT_SETTLED: u32 = 3;
+/// Trying another limit for one measurement window; `reads_chosen` is the settled one.
+pub const MULTIPOOL_LIMIT_PROBING: u32 = 4;
+/// Throughput fell as reads were added: the device is read as a hard disk (one reader, files
+/// in on-disk order), and probed again now and then.
+pub const MULTIPOOL_LIMIT_SEEK_PENALTY: u32 = 5;
+
 /// SHA-256, as `sha256sum` computes it (32-byte digest).
 pub const MULTIPOOL_ALGORITHM_SHA256: u32 = 1;
 /// SHA-512, as `sha512sum` computes it (64-byte digest).
@@ -73,7 +89,7 @@ pub const MULTIPOOL_DEVICE_NAME_LEN: usize = 128;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Algorithm, DeviceKind, KindSource};
+    use crate::{Algorithm, DeviceKind, KindSource, LimitReason};
 
     #[test]
     fn other_constants_match_their_enums() {
@@ -96,6 +112,17 @@ mod tests {
         ] {
             assert_eq!(KindSource::from_code(constant), Some(source));
         }
+        for (constant, reason) in [
+            (MULTIPOOL_LIMIT_PINNED, LimitReason::Pinned),
+            (MULTIPOOL_LIMIT_KIND, LimitReason::Kind),
+            (MULTIPOOL_LIMIT_STARTUP, LimitReason::Startup),
+            (MULTIPOOL_LIMIT_SETTLED, LimitReason::Settled),
+            (MULTIPOOL_LIMIT_PROBING, LimitReason::Probing),
+            (MULTIPOOL_LIMIT_SEEK_PENALTY, LimitReason::SeekPenalty),
+        ] {
+            assert_eq!(LimitReason::from_code(constant), Some(reason));
+        }
+        assert_eq!(LimitReason::ALL.len(), 6, "a new reason needs its constant");
         assert_eq!(Algorithm::from_code(MULTIPOOL_ALGORITHM_SHA256), Some(Algorithm::Sha256));
         assert_eq!(Algorithm::from_code(MULTIPOOL_ALGORITHM_SHA512), Some(Algorithm::Sha512));
         assert_eq!(Algorithm::from_code(MULTIPOOL_ALGORITHM_BLAKE3), Some(Algorithm::Blake3));

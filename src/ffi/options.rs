@@ -121,6 +121,7 @@ impl MpOptions {
             ),
             disk_order: self.flags & MULTIPOOL_FLAG_NO_DISK_ORDER == 0,
             direct_io: self.flags & MULTIPOOL_FLAG_NO_DIRECT_IO == 0,
+            ..defaults
         })
     }
 }

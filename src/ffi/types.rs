@@ -133,6 +133,18 @@ pub struct MpDevice {
     /// NUL-terminated name: a disk (`vda`, `nvme0n1`), `ram`, a network source, or
     /// `dm-0 (sda+sdb)`. Truncated to fit.
     pub name: [c_char; MULTIPOOL_DEVICE_NAME_LEN],
+    /// Reads the device may have in flight now (while probing, the probe's count). This field
+    /// and the ones after it are newer than the struct's first version: a caller whose
+    /// `struct_size` ends before one does not get it.
+    pub reads_limit: u32,
+    /// The limit on reads in flight that the device settled on (`reads_limit` but while
+    /// probing).
+    pub reads_chosen: u32,
+    /// MULTIPOOL_LIMIT_*: why the device has that limit.
+    pub limit_reason: u32,
+    /// Non-zero if the device's waiting files are read in on-disk order (a hard disk, declared
+    /// or found by its seek penalty).
+    pub disk_order: u32,
 }
 
 /// `sizeof(multipool_device)` in its first version; smaller is refused.
@@ -155,6 +167,10 @@ impl From<&DeviceInfo> for MpDevice {
             kind_source: d.kind_source as u32,
             threads: u32::try_from(d.threads).unwrap_or(u32::MAX),
             name,
+            reads_limit: u32::try_from(d.reads.current).unwrap_or(u32::MAX),
+            reads_chosen: u32::try_from(d.reads.chosen).unwrap_or(u32::MAX),
+            limit_reason: d.reads.reason as u32,
+            disk_order: u32::from(d.reads.disk_order),
         }
     }
 }
@@ -162,7 +178,7 @@ impl From<&DeviceInfo> for MpDevice {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{DeviceKind, KindSource};
+    use crate::{DeviceKind, KindSource, LimitReason, ReadLimit};
 
     #[test]
     fn long_device_names_are_truncated_on_a_character_boundary() {
@@ -172,6 +188,12 @@ mod tests {
             kind: DeviceKind::Network,
             kind_source: KindSource::Mountinfo,
             threads: 4,
+            reads: ReadLimit {
+                current: 2,
+                chosen: 4,
+                reason: LimitReason::Probing,
+                disk_order: false,
+            },
             stats: Stats::default(),
         };
         let c = MpDevice::from(&info);

@@ -2,7 +2,7 @@
 
 use super::boundary::boundary_value;
 use super::codes::multipool_status;
-use crate::{DeviceKind, KindSource, Status};
+use crate::{DeviceKind, KindSource, LimitReason, Status};
 use std::ffi::c_char;
 
 const VERSION_NUL: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
@@ -57,6 +57,16 @@ pub extern "C" fn multipool_kind_source_str(source: u32) -> *const c_char {
     })
 }
 
+/// The static name of a MULTIPOOL_LIMIT_* value ("pinned", "kind", "startup", "settled",
+/// "probing", "seek-penalty"); any other value gives "unknown". Never NULL; do not free.
+/// Thread-safe.
+#[no_mangle]
+pub extern "C" fn multipool_limit_reason_str(reason: u32) -> *const c_char {
+    boundary_value(c_str(INTERNAL_NUL), || {
+        c_str(LimitReason::from_code(reason).map_or("unknown\0", LimitReason::name_nul))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,5 +91,7 @@ mod tests {
         assert_eq!(text(multipool_kind_str(2)), "hdd");
         assert_eq!(text(multipool_kind_str(77)), "unknown");
         assert_eq!(text(multipool_kind_source_str(3)), "override");
+        assert_eq!(text(multipool_limit_reason_str(5)), "seek-penalty");
+        assert_eq!(text(multipool_limit_reason_str(6)), "unknown");
     }
 }

@@ -56,10 +56,11 @@ pub(crate) fn hash_file(
     settings: ReadSettings,
     buf: &mut [u8],
     cancelled: &AtomicBool,
+    pace: &mut impl Pace,
     mut on_read: impl FnMut(u64),
 ) -> Outcome {
     let (outcome, seen, started) =
-        match attempt(path, classified, settings, buf, cancelled, &mut on_read) {
+        match attempt(path, classified, settings, buf, cancelled, pace, &mut on_read) {
             Attempt::Hashed { outcome, seen, started } => (outcome, seen, started),
             Attempt::Failed(outcome) => return outcome,
         };
@@ -78,7 +79,7 @@ pub(crate) fn hash_file(
         wait -= step;
     }
     // The bytes were counted as progress once, by the first read.
-    match attempt(path, None, settings, buf, cancelled, &mut |_| {}) {
+    match attempt(path, None, settings, buf, cancelled, pace, &mut |_| {}) {
         Attempt::Failed(again) => again,
         Attempt::Hashed { seen: again, .. } if again != seen => {
             Outcome::failed(Status::Changed, 0, again.size) // still moving
@@ -94,6 +95,57 @@ pub(crate) fn hash_file(
             }
         }
     }
+}
+
+/// How a reader's reads from the device are paced: by the engine's gate on the device's reads
+/// in flight (`engine::gate`), or not at all (`Unpaced`, in the tests).
+pub(crate) trait Pace {
+    /// Whether to tell the device's reads from the page cache's at all: then each file costs a
+    /// `cachestat`, and the reads of one not wholly in the cache go through [`start`] and
+    /// [`done`]. When false, neither is called.
+    ///
+    /// [`start`]: Pace::start
+    /// [`done`]: Pace::done
+    fn is_active(&self) -> bool;
+    /// Before a read from the device: returns once it may start.
+    fn start(&mut self);
+    /// After it: the bytes it returned, `None` if it failed.
+    fn done(&mut self, bytes: Option<u64>);
+}
+
+/// Reads as they come.
+#[cfg(test)]
+#[derive(Debug)]
+pub(crate) struct Unpaced;
+
+#[cfg(test)]
+impl Pace for Unpaced {
+    fn is_active(&self) -> bool {
+        false
+    }
+    fn start(&mut self) {}
+    fn done(&mut self, _: Option<u64>) {}
+}
+
+/// Whether `cached` pages (from `cachestat`; `None` if unknown) hold a whole file of `size`
+/// bytes: then its reads are the page cache's, not the device's.
+fn wholly_cached(cached: Option<u64>, size: u64) -> bool {
+    cached.is_some_and(|pages| pages >= size.div_ceil(sys::page_size()))
+}
+
+/// Runs `read`, through `pace` if it goes to the `device`.
+fn paced(
+    device: bool,
+    pace: &mut impl Pace,
+    read: impl FnOnce() -> std::io::Result<usize>,
+) -> std::io::Result<usize> {
+    if !device {
+        return read();
+    }
+    pace.start();
+    let result = read();
+    pace.done(result.as_ref().ok().map(|n| *n as u64));
+    result
 }
 
 /// Retries of a read that failed with `EINTR` or `EAGAIN`, bounded: a file system that answers
@@ -143,6 +195,7 @@ fn attempt(
     settings: ReadSettings,
     buf: &mut [u8],
     cancelled: &AtomicBool,
+    pace: &mut impl Pace,
     on_read: &mut impl FnMut(u64),
 ) -> Attempt {
     let file = match open(path, settings.follow_symlinks) {
@@ -167,7 +220,8 @@ fn attempt(
         // exactly the size `stat` gave met the end of the file; an `fstat` that matches the
         // `stat` then vouches for it. Anything else starts again the careful way.
         let started = SystemTime::now();
-        if let Ok(n) = (&file).read(buf) {
+        let device = pace.is_active() && !wholly_cached(sys::cached_pages(&file).ok(), seen.size);
+        if let Ok(n) = paced(device, pace, || (&file).read(buf)) {
             if n as u64 == seen.size && file.metadata().is_ok_and(|m| Snapshot::of(&m) == seen) {
                 on_read(n as u64);
                 let mut hasher = settings.algorithm.hasher();
@@ -203,9 +257,11 @@ fn attempt(
             advise(&file, Advice::Sequential);
         }
     };
-    let mut direct = settings.direct_io
-        && seen.size >= direct::MIN_SIZE
-        && direct::try_enable(&file, sys::cached_pages(&file).ok());
+    let may_go_direct = settings.direct_io && seen.size >= direct::MIN_SIZE;
+    let cached = (may_go_direct || pace.is_active()).then(|| sys::cached_pages(&file).ok());
+    let cached = cached.flatten();
+    let mut direct = may_go_direct && direct::try_enable(&file, cached);
+    let device = pace.is_active() && !wholly_cached(cached, seen.size);
     if !direct {
         read_buffered();
     }
@@ -220,7 +276,7 @@ fn attempt(
         }
         let range = direct.then(|| direct::aligned(buf)).flatten().unwrap_or(0..buf.len());
         let chunk = &mut buf[range];
-        match reader.read(chunk) {
+        match paced(device, pace, || reader.read(chunk)) {
             Err(err) if direct && err.raw_os_error() == Some(libc::EINVAL) => {
                 // The file system wants another alignment, or no direct reads at all.
                 direct::disable(&file);
@@ -292,7 +348,15 @@ mod tests {
     };
 
     fn hash(path: &Path, settings: ReadSettings) -> Outcome {
-        hash_file(path, None, settings, &mut vec![0; 4096], &AtomicBool::new(false), |_| {})
+        hash_file(
+            path,
+            None,
+            settings,
+            &mut vec![0; 4096],
+            &AtomicBool::new(false),
+            &mut Unpaced,
+            |_| {},
+        )
     }
 
     #[test]
@@ -340,7 +404,7 @@ mod tests {
         assert_eq!(pages().expect("cachestat (Linux 6.5+)"), 0, "evicted before the read");
         let mut buf = vec![0; (1 << 20) + 1];
         let run = |settings, buf: &mut [u8]| {
-            hash_file(&path, None, settings, buf, &AtomicBool::new(false), |_| {})
+            hash_file(&path, None, settings, buf, &AtomicBool::new(false), &mut Unpaced, |_| {})
         };
         let out = run(SETTINGS, &mut buf);
         assert_eq!((out.status, out.size), (Status::Ok, data.len() as u64));
@@ -359,7 +423,15 @@ mod tests {
         // Less than a page: no aligned part, so the direct read fails with EINVAL (or the file
         // system has no direct I/O at all), and the reader carries on buffered.
         ADVICE_GIVEN.with(|given| given.borrow_mut().clear());
-        let out = hash_file(&path, None, SETTINGS, &mut [0; 1000], &AtomicBool::new(false), |_| {});
+        let out = hash_file(
+            &path,
+            None,
+            SETTINGS,
+            &mut [0; 1000],
+            &AtomicBool::new(false),
+            &mut Unpaced,
+            |_| {},
+        );
         assert_eq!((out.status, out.size), (Status::Ok, data.len() as u64));
         assert_eq!(out.digest, digest_bytes(Algorithm::Sha256, &data));
         // Buffered from the start or after the fallback, a large file reads with doubled readahead.
@@ -372,9 +444,15 @@ mod tests {
         let dir = TempDir::new("unit");
         let path = dir.file("big", &vec![1u8; 10_000]);
         let mut chunks = Vec::new();
-        hash_file(&path, None, SETTINGS, &mut vec![0; 4096], &AtomicBool::new(false), |n| {
-            chunks.push(n)
-        });
+        hash_file(
+            &path,
+            None,
+            SETTINGS,
+            &mut vec![0; 4096],
+            &AtomicBool::new(false),
+            &mut Unpaced,
+            |n| chunks.push(n),
+        );
         assert_eq!(chunks, vec![4096, 4096, 1808]);
     }
 
@@ -434,7 +512,15 @@ mod tests {
     fn cancellation_stops_between_reads() {
         let dir = TempDir::new("unit");
         let path = dir.file("f", &[0; 100]);
-        let out = hash_file(&path, None, SETTINGS, &mut [0; 16], &AtomicBool::new(true), |_| {});
+        let out = hash_file(
+            &path,
+            None,
+            SETTINGS,
+            &mut [0; 16],
+            &AtomicBool::new(true),
+            &mut Unpaced,
+            |_| {},
+        );
         assert_eq!(out.status, Status::Cancelled);
     }
 
@@ -443,13 +529,21 @@ mod tests {
         let dir = TempDir::new("unit");
         let path = dir.file("growing", &[7; 64]);
         let mut appended = false;
-        let out = hash_file(&path, None, SETTINGS, &mut [0; 16], &AtomicBool::new(false), |_| {
-            if !appended {
-                appended = true;
-                let mut f = OpenOptions::new().append(true).open(&path).unwrap();
-                std::io::Write::write_all(&mut f, b"more").unwrap();
-            }
-        });
+        let out = hash_file(
+            &path,
+            None,
+            SETTINGS,
+            &mut [0; 16],
+            &AtomicBool::new(false),
+            &mut Unpaced,
+            |_| {
+                if !appended {
+                    appended = true;
+                    let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+                    std::io::Write::write_all(&mut f, b"more").unwrap();
+                }
+            },
+        );
         assert_eq!(out.status, Status::Changed);
     }
 
@@ -458,17 +552,25 @@ mod tests {
         let dir = TempDir::new("unit");
         let path = dir.file("rewritten", &[7; 64]);
         let mut rewritten = false;
-        let out = hash_file(&path, None, SETTINGS, &mut [0; 16], &AtomicBool::new(false), |_| {
-            if !rewritten {
-                rewritten = true;
-                let mut f = OpenOptions::new().write(true).open(&path).unwrap();
-                std::io::Write::write_all(&mut f, &[8; 64]).unwrap();
-                // A coarse clock may stamp the write with the time the file already had: give
-                // it an mtime of its own, as a writer a clock tick later would.
-                let later = SystemTime::now() + Duration::from_secs(1);
-                f.set_times(FileTimes::new().set_modified(later)).unwrap();
-            }
-        });
+        let out = hash_file(
+            &path,
+            None,
+            SETTINGS,
+            &mut [0; 16],
+            &AtomicBool::new(false),
+            &mut Unpaced,
+            |_| {
+                if !rewritten {
+                    rewritten = true;
+                    let mut f = OpenOptions::new().write(true).open(&path).unwrap();
+                    std::io::Write::write_all(&mut f, &[8; 64]).unwrap();
+                    // A coarse clock may stamp the write with the time the file already had: give
+                    // it an mtime of its own, as a writer a clock tick later would.
+                    let later = SystemTime::now() + Duration::from_secs(1);
+                    f.set_times(FileTimes::new().set_modified(later)).unwrap();
+                }
+            },
+        );
         assert_eq!(out.status, Status::Changed);
     }
 
@@ -477,12 +579,20 @@ mod tests {
         let dir = TempDir::new("unit");
         let path = dir.file("vanishing", &[3; 64]);
         let mut deleted = false;
-        let out = hash_file(&path, None, SETTINGS, &mut [0; 16], &AtomicBool::new(false), |_| {
-            if !deleted {
-                deleted = true;
-                std::fs::remove_file(&path).unwrap();
-            }
-        });
+        let out = hash_file(
+            &path,
+            None,
+            SETTINGS,
+            &mut [0; 16],
+            &AtomicBool::new(false),
+            &mut Unpaced,
+            |_| {
+                if !deleted {
+                    deleted = true;
+                    std::fs::remove_file(&path).unwrap();
+                }
+            },
+        );
         // Unlinking changes ctime (link count), so it is reported rather than silently hashed.
         assert_eq!(out.status, Status::Changed);
     }
@@ -493,7 +603,15 @@ mod tests {
         let mut seen = Snapshot::of(&std::fs::metadata(path).unwrap());
         (seen.dev, seen.size) = (dev, size);
         let classified = Some(seen);
-        hash_file(path, classified, SETTINGS, &mut [0; 16], &AtomicBool::new(false), |_| {})
+        hash_file(
+            path,
+            classified,
+            SETTINGS,
+            &mut [0; 16],
+            &AtomicBool::new(false),
+            &mut Unpaced,
+            |_| {},
+        )
     }
 
     #[test]
@@ -528,10 +646,15 @@ mod tests {
         let settings = ReadSettings { settle: Duration::from_millis(50), ..SETTINGS };
         let count = |path: &Path| {
             let mut read = 0;
-            let out =
-                hash_file(path, None, settings, &mut [0; 4096], &AtomicBool::new(false), |n| {
-                    read += n
-                });
+            let out = hash_file(
+                path,
+                None,
+                settings,
+                &mut [0; 4096],
+                &AtomicBool::new(false),
+                &mut Unpaced,
+                |n| read += n,
+            );
             (out, read)
         };
         let fresh = dir.file("fresh", &data);
@@ -545,13 +668,20 @@ mod tests {
         // A file that moves between the two reads is changed, not hashed.
         let moving = dir.file("moving", &data);
         let mut rewritten = false;
-        let out =
-            hash_file(&moving, None, settings, &mut [0; 4096], &AtomicBool::new(false), |_| {
+        let out = hash_file(
+            &moving,
+            None,
+            settings,
+            &mut [0; 4096],
+            &AtomicBool::new(false),
+            &mut Unpaced,
+            |_| {
                 if !rewritten {
                     rewritten = true;
                     std::fs::write(&moving, vec![5u8; 10_000]).unwrap(); // after the first read
                 }
-            });
+            },
+        );
         assert_eq!(out.status, Status::Changed);
     }
 
@@ -599,8 +729,15 @@ mod tests {
         for _ in 0..150 {
             let seen = Snapshot::of(&std::fs::metadata(&path).unwrap());
             let classified = Some(seen);
-            let out =
-                hash_file(&path, classified, settings, &mut buf, &AtomicBool::new(false), |_| {});
+            let out = hash_file(
+                &path,
+                classified,
+                settings,
+                &mut buf,
+                &AtomicBool::new(false),
+                &mut Unpaced,
+                |_| {},
+            );
             match out.status {
                 Status::Ok if good.contains(&out.digest) => ok += 1,
                 Status::Ok => torn += 1,
@@ -666,8 +803,15 @@ mod tests {
             let classified = Some(seen);
             let settings = ReadSettings { settle: SETTLE, ..SETTINGS };
             let mut buf = vec![0; (1 << 20) + 1];
-            let out =
-                hash_file(path, classified, settings, &mut buf, &AtomicBool::new(false), |_| {});
+            let out = hash_file(
+                path,
+                classified,
+                settings,
+                &mut buf,
+                &AtomicBool::new(false),
+                &mut Unpaced,
+                |_| {},
+            );
             let content = std::fs::read(path).unwrap();
             assert_eq!(out.status, Status::Ok, "{}", path.display());
             assert_eq!(

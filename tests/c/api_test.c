@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <time.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -470,6 +471,17 @@ static void test_vectors(const char *vectors_file, const char *name, uint32_t co
     CHECK_STATUS(multipool_session_device(session, results[0].device, &device), MULTIPOOL_OK);
     CHECK(device.index == results[0].device && device.threads >= 1 && device.name[0] != '\0');
     CHECK(memchr(device.name, '\0', sizeof device.name) != NULL);
+    CHECK(device.reads_limit >= 1 && device.reads_chosen >= 1 && device.reads_chosen <= device.threads);
+    CHECK(strcmp(multipool_limit_reason_str(device.limit_reason), "unknown") != 0);
+    {
+        /* A caller built against the first multipool_device gets its fields and nothing past them. */
+        multipool_device old;
+        memset(&old, 0xAB, sizeof old);
+        old.struct_size = offsetof(multipool_device, reads_limit);
+        CHECK_STATUS(multipool_session_device(session, results[0].device, &old), MULTIPOOL_OK);
+        CHECK(old.index == device.index && old.threads == device.threads);
+        CHECK(old.reads_limit == 0xABABABABu && old.disk_order == 0xABABABABu);
+    }
     multipool_session_free(session);
     printf("known-answer vectors, %s: %u ok\n", name, (unsigned)count);
 }

@@ -136,6 +136,8 @@ void test_hash_and_iterate(const std::string &dir)
     CHECK(whole.files_done == 7 && whole.files_failed == 1);
     const auto devices = session.devices();
     CHECK(!devices.empty() && !devices[0].name.empty() && devices[0].threads >= 1);
+    CHECK(devices[0].reads_limit >= 1 && devices[0].reads_chosen >= 1);
+    CHECK(std::string(devices[0].limit_reason_name()) != "unknown");
     CHECK(session.stats(devices[0].index).files_done == 7);
     std::puts("hash and iterate: ok");
 }

@@ -1,0 +1,206 @@
+//! Adaptive reads in flight, on the simulator's profiles: a spinning disk that claims to be an
+//! SSD is found out and read by one reader in on-disk order; a parallel device and a network
+//! share are climbed to their concurrency; a pinned count wins; a failing device keeps its
+//! reads. Assertions are on what the simulator recorded (reads in flight, order), never on
+//! time. Needs root and /dev/fuse; CI runs as root and must run these.
+
+mod common;
+
+use common::{can_fuse, SimMount, TempTree};
+use multipool::{
+    digest_bytes, Algorithm, Config, DeviceInfo, LimitReason, PollOutcome, Session, Status,
+};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// `count` files of `size` bytes, created in order with distinct old mtimes: the simulator lays
+/// them out (inodes 2, 3, …) in that order, and the settle margin has long passed.
+fn source(count: usize, size: usize) -> (TempTree, Vec<(PathBuf, Vec<u8>)>) {
+    let dir = TempTree::new("adaptive-src");
+    let files = (0..count)
+        .map(|i| {
+            let contents: Vec<u8> = (0..size).map(|b| (b * 13 + i * 7) as u8).collect();
+            let path = dir.file(format!("f{i:04}").as_bytes(), &contents);
+            let mtime = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000 + i as u64);
+            let file = std::fs::File::options().write(true).open(&path).unwrap();
+            file.set_times(std::fs::FileTimes::new().set_modified(mtime)).unwrap();
+            (path, contents)
+        })
+        .collect();
+    (dir, files)
+}
+
+/// Hashes `files` through `mount` (all queued at once, in `order`), checks every digest, and
+/// returns the session's description of the simulator's device.
+fn hash(mount: &SimMount, files: &[(PathBuf, Vec<u8>)], config: Config, rev: bool) -> DeviceInfo {
+    let session = Session::new(config).unwrap();
+    let mut paths: Vec<(PathBuf, u64)> = files
+        .iter()
+        .enumerate()
+        .map(|(i, (p, _))| (mount.mount_point.join(p.file_name().unwrap()), i as u64))
+        .collect();
+    if rev {
+        paths.reverse();
+    }
+    session.enqueue_many(paths).unwrap();
+    session.finish();
+    let mut results = Vec::new();
+    while session.poll(&mut results, 256, Some(Duration::from_secs(300))).unwrap()
+        != PollOutcome::Done
+    {}
+    assert_eq!(results.len(), files.len());
+    for r in &results {
+        let (path, contents) = &files[r.tag as usize];
+        assert_eq!(r.status, Status::Ok, "{}", path.display());
+        assert_eq!(r.digest, digest_bytes(Algorithm::Sha256, contents), "{}", path.display());
+    }
+    session.device(results[0].device.unwrap()).unwrap()
+}
+
+fn config(spec: String, buffer: usize) -> Config {
+    let mut config = Config::default();
+    config.threads = spec.parse().unwrap();
+    config.buffer_size = buffer;
+    config
+}
+
+/// The spinning disk, presented as an SSD (as a virtual disk presents it): the simulator serves
+/// many requests at once (`--threads 16`), but through one head, so concurrent readers seek.
+/// Starting at one reader, the controller tries two for one window, sees the throughput fall,
+/// and goes back to one reader, with the waiting files in on-disk order.
+#[test]
+fn a_spinning_disk_that_claims_to_be_an_ssd_is_read_by_one_reader_in_disk_order() {
+    if !can_fuse("a_spinning_disk_that_claims_to_be_an_ssd_is_read_by_one_reader_in_disk_order") {
+        return;
+    }
+    const FILES: usize = 48;
+    let (src, files) = source(FILES, 2 << 20);
+    let mount = SimMount::new(&src.path, &["--threads", "16"]);
+    let spec = format!("path:{}:ssd", mount.mount_point.display());
+    // Queued in reverse layout order: only the elevator reads them in layout order.
+    let device = hash(&mount, &files, config(spec, 1 << 20), true);
+    let (max_in_flight, overlapped) = mount.concurrency();
+    let (seeks, order) = mount.stats();
+    eprintln!("disk as ssd: {overlapped} overlapped, {seeks} seeks, {max_in_flight} at most");
+    assert_eq!(
+        (device.reads.current, device.reads.chosen, device.reads.reason, device.reads.disk_order),
+        (1, 1, LimitReason::SeekPenalty, true),
+        "{device:?}"
+    );
+    assert!(max_in_flight >= 2, "the controller never tried two readers");
+    // The bound: about 30 requests issued with more than one in flight.
+    assert!(overlapped <= 40, "{overlapped} requests overlapped another");
+    // After the few files taken before the switch, one sweep in layout order.
+    let sorted_tail = 1 + order.windows(2).rev().take_while(|w| w[0] < w[1]).count();
+    assert!(sorted_tail >= FILES - 12, "{sorted_tail} of {FILES} in order: {order:?}");
+}
+
+/// A device of 8 channels that each take 10 ms a request: the controller doubles its reads in
+/// flight while the throughput grows, reaches 8 within a few hundred requests, and settles
+/// there (16 read no faster).
+#[test]
+fn a_parallel_device_is_climbed_to_its_channels() {
+    if !can_fuse("a_parallel_device_is_climbed_to_its_channels") {
+        return;
+    }
+    let (src, files) = source(256, 256 << 10);
+    let profile = ["--profile", "parallel", "--channels", "8", "--latency-ms", "10"];
+    let mount = SimMount::new(&src.path, &profile);
+    let device = hash(&mount, &files, config(String::new(), 128 << 10), false);
+    let (max_in_flight, _) = mount.concurrency();
+    assert!(max_in_flight >= 8, "at most {max_in_flight} in flight: {device:?}");
+    let reached = mount.reached(8).unwrap();
+    eprintln!("parallel: 8 in flight after {reached} requests; {:?}", device.reads);
+    // 1, 2, 4, 8 readers for a window each (30 ms, at least as many reads as readers).
+    assert!(reached <= 150, "8 in flight only after {reached} requests");
+    assert!((8..=16).contains(&device.reads.chosen), "{device:?}");
+    assert!(!device.reads.disk_order);
+}
+
+/// A share answering in 5–20 ms with 64 channels rewards every reader added: the controller
+/// climbs to 32 or more.
+#[test]
+fn a_high_latency_share_is_climbed_high() {
+    if !can_fuse("a_high_latency_share_is_climbed_high") {
+        return;
+    }
+    let (src, files) = source(1024, 64 << 10);
+    let mount = SimMount::new(&src.path, &["--profile", "share", "--latency-ms", "5"]);
+    let device = hash(&mount, &files, config(String::new(), 128 << 10), false);
+    let (max_in_flight, _) = mount.concurrency();
+    eprintln!("share: 32 in flight after {:?} requests; {:?}", mount.reached(32), device.reads);
+    assert!(device.reads.chosen >= 32, "{device:?}");
+    assert!(max_in_flight >= 32, "at most {max_in_flight} in flight");
+    assert!(mount.reached(32).unwrap() <= 400, "32 in flight only after many requests");
+}
+
+/// A thread count in the threads spec pins the reads in flight: no probing, on either side.
+#[test]
+fn a_pinned_count_is_never_adapted() {
+    if !can_fuse("a_pinned_count_is_never_adapted") {
+        return;
+    }
+    let (src, files) = source(64, 256 << 10);
+    for (threads, args) in [
+        (4, &["--profile", "parallel", "--channels", "16", "--latency-ms", "2"][..]),
+        (3, &["--threads", "16"][..]),
+    ] {
+        let mount = SimMount::new(&src.path, args);
+        let spec = format!("path:{}:{threads}", mount.mount_point.display());
+        let device = hash(&mount, &files, config(spec, 128 << 10), false);
+        assert_eq!(
+            (device.reads.current, device.reads.chosen, device.reads.reason),
+            (threads, threads, LimitReason::Pinned)
+        );
+        assert_eq!(mount.concurrency().0, threads as u64, "{args:?}");
+    }
+}
+
+/// A declared hard disk (here by the spec's kind) has one reader by its kind and never probes.
+#[test]
+fn a_declared_hard_disk_keeps_one_reader() {
+    if !can_fuse("a_declared_hard_disk_keeps_one_reader") {
+        return;
+    }
+    let (src, files) = source(32, 1 << 20);
+    let mount = SimMount::new(&src.path, &["--threads", "16"]);
+    let spec = format!("path:{}:hdd", mount.mount_point.display());
+    let device = hash(&mount, &files, config(spec, 1 << 20), false);
+    assert_eq!((device.reads.current, device.reads.reason), (1, LimitReason::Kind));
+    assert!(device.reads.disk_order);
+    assert_eq!(mount.concurrency(), (1, 0), "a hard disk's one reader never overlapped");
+}
+
+/// A device whose reads all fail: every path gets its error, the limit stays at least one, and
+/// a device beside it (memory) is not held up.
+#[test]
+fn a_failing_device_keeps_a_reader_and_stalls_no_other() {
+    if !can_fuse("a_failing_device_keeps_a_reader_and_stalls_no_other") {
+        return;
+    }
+    let src = TempTree::new("adaptive-eio");
+    for i in 0..200 {
+        src.file(format!("eio-{i:03}").as_bytes(), &[1; 200 << 10]);
+    }
+    let mount = SimMount::new(&src.path, &["--profile", "parallel", "--latency-ms", "1"]);
+    let shm = TempTree::under(Path::new("/dev/shm"), "adaptive-shm");
+    let fine: Vec<PathBuf> = (0..50).map(|i| shm.file(format!("s{i}"), b"fine")).collect();
+    let session = Session::new(config(String::new(), 64 << 10)).unwrap();
+    let failing = (0..200).map(|i| (mount.mount_point.join(format!("eio-{i:03}")), i));
+    session.enqueue_many(failing).unwrap();
+    session.enqueue_many(fine.iter().enumerate().map(|(i, p)| (p, 1000 + i as u64))).unwrap();
+    session.finish();
+    let mut results = Vec::new();
+    while session.poll(&mut results, 256, Some(Duration::from_secs(120))).unwrap()
+        != PollOutcome::Done
+    {}
+    assert_eq!(results.len(), 250);
+    for r in &results {
+        let expected = if r.tag < 1000 { (Status::IoError, libc::EIO) } else { (Status::Ok, 0) };
+        assert_eq!((r.status, r.os_error), expected, "tag {}", r.tag);
+    }
+    let sim = session.device(results.iter().find(|r| r.tag == 0).unwrap().device.unwrap());
+    let sim = sim.unwrap();
+    assert!(sim.reads.current >= 1 && sim.reads.chosen >= 1, "{sim:?}");
+    assert_ne!(sim.reads.reason, LimitReason::SeekPenalty, "errors are no seek penalty");
+}
