@@ -15,72 +15,14 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 #[path = "../tools/rng.rs"]
 mod rng;
+#[path = "sim.rs"]
+mod sim;
 use rng::Rng;
-
-/// Writes `count` files with log-uniform sizes in [min, max] under `dir`, in a creation order
-/// unlike their name order; returns their paths in name order and the total size.
-fn corpus(dir: &Path, count: usize, min: f64, max: f64, seed: u64) -> (Vec<PathBuf>, u64) {
-    std::fs::create_dir_all(dir).unwrap();
-    let mut rng = Rng(seed);
-    let mut names: Vec<usize> = (0..count).collect();
-    rng.shuffle(&mut names);
-    let mut total = 0;
-    let block: Vec<u8> = (0..1 << 20).map(|_| rng.next() as u8).collect();
-    for (i, name) in names.iter().enumerate() {
-        let size = (min.ln() + rng.unit() * (max.ln() - min.ln())).exp() as usize;
-        let data: Vec<u8> = block.iter().cycle().skip(i * 977).take(size).copied().collect();
-        std::fs::write(dir.join(format!("f{name:04}")), data).unwrap();
-        total += size as u64;
-    }
-    let mut paths: Vec<PathBuf> = (0..count).map(|n| dir.join(format!("f{n:04}"))).collect();
-    paths.sort();
-    (paths, total)
-}
-
-struct Sim {
-    mount_point: PathBuf,
-    child: Child,
-}
-
-impl Sim {
-    fn mount(source: &Path, mount_point: &Path) -> Sim {
-        let exe = std::env::current_exe().unwrap();
-        let binary = exe.parent().unwrap().join("hddsim");
-        std::fs::create_dir_all(mount_point).unwrap();
-        let child =
-            Command::new(&binary).arg(source).arg(mount_point).spawn().unwrap_or_else(|e| {
-                panic!(
-                    "{}: {e} (build it with `cargo build --release --examples`)",
-                    binary.display()
-                )
-            });
-        let sim = Sim { mount_point: mount_point.to_owned(), child };
-        for _ in 0..200 {
-            if sim.mount_point.join(".hddsim-stats").exists() {
-                return sim;
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        panic!("hddsim did not mount");
-    }
-
-    fn seeks(&self) -> u64 {
-        let text = std::fs::read_to_string(self.mount_point.join(".hddsim-stats")).unwrap();
-        text.lines().find_map(|l| l.strip_prefix("seeks ")).unwrap().trim().parse().unwrap()
-    }
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.mount_point).status();
-        let _ = self.child.wait();
-    }
-}
+use sim::{corpus, median, Sim};
 
 /// Hashes `paths` in one multipool session; panics on any failed file.
 fn multipool(paths: &[PathBuf], spec: &str, disk_order: bool) {
@@ -121,11 +63,6 @@ fn global_pool(pool: &rayon::ThreadPool, paths: &[PathBuf]) {
     });
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
 fn main() {
     let runs: usize = std::env::args()
         .skip_while(|a| a != "--runs")
@@ -135,9 +72,8 @@ fn main() {
     // The simulator's source lives in memory: the time it charges is the only disk time.
     let (sim_names, sim_bytes) = corpus(&work.join("hdd-src"), 120, 16e3, 2e6, 7);
     let (tmpfs_paths, tmpfs_bytes) = corpus(&work.join("tmpfs"), 256, 64e3, 8e6, 11);
-    let sim = Sim::mount(&work.join("hdd-src"), &work.join("hdd"));
-    let on_sim: Vec<PathBuf> =
-        sim_names.iter().map(|p| sim.mount_point.join(p.file_name().unwrap())).collect();
+    let sim = Sim::mount(&work.join("hdd-src"), &work.join("hdd"), &[]);
+    let on_sim = sim.paths(&sim_names);
     let mut shuffled = on_sim.clone();
     Rng(99).shuffle(&mut shuffled);
     // Both devices' files, interleaved as a directory walk over two trees might list them.
@@ -163,14 +99,14 @@ fn main() {
     let mut samples: Vec<(Vec<f64>, Vec<f64>)> = vec![(Vec::new(), Vec::new()); scenarios.len()];
     for round in 0..=runs {
         for (i, (_, run)) in scenarios.iter().enumerate() {
-            let seeks = sim.seeks();
+            let seeks = sim.counter("seeks");
             let start = Instant::now();
             run();
             let elapsed = start.elapsed().as_secs_f64();
             if round > 0 {
                 // Round 0 warms up binaries, allocators and tmpfs pages.
                 samples[i].0.push(elapsed);
-                samples[i].1.push((sim.seeks() - seeks) as f64);
+                samples[i].1.push((sim.counter("seeks") - seeks) as f64);
             }
         }
     }
