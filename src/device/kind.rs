@@ -181,6 +181,16 @@ mod tests {
     }
 
     #[test]
+    fn only_kinds_whose_count_is_unknown_are_adapted() {
+        let adapted: Vec<_> = DeviceKind::ALL.into_iter().filter(|k| k.is_adapted()).collect();
+        assert_eq!(adapted, [DeviceKind::Unknown, DeviceKind::Ssd, DeviceKind::Network]);
+        // An adapted kind's pool is the most its controller may choose: room to climb.
+        for kind in adapted {
+            assert!(kind.default_threads(2) >= 16, "{kind}");
+        }
+    }
+
+    #[test]
     fn cpu_bound_kinds_scale_with_cpus() {
         assert_eq!(DeviceKind::Ram.default_threads(2), 2);
         assert_eq!(DeviceKind::Ram.default_threads(0), 1);

@@ -223,6 +223,21 @@ mod tests {
     }
 
     #[test]
+    fn a_count_from_any_rule_pins_the_device_and_a_kind_alone_does_not() {
+        let pinned = |spec: &str, name, detected| {
+            spec.parse::<ThreadsSpec>().unwrap().decide(name, detected, &[], 2).pinned
+        };
+        assert!(!pinned("", "vda", Ssd));
+        assert!(!pinned("dev:vda:ssd", "vda", Hdd), "a kind is not a count");
+        assert!(pinned("ssd:8", "vda", Ssd));
+        assert!(pinned("dev:vda:ssd,ssd:6", "vda", Hdd));
+        assert!(pinned("dev:vda:3", "vda", Ssd));
+        assert!(!pinned("dev:sdb:3", "vda", Ssd), "another device's rule");
+        let by_path = ThreadsSpec::default().decide("vda", Ssd, &[Setting::Threads(2)], 2);
+        assert!(by_path.pinned);
+    }
+
+    #[test]
     fn kind_rules_set_threads() {
         assert_eq!(decide("ssd:8,hdd:2", "sda", Hdd), (Hdd, 2));
         assert_eq!(decide("ssd:8,hdd:2", "nvme0n1", Ssd), (Ssd, 8));
