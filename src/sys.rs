@@ -271,6 +271,13 @@ pub(crate) fn page_size() -> u64 {
 /// `ENOSYS` on older kernels (and under valgrind, which does not know the call): asked once
 /// per process, then answered without a system call.
 pub(crate) fn cached_pages(file: &File) -> io::Result<u64> {
+    cached_pages_in(file, 0)
+}
+
+/// How many of the pages of the open file's first `len` bytes (0: all of it) are in the page
+/// cache; see [`cached_pages`]. The kernel walks the range page by page, so a short range costs
+/// less on a large file.
+pub(crate) fn cached_pages_in(file: &File, len: u64) -> io::Result<u64> {
     static MISSING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
     if MISSING.load(std::sync::atomic::Ordering::Relaxed) {
         return Err(io::Error::from_raw_os_error(libc::ENOSYS));
@@ -293,7 +300,7 @@ pub(crate) fn cached_pages(file: &File) -> io::Result<u64> {
     }
     /// The generic system-call table's number (see the module docs for alpha).
     const SYS_CACHESTAT: libc::c_long = 451;
-    let range = Range { off: 0, len: 0 };
+    let range = Range { off: 0, len };
     let mut stat = Cachestat::default();
     // SAFETY: cachestat reads one `struct cachestat_range` and writes one `struct cachestat`;
     // both are live locals of exactly those layouts. The descriptor is open while `file` lives.

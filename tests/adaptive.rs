@@ -6,10 +6,8 @@
 
 mod common;
 
-use common::{can_fuse, SimMount, TempTree};
-use multipool::{
-    digest_bytes, Algorithm, Config, DeviceInfo, LimitReason, PollOutcome, Session, Status,
-};
+use common::{can_fuse, hash_through, SimMount, TempTree};
+use multipool::{Config, DeviceInfo, LimitReason, PollOutcome, Session, Status};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -30,30 +28,15 @@ fn source(count: usize, size: usize) -> (TempTree, Vec<(PathBuf, Vec<u8>)>) {
     (dir, files)
 }
 
-/// Hashes `files` through `mount` (all queued at once, in `order`), checks every digest, and
-/// returns the session's description of the simulator's device.
-fn hash(mount: &SimMount, files: &[(PathBuf, Vec<u8>)], config: Config, rev: bool) -> DeviceInfo {
-    let session = Session::new(config).unwrap();
-    let mut paths: Vec<(PathBuf, u64)> = files
-        .iter()
-        .enumerate()
-        .map(|(i, (p, _))| (mount.mount_point.join(p.file_name().unwrap()), i as u64))
-        .collect();
-    if rev {
-        paths.reverse();
-    }
-    session.enqueue_many(paths).unwrap();
-    session.finish();
-    let mut results = Vec::new();
-    while session.poll(&mut results, 256, Some(Duration::from_secs(300))).unwrap()
-        != PollOutcome::Done
-    {}
-    assert_eq!(results.len(), files.len());
-    for r in &results {
-        let (path, contents) = &files[r.tag as usize];
-        assert_eq!(r.status, Status::Ok, "{}", path.display());
-        assert_eq!(r.digest, digest_bytes(Algorithm::Sha256, contents), "{}", path.display());
-    }
+/// Hashes `files` through `mount` (all queued at once, in reverse if `reverse`), checks every
+/// digest, and returns the session's description of the simulator's device.
+fn hash(
+    mount: &SimMount,
+    files: &[(PathBuf, Vec<u8>)],
+    config: Config,
+    reverse: bool,
+) -> DeviceInfo {
+    let (session, results) = hash_through(mount, files, config, reverse);
     session.device(results[0].device.unwrap()).unwrap()
 }
 

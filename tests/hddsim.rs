@@ -4,10 +4,8 @@
 
 mod common;
 
-use common::{can_fuse, SimMount, TempTree};
-use multipool::{
-    digest_bytes, Algorithm, Config, DeviceKind, KindSource, PollOutcome, Session, Status,
-};
+use common::{can_fuse, hash_through, SimMount, TempTree};
+use multipool::{Config, DeviceKind, KindSource, PollOutcome, Session, Status};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -35,25 +33,7 @@ fn source(count: usize, size: usize) -> (TempTree, Vec<(PathBuf, Vec<u8>)>) {
 
 /// Hashes the files (as seen through `mount`) in reverse layout order, all queued at once.
 fn hash(mount: &SimMount, files: &[(PathBuf, Vec<u8>)], config: Config) -> Session {
-    let session = Session::new(config).unwrap();
-    let paths: Vec<(PathBuf, u64)> = files
-        .iter()
-        .enumerate()
-        .rev()
-        .map(|(i, (p, _))| (mount.mount_point.join(p.file_name().unwrap()), i as u64))
-        .collect();
-    session.enqueue_many(paths).unwrap();
-    session.finish();
-    let mut results = Vec::new();
-    while session.poll(&mut results, 64, Some(Duration::from_secs(120))).unwrap()
-        != PollOutcome::Done
-    {}
-    assert_eq!(results.len(), files.len());
-    for r in &results {
-        assert_eq!(r.status, Status::Ok);
-        assert_eq!(r.digest, digest_bytes(Algorithm::Sha256, &files[r.tag as usize].1));
-    }
-    session
+    hash_through(mount, files, config, true).0
 }
 
 fn config(spec: String) -> Config {

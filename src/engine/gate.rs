@@ -114,6 +114,11 @@ impl ReadGate {
         self.lock().controller.limit()
     }
 
+    /// Tasks waiting for a permit.
+    pub(super) fn waiting(&self) -> usize {
+        self.lock().waiting
+    }
+
     /// The controller's verdict.
     pub(super) fn verdict(&self) -> Verdict {
         let state = self.lock();

@@ -258,10 +258,19 @@ fn attempt(
         }
     };
     let may_go_direct = settings.direct_io && seen.size >= direct::MIN_SIZE;
-    let cached = (may_go_direct || pace.is_active()).then(|| sys::cached_pages(&file).ok());
-    let cached = cached.flatten();
+    let cached = may_go_direct.then(|| sys::cached_pages(&file).ok()).flatten();
     let mut direct = may_go_direct && direct::try_enable(&file, cached);
-    let device = pace.is_active() && !wholly_cached(cached, seen.size);
+    // Whether the reads go to the device: known for the whole file when direct I/O asked;
+    // else judged by the first buffer-full, since the kernel counts cached pages one by one
+    // (whole files cost 2% of a warm run of large ones): a file is mostly hot or cold.
+    let device = pace.is_active()
+        && match cached {
+            Some(_) => !wholly_cached(cached, seen.size),
+            None => {
+                let first = seen.size.min(buf.len() as u64);
+                !wholly_cached(sys::cached_pages_in(&file, first.max(1)).ok(), first)
+            }
+        };
     if !direct {
         read_buffered();
     }
@@ -347,16 +356,21 @@ mod tests {
         settle: Duration::ZERO,
     };
 
+    /// [`hash_file`] without pacing, with a cancel flag set or not.
+    fn unpaced(
+        path: &Path,
+        classified: Option<Snapshot>,
+        settings: ReadSettings,
+        buf: &mut [u8],
+        cancelled: bool,
+        on_read: impl FnMut(u64),
+    ) -> Outcome {
+        let cancelled = AtomicBool::new(cancelled);
+        hash_file(path, classified, settings, buf, &cancelled, &mut Unpaced, on_read)
+    }
+
     fn hash(path: &Path, settings: ReadSettings) -> Outcome {
-        hash_file(
-            path,
-            None,
-            settings,
-            &mut vec![0; 4096],
-            &AtomicBool::new(false),
-            &mut Unpaced,
-            |_| {},
-        )
+        unpaced(path, None, settings, &mut vec![0; 4096], false, |_| {})
     }
 
     #[test]
@@ -403,9 +417,7 @@ mod tests {
         }
         assert_eq!(pages().expect("cachestat (Linux 6.5+)"), 0, "evicted before the read");
         let mut buf = vec![0; (1 << 20) + 1];
-        let run = |settings, buf: &mut [u8]| {
-            hash_file(&path, None, settings, buf, &AtomicBool::new(false), &mut Unpaced, |_| {})
-        };
+        let run = |settings, buf: &mut [u8]| unpaced(&path, None, settings, buf, false, |_| {});
         let out = run(SETTINGS, &mut buf);
         assert_eq!((out.status, out.size), (Status::Ok, data.len() as u64));
         assert_eq!(out.digest, digest_bytes(Algorithm::Sha256, &data));
@@ -423,15 +435,7 @@ mod tests {
         // Less than a page: no aligned part, so the direct read fails with EINVAL (or the file
         // system has no direct I/O at all), and the reader carries on buffered.
         ADVICE_GIVEN.with(|given| given.borrow_mut().clear());
-        let out = hash_file(
-            &path,
-            None,
-            SETTINGS,
-            &mut [0; 1000],
-            &AtomicBool::new(false),
-            &mut Unpaced,
-            |_| {},
-        );
+        let out = unpaced(&path, None, SETTINGS, &mut [0; 1000], false, |_| {});
         assert_eq!((out.status, out.size), (Status::Ok, data.len() as u64));
         assert_eq!(out.digest, digest_bytes(Algorithm::Sha256, &data));
         // Buffered from the start or after the fallback, a large file reads with doubled readahead.
@@ -444,15 +448,7 @@ mod tests {
         let dir = TempDir::new("unit");
         let path = dir.file("big", &vec![1u8; 10_000]);
         let mut chunks = Vec::new();
-        hash_file(
-            &path,
-            None,
-            SETTINGS,
-            &mut vec![0; 4096],
-            &AtomicBool::new(false),
-            &mut Unpaced,
-            |n| chunks.push(n),
-        );
+        unpaced(&path, None, SETTINGS, &mut vec![0; 4096], false, |n| chunks.push(n));
         assert_eq!(chunks, vec![4096, 4096, 1808]);
     }
 
@@ -512,15 +508,7 @@ mod tests {
     fn cancellation_stops_between_reads() {
         let dir = TempDir::new("unit");
         let path = dir.file("f", &[0; 100]);
-        let out = hash_file(
-            &path,
-            None,
-            SETTINGS,
-            &mut [0; 16],
-            &AtomicBool::new(true),
-            &mut Unpaced,
-            |_| {},
-        );
+        let out = unpaced(&path, None, SETTINGS, &mut [0; 16], true, |_| {});
         assert_eq!(out.status, Status::Cancelled);
     }
 
@@ -529,21 +517,13 @@ mod tests {
         let dir = TempDir::new("unit");
         let path = dir.file("growing", &[7; 64]);
         let mut appended = false;
-        let out = hash_file(
-            &path,
-            None,
-            SETTINGS,
-            &mut [0; 16],
-            &AtomicBool::new(false),
-            &mut Unpaced,
-            |_| {
-                if !appended {
-                    appended = true;
-                    let mut f = OpenOptions::new().append(true).open(&path).unwrap();
-                    std::io::Write::write_all(&mut f, b"more").unwrap();
-                }
-            },
-        );
+        let out = unpaced(&path, None, SETTINGS, &mut [0; 16], false, |_| {
+            if !appended {
+                appended = true;
+                let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+                std::io::Write::write_all(&mut f, b"more").unwrap();
+            }
+        });
         assert_eq!(out.status, Status::Changed);
     }
 
@@ -552,25 +532,17 @@ mod tests {
         let dir = TempDir::new("unit");
         let path = dir.file("rewritten", &[7; 64]);
         let mut rewritten = false;
-        let out = hash_file(
-            &path,
-            None,
-            SETTINGS,
-            &mut [0; 16],
-            &AtomicBool::new(false),
-            &mut Unpaced,
-            |_| {
-                if !rewritten {
-                    rewritten = true;
-                    let mut f = OpenOptions::new().write(true).open(&path).unwrap();
-                    std::io::Write::write_all(&mut f, &[8; 64]).unwrap();
-                    // A coarse clock may stamp the write with the time the file already had: give
-                    // it an mtime of its own, as a writer a clock tick later would.
-                    let later = SystemTime::now() + Duration::from_secs(1);
-                    f.set_times(FileTimes::new().set_modified(later)).unwrap();
-                }
-            },
-        );
+        let out = unpaced(&path, None, SETTINGS, &mut [0; 16], false, |_| {
+            if !rewritten {
+                rewritten = true;
+                let mut f = OpenOptions::new().write(true).open(&path).unwrap();
+                std::io::Write::write_all(&mut f, &[8; 64]).unwrap();
+                // A coarse clock may stamp the write with the time the file already had: give
+                // it an mtime of its own, as a writer a clock tick later would.
+                let later = SystemTime::now() + Duration::from_secs(1);
+                f.set_times(FileTimes::new().set_modified(later)).unwrap();
+            }
+        });
         assert_eq!(out.status, Status::Changed);
     }
 
@@ -579,20 +551,12 @@ mod tests {
         let dir = TempDir::new("unit");
         let path = dir.file("vanishing", &[3; 64]);
         let mut deleted = false;
-        let out = hash_file(
-            &path,
-            None,
-            SETTINGS,
-            &mut [0; 16],
-            &AtomicBool::new(false),
-            &mut Unpaced,
-            |_| {
-                if !deleted {
-                    deleted = true;
-                    std::fs::remove_file(&path).unwrap();
-                }
-            },
-        );
+        let out = unpaced(&path, None, SETTINGS, &mut [0; 16], false, |_| {
+            if !deleted {
+                deleted = true;
+                std::fs::remove_file(&path).unwrap();
+            }
+        });
         // Unlinking changes ctime (link count), so it is reported rather than silently hashed.
         assert_eq!(out.status, Status::Changed);
     }
@@ -603,15 +567,7 @@ mod tests {
         let mut seen = Snapshot::of(&std::fs::metadata(path).unwrap());
         (seen.dev, seen.size) = (dev, size);
         let classified = Some(seen);
-        hash_file(
-            path,
-            classified,
-            SETTINGS,
-            &mut [0; 16],
-            &AtomicBool::new(false),
-            &mut Unpaced,
-            |_| {},
-        )
+        unpaced(path, classified, SETTINGS, &mut [0; 16], false, |_| {})
     }
 
     #[test]
@@ -646,15 +602,7 @@ mod tests {
         let settings = ReadSettings { settle: Duration::from_millis(50), ..SETTINGS };
         let count = |path: &Path| {
             let mut read = 0;
-            let out = hash_file(
-                path,
-                None,
-                settings,
-                &mut [0; 4096],
-                &AtomicBool::new(false),
-                &mut Unpaced,
-                |n| read += n,
-            );
+            let out = unpaced(path, None, settings, &mut [0; 4096], false, |n| read += n);
             (out, read)
         };
         let fresh = dir.file("fresh", &data);
@@ -668,20 +616,12 @@ mod tests {
         // A file that moves between the two reads is changed, not hashed.
         let moving = dir.file("moving", &data);
         let mut rewritten = false;
-        let out = hash_file(
-            &moving,
-            None,
-            settings,
-            &mut [0; 4096],
-            &AtomicBool::new(false),
-            &mut Unpaced,
-            |_| {
-                if !rewritten {
-                    rewritten = true;
-                    std::fs::write(&moving, vec![5u8; 10_000]).unwrap(); // after the first read
-                }
-            },
-        );
+        let out = unpaced(&moving, None, settings, &mut [0; 4096], false, |_| {
+            if !rewritten {
+                rewritten = true;
+                std::fs::write(&moving, vec![5u8; 10_000]).unwrap(); // after the first read
+            }
+        });
         assert_eq!(out.status, Status::Changed);
     }
 
@@ -729,15 +669,7 @@ mod tests {
         for _ in 0..150 {
             let seen = Snapshot::of(&std::fs::metadata(&path).unwrap());
             let classified = Some(seen);
-            let out = hash_file(
-                &path,
-                classified,
-                settings,
-                &mut buf,
-                &AtomicBool::new(false),
-                &mut Unpaced,
-                |_| {},
-            );
+            let out = unpaced(&path, classified, settings, &mut buf, false, |_| {});
             match out.status {
                 Status::Ok if good.contains(&out.digest) => ok += 1,
                 Status::Ok => torn += 1,
@@ -803,15 +735,7 @@ mod tests {
             let classified = Some(seen);
             let settings = ReadSettings { settle: SETTLE, ..SETTINGS };
             let mut buf = vec![0; (1 << 20) + 1];
-            let out = hash_file(
-                path,
-                classified,
-                settings,
-                &mut buf,
-                &AtomicBool::new(false),
-                &mut Unpaced,
-                |_| {},
-            );
+            let out = unpaced(path, classified, settings, &mut buf, false, |_| {});
             let content = std::fs::read(path).unwrap();
             assert_eq!(out.status, Status::Ok, "{}", path.display());
             assert_eq!(

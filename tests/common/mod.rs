@@ -220,6 +220,39 @@ impl SimMount {
     }
 }
 
+/// Hashes `files` (source paths and contents) as the simulator at `mount` serves them, all
+/// queued at once, in reverse if `reverse`; checks that every one has the right digest, and
+/// returns the session with its results.
+pub fn hash_through(
+    mount: &SimMount,
+    files: &[(PathBuf, Vec<u8>)],
+    config: multipool::Config,
+    reverse: bool,
+) -> (multipool::Session, Vec<multipool::FileResult>) {
+    use multipool::{digest_bytes, Algorithm, PollOutcome, Session, Status};
+    let session = Session::new(config).unwrap();
+    let mut paths: Vec<(PathBuf, u64)> = files
+        .iter()
+        .enumerate()
+        .map(|(i, (p, _))| (mount.mount_point.join(p.file_name().unwrap()), i as u64))
+        .collect();
+    if reverse {
+        paths.reverse();
+    }
+    session.enqueue_many(paths).unwrap();
+    session.finish();
+    let mut results = Vec::new();
+    let timeout = Some(std::time::Duration::from_secs(300));
+    while session.poll(&mut results, 256, timeout).unwrap() != PollOutcome::Done {}
+    assert_eq!(results.len(), files.len());
+    for r in &results {
+        let (path, contents) = &files[r.tag as usize];
+        assert_eq!(r.status, Status::Ok, "{}", path.display());
+        assert_eq!(r.digest, digest_bytes(Algorithm::Sha256, contents), "{}", path.display());
+    }
+    (session, results)
+}
+
 impl Drop for SimMount {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg(&self.mount_point).status();
