@@ -79,7 +79,7 @@ fn a_spinning_disk_that_claims_to_be_an_ssd_is_read_by_one_reader_in_disk_order(
 }
 
 /// A device of 8 channels that each take 10 ms a request: the controller doubles its reads in
-/// flight while the throughput grows, reaches 8 within a few hundred requests, and settles
+/// flight while the throughput grows, reaches 8 within about a second of work, and settles
 /// there (16 read no faster).
 #[test]
 fn a_parallel_device_is_climbed_to_its_channels() {
@@ -94,8 +94,10 @@ fn a_parallel_device_is_climbed_to_its_channels() {
     assert!(max_in_flight >= 8, "at most {max_in_flight} in flight: {device:?}");
     let reached = mount.reached(8).unwrap();
     eprintln!("parallel: 8 in flight after {reached} requests; {:?}", device.reads);
-    // 1, 2, 4, 8 readers for a window each (30 ms, at least as many reads as readers).
-    assert!(reached <= 150, "8 in flight only after {reached} requests");
+    // 1, 2, 4, 8 readers for a window each (30 ms and 4 reads at least): about 30 requests;
+    // a noisy window that stops the doubling early leaves it to the next probe up, 16 windows
+    // on. 400 requests of 10 ms at 4 in flight on average are about a second of work.
+    assert!(reached <= 400, "8 in flight only after {reached} requests");
     assert!((8..=16).contains(&device.reads.chosen), "{device:?}");
     assert!(!device.reads.disk_order);
 }

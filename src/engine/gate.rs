@@ -114,9 +114,10 @@ impl ReadGate {
         self.lock().controller.limit()
     }
 
-    /// Tasks waiting for a permit.
-    pub(super) fn waiting(&self) -> usize {
-        self.lock().waiting
+    /// Permits free now, and tasks waiting for one.
+    pub(super) fn occupancy(&self) -> (usize, usize) {
+        let state = self.lock();
+        (state.controller.limit().saturating_sub(state.in_use), state.waiting)
     }
 
     /// The controller's verdict.

@@ -50,6 +50,9 @@ struct LaneState {
     pending: PendingQueue<Job>,
     /// Tasks spawned on the pool and not finished.
     tasks: usize,
+    /// Of those, the ones that have not yet found out whether their first file is read from the
+    /// device (then they are at the gate) or from the page cache.
+    unsettled: usize,
     /// Files the running tasks may still take: the feeder starts another task only for files
     /// beyond these, so that small files gather in tasks of up to
     /// [`SMALL_FILES_PER_TASK`](super::batch::SMALL_FILES_PER_TASK) instead of costing a task each.
@@ -68,7 +71,8 @@ struct LaneState {
     starved: bool,
 }
 
-/// How many tasks a feeder may have running, and start in one go.
+/// How many tasks a feeder may have running, and how many of them may be waiting at the
+/// device's gate or on their way to it (unsettled).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct TaskLimit {
     pub(super) most: usize,
@@ -100,6 +104,7 @@ impl Lane {
         let state = LaneState {
             pending,
             tasks: 0,
+            unsettled: 0,
             reserved: 0,
             wake: false,
             sleeping: false,
@@ -143,10 +148,11 @@ impl Lane {
     /// The gate limits the reads from the device, not the tasks: files found in the page cache
     /// pass it and keep every thread busy at CPU speed (a task limit that followed the gate cost
     /// 4–6% of a warm run: the pool idled while the feeder woke). But a task waiting at the gate
-    /// holds the file it took, out of the lane where an elevator would order it: so while tasks
-    /// wait there, the feeder starts only as many more as leave `cpus × per_thread` waiting, and
-    /// a lane in on-disk order gets tasks only for the reads allowed, its files taken from the
-    /// elevator as the reader is ready for them.
+    /// holds the file it took, out of the lane where an elevator would order it: so the feeder
+    /// keeps no more tasks waiting there, or on their way to it, than there are free permits and
+    /// `cpus × per_thread` more (see [`feed`](Lane::feed)); and a lane in on-disk order gets
+    /// tasks only for the reads allowed, its files taken from the elevator as the reader is
+    /// ready for them.
     pub(super) fn task_limit(&self, threads: usize, per_thread: usize, cpus: usize) -> TaskLimit {
         let most = threads * per_thread;
         match &self.gate {
@@ -154,9 +160,10 @@ impl Lane {
                 TaskLimit { most: gate.limit().min(threads) * per_thread, burst: usize::MAX }
             }
             Some(gate) => {
-                let burst = (cpus * per_thread).saturating_sub(gate.waiting());
-                TaskLimit { most, burst }
+                let (free, waiting) = gate.occupancy();
+                TaskLimit { most, burst: (free + cpus * per_thread).saturating_sub(waiting) }
             }
+            // Whatever comes, it does not wait at a gate.
             None => TaskLimit { most, burst: usize::MAX },
         }
     }
@@ -300,6 +307,8 @@ impl Lane {
             let mut room = results_room();
             let TaskLimit { most: limit, burst } = limit();
             let mut state = self.lock();
+            // Tasks on their way to the gate count against the burst: they may be about to wait.
+            let burst = burst.saturating_sub(state.unsettled);
             let wants =
                 |s: &LaneState| !s.closed && s.pending.len() > s.reserved && s.tasks < limit;
             if room == 0 && wants(&state) && !state.starved {
@@ -321,6 +330,7 @@ impl Lane {
                 let next = state.pending.peek().map_or(0, Job::size);
                 let capacity = files_per_task(next, self.small);
                 state.tasks += 1;
+                state.unsettled += 1;
                 state.reserved += capacity;
                 reserved.push(capacity);
             }
@@ -337,22 +347,9 @@ impl Lane {
                 state.wake = false;
                 continue;
             }
-            // Stopped by the burst: the tasks just started are on their way to the gate, where
-            // the next look would not see them yet. Look again once something changes (a task
-            // ended, files came).
-            let burst_bound = reserved.len() == burst;
             state.wake = false;
             drop(state);
             reserved.drain(..).for_each(&mut start);
-            if burst_bound {
-                let mut state = self.lock();
-                if !state.wake {
-                    state.sleeping = true;
-                    state = sync::wait(&self.feeder, state, None);
-                    state.sleeping = false;
-                }
-                state.wake = false;
-            }
         }
     }
 
@@ -362,6 +359,17 @@ impl Lane {
         if state.starved {
             state.starved = false;
             starved.fetch_sub(1, Ordering::SeqCst);
+            self.raise(state);
+        }
+    }
+
+    /// A task has found out where its first file is read from (the device or the page cache),
+    /// or ended without a file: it no longer counts against the burst of tasks that may wait at
+    /// the gate, and the feeder may start another.
+    pub(super) fn task_settled(&self) {
+        let mut state = self.lock();
+        state.unsettled -= 1;
+        if state.pending.len() > state.reserved && !state.wake {
             self.raise(state);
         }
     }

@@ -12,8 +12,9 @@
 //! margins keep noise from moving it back and forth. Three windows in a row that differ from
 //! the settled throughput by [`DEVIATION`] (the load changed) start a probe at once.
 //!
-//! **Seek penalty.** When two reads in flight read slower than one by more than [`PENALTY`]
-//! (at start-up, or when a probe down to one wins by as much), the device behaves like a hard
+//! **Seek penalty.** When two reads in flight read at less than [`PENALTY`] of one's rate, in
+//! bytes and in reads per second alike (at start-up, or when a probe down to one wins by as
+//! much), the device behaves like a hard
 //! disk: it is switched to one reader (and its lane to on-disk order, by the caller), and probed
 //! with two readers again after [`HDD_REPROBE`], doubling up to [`HDD_REPROBE_MOST`] after each
 //! probe that confirms the penalty: so a noisy shared disk is not condemned by one bad window,
@@ -32,8 +33,13 @@
 use crate::device::LimitReason;
 use std::time::{Duration, Instant};
 
-/// A window lasts at least this long, and until as many reads as the limit have completed.
+/// A window lasts at least this long, and until as many reads as the limit (and at least
+/// [`MIN_READS`]) have completed.
 pub(super) const MIN_WINDOW: Duration = Duration::from_millis(30);
+/// Fewest reads in a window: with one or two reads of files of very different sizes, two
+/// windows of one device differ by 3x (seen on the simulated share, which a 0.8 threshold then
+/// took for a seek penalty).
+pub(super) const MIN_READS: u64 = 4;
 /// ... or at most this long, whatever has completed (a slow or stalled device).
 pub(super) const MAX_WINDOW: Duration = Duration::from_secs(2);
 /// At start-up, a doubling is kept while it raises the throughput by this factor.
@@ -42,8 +48,11 @@ pub(super) const GROWTH: f64 = 1.25;
 pub(super) const UP: f64 = 1.15;
 /// ... and a probe down if it does by this one (fewer reads, and not slower).
 pub(super) const DOWN: f64 = 1.05;
-/// Two reads in flight below this fraction of one's throughput: a seek penalty.
-pub(super) const PENALTY: f64 = 0.8;
+/// Two reads in flight below this fraction of one's throughput, in bytes and in reads per
+/// second: a seek penalty. A real one is severe (a spinning disk read by two at once loses 3-10x;
+/// the simulated disk 10x), noise in windows of a few reads of mixed sizes is not, and a false
+/// penalty costs seconds of one reader.
+pub(super) const PENALTY: f64 = 0.5;
 /// Starting high, a halving is kept while it keeps this fraction of the throughput.
 const KEEP: f64 = 0.9;
 /// A window whose reads in flight averaged less than this fraction of the limit was limited by
@@ -88,6 +97,11 @@ impl Window {
         self.bytes as f64 / self.elapsed.as_secs_f64().max(1e-6)
     }
 
+    /// Successful reads per second.
+    fn rate(&self) -> f64 {
+        self.reads.saturating_sub(self.errors) as f64 / self.elapsed.as_secs_f64().max(1e-6)
+    }
+
     /// Whether the window says anything about the device: reads that mostly succeeded.
     fn informative(&self) -> bool {
         self.bytes > 0 && self.errors * 2 <= self.reads
@@ -96,8 +110,9 @@ impl Window {
 
 #[derive(Clone, Copy, Debug)]
 enum Phase {
-    /// Doubling (or, starting high, halving); `last` is the best (or previous) window.
-    Startup { last: Option<(usize, f64)> },
+    /// Doubling (or, starting high, halving); `last` is the best (or previous) window: its
+    /// limit, throughput and read rate.
+    Startup { last: Option<(usize, f64, f64)> },
     /// Settled on `chosen`; `windows` since the last probe; the next probe goes up if `up`.
     Steady { windows: u32, up: bool },
     /// One window at `limit`, up or down from `chosen`.
@@ -125,8 +140,9 @@ pub(super) struct Controller {
     limit: usize,
     chosen: usize,
     phase: Phase,
-    /// Throughput at `chosen`, averaged.
+    /// Throughput and read rate at `chosen`, averaged.
     reference: f64,
+    rate: f64,
     /// Windows in a row that differed from `reference` by [`DEVIATION`].
     changed: u32,
 }
@@ -140,7 +156,8 @@ impl Controller {
             Start::High => max,
         };
         let phase = Phase::Startup { last: None };
-        Controller { max, start, limit, chosen: limit, phase, reference: 0.0, changed: 0 }
+        let (reference, rate, changed) = (0.0, 0.0, 0);
+        Controller { max, start, limit, chosen: limit, phase, reference, rate, changed }
     }
 
     /// The most reads in flight it allows.
@@ -179,13 +196,15 @@ impl Controller {
 
     /// Whether a window that has lasted `elapsed` with `reads` completed reads may close.
     pub(super) fn window_closes(&self, elapsed: Duration, reads: u64) -> bool {
-        (elapsed >= MIN_WINDOW && reads >= self.limit as u64) || elapsed >= MAX_WINDOW
+        let enough = reads >= (self.limit as u64).max(MIN_READS);
+        (elapsed >= MIN_WINDOW && enough) || elapsed >= MAX_WINDOW
     }
 
     /// Takes in a closed window, measured under the current limit; returns what changed.
     pub(super) fn observe(&mut self, window: Window, now: Instant) -> Option<Change> {
         let before = self.limit;
         let penalty = self.step(window, now);
+
         debug_assert!((1..=self.max).contains(&self.limit));
         (self.limit != before || penalty)
             .then_some(Change { limit: self.limit, seek_penalty: penalty })
@@ -203,20 +222,20 @@ impl Controller {
             return false;
         }
         let saturated = window.in_flight >= SATURATED * self.limit as f64;
-        let throughput = window.throughput();
+        let (throughput, rate) = (window.throughput(), window.rate());
         match self.phase {
             Phase::Startup { last } => {
                 if !saturated {
                     return false; // more reads would not be used: wait for files
                 }
                 match self.start {
-                    Start::Low => self.start_low(last, throughput, now),
-                    Start::High => self.start_high(last, throughput, now),
+                    Start::Low => self.start_low(last, (throughput, rate), now),
+                    Start::High => self.start_high(last, (throughput, rate), now),
                 }
             }
             Phase::Steady { windows, up } => {
                 if saturated {
-                    self.follow(throughput);
+                    self.follow(throughput, rate);
                 }
                 let windows = windows + 1;
                 self.phase = Phase::Steady { windows, up };
@@ -238,9 +257,10 @@ impl Controller {
                     return false;
                 }
                 let gain = throughput / self.reference.max(f64::MIN_POSITIVE);
+                let faster = rate / self.rate.max(f64::MIN_POSITIVE);
                 self.chosen = self.limit;
-                self.reference = throughput;
-                if !up && self.limit == 1 && gain * PENALTY >= 1.0 {
+                (self.reference, self.rate) = (throughput, rate);
+                if !up && self.limit == 1 && gain * PENALTY >= 1.0 && faster * PENALTY >= 1.0 {
                     self.treat_as_hdd(now, HDD_REPROBE);
                     return true;
                 }
@@ -252,7 +272,7 @@ impl Controller {
                 false
             }
             Phase::Hdd { next_probe, backoff } => {
-                self.follow(throughput);
+                self.follow(throughput, rate);
                 if now >= next_probe && self.max > 1 {
                     self.limit = 2;
                     self.phase = Phase::HddProbe { backoff };
@@ -263,7 +283,7 @@ impl Controller {
                 if saturated && throughput >= GROWTH * self.reference {
                     // Two readers pay after all (the device, or its load, changed).
                     self.chosen = 2;
-                    self.reference = throughput;
+                    (self.reference, self.rate) = (throughput, rate);
                     self.back_to_steady();
                 } else {
                     self.back_to_hdd(now, (backoff * 2).min(HDD_REPROBE_MOST));
@@ -273,71 +293,88 @@ impl Controller {
         }
     }
 
-    fn start_low(&mut self, last: Option<(usize, f64)>, throughput: f64, now: Instant) -> bool {
+    /// `seen` is the window's throughput and read rate.
+    fn start_low(
+        &mut self,
+        last: Option<(usize, f64, f64)>,
+        seen: (f64, f64),
+        now: Instant,
+    ) -> bool {
+        let (throughput, rate) = seen;
         let best = match last {
-            Some((limit, best)) if throughput < GROWTH * best => (limit, best),
+            Some((limit, best, best_rate)) if throughput < GROWTH * best => {
+                (limit, best, best_rate)
+            }
             _ => {
                 // The first window, or a doubling that paid: double again, or settle at the top.
                 if self.limit < self.max {
-                    self.phase = Phase::Startup { last: Some((self.limit, throughput)) };
+                    self.phase = Phase::Startup { last: Some((self.limit, throughput, rate)) };
                     self.limit = (self.limit * 2).min(self.max);
                 } else {
-                    self.settle(self.limit, throughput);
+                    self.settle(self.limit, seen);
                 }
                 return false;
             }
         };
-        if best.0 == 1 && throughput < PENALTY * best.1 {
-            self.reference = best.1;
+        if best.0 == 1 && throughput < PENALTY * best.1 && rate < PENALTY * best.2 {
+            (self.reference, self.rate) = (best.1, best.2);
             self.treat_as_hdd(now, HDD_REPROBE);
             return true;
         }
         // Not a quarter faster: the higher limit is kept only if it is faster by as much as a
         // settled probe up would need to be.
         if throughput >= UP * best.1 {
-            self.settle(self.limit, throughput);
+            self.settle(self.limit, seen);
         } else {
-            self.settle(best.0, best.1);
+            self.settle(best.0, (best.1, best.2));
         }
         false
     }
 
-    fn start_high(&mut self, last: Option<(usize, f64)>, throughput: f64, now: Instant) -> bool {
-        if let Some((previous, before)) = last {
+    fn start_high(
+        &mut self,
+        last: Option<(usize, f64, f64)>,
+        seen: (f64, f64),
+        now: Instant,
+    ) -> bool {
+        let (throughput, rate) = seen;
+        if let Some((previous, before, before_rate)) = last {
             if throughput < KEEP * before {
-                self.settle(previous, before); // halving cost: the previous limit it is
+                self.settle(previous, (before, before_rate)); // halving cost: the previous one
                 return false;
             }
-            if self.limit == 1 && throughput * PENALTY >= before {
-                self.reference = throughput;
+            if self.limit == 1 && throughput * PENALTY >= before && rate * PENALTY >= before_rate {
+                (self.reference, self.rate) = seen;
                 self.treat_as_hdd(now, HDD_REPROBE);
                 return true;
             }
         }
         if self.limit > 1 {
-            self.phase = Phase::Startup { last: Some((self.limit, throughput)) };
+            self.phase = Phase::Startup { last: Some((self.limit, throughput, rate)) };
             self.limit /= 2;
         } else {
-            self.settle(1, throughput);
+            self.settle(1, seen);
         }
         false
     }
 
     /// Adds a window at the settled limit to the reference, and counts it if it differs much.
-    fn follow(&mut self, throughput: f64) {
+    fn follow(&mut self, throughput: f64, rate: f64) {
         let far =
             throughput > DEVIATION * self.reference || throughput * DEVIATION < self.reference;
         self.changed = if far { self.changed + 1 } else { 0 };
-        self.reference = if self.changed >= CHANGED_WINDOWS {
-            throughput // a new load: measure from here
+        if self.changed >= CHANGED_WINDOWS {
+            (self.reference, self.rate) = (throughput, rate); // a new load: measure from here
         } else {
-            (1.0 - EWMA) * self.reference + EWMA * throughput
-        };
+            self.reference = (1.0 - EWMA) * self.reference + EWMA * throughput;
+            self.rate = (1.0 - EWMA) * self.rate + EWMA * rate;
+        }
     }
 
-    fn settle(&mut self, limit: usize, throughput: f64) {
+    /// Settles on `limit`, whose window saw `seen` (throughput, read rate).
+    fn settle(&mut self, limit: usize, seen: (f64, f64)) {
         self.chosen = limit;
-        self.reference = throughput;
+        (self.reference, self.rate) = seen;
         self.back_to_steady();
     }
 

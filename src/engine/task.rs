@@ -46,7 +46,10 @@ pub(super) fn spawn<'s>(scope: &Scope<'s>, state: &'s State, lane: &'s Lane, cap
 /// their results together; returns how many it took. Never unwinds: a panic becomes an
 /// `Internal` result, so every path still gets exactly one.
 fn run(state: &State, lane: &Lane, capacity: usize) -> usize {
-    let Some(first) = lane.pop(Take::First) else { return 0 };
+    let Some(first) = lane.pop(Take::First) else {
+        lane.task_settled();
+        return 0;
+    };
     let device = device_of(state, lane, first.device);
     let device: &Device = &device;
     RESULTS.with(|results| {
@@ -62,7 +65,7 @@ fn run(state: &State, lane: &Lane, capacity: usize) -> usize {
         let share = 1 + budget.files_left();
         state.in_flight(share);
         let mut files = 1;
-        let mut pace = Paced { state, lane, held: false };
+        let mut pace = Paced { state, lane, held: false, settled: false };
         hash_and_settle(state, device, first, &mut pace, &mut results, &mut tally);
         while let Some(limit) = budget.limit() {
             let take = Take::SmallFrom { device: device.index, limit };
@@ -147,11 +150,26 @@ struct Paced<'a> {
     state: &'a State,
     lane: &'a Lane,
     held: bool,
+    /// The task has told its lane where its first file is read from (see `Lane::task_settled`).
+    settled: bool,
+}
+
+impl Paced<'_> {
+    fn settle(&mut self) {
+        if !self.settled {
+            self.settled = true;
+            self.lane.task_settled();
+        }
+    }
 }
 
 impl read::Pace for Paced<'_> {
     fn is_active(&self) -> bool {
         self.lane.gate().is_some()
+    }
+
+    fn classified(&mut self, _from_device: bool) {
+        self.settle();
     }
 
     fn start(&mut self) {
@@ -176,6 +194,7 @@ impl read::Pace for Paced<'_> {
 
 impl Drop for Paced<'_> {
     fn drop(&mut self) {
+        self.settle(); // a task whose files never got as far as a read
         if let (true, Some(gate)) = (self.held, self.lane.gate()) {
             gate.release();
         }

@@ -107,6 +107,8 @@ pub(crate) trait Pace {
     /// [`start`]: Pace::start
     /// [`done`]: Pace::done
     fn is_active(&self) -> bool;
+    /// Told, for each file, whether its reads go to the device (only when active).
+    fn classified(&mut self, from_device: bool);
     /// Before a read from the device: returns once it may start.
     fn start(&mut self);
     /// After it: the bytes it returned, `None` if it failed.
@@ -123,6 +125,7 @@ impl Pace for Unpaced {
     fn is_active(&self) -> bool {
         false
     }
+    fn classified(&mut self, _: bool) {}
     fn start(&mut self) {}
     fn done(&mut self, _: Option<u64>) {}
 }
@@ -221,6 +224,9 @@ fn attempt(
         // `stat` then vouches for it. Anything else starts again the careful way.
         let started = SystemTime::now();
         let device = pace.is_active() && !wholly_cached(sys::cached_pages(&file).ok(), seen.size);
+        if pace.is_active() {
+            pace.classified(device);
+        }
         if let Ok(n) = paced(device, pace, || (&file).read(buf)) {
             if n as u64 == seen.size && file.metadata().is_ok_and(|m| Snapshot::of(&m) == seen) {
                 on_read(n as u64);
@@ -271,6 +277,9 @@ fn attempt(
                 !wholly_cached(sys::cached_pages_in(&file, first.max(1)).ok(), first)
             }
         };
+    if pace.is_active() {
+        pace.classified(device);
+    }
     if !direct {
         read_buffered();
     }

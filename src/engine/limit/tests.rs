@@ -17,7 +17,7 @@ fn run(
         let elapsed = MIN_WINDOW;
         let bytes = (device(limit, i) * 1e6 * elapsed.as_secs_f64()) as u64;
         let window =
-            Window { reads: limit as u64 * 4, errors: 0, bytes, elapsed, in_flight: limit as f64 };
+            Window { reads: reads_of(bytes), errors: 0, bytes, elapsed, in_flight: limit as f64 };
         now += elapsed;
         let before = controller.limit();
         if let Some(change) = controller.observe(window, now) {
@@ -30,6 +30,11 @@ fn run(
         assert!(after <= before * 2 && after * 2 >= before, "{before} -> {after}");
     }
     seen
+}
+
+/// Reads of 1 MiB that returned `bytes`.
+fn reads_of(bytes: u64) -> u64 {
+    (bytes >> 20).max(1)
 }
 
 /// A spinning disk: one reader streams, two or more seek between every request.
@@ -59,9 +64,15 @@ fn a_seek_penalty_is_found_after_one_window_with_two_readers() {
 fn the_penalty_is_reported_once_as_a_change() {
     let mut c = Controller::new(16, Start::Low);
     let now = Instant::now();
-    let window = |bytes| Window { reads: 4, errors: 0, bytes, elapsed: MIN_WINDOW, in_flight: 2.0 };
-    assert_eq!(c.observe(Window { in_flight: 1.0, ..window(4_500_000) }, now).unwrap().limit, 2);
-    let change = c.observe(window(450_000), now).unwrap();
+    let window =
+        |bytes, reads| Window { reads, errors: 0, bytes, elapsed: MIN_WINDOW, in_flight: 2.0 };
+    let one = Window { in_flight: 1.0, ..window(4_500_000, 4) };
+    assert_eq!(c.observe(one, now).unwrap().limit, 2);
+    // Slower in bytes but not in reads (smaller files came): no penalty, not a doubling either.
+    let mut other = Controller::new(16, Start::Low);
+    other.observe(one, now);
+    assert!(other.observe(window(450_000, 4), now).is_some_and(|c| !c.seek_penalty));
+    let change = c.observe(window(450_000, 1), now).unwrap();
     assert_eq!(change, Change { limit: 1, seek_penalty: true });
 }
 
@@ -142,12 +153,15 @@ fn a_seek_penalty_is_probed_again_and_lifted_when_it_is_gone() {
     // A shared disk that was busy for a while: one bad window must not condemn it.
     let mut now = Instant::now();
     let mut c = Controller::new(16, Start::Low);
-    let window = |mbs: f64, limit: usize| Window {
-        reads: 8,
-        errors: 0,
-        bytes: (mbs * 1e6 * MIN_WINDOW.as_secs_f64()) as u64,
-        elapsed: MIN_WINDOW,
-        in_flight: limit as f64,
+    let window = |mbs: f64, limit: usize| {
+        let bytes = (mbs * 1e6 * MIN_WINDOW.as_secs_f64()) as u64;
+        Window {
+            reads: reads_of(bytes),
+            errors: 0,
+            bytes,
+            elapsed: MIN_WINDOW,
+            in_flight: limit as f64,
+        }
     };
     c.observe(window(150.0, 1), now);
     assert!(c.observe(window(15.0, 2), now).unwrap().seek_penalty);
@@ -177,7 +191,8 @@ fn re_probes_of_a_real_penalty_back_off() {
             probes.push(now - start);
         }
         let bytes = (spinning(limit, 0) * 1e6 * MIN_WINDOW.as_secs_f64()) as u64;
-        let w = Window { reads: 8, errors: 0, bytes, elapsed: MIN_WINDOW, in_flight: limit as f64 };
+        let (reads, in_flight) = (reads_of(bytes), limit as f64);
+        let w = Window { reads, errors: 0, bytes, elapsed: MIN_WINDOW, in_flight };
         now += MIN_WINDOW;
         c.observe(w, now);
     }
@@ -204,9 +219,36 @@ fn failing_stalled_or_idle_windows_move_nothing() {
 fn windows_close_after_enough_reads_and_time_or_at_the_longest() {
     let mut c = Controller::new(16, Start::Low);
     assert!(!c.window_closes(MIN_WINDOW / 2, 100));
-    assert!(c.window_closes(MIN_WINDOW, 1));
+    assert!(!c.window_closes(MIN_WINDOW, MIN_READS - 1), "too few reads to tell anything");
+    assert!(c.window_closes(MIN_WINDOW, MIN_READS));
     c.limit = 8;
     assert!(!c.window_closes(MIN_WINDOW, 7));
     assert!(c.window_closes(MIN_WINDOW, 8));
     assert!(c.window_closes(MAX_WINDOW, 0));
+}
+
+#[test]
+fn files_of_mixed_sizes_on_a_share_are_no_seek_penalty() {
+    // A share: 80 reads a second per reader in flight, up to 64; each read a file of 8 KiB to
+    // 512 KiB (log-uniform, a fixed sequence), so windows of a few reads differ a lot in bytes.
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut size = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let unit = (seed >> 11) as f64 / (1u64 << 53) as f64;
+        (8192.0 * 64f64.powf(unit)) as u64
+    };
+    let mut c = Controller::new(64, Start::Low);
+    let mut now = Instant::now();
+    for _ in 0..300 {
+        let limit = c.limit();
+        let reads = (80 * limit as u64 * MIN_WINDOW.as_millis() as u64 / 1000).max(MIN_READS);
+        let elapsed = Duration::from_secs_f64(reads as f64 / (80.0 * limit.min(64) as f64));
+        let bytes = (0..reads).map(|_| size()).sum();
+        let w = Window { reads, errors: 0, bytes, elapsed, in_flight: limit as f64 };
+        now += elapsed;
+        assert!(!c.observe(w, now).is_some_and(|change| change.seek_penalty), "at {limit}");
+    }
+    assert!(c.chosen() >= 16, "settled on {}", c.chosen());
 }
