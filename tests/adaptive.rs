@@ -79,8 +79,8 @@ fn a_spinning_disk_that_claims_to_be_an_ssd_is_read_by_one_reader_in_disk_order(
 }
 
 /// A device of 8 channels that each take 10 ms a request: the controller doubles its reads in
-/// flight while the throughput grows, reaches 8 within about a second of work, and settles
-/// there (16 read no faster).
+/// flight while the throughput grows, reaches 8 within about a second of work, and settles at
+/// 8 or a little above.
 #[test]
 fn a_parallel_device_is_climbed_to_its_channels() {
     if !can_fuse("a_parallel_device_is_climbed_to_its_channels") {
@@ -98,7 +98,9 @@ fn a_parallel_device_is_climbed_to_its_channels() {
     // a noisy window that stops the doubling early leaves it to the next probe up, 16 windows
     // on. 400 requests of 10 ms at 4 in flight on average are about a second of work.
     assert!(reached <= 400, "8 in flight only after {reached} requests");
-    assert!((8..=16).contains(&device.reads.chosen), "{device:?}");
+    // 8 or more: readers beyond the channels also hide the per-file work between reads (open,
+    // fstat, hashing), which the measurement may find worth 15%.
+    assert!((8..=32).contains(&device.reads.chosen), "{device:?}");
     assert!(!device.reads.disk_order);
 }
 

@@ -53,6 +53,10 @@ struct LaneState {
     /// Of those, the ones that have not yet found out whether their first file is read from the
     /// device (then they are at the gate) or from the page cache.
     unsettled: usize,
+    /// Tasks in a row whose first file was in the page cache: while it is long, the lane is
+    /// being read from memory and its tasks do not wait at the gate, so the feeder does not
+    /// hold them back (each wake-up to start one more cost 3-4% of a warm run).
+    cached_streak: usize,
     /// Files the running tasks may still take: the feeder starts another task only for files
     /// beyond these, so that small files gather in tasks of up to
     /// [`SMALL_FILES_PER_TASK`](super::batch::SMALL_FILES_PER_TASK) instead of costing a task each.
@@ -70,6 +74,10 @@ struct LaneState {
     /// session's starved lanes until room is made.
     starved: bool,
 }
+
+/// Tasks in a row whose first file was cached, after which the feeder stops counting tasks on
+/// their way to the gate (see `LaneState::cached_streak`).
+const CACHED_STREAK: usize = 32;
 
 /// How many tasks a feeder may have running, and how many of them may be waiting at the
 /// device's gate or on their way to it (unsettled).
@@ -105,6 +113,7 @@ impl Lane {
             pending,
             tasks: 0,
             unsettled: 0,
+            cached_streak: 0,
             reserved: 0,
             wake: false,
             sleeping: false,
@@ -308,7 +317,11 @@ impl Lane {
             let TaskLimit { most: limit, burst } = limit();
             let mut state = self.lock();
             // Tasks on their way to the gate count against the burst: they may be about to wait.
-            let burst = burst.saturating_sub(state.unsettled);
+            let burst = if state.cached_streak >= CACHED_STREAK {
+                usize::MAX
+            } else {
+                burst.saturating_sub(state.unsettled)
+            };
             let wants =
                 |s: &LaneState| !s.closed && s.pending.len() > s.reserved && s.tasks < limit;
             if room == 0 && wants(&state) && !state.starved {
@@ -366,9 +379,15 @@ impl Lane {
     /// A task has found out where its first file is read from (the device or the page cache),
     /// or ended without a file: it no longer counts against the burst of tasks that may wait at
     /// the gate, and the feeder may start another.
-    pub(super) fn task_settled(&self) {
+    /// `from_device`: whether its first file is read from the device; `None` if it read none.
+    pub(super) fn task_settled(&self, from_device: Option<bool>) {
         let mut state = self.lock();
         state.unsettled -= 1;
+        match from_device {
+            Some(true) => state.cached_streak = 0,
+            Some(false) => state.cached_streak += 1,
+            None => {}
+        }
         if state.pending.len() > state.reserved && !state.wake {
             self.raise(state);
         }

@@ -5,20 +5,21 @@
 //! # The algorithm
 //! Like the start-up of BBR (and desync's adaptive limit), it starts at one read and doubles
 //! the limit after every window whose throughput beat the best so far by a quarter
-//! ([`GROWTH`]); the first doubling that does not pay settles it on the better of the last two
-//! limits. From then on it hill-climbs: every [`PROBE_EVERY`] windows it tries, for one window,
-//! twice the limit (kept if it reads [`UP`] times faster) or half of it (kept if it reads
-//! [`DOWN`] times faster), alternately. A step is never more than a factor of two, and the
-//! margins keep noise from moving it back and forth. Three windows in a row that differ from
-//! the settled throughput by [`DEVIATION`] (the load changed) start a probe at once.
+//! ([`GROWTH`]); the second doubling in a row that does not pay settles it on the best limit
+//! seen (a higher one only if it was [`UP`] times faster). From then on it hill-climbs: every
+//! [`PROBE_EVERY`] windows it tries, for one window, twice the limit (kept if it reads [`UP`]
+//! times faster) or half of it (kept if it reads [`DOWN`] times faster), alternately. A step is
+//! never more than a factor of two (but the one back from the start-up's last two doublings,
+//! four), and the margins keep noise from moving it back and forth. Three windows in a row that
+//! differ from the settled throughput by [`DEVIATION`] (the load changed) start a probe at once.
 //!
 //! **Seek penalty.** When two reads in flight read at less than [`PENALTY`] of one's rate, in
 //! bytes and in reads per second alike (at start-up, or when a probe down to one wins by as
-//! much), the device behaves like a hard
-//! disk: it is switched to one reader (and its lane to on-disk order, by the caller), and probed
-//! with two readers again after [`HDD_REPROBE`], doubling up to [`HDD_REPROBE_MOST`] after each
-//! probe that confirms the penalty: so a noisy shared disk is not condemned by one bad window,
-//! and a real hard disk pays one short probe now and then.
+//! much), the device behaves like a hard disk: it is switched to one reader (and its lane to
+//! on-disk order, by the caller), and probed with two readers again after [`HDD_REPROBE`],
+//! doubling up to [`HDD_REPROBE_MOST`] after each probe that confirms the penalty: so a noisy
+//! shared disk is not condemned by one bad window, and a real hard disk pays one short probe now
+//! and then.
 //!
 //! Starting low is the default: on a device that penalises concurrency it costs one window with
 //! two readers. Starting high ([`Start::High`], kept to measure the difference) halves from the
@@ -111,8 +112,8 @@ impl Window {
 #[derive(Clone, Copy, Debug)]
 enum Phase {
     /// Doubling (or, starting high, halving); `last` is the best (or previous) window: its
-    /// limit, throughput and read rate.
-    Startup { last: Option<(usize, f64, f64)> },
+    /// limit, throughput and read rate; `missed`: the last doubling did not pay.
+    Startup { last: Option<(usize, f64, f64)>, missed: bool },
     /// Settled on `chosen`; `windows` since the last probe; the next probe goes up if `up`.
     Steady { windows: u32, up: bool },
     /// One window at `limit`, up or down from `chosen`.
@@ -155,7 +156,7 @@ impl Controller {
             Start::Low => 1,
             Start::High => max,
         };
-        let phase = Phase::Startup { last: None };
+        let phase = Phase::Startup { last: None, missed: false };
         let (reference, rate, changed) = (0.0, 0.0, 0);
         Controller { max, start, limit, chosen: limit, phase, reference, rate, changed }
     }
@@ -224,12 +225,12 @@ impl Controller {
         let saturated = window.in_flight >= SATURATED * self.limit as f64;
         let (throughput, rate) = (window.throughput(), window.rate());
         match self.phase {
-            Phase::Startup { last } => {
+            Phase::Startup { last, missed } => {
                 if !saturated {
                     return false; // more reads would not be used: wait for files
                 }
                 match self.start {
-                    Start::Low => self.start_low(last, (throughput, rate), now),
+                    Start::Low => self.start_low(last, missed, (throughput, rate), now),
                     Start::High => self.start_high(last, (throughput, rate), now),
                 }
             }
@@ -297,6 +298,7 @@ impl Controller {
     fn start_low(
         &mut self,
         last: Option<(usize, f64, f64)>,
+        missed: bool,
         seen: (f64, f64),
         now: Instant,
     ) -> bool {
@@ -308,7 +310,8 @@ impl Controller {
             _ => {
                 // The first window, or a doubling that paid: double again, or settle at the top.
                 if self.limit < self.max {
-                    self.phase = Phase::Startup { last: Some((self.limit, throughput, rate)) };
+                    let last = Some((self.limit, throughput, rate));
+                    self.phase = Phase::Startup { last, missed: false };
                     self.limit = (self.limit * 2).min(self.max);
                 } else {
                     self.settle(self.limit, seen);
@@ -320,6 +323,14 @@ impl Controller {
             (self.reference, self.rate) = (best.1, best.2);
             self.treat_as_hdd(now, HDD_REPROBE);
             return true;
+        }
+        // As in BBR, one doubling that did not pay is not the end: a noisy window would
+        // otherwise settle a device far below its best (on the simulated SSD, 4 where 8 pay).
+        // A second miss in a row ends it, as does one that lost much.
+        if !missed && self.limit < self.max && throughput >= PENALTY * best.1 {
+            self.phase = Phase::Startup { last, missed: true };
+            self.limit = (self.limit * 2).min(self.max);
+            return false;
         }
         // Not a quarter faster: the higher limit is kept only if it is faster by as much as a
         // settled probe up would need to be.
@@ -350,7 +361,8 @@ impl Controller {
             }
         }
         if self.limit > 1 {
-            self.phase = Phase::Startup { last: Some((self.limit, throughput, rate)) };
+            let last = Some((self.limit, throughput, rate));
+            self.phase = Phase::Startup { last, missed: false };
             self.limit /= 2;
         } else {
             self.settle(1, seen);

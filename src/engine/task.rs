@@ -47,7 +47,7 @@ pub(super) fn spawn<'s>(scope: &Scope<'s>, state: &'s State, lane: &'s Lane, cap
 /// `Internal` result, so every path still gets exactly one.
 fn run(state: &State, lane: &Lane, capacity: usize) -> usize {
     let Some(first) = lane.pop(Take::First) else {
-        lane.task_settled();
+        lane.task_settled(None);
         return 0;
     };
     let device = device_of(state, lane, first.device);
@@ -155,10 +155,10 @@ struct Paced<'a> {
 }
 
 impl Paced<'_> {
-    fn settle(&mut self) {
+    fn settle(&mut self, from_device: Option<bool>) {
         if !self.settled {
             self.settled = true;
-            self.lane.task_settled();
+            self.lane.task_settled(from_device);
         }
     }
 }
@@ -168,8 +168,8 @@ impl read::Pace for Paced<'_> {
         self.lane.gate().is_some()
     }
 
-    fn classified(&mut self, _from_device: bool) {
-        self.settle();
+    fn classified(&mut self, from_device: bool) {
+        self.settle(Some(from_device));
     }
 
     fn start(&mut self) {
@@ -194,7 +194,7 @@ impl read::Pace for Paced<'_> {
 
 impl Drop for Paced<'_> {
     fn drop(&mut self) {
-        self.settle(); // a task whose files never got as far as a read
+        self.settle(None); // a task whose files never got as far as a read
         if let (true, Some(gate)) = (self.held, self.lane.gate()) {
             gate.release();
         }

@@ -25,9 +25,10 @@ fn run(
             assert!(change.seek_penalty || change.limit != before);
         }
         let after = controller.limit();
-        // Bounded steps, never zero, never above the pool.
+        // Bounded steps, never zero, never above the pool: up at most 2x; down at most 2x, or
+        // 4x where the start-up ends two doublings above the best limit it saw.
         assert!(after >= 1 && after <= controller.max, "limit {after}");
-        assert!(after <= before * 2 && after * 2 >= before, "{before} -> {after}");
+        assert!(after <= before * 2 && after * 4 >= before, "{before} -> {after}");
     }
     seen
 }
