@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{can_fuse, hash_through, SimMount, TempTree};
+use common::{can_fuse, hash_through, sim_source, SimMount, TempTree};
 use multipool::{Config, DeviceInfo, LimitReason, PollOutcome, Session, Status};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -14,18 +14,7 @@ use std::time::Duration;
 /// `count` files of `size` bytes, created in order with distinct old mtimes: the simulator lays
 /// them out (inodes 2, 3, …) in that order, and the settle margin has long passed.
 fn source(count: usize, size: usize) -> (TempTree, Vec<(PathBuf, Vec<u8>)>) {
-    let dir = TempTree::new("adaptive-src");
-    let files = (0..count)
-        .map(|i| {
-            let contents: Vec<u8> = (0..size).map(|b| (b * 13 + i * 7) as u8).collect();
-            let path = dir.file(format!("f{i:04}").as_bytes(), &contents);
-            let mtime = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000 + i as u64);
-            let file = std::fs::File::options().write(true).open(&path).unwrap();
-            file.set_times(std::fs::FileTimes::new().set_modified(mtime)).unwrap();
-            (path, contents)
-        })
-        .collect();
-    (dir, files)
+    sim_source(count, size, |i| format!("f{i:04}"))
 }
 
 /// Hashes `files` through `mount` (all queued at once, in reverse if `reverse`), checks every

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{can_fuse, hash_through, SimMount, TempTree};
+use common::{can_fuse, hash_through, sim_source, SimMount, TempTree};
 use multipool::{Config, DeviceKind, KindSource, PollOutcome, Session, Status};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -14,21 +14,8 @@ const FILES: usize = 24;
 /// A source tree whose creation order (the simulator's layout, inodes 2, 3, …) differs from name
 /// order: file `i` is created `i`-th but named after a scrambled index.
 fn source(count: usize, size: usize) -> (TempTree, Vec<(PathBuf, Vec<u8>)>) {
-    let dir = TempTree::new("sim-src");
-    let files = (0..count)
-        .map(|i| {
-            // 7 is prime to every count used here, so the names are a permutation.
-            let name = format!("f{:03}", (i * 7) % count);
-            let contents: Vec<u8> = (0..size).map(|b| (b * 31 + i * 17) as u8).collect();
-            let path = dir.file(name.as_bytes(), &contents);
-            // Distinct mtimes in creation order: a definite layout.
-            let mtime = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000 + i as u64);
-            let file = std::fs::File::options().write(true).open(&path).unwrap();
-            file.set_times(std::fs::FileTimes::new().set_modified(mtime)).unwrap();
-            (path, contents)
-        })
-        .collect();
-    (dir, files)
+    // 7 is prime to every count used here, so the names are a permutation.
+    sim_source(count, size, |i| format!("f{:03}", (i * 7) % count))
 }
 
 /// Hashes the files (as seen through `mount`) in reverse layout order, all queued at once.

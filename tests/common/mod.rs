@@ -220,6 +220,30 @@ impl SimMount {
     }
 }
 
+/// A source tree for the simulator: `count` files of `size` bytes, file `i` created `i`-th and
+/// named `name(i)`, with distinct mtimes in creation order long past (a definite layout, inodes
+/// 2, 3, … in that order, and settled files). Returns the tree and each file's path and
+/// contents, in creation order.
+pub fn sim_source(
+    count: usize,
+    size: usize,
+    name: impl Fn(usize) -> String,
+) -> (TempTree, Vec<(PathBuf, Vec<u8>)>) {
+    let dir = TempTree::new("sim-src");
+    let files = (0..count)
+        .map(|i| {
+            let contents: Vec<u8> = (0..size).map(|b| (b * 31 + i * 17) as u8).collect();
+            let path = dir.file(name(i).as_bytes(), &contents);
+            let mtime =
+                std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000 + i as u64);
+            let file = std::fs::File::options().write(true).open(&path).unwrap();
+            file.set_times(std::fs::FileTimes::new().set_modified(mtime)).unwrap();
+            (path, contents)
+        })
+        .collect();
+    (dir, files)
+}
+
 /// Hashes `files` (source paths and contents) as the simulator at `mount` serves them, all
 /// queued at once, in reverse if `reverse`; checks that every one has the right digest, and
 /// returns the session with its results.
