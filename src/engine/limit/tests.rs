@@ -232,7 +232,12 @@ fn windows_close_after_enough_reads_and_time_or_at_the_longest() {
 fn files_of_mixed_sizes_on_a_share_are_no_seek_penalty() {
     // A share: 80 reads a second per reader in flight, up to 64; each read a file of 8 KiB to
     // 512 KiB (log-uniform, a fixed sequence), so windows of a few reads differ a lot in bytes.
-    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    for start in 1..=64u64 {
+        mixed_sizes_on_a_share(start.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    }
+}
+
+fn mixed_sizes_on_a_share(mut seed: u64) {
     let mut size = || {
         seed ^= seed << 13;
         seed ^= seed >> 7;
