@@ -83,6 +83,17 @@ impl Measure {
     }
 }
 
+impl GateState {
+    /// Accounts the window for the permits held since they last changed, up to now; returns
+    /// now.
+    fn held_until_now(&mut self) -> Instant {
+        let now = Instant::now();
+        let in_use = self.in_use;
+        self.window.hold(in_use, now);
+        now
+    }
+}
+
 impl ReadGate {
     /// A gate of up to `max` reads in flight.
     pub(super) fn new(max: usize, start: Start) -> ReadGate {
@@ -145,8 +156,7 @@ impl ReadGate {
             state.waiting -= 1;
         }
         state.serving += 1;
-        let (now, in_use) = (Instant::now(), state.in_use);
-        state.window.hold(in_use, now);
+        state.held_until_now();
         state.in_use += 1;
         let more = state.waiting > 0 && state.in_use < state.controller.limit();
         drop(state);
@@ -159,8 +169,7 @@ impl ReadGate {
     /// Gives a permit back.
     pub(super) fn release(&self) {
         let mut state = self.lock();
-        let (now, in_use) = (Instant::now(), state.in_use);
-        state.window.hold(in_use, now);
+        state.held_until_now();
         state.in_use -= 1;
         let wake = state.waiting > 0;
         drop(state);
@@ -174,7 +183,7 @@ impl ReadGate {
     /// has lasted long enough, and lets the controller take it in.
     pub(super) fn record(&self, bytes: Option<u64>) -> Recorded {
         let mut state = self.lock();
-        let now = Instant::now();
+        let now = state.held_until_now();
         let window = &mut state.window;
         window.reads += 1;
         match bytes {
@@ -185,7 +194,6 @@ impl ReadGate {
         let mut recorded = Recorded::default();
         if state.controller.window_closes(elapsed, state.window.reads) {
             let in_use = state.in_use;
-            state.window.hold(in_use, now);
             let w = &state.window;
             let measured = Window {
                 reads: w.reads,

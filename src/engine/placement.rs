@@ -39,7 +39,7 @@ pub(crate) fn placement(file: &File, meta: &std::fs::Metadata) -> Result<Placeme
 /// Whether every page of the open file is in the page cache. `Err` means the kernel has no
 /// `cachestat` (before 6.5), so the caller can stop asking.
 pub(crate) fn resident(file: &File, size: u64) -> Result<bool, io::Error> {
-    Ok(sys::cached_pages(file)? >= size.div_ceil(sys::page_size()))
+    Ok(crate::read::wholly_cached(Some(sys::cached_pages(file)?), size))
 }
 
 #[cfg(test)]

@@ -132,7 +132,7 @@ impl Pace for Unpaced {
 
 /// Whether `cached` pages (from `cachestat`; `None` if unknown) hold a whole file of `size`
 /// bytes: then its reads are the page cache's, not the device's.
-fn wholly_cached(cached: Option<u64>, size: u64) -> bool {
+pub(crate) fn wholly_cached(cached: Option<u64>, size: u64) -> bool {
     cached.is_some_and(|pages| pages >= size.div_ceil(sys::page_size()))
 }
 
