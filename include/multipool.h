@@ -67,8 +67,8 @@
 /**
  * A struct's size (the `struct_size` field of `multipool_options`, `multipool_stats` or
  * `multipool_device`, or the `result_size` given to `multipool_session_poll`) is smaller than
- * the first version of that struct, or an options struct larger than this library knows has
- * non-zero bytes in the fields it does not know.
+ * the first version of that struct or larger than `MULTIPOOL_MAX_STRUCT_SIZE`, or an options
+ * struct larger than this library knows has non-zero bytes in the fields it does not know.
  */
 #define MULTIPOOL_ERR_STRUCT_SIZE 102
 
@@ -312,6 +312,15 @@
  * Size of `multipool_device.name`, including its terminating NUL.
  */
 #define MULTIPOOL_DEVICE_NAME_LEN 128
+
+/**
+ * The largest `struct_size` (of `multipool_options`, `multipool_stats`, `multipool_device`) and
+ * `result_size` (of `multipool_session_poll()`) the library accepts; a larger one is refused
+ * with MULTIPOOL_ERR_STRUCT_SIZE before any byte past the fields the library knows is read or
+ * written. Far above any of these structs as they will ever grow, it bounds what the library
+ * touches when a caller's size field is garbage.
+ */
+#define MULTIPOOL_MAX_STRUCT_SIZE 4096
 
 /**
  * A hashing session: one thread pool per storage device, a queue of paths in, a queue of
@@ -561,15 +570,18 @@ multipool_status multipool_options_init(struct multipool_options *options);
  *
  * Returns MULTIPOOL_OK; MULTIPOOL_ERR_NULL_POINTER if `session_out` is NULL (or the spec pointer is NULL
  * with a non-zero length); MULTIPOOL_ERR_STRUCT_SIZE for a `struct_size` smaller than the first
- * `multipool_options`, or a larger one with non-zero bytes in fields this library does not know;
+ * `multipool_options` or larger than `MULTIPOOL_MAX_STRUCT_SIZE` (refused without reading past
+ * the first field), or a larger one with non-zero bytes in fields this library does not know;
  * MULTIPOOL_ERR_INVALID_ARGUMENT for an unknown algorithm or flag, or a buffer size over 2^30; MULTIPOOL_ERR_INVALID_THREADS_SPEC; MULTIPOOL_ERR_RESOURCE_EXHAUSTED if no thread could be
  * started, or less than about 5 MiB of address space is free under the process's `RLIMIT_AS`
  * (see the README, "Running out of memory never aborts the host"). `*session_out` is written
  * only on MULTIPOOL_OK. Thread-safe.
  *
  * # Safety
- * `options` must be NULL or point to an initialised `multipool_options`; `session_out` must be NULL or
- * point to writable memory for one pointer.
+ * `options` must be NULL or point to an initialised `multipool_options` of which `struct_size`
+ * bytes are readable (the library reads `min(struct_size, its own size)` bytes, and the rest up
+ * to `struct_size` to check that they are zero); `session_out` must be NULL or point to writable
+ * memory for one pointer.
  */
 multipool_status multipool_session_new(const struct multipool_options *options,
                                        struct multipool_session **session_out);
@@ -655,9 +667,16 @@ multipool_status multipool_session_enqueue_many(const struct multipool_session *
  * memory holding pointers, such as Go under cgo's rules (`multipool_path` holds one): one byte
  * buffer and two plain arrays, all copied before the call returns.
  *
+ * The lengths are read one at a time and each is checked against what is left of `bytes_len`
+ * before the next is read: a `count` larger than the caller's arrays is refused at the first
+ * length that does not fit, without reading further.
+ *
  * Returns as `multipool_session_enqueue()`; MULTIPOOL_ERR_NULL_POINTER also if `lengths` or
  * `tags` is NULL with a non-zero `count`, or `bytes` is NULL with a non-zero `bytes_len`;
- * MULTIPOOL_ERR_INVALID_ARGUMENT if the lengths do not add up to `bytes_len`. Thread-safe.
+ * MULTIPOOL_ERR_INVALID_ARGUMENT if the lengths do not add up to `bytes_len`. The arguments are
+ * checked before the session's state: wrong lengths give MULTIPOOL_ERR_INVALID_ARGUMENT even
+ * after `multipool_session_finish()` or `multipool_session_cancel()`, right ones then give
+ * MULTIPOOL_ERR_SESSION_FINISHED or MULTIPOOL_ERR_SESSION_CANCELLED. Thread-safe.
  *
  * # Safety
  * `session` must be NULL or a live session; `bytes` must be NULL or readable for `bytes_len`
@@ -709,7 +728,7 @@ multipool_status multipool_session_cancel(const struct multipool_session *sessio
  * arrived in time; MULTIPOOL_DONE with `*count == 0` once the session is finished (or
  * cancelled) and every result has been delivered; MULTIPOOL_ERR_NULL_POINTER if `session`, `out`
  * or `count` is NULL; MULTIPOOL_ERR_STRUCT_SIZE if `result_size` is smaller than the first
- * `multipool_result`; MULTIPOOL_ERR_INVALID_ARGUMENT if `capacity` is 0 or `capacity *
+ * `multipool_result` or larger than `MULTIPOOL_MAX_STRUCT_SIZE`; MULTIPOOL_ERR_INVALID_ARGUMENT if `capacity` is 0 or `capacity *
  * result_size` overflows; MULTIPOOL_ERR_INTERNAL if the session broke (a bug). Thread-safe:
  * several threads may poll one session, each result goes to exactly one of them.
  *
@@ -729,7 +748,10 @@ multipool_status multipool_session_poll(const struct multipool_session *session,
  * `*count == 0` once the session's wake generation differs from `generation`, the value the
  * caller last read with `multipool_session_wake_generation()`. Read the generation, then poll
  * with it: a `multipool_session_wake()` between the two is not lost, the poll returns at once.
- * Results that are waiting are delivered first.
+ * What it returns, in order of precedence: results that are waiting (MULTIPOOL_OK); then
+ * MULTIPOOL_DONE once the session is finished and drained, whatever the generation (a done
+ * session is never reported as merely woken); then MULTIPOOL_WOKEN; then, after the timeout,
+ * MULTIPOOL_TIMEOUT.
  *
  * Returns as `multipool_session_poll()`, plus MULTIPOOL_WOKEN. Thread-safe.
  *
@@ -794,7 +816,8 @@ multipool_status multipool_session_ready_fd(const struct multipool_session *sess
  * fine to call many times a second for a progress bar.
  *
  * Returns MULTIPOOL_OK; MULTIPOOL_ERR_NULL_POINTER; MULTIPOOL_ERR_STRUCT_SIZE if `struct_size`
- * is smaller than the first `multipool_stats` (0, say: it was not set);
+ * is smaller than the first `multipool_stats` (0, say: it was not set) or larger than
+ * `MULTIPOOL_MAX_STRUCT_SIZE`;
  * MULTIPOOL_ERR_INVALID_ARGUMENT if no device has that index. Thread-safe.
  *
  * # Safety
@@ -824,7 +847,7 @@ multipool_status multipool_session_device_count(const struct multipool_session *
  * comes from `multipool_session_stats()` with the same index.
  *
  * Returns MULTIPOOL_OK; MULTIPOOL_ERR_NULL_POINTER; MULTIPOOL_ERR_STRUCT_SIZE if `struct_size`
- * is smaller than the first `multipool_device`; MULTIPOOL_ERR_INVALID_ARGUMENT if no device has
+ * is smaller than the first `multipool_device` or larger than `MULTIPOOL_MAX_STRUCT_SIZE`; MULTIPOOL_ERR_INVALID_ARGUMENT if no device has
  * that index. Thread-safe.
  *
  * # Safety

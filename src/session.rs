@@ -85,7 +85,8 @@ impl Session {
     /// holding pointers (Go, under cgo's pointer rules): one byte buffer and two plain arrays.
     ///
     /// Errors: [`Status::InvalidArgument`] if `lengths` and `tags` differ in length or the
-    /// lengths do not add up to `bytes.len()`; otherwise as [`enqueue`](Session::enqueue).
+    /// lengths do not add up to `bytes.len()`, checked before the session's state (so also
+    /// after [`finish`](Session::finish)); otherwise as [`enqueue`](Session::enqueue).
     pub fn enqueue_buffer(
         &self,
         bytes: &[u8],
@@ -146,6 +147,8 @@ impl Session {
     /// result, once the wake generation differs from `generation` (the value the caller last
     /// read from [`wake_generation`](Session::wake_generation)). A wake that comes between
     /// reading the generation and entering the poll is not lost: the poll returns at once.
+    /// Waiting results come first, then [`PollOutcome::Done`] (a finished, drained session is
+    /// done whatever the generation), then `Woken`, then `TimedOut`.
     pub fn poll_wakeable(
         &self,
         max: usize,

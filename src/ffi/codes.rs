@@ -85,6 +85,12 @@ pub const MULTIPOOL_DEVICE_NONE: u32 = 0xFFFF_FFFF;
 pub const MULTIPOOL_MAX_DIGEST_LEN: usize = 64;
 /// Size of `multipool_device.name`, including its terminating NUL.
 pub const MULTIPOOL_DEVICE_NAME_LEN: usize = 128;
+/// The largest `struct_size` (of `multipool_options`, `multipool_stats`, `multipool_device`) and
+/// `result_size` (of `multipool_session_poll()`) the library accepts; a larger one is refused
+/// with MULTIPOOL_ERR_STRUCT_SIZE before any byte past the fields the library knows is read or
+/// written. Far above any of these structs as they will ever grow, it bounds what the library
+/// touches when a caller's size field is garbage.
+pub const MULTIPOOL_MAX_STRUCT_SIZE: usize = 4096;
 
 #[cfg(test)]
 mod tests {

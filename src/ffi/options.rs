@@ -4,6 +4,7 @@ use super::boundary::boundary;
 use super::codes::{
     multipool_status, MULTIPOOL_ALGORITHM_SHA256, MULTIPOOL_FLAG_DROP_CACHE,
     MULTIPOOL_FLAG_NO_DIRECT_IO, MULTIPOOL_FLAG_NO_DISK_ORDER, MULTIPOOL_FLAG_NO_FOLLOW_SYMLINKS,
+    MULTIPOOL_MAX_STRUCT_SIZE,
 };
 use super::pointers::{try_mut, try_slice};
 use super::sized;
@@ -44,6 +45,8 @@ pub struct MpOptions {
 
 /// `sizeof(multipool_options)` in its first version; smaller is refused.
 const OPTIONS_V1: usize = offset_of!(MpOptions, max_ready_results) + size_of::<u32>();
+// The struct may grow by 64 bytes, at least, before callers' sizes hit the maximum.
+const _: () = assert!(size_of::<MpOptions>() + 64 <= MULTIPOOL_MAX_STRUCT_SIZE);
 
 impl Default for MpOptions {
     fn default() -> MpOptions {

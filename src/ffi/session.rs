@@ -36,15 +36,18 @@ fn path_of(bytes: &[u8]) -> &Path {
 ///
 /// Returns MULTIPOOL_OK; MULTIPOOL_ERR_NULL_POINTER if `session_out` is NULL (or the spec pointer is NULL
 /// with a non-zero length); MULTIPOOL_ERR_STRUCT_SIZE for a `struct_size` smaller than the first
-/// `multipool_options`, or a larger one with non-zero bytes in fields this library does not know;
+/// `multipool_options` or larger than `MULTIPOOL_MAX_STRUCT_SIZE` (refused without reading past
+/// the first field), or a larger one with non-zero bytes in fields this library does not know;
 /// MULTIPOOL_ERR_INVALID_ARGUMENT for an unknown algorithm or flag, or a buffer size over 2^30; MULTIPOOL_ERR_INVALID_THREADS_SPEC; MULTIPOOL_ERR_RESOURCE_EXHAUSTED if no thread could be
 /// started, or less than about 5 MiB of address space is free under the process's `RLIMIT_AS`
 /// (see the README, "Running out of memory never aborts the host"). `*session_out` is written
 /// only on MULTIPOOL_OK. Thread-safe.
 ///
 /// # Safety
-/// `options` must be NULL or point to an initialised `multipool_options`; `session_out` must be NULL or
-/// point to writable memory for one pointer.
+/// `options` must be NULL or point to an initialised `multipool_options` of which `struct_size`
+/// bytes are readable (the library reads `min(struct_size, its own size)` bytes, and the rest up
+/// to `struct_size` to check that they are zero); `session_out` must be NULL or point to writable
+/// memory for one pointer.
 #[no_mangle]
 pub unsafe extern "C" fn multipool_session_new(
     options: *const MpOptions,
@@ -177,9 +180,16 @@ pub unsafe extern "C" fn multipool_session_enqueue_many(
 /// memory holding pointers, such as Go under cgo's rules (`multipool_path` holds one): one byte
 /// buffer and two plain arrays, all copied before the call returns.
 ///
+/// The lengths are read one at a time and each is checked against what is left of `bytes_len`
+/// before the next is read: a `count` larger than the caller's arrays is refused at the first
+/// length that does not fit, without reading further.
+///
 /// Returns as `multipool_session_enqueue()`; MULTIPOOL_ERR_NULL_POINTER also if `lengths` or
 /// `tags` is NULL with a non-zero `count`, or `bytes` is NULL with a non-zero `bytes_len`;
-/// MULTIPOOL_ERR_INVALID_ARGUMENT if the lengths do not add up to `bytes_len`. Thread-safe.
+/// MULTIPOOL_ERR_INVALID_ARGUMENT if the lengths do not add up to `bytes_len`. The arguments are
+/// checked before the session's state: wrong lengths give MULTIPOOL_ERR_INVALID_ARGUMENT even
+/// after `multipool_session_finish()` or `multipool_session_cancel()`, right ones then give
+/// MULTIPOOL_ERR_SESSION_FINISHED or MULTIPOOL_ERR_SESSION_CANCELLED. Thread-safe.
 ///
 /// # Safety
 /// `session` must be NULL or a live session; `bytes` must be NULL or readable for `bytes_len`
@@ -194,15 +204,23 @@ pub unsafe extern "C" fn multipool_session_enqueue_buffer(
     count: usize,
 ) -> multipool_status {
     boundary(|| {
-        // SAFETY: documented contracts of every pointer.
-        let (session, bytes, lengths, tags) = unsafe {
-            (
-                try_ref(session)?,
-                try_slice(bytes, bytes_len)?,
-                try_slice(lengths, count)?,
-                try_slice(tags, count)?,
-            )
-        };
+        // SAFETY: documented contracts of `session` and `bytes`.
+        let (session, bytes) = unsafe { (try_ref(session)?, try_slice(bytes, bytes_len)?) };
+        if count > 0 && (lengths.is_null() || tags.is_null()) {
+            return Err(Status::NullPointer);
+        }
+        let mut total = 0usize;
+        for i in 0..count {
+            // SAFETY: the caller vouches for `count` lengths; this one is read only after every
+            // length before it fitted in `bytes_len`, so a wrong count stops at the first misfit.
+            let len = unsafe { lengths.add(i).read() };
+            total = total
+                .checked_add(len)
+                .filter(|&t| t <= bytes.len())
+                .ok_or(Status::InvalidArgument)?;
+        }
+        // SAFETY: every length was read above; `tags` has as many elements (caller).
+        let (lengths, tags) = unsafe { (try_slice(lengths, count)?, try_slice(tags, count)?) };
         session.inner.enqueue_buffer(bytes, lengths, tags)
     })
 }
@@ -255,7 +273,7 @@ pub unsafe extern "C" fn multipool_session_cancel(session: *const MpSession) -> 
 /// arrived in time; MULTIPOOL_DONE with `*count == 0` once the session is finished (or
 /// cancelled) and every result has been delivered; MULTIPOOL_ERR_NULL_POINTER if `session`, `out`
 /// or `count` is NULL; MULTIPOOL_ERR_STRUCT_SIZE if `result_size` is smaller than the first
-/// `multipool_result`; MULTIPOOL_ERR_INVALID_ARGUMENT if `capacity` is 0 or `capacity *
+/// `multipool_result` or larger than `MULTIPOOL_MAX_STRUCT_SIZE`; MULTIPOOL_ERR_INVALID_ARGUMENT if `capacity` is 0 or `capacity *
 /// result_size` overflows; MULTIPOOL_ERR_INTERNAL if the session broke (a bug). Thread-safe:
 /// several threads may poll one session, each result goes to exactly one of them.
 ///
@@ -279,7 +297,10 @@ pub unsafe extern "C" fn multipool_session_poll(
 /// `*count == 0` once the session's wake generation differs from `generation`, the value the
 /// caller last read with `multipool_session_wake_generation()`. Read the generation, then poll
 /// with it: a `multipool_session_wake()` between the two is not lost, the poll returns at once.
-/// Results that are waiting are delivered first.
+/// What it returns, in order of precedence: results that are waiting (MULTIPOOL_OK); then
+/// MULTIPOOL_DONE once the session is finished and drained, whatever the generation (a done
+/// session is never reported as merely woken); then MULTIPOOL_WOKEN; then, after the timeout,
+/// MULTIPOOL_TIMEOUT.
 ///
 /// Returns as `multipool_session_poll()`, plus MULTIPOOL_WOKEN. Thread-safe.
 ///
@@ -319,9 +340,7 @@ unsafe fn poll_into(
         if out.is_null() {
             return Err(Status::NullPointer);
         }
-        if result_size < RESULT_V1 {
-            return Err(Status::StructSize);
-        }
+        sized::checked_size(result_size, RESULT_V1)?;
         if capacity == 0
             || capacity.checked_mul(result_size).is_none_or(|n| n > isize::MAX as usize)
         {
@@ -429,7 +448,8 @@ pub unsafe extern "C" fn multipool_session_ready_fd(
 /// fine to call many times a second for a progress bar.
 ///
 /// Returns MULTIPOOL_OK; MULTIPOOL_ERR_NULL_POINTER; MULTIPOOL_ERR_STRUCT_SIZE if `struct_size`
-/// is smaller than the first `multipool_stats` (0, say: it was not set);
+/// is smaller than the first `multipool_stats` (0, say: it was not set) or larger than
+/// `MULTIPOOL_MAX_STRUCT_SIZE`;
 /// MULTIPOOL_ERR_INVALID_ARGUMENT if no device has that index. Thread-safe.
 ///
 /// # Safety
@@ -487,7 +507,7 @@ pub unsafe extern "C" fn multipool_session_device_count(
 /// comes from `multipool_session_stats()` with the same index.
 ///
 /// Returns MULTIPOOL_OK; MULTIPOOL_ERR_NULL_POINTER; MULTIPOOL_ERR_STRUCT_SIZE if `struct_size`
-/// is smaller than the first `multipool_device`; MULTIPOOL_ERR_INVALID_ARGUMENT if no device has
+/// is smaller than the first `multipool_device` or larger than `MULTIPOOL_MAX_STRUCT_SIZE`; MULTIPOOL_ERR_INVALID_ARGUMENT if no device has
 /// that index. Thread-safe.
 ///
 /// # Safety

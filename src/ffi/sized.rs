@@ -5,17 +5,21 @@
 //! size the caller compiled it with: a `struct_size` first field, or, for the result array whose
 //! elements have no room for one, a `result_size` argument. Fields are only ever appended, so a
 //! struct of any size is a prefix of the newest, and the rules are:
-//! - smaller than the struct's first version: refused ([`Status::StructSize`]);
+//! - smaller than the struct's first version, or larger than [`MULTIPOOL_MAX_STRUCT_SIZE`]:
+//!   refused ([`Status::StructSize`]) before anything past the first field is touched, so that a
+//!   garbage size (`SIZE_MAX`) never makes the library read or write past the caller's struct;
 //! - read in: the bytes both sides know are read; fields the caller lacks are zero, which means
 //!   their default; fields the library lacks must be zero (a caller relying on an option this
 //!   library does not have is refused, not silently ignored);
 //! - written out: the bytes both sides know are written, the caller's fields the library lacks
 //!   are zeroed, and `struct_size` keeps the caller's value.
 
+use super::codes::MULTIPOOL_MAX_STRUCT_SIZE;
 use crate::Status;
 use std::mem::size_of;
 
-/// The size a caller-side struct says it has, checked against the struct's first version.
+/// The size a caller-side struct says it has, checked against the struct's first version and
+/// [`MULTIPOOL_MAX_STRUCT_SIZE`].
 ///
 /// # Safety
 /// `ptr` must be non-NULL and readable for one `usize` (the struct's first field).
@@ -26,7 +30,13 @@ pub(super) unsafe fn declared_size<T>(
     // SAFETY: the caller guarantees the first field is readable; it may be unaligned in a
     // packed caller struct, hence read_unaligned.
     let size = unsafe { ptr.cast::<usize>().read_unaligned() };
-    if size < first_version {
+    checked_size(size, first_version)
+}
+
+/// `size` if it lies between `first_version` and [`MULTIPOOL_MAX_STRUCT_SIZE`], else
+/// [`Status::StructSize`]: for sizes given as arguments (`result_size`).
+pub(super) fn checked_size(size: usize, first_version: usize) -> Result<usize, Status> {
+    if !(first_version..=MULTIPOOL_MAX_STRUCT_SIZE).contains(&size) {
         return Err(Status::StructSize);
     }
     Ok(size)
@@ -100,6 +110,21 @@ mod tests {
         let v = V2 { struct_size: V1, ..V2::default() };
         // SAFETY: a live struct.
         assert_eq!(unsafe { declared_size(&v, V1) }, Ok(V1));
+    }
+
+    #[test]
+    fn a_struct_larger_than_the_maximum_is_refused_before_it_is_read() {
+        // Only the first field exists: a size past the maximum must not make anything read on.
+        let size_max = usize::MAX;
+        // SAFETY: the first field (a usize) is readable.
+        let got = unsafe { declared_size((&size_max as *const usize).cast::<V2>(), V1) };
+        assert_eq!(got, Err(Status::StructSize));
+        let over = MULTIPOOL_MAX_STRUCT_SIZE + 1;
+        // SAFETY: as above.
+        let got = unsafe { declared_size((&over as *const usize).cast::<V2>(), V1) };
+        assert_eq!(got, Err(Status::StructSize));
+        assert_eq!(checked_size(MULTIPOOL_MAX_STRUCT_SIZE, V1), Ok(MULTIPOOL_MAX_STRUCT_SIZE));
+        assert_eq!(checked_size(over, V1), Err(Status::StructSize));
     }
 
     #[test]

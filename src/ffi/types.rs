@@ -2,6 +2,7 @@
 
 use super::codes::{
     multipool_status, MULTIPOOL_DEVICE_NAME_LEN, MULTIPOOL_DEVICE_NONE, MULTIPOOL_MAX_DIGEST_LEN,
+    MULTIPOOL_MAX_STRUCT_SIZE,
 };
 use crate::{DeviceInfo, FileResult, Stats};
 use std::ffi::c_char;
@@ -149,6 +150,13 @@ pub struct MpDevice {
 
 /// `sizeof(multipool_device)` in its first version; smaller is refused.
 pub(super) const DEVICE_V1: usize = offset_of!(MpDevice, name) + MULTIPOOL_DEVICE_NAME_LEN;
+
+// Each struct may grow by 64 bytes, at least, before callers' sizes hit the maximum.
+const _: () = {
+    assert!(size_of::<MpResult>() + 64 <= MULTIPOOL_MAX_STRUCT_SIZE);
+    assert!(size_of::<MpStats>() + 64 <= MULTIPOOL_MAX_STRUCT_SIZE);
+    assert!(size_of::<MpDevice>() + 64 <= MULTIPOOL_MAX_STRUCT_SIZE);
+};
 
 impl From<&DeviceInfo> for MpDevice {
     fn from(d: &DeviceInfo) -> MpDevice {

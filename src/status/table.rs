@@ -25,9 +25,9 @@ statuses! {
     InvalidArgument = 101, MULTIPOOL_ERR_INVALID_ARGUMENT, "invalid argument";
     /// A struct's size (the `struct_size` field of `multipool_options`, `multipool_stats` or
     /// `multipool_device`, or the `result_size` given to `multipool_session_poll`) is smaller than
-    /// the first version of that struct, or an options struct larger than this library knows has
-    /// non-zero bytes in the fields it does not know.
-    StructSize = 102, MULTIPOOL_ERR_STRUCT_SIZE, "struct size too small, or unknown non-zero fields";
+    /// the first version of that struct or larger than `MULTIPOOL_MAX_STRUCT_SIZE`, or an options
+    /// struct larger than this library knows has non-zero bytes in the fields it does not know.
+    StructSize = 102, MULTIPOOL_ERR_STRUCT_SIZE, "struct size out of range, or unknown non-zero fields";
     /// The threads spec could not be parsed.
     InvalidThreadsSpec = 103, MULTIPOOL_ERR_INVALID_THREADS_SPEC, "invalid threads spec";
     /// The session no longer accepts paths: `finish` was called.

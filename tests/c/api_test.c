@@ -194,6 +194,8 @@ static void test_null_pointers(void)
     puts("null pointers: ok");
 }
 
+static void test_struct_size_past_the_maximum(void);
+
 static void test_bad_options(void)
 {
     multipool_options options;
@@ -218,7 +220,55 @@ static void test_bad_options(void)
     options.buffer_size = ((size_t)1 << 30) + 1;
     CHECK_STATUS(multipool_session_new(&options, &session), MULTIPOOL_ERR_INVALID_ARGUMENT);
     CHECK(session == NULL);
+    test_struct_size_past_the_maximum();
     puts("bad options: ok");
+}
+
+/* A struct_size past MULTIPOOL_MAX_STRUCT_SIZE is refused without a byte past the struct being
+ * read or written: each struct lies in a heap block of exactly its size, where valgrind and ASan
+ * see any access beyond it. */
+static void test_struct_size_past_the_maximum(void)
+{
+    const size_t sizes[] = {SIZE_MAX, MULTIPOOL_MAX_STRUCT_SIZE + 1};
+    multipool_session *session = NULL, *other = new_session(NULL, 0);
+    multipool_result *result = malloc(sizeof *result);
+    size_t i, n = 0;
+    CHECK(MULTIPOOL_MAX_STRUCT_SIZE >= sizeof(multipool_options) + 64);
+    CHECK(result != NULL);
+    for (i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        multipool_options *options = malloc(sizeof *options);
+        multipool_stats *stats = malloc(sizeof *stats);
+        multipool_device *device = malloc(sizeof *device);
+        CHECK(options != NULL && stats != NULL && device != NULL);
+        CHECK_STATUS(multipool_options_init(options), MULTIPOOL_OK);
+        options->struct_size = sizes[i];
+        CHECK_STATUS(multipool_session_new(options, &session), MULTIPOOL_ERR_STRUCT_SIZE);
+        CHECK(session == NULL);
+        memset(stats, 0, sizeof *stats);
+        stats->struct_size = sizes[i];
+        CHECK_STATUS(multipool_session_stats(other, MULTIPOOL_DEVICE_NONE, stats), MULTIPOOL_ERR_STRUCT_SIZE);
+        memset(device, 0, sizeof *device);
+        device->struct_size = sizes[i];
+        CHECK_STATUS(multipool_session_device(other, 0, device), MULTIPOOL_ERR_STRUCT_SIZE);
+        CHECK_STATUS(multipool_session_poll(other, result, sizes[i], 1, 0, &n), MULTIPOOL_ERR_STRUCT_SIZE);
+        free(options);
+        free(stats);
+        free(device);
+    }
+    /* The maximum itself is accepted, its unknown tail being zero. */
+    {
+        unsigned char *big = calloc(1, MULTIPOOL_MAX_STRUCT_SIZE);
+        multipool_options init;
+        CHECK(big != NULL);
+        CHECK_STATUS(multipool_options_init(&init), MULTIPOOL_OK);
+        init.struct_size = MULTIPOOL_MAX_STRUCT_SIZE;
+        memcpy(big, &init, sizeof init);
+        CHECK_STATUS(multipool_session_new((const multipool_options *)(void *)big, &session), MULTIPOOL_OK);
+        multipool_session_free(session);
+        free(big);
+    }
+    free(result);
+    multipool_session_free(other);
 }
 
 /* Hashes the 3-byte file "abc" with `options` and returns the first 4 digest bytes as hex. */
@@ -318,10 +368,38 @@ static void test_buffer_wake_and_ready_fd(void)
     CHECK_STATUS(multipool_session_enqueue_buffer(session, (const uint8_t *)bytes, lengths[0] + lengths[1], NULL,
                                                   tags, 3),
                  MULTIPOOL_ERR_NULL_POINTER);
+    /* A count far beyond the arrays, whose first length is already past the buffer: refused at
+     * that first length, without reading the second element (valgrind and ASan would see it). */
+    {
+        size_t *two_lengths = malloc(2 * sizeof *two_lengths);
+        uint64_t *two_tags = malloc(2 * sizeof *two_tags);
+        CHECK(two_lengths != NULL && two_tags != NULL);
+        two_lengths[0] = sizeof bytes + 1;
+        two_lengths[1] = 0;
+        two_tags[0] = two_tags[1] = 0;
+        CHECK_STATUS(multipool_session_enqueue_buffer(session, (const uint8_t *)bytes, sizeof bytes, two_lengths,
+                                                      two_tags, (size_t)PTRDIFF_MAX / 8),
+                     MULTIPOOL_ERR_INVALID_ARGUMENT);
+        two_lengths[0] = 1;
+        two_lengths[1] = sizeof bytes;
+        CHECK_STATUS(multipool_session_enqueue_buffer(session, (const uint8_t *)bytes, sizeof bytes, two_lengths,
+                                                      two_tags, (size_t)PTRDIFF_MAX / 8),
+                     MULTIPOOL_ERR_INVALID_ARGUMENT);
+        free(two_lengths);
+        free(two_tags);
+    }
     CHECK_STATUS(multipool_session_enqueue_buffer(session, (const uint8_t *)bytes, lengths[0] + lengths[1],
                                                   lengths, tags, 3),
                  MULTIPOOL_OK);
     CHECK_STATUS(multipool_session_finish(session), MULTIPOOL_OK);
+    /* After finish, arguments are checked first: wrong lengths are INVALID_ARGUMENT, right ones
+     * SESSION_FINISHED. */
+    CHECK_STATUS(multipool_session_enqueue_buffer(session, (const uint8_t *)bytes, lengths[0] + lengths[1] + 1,
+                                                  lengths, tags, 3),
+                 MULTIPOOL_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(multipool_session_enqueue_buffer(session, (const uint8_t *)bytes, lengths[0] + lengths[1],
+                                                  lengths, tags, 3),
+                 MULTIPOOL_ERR_SESSION_FINISHED);
 
     /* The event loop: wait for the descriptor, take what is there without waiting. */
     for (;;) {
@@ -340,6 +418,11 @@ static void test_buffer_wake_and_ready_fd(void)
     }
     CHECK(got == 3);
     CHECK(poll(&pfd, 1, 0) == 1); /* done: stays readable */
+    /* Done beats woken: a drained, finished session polled with an old generation is DONE. */
+    CHECK_STATUS(multipool_session_wake(session), MULTIPOOL_OK);
+    CHECK_STATUS(multipool_session_poll_wakeable(session, results, sizeof results[0], 4, -1, generation, &n),
+                 MULTIPOOL_DONE);
+    CHECK(n == 0);
     multipool_session_free(session); /* closes the descriptor */
     free(a);
     free(b);
