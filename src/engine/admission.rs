@@ -204,6 +204,12 @@ impl<'scope, 'env> Ctx<'scope, 'env> {
                 return None;
             }
         };
+        // The `stat` may have been stuck for a long time (a hung server): a cancel that came
+        // meanwhile answers the path now, before anything could open it.
+        if state.is_cancelled() {
+            state.complete(tag, Outcome::failed(Status::Cancelled, 0, meta.len()), None);
+            return None;
+        }
         let (device, lane) = self.device_lane(meta.dev(), last, feeders);
         if let Some(status) = read::non_regular_status(&meta) {
             state.assigned(&device, 1, meta.len());

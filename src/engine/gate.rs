@@ -8,6 +8,16 @@
 //! and gives it back when its task ends or when the limit has fallen below the permits out: so
 //! one reader really is one (not several taking turns chunk by chunk, which on a disk would
 //! still seek between them), and a lower limit takes effect at the next read boundary.
+//!
+//! **A stalled device gets more permits, and teaches the controller nothing.** A read that does
+//! not return (an offline HSM file, a busy server, a hung FUSE daemon) keeps its permit, and at a
+//! limit of one it would hold back every other file of its device. So when reads are in flight
+//! and none has completed for [`READ_STALL`] (or eight times the device's typical read, if that
+//! is longer: a slow device is not a stalled one), the reads in flight are marked stuck and the
+//! gate allows one more permit per stuck read, up to [`MAX_STALL_PERMITS`] beyond the limit (so
+//! a file system whose every read hangs holds at most that many more threads). A stuck read that
+//! returns takes its extra permit back with it. Windows that saw a stuck read are dropped
+//! unmeasured: a stall says nothing about how many reads the device serves best.
 
 use super::limit::{Change, Controller, Start, Window};
 use super::sync;
@@ -16,8 +26,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-/// How often a task waiting for a permit looks at the session's cancel flag.
+/// How often a task waiting for a permit looks at the session's cancel flag, and whether the
+/// reads in flight are stuck.
 const CANCEL_CHECK: Duration = Duration::from_millis(20);
+/// How long reads in flight may go without one completing before they count as stuck (see the
+/// module docs); longer for a device whose reads typically take more than an eighth of it.
+pub(super) const READ_STALL: Duration = Duration::from_millis(250);
+/// Most permits a gate adds beyond its limit for stuck reads.
+pub(super) const MAX_STALL_PERMITS: usize = 4;
+
+/// A device read under way, as the gate knows it: handed out by [`ReadGate::begin_read`] and
+/// given back to [`ReadGate::record`] (or [`ReadGate::abandon_read`]).
+#[derive(Debug)]
+#[must_use]
+pub(super) struct ReadTicket(u64);
 
 /// What the gate's controller says at one moment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,6 +79,17 @@ struct GateState {
     next_ticket: u64,
     serving: u64,
     window: Measure,
+    /// Device reads in flight: their ids and when they started.
+    reads: Vec<(u64, Instant)>,
+    next_read: u64,
+    /// When a read last completed, or the first of the reads in flight started.
+    progress: Instant,
+    /// The reads in flight found stuck: each adds a permit (up to [`MAX_STALL_PERMITS`]).
+    stuck: Vec<u64>,
+    /// The window under way saw a stuck read: it is dropped unmeasured.
+    tainted: bool,
+    /// A moving average of how long a read that did not stall takes.
+    typical: Duration,
 }
 
 /// The window under way.
@@ -92,6 +125,51 @@ impl GateState {
         self.window.hold(in_use, now);
         now
     }
+
+    /// Permits allowed now: the controller's limit, plus one for each stuck read (bounded).
+    fn allowed(&self) -> usize {
+        let limit = self.controller.limit();
+        let extra = self.stuck.len().min(MAX_STALL_PERMITS);
+        (limit + extra).min(self.controller.max().max(limit))
+    }
+
+    /// Marks the reads in flight stuck if none has completed for a stall's length; returns
+    /// whether that allowed more permits.
+    fn look_for_stall(&mut self, now: Instant) -> bool {
+        let stall = READ_STALL.max(self.typical * 8);
+        if self.reads.is_empty() || now.saturating_duration_since(self.progress) < stall {
+            return false;
+        }
+        let before = self.allowed();
+        for &(id, _) in &self.reads {
+            if self.stuck.len() < MAX_STALL_PERMITS && !self.stuck.contains(&id) {
+                self.stuck.push(id);
+            }
+        }
+        // Another stall's length before the next step: the extra readers may make progress.
+        self.progress = now;
+        self.tainted = true;
+        self.allowed() > before
+    }
+
+    /// Takes a read out of the reads in flight; returns how long it took and whether it was
+    /// stuck.
+    fn end_read(&mut self, ReadTicket(id): ReadTicket, now: Instant) -> (Duration, bool) {
+        let started = match self.reads.iter().position(|&(r, _)| r == id) {
+            Some(i) => self.reads.swap_remove(i).1,
+            None => now,
+        };
+        self.progress = now;
+        let stuck = match self.stuck.iter().position(|&r| r == id) {
+            Some(i) => {
+                self.stuck.swap_remove(i);
+                self.tainted = true;
+                true
+            }
+            None => false,
+        };
+        (now.saturating_duration_since(started), stuck)
+    }
 }
 
 impl ReadGate {
@@ -104,6 +182,12 @@ impl ReadGate {
             next_ticket: 0,
             serving: 0,
             window: Measure::new(Instant::now()),
+            reads: Vec::new(),
+            next_read: 0,
+            progress: Instant::now(),
+            stuck: Vec::new(),
+            tainted: false,
+            typical: Duration::ZERO,
         };
         ReadGate { state: Mutex::new(state), freed: Condvar::new() }
     }
@@ -120,15 +204,17 @@ impl ReadGate {
         }
     }
 
-    /// Reads allowed in flight now.
+    /// Reads allowed in flight now (the controller's limit, and a permit more for each stuck
+    /// read).
     pub(super) fn limit(&self) -> usize {
-        self.lock().controller.limit()
+        self.lock().allowed()
     }
 
     /// Permits free now, and tasks waiting for one.
     pub(super) fn occupancy(&self) -> (usize, usize) {
-        let state = self.lock();
-        (state.controller.limit().saturating_sub(state.in_use), state.waiting)
+        let mut state = self.lock();
+        state.look_for_stall(Instant::now());
+        (state.allowed().saturating_sub(state.in_use), state.waiting)
     }
 
     /// The controller's verdict.
@@ -147,9 +233,12 @@ impl ReadGate {
         let mut state = self.lock();
         let ticket = state.next_ticket;
         state.next_ticket += 1;
-        while ticket != state.serving || state.in_use >= state.controller.limit() {
+        while ticket != state.serving || state.in_use >= state.allowed() {
             if cancelled.load(Ordering::Relaxed) {
                 return false;
+            }
+            if ticket == state.serving && state.look_for_stall(Instant::now()) {
+                continue; // the reads in flight are stuck: a permit more
             }
             state.waiting += 1;
             state = sync::wait(&self.freed, state, Some(CANCEL_CHECK));
@@ -158,7 +247,7 @@ impl ReadGate {
         state.serving += 1;
         state.held_until_now();
         state.in_use += 1;
-        let more = state.waiting > 0 && state.in_use < state.controller.limit();
+        let more = state.waiting > 0 && state.in_use < state.allowed();
         drop(state);
         if more {
             self.freed.notify_all(); // the next ticket may go too
@@ -179,11 +268,38 @@ impl ReadGate {
         }
     }
 
+    /// A device read is about to start (its task holds a permit, or the session is cancelled).
+    pub(super) fn begin_read(&self) -> ReadTicket {
+        let mut state = self.lock();
+        let id = state.next_read;
+        state.next_read += 1;
+        let now = Instant::now();
+        if state.reads.is_empty() {
+            state.progress = now; // a stall is counted from when reads are in flight
+        }
+        state.reads.push((id, now));
+        ReadTicket(id)
+    }
+
+    /// A read begun did not complete normally (its task unwound): it no longer counts as in
+    /// flight, nor as stuck.
+    pub(super) fn abandon_read(&self, ticket: ReadTicket) {
+        let mut state = self.lock();
+        let now = Instant::now();
+        state.end_read(ticket, now);
+    }
+
     /// Counts a completed device read of `bytes` (`None`: it failed), closes the window when it
-    /// has lasted long enough, and lets the controller take it in.
-    pub(super) fn record(&self, bytes: Option<u64>) -> Recorded {
+    /// has lasted long enough, and lets the controller take it in: unless the window saw a
+    /// stuck read, when it is dropped unmeasured.
+    pub(super) fn record(&self, ticket: ReadTicket, bytes: Option<u64>) -> Recorded {
         let mut state = self.lock();
         let now = state.held_until_now();
+        let (took, stuck) = state.end_read(ticket, now);
+        if !stuck {
+            // An average over the last eight or so reads: what a stall is measured against.
+            state.typical = (state.typical * 7 + took) / 8;
+        }
         let window = &mut state.window;
         window.reads += 1;
         match bytes {
@@ -192,7 +308,13 @@ impl ReadGate {
         }
         let elapsed = now.saturating_duration_since(window.started);
         let mut recorded = Recorded::default();
-        if state.controller.window_closes(elapsed, state.window.reads) {
+        if state.tainted || !state.stuck.is_empty() {
+            // A stall under way or just ended: nothing here measures the device's concurrency.
+            if state.controller.window_closes(elapsed, state.window.reads) {
+                state.window = Measure::new(now);
+                state.tainted = !state.stuck.is_empty();
+            }
+        } else if state.controller.window_closes(elapsed, state.window.reads) {
             let in_use = state.in_use;
             let w = &state.window;
             let measured = Window {
@@ -209,7 +331,7 @@ impl ReadGate {
                 self.freed.notify_all();
             }
         }
-        recorded.over_limit = state.in_use > state.controller.limit();
+        recorded.over_limit = state.in_use > state.allowed();
         recorded
     }
 }
@@ -286,8 +408,9 @@ mod tests {
         let mut closed = None;
         let start = Instant::now();
         while closed.is_none() && start.elapsed() < Duration::from_secs(5) {
+            let read = gate.begin_read();
             std::thread::sleep(Duration::from_millis(5));
-            let recorded = gate.record(Some(1 << 20));
+            let recorded = gate.record(read, Some(1 << 20));
             if recorded.window_closed {
                 closed = Some(recorded);
             }
@@ -296,6 +419,96 @@ mod tests {
         assert_eq!(recorded.change.map(|c| c.limit), Some(2));
         assert!(!recorded.over_limit);
         assert_eq!(gate.verdict().reason, LimitReason::Startup);
+        gate.release();
+    }
+
+    /// Makes the reads in flight look as if none had completed for a second.
+    fn age(gate: &ReadGate) {
+        let mut state = gate.lock();
+        state.progress = Instant::now() - Duration::from_secs(1);
+    }
+
+    #[test]
+    fn a_stuck_read_lets_the_next_reader_through_and_takes_its_permit_back() {
+        let gate = Arc::new(ReadGate::new(16, Start::Low));
+        let cancelled = AtomicBool::new(false);
+        assert!(gate.acquire(&cancelled));
+        let stuck = gate.begin_read();
+        // The second reader waits at limit 1 until the read in flight has made no progress for
+        // a stall's length; then it gets a permit while that read is still under way.
+        let waiter = {
+            let gate = Arc::clone(&gate);
+            std::thread::spawn(move || {
+                assert!(gate.acquire(&AtomicBool::new(false)));
+                let read = gate.begin_read();
+                let recorded = gate.record(read, Some(4096));
+                assert!(!recorded.over_limit, "the extra permit is this reader's to keep");
+            })
+        };
+        waiter.join().unwrap();
+        assert_eq!(gate.limit(), 2, "one permit more for the stuck read");
+        assert_eq!(gate.verdict().current, 1, "the controller's own limit did not move");
+        // The stuck read returns: its extra permit goes, and one reader gives its permit back.
+        let recorded = gate.record(stuck, Some(4096));
+        assert!(recorded.over_limit);
+        gate.release();
+        assert_eq!(gate.limit(), 1);
+        gate.release();
+    }
+
+    #[test]
+    fn stuck_reads_add_at_most_max_stall_permits() {
+        let gate = ReadGate::new(64, Start::Low);
+        let mut reads = Vec::new();
+        for round in 1..=8 {
+            reads.push(gate.begin_read());
+            age(&gate);
+            gate.lock().look_for_stall(Instant::now());
+            assert_eq!(gate.limit(), 1 + round.min(MAX_STALL_PERMITS), "round {round}");
+        }
+        for read in reads {
+            gate.abandon_read(read);
+        }
+        assert_eq!(gate.limit(), 1);
+    }
+
+    #[test]
+    fn no_stall_is_seen_while_reads_complete_or_none_is_in_flight() {
+        let gate = ReadGate::new(16, Start::Low);
+        age(&gate);
+        assert!(!gate.lock().look_for_stall(Instant::now()), "nothing in flight");
+        let read = gate.begin_read();
+        assert!(!gate.lock().look_for_stall(Instant::now()), "it has only just started");
+        gate.record(read, Some(1));
+        let read = gate.begin_read();
+        age(&gate);
+        // A device whose reads typically take long is slow, not stalled.
+        gate.lock().typical = Duration::from_millis(200);
+        assert!(!gate.lock().look_for_stall(Instant::now()));
+        gate.lock().typical = Duration::ZERO;
+        assert!(gate.lock().look_for_stall(Instant::now()));
+        gate.abandon_read(read);
+    }
+
+    #[test]
+    fn windows_that_saw_a_stuck_read_teach_the_controller_nothing() {
+        // As `windows_close_and_raise_the_limit_of_a_device_that_keeps_up`, but a read stays stuck
+        // all along: no window is taken in, so the limit stays where it was.
+        let gate = ReadGate::new(8, Start::Low);
+        let cancelled = AtomicBool::new(false);
+        assert!(gate.acquire(&cancelled));
+        let stuck = gate.begin_read();
+        age(&gate);
+        assert!(gate.lock().look_for_stall(Instant::now()));
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_millis(300) {
+            let read = gate.begin_read();
+            std::thread::sleep(Duration::from_millis(5));
+            let recorded = gate.record(read, Some(1 << 20));
+            assert!(recorded.change.is_none(), "a window was measured during the stall");
+        }
+        assert_eq!(gate.verdict().current, 1);
+        let _ = gate.record(stuck, Some(1 << 20));
         gate.release();
     }
 

@@ -6,7 +6,7 @@
 //! lock, so a device that stalls holds no lock any other device needs.
 
 use super::batch::{files_per_task, Job};
-use super::gate::ReadGate;
+use super::gate::{ReadGate, READ_STALL};
 use super::limit::Change;
 use super::pending::PendingQueue;
 use super::placement::Placement;
@@ -14,6 +14,7 @@ use super::sync;
 use crate::device::{Device, LimitReason, ReadLimit};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Instant;
 
 /// Whose files a lane holds.
 #[derive(Debug)]
@@ -73,6 +74,9 @@ struct LaneState {
     /// The feeder has files to start but no room in the results bound: counted in the
     /// session's starved lanes until room is made.
     starved: bool,
+    /// Files taken and tasks ended so far: the feeder's evidence that the running tasks are
+    /// not stuck (see [`Lane::feed`]).
+    progress: u64,
 }
 
 /// Tasks in a row whose first file was cached, after which the feeder stops counting tasks on
@@ -120,6 +124,7 @@ impl Lane {
             closed: false,
             shutdown: false,
             starved: false,
+            progress: 0,
         };
         let (fiemap, ordered) = (AtomicBool::new(true), AtomicBool::new(ordered));
         let feeder = Condvar::new();
@@ -255,6 +260,7 @@ impl Lane {
             }
         }?;
         state.reserved = state.reserved.saturating_sub(1);
+        state.progress += 1;
         Some(job)
     }
 
@@ -353,9 +359,7 @@ impl Lane {
                     return;
                 }
                 if !state.wake {
-                    state.sleeping = true;
-                    state = sync::wait(&self.feeder, state, None);
-                    state.sleeping = false;
+                    state = self.sleep(state);
                 }
                 state.wake = false;
                 continue;
@@ -364,6 +368,31 @@ impl Lane {
             drop(state);
             reserved.drain(..).for_each(&mut start);
         }
+    }
+
+    /// The feeder's sleep, until something changes. While files wait that running tasks have
+    /// reserved, it looks again after [`READ_STALL`]: if those tasks have taken no file and none
+    /// has ended meanwhile, they are stuck (in a read or an open that does not return: a hung
+    /// server, an offline file), and the files they reserved would wait for them. Their
+    /// reservations lapse, so those files get tasks of their own; on a device with a gate, such
+    /// a task then gets the permit that the gate adds for a stuck read. At worst this starts a
+    /// task that finds nothing to take.
+    fn sleep<'a>(&'a self, mut state: MutexGuard<'a, LaneState>) -> MutexGuard<'a, LaneState> {
+        let watch = !state.closed && state.reserved > 0 && !state.pending.is_empty();
+        state.sleeping = true;
+        if watch {
+            let (seen, since) = (state.progress, Instant::now());
+            state = sync::wait(&self.feeder, state, Some(READ_STALL));
+            let stuck = !state.wake && state.progress == seen && since.elapsed() >= READ_STALL;
+            if stuck && state.tasks > 0 {
+                state.reserved = 0;
+                state.wake = true;
+            }
+        } else {
+            state = sync::wait(&self.feeder, state, None);
+        }
+        state.sleeping = false;
+        state
     }
 
     /// Wakes the feeder if it waits for room in the results bound (see [`feed`](Lane::feed)).
@@ -397,6 +426,7 @@ impl Lane {
     pub(super) fn task_done(&self, unused: usize) {
         let mut state = self.lock();
         state.tasks -= 1;
+        state.progress += 1;
         state.reserved = state.reserved.saturating_sub(unused);
         // The feeder has something to do only if files wait beyond the other tasks' room, or
         // the last task of a lane that is ending is done.

@@ -359,7 +359,14 @@ impl State {
     /// feeder must not wait for files that will never come. Called under the lock that
     /// [`shut_down_lanes`](State::shut_down_lanes) takes after setting the flag, so every
     /// lane is shut down by one side or the other.
+    ///
+    /// A lane made after a cancel (a device first met by a lookup that was stuck as the
+    /// session was cancelled) is closed at birth, like every lane the cancel found: no file of
+    /// a cancelled session is opened.
     fn born(&self, lane: &Lane) {
+        if self.is_cancelled() {
+            drop(lane.close()); // empty: nothing was pushed to it yet
+        }
         if self.lanes_shut.load(Ordering::SeqCst) {
             if self.inbox.lifecycle().closing {
                 drop(lane.close());

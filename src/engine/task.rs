@@ -6,6 +6,7 @@
 //! read holds no other file: the rest stay in the lane, where `cancel` finds them.
 
 use super::batch::{Budget, Job};
+use super::gate::ReadTicket;
 use super::lanes::{Lane, Take};
 use super::memory;
 use super::results::FileResult;
@@ -65,7 +66,7 @@ fn run(state: &State, lane: &Lane, capacity: usize) -> usize {
         let share = 1 + budget.files_left();
         state.in_flight(share);
         let mut files = 1;
-        let mut pace = Paced { state, lane, held: false, settled: false };
+        let mut pace = Paced { state, lane, held: false, read: None, settled: false };
         hash_and_settle(state, device, first, &mut pace, &mut results, &mut tally);
         while let Some(limit) = budget.limit() {
             let take = Take::SmallFrom { device: device.index, limit };
@@ -150,6 +151,8 @@ struct Paced<'a> {
     state: &'a State,
     lane: &'a Lane,
     held: bool,
+    /// The device read under way, between `start` and `done`.
+    read: Option<ReadTicket>,
     /// The task has told its lane where its first file is read from (see `Lane::task_settled`).
     settled: bool,
 }
@@ -173,15 +176,17 @@ impl read::Pace for Paced<'_> {
     }
 
     fn start(&mut self) {
-        if let (false, Some(gate)) = (self.held, self.lane.gate()) {
+        let Some(gate) = self.lane.gate() else { return };
+        if !self.held {
             // Not granted only when the session is cancelled: the read then reports that.
             self.held = gate.acquire(self.state.cancel_flag());
         }
+        self.read = Some(gate.begin_read());
     }
 
     fn done(&mut self, bytes: Option<u64>) {
-        let Some(gate) = self.lane.gate() else { return };
-        let recorded = gate.record(bytes);
+        let (Some(gate), Some(read)) = (self.lane.gate(), self.read.take()) else { return };
+        let recorded = gate.record(read, bytes);
         if recorded.window_closed && self.lane.apply(recorded.change) {
             self.state.lane_ordered();
         }
@@ -195,8 +200,13 @@ impl read::Pace for Paced<'_> {
 impl Drop for Paced<'_> {
     fn drop(&mut self) {
         self.settle(None); // a task whose files never got as far as a read
-        if let (true, Some(gate)) = (self.held, self.lane.gate()) {
-            gate.release();
+        if let Some(gate) = self.lane.gate() {
+            if let Some(read) = self.read.take() {
+                gate.abandon_read(read); // the read unwound (a bug): it is in flight no more
+            }
+            if self.held {
+                gate.release();
+            }
         }
     }
 }

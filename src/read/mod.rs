@@ -201,6 +201,11 @@ fn attempt(
     pace: &mut impl Pace,
     on_read: &mut impl FnMut(u64),
 ) -> Attempt {
+    // A file of a cancelled session is never opened: the open itself may be what hangs.
+    if cancelled.load(Ordering::Relaxed) {
+        let size = classified.map_or(0, |seen| seen.size);
+        return Attempt::Failed(Outcome::failed(Status::Cancelled, 0, size));
+    }
     let file = match open(path, settings.follow_symlinks) {
         Ok(file) => file,
         Err(outcome) => return Attempt::Failed(outcome),
@@ -216,9 +221,6 @@ fn attempt(
     // Not for empty files: a FIFO or /dev/null swapped in also reads 0 bytes.
     let single_read = |seen: &Snapshot| seen.size > 0 && seen.size < buf.len() as u64;
     if let Some(seen) = classified.filter(single_read) {
-        if cancelled.load(Ordering::Relaxed) {
-            return Attempt::Failed(Outcome::failed(Status::Cancelled, 0, seen.size));
-        }
         // The descriptor is still non-blocking: a FIFO swapped in returns at once. A read of
         // exactly the size `stat` gave met the end of the file; an `fstat` that matches the
         // `stat` then vouches for it. Anything else starts again the careful way.
@@ -475,10 +477,7 @@ mod tests {
     fn non_regular_files_get_their_own_status_without_blocking() {
         let dir = TempDir::new("unit");
         assert_eq!(hash(dir.path(), SETTINGS).status, Status::IsDirectory);
-        let fifo = dir.path().join("fifo");
-        let c = std::ffi::CString::new(fifo.as_os_str().as_bytes()).unwrap();
-        // SAFETY: `c` is a valid NUL-terminated path for the duration of the call.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        let fifo = dir.fifo("fifo");
         assert_eq!(hash(&fifo, SETTINGS).status, Status::IsFifo, "and did not block");
         let socket = dir.path().join("sock");
         let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
@@ -518,6 +517,19 @@ mod tests {
         let dir = TempDir::new("unit");
         let path = dir.file("f", &[0; 100]);
         let out = unpaced(&path, None, SETTINGS, &mut [0; 16], true, |_| {});
+        assert_eq!(out.status, Status::Cancelled);
+    }
+
+    #[test]
+    fn a_cancelled_read_opens_nothing() {
+        // A path whose open would fail (missing) or block (a FIFO opened without O_NONBLOCK
+        // would) reports the cancellation: it was never opened.
+        let dir = TempDir::new("unit");
+        let missing = dir.path().join("missing");
+        let out = unpaced(&missing, None, SETTINGS, &mut [0; 16], true, |_| {});
+        assert_eq!(out.status, Status::Cancelled);
+        let fifo = dir.fifo("fifo");
+        let out = unpaced(&fifo, None, SETTINGS, &mut [0; 16], true, |_| {});
         assert_eq!(out.status, Status::Cancelled);
     }
 
@@ -716,10 +728,7 @@ mod tests {
     #[test]
     fn a_fifo_or_device_swapped_in_after_stat_is_refused_without_blocking() {
         let dir = TempDir::new("unit");
-        let fifo = dir.path().join("fifo");
-        let c = std::ffi::CString::new(fifo.as_os_str().as_bytes()).unwrap();
-        // SAFETY: `c` is a valid NUL-terminated path for the duration of the call.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        let fifo = dir.fifo("fifo");
         let dev = std::fs::metadata(&fifo).unwrap().dev();
         for size in [0, 5] {
             assert_eq!(hash_classified(&fifo, dev, size).status, Status::IsFifo, "size {size}");

@@ -213,10 +213,19 @@ impl SimMount {
         (field("seeks").parse().unwrap(), order)
     }
 
+    /// The inodes of the regular files the simulator was asked to open, in order.
+    pub fn opened(&self) -> Vec<u64> {
+        let field = self.stats_fields()("opened");
+        field.split_whitespace().map(|ino| ino.parse().unwrap()).collect()
+    }
+
     /// `.hddsim-stats` read once, as a lookup of each `name value` line's value.
     fn stats_fields(&self) -> impl Fn(&str) -> String {
         let text = std::fs::read_to_string(self.mount_point.join(".hddsim-stats")).unwrap();
-        move |name| text.lines().find_map(|l| l.strip_prefix(name)).unwrap_or("").trim().to_owned()
+        move |name| {
+            let line = text.lines().find(|l| l.split(' ').next() == Some(name)).unwrap_or("");
+            line[name.len().min(line.len())..].trim().to_owned()
+        }
     }
 }
 

@@ -4,7 +4,6 @@
 
 use super::{can_run, have, run, run_ok, TempTree};
 use std::collections::BTreeSet;
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::process::Command;
 
@@ -42,9 +41,7 @@ pub fn make_tree(dir: &TempTree) -> usize {
     // Inside a directory, links are not followed and special files are skipped.
     std::os::unix::fs::symlink("/etc/hostname", dir.path.join("link-to-etc")).unwrap();
     std::os::unix::fs::symlink(&dir.path, dir.path.join("a/loop-to-root")).unwrap();
-    let fifo = std::ffi::CString::new(dir.path.join("fifo").as_os_str().as_bytes()).unwrap();
-    // SAFETY: a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    dir.fifo("fifo");
     AWKWARD.len() + 1
 }
 

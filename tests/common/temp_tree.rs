@@ -41,4 +41,13 @@ impl TempTree {
         std::fs::write(&path, contents).unwrap();
         path
     }
+
+    /// Makes a FIFO at `rel` (the suite's one `mkfifo`).
+    pub(crate) fn fifo(&self, rel: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.path.join(OsStr::from_bytes(rel.as_ref()));
+        let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+        // SAFETY: `c` is a valid NUL-terminated path for the duration of the call.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0, "mkfifo {}", path.display());
+        path
+    }
 }

@@ -47,7 +47,9 @@
 //! `max_in_flight N`, the most reads in the file system together, `overlapped N`, the reads
 //! that arrived while another was in flight, and `reached K:R …`, for each number K of reads in
 //! flight together, the number R of reads that had arrived before the first time it was seen
-//! (how quickly a client climbs to its concurrency, counted in requests, not time).
+//! (how quickly a client climbs to its concurrency, counted in requests, not time); and
+//! `opened INO…`, the inodes of the regular files opened, in the order of their opens (so a
+//! test can tell that a file was never opened: a cancelled one, or one answered otherwise).
 //!
 //! It runs in the foreground until unmounted (`umount MOUNTPOINT`).
 
@@ -142,6 +144,8 @@ struct HddSim {
     channel_freed: Condvar,
     open_files: Mutex<HashMap<u64, File>>,
     next_handle: AtomicU64,
+    /// The inodes of the files opened, in order (`opened` in the stats).
+    opened: Mutex<Vec<u64>>,
 }
 
 fn attr(ino: u64, meta: &std::fs::Metadata, kind: FileType) -> FileAttr {
@@ -238,6 +242,7 @@ impl HddSim {
             channel_freed: Condvar::new(),
             open_files: Mutex::new(HashMap::new()),
             next_handle: AtomicU64::new(1),
+            opened: Mutex::new(Vec::new()),
         })
     }
 
@@ -264,10 +269,12 @@ impl HddSim {
         let head = self.head.lock().unwrap();
         let flight = self.flight.lock().unwrap();
         let order: Vec<String> = head.order.iter().map(u64::to_string).collect();
+        let opened: Vec<String> =
+            self.opened.lock().unwrap().iter().map(u64::to_string).collect();
         let reached: Vec<String> =
             flight.reached.iter().enumerate().map(|(k, r)| format!("{}:{r}", k + 1)).collect();
         format!(
-            "seeks {}\nrequests {}\nbytes {}\nbusy_ms {:.3}\nmax_in_flight {}\noverlapped {}\nreached {}\norder {}\n",
+            "seeks {}\nrequests {}\nbytes {}\nbusy_ms {:.3}\nmax_in_flight {}\noverlapped {}\nreached {}\norder {}\nopened {}\n",
             head.seeks,
             head.requests,
             head.bytes,
@@ -275,7 +282,8 @@ impl HddSim {
             flight.max,
             flight.overlapped,
             reached.join(" "),
-            order.join(" ")
+            order.join(" "),
+            opened.join(" ")
         )
     }
 
@@ -429,6 +437,7 @@ impl Filesystem for HddSim {
         let Some(Entry { node: Node::File { source, .. }, .. }) = self.entries.get(&ino.0) else {
             return reply.error(Errno::EISDIR);
         };
+        self.opened.lock().unwrap().push(ino.0);
         match File::open(source) {
             Ok(file) => {
                 let fh = self.next_handle.fetch_add(1, Ordering::Relaxed);
