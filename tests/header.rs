@@ -153,6 +153,63 @@ fn every_declared_name_carries_the_prefix() {
     }
 }
 
+/// The prose names only what exists: every `multipool_…` or `MULTIPOOL_…` name in the README and
+/// the CHANGELOG is declared by the C or C++ header, or is the CMake package's variable or the Go
+/// module's build tag. (A renamed or removed function lingered in the CHANGELOG for a release.)
+#[test]
+fn the_documents_name_only_what_exists() {
+    let read = |rel: &str| std::fs::read_to_string(root().join(rel)).unwrap();
+    let declared = [
+        committed(),
+        read("include/multipool.hpp"),
+        read("cmake/multipoolConfig.cmake.in"),
+        read("go/link_static.go"),
+    ]
+    .concat();
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let exists = |name: &str| {
+        declared.match_indices(name).any(|(at, _)| {
+            let before = declared[..at].chars().next_back().is_none_or(|c| !is_word(c));
+            let after = declared[at + name.len()..].chars().next().is_none_or(|c| !is_word(c));
+            before && after
+        })
+    };
+    for doc in ["README.md", "CHANGELOG.md"] {
+        let text = read(doc);
+        let mut missing = Vec::new();
+        for (at, _) in text.match_indices("multipool_").chain(text.match_indices("MULTIPOOL_")) {
+            if text[..at].chars().next_back().is_some_and(is_word) {
+                continue; // inside another word
+            }
+            let end = text[at..].find(|c: char| !is_word(c)).map_or(text.len(), |n| at + n);
+            let name = &text[at..end];
+            // The prefixes themselves ("`multipool_` for functions") name nothing.
+            if !name.ends_with('_') && !exists(name) && !missing.contains(&name) {
+                missing.push(name);
+            }
+        }
+        assert!(missing.is_empty(), "{doc} names what does not exist: {missing:?}");
+    }
+}
+
+/// The README's ownership rule lists every function that returns a string (all static), so that
+/// a caller never wonders whether to free one.
+#[test]
+fn the_readme_says_every_returned_string_is_static() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let rule = readme.split("Strings returned by").nth(1).expect("the ownership rule");
+    let rule = &rule[..rule.find("static").expect("it says they are static")];
+    let returning_strings: Vec<String> = committed()
+        .lines()
+        .filter_map(|l| l.strip_prefix("const char *"))
+        .map(|rest| rest.split('(').next().unwrap().to_owned())
+        .collect();
+    assert!(returning_strings.len() >= 5, "{returning_strings:?}");
+    for name in returning_strings {
+        assert!(rule.contains(&format!("`{name}()`")), "{name} is missing from the rule");
+    }
+}
+
 /// The header compiles in one translation unit with the declarations of other multiple-precision
 /// libraries that own the short `mp_` names: imath (bundled by PostgreSQL's pgcrypto),
 /// LibTomMath and GMP.
