@@ -25,7 +25,9 @@ heading gives the share of CPU time the hypervisor stole from this VM during its
 
 --baseline REV adds "mphash @REV", built from that commit in a git worktree under --data, to
 every warm table, so that a change is measured against the code before it in the same rounds
-(its "time / mphash" column is the ratio). --tools keeps only the tools whose names start with
+(its "time / mphash" column is the ratio), and prints a WARNING (exit status 1 with
+--fail-on-regression) when mphash's per-round ratio to it is above 1 beyond the run's noise: the
+lower end of a 95% interval of the median ratio, by order statistics, above 1.0. --tools keeps only the tools whose names start with
 one of the given words (mphash and refhash are always kept).
 """
 import argparse
@@ -199,6 +201,26 @@ def table(title, medians, steal, spec, base, ref):
     return "\n".join(lines) + "\n"
 
 
+def regression(base, medians, baseline_label, corpus):
+    """A warning when `base` (mphash) is slower than the baseline build by more than the noise
+    of this run, else None. Each round gives one ratio of their wall times (the two ran seconds
+    apart); the noise is the spread of those ratios: the warning needs the lower end of a 95%
+    confidence interval of their median (by order statistics, no assumption about the
+    distribution) above 1, so a real regression of a few percent is seen the day it lands and
+    a noisy round is not taken for one."""
+    ratios = sorted(w / b for w, b in zip(medians[base].walls, medians[baseline_label].walls))
+    n = len(ratios)
+    half = 0.98 * n ** 0.5  # 1.96 / 2 * sqrt(n): the ranks around the median for 95%
+    lo = ratios[max(0, int(n / 2 - half))]
+    hi = ratios[min(n - 1, int(-(-(n / 2 + half) // 1)))]
+    median = statistics.median(ratios)
+    summary = (f"{base} / {baseline_label} on {corpus}: median {median:.3f}x over {n} rounds, "
+               f"95% interval {lo:.3f}–{hi:.3f}x")
+    if n >= 5 and lo > 1.0:
+        return f"WARNING: slower than the baseline beyond noise: {summary}"
+    return None if n >= 5 else f"note: {n} rounds are too few to judge a regression ({summary})"
+
+
 def paired(reference, result, form):
     """`form` filled with the median, lowest and highest of reference's wall time over result's,
     taken run by run within each round: how much faster `result` was than `reference`."""
@@ -295,7 +317,10 @@ def main():
     ap.add_argument("--cold-runs", type=int, default=15)
     ap.add_argument("--data", default=os.path.join(ROOT, "bench-out"))
     ap.add_argument("--no-cold", action="store_true")
-    ap.add_argument("--baseline", help="also run mphash built from this git commit")
+    ap.add_argument("--baseline", help="also run mphash built from this git commit, and warn "
+                    "when mphash is slower than it beyond the run's noise")
+    ap.add_argument("--fail-on-regression", action="store_true",
+                    help="with --baseline: exit with status 1 after such a warning")
     ap.add_argument("--tools", help="comma-separated name prefixes of the peers to run")
     args = ap.parse_args()
     os.makedirs(args.data, exist_ok=True)
@@ -307,6 +332,7 @@ def main():
     report = [f"{NPROC} CPUs; corpora on the root file system; medians of {args.runs} interleaved "
               f"runs after a warm-up round ({args.cold_runs} rounds cold).\n"]
     results = {}
+    regressions = 0
     for name in args.corpus.split(","):
         root, spec = build_corpus(name, args.data)
         commands = peers(mphash, refhash, root, baseline, only)
@@ -318,12 +344,20 @@ def main():
         ref = next(k for k in medians if k.startswith("refhash"))
         report.append(table(f"warm cache, {name}", medians, steal, spec, "mphash", ref))
         print(report[-1], flush=True)
+        if baseline:
+            warning = regression("mphash", medians, baseline[1], name)
+            if warning:
+                report.append(warning + "\n")
+                print(warning, file=sys.stderr, flush=True)
+            regressions += warning is not None and warning.startswith("WARNING")
         if cold and name not in ("small", "fresh"):
             report.append(cold_section(name, root, spec, mphash, refhash, args.cold_runs))
             print(report[-1], flush=True)
     with open(os.path.join(args.data, "compare.md"), "w") as f:
         f.write("\n".join(report))
     chart(results, os.path.join(args.data, "compare.png"))
+    if regressions and args.fail_on_regression:
+        raise SystemExit(f"{regressions} corpus(es) slower than {args.baseline} beyond noise")
 
 
 if __name__ == "__main__":
