@@ -24,8 +24,9 @@
 //! ```
 //!
 //! The C ABI (`include/multipool.h`) is a thin layer over this API; see the README for its
-//! contract. [`multi_scope()`], one rayon scope per pool all open at once (the building block
-//! of the first design), is public too.
+//! contract. The engine stands on [`multi_scope_open()`]: one rayon scope per device pool, all
+//! open at once over session state that tasks borrow, which pools join as their devices are met.
+//! It is public, with [`multi_scope()`], the form over a set of pools known in advance.
 #![deny(missing_docs)]
 #![deny(missing_debug_implementations)]
 #![deny(unreachable_pub)]
@@ -55,7 +56,7 @@ pub use device::{
 };
 pub use digest::{digest_bytes, Algorithm, DigestBytes, MAX_DIGEST_LEN};
 pub use engine::{FileResult, PollOutcome};
-pub use multi_scope::multi_scope;
+pub use multi_scope::{multi_scope, multi_scope_open, MultiScope};
 pub use session::Session;
 pub use stats::Stats;
 pub use status::Status;

@@ -114,10 +114,10 @@ fn static_archive_exports_only_the_prefix_and_links_beside_blake3() {
         .lines()
         .filter_map(|l| l.split_whitespace().nth(2).map(str::to_owned))
         .collect();
-    assert!(globals.len() >= 15, "{globals:?}");
-    for symbol in &globals {
-        assert!(symbol.starts_with("multipool_"), "the archive exports {symbol}");
-    }
+    // Exactly the header's functions: none missing, nothing else.
+    let mut exported = globals.clone();
+    exported.sort();
+    assert_eq!(exported, header_functions(), "the archive's globals are the header's functions");
 
     let dir = TempTree::new("blake3-beside");
     let src = dir.path.join("prog.c");
@@ -314,4 +314,32 @@ fn module_map_imports_under_clang_modules() {
     );
     let remarks = String::from_utf8_lossy(&out.stderr);
     assert!(remarks.contains("building module 'multipool'"), "no module built:\n{remarks}");
+}
+
+/// The functions `include/multipool.h` declares, sorted.
+fn header_functions() -> Vec<String> {
+    let header = std::fs::read_to_string(common::root().join("include/multipool.h")).unwrap();
+    let mut names: Vec<String> = header
+        .lines()
+        .filter(|l| !l.starts_with([' ', '*', '/', '#']))
+        .filter_map(|l| {
+            let name = l.split('(').next()?.split_whitespace().last()?.trim_start_matches('*');
+            (l.contains('(') && name.starts_with("multipool_")).then(|| name.to_owned())
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// The README says how many functions the API has, and it is that many.
+#[test]
+fn the_readme_counts_the_functions_right() {
+    let readme = std::fs::read_to_string(common::root().join("README.md")).unwrap();
+    let claim = readme
+        .split("only global symbols are the ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the README's claim");
+    assert_eq!(claim.parse::<usize>().unwrap(), header_functions().len(), "README: {claim}");
 }

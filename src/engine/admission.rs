@@ -19,6 +19,7 @@ use super::state::State;
 use super::task;
 use crate::device::{Device, DeviceKind};
 use crate::read::{self, Outcome, Snapshot};
+use crate::MultiScope;
 use crate::Status;
 use std::ffi::OsStr;
 use std::fs::Metadata;
@@ -26,7 +27,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::Arc;
-use std::thread::{Scope, ScopedJoinHandle};
+use std::thread::ScopedJoinHandle;
 
 /// The feeders a lookup worker started, which it joins before it exits.
 type Feeders<'scope> = Vec<ScopedJoinHandle<'scope, ()>>;
@@ -45,15 +46,20 @@ const ORDERED_RUN: usize = 4096;
 /// its window of pending paths.
 const ROUTER_WAKE_EVERY: usize = 64;
 
-/// What a thread of the session needs to start another: the state to lend it and the scope
-/// that outlives it.
+/// What a thread of the session needs to start another: the state to lend it and the
+/// session's [`MultiScope`], which outlives it and which pools join.
 #[derive(Clone, Copy)]
 pub(super) struct Ctx<'scope, 'env> {
     pub(super) state: &'env State,
-    pub(super) threads: &'scope Scope<'scope, 'env>,
+    pub(super) scope: MultiScope<'scope, 'env>,
 }
 
 impl<'scope, 'env> Ctx<'scope, 'env> {
+    /// A builder for a thread of the session named `name`.
+    fn thread(name: String) -> std::thread::Builder {
+        std::thread::Builder::new().name(name).stack_size(memory::STACK_SIZE)
+    }
+
     /// Starts a thread of the session named `name`; `None` if the system refused one. Whoever
     /// starts a thread joins it: the scope alone would wait only for its closure to return,
     /// not for the thread to be gone.
@@ -62,22 +68,31 @@ impl<'scope, 'env> Ctx<'scope, 'env> {
         name: String,
         f: impl FnOnce() + Send + 'scope,
     ) -> Option<ScopedJoinHandle<'scope, ()>> {
-        std::thread::Builder::new()
-            .name(name)
-            .stack_size(memory::STACK_SIZE)
-            .spawn_scoped(self.threads, || {
-                let _hidden = crate::sys::hidden_from_thread_sanitizer();
-                f()
-            })
-            .ok()
+        let hidden = || {
+            let _hidden = crate::sys::hidden_from_thread_sanitizer();
+            f()
+        };
+        Ctx::thread(name).spawn_scoped(self.scope.threads(), hidden).ok()
     }
 
-    /// Starts `lane`'s feeder (which builds its pool); a lane that gets none fails its files.
+    /// Builds `lane`'s pool and joins it to the session's `MultiScope`, with the lane's feeder
+    /// on the thread of its scope; a lane that gets no pool, or no thread, fails its files.
     fn start_feeder(&self, lane: &Arc<Lane>, name: String, feeders: &mut Feeders<'scope>) {
         let (state, for_feeder) = (self.state, Arc::clone(lane));
-        match self.spawn(format!("{name}.feed"), move || feeder::run(state, &for_feeder, name)) {
-            Some(handle) => feeders.push(handle),
-            None => feeder::no_pool(state, lane),
+        let Some(pool) = feeder::build(state, lane, &name) else {
+            return feeder::no_pool(state, lane);
+        };
+        let (builder, threads) = (Ctx::thread(format!("{name}.feed")), pool.threads());
+        // What the tasks borrow: the state, and the lane, which the pool's thread owns.
+        let joined =
+            self.scope.join_with(builder, pool, (state, for_feeder), move |data, scope| {
+                let _hidden = crate::sys::hidden_from_thread_sanitizer();
+                let (state, lane) = data;
+                feeder::run(state, lane, threads, scope);
+            });
+        match joined {
+            Ok(handle) => feeders.push(handle),
+            Err(_) => feeder::no_pool(state, lane),
         }
     }
 
@@ -131,12 +146,9 @@ impl<'scope, 'env> Ctx<'scope, 'env> {
         state.cache_lane(|| {
             let small = state.config().buffer_size as u64;
             let lane = Arc::new(Lane::new(Owner::Cache, state.cpus(), false, small, None));
-            let (for_feeder, name) = (Arc::clone(&lane), "mpcache".to_owned());
-            let handle = self.spawn("mpcache.feed".into(), move || {
-                feeder::run(state, &for_feeder, name);
-            })?;
-            feeders.push(handle);
-            Some(lane)
+            let before = feeders.len();
+            self.start_feeder(&lane, "mpcache".to_owned(), feeders);
+            (feeders.len() > before).then_some(lane)
         })
     }
 

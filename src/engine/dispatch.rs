@@ -4,18 +4,20 @@
 //! path has its result. It makes no file-system call, so no device can stall it.
 //!
 //! # The threads of a session, and who borrows what
-//! The router runs everything inside one [`std::thread::scope`] that borrows the session's
-//! [`State`]:
-//! - lookup workers (`lookup`, `admission`): per mount, they `stat` paths and file them in
-//!   their device's lane; a device met for the first time gets its lane and feeder right there;
-//! - feeders (`feeder`): one per device and one for the page-cache pool; each builds its pool and
-//!   feeds it from inside the pool's `in_place_scope`, so tasks borrow the state too.
+//! The router runs everything inside one [`multi_scope_open`](crate::multi_scope_open) that
+//! borrows the session's [`State`]:
+//! - lookup workers (`lookup`, `admission`): threads of its scope, per mount; they `stat`
+//!   paths and file them in their device's lane; a device met for the first time gets its lane,
+//!   its pool and its feeder right there;
+//! - feeders (`feeder`): one per device and one for the page-cache pool; each device's pool
+//!   *joins* the multi-scope, with its feeder on the thread of the pool's `in_place_scope`, so
+//!   tasks borrow the state too.
 //!
-//! Nothing is `'static` and nothing is cloned per task: the state outlives the scope, the scope
-//! outlives every lookup worker and feeder, and each feeder's pool scope outlives its tasks.
-//! Because every device has its own feeder, nothing ever waits for all devices at once: no
-//! device's stall reaches another's pool (the first design left and re-entered one
-//! `multi_scope` over all pools whenever a device appeared, draining every device's tasks).
+//! Nothing is `'static` and nothing is cloned per task: the state outlives the multi-scope, the
+//! multi-scope outlives every lookup worker and joined pool, and each pool's scope outlives its
+//! tasks. A pool joins without waiting for any other pool's tasks, so no device's stall reaches
+//! another's pool (the first design nested one scope per pool on one thread, and had to leave
+//! and re-enter the nest whenever a device appeared, draining every device's tasks).
 
 use super::admission::Ctx;
 use super::inbox::{Submission, Wait};
@@ -39,7 +41,7 @@ const LINGER: std::time::Duration = std::time::Duration::from_millis(1);
 /// and returns once all of them have ended.
 pub(super) fn run(state: &State) {
     let result = catch_unwind(AssertUnwindSafe(|| {
-        std::thread::scope(|threads| Router::new(Ctx { state, threads }).run());
+        crate::multi_scope_open(|scope| Router::new(Ctx { state, scope }).run());
     }));
     if result.is_err() {
         state.dispatcher_failed();

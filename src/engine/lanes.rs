@@ -378,13 +378,16 @@ impl Lane {
     /// a task then gets the permit that the gate adds for a stuck read. At worst this starts a
     /// task that finds nothing to take.
     fn sleep<'a>(&'a self, mut state: MutexGuard<'a, LaneState>) -> MutexGuard<'a, LaneState> {
-        let watch = !state.closed && state.reserved > 0 && !state.pending.is_empty();
+        // Watched whenever running tasks hold reservations, files waiting or not: files pushed
+        // later within those reservations do not wake the feeder (that is the reservation's
+        // point), so this sleep must end by itself to see them stuck.
+        let watch = !state.closed && state.reserved > 0 && state.tasks > 0;
         state.sleeping = true;
         if watch {
             let (seen, since) = (state.progress, Instant::now());
             state = sync::wait(&self.feeder, state, Some(READ_STALL));
             let stuck = !state.wake && state.progress == seen && since.elapsed() >= READ_STALL;
-            if stuck && state.tasks > 0 {
+            if stuck && state.tasks > 0 && !state.pending.is_empty() {
                 state.reserved = 0;
                 state.wake = true;
             }
@@ -435,4 +438,82 @@ impl Lane {
             self.raise(state);
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::read::Snapshot;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    /// A small file's job (the size of the root directory's inode: a few KiB).
+    fn job(tag: u64) -> (Placement, Job) {
+        let seen = Snapshot::of(&std::fs::metadata("/").unwrap());
+        let path = (&b"/x"[..]).into();
+        (Placement::Inode(tag), Job { path, tag, seen, link: None, device: 0 })
+    }
+
+    /// A lane with its feeder on a thread of its own; each task the feeder starts is reported
+    /// on the channel with its capacity.
+    fn fed_lane() -> (Arc<Lane>, mpsc::Receiver<usize>, std::thread::JoinHandle<()>) {
+        let lane = Arc::new(Lane::new(Owner::Cache, 4, false, 1 << 20, None));
+        let (tx, rx) = mpsc::channel();
+        let feeder = {
+            let lane = Arc::clone(&lane);
+            std::thread::spawn(move || {
+                let starved = AtomicUsize::new(0);
+                let limit = || TaskLimit { most: 8, burst: usize::MAX };
+                lane.feed(limit, || 1000, &starved, |capacity| tx.send(capacity).unwrap());
+            })
+        };
+        (lane, rx, feeder)
+    }
+
+    /// Closes the lane and ends the `tasks` tasks started, so that the feeder returns.
+    fn end(lane: &Lane, tasks: usize, feeder: std::thread::JoinHandle<()>) {
+        drop(lane.close());
+        for _ in 0..tasks {
+            lane.task_settled(None);
+            lane.task_done(0);
+        }
+        feeder.join().unwrap();
+    }
+
+    #[test]
+    fn small_files_share_the_task_that_reserved_them() {
+        let (lane, started, feeder) = fed_lane();
+        let mut refused = Vec::new();
+        lane.push((1..=8).map(job), &mut refused);
+        assert_eq!(started.recv().unwrap(), SMALL_FILES_PER, "one task for up to 32 small files");
+        // The task takes its files one by one; more files within its room start no task.
+        for _ in 0..4 {
+            assert!(lane.pop(Take::First).is_some());
+        }
+        lane.push((9..=12).map(job), &mut refused);
+        for _ in 0..8 {
+            assert!(lane.pop(Take::SmallFrom { device: 0, limit: 1 << 20 }).is_some());
+            std::thread::sleep(READ_STALL / 8); // working: a file taken now and then
+        }
+        assert!(started.try_recv().is_err(), "a second task for files the first had room for");
+        assert!(refused.is_empty());
+        end(&lane, 1, feeder);
+    }
+
+    #[test]
+    fn files_reserved_by_a_stuck_task_get_a_task_of_their_own() {
+        let (lane, started, feeder) = fed_lane();
+        let mut refused = Vec::new();
+        lane.push([job(1)], &mut refused);
+        assert_eq!(started.recv().unwrap(), SMALL_FILES_PER);
+        assert!(lane.pop(Take::First).is_some()); // and then stuck in its read
+        lane.push((2..=9).map(job), &mut refused);
+        // Within the first task's reservation, but it takes nothing: after a stall's length the
+        // reservation lapses and the files get a task.
+        let second = started.recv_timeout(Duration::from_secs(30));
+        assert_eq!(second, Ok(SMALL_FILES_PER), "the files waited for the stuck task");
+        end(&lane, 2, feeder);
+    }
+
+    const SMALL_FILES_PER: usize = super::super::batch::SMALL_FILES_PER_TASK;
 }

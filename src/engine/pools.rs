@@ -55,6 +55,14 @@ impl DevicePool {
     }
 }
 
+/// What a pool joining the session's `MultiScope` lends: the pool, owned by the thread of its
+/// scope and dropped (its threads joined) once the scope has ended.
+impl std::borrow::Borrow<ThreadPool> for DevicePool {
+    fn borrow(&self) -> &ThreadPool {
+        self.pool()
+    }
+}
+
 impl Drop for DevicePool {
     fn drop(&mut self) {
         // Dropping the pool tells its threads to exit once idle; then wait until they have.

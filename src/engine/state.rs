@@ -3,9 +3,10 @@
 //!
 //! Who holds it: [`Engine`](super::Engine) keeps it in an `Arc` with the engine's thread (the
 //! router), which lends it to every other thread of the session through one
-//! `std::thread::scope`: lookup workers and feeders are scoped threads, and each feeder lends it
-//! on to its pool's tasks through the pool's `in_place_scope`. So every task ends before its
-//! feeder, every scoped thread before the router returns, and the router before the state goes.
+//! [`multi_scope_open`](crate::multi_scope_open): lookup workers are threads of its scope, and
+//! each device's pool joins it, its feeder lending the state on to the pool's tasks. So every
+//! task ends before its pool's scope, every thread before the router returns, and the router
+//! before the state goes.
 
 use super::inbox::Inbox;
 use super::lanes::Lane;

@@ -632,7 +632,9 @@ mod tests {
             let none = multipool_session_poll(session, out, STRIDE, 0, 0, &mut n);
             assert_eq!(none, MULTIPOOL_ERR_INVALID_ARGUMENT);
             let huge = multipool_session_poll(session, out, usize::MAX / 2, 4, 0, &mut n);
-            assert_eq!(huge, MULTIPOOL_ERR_INVALID_ARGUMENT);
+            assert_eq!(huge, MULTIPOOL_ERR_STRUCT_SIZE, "past MULTIPOOL_MAX_STRUCT_SIZE");
+            let overflow = multipool_session_poll(session, out, STRIDE, usize::MAX / 2, 0, &mut n);
+            assert_eq!(overflow, MULTIPOOL_ERR_INVALID_ARGUMENT, "capacity * result_size");
             loop {
                 match multipool_session_poll(session, out, STRIDE, 4, -1, &mut n) {
                     MULTIPOOL_OK => {

@@ -269,8 +269,7 @@ impl HddSim {
         let head = self.head.lock().unwrap();
         let flight = self.flight.lock().unwrap();
         let order: Vec<String> = head.order.iter().map(u64::to_string).collect();
-        let opened: Vec<String> =
-            self.opened.lock().unwrap().iter().map(u64::to_string).collect();
+        let opened: Vec<String> = self.opened.lock().unwrap().iter().map(u64::to_string).collect();
         let reached: Vec<String> =
             flight.reached.iter().enumerate().map(|(k, r)| format!("{}:{r}", k + 1)).collect();
         format!(
