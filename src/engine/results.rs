@@ -11,6 +11,9 @@ use std::os::fd::BorrowedFd;
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
+/// Results a poll takes out of the queue under one lock, to hand to its sink without it.
+const POLL_CHUNK: usize = 64;
+
 /// The result for one enqueued path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -256,12 +259,23 @@ impl ResultQueue {
         mut sink: impl FnMut(FileResult),
     ) -> Result<(PollOutcome, usize), Status> {
         let deadline = timeout.map(|t| Instant::now().checked_add(t));
+        // Results are taken out a chunk at a time and handed to `sink` with the lock released:
+        // the sink is the caller's code (a Rust closure that may call back into the session, a
+        // C caller's memory being written), and other pollers and producers need not wait for
+        // it. Each result still goes to exactly one poller.
+        let mut chunk = [None::<FileResult>; POLL_CHUNK];
+        let (mut given, mut waiting_at_first) = (0, 0);
         let mut state = self.lock();
         loop {
             let waiting = state.ready.len();
-            if waiting > 0 {
-                let n = waiting.min(max);
-                state.ready.drain(..n).for_each(&mut sink);
+            if waiting > 0 && given < max {
+                if given == 0 {
+                    waiting_at_first = waiting;
+                }
+                let n = waiting.min(max - given).min(POLL_CHUNK);
+                for (slot, result) in chunk.iter_mut().zip(state.ready.drain(..n)) {
+                    *slot = Some(result);
+                }
                 state.delivered += n as u64;
                 if state.starved > 0 {
                     self.taken.notify_all();
@@ -276,7 +290,14 @@ impl ResultQueue {
                     // Other pollers may be waiting for results that will never come.
                     self.arrived.notify_all();
                 }
-                return Ok((PollOutcome::Ready(n), waiting));
+                drop(state);
+                chunk[..n].iter_mut().filter_map(Option::take).for_each(&mut sink);
+                given += n;
+                state = self.lock();
+                continue;
+            }
+            if given > 0 {
+                return Ok((PollOutcome::Ready(given), waiting_at_first));
             }
             if is_done(state.delivered) {
                 return Ok((PollOutcome::Done, 0));
@@ -346,6 +367,42 @@ mod tests {
             PollOutcome::Done
         );
         assert_eq!(q.poll(1, None, None, |_| false, || true, |_| {}), Err(Status::Internal));
+    }
+
+    #[test]
+    fn the_sink_runs_without_the_queue_lock_and_may_call_back_into_it() {
+        must_return("a sink that polls again", || {
+            let q = ResultQueue::default();
+            for tag in 0..(POLL_CHUNK as u64 * 2 + 5) {
+                q.push(result(tag));
+            }
+            let (mut outer, mut inner) = (0, 0);
+            let outcome = q.poll(
+                usize::MAX,
+                None,
+                None,
+                |_| false,
+                || false,
+                |_| {
+                    outer += 1;
+                    // Re-entering the queue from the sink: a lock held here would deadlock.
+                    let _ = q.ready_len();
+                    if outer == 1 {
+                        let again = q.poll(
+                            3,
+                            Some(Duration::ZERO),
+                            None,
+                            |_| false,
+                            || false,
+                            |_| inner += 1,
+                        );
+                        assert_eq!(again.unwrap().0, PollOutcome::Ready(3));
+                    }
+                },
+            );
+            assert_eq!(outcome.unwrap().0, PollOutcome::Ready(outer));
+            assert_eq!((outer + inner) as u64, POLL_CHUNK as u64 * 2 + 5, "every result once");
+        });
     }
 
     #[test]
