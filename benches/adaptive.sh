@@ -4,5 +4,5 @@
 # Usage: bash benches/adaptive.sh [--runs N] [--only disk|parallel|share]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet --example hddsim --example bench-adaptive
+cargo build --release --quiet --features bench-internals --example hddsim --example bench-adaptive
 exec target/release/examples/bench-adaptive "$@"

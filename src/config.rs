@@ -44,7 +44,9 @@ pub struct Config {
     pub direct_io: bool,
     /// Start each device's controller of reads in flight at its most and halve while that
     /// costs nothing, instead of at one and doubling while that pays. Off; kept to measure the
-    /// two against each other (`benches/devices.sh`).
+    /// two against each other (`benches/adaptive.sh`), so it exists only with the
+    /// `bench-internals` feature, which no caller needs.
+    #[cfg(feature = "bench-internals")]
     #[doc(hidden)]
     pub adaptive_start_high: bool,
 }
@@ -61,6 +63,7 @@ impl Default for Config {
             max_ready_results: 65_536,
             disk_order: true,
             direct_io: true,
+            #[cfg(feature = "bench-internals")]
             adaptive_start_high: false,
         }
     }

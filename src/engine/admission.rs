@@ -129,7 +129,10 @@ impl<'scope, 'env> Ctx<'scope, 'env> {
         let ordered = device.kind == DeviceKind::Hdd && config.disk_order;
         let small = config.buffer_size as u64;
         let gate = (device.kind.is_adapted() && !device.pinned).then(|| {
+            #[cfg(feature = "bench-internals")]
             let start = if config.adaptive_start_high { Start::High } else { Start::Low };
+            #[cfg(not(feature = "bench-internals"))]
+            let start = Start::Low;
             ReadGate::new(device.threads, start)
         });
         let owner = Owner::Device(Arc::clone(&device));

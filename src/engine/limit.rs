@@ -78,6 +78,10 @@ pub(super) enum Start {
     /// At one read, doubling while it pays (the default).
     Low,
     /// At the most, halving while it does not cost.
+    #[cfg_attr(
+        not(any(test, feature = "bench-internals")),
+        expect(dead_code, reason = "only the benchmarks (bench-internals) and tests start high")
+    )]
     High,
 }
 
