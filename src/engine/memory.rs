@@ -15,7 +15,8 @@
 //! ([`Status::ResourceExhausted`](crate::Status::ResourceExhausted)).
 
 use crate::sys;
-use std::alloc::{alloc_zeroed, Layout};
+use std::alloc::{alloc_zeroed, dealloc, Layout};
+use std::ptr::NonNull;
 
 /// Address space kept free for the small allocations of the session and of its host. The
 /// session's own small allocations in flight are a few hundred kilobytes at most (jobs, results,
@@ -76,8 +77,8 @@ pub(super) fn affordable_threads(wanted: usize, buffer: usize) -> usize {
 }
 
 /// A zeroed read buffer of `size` bytes, or of half that and so on down to [`MIN_BUFFER`] when
-/// memory is short; `None` when not even that fits.
-pub(super) fn read_buffer(size: usize) -> Option<Vec<u8>> {
+/// memory is short; `None` when not even that fits. It starts on a page boundary.
+pub(super) fn read_buffer(size: usize) -> Option<ReadBuffer> {
     let mut size = size.max(1);
     loop {
         if fits(size as u64) {
@@ -97,20 +98,56 @@ fn next_smaller(size: usize) -> Option<usize> {
     (smaller < size).then_some(smaller)
 }
 
-/// `size` (non-zero) zeroed bytes, or `None` if the allocator has none. Zeroed rather than
-/// filled: calloc hands back untouched pages, so a thread that only reads small files faults in
-/// the first few pages of its buffer, not all of them.
-fn zeroed(size: usize) -> Option<Vec<u8>> {
-    let layout = Layout::array::<u8>(size).ok()?;
-    // SAFETY: the layout has a non-zero size (callers pass `size >= 1`).
-    let ptr = unsafe { alloc_zeroed(layout) };
-    if ptr.is_null() {
-        return None;
+/// Where a read buffer starts: a page boundary. Direct reads need page-aligned memory, offsets
+/// and lengths; a buffer aligned only as a `Vec<u8>` lost its first partial page to
+/// alignment, and every direct read came out one page short of the buffer (255 pages of 256).
+pub(super) const BUFFER_ALIGN: usize = 4096;
+
+/// A zeroed byte buffer that starts on a page boundary, owned by one thread, freed on drop.
+#[derive(Debug)]
+pub(super) struct ReadBuffer {
+    ptr: NonNull<u8>,
+    len: usize,
+}
+
+impl ReadBuffer {
+    fn layout(len: usize) -> Option<Layout> {
+        Layout::from_size_align(len, BUFFER_ALIGN).ok()
     }
-    // SAFETY: `ptr` was allocated by the global allocator with the layout of `[u8; size]`, which
-    // is what a `Vec<u8>` of capacity `size` deallocates with; its `size` bytes are initialised
-    // (zero), and the Vec takes sole ownership of them.
-    Some(unsafe { Vec::from_raw_parts(ptr, size, size) })
+}
+
+impl std::ops::Deref for ReadBuffer {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        // SAFETY: `ptr` points to `len` initialised (zeroed, then written) bytes that this
+        // buffer owns alone, alive until drop.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl std::ops::DerefMut for ReadBuffer {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as for `deref`, and `&mut self` makes this borrow the only one.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl Drop for ReadBuffer {
+    fn drop(&mut self) {
+        let layout = ReadBuffer::layout(self.len).expect("made with this layout");
+        // SAFETY: allocated in `zeroed` by the global allocator with this very layout.
+        unsafe { dealloc(self.ptr.as_ptr(), layout) };
+    }
+}
+
+/// `size` (non-zero) zeroed bytes on a page boundary, or `None` if the allocator has none.
+/// Zeroed rather than filled: calloc hands back untouched pages, so a thread that only reads
+/// small files faults in the first few pages of its buffer, not all of them.
+fn zeroed(size: usize) -> Option<ReadBuffer> {
+    let layout = ReadBuffer::layout(size)?;
+    // SAFETY: the layout has a non-zero size (callers pass `size >= 1`).
+    let ptr = NonNull::new(unsafe { alloc_zeroed(layout) })?;
+    Some(ReadBuffer { ptr, len: size })
 }
 
 #[cfg(test)]
@@ -123,6 +160,16 @@ mod tests {
         assert_eq!(buffer.len(), (1 << 20) + 1);
         assert!(buffer.iter().all(|&b| b == 0));
         assert_eq!(read_buffer(0).unwrap().len(), 1, "a zero size asks for the smallest buffer");
+    }
+
+    #[test]
+    fn a_buffer_starts_on_a_page_so_direct_reads_fill_all_of_it_but_the_odd_byte() {
+        for size in [(1 << 20) + 1, MIN_BUFFER + 1, 3 * BUFFER_ALIGN] {
+            let buffer = read_buffer(size).unwrap();
+            // `read::direct::aligned` then starts at 0: a direct read takes every whole page.
+            assert_eq!(buffer.as_ptr() as usize % BUFFER_ALIGN, 0, "{size}");
+            assert_eq!(buffer.len(), size);
+        }
     }
 
     #[test]

@@ -29,7 +29,7 @@ const PROGRESS_BYTES: u64 = 1 << 20;
 
 thread_local! {
     /// Each worker's read buffer, allocated once per thread, reused for every file.
-    static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    static BUFFER: RefCell<Option<memory::ReadBuffer>> = const { RefCell::new(None) };
     /// Each worker's results of the task at hand, emptied into the result queue at its end.
     static RESULTS: RefCell<Vec<FileResult>> = const { RefCell::new(Vec::new()) };
 }
@@ -113,15 +113,18 @@ fn hash(
         // The memory check runs only while the buffer is not the full size: a thread with its
         // buffer pays no system call per file.
         let size = state.config().buffer_size + 1;
-        if buffer.len() != size && (buffer.is_empty() || memory::fits(size as u64)) {
-            *buffer = Vec::new(); // freed first: it may be what the new one needs
-            *buffer = memory::read_buffer(size).unwrap_or_default();
+        let len = buffer.as_ref().map_or(0, |b| b.len());
+        if len != size && (len == 0 || memory::fits(size as u64)) {
+            *buffer = None; // freed first: it may be what the new one needs
+            *buffer = memory::read_buffer(size);
         }
-        if buffer.is_empty() {
-            let mut on_stack = [0; memory::STACK_BUFFER];
-            return read_with(state, device, job, pace, tally, &mut on_stack);
+        match buffer.as_deref_mut() {
+            Some(buffer) => read_with(state, device, job, pace, tally, buffer),
+            None => {
+                let mut on_stack = [0; memory::STACK_BUFFER];
+                read_with(state, device, job, pace, tally, &mut on_stack)
+            }
         }
-        read_with(state, device, job, pace, tally, &mut buffer)
     })
 }
 
