@@ -275,7 +275,8 @@ impl<'scope, 'env> Ctx<'scope, 'env> {
         if !lane.is_ordered() || (!fiemap && !state.cachestat()) {
             return fallback;
         }
-        let Ok(file) = read::open(path, state.read_settings().follow_symlinks) else {
+        let follow = state.read_settings().follow_symlinks;
+        let Ok(file) = read::open(path, follow, state.cancel_flag()) else {
             return fallback;
         };
         let resident = state.cachestat()

@@ -7,10 +7,12 @@
 mod direct;
 mod open;
 mod outcome;
+mod retry;
 mod snapshot;
 
 pub(crate) use open::{non_regular_status, open, stat};
 pub(crate) use outcome::Outcome;
+use retry::Retry;
 pub(crate) use snapshot::{Snapshot, SETTLE};
 
 use crate::digest::Algorithm;
@@ -151,37 +153,6 @@ fn paced(
     result
 }
 
-/// Retries of a read that failed with `EINTR` or `EAGAIN`, bounded: a file system that answers
-/// so forever (a misbehaving FUSE or network server) gets its error reported after
-/// [`Retry::MOST`] tries in a row, with a backoff doubling from 1 ms to 64 ms between them
-/// (about 1.5 s in all), instead of a worker spinning on it.
-#[derive(Debug, Default)]
-struct Retry {
-    tries: u32,
-}
-
-impl Retry {
-    const MOST: u32 = 30;
-
-    /// Whether to try `err` again (after waiting the backoff): it is `EINTR` or `EAGAIN` and
-    /// the bound is not reached. A cancelled session tries at once: the read loop then reports
-    /// the cancellation.
-    fn again(&mut self, err: &std::io::Error, cancelled: &AtomicBool) -> bool {
-        let transient = matches!(err.kind(), ErrorKind::Interrupted | ErrorKind::WouldBlock);
-        if !transient || self.tries >= Retry::MOST {
-            return false;
-        }
-        if cancelled.load(Ordering::Relaxed) {
-            return true;
-        }
-        if self.tries > 0 {
-            std::thread::sleep(Duration::from_millis(1 << (self.tries - 1).min(6)));
-        }
-        self.tries += 1;
-        true
-    }
-}
-
 /// One read of a whole file.
 enum Attempt {
     /// Read and hashed: the outcome, the look before the first read that the look after the
@@ -206,7 +177,7 @@ fn attempt(
         let size = classified.map_or(0, |seen| seen.size);
         return Attempt::Failed(Outcome::failed(Status::Cancelled, 0, size));
     }
-    let file = match open(path, settings.follow_symlinks) {
+    let file = match open(path, settings.follow_symlinks, cancelled) {
         Ok(file) => file,
         Err(outcome) => return Attempt::Failed(outcome),
     };

@@ -1,11 +1,13 @@
 //! Looking a path up and opening it so that nothing can block: FIFOs and devices are refused
 //! from `stat`, and `open` itself never waits on a FIFO or becomes a controlling terminal.
 
+use super::retry::Retry;
 use super::Outcome;
 use crate::Status;
 use std::fs::{File, Metadata, OpenOptions};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// The status for a file that is not a regular file, or `None` if it is one.
@@ -33,13 +35,18 @@ pub(crate) fn stat(path: &Path, follow_symlinks: bool) -> Result<Metadata, Outco
 
 /// Opens read-only without blocking (a FIFO or a device with O_NONBLOCK returns at once),
 /// without becoming the controlling terminal, and without updating atime where allowed.
-pub(crate) fn open(path: &Path, follow_symlinks: bool) -> Result<File, Outcome> {
+/// `EINTR` and `EAGAIN` are tried again by the same rule as reads ([`Retry`]); a cancelled
+/// session stops trying.
+pub(crate) fn open(
+    path: &Path,
+    follow_symlinks: bool,
+    cancelled: &AtomicBool,
+) -> Result<File, Outcome> {
     let base =
         libc::O_NONBLOCK | libc::O_NOCTTY | if follow_symlinks { 0 } else { libc::O_NOFOLLOW };
     let mut flags = base | libc::O_NOATIME;
     let mut backoff = Duration::from_millis(1);
-    // EINTR from a file system that never stops answering it: reported after this many.
-    let mut interrupted = 0;
+    let mut retry = Retry::default();
     loop {
         match OpenOptions::new().read(true).custom_flags(flags).open(path) {
             Ok(file) => return Ok(file),
@@ -52,10 +59,14 @@ pub(crate) fn open(path: &Path, follow_symlinks: bool) -> Result<File, Outcome> 
                     std::thread::sleep(backoff);
                     backoff *= 2;
                 }
-                Some(libc::EINTR) if interrupted < 30 => interrupted += 1,
                 Some(libc::ELOOP) if !follow_symlinks => return Err(loop_or_link(path, &err)),
                 // open() on a Unix socket fails with ENXIO.
                 Some(libc::ENXIO) => return Err(socket_or(path, &err)),
+                _ if retry.again(&err, cancelled) => {
+                    if cancelled.load(Ordering::Relaxed) {
+                        return Err(Outcome::failed(Status::Cancelled, 0, 0));
+                    }
+                }
                 _ => return Err(Outcome::from_io(&err, 0)),
             },
         }
