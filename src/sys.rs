@@ -9,14 +9,16 @@
 //! - `O_DIRECT` does not exist on macOS (`fcntl(F_NOCACHE, 1)` is the nearest); FreeBSD has it.
 //!   Direct-I/O alignment here is the page size, which covers the logical block size of every
 //!   Linux file system.
-//! - `FS_IOC_FIEMAP` is Linux-only. The request number is computed for the `_IOWR` layout of
-//!   x86, ARM, RISC-V and most architectures; on powerpc, mips and sparc the direction bits
-//!   differ, so the ioctl fails with `ENOTTY` there and callers fall back to inode order (as
-//!   they do on file systems without FIEMAP). `ioctl`'s request parameter is `c_ulong` with glibc
+//! - `FS_IOC_FIEMAP` is Linux-only. Its request number, the extent flags and `cachestat`'s
+//!   system call number and structs come from `linux-raw-sys`, generated from the kernel's
+//!   headers for each architecture (`FS_IOC_FIEMAP` is `0xC020660B` on all of them; `cachestat`
+//!   is 451 in the generic table, 4451 on mips o32, 5451 on mips64, `0x40000000 | 451` on
+//!   x32). Only `struct fiemap` and `struct fiemap_extent` are declared here, since the crate
+//!   does not carry them. File systems without FIEMAP answer `EOPNOTSUPP` or `ENOTTY`, and
+//!   callers fall back to inode order. `ioctl`'s request parameter is `c_ulong` with glibc
 //!   and `c_int` with musl: [`first_extent`] converts with `as _` so both build.
-//! - `cachestat` (Linux 6.5+) is system call 451 on every architecture Rust targets (alpha, which
-//!   Rust does not target, numbers it 561); older kernels answer `ENOSYS`. Callers treat any
-//!   error as "unknown" and stop asking.
+//! - `cachestat` (Linux 6.5+): older kernels answer `ENOSYS`. Callers treat any error as
+//!   "unknown" and stop asking.
 //! - [`Signal`] is an `eventfd` (Linux 2.6.27+). A port without one uses a pipe: signal writes
 //!   a byte unless one is already there, reset reads until empty, and the read end is the
 //!   descriptor callers wait on (kqueue's `EVFILT_USER` cannot be handed out as a descriptor).
@@ -282,34 +284,25 @@ pub(crate) fn cached_pages_in(file: &File, len: u64) -> io::Result<u64> {
     if MISSING.load(std::sync::atomic::Ordering::Relaxed) {
         return Err(io::Error::from_raw_os_error(libc::ENOSYS));
     }
-    /// `struct cachestat_range` from `<linux/mman.h>`; length 0 means to the end of the file.
-    #[repr(C)]
-    struct Range {
-        off: u64,
-        len: u64,
-    }
-    /// `struct cachestat` from `<linux/mman.h>`.
-    #[repr(C)]
-    #[derive(Default)]
-    struct Cachestat {
-        nr_cache: u64,
-        nr_dirty: u64,
-        nr_writeback: u64,
-        nr_evicted: u64,
-        nr_recently_evicted: u64,
-    }
-    /// The generic system-call table's number (see the module docs for alpha).
-    const SYS_CACHESTAT: libc::c_long = 451;
-    let range = Range { off: 0, len };
-    let mut stat = Cachestat::default();
+    use linux_raw_sys::general::{__NR_cachestat, cachestat, cachestat_range};
+    // Length 0 means to the end of the file.
+    let range = cachestat_range { off: 0, len };
+    let mut stat = cachestat {
+        nr_cache: 0,
+        nr_dirty: 0,
+        nr_writeback: 0,
+        nr_evicted: 0,
+        nr_recently_evicted: 0,
+    };
     // SAFETY: cachestat reads one `struct cachestat_range` and writes one `struct cachestat`;
-    // both are live locals of exactly those layouts. The descriptor is open while `file` lives.
+    // both are live locals of exactly those layouts (the kernel's own, from linux-raw-sys). The
+    // descriptor is open while `file` lives.
     let rc = unsafe {
         libc::syscall(
-            SYS_CACHESTAT,
+            libc::c_long::from(__NR_cachestat),
             file.as_raw_fd(),
-            &range as *const Range,
-            &mut stat as *mut Cachestat,
+            &range as *const cachestat_range,
+            &mut stat as *mut cachestat,
             0,
         )
     };
@@ -348,14 +341,17 @@ struct FiemapExtent {
     fe_reserved: [u32; 3],
 }
 
-/// `_IOWR('f', 11, struct fiemap)` for the common `_IOC` layout (see the module docs).
-const FS_IOC_FIEMAP: u32 = 0xC020_660B;
-/// The extent's location is not known yet (`FIEMAP_EXTENT_UNKNOWN`).
-const FIEMAP_EXTENT_UNKNOWN: u32 = 0x2;
-/// Delayed allocation: not on disk yet (`FIEMAP_EXTENT_DELALLOC`).
-const FIEMAP_EXTENT_DELALLOC: u32 = 0x4;
-/// Data inline in the inode (`FIEMAP_EXTENT_DATA_INLINE`): no extent of its own.
-const FIEMAP_EXTENT_DATA_INLINE: u32 = 0x200;
+// The ioctl number encodes the size of the struct it takes (bits 16-29 in the common layout):
+// `struct fiemap` without its extents, which our declaration must match, as the extent must.
+const _: () = assert!((FS_IOC_FIEMAP >> 16) & 0x3fff == 32);
+const _: () = assert!(std::mem::size_of::<Fiemap>() == 32 + std::mem::size_of::<FiemapExtent>());
+const _: () = assert!(std::mem::size_of::<FiemapExtent>() == 56);
+
+// FS_IOC_FIEMAP; and the flags of an extent with no location yet (unknown, delayed
+// allocation, data inline in the inode).
+use linux_raw_sys::ioctl::{
+    FIEMAP_EXTENT_DATA_INLINE, FIEMAP_EXTENT_DELALLOC, FIEMAP_EXTENT_UNKNOWN, FS_IOC_FIEMAP,
+};
 
 /// The physical byte offset of the file's first extent (`FS_IOC_FIEMAP`), `None` if it has no
 /// located extent (empty, delayed allocation, inline data). `Err` means the file system has no
