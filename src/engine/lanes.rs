@@ -515,5 +515,37 @@ mod tests {
         end(&lane, 2, feeder);
     }
 
+    #[test]
+    fn a_feeder_without_room_for_results_counts_itself_starved_until_room_is_made() {
+        let lane = Arc::new(Lane::new(Owner::Cache, 4, false, 1 << 20, None));
+        let room = Arc::new(AtomicUsize::new(0));
+        let starved = Arc::new(AtomicUsize::new(0));
+        let (tx, started) = mpsc::channel();
+        let feeder = {
+            let (lane, room, starved) =
+                (Arc::clone(&lane), Arc::clone(&room), Arc::clone(&starved));
+            std::thread::spawn(move || {
+                let limit = || TaskLimit { most: 8, burst: usize::MAX };
+                let room = || room.load(Ordering::SeqCst);
+                lane.feed(limit, room, &starved, |capacity| tx.send(capacity).unwrap());
+            })
+        };
+        lane.push((1..=3).map(job), &mut Vec::new());
+        // No room: no task, and the lane says it waits for room (once, however often it looks).
+        while starved.load(Ordering::SeqCst) == 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        lane.wake();
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(starved.load(Ordering::SeqCst), 1);
+        assert!(started.try_recv().is_err(), "a task started with no room for its results");
+        // Room is made: whoever made it wakes the starved lanes, which stop counting themselves.
+        room.store(10, Ordering::SeqCst);
+        lane.wake_if_starved(&starved);
+        assert_eq!(started.recv_timeout(Duration::from_secs(30)), Ok(SMALL_FILES_PER));
+        assert_eq!(starved.load(Ordering::SeqCst), 0);
+        end(&lane, 1, feeder);
+    }
+
     const SMALL_FILES_PER: usize = super::super::batch::SMALL_FILES_PER_TASK;
 }

@@ -166,12 +166,18 @@ pub fn can_fuse(test: &str) -> bool {
     can_run(is_root() && Path::new("/dev/fuse").exists(), test, "root and /dev/fuse")
 }
 
+/// The example program `name` built beside this test (`cargo test` builds the examples).
+pub fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let path = exe.parent().unwrap().parent().unwrap().join("examples").join(name);
+    assert!(path.exists(), "{} missing: cargo test builds the examples", path.display());
+    path
+}
+
 impl SimMount {
     /// Mounts the simulator over `source` with extra hddsim arguments.
     pub fn new(source: &Path, args: &[&str]) -> SimMount {
-        let exe = std::env::current_exe().unwrap();
-        let sim = exe.parent().unwrap().parent().unwrap().join("examples/hddsim");
-        assert!(sim.exists(), "{} missing: cargo test builds the examples", sim.display());
+        let sim = example("hddsim");
         let dir = TempTree::new("sim");
         let mount_point = dir.path.join("mnt");
         std::fs::create_dir(&mount_point).unwrap();
