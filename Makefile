@@ -1,21 +1,40 @@
 # Build and install libmultipool like any C library.
-#   make                                  # cargo build --release
+#   make                                  # cargo build --release, then mphash
 #   make install PREFIX=/usr DESTDIR=/tmp/stage
 #   make install BUILD_DIR=target/debug   # install what is already built, without cargo
+#   make uninstall PREFIX=/usr DESTDIR=/tmp/stage
 PREFIX     ?= /usr/local
 LIBDIR     ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
+BINDIR     ?= $(PREFIX)/bin
+DATADIR    ?= $(PREFIX)/share
+MANDIR     ?= $(DATADIR)/man
 BUILD_DIR  ?= target/release
 CARGO      ?= cargo
+CC         ?= cc
 VERSION    := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 MAJOR      := $(firstword $(subst ., ,$(VERSION)))
 # What the static library needs besides libc (rustc --print native-static-libs): one list, also
 # read by examples-c/Makefile, the tests and the benches.
 NATIVE_LIBS := $(shell cat native-libs)
 
-.PHONY: all install uninstall go-static
-all:
+.PHONY: all lib install uninstall go-static
+all: lib $(BUILD_DIR)/mphash
+
+# The release build is cargo's to bring up to date; another BUILD_DIR (a test's debug build)
+# must already hold the library: install never builds with other flags than it was given.
+lib:
+ifeq ($(BUILD_DIR),target/release)
 	$(CARGO) build --release --lib
+else
+	@test -f "$(BUILD_DIR)/libmultipool.so" -a -f "$(BUILD_DIR)/libmultipool.a" || \
+	  { echo "make: $(BUILD_DIR) holds no libmultipool.so and .a: build them first" >&2; exit 1; }
+endif
+
+# mphash, linked against the static archive of BUILD_DIR (it needs no installed library).
+$(BUILD_DIR)/mphash: examples-c/mphash.c include/multipool.h lib
+	$(CC) -std=c99 -O2 -Wall -Wextra -Iinclude -o $@ examples-c/mphash.c \
+	  "$(BUILD_DIR)/libmultipool.a" $(NATIVE_LIBS)
 
 # Paths between the installed directories, so that the .pc and CMake files find the rest from
 # where they lie (relocatable: the installed tree can be moved).
@@ -35,11 +54,21 @@ CMAKEDIR   = $(LIBDIR)/cmake/multipool
 # (libmultipool.so.MAJOR, what programs load) and the development link (what -lmultipool finds).
 # Installed libraries carry no debug info. The static archive is localized first: its only
 # global symbols are the multipool_ functions (tools/localize-archive.sh says why).
-install:
-	install -d "$(DESTDIR)$(LIBDIR)/pkgconfig" "$(DESTDIR)$(INCLUDEDIR)" "$(DESTDIR)$(CMAKEDIR)"
+#
+# Everything is built before anything is installed, so that a failed build leaves no partial
+# prefix. The shared library keeps its symbol table (only debug info is stripped): valgrind,
+# perf and gdb then name its functions, and the suppression file installed under
+# share/multipool/ can match the one allocation valgrind cannot follow (see that file).
+install: all
+	install -d "$(DESTDIR)$(LIBDIR)/pkgconfig" "$(DESTDIR)$(INCLUDEDIR)" "$(DESTDIR)$(CMAKEDIR)" \
+	  "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(MANDIR)/man1" "$(DESTDIR)$(DATADIR)/multipool"
+	install -m 755 "$(BUILD_DIR)/mphash" "$(DESTDIR)$(BINDIR)/mphash"
+	strip --strip-debug "$(DESTDIR)$(BINDIR)/mphash"
+	install -m 644 docs/mphash.1 "$(DESTDIR)$(MANDIR)/man1/mphash.1"
+	install -m 644 tests/valgrind.supp "$(DESTDIR)$(DATADIR)/multipool/valgrind.supp"
 	install -m 644 include/multipool.h include/multipool.hpp include/module.modulemap "$(DESTDIR)$(INCLUDEDIR)/"
 	install -m 755 "$(BUILD_DIR)/libmultipool.so" "$(DESTDIR)$(LIBDIR)/libmultipool.so.$(VERSION)"
-	strip --strip-unneeded "$(DESTDIR)$(LIBDIR)/libmultipool.so.$(VERSION)"
+	strip --strip-debug "$(DESTDIR)$(LIBDIR)/libmultipool.so.$(VERSION)"
 	ln -sf "libmultipool.so.$(VERSION)" "$(DESTDIR)$(LIBDIR)/libmultipool.so.$(MAJOR)"
 	ln -sf "libmultipool.so.$(MAJOR)" "$(DESTDIR)$(LIBDIR)/libmultipool.so"
 	tools/localize-archive.sh "$(BUILD_DIR)/libmultipool.a" "$(DESTDIR)$(LIBDIR)/libmultipool.a"
@@ -57,9 +86,18 @@ go-static:
 	tools/localize-archive.sh "$(BUILD_DIR)/libmultipool.a" "$(GO_DIR)/native/$(GOARCH_DIR)/libmultipool.a"
 	cp include/multipool.h "$(GO_DIR)/native/include/multipool.h"
 
+# Removes every file install put there, then every directory it may have made that is now
+# empty (deepest first), up to the prefix itself.
+INSTALLED_DIRS = $(CMAKEDIR) $(LIBDIR)/cmake $(LIBDIR)/pkgconfig $(LIBDIR) $(INCLUDEDIR) \
+	$(BINDIR) $(MANDIR)/man1 $(MANDIR) $(DATADIR)/multipool $(DATADIR) $(PREFIX)
 uninstall:
 	rm -f "$(DESTDIR)$(INCLUDEDIR)/multipool.h" "$(DESTDIR)$(INCLUDEDIR)/multipool.hpp" \
 	      "$(DESTDIR)$(INCLUDEDIR)/module.modulemap" "$(DESTDIR)$(LIBDIR)/pkgconfig/multipool.pc" \
 	      "$(DESTDIR)$(LIBDIR)/libmultipool.so" "$(DESTDIR)$(LIBDIR)/libmultipool.so.$(MAJOR)" \
 	      "$(DESTDIR)$(LIBDIR)/libmultipool.so.$(VERSION)" "$(DESTDIR)$(LIBDIR)/libmultipool.a" \
-	      "$(DESTDIR)$(CMAKEDIR)/multipoolConfig.cmake" "$(DESTDIR)$(CMAKEDIR)/multipoolConfigVersion.cmake"
+	      "$(DESTDIR)$(CMAKEDIR)/multipoolConfig.cmake" "$(DESTDIR)$(CMAKEDIR)/multipoolConfigVersion.cmake" \
+	      "$(DESTDIR)$(BINDIR)/mphash" "$(DESTDIR)$(MANDIR)/man1/mphash.1" \
+	      "$(DESTDIR)$(DATADIR)/multipool/valgrind.supp"
+	for dir in $(INSTALLED_DIRS); do \
+	  if [ -d "$(DESTDIR)$$dir" ]; then rmdir --ignore-fail-on-non-empty "$(DESTDIR)$$dir"; fi; \
+	done
