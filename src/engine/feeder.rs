@@ -34,7 +34,7 @@ pub(super) fn run(state: &State, lane: &Lane, name: String) {
             || state.result_room(),
             state.starved_lanes(),
             |capacity| {
-                task::spawn(scope, state, lane, capacity);
+                task::spawn(scope, state, lane, threads, capacity);
             },
         );
     });

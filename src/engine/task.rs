@@ -33,12 +33,30 @@ thread_local! {
     static RESULTS: RefCell<Vec<FileResult>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Spawns a task of `lane` on `scope` (the lane's pool) that takes at most `capacity` files.
-/// The lane counted it, and reserved its files, before.
-pub(super) fn spawn<'s>(scope: &Scope<'s>, state: &'s State, lane: &'s Lane, capacity: usize) {
+/// Spawns a task of `lane` on `scope` (the lane's pool of `threads` threads) that takes at
+/// most `capacity` files. The lane counted it, and reserved its files, before. When its files
+/// are done the task goes on as the lane's next task, as long as the lane would start one (see
+/// [`Lane::next_task`]).
+pub(super) fn spawn<'s>(
+    scope: &Scope<'s>,
+    state: &'s State,
+    lane: &'s Lane,
+    threads: usize,
+    capacity: usize,
+) {
     scope.spawn(move |_| {
-        let taken = run(state, lane, capacity);
-        lane.task_done(capacity.saturating_sub(taken));
+        lane.task_started();
+        let (per_thread, cpus) = (state.config().in_flight_per_thread, state.cpus());
+        let limit = || lane.task_limit(threads, per_thread, cpus);
+        let mut capacity = capacity;
+        loop {
+            let taken = run(state, lane, capacity);
+            let unused = capacity.saturating_sub(taken);
+            match lane.next_task(unused, limit, || state.result_room()) {
+                Some(next) => capacity = next,
+                None => return,
+            }
+        }
     });
 }
 
