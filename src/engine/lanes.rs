@@ -442,7 +442,9 @@ impl Lane {
     /// or ended without a file: it no longer counts against the burst of tasks that may wait at
     /// the gate, and the feeder may start another.
     /// `from_device`: whether its first file is read from the device; `None` if it read none.
-    pub(super) fn task_settled(&self, from_device: Option<bool>) {
+    /// Returns whether the lane is now read from memory (a long streak of tasks whose first
+    /// file was in the page cache).
+    pub(super) fn task_settled(&self, from_device: Option<bool>) -> bool {
         let mut state = self.lock();
         state.unsettled -= 1;
         match from_device {
@@ -450,10 +452,12 @@ impl Lane {
             Some(false) => state.cached_streak += 1,
             None => {}
         }
+        let from_memory = state.cached_streak >= CACHED_STREAK;
         // Only a feeder held back by the burst can start a task for this one that settled.
         if state.burst_bound && state.unreserved() && !state.wake {
             self.raise(state);
         }
+        from_memory
     }
 
     /// A task spawned by the feeder has started on a pool thread.

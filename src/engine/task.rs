@@ -83,7 +83,7 @@ fn run(state: &State, lane: &Lane, capacity: usize) -> usize {
         let share = 1 + budget.files_left();
         state.in_flight(share);
         let mut files = 1;
-        let mut pace = Paced { state, lane, held: false, settled: false };
+        let mut pace = Paced { state, lane, held: false, settled: false, presumed: false };
         hash_and_settle(state, device, first, &mut pace, &mut results, &mut tally);
         while let Some(limit) = budget.limit() {
             let take = Take::SmallFrom { device: device.index, limit };
@@ -170,13 +170,18 @@ struct Paced<'a> {
     held: bool,
     /// The task has told its lane where its first file is read from (see `Lane::task_settled`).
     settled: bool,
+    /// The lane is read from memory and this task's first file was in the page cache too: its
+    /// other small files are presumed to be, without a `cachestat` each (a read that is slow
+    /// ends the presumption; the next task's first file is asked about again).
+    presumed: bool,
 }
 
 impl Paced<'_> {
     fn settle(&mut self, from_device: Option<bool>) {
         if !self.settled {
             self.settled = true;
-            self.lane.task_settled(from_device);
+            let from_memory = self.lane.task_settled(from_device);
+            self.presumed = from_memory && from_device == Some(false);
         }
     }
 }
@@ -188,6 +193,14 @@ impl read::Pace for Paced<'_> {
 
     fn classified(&mut self, from_device: bool) {
         self.settle(Some(from_device));
+    }
+
+    fn presumed_cached(&self) -> bool {
+        self.presumed
+    }
+
+    fn presumed_wrong(&mut self) {
+        self.presumed = false;
     }
 
     fn start(&mut self) {
