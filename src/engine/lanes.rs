@@ -62,7 +62,8 @@ struct LaneState {
     unsettled: usize,
     /// Tasks in a row whose first file was in the page cache: while it is long, the lane is
     /// being read from memory and its tasks do not wait at the gate, so the feeder does not
-    /// hold them back (each wake-up to start one more cost 3-4% of a warm run).
+    /// hold them back (each wake-up to start one more cost 3-4% of a warm run), and keeps only
+    /// as many running as the CPUs can use (`TaskLimit::from_memory`).
     cached_streak: usize,
     /// Files the running tasks may still take: the feeder starts another task only for files
     /// beyond these, so that small files gather in tasks of up to
@@ -120,7 +121,7 @@ impl LaneState {
     /// read from memory.
     fn limits(&self, limit: TaskLimit) -> (usize, usize) {
         if self.cached_streak >= CACHED_STREAK {
-            (limit.most, usize::MAX)
+            (limit.from_memory, usize::MAX)
         } else {
             (limit.most, limit.burst.saturating_sub(self.unsettled))
         }
@@ -138,6 +139,9 @@ impl LaneState {
 pub(super) struct TaskLimit {
     pub(super) most: usize,
     pub(super) burst: usize,
+    /// The most while the lane is read from memory: then tasks are bound by the CPUs, not the
+    /// device, and more runnable threads than the CPUs can use only take turns.
+    pub(super) from_memory: usize,
 }
 
 /// What a task may take next.
@@ -221,16 +225,19 @@ impl Lane {
     /// ready for them.
     pub(super) fn task_limit(&self, threads: usize, per_thread: usize, cpus: usize) -> TaskLimit {
         let most = threads * per_thread;
+        let from_memory = (cpus * per_thread).min(most);
         match &self.gate {
             Some(gate) if self.is_ordered() => {
-                TaskLimit { most: gate.limit().min(threads) * per_thread, burst: usize::MAX }
+                let most = gate.limit().min(threads) * per_thread;
+                TaskLimit { most, burst: usize::MAX, from_memory: from_memory.min(most) }
             }
             Some(gate) => {
                 let (free, waiting) = gate.occupancy();
-                TaskLimit { most, burst: (free + cpus * per_thread).saturating_sub(waiting) }
+                let burst = (free + cpus * per_thread).saturating_sub(waiting);
+                TaskLimit { most, burst, from_memory }
             }
             // Whatever comes, it does not wait at a gate.
-            None => TaskLimit { most, burst: usize::MAX },
+            None => TaskLimit { most, burst: usize::MAX, from_memory },
         }
     }
 
@@ -447,14 +454,22 @@ impl Lane {
     pub(super) fn task_settled(&self, from_device: Option<bool>) -> bool {
         let mut state = self.lock();
         state.unsettled -= 1;
+        let was_from_memory = state.cached_streak >= CACHED_STREAK;
         match from_device {
             Some(true) => state.cached_streak = 0,
             Some(false) => state.cached_streak += 1,
             None => {}
         }
         let from_memory = state.cached_streak >= CACHED_STREAK;
-        // Only a feeder held back by the burst can start a task for this one that settled.
-        if state.burst_bound && state.unreserved() && !state.wake {
+        let device_again = was_from_memory && !from_memory;
+        if device_again {
+            // The feeder's last limit was memory's: new files are worth waking it for until it
+            // has looked at what the device allows.
+            state.most = usize::MAX;
+        }
+        // Only a feeder held back by the burst, or by the tasks allowed while the lane was
+        // read from memory, can start a task for this one that settled.
+        if (state.burst_bound || device_again) && state.unreserved() && !state.wake {
             self.raise(state);
         }
         from_memory
