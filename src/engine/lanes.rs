@@ -496,7 +496,9 @@ impl Lane {
         limit: impl Fn() -> TaskLimit,
         room: impl Fn() -> usize,
     ) -> Option<usize> {
-        self.lock().reserved -= unused;
+        let mut state = self.lock();
+        state.reserved = state.reserved.saturating_sub(unused);
+        drop(state);
         let deadline = Instant::now() + PARK;
         loop {
             let (limit, room) = (limit(), room()); // before the lock, as the feeder does
