@@ -38,7 +38,7 @@ pub(super) fn run<'s>(state: &'s State, lane: &'s Lane, threads: usize, scope: &
         || state.result_room(),
         state.starved_lanes(),
         |capacity| {
-            task::spawn(scope, state, lane, capacity);
+            task::spawn(scope, state, lane, threads, capacity);
         },
     );
 }

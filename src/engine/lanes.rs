@@ -14,7 +14,7 @@ use super::sync;
 use crate::device::{Device, LimitReason, ReadLimit};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Whose files a lane holds.
 #[derive(Debug)]
@@ -44,6 +44,8 @@ pub(super) struct Lane {
     state: Mutex<LaneState>,
     /// The feeder waits here for files, finished tasks, room for results, or the end.
     feeder: Condvar,
+    /// Tasks that ran out of files wait here for more (see [`next_task`](Lane::next_task)).
+    parked: Condvar,
 }
 
 #[derive(Debug)]
@@ -51,17 +53,28 @@ struct LaneState {
     pending: PendingQueue<Job>,
     /// Tasks spawned on the pool and not finished.
     tasks: usize,
+    /// Of those, the ones spawned that no pool thread has started yet.
+    unstarted: usize,
+    /// Of those, the ones waiting in [`next_task`](Lane::next_task) for files.
+    parked: usize,
     /// Of those, the ones that have not yet found out whether their first file is read from the
     /// device (then they are at the gate) or from the page cache.
     unsettled: usize,
     /// Tasks in a row whose first file was in the page cache: while it is long, the lane is
     /// being read from memory and its tasks do not wait at the gate, so the feeder does not
-    /// hold them back (each wake-up to start one more cost 3-4% of a warm run).
+    /// hold them back (each wake-up to start one more cost 3-4% of a warm run), and keeps only
+    /// as many running as the CPUs can use (`TaskLimit::from_memory`).
     cached_streak: usize,
     /// Files the running tasks may still take: the feeder starts another task only for files
     /// beyond these, so that small files gather in tasks of up to
     /// [`SMALL_FILES_PER_TASK`](super::batch::SMALL_FILES_PER_TASK) instead of costing a task each.
     reserved: usize,
+    /// The most tasks the feeder's last turn allowed: while that many run, new files are for
+    /// them ([`next_task`](Lane::next_task)), and waking the feeder for them would be in vain.
+    most: usize,
+    /// The feeder's last turn stopped at the burst of tasks that may wait at the gate, with
+    /// files and room for tasks left: only then does a task that settles give it more to do.
+    burst_bound: bool,
     /// Set by anything the feeder should look at again; cleared when it does.
     wake: bool,
     /// The feeder sleeps on `feeder`: only then is a notify worth its system call.
@@ -83,12 +96,55 @@ struct LaneState {
 /// their way to the gate (see `LaneState::cached_streak`).
 const CACHED_STREAK: usize = 32;
 
+/// How long a task that has run out of files waits for more before it ends. Files come from the
+/// lookups in runs, a few tasks' worth every few hundred microseconds when they come from
+/// memory: a task that waits for the next run is woken by it with one futex call, where a task
+/// that ends costs a rayon wake-up to start the next one and, before its thread sleeps, rayon's
+/// idle spin (32 `sched_yield`s).
+const PARK: Duration = Duration::from_millis(5);
+
+impl LaneState {
+    /// Reserves a task for the files that wait beyond what the running tasks may take, if the
+    /// lane is open and fewer than `most` tasks would then be running: returns how many files
+    /// it may take.
+    fn reserve(&mut self, most: usize, small: u64) -> Option<usize> {
+        if self.closed || self.pending.len() <= self.reserved || self.tasks >= most {
+            return None;
+        }
+        let next = self.pending.peek().map_or(0, Job::size);
+        let capacity = files_per_task(next, small);
+        self.tasks += 1;
+        self.unsettled += 1;
+        self.reserved += capacity;
+        Some(capacity)
+    }
+
+    /// The most tasks under `limit`, and how many more may start now: tasks on their way to
+    /// the gate count against the burst (they may be about to wait), except while the lane is
+    /// read from memory.
+    fn limits(&self, limit: TaskLimit) -> (usize, usize) {
+        if self.cached_streak >= CACHED_STREAK {
+            (limit.from_memory, usize::MAX)
+        } else {
+            (limit.most, limit.burst.saturating_sub(self.unsettled))
+        }
+    }
+
+    /// Whether files wait that no running task has room for.
+    fn unreserved(&self) -> bool {
+        self.pending.len() > self.reserved
+    }
+}
+
 /// How many tasks a feeder may have running, and how many of them may be waiting at the
 /// device's gate or on their way to it (unsettled).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct TaskLimit {
     pub(super) most: usize,
     pub(super) burst: usize,
+    /// The most while the lane is read from memory: then tasks are bound by the CPUs, not the
+    /// device, and more runnable threads than the CPUs can use only take turns.
+    pub(super) from_memory: usize,
 }
 
 /// What a task may take next.
@@ -116,9 +172,13 @@ impl Lane {
         let state = LaneState {
             pending,
             tasks: 0,
+            unstarted: 0,
+            parked: 0,
             unsettled: 0,
             cached_streak: 0,
             reserved: 0,
+            most: usize::MAX,
+            burst_bound: false,
             wake: false,
             sleeping: false,
             closed: false,
@@ -127,9 +187,9 @@ impl Lane {
             progress: 0,
         };
         let (fiemap, ordered) = (AtomicBool::new(true), AtomicBool::new(ordered));
-        let feeder = Condvar::new();
+        let (feeder, parked) = (Condvar::new(), Condvar::new());
         let state = Mutex::new(state);
-        let lane = Lane { owner, threads, small, ordered, gate, fiemap, state, feeder };
+        let lane = Lane { owner, threads, small, ordered, gate, fiemap, state, feeder, parked };
         lane.publish();
         lane
     }
@@ -169,16 +229,19 @@ impl Lane {
     /// ready for them.
     pub(super) fn task_limit(&self, threads: usize, per_thread: usize, cpus: usize) -> TaskLimit {
         let most = threads * per_thread;
+        let from_memory = (cpus * per_thread).min(most);
         match &self.gate {
             Some(gate) if self.is_ordered() => {
-                TaskLimit { most: gate.limit().min(threads) * per_thread, burst: usize::MAX }
+                let most = gate.limit().min(threads) * per_thread;
+                TaskLimit { most, burst: usize::MAX, from_memory: from_memory.min(most) }
             }
             Some(gate) => {
                 let (free, waiting) = gate.occupancy();
-                TaskLimit { most, burst: (free + cpus * per_thread).saturating_sub(waiting) }
+                let burst = (free + cpus * per_thread).saturating_sub(waiting);
+                TaskLimit { most, burst, from_memory }
             }
             // Whatever comes, it does not wait at a gate.
-            None => TaskLimit { most, burst: usize::MAX },
+            None => TaskLimit { most, burst: usize::MAX, from_memory },
         }
     }
 
@@ -241,8 +304,21 @@ impl Lane {
             return;
         }
         jobs.into_iter().for_each(|(placement, job)| state.pending.push(placement, job));
-        // Files that running tasks have room for are theirs: the feeder is needed only for more.
-        if state.pending.len() > state.reserved {
+        // Files that running tasks have room for are theirs: the feeder is needed only for more,
+        // and a task waiting for files takes them before the feeder would start another.
+        self.more_files(state);
+    }
+
+    /// Files wait beyond what the running tasks may take: wakes a task waiting for files, or
+    /// else the feeder.
+    fn more_files(&self, state: MutexGuard<'_, LaneState>) {
+        if !state.unreserved() {
+            return;
+        }
+        if state.parked > 0 {
+            drop(state);
+            self.parked.notify_one();
+        } else if state.tasks < state.most {
             self.raise(state);
         }
     }
@@ -270,6 +346,7 @@ impl Lane {
         state.closed = true;
         let jobs = state.pending.drain().collect();
         self.raise(state);
+        self.parked.notify_all();
         jobs
     }
 
@@ -278,6 +355,7 @@ impl Lane {
         let mut state = self.lock();
         state.shutdown = true;
         self.raise(state);
+        self.parked.notify_all();
     }
 
     /// Tells the feeder to look again (room for results, a task ended).
@@ -320,14 +398,9 @@ impl Lane {
         let mut reserved = Vec::new();
         loop {
             let mut room = results_room();
-            let TaskLimit { most: limit, burst } = limit();
+            let task_limit = limit();
             let mut state = self.lock();
-            // Tasks on their way to the gate count against the burst: they may be about to wait.
-            let burst = if state.cached_streak >= CACHED_STREAK {
-                usize::MAX
-            } else {
-                burst.saturating_sub(state.unsettled)
-            };
+            let (limit, burst) = state.limits(task_limit);
             let wants =
                 |s: &LaneState| !s.closed && s.pending.len() > s.reserved && s.tasks < limit;
             if room == 0 && wants(&state) && !state.starved {
@@ -341,18 +414,13 @@ impl Lane {
                 state.starved = false;
                 starved.fetch_sub(1, Ordering::SeqCst);
             }
-            while !state.closed
-                && state.pending.len() > state.reserved
-                && state.tasks < limit
-                && reserved.len() < room.min(burst)
-            {
-                let next = state.pending.peek().map_or(0, Job::size);
-                let capacity = files_per_task(next, self.small);
-                state.tasks += 1;
-                state.unsettled += 1;
-                state.reserved += capacity;
+            while reserved.len() < room.min(burst) {
+                let Some(capacity) = state.reserve(limit, self.small) else { break };
+                state.unstarted += 1;
                 reserved.push(capacity);
             }
+            state.most = limit;
+            state.burst_bound = reserved.len() >= burst && wants(&state);
             if reserved.is_empty() {
                 let empty = state.pending.is_empty() || state.closed;
                 if empty && (state.shutdown || state.closed) && state.tasks == 0 {
@@ -412,31 +480,97 @@ impl Lane {
     /// or ended without a file: it no longer counts against the burst of tasks that may wait at
     /// the gate, and the feeder may start another.
     /// `from_device`: whether its first file is read from the device; `None` if it read none.
-    pub(super) fn task_settled(&self, from_device: Option<bool>) {
+    /// Returns whether the lane is now read from memory (a long streak of tasks whose first
+    /// file was in the page cache).
+    pub(super) fn task_settled(&self, from_device: Option<bool>) -> bool {
         let mut state = self.lock();
         state.unsettled -= 1;
+        let was_from_memory = state.cached_streak >= CACHED_STREAK;
         match from_device {
             Some(true) => state.cached_streak = 0,
             Some(false) => state.cached_streak += 1,
             None => {}
         }
-        if state.pending.len() > state.reserved && !state.wake {
+        let from_memory = state.cached_streak >= CACHED_STREAK;
+        let device_again = was_from_memory && !from_memory;
+        if device_again {
+            // The feeder's last limit was memory's: new files are worth waking it for until it
+            // has looked at what the device allows.
+            state.most = usize::MAX;
+        }
+        // Only a feeder held back by the burst, or by the tasks allowed while the lane was
+        // read from memory, can start a task for this one that settled.
+        if (state.burst_bound || device_again) && state.unreserved() && !state.wake {
             self.raise(state);
+        }
+        from_memory
+    }
+
+    /// A task spawned by the feeder has started on a pool thread.
+    pub(super) fn task_started(&self) {
+        self.lock().unstarted -= 1;
+    }
+
+    /// A task of this lane has taken its files, leaving `unused` of those it could have taken.
+    /// If the feeder would start another task now (under `limit()`, with `room()` in the
+    /// results bound), this one becomes it: returns how many files it may take. So while files
+    /// keep coming, a pool thread goes from one task to the next without waking the feeder, nor
+    /// going through rayon's queue and its idle spin.
+    ///
+    /// A task that finds no files waiting (the lookups are behind) waits up to [`PARK`] for
+    /// the next ones, if it could take them then: the lane is open, no task spawned by the
+    /// feeder waits for a pool thread (it would take those files), and the results bound has
+    /// room. Otherwise, or when it is time, the task ends (`None`).
+    pub(super) fn next_task(
+        &self,
+        unused: usize,
+        limit: impl Fn() -> TaskLimit,
+        room: impl Fn() -> usize,
+    ) -> Option<usize> {
+        let mut state = self.lock();
+        state.reserved = state.reserved.saturating_sub(unused);
+        state.progress += 1; // a task finished its files: the lane's tasks are not stuck
+        drop(state);
+        let deadline = Instant::now() + PARK;
+        loop {
+            let (limit, room) = (limit(), room()); // before the lock, as the feeder does
+            let mut state = self.lock();
+            let (most, burst) = state.limits(limit);
+            // This task is one of `tasks`: it may go on while no more than `most` run.
+            state.tasks -= 1;
+            if room > 0 && burst > 0 {
+                if let Some(capacity) = state.reserve(most, self.small) {
+                    self.more_files(state); // more than this task takes: the next one's
+                    return Some(capacity);
+                }
+            }
+            let now = Instant::now();
+            let park = !state.closed
+                && !state.shutdown
+                && !state.unreserved()
+                && state.unstarted == 0
+                && state.tasks < most
+                && room > 0
+                && now < deadline;
+            if !park {
+                return self.task_done(state);
+            }
+            state.tasks += 1;
+            state.parked += 1;
+            let mut state = sync::wait(&self.parked, state, Some(deadline - now));
+            state.parked -= 1;
         }
     }
 
-    /// A task of this lane has ended, leaving `unused` of the files it could have taken.
-    pub(super) fn task_done(&self, unused: usize) {
-        let mut state = self.lock();
-        state.tasks -= 1;
-        state.progress += 1;
-        state.reserved = state.reserved.saturating_sub(unused);
+    /// A task has ended (its count already taken off `tasks`).
+    fn task_done(&self, state: MutexGuard<'_, LaneState>) -> Option<usize> {
         // The feeder has something to do only if files wait beyond the other tasks' room, or
         // the last task of a lane that is ending is done.
         let ending = state.tasks == 0 && (state.shutdown || state.closed);
-        if state.pending.len() > state.reserved || ending {
+        if state.unreserved() || ending {
             self.raise(state);
         }
+        None
     }
 }
 
@@ -463,7 +597,7 @@ mod tests {
             let lane = Arc::clone(&lane);
             std::thread::spawn(move || {
                 let starved = AtomicUsize::new(0);
-                let limit = || TaskLimit { most: 8, burst: usize::MAX };
+                let limit = || TaskLimit { most: 8, burst: usize::MAX, from_memory: 8 };
                 lane.feed(limit, || 1000, &starved, |capacity| tx.send(capacity).unwrap());
             })
         };
@@ -475,7 +609,8 @@ mod tests {
         drop(lane.close());
         for _ in 0..tasks {
             lane.task_settled(None);
-            lane.task_done(0);
+            let stop = || TaskLimit { most: 8, burst: usize::MAX, from_memory: 8 };
+            assert_eq!(lane.next_task(0, stop, || 1000), None, "the lane is closed");
         }
         feeder.join().unwrap();
     }
@@ -525,7 +660,7 @@ mod tests {
             let (lane, room, starved) =
                 (Arc::clone(&lane), Arc::clone(&room), Arc::clone(&starved));
             std::thread::spawn(move || {
-                let limit = || TaskLimit { most: 8, burst: usize::MAX };
+                let limit = || TaskLimit { most: 8, burst: usize::MAX, from_memory: 8 };
                 let room = || room.load(Ordering::SeqCst);
                 lane.feed(limit, room, &starved, |capacity| tx.send(capacity).unwrap());
             })

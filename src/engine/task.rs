@@ -34,12 +34,30 @@ thread_local! {
     static RESULTS: RefCell<Vec<FileResult>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Spawns a task of `lane` on `scope` (the lane's pool) that takes at most `capacity` files.
-/// The lane counted it, and reserved its files, before.
-pub(super) fn spawn<'s>(scope: &Scope<'s>, state: &'s State, lane: &'s Lane, capacity: usize) {
+/// Spawns a task of `lane` on `scope` (the lane's pool of `threads` threads) that takes at
+/// most `capacity` files. The lane counted it, and reserved its files, before. When its files
+/// are done the task goes on as the lane's next task, as long as the lane would start one (see
+/// [`Lane::next_task`]).
+pub(super) fn spawn<'s>(
+    scope: &Scope<'s>,
+    state: &'s State,
+    lane: &'s Lane,
+    threads: usize,
+    capacity: usize,
+) {
     scope.spawn(move |_| {
-        let taken = run(state, lane, capacity);
-        lane.task_done(capacity.saturating_sub(taken));
+        lane.task_started();
+        let (per_thread, cpus) = (state.config().in_flight_per_thread, state.cpus());
+        let limit = || lane.task_limit(threads, per_thread, cpus);
+        let mut capacity = capacity;
+        loop {
+            let taken = run(state, lane, capacity);
+            let unused = capacity.saturating_sub(taken);
+            match lane.next_task(unused, limit, || state.result_room()) {
+                Some(next) => capacity = next,
+                None => return,
+            }
+        }
     });
 }
 
@@ -66,7 +84,8 @@ fn run(state: &State, lane: &Lane, capacity: usize) -> usize {
         let share = 1 + budget.files_left();
         state.in_flight(share);
         let mut files = 1;
-        let mut pace = Paced { state, lane, held: false, read: None, settled: false };
+        let mut pace =
+            Paced { state, lane, held: false, read: None, settled: false, presumed: false };
         hash_and_settle(state, device, first, &mut pace, &mut results, &mut tally);
         while let Some(limit) = budget.limit() {
             let take = Take::SmallFrom { device: device.index, limit };
@@ -158,13 +177,18 @@ struct Paced<'a> {
     read: Option<ReadTicket>,
     /// The task has told its lane where its first file is read from (see `Lane::task_settled`).
     settled: bool,
+    /// The lane is read from memory and this task's first file was in the page cache too: its
+    /// other small files are presumed to be, without a `cachestat` each (a read that is slow
+    /// ends the presumption; the next task's first file is asked about again).
+    presumed: bool,
 }
 
 impl Paced<'_> {
     fn settle(&mut self, from_device: Option<bool>) {
         if !self.settled {
             self.settled = true;
-            self.lane.task_settled(from_device);
+            let from_memory = self.lane.task_settled(from_device);
+            self.presumed = from_memory && from_device == Some(false);
         }
     }
 }
@@ -176,6 +200,14 @@ impl read::Pace for Paced<'_> {
 
     fn classified(&mut self, from_device: bool) {
         self.settle(Some(from_device));
+    }
+
+    fn presumed_cached(&self) -> bool {
+        self.presumed
+    }
+
+    fn presumed_wrong(&mut self) {
+        self.presumed = false;
     }
 
     fn start(&mut self) {

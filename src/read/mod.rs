@@ -115,6 +115,13 @@ pub(crate) trait Pace {
     fn start(&mut self);
     /// After it: the bytes it returned, `None` if it failed.
     fn done(&mut self, bytes: Option<u64>);
+    /// Whether a small file may be taken to be wholly in the page cache without asking
+    /// `cachestat` (only asked when active).
+    fn presumed_cached(&self) -> bool {
+        false
+    }
+    /// The read of a small file presumed cached took as long as a device read: presume no more.
+    fn presumed_wrong(&mut self) {}
 }
 
 /// Reads as they come.
@@ -137,6 +144,11 @@ impl Pace for Unpaced {
 pub(crate) fn wholly_cached(cached: Option<u64>, size: u64) -> bool {
     cached.is_some_and(|pages| pages >= size.div_ceil(sys::page_size()))
 }
+
+/// A read of a small file presumed to be in the page cache that takes this long went to the
+/// device (a page-cache hit of one buffer-full takes a few microseconds; a device read, tens at
+/// least), or the thread was preempted: either way the presumption ends.
+const PRESUMED_SLOW: Duration = Duration::from_micros(50);
 
 /// Runs `read`, through `pace` if it goes to the `device`.
 fn paced(
@@ -196,11 +208,18 @@ fn attempt(
         // exactly the size `stat` gave met the end of the file; an `fstat` that matches the
         // `stat` then vouches for it. Anything else starts again the careful way.
         let started = SystemTime::now();
-        let device = pace.is_active() && !wholly_cached(sys::cached_pages(&file).ok(), seen.size);
+        let presumed = pace.is_active() && pace.presumed_cached();
+        let device = pace.is_active()
+            && !presumed
+            && !wholly_cached(sys::cached_pages(&file).ok(), seen.size);
         if pace.is_active() {
             pace.classified(device);
         }
-        if let Ok(n) = paced(device, pace, || (&file).read(buf)) {
+        let read = paced(device, pace, || (&file).read(buf));
+        if presumed && started.elapsed().is_ok_and(|took| took >= PRESUMED_SLOW) {
+            pace.presumed_wrong();
+        }
+        if let Ok(n) = read {
             if n as u64 == seen.size && file.metadata().is_ok_and(|m| Snapshot::of(&m) == seen) {
                 on_read(n as u64);
                 let mut hasher = settings.algorithm.hasher();
