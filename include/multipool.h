@@ -566,7 +566,7 @@ multipool_status multipool_options_init(struct multipool_options *options);
  * the threads spec they point to, are copied: the caller may free them on return.
  *
  * The session is owned by the caller and must be released with `multipool_session_free()`.
- * Starts one dispatcher thread; pools are created as devices are met.
+ * Starts one router thread; pools are created as devices are met.
  *
  * Returns MULTIPOOL_OK; MULTIPOOL_ERR_NULL_POINTER if `session_out` is NULL (or the spec pointer is NULL
  * with a non-zero length); MULTIPOOL_ERR_STRUCT_SIZE for a `struct_size` smaller than the first
@@ -830,7 +830,7 @@ multipool_status multipool_session_stats(const struct multipool_session *session
 
 /**
  * Writes the number of devices the session has met so far into `*count`. Devices are met as
- * paths are dispatched, so the number can grow while the session runs; indexes stay valid.
+ * paths are looked up, so the number can grow while the session runs; indexes stay valid.
  *
  * Returns MULTIPOOL_OK, or MULTIPOOL_ERR_NULL_POINTER. Thread-safe.
  *

@@ -28,7 +28,7 @@ pub struct Config {
     /// Read buffer per worker thread, in bytes. Default 1 MiB.
     pub buffer_size: usize,
     /// Tasks handed to a pool at once, per thread of that pool. Default 2. Higher keeps workers
-    /// busier between dispatcher wake-ups; lower makes cancellation and HDD ordering sharper.
+    /// busier between router wake-ups; lower makes cancellation and HDD ordering sharper.
     pub in_flight_per_thread: usize,
     /// Completed results kept for `poll` before hashing pauses. Default 65,536. Bounds memory when
     /// the caller polls slowly.

@@ -33,7 +33,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
-// The data path, outside in: `ffi` (C) and `session` (Rust) → `engine` (inbox, dispatcher,
+// The data path, outside in: `ffi` (C) and `session` (Rust) → `engine` (inbox, router,
 // lanes, tasks on pool threads, results) → `read` (one file) → `sys` (system calls). `device`
 // maps files to devices and decides their pools; the rest are leaves.
 mod config;

@@ -48,7 +48,7 @@ pub struct Session {
 }
 
 impl Session {
-    /// Starts a session: validates `config` and starts the dispatcher thread. Pools are created
+    /// Starts a session: validates `config` and starts the router thread. Pools are created
     /// as devices are met, so nothing but the paths of `path:` rules is looked at yet.
     ///
     /// Errors: [`Status::InvalidArgument`] for a zero or oversized buffer, zero in-flight or

@@ -35,7 +35,7 @@ fn dropping_a_busy_session_cancels_and_joins_every_thread() {
             // Let the pools get going before the drop, on every other round. (A thread names
             // itself once it runs, so only then can it be counted.)
             session.poll(&mut Vec::new(), 1, None).unwrap();
-            assert!(session_threads() >= 1, "the dispatcher produced a result, so it runs");
+            assert!(session_threads() >= 1, "the session produced a result, so it runs");
         }
         drop(session);
         assert_eq!(session_threads_settled(), 0, "round {round}: a thread outlived its session");

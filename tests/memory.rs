@@ -31,7 +31,7 @@ fn a_million_queued_paths_cost_their_bytes_plus_less_than_64_mib() {
         session.enqueue_many(batch).unwrap();
     }
     session.finish();
-    // Nobody polls yet: the dispatcher stops at the ready-results bound and the rest of the
+    // Nobody polls yet: the router stops at the ready-results bound and the rest of the
     // paths wait in the inbox. Wait for that state, then read the peak.
     let bound = Config::default().max_ready_results as u64;
     let deadline = Instant::now() + Duration::from_secs(120);

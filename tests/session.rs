@@ -147,7 +147,7 @@ fn cancel_mid_flight_gives_every_path_one_result() {
 
 #[test]
 fn a_slow_poller_pauses_hashing_without_deadlock_on_one_thread_pools() {
-    // One thread per pool, one task in flight, room for 3 ready results: the dispatcher blocks
+    // One thread per pool, one task in flight, room for 3 ready results: the pool blocks
     // all the time while the pools keep working and the caller polls one result at a time.
     let dir = scratch("backpressure");
     let mut config = Config::default();
@@ -274,7 +274,7 @@ fn hard_links_are_read_once_and_every_path_gets_its_result() {
 
 #[test]
 fn results_stay_within_their_bound_when_nobody_polls() {
-    // Missing paths fail at once, in the dispatcher: without back-pressure a caller that queues
+    // Missing paths fail at once, in the lookups: without back-pressure a caller that queues
     // many and polls late would make the library hold a result for each.
     let mut config = Config::default();
     config.max_ready_results = 100;

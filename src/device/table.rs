@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::sync::Arc;
 
-/// A physical device as the session sees it. Shared (via `Arc`) between the dispatcher, which
+/// A physical device as the session sees it. Shared (via `Arc`) between the lookups, which
 /// creates it, and API callers reading the device list; tasks borrow it.
 #[derive(Debug)]
 pub(crate) struct Device {

@@ -312,7 +312,7 @@ struct Queued {
     /// Some of `files` go to a lane that orders its files.
     ordered: bool,
     /// Paths looked up since the last flush, and those of them answered without a lane (their
-    /// result is out, or comes with another path's): settled and out of the router's window at
+    /// result is out, or comes with another path's): out of flight and out of the router's window at
     /// the next flush, in one atomic operation each rather than one per path.
     looked_up: usize,
     answered: usize,
@@ -332,11 +332,11 @@ impl Queued {
 
     /// Hands every file to its lane, a run of files for one lane under one lock. Files a closed
     /// lane refuses fail: the session was cancelled, or the device's pool could not be built.
-    /// Counts the paths looked up since the last count as settled, and those answered without
+    /// Counts the paths looked up since the last count as out of flight, and those answered without
     /// a lane as out of the router's window.
     fn count(&mut self, state: &State) {
         state.left_window(std::mem::take(&mut self.answered));
-        state.settled(std::mem::take(&mut self.looked_up));
+        state.out_of_flight(std::mem::take(&mut self.looked_up));
     }
 
     fn flush(&mut self, state: &State) {

@@ -1,8 +1,8 @@
-//! [`Engine`]: the session's handle on its state and its dispatcher thread.
+//! [`Engine`]: the session's handle on its state and its router thread.
 
-use super::dispatch;
 use super::memory;
 use super::results::{FileResult, PollOutcome};
+use super::router;
 use super::state::{State, Stop};
 use crate::config::Config;
 use crate::device::{Device, DeviceTable, Resolver};
@@ -20,11 +20,11 @@ use std::time::Duration;
 #[derive(Debug)]
 pub(crate) struct Engine {
     state: Arc<State>,
-    dispatcher: Option<JoinHandle<()>>,
+    router: Option<JoinHandle<()>>,
 }
 
 impl Engine {
-    /// Validates `config` and starts the dispatcher thread. Pools are created as devices are
+    /// Validates `config` and starts the router thread. Pools are created as devices are
     /// met. The memory check comes before anything is allocated, the `resolver` included.
     pub(crate) fn start(
         config: Config,
@@ -39,15 +39,15 @@ impl Engine {
         let state = Arc::new(State::new(config, cpus, table));
         state.reserve_results()?;
         let for_thread = Arc::clone(&state);
-        let dispatcher = std::thread::Builder::new()
-            .name("mp-dispatch".into())
+        let router = std::thread::Builder::new()
+            .name("mp-router".into())
             .stack_size(memory::STACK_SIZE)
             .spawn(move || {
                 let _hidden = crate::sys::hidden_from_thread_sanitizer();
-                dispatch::run(&for_thread)
+                router::run(&for_thread)
             })
             .map_err(|_| Status::ResourceExhausted)?;
-        Ok(Engine { state, dispatcher: Some(dispatcher) })
+        Ok(Engine { state, router: Some(router) })
     }
 
     /// Queues paths as bytes with their tags, all or none.
@@ -116,16 +116,16 @@ impl Engine {
     pub(crate) fn abandon(mut self) {
         self.state.stop(Stop::Close);
         // Dropping the handle detaches the thread; the state lives on in its `Arc`.
-        drop(self.dispatcher.take());
+        drop(self.router.take());
     }
 }
 
 impl Drop for Engine {
     fn drop(&mut self) {
         self.state.stop(Stop::Close);
-        if let Some(dispatcher) = self.dispatcher.take() {
-            // The dispatcher catches its own panics; a join error has nothing left to clean up.
-            drop(dispatcher.join());
+        if let Some(router) = self.router.take() {
+            // The router catches its own panics; a join error has nothing left to clean up.
+            drop(router.join());
         }
     }
 }

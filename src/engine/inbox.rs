@@ -1,4 +1,4 @@
-//! The submission queue between callers and the dispatcher, and the dispatcher's wake-up signal.
+//! The submission queue between callers and the router, and the router's wake-up signal.
 
 use super::path_bytes::PathBytes;
 use super::path_store::PathStore;
@@ -28,7 +28,7 @@ pub(crate) struct Submission {
     pub(crate) tag: u64,
 }
 
-/// The session's lifecycle as the dispatcher sees it after a `take`.
+/// The session's lifecycle as the router sees it after a `take`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Lifecycle {
     /// `finish` was called: nothing more will be enqueued.
@@ -123,7 +123,7 @@ impl Inbox {
         Ok(())
     }
 
-    /// Sets the wake flag and, if the dispatcher sleeps, wakes it (after unlocking, so that it
+    /// Sets the wake flag and, if the router sleeps, wakes it (after unlocking, so that it
     /// does not wake only to block on the lock).
     fn raise(&self, mut state: MutexGuard<'_, State>) {
         state.wake = true;
@@ -135,7 +135,7 @@ impl Inbox {
         }
     }
 
-    /// Changes the lifecycle (finish, cancel, close) and wakes the dispatcher.
+    /// Changes the lifecycle (finish, cancel, close) and wakes the router.
     pub(crate) fn update(&self, change: impl FnOnce(&mut Lifecycle)) -> Lifecycle {
         let mut state = self.lock();
         change(&mut state.lifecycle);
@@ -149,7 +149,7 @@ impl Inbox {
         self.lock().lifecycle
     }
 
-    /// Tells the dispatcher that something changed (a task finished, results were polled).
+    /// Tells the router that something changed (a task finished, results were polled).
     pub(crate) fn wake(&self) {
         let state = self.lock();
         if !state.wake {

@@ -59,7 +59,7 @@ struct LaneState {
     parked: usize,
     /// Of those, the ones that have not yet found out whether their first file is read from the
     /// device (then they are at the gate) or from the page cache.
-    unsettled: usize,
+    unclassified: usize,
     /// Tasks in a row whose first file was in the page cache: while it is long, the lane is
     /// being read from memory and its tasks do not wait at the gate, so the feeder does not
     /// hold them back (each wake-up to start one more cost 3-4% of a warm run), and keeps only
@@ -73,7 +73,7 @@ struct LaneState {
     /// them ([`next_task`](Lane::next_task)), and waking the feeder for them would be in vain.
     most: usize,
     /// The feeder's last turn stopped at the burst of tasks that may wait at the gate, with
-    /// files and room for tasks left: only then does a task that settles give it more to do.
+    /// files and room for tasks left: only then does a task that is classified give it more to do.
     burst_bound: bool,
     /// Set by anything the feeder should look at again; cleared when it does.
     wake: bool,
@@ -114,7 +114,7 @@ impl LaneState {
         let next = self.pending.peek().map_or(0, Job::size);
         let capacity = files_per_task(next, small);
         self.tasks += 1;
-        self.unsettled += 1;
+        self.unclassified += 1;
         self.reserved += capacity;
         Some(capacity)
     }
@@ -126,7 +126,7 @@ impl LaneState {
         if self.cached_streak >= CACHED_STREAK {
             (limit.from_memory, usize::MAX)
         } else {
-            (limit.most, limit.burst.saturating_sub(self.unsettled))
+            (limit.most, limit.burst.saturating_sub(self.unclassified))
         }
     }
 
@@ -137,7 +137,7 @@ impl LaneState {
 }
 
 /// How many tasks a feeder may have running, and how many of them may be waiting at the
-/// device's gate or on their way to it (unsettled).
+/// device's gate or on their way to it (unclassified).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct TaskLimit {
     pub(super) most: usize,
@@ -174,7 +174,7 @@ impl Lane {
             tasks: 0,
             unstarted: 0,
             parked: 0,
-            unsettled: 0,
+            unclassified: 0,
             cached_streak: 0,
             reserved: 0,
             most: usize::MAX,
@@ -482,9 +482,9 @@ impl Lane {
     /// `from_device`: whether its first file is read from the device; `None` if it read none.
     /// Returns whether the lane is now read from memory (a long streak of tasks whose first
     /// file was in the page cache).
-    pub(super) fn task_settled(&self, from_device: Option<bool>) -> bool {
+    pub(super) fn task_classified(&self, from_device: Option<bool>) -> bool {
         let mut state = self.lock();
-        state.unsettled -= 1;
+        state.unclassified -= 1;
         let was_from_memory = state.cached_streak >= CACHED_STREAK;
         match from_device {
             Some(true) => state.cached_streak = 0,
@@ -499,7 +499,7 @@ impl Lane {
             state.most = usize::MAX;
         }
         // Only a feeder held back by the burst, or by the tasks allowed while the lane was
-        // read from memory, can start a task for this one that settled.
+        // read from memory, can start a task for this one now classified.
         if (state.burst_bound || device_again) && state.unreserved() && !state.wake {
             self.raise(state);
         }
@@ -608,7 +608,7 @@ mod tests {
     fn end(lane: &Lane, tasks: usize, feeder: std::thread::JoinHandle<()>) {
         drop(lane.close());
         for _ in 0..tasks {
-            lane.task_settled(None);
+            lane.task_classified(None);
             let stop = || TaskLimit { most: 8, burst: usize::MAX, from_memory: 8 };
             assert_eq!(lane.next_task(0, stop, || 1000), None, "the lane is closed");
         }

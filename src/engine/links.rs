@@ -12,10 +12,10 @@ use std::sync::{Mutex, MutexGuard};
 /// An inode: (`st_dev`, `st_ino`).
 pub(crate) type InodeId = (u64, u64);
 
-/// What the dispatcher should do with a path to a multiply-linked inode.
+/// What a lookup should do with a path to a multiply-linked inode.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Join {
-    /// First path to this inode: hash it, and settle the inode when done.
+    /// First path to this inode: hash it, and resolve the inode when done.
     Lead,
     /// The inode is being hashed for another path; this one's result comes with it.
     Follow,
@@ -26,7 +26,7 @@ pub(crate) enum Join {
 #[derive(Debug)]
 enum State {
     Reading { followers: Vec<u64> },
-    Settled(Outcome),
+    Resolved(Outcome),
 }
 
 /// The session's multiply-linked inodes.
@@ -52,13 +52,13 @@ impl HardLinks {
                 followers.push(tag);
                 Join::Follow
             }
-            Some(State::Settled(outcome)) => Join::Known(*outcome),
+            Some(State::Resolved(outcome)) => Join::Known(*outcome),
         }
     }
 
     /// Records the outcome of the leading path; returns the tags that followed it.
-    pub(crate) fn settle(&self, inode: InodeId, outcome: Outcome) -> Vec<u64> {
-        match self.lock().insert(inode, State::Settled(outcome)) {
+    pub(crate) fn resolve(&self, inode: InodeId, outcome: Outcome) -> Vec<u64> {
+        match self.lock().insert(inode, State::Resolved(outcome)) {
             Some(State::Reading { followers }) => followers,
             _ => Vec::new(),
         }
@@ -78,7 +78,7 @@ mod tests {
         assert_eq!(links.join((1, 7), 12), Join::Follow);
         assert_eq!(links.join((2, 7), 13), Join::Lead, "same inode number, other device");
         let outcome = Outcome::failed(Status::Changed, 0, 5);
-        assert_eq!(links.settle((1, 7), outcome), vec![11, 12]);
+        assert_eq!(links.resolve((1, 7), outcome), vec![11, 12]);
         assert_eq!(links.join((1, 7), 14), Join::Known(outcome));
     }
 }

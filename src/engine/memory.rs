@@ -37,7 +37,7 @@ pub(super) const STACK_BUFFER: usize = 16 << 10;
 /// with any size; below this, the system calls per byte start to cost more than the hashing.
 const MIN_BUFFER: usize = 64 << 10;
 
-/// Free address space below which a session is refused: the dispatcher, one lookup, one feeder
+/// Free address space below which a session is refused: the router, one lookup, one feeder
 /// and one worker thread, one minimal buffer, a chunk of each queue, and [`HEADROOM`].
 pub(crate) const SESSION_MINIMUM: u64 = 4 * STACK_SIZE as u64 + MIN_BUFFER as u64 + HEADROOM;
 

@@ -2,7 +2,7 @@
 //!
 //! 1. [`handle`]: the session's [`Engine`] starts the router thread and feeds the
 //! 2. [`inbox`] (paths stored back to back in a [`path_store`], taken out as [`path_bytes`]),
-//! 3. which the router ([`dispatch`]) empties into the [`lookup`] lane of each path's mount;
+//! 3. which the router ([`router`]) empties into the [`lookup`] lane of each path's mount;
 //! 4. a lookup worker's [`admission`] `stat`s the path, finds its device, meets hard [`links`],
 //!    and asks where a hard disk's file lies ([`placement`]);
 //! 5. the path waits in its device's lane ([`lanes`]; a hard disk's is the elevator in
@@ -12,11 +12,10 @@
 //! 7. its result joins the [`results`] queue, which `poll` drains.
 //!
 //! [`state`] is what all of these share, borrowed by every thread; [`sync`] holds the lock
-//! helpers. `dispatch` explains who borrows what.
+//! helpers. `router` explains who borrows what.
 
 mod admission;
 mod batch;
-mod dispatch;
 mod feeder;
 mod gate;
 mod handle;
@@ -32,6 +31,7 @@ mod pending;
 mod placement;
 mod pools;
 mod results;
+mod router;
 mod state;
 mod sync;
 mod task;

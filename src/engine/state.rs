@@ -1,4 +1,4 @@
-//! The state one session's threads share: the API callers, the dispatcher thread and (borrowed,
+//! The state one session's threads share: the API callers, the router thread and (borrowed,
 //! never cloned) every task on a pool thread.
 //!
 //! Who holds it: [`Engine`](super::Engine) keeps it in an `Arc` with the engine's thread (the
@@ -32,7 +32,7 @@ pub(crate) enum Stop {
     Close,
 }
 
-/// State shared by the API, the dispatcher thread and every hashing task.
+/// State shared by the API, the router thread and every hashing task.
 #[derive(Debug)]
 pub(super) struct State {
     config: Config,
@@ -42,7 +42,7 @@ pub(super) struct State {
     counters: Counters,
     /// Inodes with several links met so far, so that each is read once.
     links: HardLinks,
-    /// Files taken by tasks or routed to a lookup and not yet settled: results to come, for
+    /// Files taken by tasks or routed to a lookup and not yet out of flight: results to come, for
     /// the ready bound.
     files_in_flight: AtomicUsize,
     /// Paths routed and not yet taken by a task nor given a result: in a lookup lane, being
@@ -59,8 +59,8 @@ pub(super) struct State {
     /// Set by `finish`, `cancel` and drop, before the inbox's own flag: read by whoever
     /// produces the last result, to wake the router only when that ends the session.
     finished: AtomicBool,
-    /// Set if the dispatcher died (a bug); pollers then get `Internal` instead of waiting forever.
-    dispatcher_failed: AtomicBool,
+    /// Set if the router died (a bug); pollers then get `Internal` instead of waiting forever.
+    router_failed: AtomicBool,
     /// Maps `st_dev` to devices; lookup workers add devices as they meet them.
     table: Mutex<DeviceTable>,
     /// Every device's lane, in device-index order (so also the device list for API readers).
@@ -96,7 +96,7 @@ pub(super) enum Starved {
     No = 0,
     /// The window of paths routed and not yet in a task: wake it once that is half empty.
     Window = 1,
-    /// The ready-results bound: wake it whenever results settle.
+    /// The ready-results bound: wake it whenever results are produced.
     Results = 2,
 }
 
@@ -122,7 +122,7 @@ impl State {
             accepted: AtomicU64::new(0),
             cancelled: AtomicBool::new(false),
             finished: AtomicBool::new(false),
-            dispatcher_failed: AtomicBool::new(false),
+            router_failed: AtomicBool::new(false),
             table: Mutex::new(table),
             lanes: RwLock::new(Vec::new()),
             cache_lane: Mutex::new(Ok(None)),
@@ -307,7 +307,7 @@ impl State {
             return Err(Status::InvalidArgument);
         }
         let is_done = |delivered: u64| self.is_done(delivered);
-        let failed = || self.dispatcher_failed.load(Ordering::SeqCst);
+        let failed = || self.router_failed.load(Ordering::SeqCst);
         let (outcome, waiting) = self.results.poll(max, timeout, woken, is_done, failed, sink)?;
         if let PollOutcome::Ready(_) = outcome {
             sys::tsan_acquire(self.tsan_key());
@@ -445,7 +445,7 @@ impl State {
         self.router_starved.store(starved as u8, Ordering::SeqCst);
     }
 
-    /// Room for paths was made (a lookup settled, a task took or finished files): wakes the
+    /// Room for paths was made (a lookup ended, a task took or finished files): wakes the
     /// router if it waits for room there is now.
     pub(super) fn room_made(&self) {
         if self.starved_lanes.load(Ordering::SeqCst) > 0 {
@@ -475,15 +475,15 @@ impl State {
         self.files_in_flight.fetch_add(files, Ordering::AcqRel);
     }
 
-    /// `files` of the paths counted by [`in_flight`](State::in_flight) are settled (a result,
+    /// `files` of the paths counted by [`in_flight`](State::in_flight) are out of flight (a result,
     /// or a place in a lane): the router may have room again.
-    pub(super) fn settled(&self, files: usize) {
+    pub(super) fn out_of_flight(&self, files: usize) {
         self.files_in_flight.fetch_sub(files, Ordering::SeqCst);
     }
 
-    /// Marks the session broken after a dispatcher panic.
-    pub(super) fn dispatcher_failed(&self) {
-        self.dispatcher_failed.store(true, Ordering::SeqCst);
+    /// Marks the session broken after a router panic.
+    pub(super) fn router_failed(&self) {
+        self.router_failed.store(true, Ordering::SeqCst);
         self.results.notify_all();
     }
 
@@ -491,7 +491,7 @@ impl State {
 
     /// A task that took `files` files has delivered their results: the router may have room.
     pub(super) fn task_finished(&self, files: usize) {
-        self.settled(files);
+        self.out_of_flight(files);
         self.room_made();
     }
 

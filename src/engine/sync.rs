@@ -1,7 +1,7 @@
 //! Locks that shrug off poisoning, in one place.
 //!
 //! Every critical section in the engine is a few field writes or one collection operation, so a
-//! panic while a lock is held (a bug, caught at the task or dispatcher boundary) cannot leave the
+//! panic while a lock is held (a bug, caught at the task or router boundary) cannot leave the
 //! data half-updated: a poisoned lock is still consistent, and refusing it would turn one bug
 //! into a hang or a second panic in every caller.
 

@@ -66,7 +66,7 @@ pub(super) fn spawn<'s>(
 /// `Internal` result, so every path still gets exactly one.
 fn run(state: &State, lane: &Lane, capacity: usize) -> usize {
     let Some(first) = lane.pop(Take::First) else {
-        lane.task_settled(None);
+        lane.task_classified(None);
         return 0;
     };
     let device = device_of(state, lane, first.device);
@@ -85,14 +85,14 @@ fn run(state: &State, lane: &Lane, capacity: usize) -> usize {
         state.in_flight(share);
         let mut files = 1;
         let mut pace =
-            Paced { state, lane, held: false, read: None, settled: false, presumed: false };
-        hash_and_settle(state, device, first, &mut pace, &mut results, &mut tally);
+            Paced { state, lane, held: false, read: None, classified: false, presumed: false };
+        hash_and_record(state, device, first, &mut pace, &mut results, &mut tally);
         while let Some(limit) = budget.limit() {
             let take = Take::SmallFrom { device: device.index, limit };
             let Some(job) = lane.pop(take) else { break };
             budget.took(job.size());
             files += 1;
-            hash_and_settle(state, device, job, &mut pace, &mut results, &mut tally);
+            hash_and_record(state, device, job, &mut pace, &mut results, &mut tally);
         }
         drop(pace); // the permit goes back before delivery, which may wait for the caller
         state.deliver(device, &mut tally, &mut results);
@@ -102,7 +102,7 @@ fn run(state: &State, lane: &Lane, capacity: usize) -> usize {
     })
 }
 
-fn hash_and_settle(
+fn hash_and_record(
     state: &State,
     device: &Device,
     job: Job,
@@ -112,7 +112,7 @@ fn hash_and_settle(
 ) {
     let outcome = catch_unwind(AssertUnwindSafe(|| hash(state, device, &job, pace, tally)))
         .unwrap_or_else(|_| Outcome::failed(Status::Internal, 0, 0));
-    settle(state, device, &job, outcome, results, tally);
+    record(state, device, &job, outcome, results, tally);
 }
 
 /// Reads and hashes one file with the thread's buffer.
@@ -175,8 +175,8 @@ struct Paced<'a> {
     held: bool,
     /// The device read under way, between `start` and `done`.
     read: Option<ReadTicket>,
-    /// The task has told its lane where its first file is read from (see `Lane::task_settled`).
-    settled: bool,
+    /// The task has told its lane where its first file is read from (see `Lane::task_classified`).
+    classified: bool,
     /// The lane is read from memory and this task's first file was in the page cache too: its
     /// other small files are presumed to be, without a `cachestat` each (a read that is slow
     /// ends the presumption; the next task's first file is asked about again).
@@ -184,10 +184,10 @@ struct Paced<'a> {
 }
 
 impl Paced<'_> {
-    fn settle(&mut self, from_device: Option<bool>) {
-        if !self.settled {
-            self.settled = true;
-            let from_memory = self.lane.task_settled(from_device);
+    fn classify(&mut self, from_device: Option<bool>) {
+        if !self.classified {
+            self.classified = true;
+            let from_memory = self.lane.task_classified(from_device);
             self.presumed = from_memory && from_device == Some(false);
         }
     }
@@ -199,7 +199,7 @@ impl read::Pace for Paced<'_> {
     }
 
     fn classified(&mut self, from_device: bool) {
-        self.settle(Some(from_device));
+        self.classify(Some(from_device));
     }
 
     fn presumed_cached(&self) -> bool {
@@ -234,7 +234,7 @@ impl read::Pace for Paced<'_> {
 
 impl Drop for Paced<'_> {
     fn drop(&mut self) {
-        self.settle(None); // a task whose files never got as far as a read
+        self.classify(None); // a task whose files never got as far as a read
         if let Some(gate) = self.lane.gate() {
             if let Some(read) = self.read.take() {
                 gate.abandon_read(read); // the read unwound (a bug): it is in flight no more
@@ -247,7 +247,7 @@ impl Drop for Paced<'_> {
 }
 
 /// Records a job's outcome for its path and for every path that followed it to the same inode.
-fn settle(
+fn record(
     state: &State,
     device: &Device,
     job: &Job,
@@ -261,7 +261,7 @@ fn settle(
     };
     result(job.tag);
     if let Some(inode) = job.link {
-        state.links().settle(inode, outcome).into_iter().for_each(result);
+        state.links().resolve(inode, outcome).into_iter().for_each(result);
     }
 }
 
@@ -280,7 +280,7 @@ pub(super) fn fail(
     for job in jobs {
         let device = device_of(state, lane, job.device);
         let outcome = Outcome::failed(status, 0, size(&job));
-        settle(state, &device, &job, outcome, &mut results, &mut tally);
+        record(state, &device, &job, outcome, &mut results, &mut tally);
         state.deliver(&device, &mut tally, &mut results);
         failed += 1;
     }

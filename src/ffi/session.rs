@@ -32,7 +32,7 @@ fn path_of(bytes: &[u8]) -> &Path {
 /// the threads spec they point to, are copied: the caller may free them on return.
 ///
 /// The session is owned by the caller and must be released with `multipool_session_free()`.
-/// Starts one dispatcher thread; pools are created as devices are met.
+/// Starts one router thread; pools are created as devices are met.
 ///
 /// Returns MULTIPOOL_OK; MULTIPOOL_ERR_NULL_POINTER if `session_out` is NULL (or the spec pointer is NULL
 /// with a non-zero length); MULTIPOOL_ERR_STRUCT_SIZE for a `struct_size` smaller than the first
@@ -482,7 +482,7 @@ pub unsafe extern "C" fn multipool_session_stats(
 }
 
 /// Writes the number of devices the session has met so far into `*count`. Devices are met as
-/// paths are dispatched, so the number can grow while the session runs; indexes stay valid.
+/// paths are looked up, so the number can grow while the session runs; indexes stay valid.
 ///
 /// Returns MULTIPOOL_OK, or MULTIPOOL_ERR_NULL_POINTER. Thread-safe.
 ///

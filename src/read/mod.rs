@@ -2,7 +2,7 @@
 //! file, read in the worker's reused buffer, and notice a file that changes underneath.
 //!
 //! Nothing here knows about sessions, devices or pools: the engine calls [`hash_file`] on a pool
-//! thread with the thread's buffer, and [`open()`]/[`stat()`] from the dispatcher.
+//! thread with the thread's buffer, and [`open()`]/[`stat()`] from the lookups.
 
 mod direct;
 mod open;

@@ -19,7 +19,7 @@ pub fn session_threads_settled() -> usize {
     }
 }
 
-/// Live threads of this process whose name shows they belong to a session (`mp-dispatch`,
+/// Live threads of this process whose name shows they belong to a session (`mp-router`,
 /// `mp-lookup`, `mpN.feed`, `mpN.M`).
 ///
 /// A joined thread can still be listed for a moment: `pthread_join` returns when the exiting

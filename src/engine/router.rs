@@ -44,7 +44,7 @@ pub(super) fn run(state: &State) {
         crate::multi_scope_open(|scope| Router::new(Ctx { state, scope }).run());
     }));
     if result.is_err() {
-        state.dispatcher_failed();
+        state.router_failed();
     }
 }
 
@@ -192,5 +192,5 @@ fn fail_unrouted(state: &State, paths: Vec<Submission>, status: Status) {
         state.complete(submission.tag, Outcome::failed(status, 0, 0), None);
     }
     state.left_window(count);
-    state.settled(count);
+    state.out_of_flight(count);
 }
