@@ -202,8 +202,8 @@ def table(title, medians, steal, spec, base, ref):
 
 
 def regression(base, medians, baseline_label, corpus):
-    """A warning when `base` (mphash) is slower than the baseline build by more than the noise
-    of this run, else None. Each round gives one ratio of their wall times (the two ran seconds
+    """A WARNING when `base` (mphash) is slower than the baseline build by more than the noise
+    of this run, else the ratio with its interval. Each round gives one ratio of their wall times (the two ran seconds
     apart); the noise is the spread of those ratios: the warning needs the lower end of a 95%
     confidence interval of their median (by order statistics, no assumption about the
     distribution) above 1, so a real regression of a few percent is seen the day it lands and
@@ -218,7 +218,9 @@ def regression(base, medians, baseline_label, corpus):
                f"95% interval {lo:.3f}–{hi:.3f}x")
     if n >= 5 and lo > 1.0:
         return f"WARNING: slower than the baseline beyond noise: {summary}"
-    return None if n >= 5 else f"note: {n} rounds are too few to judge a regression ({summary})"
+    if n < 5:
+        return f"note: {n} rounds are too few to judge a regression ({summary})"
+    return f"against the baseline: {summary}"
 
 
 def paired(reference, result, form):
@@ -345,11 +347,10 @@ def main():
         report.append(table(f"warm cache, {name}", medians, steal, spec, "mphash", ref))
         print(report[-1], flush=True)
         if baseline:
-            warning = regression("mphash", medians, baseline[1], name)
-            if warning:
-                report.append(warning + "\n")
-                print(warning, file=sys.stderr, flush=True)
-            regressions += warning is not None and warning.startswith("WARNING")
+            verdict = regression("mphash", medians, baseline[1], name)
+            report.append(verdict + "\n")
+            print(verdict, file=sys.stderr, flush=True)
+            regressions += verdict.startswith("WARNING")
         if cold and name not in ("small", "fresh"):
             report.append(cold_section(name, root, spec, mphash, refhash, args.cold_runs))
             print(report[-1], flush=True)

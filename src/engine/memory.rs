@@ -104,31 +104,40 @@ fn next_smaller(size: usize) -> Option<usize> {
 pub(super) const BUFFER_ALIGN: usize = 4096;
 
 /// A zeroed byte buffer that starts on a page boundary, owned by one thread, freed on drop.
+///
+/// It is allocated with byte alignment, one page larger, and starts at the first page boundary
+/// inside: asking the allocator for page alignment instead makes it fill the memory with zeros
+/// (`posix_memalign` and a `memset`), touching every page, where `calloc` of a large block hands
+/// back untouched pages. A thread that reads only small files then keeps one page of its
+/// buffer resident, not 1 MiB.
 #[derive(Debug)]
 pub(super) struct ReadBuffer {
-    ptr: NonNull<u8>,
+    /// The allocation, of `len + BUFFER_ALIGN` bytes.
+    base: NonNull<u8>,
+    /// Where the buffer starts in it, and its length.
+    offset: usize,
     len: usize,
 }
 
 impl ReadBuffer {
     fn layout(len: usize) -> Option<Layout> {
-        Layout::from_size_align(len, BUFFER_ALIGN).ok()
+        Layout::array::<u8>(len.checked_add(BUFFER_ALIGN)?).ok()
     }
 }
 
 impl std::ops::Deref for ReadBuffer {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
-        // SAFETY: `ptr` points to `len` initialised (zeroed, then written) bytes that this
-        // buffer owns alone, alive until drop.
-        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+        // SAFETY: `base + offset` starts `len` initialised (zeroed, then written) bytes inside
+        // the allocation, which this buffer owns alone until drop.
+        unsafe { std::slice::from_raw_parts(self.base.as_ptr().add(self.offset), self.len) }
     }
 }
 
 impl std::ops::DerefMut for ReadBuffer {
     fn deref_mut(&mut self) -> &mut [u8] {
         // SAFETY: as for `deref`, and `&mut self` makes this borrow the only one.
-        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+        unsafe { std::slice::from_raw_parts_mut(self.base.as_ptr().add(self.offset), self.len) }
     }
 }
 
@@ -136,18 +145,20 @@ impl Drop for ReadBuffer {
     fn drop(&mut self) {
         let layout = ReadBuffer::layout(self.len).expect("made with this layout");
         // SAFETY: allocated in `zeroed` by the global allocator with this very layout.
-        unsafe { dealloc(self.ptr.as_ptr(), layout) };
+        unsafe { dealloc(self.base.as_ptr(), layout) };
     }
 }
 
-/// `size` (non-zero) zeroed bytes on a page boundary, or `None` if the allocator has none.
-/// Zeroed rather than filled: calloc hands back untouched pages, so a thread that only reads
-/// small files faults in the first few pages of its buffer, not all of them.
+/// `size` (non-zero) zeroed bytes starting on a page boundary, or `None` if the allocator has
+/// none. Zeroed rather than filled: calloc hands back untouched pages, so a thread that only
+/// reads small files faults in the first few pages of its buffer, not all of them.
 fn zeroed(size: usize) -> Option<ReadBuffer> {
     let layout = ReadBuffer::layout(size)?;
-    // SAFETY: the layout has a non-zero size (callers pass `size >= 1`).
-    let ptr = NonNull::new(unsafe { alloc_zeroed(layout) })?;
-    Some(ReadBuffer { ptr, len: size })
+    // SAFETY: the layout has a non-zero size.
+    let base = NonNull::new(unsafe { alloc_zeroed(layout) })?;
+    // Within the extra page: the buffer's `size` bytes fit after it.
+    let offset = (BUFFER_ALIGN - base.as_ptr().addr() % BUFFER_ALIGN) % BUFFER_ALIGN;
+    Some(ReadBuffer { base, offset, len: size })
 }
 
 #[cfg(test)]

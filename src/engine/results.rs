@@ -11,8 +11,12 @@ use std::os::fd::BorrowedFd;
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-/// Results a poll takes out of the queue under one lock, to hand to its sink without it.
+/// Results a poll takes out of the queue under one lock, to hand to its sink without it, when
+/// it takes only some of those waiting.
 const POLL_CHUNK: usize = 64;
+/// The most capacity the spare queue keeps (about 450 KiB): a larger one is shrunk, so that the
+/// spare never doubles the memory of a full results bound.
+const SPARE_MOST: usize = 4096;
 
 /// The result for one enqueued path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,6 +69,10 @@ pub enum PollOutcome {
 #[derive(Debug, Default)]
 struct State {
     ready: VecDeque<FileResult>,
+    /// An empty queue with capacity, swapped in for `ready` when a poll takes every result
+    /// waiting: the poll hands the old one to its sink without the lock and without a copy,
+    /// then gives it back here (at most [`SPARE_MOST`] results' worth of it).
+    spare: VecDeque<FileResult>,
     /// Results ever pushed.
     produced: u64,
     delivered: u64,
@@ -272,9 +280,17 @@ impl ResultQueue {
                 if given == 0 {
                     waiting_at_first = waiting;
                 }
-                let n = waiting.min(max - given).min(POLL_CHUNK);
-                for (slot, result) in chunk.iter_mut().zip(state.ready.drain(..n)) {
-                    *slot = Some(result);
+                // All of them: the whole queue is swapped out, and handed over as it is.
+                let all = waiting <= max - given;
+                let n = if all { waiting } else { waiting.min(max - given).min(POLL_CHUNK) };
+                let mut taken = None;
+                if all {
+                    let spare = std::mem::take(&mut state.spare);
+                    taken = Some(std::mem::replace(&mut state.ready, spare));
+                } else {
+                    for (slot, result) in chunk.iter_mut().zip(state.ready.drain(..n)) {
+                        *slot = Some(result);
+                    }
                 }
                 state.delivered += n as u64;
                 if state.starved > 0 {
@@ -291,9 +307,20 @@ impl ResultQueue {
                     self.arrived.notify_all();
                 }
                 drop(state);
-                chunk[..n].iter_mut().filter_map(Option::take).for_each(&mut sink);
+                match &mut taken {
+                    Some(queue) => queue.drain(..).for_each(&mut sink),
+                    None => chunk[..n].iter_mut().filter_map(Option::take).for_each(&mut sink),
+                }
                 given += n;
                 state = self.lock();
+                if let Some(mut queue) = taken {
+                    if queue.capacity() > SPARE_MOST {
+                        queue.shrink_to(SPARE_MOST);
+                    }
+                    if queue.capacity() > state.spare.capacity() {
+                        state.spare = queue;
+                    }
+                }
                 continue;
             }
             if given > 0 {
@@ -373,35 +400,34 @@ mod tests {
     fn the_sink_runs_without_the_queue_lock_and_may_call_back_into_it() {
         must_return("a sink that polls again", || {
             let q = ResultQueue::default();
-            for tag in 0..(POLL_CHUNK as u64 * 2 + 5) {
+            let total = POLL_CHUNK as u64 * 2 + 5;
+            for tag in 0..total {
                 q.push(result(tag));
             }
-            let (mut outer, mut inner) = (0, 0);
-            let outcome = q.poll(
-                usize::MAX,
-                None,
-                None,
-                |_| false,
-                || false,
-                |_| {
-                    outer += 1;
+            let seen = std::cell::RefCell::new(Vec::new());
+            let poll = |max: usize, nested: bool| {
+                let mut first = true;
+                let outcome = q.poll(max, Some(Duration::ZERO), None, |_| false, || false, |r| {
+                    seen.borrow_mut().push(r.tag);
                     // Re-entering the queue from the sink: a lock held here would deadlock.
                     let _ = q.ready_len();
-                    if outer == 1 {
-                        let again = q.poll(
-                            3,
-                            Some(Duration::ZERO),
-                            None,
-                            |_| false,
-                            || false,
-                            |_| inner += 1,
-                        );
+                    if nested && std::mem::take(&mut first) {
+                        let again = q.poll(3, Some(Duration::ZERO), None, |_| false, || false, |r| {
+                            seen.borrow_mut().push(r.tag)
+                        });
                         assert_eq!(again.unwrap().0, PollOutcome::Ready(3));
                     }
-                },
-            );
-            assert_eq!(outcome.unwrap().0, PollOutcome::Ready(outer));
-            assert_eq!((outer + inner) as u64, POLL_CHUNK as u64 * 2 + 5, "every result once");
+                });
+                outcome.unwrap().0
+            };
+            // Some of those waiting (taken a chunk at a time), with a poll from inside the sink;
+            // then all the rest (the queue swapped out whole).
+            assert_eq!(poll(100, true), PollOutcome::Ready(100));
+            assert_eq!(poll(usize::MAX, false), PollOutcome::Ready(total as usize - 103));
+            let mut tags = seen.into_inner();
+            tags.sort_unstable();
+            assert_eq!(tags, (0..total).collect::<Vec<_>>(), "every result exactly once");
+            assert_eq!(q.ready_len(), 0);
         });
     }
 
