@@ -407,17 +407,29 @@ mod tests {
             let seen = std::cell::RefCell::new(Vec::new());
             let poll = |max: usize, nested: bool| {
                 let mut first = true;
-                let outcome = q.poll(max, Some(Duration::ZERO), None, |_| false, || false, |r| {
-                    seen.borrow_mut().push(r.tag);
-                    // Re-entering the queue from the sink: a lock held here would deadlock.
-                    let _ = q.ready_len();
-                    if nested && std::mem::take(&mut first) {
-                        let again = q.poll(3, Some(Duration::ZERO), None, |_| false, || false, |r| {
-                            seen.borrow_mut().push(r.tag)
-                        });
-                        assert_eq!(again.unwrap().0, PollOutcome::Ready(3));
-                    }
-                });
+                let outcome = q.poll(
+                    max,
+                    Some(Duration::ZERO),
+                    None,
+                    |_| false,
+                    || false,
+                    |r| {
+                        seen.borrow_mut().push(r.tag);
+                        // Re-entering the queue from the sink: a lock held here would deadlock.
+                        let _ = q.ready_len();
+                        if nested && std::mem::take(&mut first) {
+                            let again = q.poll(
+                                3,
+                                Some(Duration::ZERO),
+                                None,
+                                |_| false,
+                                || false,
+                                |r| seen.borrow_mut().push(r.tag),
+                            );
+                            assert_eq!(again.unwrap().0, PollOutcome::Ready(3));
+                        }
+                    },
+                );
                 outcome.unwrap().0
             };
             // Some of those waiting (taken a chunk at a time), with a poll from inside the sink;
