@@ -2,7 +2,7 @@
 
 use crate::config::Config;
 use crate::device::{DeviceInfo, Resolver};
-use crate::engine::{Engine, FileResult, PollOutcome};
+use crate::engine::{Delivery, Engine, FileResult, PollOutcome};
 use crate::stats::Stats;
 use crate::Status;
 use std::os::fd::BorrowedFd;
@@ -129,7 +129,8 @@ impl Session {
         max: usize,
         timeout: Option<Duration>,
     ) -> Result<PollOutcome, Status> {
-        self.poll_with(max, timeout, |r| out.push(r))
+        // The sink is ours and only copies: it may run under the queue's lock.
+        self.engine.poll(max, timeout, None, Delivery::CopyOnly, |r| out.push(r))
     }
 
     /// Like [`poll`](Session::poll), handing each result to `sink` (called with an internal
@@ -140,7 +141,20 @@ impl Session {
         timeout: Option<Duration>,
         sink: impl FnMut(FileResult),
     ) -> Result<PollOutcome, Status> {
-        self.engine.poll(max, timeout, None, sink)
+        self.engine.poll(max, timeout, None, Delivery::CallerCode, sink)
+    }
+
+    /// [`poll_with`](Session::poll_with) or [`poll_wakeable`](Session::poll_wakeable) with
+    /// a sink that only copies each result out (the C API's): it runs under the queue's lock,
+    /// which saves a copy per result.
+    pub(crate) fn poll_copying(
+        &self,
+        max: usize,
+        timeout: Option<Duration>,
+        woken: Option<u64>,
+        sink: impl FnMut(FileResult),
+    ) -> Result<PollOutcome, Status> {
+        self.engine.poll(max, timeout, woken, Delivery::CopyOnly, sink)
     }
 
     /// Like [`poll_with`](Session::poll_with), but also returns [`PollOutcome::Woken`], with no
@@ -156,7 +170,7 @@ impl Session {
         generation: u64,
         sink: impl FnMut(FileResult),
     ) -> Result<PollOutcome, Status> {
-        self.engine.poll(max, timeout, Some(generation), sink)
+        self.engine.poll(max, timeout, Some(generation), Delivery::CallerCode, sink)
     }
 
     /// Wakes every thread blocked in [`poll_wakeable`](Session::poll_wakeable) without

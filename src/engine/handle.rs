@@ -1,7 +1,7 @@
 //! [`Engine`]: the session's handle on its state and its router thread.
 
 use super::memory;
-use super::results::{FileResult, PollOutcome};
+use super::results::{Delivery, FileResult, PollOutcome};
 use super::router;
 use super::state::{State, Stop};
 use crate::config::Config;
@@ -74,9 +74,10 @@ impl Engine {
         max: usize,
         timeout: Option<Duration>,
         woken: Option<u64>,
+        delivery: Delivery,
         sink: impl FnMut(FileResult),
     ) -> Result<PollOutcome, Status> {
-        self.state.poll(max, timeout, woken, sink)
+        self.state.poll(max, timeout, woken, delivery, sink)
     }
 
     /// Wakes every poller (see `State::wake`).

@@ -37,4 +37,5 @@ mod sync;
 mod task;
 
 pub(crate) use handle::Engine;
+pub(crate) use results::Delivery;
 pub use results::{FileResult, PollOutcome};

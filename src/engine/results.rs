@@ -11,6 +11,17 @@ use std::os::fd::BorrowedFd;
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
+/// How a poll hands its results to its sink.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Delivery {
+    /// The sink is the caller's code (a Rust closure, which may call the session again): it
+    /// runs without the queue's lock.
+    CallerCode,
+    /// The sink only copies each result out (the C API's, into the caller's array): it runs
+    /// under the lock, straight from the queue, which saves a copy of every result.
+    CopyOnly,
+}
+
 /// Results a poll takes out of the queue under one lock, to hand to its sink without it, when
 /// it takes only some of those waiting.
 const POLL_CHUNK: usize = 64;
@@ -257,6 +268,11 @@ impl ResultQueue {
     /// first. `is_done(delivered)` says whether every result that will ever exist has been
     /// delivered; `failed()` says whether results can no longer arrive. Returns the outcome and
     /// how many results were waiting before the call took some.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the session's view (done, failed) and the caller's (how many, how long, woken, \
+                  how delivered) meet here; a struct for one call site would only rename them"
+    )]
     pub(crate) fn poll(
         &self,
         max: usize,
@@ -264,6 +280,7 @@ impl ResultQueue {
         woken: Option<u64>,
         is_done: impl Fn(u64) -> bool,
         failed: impl Fn() -> bool,
+        delivery: Delivery,
         mut sink: impl FnMut(FileResult),
     ) -> Result<(PollOutcome, usize), Status> {
         let deadline = timeout.map(|t| Instant::now().checked_add(t));
@@ -282,9 +299,16 @@ impl ResultQueue {
                 }
                 // All of them: the whole queue is swapped out, and handed over as it is.
                 let all = waiting <= max - given;
-                let n = if all { waiting } else { waiting.min(max - given).min(POLL_CHUNK) };
+                let under_lock = delivery == Delivery::CopyOnly;
+                let n = match () {
+                    _ if under_lock => waiting.min(max - given),
+                    _ if all => waiting,
+                    _ => waiting.min(max - given).min(POLL_CHUNK),
+                };
                 let mut taken = None;
-                if all {
+                if under_lock {
+                    state.ready.drain(..n).for_each(&mut sink);
+                } else if all {
                     let spare = std::mem::take(&mut state.spare);
                     taken = Some(std::mem::replace(&mut state.ready, spare));
                 } else {
@@ -305,6 +329,9 @@ impl ResultQueue {
                 if is_done(state.delivered) {
                     // Other pollers may be waiting for results that will never come.
                     self.arrived.notify_all();
+                }
+                if under_lock {
+                    return Ok((PollOutcome::Ready(n), waiting));
                 }
                 drop(state);
                 match &mut taken {
@@ -374,8 +401,9 @@ mod tests {
         let q = ResultQueue::default();
         (0..5).for_each(|t| q.push(result(t)));
         let mut got = Vec::new();
-        let (outcome, waiting) =
-            q.poll(3, None, None, |_| false, || false, |r| got.push(r.tag)).unwrap();
+        let (outcome, waiting) = q
+            .poll(3, None, None, |_| false, || false, Delivery::CallerCode, |r| got.push(r.tag))
+            .unwrap();
         assert_eq!((outcome, waiting), (PollOutcome::Ready(3), 5));
         assert_eq!(got, vec![0, 1, 2]);
         assert_eq!(q.ready_len(), 2);
@@ -386,14 +414,17 @@ mod tests {
         let q = ResultQueue::default();
         let zero = Some(Duration::ZERO);
         assert_eq!(
-            q.poll(1, zero, None, |_| false, || false, |_| {}).unwrap().0,
+            q.poll(1, zero, None, |_| false, || false, Delivery::CallerCode, |_| {}).unwrap().0,
             PollOutcome::TimedOut
         );
         assert_eq!(
-            q.poll(1, zero, None, |d| d == 0, || false, |_| {}).unwrap().0,
+            q.poll(1, zero, None, |d| d == 0, || false, Delivery::CallerCode, |_| {}).unwrap().0,
             PollOutcome::Done
         );
-        assert_eq!(q.poll(1, None, None, |_| false, || true, |_| {}), Err(Status::Internal));
+        assert_eq!(
+            q.poll(1, None, None, |_| false, || true, Delivery::CopyOnly, |_| {}),
+            Err(Status::Internal)
+        );
     }
 
     #[test]
@@ -413,6 +444,7 @@ mod tests {
                     None,
                     |_| false,
                     || false,
+                    Delivery::CallerCode,
                     |r| {
                         seen.borrow_mut().push(r.tag);
                         // Re-entering the queue from the sink: a lock held here would deadlock.
@@ -424,6 +456,7 @@ mod tests {
                                 None,
                                 |_| false,
                                 || false,
+                                Delivery::CallerCode,
                                 |r| seen.borrow_mut().push(r.tag),
                             );
                             assert_eq!(again.unwrap().0, PollOutcome::Ready(3));
@@ -457,7 +490,15 @@ mod tests {
                         let mut got = 0u64;
                         loop {
                             match q
-                                .poll(7, None, None, |d| d == total, || false, |_| got += 1)
+                                .poll(
+                                    7,
+                                    None,
+                                    None,
+                                    |d| d == total,
+                                    || false,
+                                    Delivery::CopyOnly,
+                                    |_| got += 1,
+                                )
                                 .unwrap()
                                 .0
                             {
@@ -492,7 +533,10 @@ mod tests {
     fn huge_timeouts_do_not_overflow() {
         let q = ResultQueue::default();
         q.push(result(1));
-        let outcome = q.poll(1, Some(Duration::MAX), None, |_| false, || false, |_| {}).unwrap().0;
+        let outcome = q
+            .poll(1, Some(Duration::MAX), None, |_| false, || false, Delivery::CallerCode, |_| {})
+            .unwrap()
+            .0;
         assert_eq!(outcome, PollOutcome::Ready(1));
     }
 
@@ -501,7 +545,9 @@ mod tests {
         let q = ResultQueue::default();
         let zero = Some(Duration::ZERO);
         let generation = q.wake_generation();
-        let poll = |g| q.poll(1, zero, Some(g), |_| false, || false, |_| {}).unwrap().0;
+        let poll = |g| {
+            q.poll(1, zero, Some(g), |_| false, || false, Delivery::CallerCode, |_| {}).unwrap().0
+        };
         assert_eq!(poll(generation), PollOutcome::TimedOut);
         q.wake();
         assert_eq!(poll(generation), PollOutcome::Woken);
@@ -518,7 +564,15 @@ mod tests {
                 std::thread::sleep(Duration::from_millis(20));
                 waker.wake();
             });
-            let outcome = q.poll(1, None, Some(generation), |_| false, || false, |_| {});
+            let outcome = q.poll(
+                1,
+                None,
+                Some(generation),
+                |_| false,
+                || false,
+                Delivery::CallerCode,
+                |_| {},
+            );
             assert_eq!(outcome.unwrap().0, PollOutcome::Woken);
             handle.join().unwrap();
         });
@@ -537,14 +591,14 @@ mod tests {
         q.push(result(1)); // before the descriptor exists
         let fd = q.readiness(|_| false).unwrap();
         assert!(readable(fd), "created with a result waiting");
-        q.poll(5, zero, None, |_| false, || false, |_| {}).unwrap();
+        q.poll(5, zero, None, |_| false, || false, Delivery::CallerCode, |_| {}).unwrap();
         assert!(!readable(fd), "reset when the last result is taken");
         q.push(result(2));
         q.push(result(3));
         assert!(readable(fd));
-        q.poll(1, zero, None, |_| false, || false, |_| {}).unwrap();
+        q.poll(1, zero, None, |_| false, || false, Delivery::CallerCode, |_| {}).unwrap();
         assert!(readable(fd), "one result still waits");
-        q.poll(1, zero, None, |d| d == 3, || false, |_| {}).unwrap();
+        q.poll(1, zero, None, |d| d == 3, || false, Delivery::CallerCode, |_| {}).unwrap();
         assert!(readable(fd), "done: stays readable so that the loop sees it");
         let q = ResultQueue::default();
         let fd = q.readiness(|_| false).unwrap();

@@ -11,7 +11,7 @@
 use super::inbox::Inbox;
 use super::lanes::Lane;
 use super::links::HardLinks;
-use super::results::{FileResult, PollOutcome, ResultQueue};
+use super::results::{Delivery, FileResult, PollOutcome, ResultQueue};
 use super::sync;
 use crate::config::Config;
 use crate::device::{Device, DeviceTable};
@@ -301,6 +301,7 @@ impl State {
         max: usize,
         timeout: Option<Duration>,
         woken: Option<u64>,
+        delivery: Delivery,
         sink: impl FnMut(FileResult),
     ) -> Result<PollOutcome, Status> {
         if max == 0 {
@@ -308,7 +309,8 @@ impl State {
         }
         let is_done = |delivered: u64| self.is_done(delivered);
         let failed = || self.router_failed.load(Ordering::SeqCst);
-        let (outcome, waiting) = self.results.poll(max, timeout, woken, is_done, failed, sink)?;
+        let (outcome, waiting) =
+            self.results.poll(max, timeout, woken, is_done, failed, delivery, sink)?;
         if let PollOutcome::Ready(_) = outcome {
             sys::tsan_acquire(self.tsan_key());
         }

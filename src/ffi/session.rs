@@ -357,10 +357,8 @@ unsafe fn poll_into(
             }
             written += 1;
         };
-        let outcome = match woken {
-            None => session.inner.poll_with(capacity, timeout, sink),
-            Some(generation) => session.inner.poll_wakeable(capacity, timeout, generation, sink),
-        }?;
+        // The sink only copies into the caller's array, so it may run under the queue's lock.
+        let outcome = session.inner.poll_copying(capacity, timeout, woken, sink)?;
         *count = written;
         status = match outcome {
             PollOutcome::Ready(_) => Status::Ok,
