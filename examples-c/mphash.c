@@ -1,16 +1,16 @@
 /*
- * mphash: print SHA-256 sums of files and directory trees, like sha256sum, with libmultipool
- * reading every storage device at once, each with the parallelism it likes.
- *
- *   mphash [-a sha256|sha512|blake3] [-t SPEC] [-v] [--progress] [--] PATH...
+ * mphash: print SHA-256, SHA-512 or BLAKE3 sums of files and directory trees, like sha256sum,
+ * sha512sum or b3sum, with libmultipool reading every storage device at once, each with the
+ * parallelism it likes. `mphash --help` lists the options; docs/mphash.1 is the man page.
  *
  * Output lines are exactly what sha256sum, sha512sum or b3sum print ("HEX  NAME"; a name with a
  * backslash or newline — and for the coreutils tools a carriage return — is escaped and its
- * line prefixed with a backslash), so `sha256sum -c` (`sha512sum -c`, `b3sum -c`) verifies them.
- * Names are printed as their bytes; b3sum itself prints names that are not UTF-8 lossily and
- * cannot check them. Lines come in completion order. Directories are walked recursively; inside them only
- * regular files are hashed and symbolic links are not followed. Errors go to stderr as
- * "mphash: PATH: reason"; the exit status is 1 if any path failed.
+ * line prefixed with a backslash), so `sha256sum -c` (`sha512sum -c`, `b3sum -c`) verifies
+ * them; with BLAKE3 a name that is not UTF-8 is printed as b3sum prints it, each invalid
+ * sequence as U+FFFD. Lines come in completion order, or sorted by name with --sort.
+ * Directories are walked recursively; inside them only regular files are hashed: symbolic
+ * links, FIFOs, sockets and devices are skipped. Errors go to stderr as "mphash: PATH: reason";
+ * the exit status is 1 if any path failed, 2 for a usage error.
  */
 #define _DEFAULT_SOURCE /* d_type in struct dirent */
 
@@ -35,6 +35,19 @@ struct paths {
     size_t cap;
 };
 
+/* A line kept for --sort: the name it sorts by (its bytes) and the line as printed. */
+struct line {
+    char *name;
+    char *text;
+    size_t len;
+};
+
+/* A growable byte string. */
+struct buf {
+    char *p;
+    size_t len, cap;
+};
+
 struct app {
     multipool_session *session;
     struct paths paths;
@@ -43,6 +56,12 @@ struct app {
     int verbose;
     int progress;
     int escape_cr; /* coreutils escapes \r in names; b3sum does not */
+    int lossy;     /* b3sum prints a name that is not UTF-8 with U+FFFD for each bad sequence */
+    int zero;      /* -z: lines end with NUL, names are not escaped */
+    const char *tag; /* --tag: BSD lines "ALGO (NAME) = HEX" with this ALGO; NULL: "HEX  NAME" */
+    int sort;      /* --sort: lines kept and printed sorted by name at the end */
+    struct line *lines;
+    size_t nlines, lines_cap;
     int failed;
     size_t outstanding; /* enqueued and not yet reported */
     double last_progress;
@@ -72,62 +91,189 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Whether NAME needs sha256sum-style escaping: a backslash, a newline, or (coreutils) a CR. */
-static int needs_escape(const char *name, int escape_cr)
+static void put(struct buf *b, const void *bytes, size_t n)
 {
-    return strpbrk(name, escape_cr ? "\\\n\r" : "\\\n") != NULL;
+    if (b->len + n > b->cap) {
+        b->cap = (b->len + n) * 2 + 64;
+        b->p = xrealloc(b->p, b->cap);
+    }
+    memcpy(b->p + b->len, bytes, n);
+    b->len += n;
 }
 
-static void print_escaped(const char *name, int escape_cr)
+/* The length of the UTF-8 sequence at S (N bytes left), or 0 if it is not valid there; then
+ * *BAD is the length of the longest start of a valid sequence found (at least 1), which Rust's
+ * String::from_utf8_lossy, and so b3sum, replaces with one U+FFFD. */
+static size_t utf8_sequence(const unsigned char *s, size_t n, size_t *bad)
 {
-    const char *p;
-    for (p = name; *p != '\0'; p++) {
-        if (*p == '\\') {
-            fputs("\\\\", stdout);
-        } else if (*p == '\n') {
-            fputs("\\n", stdout);
-        } else if (*p == '\r' && escape_cr) {
-            fputs("\\r", stdout);
-        } else {
-            putchar(*p);
+    unsigned char c = s[0], lo = 0x80, hi = 0xBF;
+    size_t need, i;
+    *bad = 1;
+    if (c < 0x80) {
+        return 1;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+        need = 1;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        need = 2;
+        lo = c == 0xE0 ? 0xA0 : 0x80; /* no overlong forms */
+        hi = c == 0xED ? 0x9F : 0xBF; /* no surrogates */
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        need = 3;
+        lo = c == 0xF0 ? 0x90 : 0x80;
+        hi = c == 0xF4 ? 0x8F : 0xBF; /* nothing past U+10FFFF */
+    } else {
+        return 0;
+    }
+    for (i = 1; i <= need; i++) {
+        unsigned char min = i == 1 ? lo : 0x80, max = i == 1 ? hi : 0xBF;
+        if (i >= n || s[i] < min || s[i] > max) {
+            *bad = i;
+            return 0;
         }
     }
+    return need + 1;
+}
+
+/* NAME as it is printed: for BLAKE3, made valid UTF-8 as b3sum does; else its bytes. */
+static void printed_name(const struct app *app, const char *name, struct buf *out)
+{
+    const unsigned char *s = (const unsigned char *)name;
+    size_t n = strlen(name), i = 0, len, bad;
+    out->len = 0;
+    if (!app->lossy) {
+        put(out, name, n);
+        return;
+    }
+    while (i < n) {
+        if ((len = utf8_sequence(s + i, n - i, &bad)) != 0) {
+            put(out, s + i, len);
+            i += len;
+        } else {
+            put(out, "\xEF\xBF\xBD", 3); /* U+FFFD */
+            i += bad;
+        }
+    }
+}
+
+/* Whether a printed name needs sha256sum-style escaping: a backslash, a newline, or
+ * (coreutils) a carriage return. Never with -z, which prints names as they are. */
+static int needs_escape(const struct app *app, const struct buf *name)
+{
+    size_t i;
+    if (app->zero) {
+        return 0;
+    }
+    for (i = 0; i < name->len; i++) {
+        char c = name->p[i];
+        if (c == '\\' || c == '\n' || (c == '\r' && app->escape_cr)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void put_name(const struct app *app, const struct buf *name, int escape, struct buf *line)
+{
+    size_t i;
+    if (!escape) {
+        put(line, name->p, name->len);
+        return;
+    }
+    for (i = 0; i < name->len; i++) {
+        char c = name->p[i];
+        if (c == '\\') {
+            put(line, "\\\\", 2);
+        } else if (c == '\n') {
+            put(line, "\\n", 2);
+        } else if (c == '\r' && app->escape_cr) {
+            put(line, "\\r", 2);
+        } else {
+            put(line, &c, 1);
+        }
+    }
+}
+
+/* The output line of a digest, as sha256sum (or b3sum) prints it, in LINE. */
+static void format_line(const struct app *app, const char *name, const multipool_result *r,
+                        struct buf *line)
+{
+    static const char hex[] = "0123456789abcdef";
+    static struct buf printed;
+    char digits[2 * sizeof r->digest];
+    uint32_t i;
+    int escape;
+    for (i = 0; i < r->digest_len; i++) {
+        digits[2 * i] = hex[r->digest[i] >> 4];
+        digits[2 * i + 1] = hex[r->digest[i] & 15];
+    }
+    printed_name(app, name, &printed);
+    escape = needs_escape(app, &printed);
+    line->len = 0;
+    if (escape) {
+        put(line, "\\", 1);
+    }
+    if (app->tag != NULL) { /* BSD style: SHA256 (NAME) = HEX */
+        put(line, app->tag, strlen(app->tag));
+        put(line, " (", 2);
+        put_name(app, &printed, escape, line);
+        put(line, ") = ", 4);
+        put(line, digits, 2 * (size_t)i);
+    } else {
+        put(line, digits, 2 * (size_t)i);
+        put(line, "  ", 2);
+        put_name(app, &printed, escape, line);
+    }
+    put(line, app->zero ? "" : "\n", 1); /* "" is one NUL byte */
 }
 
 static void print_result(struct app *app, const multipool_result *r)
 {
-    static const char hex[] = "0123456789abcdef";
-    const char *name = app->paths.names[r->tag];
-    uint32_t i;
+    static struct buf line;
+    char *name = app->paths.names[r->tag];
     if (r->status != MULTIPOOL_OK) {
         app->failed = 1;
         fprintf(stderr, "mphash: %s: %s\n", name,
                 r->os_error != 0 ? strerror(r->os_error) : multipool_status_str(r->status));
-    } else if (needs_escape(name, app->escape_cr)) {
-        putchar('\\');
-        for (i = 0; i < r->digest_len; i++) {
-            putchar(hex[r->digest[i] >> 4]);
-            putchar(hex[r->digest[i] & 15]);
+        free(name);
+    } else if (app->sort) {
+        struct line *kept;
+        if (app->nlines == app->lines_cap) {
+            app->lines_cap = app->lines_cap ? 2 * app->lines_cap : 1024;
+            app->lines = xrealloc(app->lines, app->lines_cap * sizeof *app->lines);
         }
-        fputs("  ", stdout);
-        print_escaped(name, app->escape_cr);
-        putchar('\n');
+        kept = &app->lines[app->nlines++];
+        format_line(app, name, r, &line);
+        kept->name = name; /* kept: it is the sort key */
+        kept->text = memcpy(xrealloc(NULL, line.len), line.p, line.len);
+        kept->len = line.len;
     } else {
-        /* The common line, built whole and written with one call: printf("%02x") per byte
-         * cost more CPU than the library spent reading small files. */
-        char line[2 * sizeof r->digest + 2];
-        for (i = 0; i < r->digest_len; i++) {
-            line[2 * i] = hex[r->digest[i] >> 4];
-            line[2 * i + 1] = hex[r->digest[i] & 15];
-        }
-        line[2 * i] = line[2 * i + 1] = ' ';
-        fwrite(line, 1, 2 * (size_t)i + 2, stdout);
-        fputs(name, stdout);
-        putchar('\n');
+        format_line(app, name, r, &line);
+        fwrite(line.p, 1, line.len, stdout);
+        free(name);
     }
-    free(app->paths.names[r->tag]);
     app->paths.names[r->tag] = NULL;
     app->outstanding--;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    /* strcmp compares bytes as unsigned char: byte order, whatever the locale. */
+    return strcmp(((const struct line *)a)->name, ((const struct line *)b)->name);
+}
+
+/* --sort: every line, sorted by name, at the end. */
+static void print_sorted(struct app *app)
+{
+    size_t i;
+    if (app->nlines > 0) {
+        qsort(app->lines, app->nlines, sizeof *app->lines, by_name);
+    }
+    for (i = 0; i < app->nlines; i++) {
+        fwrite(app->lines[i].text, 1, app->lines[i].len, stdout);
+        free(app->lines[i].text);
+        free(app->lines[i].name);
+    }
+    free(app->lines);
 }
 
 static void show_progress(struct app *app, int final)
@@ -315,15 +461,79 @@ static void print_devices(struct app *app)
     }
 }
 
-static void usage(void)
+static const char HELP[] =
+    "usage: mphash [OPTION]... [--] PATH...\n"
+    "Print SHA-256 (or SHA-512, BLAKE3) sums of files and directory trees, as sha256sum\n"
+    "(sha512sum, b3sum) prints them, reading every storage device at once.\n"
+    "\n"
+    "  -a, --algorithm ALGO   sha256 (default, like sha256sum), sha512 (sha512sum) or blake3\n"
+    "                         (b3sum)\n"
+    "  -t, --threads SPEC     threads per device: comma-separated SELECTOR:VALUE rules, SELECTOR\n"
+    "                         a kind (ssd, hdd, ram, network, removable, unknown), dev:NAME or\n"
+    "                         path:PATH, VALUE a count from 1 to 1024 or a kind to treat the\n"
+    "                         device as; e.g. ssd:8,hdd:1,dev:sdb:2,path:/mnt/nas:4\n"
+    "      --tag              BSD-style lines: SHA256 (NAME) = HEX\n"
+    "  -z, --zero             end each line with NUL, not newline, and do not escape names\n"
+    "      --sort             print the lines sorted by name (byte order) once all are done;\n"
+    "                         keeps every line in memory until then (about twice the name's\n"
+    "                         length plus 120 bytes a file)\n"
+    "      --files-from FILE  also hash the names in FILE, one a line ('-': standard input)\n"
+    "      --files0-from FILE also hash the names in FILE, NUL-separated ('-': standard input)\n"
+    "  -v, --verbose          print the devices used, with kind, threads and reads in flight,\n"
+    "                         on standard error\n"
+    "      --progress         show files, bytes and MB/s on standard error while hashing, when\n"
+    "                         it is a terminal\n"
+    "      --help             print this help and exit\n"
+    "      --version          print the version and exit\n"
+    "\n"
+    "A directory is walked recursively; inside it only regular files are hashed: symbolic\n"
+    "links are not followed, and links, FIFOs, sockets and devices are skipped without a line\n"
+    "(reading them could block or never end). A PATH named on the command line or in a FILE is\n"
+    "hashed whatever it is, and gets an error line if it is no regular file.\n"
+    "Lines come in the order files are done, unless --sort.\n"
+    "Exit status: 0 if every file was hashed, 1 if any failed, 2 for a usage error.\n";
+
+/* A usage error: what was wrong, then where to look; exit status 2, as the coreutils tools. */
+static void usage_error(const char *what, const char *arg)
 {
-    fputs("usage: mphash [-a sha256|sha512|blake3] [-t SPEC] [-v] [--progress] [--] PATH...\n"
-          "  -a ALGO     sha256 (default, like sha256sum), sha512 (sha512sum) or blake3 (b3sum)\n"
-          "  -t SPEC     threads per device, e.g. ssd:8,hdd:1,dev:sdb:2,path:/mnt/nas:4\n"
-          "  -v          print the devices used, with kind, threads and reads in flight, on stderr\n"
-          "  --progress  show files, bytes and MB/s on stderr while hashing\n",
-          stderr);
+    fprintf(stderr, "mphash: %s '%s'\nTry 'mphash --help' for more information.\n", what, arg);
     exit(2);
+}
+
+/* Hashes the names read from FILE ('-': standard input), separated by SEP ('\n' or '\0'). */
+static void add_names_from(struct app *app, const char *file, int sep)
+{
+    FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "r");
+    char *name = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    if (f == NULL) {
+        fprintf(stderr, "mphash: %s: %s\n", file, strerror(errno));
+        exit(2);
+    }
+    while ((n = getdelim(&name, &cap, sep, f)) > 0) {
+        if (name[n - 1] == (char)sep) {
+            name[--n] = '\0';
+        }
+        if (n == 0) {
+            continue; /* an empty line names nothing */
+        }
+        if ((size_t)n != strlen(name)) {
+            /* A NUL inside a line: no path holds one. */
+            fprintf(stderr, "mphash: %s: a name holds a NUL byte (use --files0-from)\n", file);
+            app->failed = 1;
+            continue;
+        }
+        add_argument(app, name);
+    }
+    if (ferror(f)) {
+        fprintf(stderr, "mphash: %s: %s\n", file, strerror(errno));
+        app->failed = 1;
+    }
+    free(name);
+    if (f != stdin) {
+        fclose(f);
+    }
 }
 
 int main(int argc, char **argv)
@@ -331,43 +541,90 @@ int main(int argc, char **argv)
     struct app app;
     multipool_options options = {0};
     multipool_status status;
-    const char *spec = NULL;
+    const char *spec = NULL, *names_from[64];
+    int names_sep[64];
+    size_t nfrom = 0, k;
     uint32_t algorithm = MULTIPOOL_ALGORITHM_SHA256;
     int i, first_path = argc;
 
     memset(&app, 0, sizeof app);
     app.escape_cr = 1;
+    app.tag = NULL;
     for (i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--") == 0) {
+        const char *arg = argv[i];
+        /* Options that take a value: "-a X", "--algorithm X" and "--algorithm=X". */
+        const char *value = NULL;
+        const char *eq = strncmp(arg, "--", 2) == 0 ? strchr(arg, '=') : NULL;
+        size_t name_len = eq != NULL ? (size_t)(eq - arg) : strlen(arg);
+#define IS(long_name) (strlen(long_name) == name_len && strncmp(arg, long_name, name_len) == 0)
+#define VALUE()                                                                                  \
+    (eq != NULL ? eq + 1 : i + 1 < argc ? argv[++i] : (usage_error("option needs a value:", arg), ""))
+        if (strcmp(arg, "--") == 0) {
             first_path = i + 1;
             break;
-        } else if (strcmp(argv[i], "-t") == 0 && i + 1 < argc) {
-            spec = argv[++i];
-        } else if (strcmp(argv[i], "-a") == 0 && i + 1 < argc) {
-            i++;
-            if (strcmp(argv[i], "sha256") == 0) {
+        } else if (eq != NULL && !(IS("--algorithm") || IS("--threads") || IS("--files-from") ||
+                                   IS("--files0-from"))) {
+            usage_error("unrecognized option", arg);
+        } else if (strcmp(arg, "-a") == 0 || IS("--algorithm")) {
+            value = VALUE();
+            if (strcmp(value, "sha256") == 0) {
                 algorithm = MULTIPOOL_ALGORITHM_SHA256;
-            } else if (strcmp(argv[i], "sha512") == 0) {
+            } else if (strcmp(value, "sha512") == 0) {
                 algorithm = MULTIPOOL_ALGORITHM_SHA512;
-            } else if (strcmp(argv[i], "blake3") == 0) {
+            } else if (strcmp(value, "blake3") == 0) {
                 algorithm = MULTIPOOL_ALGORITHM_BLAKE3;
-                app.escape_cr = 0;
             } else {
-                usage();
+                fprintf(stderr, "mphash: unknown algorithm '%s' (sha256, sha512 or blake3)\n", value);
+                exit(2);
             }
-        } else if (strcmp(argv[i], "-v") == 0) {
+        } else if (strcmp(arg, "-t") == 0 || IS("--threads")) {
+            spec = VALUE();
+        } else if (IS("--files-from") || IS("--files0-from")) {
+            if (nfrom == sizeof names_from / sizeof names_from[0]) {
+                usage_error("too many", arg);
+            }
+            names_sep[nfrom] = IS("--files0-from") ? '\0' : '\n';
+            names_from[nfrom++] = VALUE();
+        } else if (strcmp(arg, "-v") == 0 || IS("--verbose")) {
             app.verbose = 1;
-        } else if (strcmp(argv[i], "--progress") == 0) {
-            app.progress = 1;
-        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            usage();
+        } else if (IS("--progress")) {
+            app.progress = isatty(STDERR_FILENO); /* carriage returns only where they redraw */
+        } else if (strcmp(arg, "-z") == 0 || IS("--zero")) {
+            app.zero = 1;
+        } else if (IS("--tag")) {
+            app.tag = "";
+        } else if (IS("--sort")) {
+            app.sort = 1;
+        } else if (IS("--help")) {
+            fputs(HELP, stdout);
+            return fflush(stdout) == 0 ? 0 : 2;
+        } else if (IS("--version")) {
+            printf("mphash (multipool) %s\n", multipool_version());
+            return fflush(stdout) == 0 ? 0 : 2;
+        } else if (arg[0] == '-' && arg[1] != '\0') {
+            usage_error(arg[1] == '-' ? "unrecognized option" : "invalid option", arg);
         } else {
             first_path = i;
             break;
         }
+#undef IS
+#undef VALUE
     }
-    if (first_path >= argc) {
-        usage();
+    if (first_path >= argc && nfrom == 0) {
+        fputs("mphash: no PATH given\nTry 'mphash --help' for more information.\n", stderr);
+        return 2;
+    }
+    switch (algorithm) {
+    case MULTIPOOL_ALGORITHM_BLAKE3:
+        app.escape_cr = 0; /* as b3sum */
+        app.lossy = 1;
+        app.tag = app.tag != NULL ? "BLAKE3" : NULL;
+        break;
+    case MULTIPOOL_ALGORITHM_SHA512:
+        app.tag = app.tag != NULL ? "SHA512" : NULL;
+        break;
+    default:
+        app.tag = app.tag != NULL ? "SHA256" : NULL;
     }
 
     /* Zero means default: only the size and the fields mphash sets. */
@@ -378,12 +635,23 @@ int main(int argc, char **argv)
         options.threads_spec_len = strlen(spec);
     }
     if ((status = multipool_session_new(&options, &app.session)) != MULTIPOOL_OK) {
+        if (status == MULTIPOOL_ERR_INVALID_THREADS_SPEC) {
+            fprintf(stderr,
+                    "mphash: invalid threads spec '%s': comma-separated SELECTOR:VALUE rules, SELECTOR a "
+                    "kind (ssd, hdd, ram, network, removable, unknown), dev:NAME or path:PATH, VALUE a "
+                    "thread count from 1 to 1024 or a kind\n",
+                    spec);
+            return 2;
+        }
         die(spec != NULL ? spec : "session", status);
     }
     app.started = app.last_progress = now();
 
     for (i = first_path; i < argc; i++) {
         add_argument(&app, argv[i]);
+    }
+    for (k = 0; k < nfrom; k++) {
+        add_names_from(&app, names_from[k], names_sep[k]);
     }
     flush(&app);
     if ((status = multipool_session_finish(app.session)) != MULTIPOOL_OK) {
@@ -392,6 +660,9 @@ int main(int argc, char **argv)
     while (drain(&app, 200) != MULTIPOOL_DONE) {
     }
     show_progress(&app, 1);
+    if (app.sort) {
+        print_sorted(&app);
+    }
     if (app.verbose) {
         print_devices(&app);
     }

@@ -57,10 +57,168 @@ fn verbose_lists_devices_and_progress_draws_a_line() {
             && device.contains(" from_cache="),
         "{device}"
     );
-    assert!(stderr.contains("1/1 files") && stderr.contains("MB/s"), "{stderr}");
+    // Standard error is a pipe here: no carriage-return progress lines in it.
+    assert!(!stderr.contains('\r') && !stderr.contains("MB/s"), "{stderr}");
     let bad = run(Command::new(mphash).args(["-t", "ssd:zero"]).arg(&tree.path));
     assert_eq!(bad.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid threads spec"));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("invalid threads spec 'ssd:zero'") && stderr.contains("1 to 1024"));
+}
+
+#[test]
+fn progress_is_drawn_only_on_a_terminal() {
+    // `script` gives mphash a terminal for its standard error.
+    if !can_run(common::have("script"), "progress_is_drawn_only_on_a_terminal", "script") {
+        return;
+    }
+    let tree = TempTree::new("mphash-tty-tree");
+    tree.file(b"one", b"1");
+    let line = format!("{} --progress {} >/dev/null", mphash().display(), tree.path.display());
+    let out = run_ok(Command::new("script").args(["-qec", &line, "/dev/null"]));
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.contains("1/1 files") && shown.contains("MB/s"), "{shown}");
+}
+
+#[test]
+fn help_and_version_go_to_standard_output_with_status_0() {
+    let help = run_ok(Command::new(mphash()).arg("--help"));
+    let text = String::from_utf8_lossy(&help.stdout);
+    for option in ["--tag", "--zero", "--sort", "--files-from", "--files0-from", "--version"] {
+        assert!(text.contains(option), "--help does not mention {option}");
+    }
+    assert!(text.contains("skipped"), "--help says what a walk skips");
+    assert!(help.stderr.is_empty());
+    let version = run_ok(Command::new(mphash()).arg("--version"));
+    let version = String::from_utf8_lossy(&version.stdout);
+    assert!(
+        version.starts_with("mphash (multipool) ") && version.contains(env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn a_usage_error_names_what_is_wrong_and_exits_2() {
+    for (args, says) in [
+        (&["--frobnicate", "x"][..], "unrecognized option '--frobnicate'"),
+        (&["-q", "x"][..], "invalid option '-q'"),
+        (&["-a", "md5", "x"][..], "unknown algorithm 'md5' (sha256, sha512 or blake3)"),
+        (&["-a"][..], "option needs a value: '-a'"),
+        (&[][..], "no PATH given"),
+    ] {
+        let out = run(Command::new(mphash()).args(args));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
+/// A tree of names sha256sum escapes, and a name that is not UTF-8.
+fn odd_tree() -> TempTree {
+    let tree = TempTree::new("mphash-odd");
+    for (name, data) in [
+        (&b"plain"[..], &b"1"[..]),
+        (b"new\nline", b"2"),
+        (b"back\\slash", b"3"),
+        (b"bad\xff\xfeutf8", b"4"),
+        (b"sub/inner", b"5"),
+    ] {
+        tree.file(name, data);
+    }
+    tree
+}
+
+/// Runs `tool args... .` in `dir`; its standard output.
+fn in_dir(dir: &Path, tool: &Path, args: &[&str]) -> Vec<u8> {
+    run_ok(Command::new(tool).current_dir(dir).args(args).arg(".")).stdout
+}
+
+#[test]
+fn sorted_lines_are_the_same_bytes_on_every_run_and_in_byte_order() {
+    let tree = odd_tree();
+    let first = in_dir(&tree.path, mphash(), &["--sort"]);
+    for _ in 0..3 {
+        assert_eq!(in_dir(&tree.path, mphash(), &["--sort"]), first);
+    }
+    // The same lines as without --sort, in the order of their names' bytes.
+    let unsorted = in_dir(&tree.path, mphash(), &[]);
+    assert_eq!(common::sums::records(&unsorted), common::sums::records(&first));
+    let names: Vec<Vec<u8>> = common::sums::records(&first).into_iter().collect();
+    assert_eq!(names.len(), 5);
+    let printed: Vec<&[u8]> = first.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
+    let key = |line: &&[u8]| line.splitn(2, |&b| b == b' ').nth(1).unwrap().to_vec();
+    let mut by_name = printed.clone();
+    by_name.sort_by_key(key);
+    assert_eq!(printed, by_name, "sorted by name");
+}
+
+#[test]
+fn zero_terminated_and_tagged_lines_are_what_sha256sum_prints() {
+    let tree = odd_tree();
+    for flags in [&["-z"][..], &["--tag"][..], &["--tag", "-z"][..]] {
+        let files: Vec<&str> = vec!["./plain", "./new\nline", "./back\\slash", "./sub/inner"];
+        let theirs =
+            run_ok(Command::new("sha256sum").current_dir(&tree.path).args(flags).args(&files));
+        let mut ours_args = vec!["--sort"];
+        ours_args.extend_from_slice(flags);
+        let ours =
+            run_ok(Command::new(mphash()).current_dir(&tree.path).args(&ours_args).args(&files));
+        let end = if flags.contains(&"-z") { 0u8 } else { b'\n' };
+        let split = |out: &[u8]| -> std::collections::BTreeSet<Vec<u8>> {
+            out.split(|&b| b == end).filter(|l| !l.is_empty()).map(<[u8]>::to_vec).collect()
+        };
+        assert_eq!(split(&ours.stdout), split(&theirs.stdout), "{flags:?}");
+        assert_eq!(ours.stdout.last(), Some(&end), "{flags:?}");
+    }
+}
+
+#[test]
+fn names_come_from_a_file_one_a_line_or_nul_separated_or_standard_input() {
+    let tree = odd_tree();
+    let list = TempTree::new("mphash-lists");
+    let lines = list.file(b"lines", b"./plain\n./sub/inner\n\n");
+    let nul = list.file(b"nul", b"./new\nline\0./plain\0");
+    let out = run_ok(
+        Command::new(mphash())
+            .current_dir(&tree.path)
+            .arg("--sort")
+            .arg(format!("--files-from={}", lines.display()))
+            .arg("--files0-from")
+            .arg(&nul),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().count(), 4, "{text}");
+    assert!(text.contains("  ./plain\n") && text.contains("\\") && text.contains("./sub/inner"));
+    // '-' is standard input.
+    let mut child = Command::new(mphash())
+        .current_dir(&tree.path)
+        .args(["--files-from", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"./plain\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).ends_with("  ./plain\n"));
+}
+
+#[test]
+fn blake3_lines_are_byte_for_byte_what_b3sum_prints() {
+    if !can_run(common::have("b3sum"), "blake3_lines_are_byte_for_byte_what_b3sum_prints", "b3sum")
+    {
+        return;
+    }
+    let tree = odd_tree();
+    let names = ["./plain", "./new\nline", "./back\\slash", "./sub/inner"];
+    let odd = OsStr::from_bytes(b"./bad\xff\xfeutf8");
+    let mut theirs_cmd = Command::new("b3sum");
+    theirs_cmd.current_dir(&tree.path).args(names).arg(odd);
+    let theirs = common::sums::records(&run_ok(&mut theirs_cmd).stdout);
+    let mut ours_cmd = Command::new(mphash());
+    ours_cmd.current_dir(&tree.path).args(["-a", "blake3"]).args(names).arg(odd);
+    let ours = common::sums::records(&run_ok(&mut ours_cmd).stdout);
+    assert_eq!(ours, theirs, "the same bytes, U+FFFD included");
 }
 
 #[test]
