@@ -208,6 +208,77 @@ impl Advice {
     }
 }
 
+/// A name of one path component, NUL-terminated on the stack for the `*at` calls: `Err` with
+/// `ENAMETOOLONG` past `NAME_MAX` (255) bytes and `EINVAL` for a NUL inside.
+struct CName {
+    bytes: [u8; 256],
+}
+
+impl CName {
+    fn new(name: &[u8]) -> io::Result<CName> {
+        if name.len() > 255 {
+            return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
+        }
+        if name.contains(&0) {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        let mut bytes = [0; 256];
+        bytes[..name.len()].copy_from_slice(name);
+        Ok(CName { bytes })
+    }
+
+    fn as_ptr(&self) -> *const libc::c_char {
+        self.bytes.as_ptr().cast()
+    }
+}
+
+/// Opens the directory `path` as a handle for the `*at` calls only (`O_PATH`: it needs no read
+/// permission and opens nothing but the directory's place); symbolic links on the way are
+/// followed, as a lookup of a path under it would.
+pub(crate) fn open_dir(path: &std::path::Path) -> io::Result<OwnedFd> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(path.as_os_str().as_bytes())?;
+    // SAFETY: `path` is NUL-terminated and lives across the call; the flags open no file data.
+    let fd =
+        unsafe { libc::open(path.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just opened and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// What `statx` says of `name` in the directory `dir` (its last link followed or not): the
+/// fields of `struct stat` (`STATX_BASIC_STATS`), with the kernel's own stat semantics.
+pub(crate) fn stat_at(dir: BorrowedFd<'_>, name: &[u8], follow: bool) -> io::Result<libc::statx> {
+    let name = CName::new(name)?;
+    let flags = libc::AT_STATX_SYNC_AS_STAT | if follow { 0 } else { libc::AT_SYMLINK_NOFOLLOW };
+    // SAFETY: an all-zero `struct statx` is a valid value of it (integers only).
+    let mut out: libc::statx = unsafe { std::mem::zeroed() };
+    // SAFETY: `name` is NUL-terminated, `out` a live struct statx the call writes, and `dir` an
+    // open descriptor for the length of the call.
+    let rc = unsafe {
+        libc::statx(dir.as_raw_fd(), name.as_ptr(), flags, libc::STATX_BASIC_STATS, &mut out)
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(out)
+}
+
+/// Opens `name` in the directory `dir` read-only with `flags` added (`O_CLOEXEC` always).
+pub(crate) fn open_at(dir: BorrowedFd<'_>, name: &[u8], flags: libc::c_int) -> io::Result<File> {
+    let name = CName::new(name)?;
+    let flags = libc::O_RDONLY | libc::O_CLOEXEC | flags;
+    // SAFETY: `name` is NUL-terminated and `dir` open for the length of the call.
+    let fd = unsafe { libc::openat(dir.as_raw_fd(), name.as_ptr(), flags) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just opened and is owned by nobody else.
+    Ok(File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
+}
+
 /// Sets (`on`) or clears the status flags `flags` (`O_DIRECT`, `O_NONBLOCK`) of an open file.
 pub(crate) fn set_status_flags(file: &File, flags: libc::c_int, on: bool) -> io::Result<()> {
     let fd = file.as_raw_fd();

@@ -6,6 +6,7 @@
 
 use super::batch::Job;
 use super::batch::SMALL_FILES_PER_TASK;
+use super::dirs::{self, DirCache};
 use super::feeder;
 use super::gate::ReadGate;
 use super::inbox::Submission;
@@ -18,13 +19,12 @@ use super::placement::{self, Placement};
 use super::state::State;
 use super::task;
 use crate::device::{Device, DeviceKind};
-use crate::read::{self, Outcome, Snapshot};
+use crate::read::{self, Outcome, Snapshot, Target};
 use crate::MultiScope;
 use crate::Status;
 use std::ffi::OsStr;
-use std::fs::Metadata;
+use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::Arc;
 use std::thread::ScopedJoinHandle;
@@ -163,6 +163,7 @@ impl<'scope, 'env> Ctx<'scope, 'env> {
         let mut queued = Queued::default();
         let mut feeders = Feeders::new();
         let mut last = None;
+        let mut dirs = DirCache::default();
         let mut done = false;
         loop {
             let next = match lookups.next(done, false) {
@@ -180,7 +181,7 @@ impl<'scope, 'env> Ctx<'scope, 'env> {
                 Next::Path(submission) => submission,
                 Next::Empty | Next::Exit => break,
             };
-            match self.admit(next, &mut last, &mut feeders) {
+            match self.admit(next, &mut last, &mut dirs, &mut feeders) {
                 Some((lane, placement, job)) => queued.add(state, lane, placement, job),
                 None => queued.answered += 1,
             }
@@ -203,6 +204,7 @@ impl<'scope, 'env> Ctx<'scope, 'env> {
         &self,
         submission: Submission,
         last: &mut Option<(u64, Arc<Device>, Arc<Lane>)>,
+        dirs_at_hand: &mut DirCache,
         feeders: &mut Feeders<'scope>,
     ) -> Option<(Arc<Lane>, Placement, Job)> {
         let state = self.state;
@@ -212,28 +214,34 @@ impl<'scope, 'env> Ctx<'scope, 'env> {
             return None;
         }
         let path = Path::new(OsStr::from_bytes(&submission.path));
-        let meta = match read::stat(path, state.read_settings().follow_symlinks) {
-            Ok(meta) => meta,
+        // The file by name in its directory, where this worker holds that open.
+        let split = dirs::split(&submission.path);
+        let dir = split.and_then(|(dir, _)| dirs_at_hand.get(dir));
+        let at = dir.as_ref().zip(split).map(|(dir, (_, name))| (dir.as_fd(), name));
+        let target = Target { path, at };
+        let looked = match read::stat(&target, state.read_settings().follow_symlinks) {
+            Ok(looked) => looked,
             Err(outcome) => {
                 state.complete(tag, outcome, None);
                 return None;
             }
         };
+        let seen = looked.snapshot;
         // The `stat` may have been stuck for a long time (a hung server): a cancel that came
         // meanwhile answers the path now, before anything could open it.
         if state.is_cancelled() {
-            state.complete(tag, Outcome::failed(Status::Cancelled, 0, meta.len()), None);
+            state.complete(tag, Outcome::failed(Status::Cancelled, 0, seen.size), None);
             return None;
         }
-        let (device, lane) = self.device_lane(meta.dev(), last, feeders);
-        if let Some(status) = read::non_regular_status(&meta) {
-            state.assigned(&device, 1, meta.len());
-            state.complete(tag, Outcome::failed(status, 0, meta.len()), Some(&device));
+        let (device, lane) = self.device_lane(seen.dev, last, feeders);
+        if let Some(status) = looked.non_regular_status() {
+            state.assigned(&device, 1, seen.size);
+            state.complete(tag, Outcome::failed(status, 0, seen.size), Some(&device));
             return None;
         }
         let mut link = None;
-        if meta.nlink() > 1 {
-            let inode = (meta.dev(), meta.ino());
+        if looked.nlink > 1 {
+            let inode = (seen.dev, seen.ino);
             match state.links().join(inode, tag) {
                 Join::Lead => link = Some(inode),
                 // Read once, with the path that leads; its bytes are counted there.
@@ -248,10 +256,11 @@ impl<'scope, 'env> Ctx<'scope, 'env> {
                 }
             }
         }
-        state.assigned(&device, 1, meta.len());
-        let inspected = self.inspect(&lane, path, &meta);
-        let (seen, ino) = (Snapshot::of(&meta), meta.ino());
-        let job = Job { path: submission.path, tag, seen, link, device: device.index };
+        state.assigned(&device, 1, seen.size);
+        let inspected = self.inspect(&lane, &target, &seen);
+        let ino = seen.ino;
+        let (path, device_index) = (submission.path, device.index);
+        let job = Job { path, tag, seen, link, device: device_index, dir };
         Some(match inspected {
             Inspected::Resident => match self.cache_lane(feeders) {
                 Some(cache) => {
@@ -268,19 +277,19 @@ impl<'scope, 'env> Ctx<'scope, 'env> {
 
     /// For a device whose lane is an elevator (a hard disk): whether the file is wholly in the
     /// page cache, and else where it lies. Other devices need neither.
-    fn inspect(&self, lane: &Lane, path: &Path, meta: &Metadata) -> Inspected {
+    fn inspect(&self, lane: &Lane, target: &Target<'_>, seen: &Snapshot) -> Inspected {
         let state = self.state;
-        let fallback = Inspected::Placed(Placement::Inode(meta.ino()));
+        let fallback = Inspected::Placed(Placement::Inode(seen.ino));
         let fiemap = lane.fiemap();
         if !lane.is_ordered() || (!fiemap && !state.cachestat()) {
             return fallback;
         }
         let follow = state.read_settings().follow_symlinks;
-        let Ok(file) = read::open(path, follow, state.cancel_flag()) else {
+        let Ok(file) = read::open(target, follow, state.cancel_flag()) else {
             return fallback;
         };
         let resident = state.cachestat()
-            && placement::resident(&file, meta.len()).unwrap_or_else(|_| {
+            && placement::resident(&file, seen.size).unwrap_or_else(|_| {
                 // No cachestat (a kernel before 6.5): every file waits for its disk.
                 state.no_cachestat();
                 false
@@ -291,7 +300,7 @@ impl<'scope, 'env> Ctx<'scope, 'env> {
         if !fiemap {
             return fallback;
         }
-        match placement::placement(&file, meta) {
+        match placement::placement(&file, seen.ino) {
             Ok(placement) => Inspected::Placed(placement),
             Err(_) => {
                 // No FIEMAP here (FUSE, NFS…): inode order for the rest of this device's files.

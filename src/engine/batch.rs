@@ -1,9 +1,11 @@
 //! Files on their way to a pool: a [`Job`] per file, and the [`Budget`] of one task — a large
 //! file alone, or a run of small files that travel together.
 
+use super::dirs::Dir;
 use super::links::InodeId;
 use super::path_bytes::PathBytes;
 use crate::read::Snapshot;
+use std::sync::Arc;
 
 /// Most small files (ones a single read takes in) handed to a pool as one task. Per file, a
 /// task costs a rayon spawn, a worker wake-up and a lock on the result queue; for 4 KiB files
@@ -40,6 +42,8 @@ pub(super) struct Job {
 
     /// Index of the device the file is on (the page-cache lane holds several devices' files).
     pub(super) device: usize,
+    /// The file's directory, held open by its lookup: the file is opened by name in it.
+    pub(super) dir: Option<Arc<Dir>>,
 }
 
 impl Job {

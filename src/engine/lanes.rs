@@ -585,7 +585,7 @@ mod tests {
     fn job(tag: u64) -> (Placement, Job) {
         let seen = Snapshot::of(&std::fs::metadata("/").unwrap());
         let path = (&b"/x"[..]).into();
-        (Placement::Inode(tag), Job { path, tag, seen, link: None, device: 0 })
+        (Placement::Inode(tag), Job { path, tag, seen, link: None, device: 0, dir: None })
     }
 
     /// A lane with its feeder on a thread of its own; each task the feeder starts is reported

@@ -16,6 +16,7 @@
 
 mod admission;
 mod batch;
+mod dirs;
 mod feeder;
 mod gate;
 mod handle;

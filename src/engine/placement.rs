@@ -9,7 +9,6 @@
 use crate::sys;
 use std::fs::File;
 use std::io;
-use std::os::unix::fs::MetadataExt;
 
 /// Sort key of a file on its disk. Files whose physical offset is known sort by it; files whose
 /// extent is not known (delayed allocation, inline data, an empty file, no FIEMAP) come after
@@ -29,10 +28,10 @@ impl Placement {
 
 /// The placement of an open file. `Err` means this file system does not support FIEMAP, so the
 /// caller can stop asking for the rest of its files.
-pub(crate) fn placement(file: &File, meta: &std::fs::Metadata) -> Result<Placement, io::Error> {
+pub(crate) fn placement(file: &File, ino: u64) -> Result<Placement, io::Error> {
     Ok(match sys::first_extent(file)? {
         Some(offset) => Placement::Physical(offset),
-        None => Placement::Inode(meta.ino()),
+        None => Placement::Inode(ino),
     })
 }
 
@@ -46,6 +45,7 @@ pub(crate) fn resident(file: &File, size: u64) -> Result<bool, io::Error> {
 mod tests {
     use super::*;
     use crate::test_support::TempDir;
+    use std::os::unix::fs::MetadataExt;
 
     #[test]
     fn physical_offsets_sort_before_inode_numbers() {
@@ -68,7 +68,7 @@ mod tests {
             std::fs::write(&path, vec![i; 256 << 10]).unwrap();
             let file = File::open(&path).unwrap();
             file.sync_all().unwrap(); // allocated now, not delayed
-            match placement(&file, &file.metadata().unwrap()) {
+            match placement(&file, file.metadata().unwrap().ino()) {
                 Ok(Placement::Physical(offset)) => offsets.push(offset),
                 other => panic!("no physical offset on ext4: {other:?}"),
             }
@@ -88,7 +88,7 @@ mod tests {
         let file = File::open(&path).unwrap();
         file.sync_all().unwrap();
         let meta = file.metadata().unwrap();
-        match placement(&file, &meta) {
+        match placement(&file, meta.ino()) {
             Ok(Placement::Physical(offset)) => assert!(offset > 0),
             Ok(Placement::Inode(ino)) => assert_eq!(ino, meta.ino()),
             Err(err) => assert!(
@@ -126,7 +126,7 @@ mod tests {
         let path = dir.file("empty", b"");
         let file = File::open(&path).unwrap();
         let meta = file.metadata().unwrap();
-        if let Ok(key) = placement(&file, &meta) {
+        if let Ok(key) = placement(&file, meta.ino()) {
             assert_eq!(key, Placement::Inode(meta.ino()));
         }
     }

@@ -10,7 +10,7 @@ mod outcome;
 mod retry;
 mod snapshot;
 
-pub(crate) use open::{non_regular_status, open, stat};
+pub(crate) use open::{non_regular_status, open, stat, Target};
 pub(crate) use outcome::Outcome;
 use retry::Retry;
 pub(crate) use snapshot::{Snapshot, SETTLE};
@@ -20,7 +20,6 @@ use crate::sys::{self, Advice};
 use crate::Status;
 use std::fs::File;
 use std::io::{ErrorKind, Read, Seek, SeekFrom};
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
@@ -53,7 +52,7 @@ pub(crate) struct ReadSettings {
 /// read, and compare with an `fstat` after. `cancelled` is checked between reads; `on_read` is
 /// told every chunk's size (progress).
 pub(crate) fn hash_file(
-    path: &Path,
+    target: Target<'_>,
     classified: Option<Snapshot>,
     settings: ReadSettings,
     buf: &mut [u8],
@@ -62,7 +61,7 @@ pub(crate) fn hash_file(
     mut on_read: impl FnMut(u64),
 ) -> Outcome {
     let (outcome, seen, started) =
-        match attempt(path, classified, settings, buf, cancelled, pace, &mut on_read) {
+        match attempt(&target, classified, settings, buf, cancelled, pace, &mut on_read) {
             Attempt::Hashed { outcome, seen, started } => (outcome, seen, started),
             Attempt::Failed(outcome) => return outcome,
         };
@@ -81,7 +80,7 @@ pub(crate) fn hash_file(
         wait -= step;
     }
     // The bytes were counted as progress once, by the first read.
-    match attempt(path, None, settings, buf, cancelled, pace, &mut |_| {}) {
+    match attempt(&target, None, settings, buf, cancelled, pace, &mut |_| {}) {
         Attempt::Failed(again) => again,
         Attempt::Hashed { seen: again, .. } if again != seen => {
             Outcome::failed(Status::Changed, 0, again.size) // still moving
@@ -176,7 +175,7 @@ enum Attempt {
 
 /// Reads and hashes the file once (see [`hash_file`]).
 fn attempt(
-    path: &Path,
+    target: &Target<'_>,
     classified: Option<Snapshot>,
     settings: ReadSettings,
     buf: &mut [u8],
@@ -189,7 +188,7 @@ fn attempt(
         let size = classified.map_or(0, |seen| seen.size);
         return Attempt::Failed(Outcome::failed(Status::Cancelled, 0, size));
     }
-    let file = match open(path, settings.follow_symlinks, cancelled) {
+    let file = match open(target, settings.follow_symlinks, cancelled) {
         Ok(file) => file,
         Err(outcome) => return Attempt::Failed(outcome),
     };
@@ -341,6 +340,7 @@ mod tests {
     use std::fs::{FileTimes, OpenOptions};
     use std::os::unix::ffi::OsStrExt;
     use std::os::unix::fs::MetadataExt;
+    use std::path::Path;
 
     thread_local! {
         /// Every `advise` call's advice on this thread: hints have no effect a test could read.
@@ -367,7 +367,7 @@ mod tests {
         on_read: impl FnMut(u64),
     ) -> Outcome {
         let cancelled = AtomicBool::new(cancelled);
-        hash_file(path, classified, settings, buf, &cancelled, &mut Unpaced, on_read)
+        hash_file(Target::path(path), classified, settings, buf, &cancelled, &mut Unpaced, on_read)
     }
 
     fn hash(path: &Path, settings: ReadSettings) -> Outcome {

@@ -44,6 +44,20 @@ impl Snapshot {
         }
     }
 
+    /// The same look, from `statx` (the identity `std::fs::metadata` gives: `st_dev` is the
+    /// device's major and minor put together as glibc's `makedev` does).
+    pub(crate) fn of_statx(stx: &libc::statx) -> Snapshot {
+        let ns =
+            |t: libc::statx_timestamp| i128::from(t.tv_sec) * 1_000_000_000 + i128::from(t.tv_nsec);
+        Snapshot {
+            size: stx.stx_size,
+            dev: libc::makedev(stx.stx_dev_major, stx.stx_dev_minor),
+            ino: stx.stx_ino,
+            mtime: ns(stx.stx_mtime),
+            ctime: ns(stx.stx_ctime),
+        }
+    }
+
     /// The newer of mtime and ctime, in nanoseconds since the epoch.
     fn stamp(&self) -> i128 {
         self.mtime.max(self.ctime)
