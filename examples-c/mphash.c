@@ -479,6 +479,15 @@ static const char HELP[] =
     "                         length plus 120 bytes a file)\n"
     "      --files-from FILE  also hash the names in FILE, one a line ('-': standard input)\n"
     "      --files0-from FILE also hash the names in FILE, NUL-separated ('-': standard input)\n"
+    "  -c, --check            read sums from each PATH ('-' or none: standard input), as made\n"
+    "                         by mphash, sha256sum, sha512sum, b3sum or --tag, and check them,\n"
+    "                         every file through the library; prints NAME: OK or FAILED in\n"
+    "                         listing order. An untagged line's algorithm is -a's. With it:\n"
+    "      --quiet            print no OK line\n"
+    "      --status           print nothing; the exit status says it all\n"
+    "      --strict           exit 1 for improperly formatted lines too\n"
+    "  -w, --warn             warn about each improperly formatted line\n"
+    "      --ignore-missing   no line and no failure for a listed file that does not exist\n"
     "  -v, --verbose          print the devices used, with kind, threads and reads in flight,\n"
     "                         on standard error\n"
     "      --progress         show files, bytes and MB/s on standard error while hashing, when\n"
@@ -536,6 +545,297 @@ static void add_names_from(struct app *app, const char *file, int sep)
     }
 }
 
+/* ---- --check: verify listings made by mphash, sha256sum, sha512sum, b3sum (or --tag) ---- */
+
+struct check_opts {
+    uint32_t algorithm; /* of untagged lines: -a's */
+    int quiet, status, strict, warn, ignore_missing;
+    const char *threads_spec;
+};
+
+struct entry {
+    char *name;
+    unsigned char want[MULTIPOOL_MAX_DIGEST_LEN];
+    uint32_t algorithm;
+    multipool_status status;
+    int os_error;
+    int same; /* the digest computed equals the one listed */
+};
+
+static uint32_t digest_len_of(uint32_t algorithm)
+{
+    return algorithm == MULTIPOOL_ALGORITHM_SHA512 ? 64 : 32;
+}
+
+static int hex_value(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Reads LEN hex digits at S into OUT; whether they all were hex digits. */
+static int parse_hex(const char *s, size_t len, unsigned char *out)
+{
+    size_t i;
+    for (i = 0; i < len; i += 2) {
+        int hi = hex_value(s[i]), lo = hex_value(s[i + 1]);
+        if (hi < 0 || lo < 0) {
+            return 0;
+        }
+        out[i / 2] = (unsigned char)(hi << 4 | lo);
+    }
+    return 1;
+}
+
+/* Undoes sha256sum's escaping of a name in place (\\ and \n, and \r); whether it was valid. */
+static int unescape(char *name, size_t *len)
+{
+    size_t i, o = 0;
+    for (i = 0; i < *len; i++) {
+        if (name[i] != '\\') {
+            name[o++] = name[i];
+            continue;
+        }
+        if (++i == *len) {
+            return 0;
+        }
+        switch (name[i]) {
+        case '\\': name[o++] = '\\'; break;
+        case 'n': name[o++] = '\n'; break;
+        case 'r': name[o++] = '\r'; break;
+        default: return 0;
+        }
+    }
+    *len = o;
+    name[o] = '\0';
+    return 1;
+}
+
+/* Parses one listing line (without its newline) into E: "HEX  NAME", "HEX *NAME" or
+ * "ALGO (NAME) = HEX", any of them after a backslash that says the name is escaped. Whether the
+ * line is properly formatted. */
+static int parse_line(char *line, size_t len, uint32_t algorithm, struct entry *e)
+{
+    static const struct {
+        const char *tag;
+        uint32_t algorithm;
+    } tags[] = {{"SHA256 (", MULTIPOOL_ALGORITHM_SHA256},
+                {"SHA512 (", MULTIPOOL_ALGORITHM_SHA512},
+                {"BLAKE3 (", MULTIPOOL_ALGORITHM_BLAKE3}};
+    int escaped = len > 0 && line[0] == '\\';
+    size_t i, hex_len, name_len;
+    char *name = NULL, *hex = NULL;
+    if (escaped) {
+        line++;
+        len--;
+    }
+    for (i = 0; i < sizeof tags / sizeof tags[0]; i++) {
+        size_t t = strlen(tags[i].tag);
+        if (len > t && memcmp(line, tags[i].tag, t) == 0) {
+            /* The name runs to the last ") = " of the line. */
+            char *end = NULL, *p;
+            for (p = line + t; p + 4 <= line + len; p++) {
+                if (memcmp(p, ") = ", 4) == 0) {
+                    end = p;
+                }
+            }
+            if (end == NULL) {
+                return 0;
+            }
+            algorithm = tags[i].algorithm;
+            name = line + t;
+            name_len = (size_t)(end - name);
+            hex = end + 4;
+            hex_len = (size_t)(line + len - hex);
+            break;
+        }
+    }
+    if (name == NULL) {
+        for (hex_len = 0; hex_len < len && hex_value(line[hex_len]) >= 0; hex_len++) {
+        }
+        if (hex_len + 2 > len || line[hex_len] != ' ' || (line[hex_len + 1] != ' ' && line[hex_len + 1] != '*')) {
+            return 0;
+        }
+        hex = line;
+        name = line + hex_len + 2;
+        name_len = len - hex_len - 2;
+    }
+    if (hex_len != 2 * (size_t)digest_len_of(algorithm) || name_len == 0 || !parse_hex(hex, hex_len, e->want)) {
+        return 0;
+    }
+    name[name_len] = '\0'; /* the line is ours: the name ends here */
+    if (memchr(name, '\0', name_len) != NULL || (escaped && !unescape(name, &name_len))) {
+        return 0;
+    }
+    e->name = copy(name);
+    e->algorithm = algorithm;
+    return 1;
+}
+
+/* Prints NAME as sha256sum -c does: escaped, after a backslash, if it holds a newline or a
+ * carriage return (a backslash alone does not make it escape a name in this mode). */
+static void print_check_line(const char *name, const char *verdict)
+{
+    static struct buf line;
+    struct app plain;
+    struct buf printed = {(char *)name, strlen(name), 0};
+    int escape = strpbrk(name, "\n\r") != NULL;
+    memset(&plain, 0, sizeof plain);
+    plain.escape_cr = 1;
+    line.len = 0;
+    if (escape) {
+        put(&line, "\\", 1);
+    }
+    put_name(&plain, &printed, escape, &line);
+    put(&line, verdict, strlen(verdict));
+    fwrite(line.p, 1, line.len, stdout);
+}
+
+/* Hashes every entry of ALGORITHM through one session: the library's per-device scheduling. */
+static void hash_entries(struct entry *entries, size_t count, uint32_t algorithm, const char *spec)
+{
+    multipool_options options = {0};
+    multipool_session *session;
+    multipool_result results[BATCH];
+    multipool_status status;
+    size_t i, n;
+    options.struct_size = sizeof options;
+    options.algorithm = algorithm;
+    if (spec != NULL) {
+        options.threads_spec = (const uint8_t *)spec;
+        options.threads_spec_len = strlen(spec);
+    }
+    if ((status = multipool_session_new(&options, &session)) != MULTIPOOL_OK) {
+        die(spec != NULL ? spec : "session", status);
+    }
+    for (i = 0; i < count; i++) {
+        if (entries[i].algorithm == algorithm) {
+            status = multipool_session_enqueue(session, (const uint8_t *)entries[i].name, strlen(entries[i].name), i);
+            if (status != MULTIPOOL_OK) {
+                die("enqueue", status);
+            }
+        }
+    }
+    multipool_session_finish(session);
+    while ((status = multipool_session_poll(session, results, sizeof results[0], BATCH, -1, &n)) == MULTIPOOL_OK) {
+        for (i = 0; i < n; i++) {
+            struct entry *e = &entries[results[i].tag];
+            e->status = results[i].status;
+            e->os_error = results[i].os_error;
+            e->same = results[i].status == MULTIPOOL_OK && results[i].digest_len == digest_len_of(algorithm) &&
+                      memcmp(results[i].digest, e->want, results[i].digest_len) == 0;
+        }
+    }
+    if (status != MULTIPOOL_DONE) {
+        die("poll", status);
+    }
+    multipool_session_free(session);
+}
+
+/* Checks one listing; whether everything in it checked out. */
+static int check_listing(const char *listing, const struct check_opts *o)
+{
+    static const uint32_t algorithms[] = {MULTIPOOL_ALGORITHM_SHA256, MULTIPOOL_ALGORITHM_SHA512,
+                                          MULTIPOOL_ALGORITHM_BLAKE3};
+    FILE *f = strcmp(listing, "-") == 0 ? stdin : fopen(listing, "r");
+    const char *shown = strcmp(listing, "-") == 0 ? "standard input" : listing;
+    struct entry *entries = NULL;
+    size_t count = 0, cap = 0, line_no = 0, malformed = 0, unread = 0, mismatched = 0, verified = 0, i, k;
+    char *line = NULL;
+    size_t line_cap = 0;
+    ssize_t len;
+    int ok = 1;
+    if (f == NULL) {
+        fprintf(stderr, "mphash: %s: %s\n", shown, strerror(errno));
+        return 0;
+    }
+    while ((len = getline(&line, &line_cap, f)) >= 0) {
+        struct entry e;
+        line_no++;
+        if (len > 0 && line[len - 1] == '\n') {
+            line[--len] = '\0';
+        }
+        memset(&e, 0, sizeof e);
+        if (!parse_line(line, (size_t)len, o->algorithm, &e)) {
+            malformed++;
+            if (o->warn) {
+                fprintf(stderr, "mphash: %s: %zu: improperly formatted checksum line\n", shown, line_no);
+            }
+            continue;
+        }
+        if (count == cap) {
+            cap = cap ? 2 * cap : 256;
+            entries = xrealloc(entries, cap * sizeof *entries);
+        }
+        entries[count++] = e;
+    }
+    free(line);
+    if (ferror(f)) {
+        fprintf(stderr, "mphash: %s: %s\n", shown, strerror(errno));
+        ok = 0;
+    }
+    if (f != stdin) {
+        fclose(f);
+    }
+    if (count == 0) {
+        fprintf(stderr, "mphash: %s: no properly formatted checksum lines found\n", shown);
+        return 0;
+    }
+    for (k = 0; k < sizeof algorithms / sizeof algorithms[0]; k++) {
+        for (i = 0; i < count && entries[i].algorithm != algorithms[k]; i++) {
+        }
+        if (i < count) {
+            hash_entries(entries, count, algorithms[k], o->threads_spec);
+        }
+    }
+    /* In listing order, as sha256sum -c. */
+    for (i = 0; i < count; i++) {
+        struct entry *e = &entries[i];
+        if (e->status != MULTIPOOL_OK) {
+            if (o->ignore_missing && e->status == MULTIPOOL_ERR_NOT_FOUND) {
+                free(e->name);
+                continue;
+            }
+            fprintf(stderr, "mphash: %s: %s\n", e->name,
+                    e->os_error != 0 ? strerror(e->os_error) : multipool_status_str(e->status));
+            unread++;
+            if (!o->status) {
+                print_check_line(e->name, ": FAILED open or read\n");
+            }
+        } else if (!e->same) {
+            mismatched++;
+            if (!o->status) {
+                print_check_line(e->name, ": FAILED\n");
+            }
+        } else {
+            verified++;
+            if (!o->status && !o->quiet) {
+                print_check_line(e->name, ": OK\n");
+            }
+        }
+        free(e->name);
+    }
+    free(entries);
+    if (!o->status) {
+        if (malformed > 0) {
+            fprintf(stderr, "mphash: WARNING: %zu line%s improperly formatted\n", malformed,
+                    malformed == 1 ? " is" : "s are");
+        }
+        if (unread > 0) {
+            fprintf(stderr, "mphash: WARNING: %zu listed file%s could not be read\n", unread,
+                    unread == 1 ? "" : "s");
+        }
+        if (mismatched > 0) {
+            fprintf(stderr, "mphash: WARNING: %zu computed checksum%s did NOT match\n", mismatched,
+                    mismatched == 1 ? "" : "s");
+        }
+    }
+    if (o->ignore_missing && verified == 0 && unread == 0 && mismatched == 0) {
+        fprintf(stderr, "mphash: %s: no file was verified\n", shown);
+        return 0;
+    }
+    return ok && unread == 0 && mismatched == 0 && !(o->strict && malformed > 0);
+}
+
 int main(int argc, char **argv)
 {
     struct app app;
@@ -545,9 +845,11 @@ int main(int argc, char **argv)
     int names_sep[64];
     size_t nfrom = 0, k;
     uint32_t algorithm = MULTIPOOL_ALGORITHM_SHA256;
-    int i, first_path = argc;
+    int i, first_path = argc, check = 0;
+    struct check_opts check_opts;
 
     memset(&app, 0, sizeof app);
+    memset(&check_opts, 0, sizeof check_opts);
     app.escape_cr = 1;
     app.tag = NULL;
     for (i = 1; i < argc; i++) {
@@ -585,6 +887,17 @@ int main(int argc, char **argv)
             }
             names_sep[nfrom] = IS("--files0-from") ? '\0' : '\n';
             names_from[nfrom++] = VALUE();
+        } else if (strcmp(arg, "-c") == 0 || IS("--check")) {
+            check = 1;
+        } else if (IS("--quiet") || IS("--status") || strcmp(arg, "-w") == 0 || IS("--warn")) {
+            /* As in sha256sum, the last of the three wins. */
+            check_opts.quiet = IS("--quiet");
+            check_opts.status = IS("--status");
+            check_opts.warn = !check_opts.quiet && !check_opts.status;
+        } else if (IS("--strict")) {
+            check_opts.strict = 1;
+        } else if (IS("--ignore-missing")) {
+            check_opts.ignore_missing = 1;
         } else if (strcmp(arg, "-v") == 0 || IS("--verbose")) {
             app.verbose = 1;
         } else if (IS("--progress")) {
@@ -609,6 +922,22 @@ int main(int argc, char **argv)
         }
 #undef IS
 #undef VALUE
+    }
+    if (check) {
+        int all_ok = 1;
+        check_opts.algorithm = algorithm;
+        check_opts.threads_spec = spec;
+        if (first_path >= argc) {
+            all_ok = check_listing("-", &check_opts);
+        }
+        for (i = first_path; i < argc; i++) {
+            all_ok &= check_listing(argv[i], &check_opts);
+        }
+        if (fflush(stdout) != 0) {
+            perror("mphash: stdout");
+            return 2;
+        }
+        return all_ok ? 0 : 1;
     }
     if (first_path >= argc && nfrom == 0) {
         fputs("mphash: no PATH given\nTry 'mphash --help' for more information.\n", stderr);

@@ -309,3 +309,116 @@ fn an_entry_that_cannot_be_examined_is_reported_not_skipped() {
         assert!(stderr.contains(&line), "{stderr}");
     }
 }
+
+/// A listing with a damaged digest, a missing file and a malformed line, beside good lines
+/// with odd names: `mphash --check` answers as `sha256sum --check` does, line for line.
+#[test]
+fn check_answers_each_line_as_sha256sum_does_and_each_checks_the_others_listing() {
+    let tree = odd_tree();
+    let dir = &tree.path;
+    let fifo = tree.fifo("a-fifo");
+    let names = ["./plain", "./new\nline", "./back\\slash", "./sub/inner"];
+    let made_by_sha256sum = run_ok(Command::new("sha256sum").current_dir(dir).args(names)).stdout;
+    let made_by_mphash = in_dir(dir, mphash(), &["--sort"]);
+    for (maker, listing) in [("sha256sum", &made_by_sha256sum), ("mphash", &made_by_mphash)] {
+        // Both checkers accept the other's listing whole.
+        for checker in [Path::new("sha256sum"), mphash()] {
+            let file = dir.join(format!("{maker}.sums"));
+            std::fs::write(&file, listing).unwrap();
+            let out = run(Command::new(checker).current_dir(dir).arg("--check").arg(&file));
+            assert!(out.status.success(), "{} -c of {maker}'s: {:?}", checker.display(), out);
+            std::fs::remove_file(&file).unwrap();
+        }
+    }
+    // Damage one line, add a missing file, a malformed line and a FIFO (never opened so that
+    // it blocks: an error line).
+    let mut damaged = made_by_sha256sum.clone();
+    damaged[0] = if damaged[0] == b'0' { b'1' } else { b'0' };
+    damaged.extend_from_slice(format!("{}  ./missing\n", "e".repeat(64)).as_bytes());
+    damaged.extend_from_slice(b"not a checksum line\n");
+    let listing = TempTree::new("mphash-check-listing");
+    let sums = listing.file(b"sums", &damaged);
+    let theirs = run(Command::new("sha256sum").current_dir(dir).arg("-c").arg(&sums));
+    let ours = run(Command::new(mphash()).current_dir(dir).arg("-c").arg(&sums));
+    assert_eq!(ours.stdout, theirs.stdout, "the same verdicts, in listing order");
+    assert_eq!(ours.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&ours.stderr);
+    for warning in [
+        "1 line is improperly formatted",
+        "1 listed file could not be read",
+        "1 computed checksum did NOT match",
+    ] {
+        assert!(stderr.contains(warning), "{stderr}");
+    }
+    // --quiet, --status, --ignore-missing, --strict, --warn as sha256sum's.
+    for flags in [&["--quiet"][..], &["--status"], &["--ignore-missing"], &["--warn", "--strict"]] {
+        let theirs =
+            run(Command::new("sha256sum").current_dir(dir).arg("-c").args(flags).arg(&sums));
+        let ours = run(Command::new(mphash()).current_dir(dir).arg("-c").args(flags).arg(&sums));
+        assert_eq!(ours.stdout, theirs.stdout, "{flags:?}");
+        assert_eq!(ours.status.code(), theirs.status.code(), "{flags:?}");
+    }
+    // A FIFO listed: an error line at once, not a hang.
+    let fifo_listing =
+        listing.file(b"fifo", format!("{}  {}\n", "0".repeat(64), fifo.display()).as_bytes());
+    let out = run(Command::new(mphash()).arg("-c").arg(&fifo_listing));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).ends_with(": FAILED open or read\n"));
+    // Nothing properly formatted at all.
+    let junk = listing.file(b"junk", b"junk\n");
+    let out = run(Command::new(mphash()).arg("-c").arg(&junk));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no properly formatted checksum lines"));
+}
+
+/// BSD-style (--tag) listings of each algorithm, and b3sum's own listings, check out; an
+/// untagged line takes -a's algorithm.
+#[test]
+fn check_reads_tagged_lines_of_every_algorithm_and_b3sum_listings() {
+    let tree = odd_tree();
+    let dir = &tree.path;
+    let lists = TempTree::new("mphash-check-lists"); // outside the tree that is hashed
+    for algorithm in ["sha256", "sha512", "blake3"] {
+        let tagged = in_dir(dir, mphash(), &["--tag", "-a", algorithm]);
+        // A BLAKE3 line of a name that is not UTF-8 names no file (b3sum's U+FFFD).
+        let tagged: Vec<u8> = tagged
+            .split_inclusive(|&b| b == b'\n')
+            .filter(|l| !String::from_utf8_lossy(l).contains("\u{FFFD}\u{FFFD}utf8"))
+            .flatten()
+            .copied()
+            .collect();
+        let file = lists.path.join("tagged.sums");
+        std::fs::write(&file, &tagged).unwrap();
+        // The tag says the algorithm, whatever -a says.
+        let out = run(Command::new(mphash()).current_dir(dir).args(["-c", "--quiet"]).arg(&file));
+        assert!(out.status.success(), "{algorithm}: {out:?}");
+        std::fs::remove_file(&file).unwrap();
+    }
+    let sha512 = run_ok(Command::new("sha512sum").current_dir(dir).arg("./plain")).stdout;
+    let file = lists.path.join("plain.sha512");
+    std::fs::write(&file, &sha512).unwrap();
+    let out = run(Command::new(mphash()).current_dir(dir).args(["-c", "-a", "sha512"]).arg(&file));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "./plain: OK\n");
+    let out = run(Command::new(mphash()).current_dir(dir).arg("-c").arg(&file));
+    assert_eq!(out.status.code(), Some(1), "a SHA-512 digest is no SHA-256 line");
+    std::fs::remove_file(&file).unwrap();
+    if can_run(common::have("b3sum"), "check_reads_b3sum_listings", "b3sum") {
+        let listing =
+            run_ok(Command::new("b3sum").current_dir(dir).args(["./plain", "./sub/inner"])).stdout;
+        let file = lists.path.join("b3.sums");
+        std::fs::write(&file, &listing).unwrap();
+        let out =
+            run(Command::new(mphash()).current_dir(dir).args(["-a", "blake3", "-c"]).arg(&file));
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "./plain: OK\n./sub/inner: OK\n");
+        // And b3sum checks mphash's.
+        let ours = in_dir(dir, mphash(), &["-a", "blake3", "--sort"]);
+        let valid: Vec<u8> = ours
+            .split_inclusive(|&b| b == b'\n')
+            .filter(|l| std::str::from_utf8(l).is_ok_and(|l| !l.contains('\u{FFFD}')))
+            .flatten()
+            .copied()
+            .collect();
+        std::fs::write(&file, &valid).unwrap();
+        run_ok(Command::new("b3sum").current_dir(dir).arg("--check").arg(&file));
+    }
+}
