@@ -140,3 +140,60 @@ fn go_module_links_the_static_archive_placed_inside_it_and_survives_vendoring() 
     let b3 = run_ok(Command::new("b3sum").arg("--no-names").arg(&sample));
     assert_eq!(String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&b3.stdout));
 }
+
+/// The README's Go section, from a clean module to a running program, exactly as written
+/// (after its `git clone`, for which the repository itself stands in): the library installed
+/// into a fresh home, a module with a `replace` directive, `go run` with pkg-config and an
+/// rpath. The install uses this test run's build (BUILD_DIR in the environment, which the
+/// Makefile's `?=` takes) instead of building a release.
+#[test]
+fn the_readme_go_steps_work_from_a_clean_module_as_written() {
+    let Some(go) = go("the_readme_go_steps_work_from_a_clean_module_as_written") else { return };
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let script = readme
+        .split("```sh\n")
+        .find(|block| block.contains("go mod init example.com/hello"))
+        .and_then(|block| block.split("\n```").next())
+        .expect("the README's Go steps");
+    let script: Vec<&str> = script.lines().filter(|l| !l.starts_with("git clone ")).collect();
+    let home = TempTree::new("go-readme-home");
+    std::os::unix::fs::symlink(root(), home.path.join("multipool")).unwrap();
+    let path =
+        format!("{}:{}", go.parent().unwrap().display(), std::env::var("PATH").unwrap_or_default());
+    let out = run_ok(
+        Command::new("bash")
+            .args(["-euo", "pipefail", "-c", &script.join("\n")])
+            .current_dir(&home.path)
+            .env("HOME", &home.path)
+            .env("PATH", path)
+            .env("BUILD_DIR", lib_dir())
+            .env("GOCACHE", home.path.join("gocache"))
+            .env("GOPATH", home.path.join("gopath"))
+            .env("GOFLAGS", "-buildvcs=false")
+            .env("GOPROXY", "off")
+            .env("GOTOOLCHAIN", "local")
+            .env("CGO_ENABLED", "1")
+            .env_remove("LD_LIBRARY_PATH")
+            .env_remove("PKG_CONFIG_PATH"),
+    );
+    let main_go = home.path.join("hello/main.go");
+    let sum = run_ok(Command::new("sha256sum").arg(&main_go));
+    let digest = String::from_utf8_lossy(&sum.stdout).split_whitespace().next().unwrap().to_owned();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // After make's own lines, the program's one line.
+    assert_eq!(stdout.lines().last(), Some(format!("{digest} main.go").as_str()), "{stdout}");
+}
+
+/// Without cgo the build stops on a name that says what is needed, not on every identifier of
+/// the package.
+#[test]
+fn building_without_cgo_says_that_cgo_is_needed() {
+    let Some(go) = go("building_without_cgo_says_that_cgo_is_needed") else { return };
+    let cache = TempTree::new("go-nocgo");
+    let mut build = go_cmd(&go, &root().join("go"), &cache.path);
+    build.args(["build", "./..."]).env("CGO_ENABLED", "0");
+    let out = common::run(&mut build);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("multipool_needs_cgo__build_with_CGO_ENABLED_1"), "{stderr}");
+}

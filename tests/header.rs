@@ -164,6 +164,7 @@ fn the_documents_name_only_what_exists() {
         read("include/multipool.hpp"),
         read("cmake/multipoolConfig.cmake.in"),
         read("go/link_static.go"),
+        read("go/nocgo.go"),
     ]
     .concat();
     let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_';
