@@ -286,20 +286,18 @@ func (s *Session) Add(paths ...string) error {
 	if len(paths) == 0 {
 		return nil
 	}
-	total := 0
-	for _, p := range paths {
-		total += len(p)
-	}
-	// One buffer and two plain arrays: no memory passed to C holds a Go pointer.
-	buf := make([]byte, 0, total)
-	lengths := make([]C.size_t, len(paths))
-	tags := make([]C.uint64_t, len(paths))
+	// One buffer and two plain arrays: no memory passed to C holds a Go pointer. They are
+	// reused from call to call (a pool, since Add may run on several goroutines at once).
+	sc := addScratch.Get().(*scratch)
+	defer addScratch.Put(sc)
+	buf, lengths, tags := sc.buf[:0], sc.lengths[:0], sc.tags[:0]
 	first := s.paths.add(paths)
 	for i, p := range paths {
 		buf = append(buf, p...)
-		lengths[i] = C.size_t(len(p))
-		tags[i] = C.uint64_t(first + uint64(i))
+		lengths = append(lengths, C.size_t(len(p)))
+		tags = append(tags, C.uint64_t(first+uint64(i)))
 	}
+	sc.buf, sc.lengths, sc.tags = buf, lengths, tags
 	var bytes *C.uint8_t
 	if len(buf) > 0 {
 		bytes = (*C.uint8_t)(unsafe.Pointer(&buf[0]))
@@ -313,6 +311,16 @@ func (s *Session) Add(paths ...string) error {
 	}
 	return err
 }
+
+// scratch is the memory one Add hands the library: the paths end to end, their lengths, their
+// tags.
+type scratch struct {
+	buf     []byte
+	lengths []C.size_t
+	tags    []C.uint64_t
+}
+
+var addScratch = sync.Pool{New: func() any { return new(scratch) }}
 
 // Finish declares that no more paths will be added; Results ends once all are delivered.
 func (s *Session) Finish() error {
@@ -476,6 +484,8 @@ func (s *Session) Results(ctx context.Context) iter.Seq2[Result, error] {
 		stop := context.AfterFunc(ctx, func() { f.SetReadDeadline(time.Unix(1, 0)) })
 		defer stop()
 		batch := make([]C.multipool_result, batchSize)
+		tags, paths := make([]uint64, batchSize), make([]string, batchSize)
+		out := make([]Result, batchSize) // yield copies each out: reused batch after batch
 		for {
 			if err := ctx.Err(); err != nil {
 				yield(Result{}, err)
@@ -522,11 +532,12 @@ func (s *Session) Results(ctx context.Context) iter.Seq2[Result, error] {
 				yield(Result{}, pollErr)
 				return
 			}
-			for i := range int(n) {
-				if !yield(s.result(&batch[i]), nil) {
+			results := s.results(batch[:n], tags, paths, out)
+			for i := range results {
+				if !yield(results[i], nil) {
 					// Results taken but not yet yielded go back to nobody: deliver them first.
-					for j := i + 1; j < int(n); j++ {
-						s.requeue(s.result(&batch[j]))
+					for j := i + 1; j < len(results); j++ {
+						s.requeue(results[j])
 					}
 					return
 				}
@@ -554,16 +565,35 @@ func (s *Session) unclaimed() (Result, bool) {
 	return r, true
 }
 
-// result converts one C result, taking its path out of the table.
-func (s *Session) result(c *C.multipool_result) Result {
-	r := Result{Path: s.paths.take(uint64(c.tag)), Size: uint64(c.size), Device: -1}
-	if c.device != C.MULTIPOOL_DEVICE_NONE {
-		r.Device = int(c.device)
+// results converts a batch of C results into out, taking their paths out of the table under
+// one lock, with their digests in one allocation for the batch (tags, paths and out are
+// scratch space of the batch's length at least).
+func (s *Session) results(batch []C.multipool_result, tags []uint64, paths []string, out []Result) []Result {
+	total := 0
+	for i := range batch {
+		tags[i] = uint64(batch[i].tag)
+		if batch[i].status == C.MULTIPOOL_OK {
+			total += int(batch[i].digest_len)
+		}
 	}
-	if c.status == C.MULTIPOOL_OK {
-		r.Digest = C.GoBytes(unsafe.Pointer(&c.digest[0]), C.int(c.digest_len))
-	} else {
-		r.Err = &FileError{Path: r.Path, Status: Status(c.status), Errno: syscall.Errno(c.os_error)}
+	s.paths.takeAll(tags[:len(batch)], paths)
+	digests := make([]byte, total)
+	out = out[:len(batch)]
+	for i := range batch {
+		c := &batch[i]
+		r := &out[i]
+		*r = Result{Path: paths[i], Size: uint64(c.size), Device: -1}
+		paths[i] = "" // the scratch holds no path past this batch
+		if c.device != C.MULTIPOOL_DEVICE_NONE {
+			r.Device = int(c.device)
+		}
+		if c.status == C.MULTIPOOL_OK {
+			n := int(c.digest_len)
+			copy(digests[:n], unsafe.Slice((*byte)(unsafe.Pointer(&c.digest[0])), n))
+			r.Digest, digests = digests[:n:n], digests[n:]
+		} else {
+			r.Err = &FileError{Path: r.Path, Status: Status(c.status), Errno: syscall.Errno(c.os_error)}
+		}
 	}
-	return r
+	return out
 }

@@ -43,10 +43,8 @@ func (t *pathTable) add(paths []string) uint64 {
 	return first
 }
 
-// take returns the path of tag and forgets it.
-func (t *pathTable) take(tag uint64) string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+// takeLocked is take, the lock held.
+func (t *pathTable) takeLocked(tag uint64) string {
 	c := t.chunks[tag>>chunkBits]
 	if c == nil {
 		return ""
@@ -57,6 +55,39 @@ func (t *pathTable) take(tag uint64) string {
 		delete(t.chunks, tag>>chunkBits)
 	}
 	return p
+}
+
+// takeAll sets paths[i] to the path of tags[i], forgetting each, under one lock: a batch of
+// results costs one lock, not one per result.
+func (t *pathTable) takeAll(tags []uint64, paths []string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	// Consecutive tags mostly share a chunk: look the map up only when the chunk changes.
+	var c *chunk
+	at := ^uint64(0)
+	for i, tag := range tags {
+		if tag>>chunkBits != at {
+			at, c = tag>>chunkBits, t.chunks[tag>>chunkBits]
+		}
+		if c == nil {
+			paths[i] = ""
+			continue
+		}
+		slot := &c.paths[tag&(1<<chunkBits-1)]
+		paths[i], *slot = *slot, ""
+		if c.left--; c.left == 0 && at != t.next>>chunkBits {
+			delete(t.chunks, at)
+			c = nil
+			at = ^uint64(0)
+		}
+	}
+}
+
+// take returns the path of tag and forgets it.
+func (t *pathTable) take(tag uint64) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.takeLocked(tag)
 }
 
 // drop forgets n tags from first: their paths were refused.
