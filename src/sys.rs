@@ -209,7 +209,8 @@ impl Advice {
 }
 
 /// A name of one path component, NUL-terminated on the stack for the `*at` calls: `Err` with
-/// `ENAMETOOLONG` past `NAME_MAX` (255) bytes and `EINVAL` for a NUL inside.
+/// `ENAMETOOLONG` past `NAME_MAX` (255) bytes, and for a NUL inside the error `std` gives for
+/// such a path (`InvalidInput`, no errno), so that both ways report it alike.
 struct CName {
     bytes: [u8; 256],
 }
@@ -220,7 +221,7 @@ impl CName {
             return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
         }
         if name.contains(&0) {
-            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "a name holds a NUL byte"));
         }
         let mut bytes = [0; 256];
         bytes[..name.len()].copy_from_slice(name);

@@ -49,7 +49,8 @@ impl Drop for Dir {
 pub(crate) fn split(path: &[u8]) -> Option<(&[u8], &[u8])> {
     let slash = path.iter().rposition(|&b| b == b'/')?;
     let name = &path[slash + 1..];
-    if name.is_empty() || name == b"." || name == b".." {
+    // A NUL anywhere makes the path invalid: it is reported the usual way, by the whole path.
+    if name.is_empty() || name == b"." || name == b".." || path.contains(&0) {
         return None;
     }
     // "/x" is in "/", not in "".
@@ -112,7 +113,7 @@ mod tests {
         assert_eq!(split(b"/x"), Some((&b"/"[..], &b"x"[..])));
         assert_eq!(split(b"rel/x"), Some((&b"rel"[..], &b"x"[..])));
         assert_eq!(split(b"a//x"), Some((&b"a/"[..], &b"x"[..])));
-        for whole in [&b"x"[..], b"a/", b"a/.", b"a/..", b"", b"/"] {
+        for whole in [&b"x"[..], b"a/", b"a/.", b"a/..", b"", b"/", b"a/b\0c", b"a\0/b"] {
             assert_eq!(split(whole), None, "{:?}", String::from_utf8_lossy(whole));
         }
     }

@@ -338,6 +338,7 @@ mod tests {
     use crate::test_support::TempDir;
     use std::cell::RefCell;
     use std::fs::{FileTimes, OpenOptions};
+    use std::os::fd::AsFd;
     use std::os::unix::ffi::OsStrExt;
     use std::os::unix::fs::MetadataExt;
     use std::path::Path;
@@ -508,6 +509,23 @@ mod tests {
         let path = dir.file("f", &[0; 100]);
         let out = unpaced(&path, None, SETTINGS, &mut [0; 16], true, |_| {});
         assert_eq!(out.status, Status::Cancelled);
+    }
+
+    #[test]
+    fn by_name_in_a_directory_errors_are_those_of_the_whole_path() {
+        let dir = TempDir::new("unit");
+        let fd = sys::open_dir(dir.path()).unwrap();
+        let at = |name: &'static [u8]| Target { path: dir.path(), at: Some((fd.as_fd(), name)) };
+        let stat_status = |name| super::stat(&at(name), true).unwrap_err().status;
+        assert_eq!(stat_status(b"missing"), Status::NotFound);
+        assert_eq!(stat_status(b"a\0b"), Status::InvalidPath, "as std reports a NUL");
+        assert_eq!(stat_status(&[b'x'; 300]), Status::NameTooLong);
+        dir.file("f", b"abc");
+        let looked = super::stat(&at(b"f"), true).unwrap();
+        let meta = std::fs::metadata(dir.path().join("f")).unwrap();
+        assert_eq!(looked.snapshot, Snapshot::of(&meta), "statx by name is the path's stat");
+        let cancelled = AtomicBool::new(false);
+        assert!(open(&at(b"f"), true, &cancelled).is_ok());
     }
 
     #[test]
