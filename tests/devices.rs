@@ -133,6 +133,14 @@ fn a_device_mounted_mid_session_gets_its_own_pool() {
     );
 
     assert!(first.iter().chain(&second).all(|r| r.status == Status::Ok));
+    // A drained session holds nothing open on the device (directories the lookups opened to
+    // find files by name included): it can be unmounted while the session lives.
+    let held: Vec<_> = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+        .filter(|target| target.starts_with(&on_loop.mount_point))
+        .collect();
+    assert!(held.is_empty(), "still open on the mount: {held:?}");
     let devices = session.devices();
     assert_eq!(devices.len(), 2, "{devices:#?}");
     let loop_device = &devices[second[0].device.unwrap()];

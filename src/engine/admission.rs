@@ -163,7 +163,7 @@ impl<'scope, 'env> Ctx<'scope, 'env> {
         let mut queued = Queued::default();
         let mut feeders = Feeders::new();
         let mut last = None;
-        let mut dirs = DirCache::default();
+        let mut dirs_at_hand = DirCache::default();
         let mut done = false;
         loop {
             let next = match lookups.next(done, false) {
@@ -173,6 +173,9 @@ impl<'scope, 'env> Ctx<'scope, 'env> {
                     queued.flush(state);
                     queued.count(state);
                     state.room_made();
+                    // No directory is held open while the worker waits: an idle session must not
+                    // keep a file system from being unmounted.
+                    dirs_at_hand.release();
                     lookups.next(false, true)
                 }
                 next => next,
@@ -181,7 +184,7 @@ impl<'scope, 'env> Ctx<'scope, 'env> {
                 Next::Path(submission) => submission,
                 Next::Empty | Next::Exit => break,
             };
-            match self.admit(next, &mut last, &mut dirs, &mut feeders) {
+            match self.admit(next, &mut last, &mut dirs_at_hand, &mut feeders) {
                 Some((lane, placement, job)) => queued.add(state, lane, placement, job),
                 None => queued.answered += 1,
             }

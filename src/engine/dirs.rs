@@ -6,7 +6,9 @@
 //!
 //! A lookup opens a directory (`O_PATH`, which needs no read permission) at the second path in
 //! a row under it, so that a directory with one file costs no extra call; each job keeps its
-//! directory open (an `Arc`) until its file is read. At most [`MOST`] such directories are
+//! directory open (an `Arc`) until its file is read, and a lookup worker lets go of its own
+//! when it runs out of paths, so that an idle session holds no directory (and so no file
+//! system busy against `umount`). At most [`MOST`] such directories are
 //! open in the process at once, so that the library never competes for descriptors with its
 //! host; past that, and wherever a directory cannot be opened, paths are used whole, as before.
 //! Resolving a name in a directory opened moments earlier finds the same file as the whole
@@ -83,6 +85,15 @@ impl DirCache {
             self.open = open(dir);
         }
         self.open.clone()
+    }
+}
+
+impl DirCache {
+    /// Closes the directory at hand (jobs in it keep it open until they are read).
+    pub(super) fn release(&mut self) {
+        self.last.clear();
+        self.open = None;
+        self.tried = false;
     }
 }
 
