@@ -256,10 +256,20 @@ pub(crate) fn stat_at(dir: BorrowedFd<'_>, name: &[u8], follow: bool) -> io::Res
     let flags = libc::AT_STATX_SYNC_AS_STAT | if follow { 0 } else { libc::AT_SYMLINK_NOFOLLOW };
     // SAFETY: an all-zero `struct statx` is a valid value of it (integers only).
     let mut out: libc::statx = unsafe { std::mem::zeroed() };
+    // Through syscall(2), not libc's statx(), which needs glibc 2.28 or musl 1.2.5 (std reaches
+    // it through a weak symbol for the same reason). A kernel or sandbox without it answers
+    // ENOSYS or EPERM, and the caller then looks the path up whole, through std's fallback.
     // SAFETY: `name` is NUL-terminated, `out` a live struct statx the call writes, and `dir` an
     // open descriptor for the length of the call.
     let rc = unsafe {
-        libc::statx(dir.as_raw_fd(), name.as_ptr(), flags, libc::STATX_BASIC_STATS, &mut out)
+        libc::syscall(
+            libc::SYS_statx,
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            flags,
+            libc::STATX_BASIC_STATS,
+            &mut out as *mut libc::statx,
+        )
     };
     if rc < 0 {
         return Err(io::Error::last_os_error());

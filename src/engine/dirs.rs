@@ -51,8 +51,11 @@ impl Drop for Dir {
 pub(crate) fn split(path: &[u8]) -> Option<(&[u8], &[u8])> {
     let slash = path.iter().rposition(|&b| b == b'/')?;
     let name = &path[slash + 1..];
-    // A NUL anywhere makes the path invalid: it is reported the usual way, by the whole path.
-    if name.is_empty() || name == b"." || name == b".." || path.contains(&0) {
+    // A NUL anywhere makes the path invalid, and a path of PATH_MAX bytes or more too long:
+    // both are reported the usual way, by the whole path (by name, a long path would work for
+    // some files of a directory and not for the first).
+    let too_long = path.len() >= libc::PATH_MAX as usize;
+    if name.is_empty() || name == b"." || name == b".." || path.contains(&0) || too_long {
         return None;
     }
     // "/x" is in "/", not in "".
@@ -127,6 +130,10 @@ mod tests {
         for whole in [&b"x"[..], b"a/", b"a/.", b"a/..", b"", b"/", b"a/b\0c", b"a\0/b"] {
             assert_eq!(split(whole), None, "{:?}", String::from_utf8_lossy(whole));
         }
+        let mut long = vec![b'd'; libc::PATH_MAX as usize - 2];
+        long.extend_from_slice(b"/x");
+        assert_eq!(split(&long), None, "PATH_MAX bytes: by the whole path, ENAMETOOLONG");
+        assert!(split(&long[1..]).is_some());
     }
 
     #[test]

@@ -82,8 +82,12 @@ struct State {
     ready: VecDeque<FileResult>,
     /// An empty queue with capacity, swapped in for `ready` when a poll takes every result
     /// waiting: the poll hands the old one to its sink without the lock and without a copy,
-    /// then gives it back here (at most [`SPARE_MOST`] results' worth of it).
+    /// then gives it back here (at most [`SPARE_MOST`] results' worth of it). Swapped in only
+    /// while it holds the `reserved` room, which results must always find in `ready` (when
+    /// memory runs out, producers hand over results only into room already allocated).
     spare: VecDeque<FileResult>,
+    /// The room taken for results when the session was created.
+    reserved: usize,
     /// Results ever pushed.
     produced: u64,
     delivered: u64,
@@ -135,7 +139,14 @@ impl ResultQueue {
     /// Room for the first `results` results, taken when the session is created, so that a queue
     /// that later cannot grow still has room to hand results over through.
     pub(crate) fn reserve(&self, results: usize) -> Result<(), Status> {
-        self.lock().ready.try_reserve(results).map_err(|_| Status::ResourceExhausted)
+        let mut state = self.lock();
+        state.ready.try_reserve(results).map_err(|_| Status::ResourceExhausted)?;
+        state.reserved = results;
+        // The spare is swapped in for `ready` by a poll that takes every result: it must carry
+        // the same room, or that poll would give the reserve away (see `poll`). Without it the
+        // swap is skipped, at a copy per result.
+        let _ = state.spare.try_reserve(results);
+        Ok(())
     }
 
     /// Appends `results` and wakes as many sleeping pollers as they can serve.
@@ -297,8 +308,9 @@ impl ResultQueue {
                 if given == 0 {
                     waiting_at_first = waiting;
                 }
-                // All of them: the whole queue is swapped out, and handed over as it is.
-                let all = waiting <= max - given;
+                // All of them: the whole queue is swapped out, and handed over as it is, if the
+                // spare keeps the reserved room in `ready`.
+                let all = waiting <= max - given && state.spare.capacity() >= state.reserved;
                 let under_lock = delivery == Delivery::CopyOnly;
                 let n = match () {
                     _ if under_lock => waiting.min(max - given),
@@ -341,8 +353,8 @@ impl ResultQueue {
                 given += n;
                 state = self.lock();
                 if let Some(mut queue) = taken {
-                    if queue.capacity() > SPARE_MOST {
-                        queue.shrink_to(SPARE_MOST);
+                    if queue.capacity() > SPARE_MOST.max(state.reserved) {
+                        queue.shrink_to(SPARE_MOST.max(state.reserved));
                     }
                     if queue.capacity() > state.spare.capacity() {
                         state.spare = queue;
@@ -474,6 +486,26 @@ mod tests {
             assert_eq!(tags, (0..total).collect::<Vec<_>>(), "every result exactly once");
             assert_eq!(q.ready_len(), 0);
         });
+    }
+
+    #[test]
+    fn a_poll_that_takes_everything_leaves_the_reserved_room_in_the_queue() {
+        // The reserve is what producers hand results into when memory runs out: swapping the
+        // queue out must not take it away.
+        let q = ResultQueue::default();
+        q.reserve(64).unwrap();
+        for round in 0..3 {
+            for tag in 0..10 {
+                q.push(result(tag));
+            }
+            let outcome =
+                q.poll(usize::MAX, None, None, |_| false, || false, Delivery::CallerCode, |_| {});
+            assert_eq!(outcome.unwrap().0, PollOutcome::Ready(10));
+            assert!(
+                q.lock().ready.capacity() >= 64,
+                "round {round}: the reserve went with the swap"
+            );
+        }
     }
 
     #[test]

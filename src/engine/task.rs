@@ -221,6 +221,9 @@ impl read::Pace for Paced<'_> {
             // Not granted only when the session is cancelled: the read then reports that.
             self.held = gate.acquire(self.state.cancel_flag());
         }
+        if let Some(unfinished) = self.read.take() {
+            gate.abandon_read(unfinished); // a read that never reached `done` (it panicked)
+        }
         self.read = Some(gate.begin_read());
     }
 

@@ -76,8 +76,15 @@ fn mode_status(mode: u32) -> Option<Status> {
 /// Looks a file up the way the session will open it (following the last link or not).
 /// Errors are already converted to the outcome the file should get.
 pub(crate) fn stat(target: &Target<'_>, follow_symlinks: bool) -> Result<Looked, Outcome> {
-    let looked = match target.at {
-        Some((dir, name)) => sys::stat_at(dir, name, follow_symlinks).map(|s| Looked::of_statx(&s)),
+    let by_name = target.at.map(|(dir, name)| sys::stat_at(dir, name, follow_symlinks));
+    let looked = match by_name {
+        // No statx here (an old kernel, a sandbox that refuses it): the whole path, by std,
+        // which falls back to fstatat.
+        Some(Err(err)) if matches!(err.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) => None,
+        other => other,
+    };
+    let looked = match looked {
+        Some(by_name) => by_name.map(|s| Looked::of_statx(&s)),
         None if follow_symlinks => std::fs::metadata(target.path).map(|m| Looked::of(&m)),
         None => std::fs::symlink_metadata(target.path).map(|m| Looked::of(&m)),
     };
