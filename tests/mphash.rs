@@ -74,7 +74,10 @@ fn progress_is_drawn_only_on_a_terminal() {
     let tree = TempTree::new("mphash-tty-tree");
     tree.file(b"one", b"1");
     let line = format!("{} --progress {} >/dev/null", mphash().display(), tree.path.display());
-    let out = run_ok(Command::new("script").args(["-qec", &line, "/dev/null"]));
+    // Its own standard input at EOF, whatever the suite was given (CI gives none).
+    let mut script = Command::new("script");
+    script.args(["-qec", &line, "/dev/null"]).stdin(std::process::Stdio::null());
+    let out = run_ok(&mut script);
     let shown = String::from_utf8_lossy(&out.stdout);
     assert!(shown.contains("1/1 files") && shown.contains("MB/s"), "{shown}");
 }
