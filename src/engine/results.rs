@@ -275,6 +275,25 @@ impl ResultQueue {
         self.lock().ready.len()
     }
 
+    /// Counts `n` results as taken out of `ready` by a poll, and tells whom that concerns:
+    /// producers waiting for room, the readiness descriptor, pollers of a session now done.
+    fn handed_over(&self, state: &mut State, n: usize, is_done: impl Fn(u64) -> bool) {
+        state.delivered += n as u64;
+        if state.starved > 0 {
+            self.taken.notify_all();
+        }
+        if state.ready.is_empty() && state.raised && !is_done(state.delivered) {
+            // Level-triggered: readable while results wait. A result pushed after this raises
+            // it again (both under this lock).
+            self.readiness.get().expect("raised only once created").reset();
+            state.raised = false;
+        }
+        if is_done(state.delivered) {
+            // Other pollers may be waiting for results that will never come.
+            self.arrived.notify_all();
+        }
+    }
+
     /// Hands up to `max` results to `sink`, waiting up to `timeout` (`None`: no limit) for the
     /// first. `is_done(delivered)` says whether every result that will ever exist has been
     /// delivered; `failed()` says whether results can no longer arrive. Returns the outcome and
@@ -295,32 +314,31 @@ impl ResultQueue {
         mut sink: impl FnMut(FileResult),
     ) -> Result<(PollOutcome, usize), Status> {
         let deadline = timeout.map(|t| Instant::now().checked_add(t));
-        // Results are taken out a chunk at a time and handed to `sink` with the lock released:
-        // the sink is the caller's code (a Rust closure that may call back into the session, a
-        // C caller's memory being written), and other pollers and producers need not wait for
-        // it. Each result still goes to exactly one poller.
-        let mut chunk = [None::<FileResult>; POLL_CHUNK];
         let (mut given, mut waiting_at_first) = (0, 0);
         let mut state = self.lock();
         loop {
             let waiting = state.ready.len();
             if waiting > 0 && given < max {
+                if delivery == Delivery::CopyOnly {
+                    // Straight from the queue, under the lock: no copy in between.
+                    let n = waiting.min(max);
+                    state.ready.drain(..n).for_each(&mut sink);
+                    self.handed_over(&mut state, n, &is_done);
+                    return Ok((PollOutcome::Ready(n), waiting));
+                }
+                // The caller's code runs without the lock, so that it may call the session
+                // again and other pollers and producers need not wait for it: every result
+                // waiting, by swapping the queue out whole (if the spare keeps the reserved room
+                // in `ready`), or else a chunk at a time. Each result still goes to exactly one
+                // poller.
                 if given == 0 {
                     waiting_at_first = waiting;
                 }
-                // All of them: the whole queue is swapped out, and handed over as it is, if the
-                // spare keeps the reserved room in `ready`.
                 let all = waiting <= max - given && state.spare.capacity() >= state.reserved;
-                let under_lock = delivery == Delivery::CopyOnly;
-                let n = match () {
-                    _ if under_lock => waiting.min(max - given),
-                    _ if all => waiting,
-                    _ => waiting.min(max - given).min(POLL_CHUNK),
-                };
+                let n = if all { waiting } else { waiting.min(max - given).min(POLL_CHUNK) };
+                let mut chunk = [None::<FileResult>; POLL_CHUNK];
                 let mut taken = None;
-                if under_lock {
-                    state.ready.drain(..n).for_each(&mut sink);
-                } else if all {
+                if all {
                     let spare = std::mem::take(&mut state.spare);
                     taken = Some(std::mem::replace(&mut state.ready, spare));
                 } else {
@@ -328,23 +346,7 @@ impl ResultQueue {
                         *slot = Some(result);
                     }
                 }
-                state.delivered += n as u64;
-                if state.starved > 0 {
-                    self.taken.notify_all();
-                }
-                if state.ready.is_empty() && state.raised && !is_done(state.delivered) {
-                    // Level-triggered: readable while results wait. A result pushed after this
-                    // raises it again (both under this lock).
-                    self.readiness.get().expect("raised only once created").reset();
-                    state.raised = false;
-                }
-                if is_done(state.delivered) {
-                    // Other pollers may be waiting for results that will never come.
-                    self.arrived.notify_all();
-                }
-                if under_lock {
-                    return Ok((PollOutcome::Ready(n), waiting));
-                }
+                self.handed_over(&mut state, n, &is_done);
                 drop(state);
                 match &mut taken {
                     Some(queue) => queue.drain(..).for_each(&mut sink),
