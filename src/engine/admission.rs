@@ -22,10 +22,6 @@ use crate::device::{Device, DeviceKind};
 use crate::read::{self, Outcome, Snapshot, Target};
 use crate::MultiScope;
 use crate::Status;
-use std::ffi::OsStr;
-use std::os::fd::AsFd;
-use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
 use std::sync::Arc;
 use std::thread::ScopedJoinHandle;
 
@@ -216,12 +212,9 @@ impl<'scope, 'env> Ctx<'scope, 'env> {
             state.complete(tag, Outcome::failed(Status::Cancelled, 0, 0), None);
             return None;
         }
-        let path = Path::new(OsStr::from_bytes(&submission.path));
         // The file by name in its directory, where this worker holds that open.
-        let split = dirs::split(&submission.path);
-        let dir = split.and_then(|(dir, _)| dirs_at_hand.get(dir));
-        let at = dir.as_ref().zip(split).map(|(dir, (_, name))| (dir.as_fd(), name));
-        let target = Target { path, at };
+        let dir = dirs::split(&submission.path).and_then(|(dir, _)| dirs_at_hand.get(dir));
+        let target = dirs::target(&submission.path, dir.as_deref());
         let looked = match read::stat(&target, state.read_settings().follow_symlinks) {
             Ok(looked) => looked,
             Err(outcome) => {
@@ -262,8 +255,7 @@ impl<'scope, 'env> Ctx<'scope, 'env> {
         state.assigned(&device, 1, seen.size);
         let inspected = self.inspect(&lane, &target, &seen);
         let ino = seen.ino;
-        let (path, device_index) = (submission.path, device.index);
-        let job = Job { path, tag, seen, link, device: device_index, dir };
+        let job = Job { path: submission.path, tag, seen, link, device: device.index, dir };
         Some(match inspected {
             Inspected::Resident => match self.cache_lane(feeders) {
                 Some(cache) => {

@@ -15,8 +15,10 @@
 //! path would, unless the tree is renamed between the two: then the file in the directory the
 //! lookup saw is read, and the identity check (device, inode) still applies.
 
+use crate::read::Target;
 use crate::sys;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -63,6 +65,12 @@ pub(crate) fn split(path: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((dir, name))
 }
 
+/// `path` as the reader finds it: by name in `dir`, where one is held open for it, else whole.
+pub(super) fn target<'a>(path: &'a [u8], dir: Option<&'a Dir>) -> Target<'a> {
+    let at = dir.zip(split(path)).map(|(dir, (_, name))| (dir.as_fd(), name));
+    Target { path: Path::new(std::ffi::OsStr::from_bytes(path)), at }
+}
+
 /// A lookup worker's directory at hand: the one the previous path was in.
 #[derive(Debug, Default)]
 pub(super) struct DirCache {
@@ -106,7 +114,6 @@ fn open(dir: &[u8]) -> Option<Arc<Dir>> {
         OPEN.fetch_sub(1, Ordering::Relaxed);
         return None;
     }
-    use std::os::unix::ffi::OsStrExt;
     match sys::open_dir(Path::new(std::ffi::OsStr::from_bytes(dir))) {
         Ok(fd) => Some(Arc::new(Dir { fd })),
         Err(_) => {

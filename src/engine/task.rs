@@ -13,16 +13,12 @@ use super::memory;
 use super::results::FileResult;
 use super::state::State;
 use crate::device::Device;
-use crate::read::{self, Outcome, Target};
+use crate::read::{self, Outcome};
 use crate::stats::Tally;
 use crate::Status;
 use rayon::Scope;
 use std::cell::RefCell;
-use std::ffi::OsStr;
-use std::os::fd::AsFd;
-use std::os::unix::ffi::OsStrExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::Path;
 use std::sync::Arc;
 
 /// Bytes a task reads between additions to the shared counters, so that progress moves during
@@ -157,13 +153,11 @@ fn read_with(
     tally: &mut Tally,
     buffer: &mut [u8],
 ) -> Outcome {
-    let path = Path::new(OsStr::from_bytes(&job.path));
     // By name in its directory where the lookup held that open (see `dirs`).
-    let at =
-        job.dir.as_ref().zip(dirs::split(&job.path)).map(|(dir, (_, name))| (dir.as_fd(), name));
+    let target = dirs::target(&job.path, job.dir.as_deref());
     let settings = state.read_settings();
     let cancelled = state.cancel_flag();
-    read::hash_file(Target { path, at }, Some(job.seen), settings, buffer, cancelled, pace, |n| {
+    read::hash_file(target, Some(job.seen), settings, buffer, cancelled, pace, |n| {
         tally.read_bytes(n);
         if tally.bytes() >= PROGRESS_BYTES {
             state.count(device, tally);
