@@ -401,8 +401,7 @@ impl Lane {
             let task_limit = limit();
             let mut state = self.lock();
             let (limit, burst) = state.limits(task_limit);
-            let wants =
-                |s: &LaneState| !s.closed && s.pending.len() > s.reserved && s.tasks < limit;
+            let wants = |s: &LaneState| !s.closed && s.unreserved() && s.tasks < limit;
             if room == 0 && wants(&state) && !state.starved {
                 state.starved = true;
                 starved.fetch_add(1, Ordering::SeqCst);
