@@ -194,18 +194,26 @@ static void put_name(const struct app *app, const struct buf *name, int escape, 
 }
 
 /* The output line of a digest, as sha256sum (or b3sum) prints it, in LINE. */
+/* Writes R's digest in lowercase hex to OUT (room for 2 * MULTIPOOL_MAX_DIGEST_LEN); returns
+ * how many characters. */
+static size_t hex_digest(const multipool_result *r, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    uint32_t i;
+    for (i = 0; i < r->digest_len; i++) {
+        out[2 * i] = hex[r->digest[i] >> 4];
+        out[2 * i + 1] = hex[r->digest[i] & 15];
+    }
+    return 2 * (size_t)i;
+}
+
 static void format_line(const struct app *app, const char *name, const multipool_result *r,
                         struct buf *line)
 {
-    static const char hex[] = "0123456789abcdef";
     static struct buf printed;
     char digits[2 * sizeof r->digest];
-    uint32_t i;
+    size_t i = hex_digest(r, digits);
     int escape;
-    for (i = 0; i < r->digest_len; i++) {
-        digits[2 * i] = hex[r->digest[i] >> 4];
-        digits[2 * i + 1] = hex[r->digest[i] & 15];
-    }
     printed_name(app, name, &printed);
     escape = needs_escape(app, &printed);
     line->len = 0;
@@ -217,9 +225,9 @@ static void format_line(const struct app *app, const char *name, const multipool
         put(line, " (", 2);
         put_name(app, &printed, escape, line);
         put(line, ") = ", 4);
-        put(line, digits, 2 * (size_t)i);
+        put(line, digits, i);
     } else {
-        put(line, digits, 2 * (size_t)i);
+        put(line, digits, i);
         put(line, "  ", 2);
         put_name(app, &printed, escape, line);
     }
@@ -235,15 +243,10 @@ static void print_result(struct app *app, const multipool_result *r)
         /* The common line, built whole and written with one call: printf("%02x") per byte, or
          * assembling the line piece by piece, cost more CPU than the library spent reading small
          * files. */
-        static const char hex[] = "0123456789abcdef";
         char digits[2 * sizeof r->digest + 2];
-        uint32_t i;
-        for (i = 0; i < r->digest_len; i++) {
-            digits[2 * i] = hex[r->digest[i] >> 4];
-            digits[2 * i + 1] = hex[r->digest[i] & 15];
-        }
-        digits[2 * i] = digits[2 * i + 1] = ' ';
-        fwrite(digits, 1, 2 * (size_t)i + 2, stdout);
+        size_t i = hex_digest(r, digits);
+        digits[i] = digits[i + 1] = ' ';
+        fwrite(digits, 1, i + 2, stdout);
         fputs(name, stdout);
         putchar('\n');
         free(name);
