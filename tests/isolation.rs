@@ -234,6 +234,23 @@ fn the_eight_are_right(results: &[FileResult]) {
     }
 }
 
+/// The eight files of [`stall_then_eight_more`] all arrive, hashed right, while `stalled` is
+/// still stalled; then, released, it arrives too. Returns the nine results.
+fn the_eight_come_before_the_stalled_one(
+    fuse: &Stalling,
+    session: &Session,
+    stalled: &str,
+) -> Vec<FileResult> {
+    let mut results = Vec::new();
+    collect(session, 8, &mut results);
+    assert!(results.iter().all(|r| r.tag != 0), "{stalled}: its result came before release");
+    the_eight_are_right(&results);
+    fuse.release();
+    drain_to_done(session, &mut results);
+    assert_eq!(results.len(), 9);
+    results
+}
+
 #[test]
 fn a_stalled_read_holds_back_no_other_file_of_its_own_device() {
     if !can_fuse("a_stalled_read_holds_back_no_other_file_of_its_own_device") {
@@ -245,13 +262,7 @@ fn a_stalled_read_holds_back_no_other_file_of_its_own_device() {
     for stalled in ["stall-read-big", "stall-read-small"] {
         let (fuse, session) = stall_then_eight_more(stalled, None);
         let _unstall = fuse.released_on_drop();
-        let mut results = Vec::new();
-        collect(&session, 8, &mut results);
-        assert!(results.iter().all(|r| r.tag != 0), "{stalled}: its result came before release");
-        the_eight_are_right(&results);
-        fuse.release();
-        drain_to_done(&session, &mut results);
-        assert_eq!(results.len(), 9);
+        let results = the_eight_come_before_the_stalled_one(&fuse, &session, stalled);
         assert_eq!(results.iter().find(|r| r.tag == 0).unwrap().status, Status::Ok);
         let device = &session.devices()[0];
         assert!(device.reads.current >= 1, "{:?}", device.reads);
@@ -267,13 +278,7 @@ fn a_stalled_read_on_a_pinned_device_holds_back_none_of_its_other_readers_files(
     // the other three readers must take instead; the count stays four.
     let (fuse, session) = stall_then_eight_more("stall-read-small", Some("4"));
     let _unstall = fuse.released_on_drop();
-    let mut results = Vec::new();
-    collect(&session, 8, &mut results);
-    assert!(results.iter().all(|r| r.tag != 0), "its result came before release");
-    the_eight_are_right(&results);
-    fuse.release();
-    drain_to_done(&session, &mut results);
-    assert_eq!(results.len(), 9);
+    the_eight_come_before_the_stalled_one(&fuse, &session, "stall-read-small");
     assert!(fuse.mount.concurrency().0 <= 4, "more than the four pinned reads in flight");
     // Each file opened (a fresh one twice: the settle rule reads it again).
     assert!(fuse.mount.opened().len() >= 9, "{:?}", fuse.mount.opened());
