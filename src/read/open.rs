@@ -78,15 +78,14 @@ fn mode_status(mode: u32) -> Option<Status> {
 pub(crate) fn stat(target: &Target<'_>, follow_symlinks: bool) -> Result<Looked, Outcome> {
     let by_name = target.at.map(|(dir, name)| sys::stat_at(dir, name, follow_symlinks));
     let looked = match by_name {
-        // No statx here (an old kernel, a sandbox that refuses it): the whole path, by std,
-        // which falls back to fstatat.
-        Some(Err(err)) if matches!(err.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) => None,
-        other => other,
-    };
-    let looked = match looked {
-        Some(by_name) => by_name.map(|s| Looked::of_statx(&s)),
-        None if follow_symlinks => std::fs::metadata(target.path).map(|m| Looked::of(&m)),
-        None => std::fs::symlink_metadata(target.path).map(|m| Looked::of(&m)),
+        Some(Ok(stx)) => Ok(Looked::of_statx(&stx)),
+        Some(Err(err)) if !matches!(err.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) => {
+            Err(err)
+        }
+        // Not by name, or no statx here (an old kernel, a sandbox that refuses it): the whole
+        // path, by std, which falls back to fstatat.
+        _ if follow_symlinks => std::fs::metadata(target.path).map(|m| Looked::of(&m)),
+        _ => std::fs::symlink_metadata(target.path).map(|m| Looked::of(&m)),
     };
     // An empty path fails here like any missing one: stat("") is ENOENT.
     looked.map_err(|err| Outcome::from_io(&err, 0))
