@@ -277,6 +277,33 @@ pub(crate) fn stat_at(dir: BorrowedFd<'_>, name: &[u8], follow: bool) -> io::Res
     Ok(out)
 }
 
+/// What `statx` says of an open file: the fields of `struct stat` (`STATX_BASIC_STATS`) and
+/// nothing more. `File::metadata` asks for the birth time too, which costs ext4 a look at
+/// another part of its inode: on a run of small files, each checked by one `fstat` after its
+/// read, that showed as 1% of the run.
+pub(crate) fn stat_fd(file: &File) -> io::Result<libc::statx> {
+    // SAFETY: an all-zero `struct statx` is a valid value of it (integers only).
+    let mut out: libc::statx = unsafe { std::mem::zeroed() };
+    // Through syscall(2), as in `stat_at`; an empty path with AT_EMPTY_PATH names the descriptor
+    // itself (Linux 4.11 and later, as statx itself).
+    // SAFETY: the path is a NUL-terminated empty string, `out` a live struct statx the call
+    // writes, and `file` open for the length of the call.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_statx,
+            file.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH | libc::AT_STATX_SYNC_AS_STAT,
+            libc::STATX_BASIC_STATS,
+            &mut out as *mut libc::statx,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(out)
+}
+
 /// Opens `name` in the directory `dir` read-only with `flags` added (`O_CLOEXEC` always).
 pub(crate) fn open_at(dir: BorrowedFd<'_>, name: &[u8], flags: libc::c_int) -> io::Result<File> {
     let name = CName::new(name)?;

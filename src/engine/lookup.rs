@@ -8,8 +8,9 @@
 //!
 //! A lane starts with one worker thread. When its paths wait and none of its workers has made
 //! progress for [`STALL`], the router adds one, up to [`MAX_WORKERS`]: so one slow path delays
-//! the paths behind it by at most `STALL`, and a file system whose every lookup hangs holds at
-//! most `MAX_WORKERS` threads.
+//! the paths behind it by at most twice `STALL` (workers count lookups; the router, looking every
+//! `STALL` while paths wait, stamps the time it saw the count move, which keeps a clock read off
+//! every path), and a file system whose every lookup hangs holds at most `MAX_WORKERS` threads.
 
 use super::inbox::Submission;
 use super::sync;
@@ -58,8 +59,11 @@ impl Mounts {
             absolute = [&self.cwd[..], b"/", path].concat();
             &absolute
         };
+        // The point's last byte first: it turns most points away without a call to memcmp,
+        // which every path would otherwise pay once per mount point.
         let under = |point: &[u8]| {
-            path.starts_with(point)
+            point.last().is_none_or(|last| path.get(point.len() - 1) == Some(last))
+                && path.starts_with(point)
                 && (point.ends_with(b"/") || matches!(path.get(point.len()), None | Some(b'/')))
         };
         self.points.iter().find(|p| under(p)).map_or(b"/", |p| p)
@@ -92,7 +96,13 @@ struct LaneState {
     idle: usize,
     /// Lookups under way.
     busy: usize,
-    /// When a worker last finished a lookup (or the lane last had none under way).
+    /// Lookups finished so far: a worker only counts (no clock read per path); the router, when
+    /// it asks whether the lane is stuck, stamps [`progress`](LaneState::progress) if this moved.
+    finished: u64,
+    /// `finished` when `progress` was stamped.
+    finished_seen: u64,
+    /// When the router last saw a lookup finished (or the lane last had none under way), so a
+    /// stall is declared between [`STALL`] and twice that after the last lookup finished.
     progress: Instant,
     /// No more paths will come: workers exit once the queue is empty.
     shutdown: bool,
@@ -105,9 +115,19 @@ impl Default for LaneState {
             workers: 0,
             idle: 0,
             busy: 0,
+            finished: 0,
+            finished_seen: 0,
             progress: Instant::now(),
             shutdown: false,
         }
+    }
+}
+
+impl LaneState {
+    /// Progress as of now.
+    fn stamp(&mut self) {
+        self.finished_seen = self.finished;
+        self.progress = Instant::now();
     }
 }
 
@@ -120,7 +140,7 @@ impl LookupLane {
     pub(super) fn push(&self, paths: impl IntoIterator<Item = Submission>) {
         let mut state = self.lock();
         if state.busy == 0 && state.queue.is_empty() {
-            state.progress = Instant::now(); // a stall is counted from when work arrives
+            state.stamp(); // a stall is counted from when work arrives
         }
         state.queue.extend(paths);
         let wake = state.idle > 0;
@@ -133,7 +153,10 @@ impl LookupLane {
     /// Whether the lane should get another worker now: it has none, or paths wait while every
     /// worker has been stuck for [`STALL`].
     pub(super) fn wants_worker(&self) -> bool {
-        let state = self.lock();
+        let mut state = self.lock();
+        if state.finished != state.finished_seen {
+            state.stamp();
+        }
         let waiting = state.queue.len() > state.idle;
         state.workers == 0 && !state.queue.is_empty()
             || waiting && state.workers < MAX_WORKERS && state.progress.elapsed() >= STALL
@@ -150,7 +173,7 @@ impl LookupLane {
     pub(super) fn worker_started(&self) {
         let mut state = self.lock();
         state.workers += 1;
-        state.progress = Instant::now();
+        state.stamp();
     }
 
     /// A worker counted by [`worker_started`](LookupLane::worker_started) could not be started;
@@ -167,7 +190,7 @@ impl LookupLane {
         let mut state = self.lock();
         if done {
             state.busy -= 1;
-            state.progress = Instant::now();
+            state.finished += 1;
         }
         loop {
             if let Some(path) = state.queue.pop_front() {

@@ -219,7 +219,8 @@ fn attempt(
             pace.presumed_wrong();
         }
         if let Ok(n) = read {
-            if n as u64 == seen.size && file.metadata().is_ok_and(|m| Snapshot::of(&m) == seen) {
+            let after = || sys::stat_fd(&file).map(|stx| Snapshot::of_statx(&stx));
+            if n as u64 == seen.size && after().is_ok_and(|after| after == seen) {
                 on_read(n as u64);
                 let mut hasher = settings.algorithm.hasher();
                 hasher.update(&buf[..n]);
