@@ -66,7 +66,8 @@ type Options struct {
 	DropCache bool
 	// NoDiskOrder reads a hard disk's files in arrival order instead of on-disk order.
 	NoDiskOrder bool
-	// NoDirectIO never reads with O_DIRECT.
+	// NoDirectIO never reads with O_DIRECT (which is used only with DropCache: see
+	// MULTIPOOL_FLAG_NO_DIRECT_IO).
 	NoDirectIO bool
 	// BufferSize per worker thread in bytes; 0: 1 MiB.
 	BufferSize int

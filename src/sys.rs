@@ -197,6 +197,9 @@ pub(crate) enum Advice {
     Sequential,
     /// `POSIX_FADV_DONTNEED`: drop the file's clean pages from the page cache.
     DontNeed,
+    /// `POSIX_FADV_WILLNEED`: start reading the range into the page cache now, without
+    /// waiting for it (the read-ahead window of `read`).
+    WillNeed,
 }
 
 impl Advice {
@@ -204,6 +207,7 @@ impl Advice {
         match self {
             Advice::Sequential => libc::POSIX_FADV_SEQUENTIAL,
             Advice::DontNeed => libc::POSIX_FADV_DONTNEED,
+            Advice::WillNeed => libc::POSIX_FADV_WILLNEED,
         }
     }
 }
@@ -367,6 +371,22 @@ pub(crate) fn sizes_are_not_real(file: &File) -> bool {
     let kind = unsafe { stat.assume_init() }.f_type;
     #[allow(clippy::unnecessary_cast, reason = "f_type is i64 with glibc, u32 on some targets")]
     PSEUDO.contains(&(kind as u64))
+}
+
+/// Whether `file` is on a FUSE file system, where a `WILLNEED` hint over a mount with direct
+/// I/O makes the kernel read every range twice (once for the hint, once for the read).
+pub(crate) fn is_fuse(file: &File) -> bool {
+    const FUSE_SUPER_MAGIC: u64 = 0x6573_5546;
+    let mut stat = std::mem::MaybeUninit::<libc::statfs>::uninit();
+    // SAFETY: as in `sizes_are_not_real`: one `struct statfs` written into a live local.
+    if unsafe { libc::fstatfs(file.as_raw_fd(), stat.as_mut_ptr()) } != 0 {
+        return false;
+    }
+    // SAFETY: fstatfs returned 0, so it filled the struct.
+    let kind = unsafe { stat.assume_init() }.f_type;
+    #[allow(clippy::unnecessary_cast, reason = "f_type is i64 with glibc, u32 on some targets")]
+    let kind = kind as u64;
+    kind == FUSE_SUPER_MAGIC
 }
 
 /// The size of a memory page, for alignment and page counts.

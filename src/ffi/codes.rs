@@ -74,9 +74,11 @@ pub const MULTIPOOL_FLAG_DROP_CACHE: u32 = 2;
 /// Options flag: do not sort an HDD's files into on-disk order (FIEMAP offset, else inode);
 /// read them as they come. Only useful to measure what the ordering is worth.
 pub const MULTIPOOL_FLAG_NO_DISK_ORDER: u32 = 4;
-/// Options flag: never read with `O_DIRECT`. By default a file of 32 MiB or more that has no
-/// page in the page cache is read directly, which saves the CPU a copy and leaves the cache
-/// as it was; with this flag such files are read through the page cache and stay in it.
+/// Options flag: never read with `O_DIRECT`. With `MULTIPOOL_FLAG_DROP_CACHE`, a file of 32 MiB
+/// or more that has no page in the page cache is read directly, which leaves the cache as it
+/// was; with this flag too, such files are read through the page cache and dropped after.
+/// Without `MULTIPOOL_FLAG_DROP_CACHE` this flag changes nothing: such files are read through
+/// the page cache with a read-ahead window, which is faster (README, "How it works").
 pub const MULTIPOOL_FLAG_NO_DIRECT_IO: u32 = 8;
 
 /// `multipool_result.device` when the path never reached a device (it did not exist, say).

@@ -1,0 +1,443 @@
+//! Readers that overlap reading with hashing, measured cold against the reader of today and the
+//! raw read rate: the figures behind the design of `read::source` (issue 26).
+//!
+//!     cargo run --release --example bench-overlap -- [ROUNDS] DIR...
+//!
+//! As root. Every round drops the page cache before each reader, runs the readers in turn (the
+//! order reversed every other round) over every file under each DIR, and the table gives the
+//! median wall time of each reader. The readers, all with the same number of threads taking
+//! whole files from one list:
+//! - `sequential`: today's reader: one 1 MiB read at a time per file, hashed before the next
+//!   (direct for files of 32 MiB and more, buffered below);
+//! - `thread ring K`: a companion thread per worker reads the file into a ring of K buffers of
+//!   1 MiB while the worker hashes the one before (direct and buffered as above);
+//! - `aio K`: K direct reads of 1 MiB in flight per file through Linux AIO (io_submit), hashed
+//!   in order as they complete (files under 32 MiB: buffered, as today);
+//! - `raw …`: the same reads without hashing: whole files on 4 and 16 threads (direct),
+//!   16 and 32 direct reads of 1 MiB in flight over pieces of the files (AIO), and buffered on 1
+//!   and 8 threads. The best of them is the device's rate.
+//!
+//! The hash-bound time (the same bytes hashed from memory on every CPU) is the warm run of
+//! `sequential` reported last.
+
+use sha2::{Digest, Sha256};
+use std::alloc::{alloc_zeroed, dealloc, Layout};
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::Instant;
+
+const CHUNK: usize = 1 << 20;
+const DIRECT_MIN: u64 = 32 << 20;
+const ALIGN: usize = 4096;
+
+/// A page-aligned buffer of `CHUNK` bytes.
+struct Buf(*mut u8);
+// SAFETY: the buffer is owned by one holder at a time (moved through channels).
+unsafe impl Send for Buf {}
+impl Buf {
+    fn new() -> Buf {
+        // SAFETY: non-zero size, valid alignment.
+        Buf(unsafe { alloc_zeroed(Layout::from_size_align(CHUNK, ALIGN).unwrap()) })
+    }
+    fn slice(&mut self) -> &mut [u8] {
+        // SAFETY: CHUNK bytes allocated in `new`, owned by self.
+        unsafe { std::slice::from_raw_parts_mut(self.0, CHUNK) }
+    }
+}
+impl Drop for Buf {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `new` with this layout.
+        unsafe { dealloc(self.0, Layout::from_size_align(CHUNK, ALIGN).unwrap()) }
+    }
+}
+
+fn open(path: &Path, direct: bool) -> File {
+    let mut o = std::fs::OpenOptions::new();
+    o.read(true);
+    if direct {
+        o.custom_flags(libc::O_DIRECT);
+    }
+    o.open(path).unwrap()
+}
+
+fn sequential(path: &Path, size: u64, hash: bool) {
+    buffered(path, size >= DIRECT_MIN, 0, hash)
+}
+
+/// One read at a time, hashed before the next; buffered reads advised SEQUENTIAL, and with
+/// `ahead` > 0, WILLNEED for the range `ahead` bytes past each read (the kernel starts reading
+/// it at once, asynchronously).
+fn buffered(path: &Path, direct: bool, ahead: u64, hash: bool) {
+    let mut f = open(path, direct);
+    if !direct {
+        // SAFETY: plain advice on an open descriptor.
+        unsafe { libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_SEQUENTIAL) };
+    }
+    let mut buf = Buf::new();
+    let mut h = Sha256::new();
+    let mut offset = 0u64;
+    if ahead > 0 {
+        // SAFETY: plain advice on an open descriptor.
+        unsafe { libc::posix_fadvise(f.as_raw_fd(), 0, ahead as i64, libc::POSIX_FADV_WILLNEED) };
+    }
+    loop {
+        let n = f.read(buf.slice()).unwrap();
+        if n == 0 {
+            break;
+        }
+        if ahead > 0 {
+            let at = (offset + ahead) as i64;
+            // SAFETY: plain advice on an open descriptor.
+            unsafe { libc::posix_fadvise(f.as_raw_fd(), at, n as i64, libc::POSIX_FADV_WILLNEED) };
+        }
+        offset += n as u64;
+        if hash {
+            h.update(&buf.slice()[..n]);
+        }
+    }
+    std::hint::black_box(h.finalize());
+}
+
+fn thread_ring(path: &Path, direct: bool, k: usize) {
+    let mut f = open(path, direct);
+    let (full_tx, full_rx) = mpsc::sync_channel::<(Buf, usize)>(k);
+    let (empty_tx, empty_rx) = mpsc::channel::<Buf>();
+    for _ in 0..k {
+        empty_tx.send(Buf::new()).unwrap();
+    }
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            while let Ok(mut b) = empty_rx.recv() {
+                let n = f.read(b.slice()).unwrap();
+                let end = n == 0;
+                if full_tx.send((b, n)).is_err() || end {
+                    break;
+                }
+            }
+        });
+        let mut h = Sha256::new();
+        while let Ok((mut b, n)) = full_rx.recv() {
+            if n == 0 {
+                break;
+            }
+            h.update(&b.slice()[..n]);
+            let _ = empty_tx.send(b);
+        }
+        drop(empty_tx);
+        std::hint::black_box(h.finalize());
+    });
+}
+
+/// Linux AIO, by raw system calls: the kernel's `struct iocb` and `struct io_event`.
+#[repr(C)]
+#[derive(Default, Clone, Copy)]
+struct Iocb {
+    data: u64,
+    key: u32,
+    rw_flags: i32,
+    opcode: u16,
+    reqprio: i16,
+    fildes: u32,
+    buf: u64,
+    nbytes: u64,
+    offset: i64,
+    reserved2: u64,
+    flags: u32,
+    resfd: u32,
+}
+#[repr(C)]
+#[derive(Default, Clone, Copy)]
+struct IoEvent {
+    data: u64,
+    obj: u64,
+    res: i64,
+    res2: i64,
+}
+
+struct Aio(libc::c_ulong);
+impl Aio {
+    fn new(n: usize) -> Aio {
+        let mut ctx: libc::c_ulong = 0;
+        // SAFETY: io_setup writes the context id into `ctx`.
+        let rc = unsafe { libc::syscall(libc::SYS_io_setup, n as libc::c_long, &mut ctx) };
+        assert_eq!(rc, 0, "io_setup: {}", std::io::Error::last_os_error());
+        Aio(ctx)
+    }
+    fn submit(&self, cb: &mut Iocb) {
+        let mut p: *mut Iocb = cb;
+        // SAFETY: one valid iocb whose buffer outlives its completion (reaped before reuse).
+        let rc = unsafe { libc::syscall(libc::SYS_io_submit, self.0, 1 as libc::c_long, &mut p) };
+        assert_eq!(rc, 1, "io_submit: {}", std::io::Error::last_os_error());
+    }
+    fn reap(&self, min: usize, out: &mut [IoEvent]) -> usize {
+        // SAFETY: `out` has room for out.len() events.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_io_getevents,
+                self.0,
+                min as libc::c_long,
+                out.len() as libc::c_long,
+                out.as_mut_ptr(),
+                std::ptr::null_mut::<libc::timespec>(),
+            )
+        };
+        assert!(rc >= 0, "io_getevents: {}", std::io::Error::last_os_error());
+        rc as usize
+    }
+}
+impl Drop for Aio {
+    fn drop(&mut self) {
+        // SAFETY: the context is ours; nothing is in flight (every read was reaped).
+        unsafe { libc::syscall(libc::SYS_io_destroy, self.0) };
+    }
+}
+
+/// `k` direct reads in flight over one file, hashed in order (or not, `hash` false).
+fn aio_file(aio: &Aio, path: &Path, size: u64, k: usize, hash: bool, direct_min: u64) {
+    if size < direct_min {
+        return sequential(path, size, hash);
+    }
+    let f = open(path, true);
+    let mut bufs: Vec<Buf> = (0..k).map(|_| Buf::new()).collect();
+    let mut cbs = vec![Iocb::default(); k];
+    let mut done = vec![None::<usize>; k];
+    let chunks = size.div_ceil(CHUNK as u64) as usize;
+    let (mut next, mut hashed, mut h) = (0usize, 0usize, Sha256::new());
+    let submit = |i: usize, cbs: &mut [Iocb], bufs: &mut [Buf]| {
+        let slot = i % k;
+        cbs[slot] = Iocb {
+            data: i as u64,
+            opcode: 0, // IOCB_CMD_PREAD
+            fildes: f.as_raw_fd() as u32,
+            buf: bufs[slot].0 as u64,
+            nbytes: CHUNK as u64,
+            offset: (i * CHUNK) as i64,
+            ..Iocb::default()
+        };
+        aio.submit(&mut cbs[slot]);
+    };
+    while next < chunks.min(k) {
+        submit(next, &mut cbs, &mut bufs);
+        next += 1;
+    }
+    let mut events = vec![IoEvent::default(); k];
+    while hashed < chunks {
+        let slot = hashed % k;
+        while done[slot].is_none() {
+            let n = aio.reap(1, &mut events);
+            for e in &events[..n] {
+                assert!(e.res >= 0, "read failed: {}", e.res);
+                done[e.data as usize % k] = Some(e.res as usize);
+            }
+        }
+        let n = done[slot].take().unwrap();
+        if hash {
+            h.update(&bufs[slot].slice()[..n]);
+        }
+        hashed += 1;
+        if next < chunks {
+            submit(next, &mut cbs, &mut bufs);
+            next += 1;
+        }
+    }
+    std::hint::black_box(h.finalize());
+}
+
+/// `depth` direct reads of 1 MiB in flight over pieces of every file, no hashing.
+fn raw_aio(files: &[(PathBuf, u64)], depth: usize) {
+    let aio = Aio::new(depth);
+    let opened: Vec<File> = files.iter().map(|(p, _)| open(p, true)).collect();
+    let pieces: Vec<(usize, u64)> = files
+        .iter()
+        .enumerate()
+        .flat_map(|(i, (_, size))| (0..size.div_ceil(CHUNK as u64)).map(move |c| (i, c)))
+        .collect();
+    let mut bufs: Vec<Buf> = (0..depth).map(|_| Buf::new()).collect();
+    let mut cbs = vec![Iocb::default(); depth];
+    let mut free: Vec<usize> = (0..depth).collect();
+    let mut events = vec![IoEvent::default(); depth];
+    let (mut next, mut in_flight) = (0, 0);
+    while next < pieces.len() || in_flight > 0 {
+        while next < pieces.len() && !free.is_empty() {
+            let slot = free.pop().unwrap();
+            let (file, chunk) = pieces[next];
+            cbs[slot] = Iocb {
+                data: slot as u64,
+                fildes: opened[file].as_raw_fd() as u32,
+                buf: bufs[slot].slice().as_mut_ptr() as u64,
+                nbytes: CHUNK as u64,
+                offset: (chunk * CHUNK as u64) as i64,
+                ..Iocb::default()
+            };
+            aio.submit(&mut cbs[slot]);
+            next += 1;
+            in_flight += 1;
+        }
+        let n = aio.reap(1, &mut events);
+        for e in &events[..n] {
+            free.push(e.data as usize);
+            in_flight -= 1;
+        }
+    }
+}
+
+fn pool(files: &[(PathBuf, u64)], threads: usize, work: impl Fn(&Path, u64) + Sync) {
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some((p, size)) = files.get(i) else { return };
+                work(p, *size);
+            });
+        }
+    });
+}
+
+fn walk(dir: &Path, out: &mut Vec<(PathBuf, u64)>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        let t = e.file_type().unwrap();
+        if t.is_dir() {
+            walk(&e.path(), out);
+        } else if t.is_file() {
+            out.push((e.path(), e.metadata().unwrap().len()));
+        }
+    }
+}
+
+fn drop_caches() {
+    // SAFETY: sync has no preconditions.
+    unsafe { libc::sync() };
+    std::fs::write("/proc/sys/vm/drop_caches", "3").expect("drop_caches (run as root)");
+}
+
+type Reader<'a> = (&'static str, Box<dyn Fn() + 'a>);
+
+fn main() {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let rounds = match args.first().and_then(|a| a.parse().ok()) {
+        Some(r) => {
+            args.remove(0);
+            r
+        }
+        None => 7,
+    };
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    for dir in &args {
+        let mut files = Vec::new();
+        walk(Path::new(dir), &mut files);
+        files.sort();
+        let bytes: u64 = files.iter().map(|f| f.1).sum();
+        let files = &files[..];
+        let t = threads.max(2);
+        let readers: Vec<Reader> = vec![
+            ("sequential (today)", Box::new(move || pool(files, t, |p, s| sequential(p, s, true)))),
+            ("buffered only", Box::new(move || pool(files, t, |p, _| buffered(p, false, 0, true)))),
+            (
+                "buffered, WILLNEED 8 MiB ahead",
+                Box::new(move || pool(files, t, |p, _| buffered(p, false, 8 << 20, true))),
+            ),
+            (
+                "buffered, WILLNEED 32 MiB ahead",
+                Box::new(move || pool(files, t, |p, _| buffered(p, false, 32 << 20, true))),
+            ),
+            (
+                "thread ring 4, direct",
+                Box::new(move || pool(files, t, |p, s| thread_ring(p, s >= DIRECT_MIN, 4))),
+            ),
+            (
+                "thread ring 4, buffered",
+                Box::new(move || pool(files, t, |p, _| thread_ring(p, false, 4))),
+            ),
+            (
+                "aio 8",
+                Box::new(move || {
+                    pool(files, t, |p, s| aio_file(&Aio::new(8), p, s, 8, true, DIRECT_MIN))
+                }),
+            ),
+            (
+                "aio 16",
+                Box::new(move || {
+                    pool(files, t, |p, s| aio_file(&Aio::new(16), p, s, 16, true, DIRECT_MIN))
+                }),
+            ),
+            (
+                "raw direct, 4 threads",
+                Box::new(move || pool(files, 4, |p, s| aio_file(&Aio::new(1), p, s, 1, false, 0))),
+            ),
+            (
+                "raw direct, 16 threads",
+                Box::new(move || pool(files, 16, |p, s| aio_file(&Aio::new(1), p, s, 1, false, 0))),
+            ),
+            ("raw aio, 16 in flight", Box::new(move || raw_aio(files, 16))),
+            ("raw aio, 32 in flight", Box::new(move || raw_aio(files, 32))),
+            (
+                "raw buffered, 1 thread",
+                Box::new(move || pool(files, 1, |p, _| buffered(p, false, 0, false))),
+            ),
+            (
+                "raw buffered, 2 threads",
+                Box::new(move || pool(files, 2, |p, _| buffered(p, false, 0, false))),
+            ),
+            (
+                "raw buffered, 8 threads",
+                Box::new(move || pool(files, 8, |p, _| buffered(p, false, 0, false))),
+            ),
+        ];
+        let mut times: Vec<Vec<f64>> = vec![Vec::new(); readers.len()];
+        for round in 0..rounds {
+            let order: Vec<usize> = if round % 2 == 0 {
+                (0..readers.len()).collect()
+            } else {
+                (0..readers.len()).rev().collect()
+            };
+            for i in order {
+                drop_caches();
+                let start = Instant::now();
+                (readers[i].1)();
+                times[i].push(start.elapsed().as_secs_f64());
+            }
+        }
+        // The hash-bound time: the files hashed from memory on every CPU.
+        (readers[0].1)();
+        let mut warm = Vec::new();
+        for _ in 0..rounds {
+            let start = Instant::now();
+            pool(files, threads, |p, _| sequential(p, 0, true));
+            warm.push(start.elapsed().as_secs_f64());
+        }
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let medians: Vec<f64> = times.iter_mut().map(median).collect();
+        let h = median(&mut warm);
+        let r = readers
+            .iter()
+            .zip(&medians)
+            .filter(|(r, _)| r.0.starts_with("raw"))
+            .map(|(_, m)| *m)
+            .fold(f64::MAX, f64::min);
+        let limit = r.max(h);
+        println!(
+            "\n**{dir}**: {} files, {:.0} MB, {t} hashing threads, cold, median of {rounds} rounds\n",
+            files.len(),
+            bytes as f64 / 1e6
+        );
+        println!("| reader | wall s | MB/s | / max(R, H) |\n|---|---:|---:|---:|");
+        for ((name, _), m) in readers.iter().zip(&medians) {
+            println!("| {name} | {m:.3} | {:.0} | {:.2}x |", bytes as f64 / m / 1e6, m / limit);
+        }
+        println!(
+            "| H: hashed from memory, {threads} threads | {h:.3} | {:.0} | |",
+            bytes as f64 / h / 1e6
+        );
+        println!("| R: best raw reader | {r:.3} | {:.0} | |", bytes as f64 / r / 1e6);
+    }
+}
