@@ -92,6 +92,39 @@ impl Hasher {
             Hasher::Blake3(h) => DigestBytes::from_slice(h.finalize().as_bytes()),
         }
     }
+
+    /// The digest of what was fed since the last reset, leaving the hasher reset for the next
+    /// input: a hasher lives as long as its thread, not one file (BLAKE3's is boxed, so a new
+    /// one per file would be an allocation per file).
+    pub(crate) fn finish_reset(&mut self) -> DigestBytes {
+        match self {
+            Hasher::Sha256(h) => DigestBytes::from_slice(&h.finalize_reset()),
+            Hasher::Sha512(h) => DigestBytes::from_slice(&h.finalize_reset()),
+            Hasher::Blake3(h) => {
+                let digest = DigestBytes::from_slice(h.finalize().as_bytes());
+                h.reset();
+                digest
+            }
+        }
+    }
+
+    /// Forgets what was fed since the last reset.
+    pub(crate) fn reset(&mut self) {
+        match self {
+            Hasher::Sha256(h) => sha2::Digest::reset(h),
+            Hasher::Sha512(h) => sha2::Digest::reset(h),
+            Hasher::Blake3(h) => drop(h.reset()),
+        }
+    }
+
+    /// The algorithm this hasher computes.
+    pub(crate) fn algorithm(&self) -> Algorithm {
+        match self {
+            Hasher::Sha256(_) => Algorithm::Sha256,
+            Hasher::Sha512(_) => Algorithm::Sha512,
+            Hasher::Blake3(_) => Algorithm::Blake3,
+        }
+    }
 }
 
 /// The digest of one file: up to [`MAX_DIGEST_LEN`] bytes, stored inline (no allocation).

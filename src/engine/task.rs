@@ -30,6 +30,9 @@ thread_local! {
     static BUFFER: RefCell<Option<memory::ReadBuffer>> = const { RefCell::new(None) };
     /// Each worker's results of the task at hand, emptied into the result queue at its end.
     static RESULTS: RefCell<Vec<FileResult>> = const { RefCell::new(Vec::new()) };
+    /// Each worker's digest, reset from file to file (a session's algorithm; another session
+    /// on the same thread with another algorithm replaces it).
+    static DIGEST: RefCell<Option<read::Digest>> = const { RefCell::new(None) };
 }
 
 /// Spawns a task of `lane` on `scope` (the lane's pool of `threads` threads) that takes at
@@ -157,11 +160,21 @@ fn read_with(
     let target = dirs::target(&job.path, job.dir.as_deref());
     let settings = state.read_settings();
     let cancelled = state.cancel_flag();
-    read::hash_file(target, Some(job.seen), settings, buffer, cancelled, pace, |n| {
+    let on_read = |n| {
         tally.read_bytes(n);
         if tally.bytes() >= PROGRESS_BYTES {
             state.count(device, tally);
         }
+    };
+    DIGEST.with(|digest| {
+        // Not borrowed across a call that could re-enter this function on the same thread.
+        let mut digest = digest.borrow_mut();
+        let digest = match &mut *digest {
+            Some(digest) if digest.algorithm() == settings.algorithm => digest,
+            other => other.insert(read::Digest::new(settings.algorithm)),
+        };
+        let classified = Some(job.seen);
+        read::hash_file(target, classified, settings, buffer, cancelled, pace, on_read, digest)
     })
 }
 
@@ -207,6 +220,13 @@ impl read::Pace for Paced<'_> {
 
     fn presumed_wrong(&mut self) {
         self.presumed = false;
+    }
+
+    fn pause(&mut self) {
+        if let (Some(gate), true) = (self.lane.gate(), self.held) {
+            gate.release();
+            self.held = false;
+        }
     }
 
     fn start(&mut self) {

@@ -1,40 +1,35 @@
 //! Reading and hashing one file: open so that nothing can block, refuse what is not a regular
 //! file, read in the worker's reused buffer, and notice a file that changes underneath.
 //!
-//! Nothing here knows about sessions, devices or pools: the engine calls [`hash_file`] on a pool
-//! thread with the thread's buffer, and [`open()`]/[`stat()`] from the lookups.
+//! A [`source`] reads one attempt at a file and yields its bytes in order; [`consume`]rs take
+//! them (the digest today). [`hash_file`] runs attempts until the file is known to have stood
+//! still (the settle rule). Nothing here knows about sessions, devices or pools: the engine calls
+//! [`hash_file`] on a pool thread with the thread's buffer and digest, and [`open()`]/[`stat()`]
+//! from the lookups.
 
+mod consume;
 mod direct;
 mod open;
 mod outcome;
+mod pace;
 mod retry;
+mod settings;
 mod snapshot;
+mod source;
 
-pub(crate) use open::{non_regular_status, open, stat, Target};
+pub(crate) use consume::{Consumer, Digest};
+pub(crate) use open::{open, stat, Target};
 pub(crate) use outcome::Outcome;
-use retry::Retry;
+#[cfg(test)]
+pub(crate) use pace::Unpaced;
+pub(crate) use pace::{wholly_cached, Pace};
+pub(crate) use settings::ReadSettings;
 pub(crate) use snapshot::{Snapshot, SETTLE};
+use source::{Finished, Source};
 
-use crate::digest::Algorithm;
-use crate::sys::{self, Advice};
 use crate::Status;
-use std::fs::File;
-use std::io::{ErrorKind, Read, Seek, SeekFrom};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
-
-/// What the reader needs from the session's configuration.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct ReadSettings {
-    pub(crate) algorithm: Algorithm,
-    pub(crate) follow_symlinks: bool,
-    pub(crate) drop_cache: bool,
-    /// Read large files that are not cached with direct I/O (see [`direct`]).
-    pub(crate) direct_io: bool,
-    /// How much older than a read a file's timestamps must be for its digest to count
-    /// ([`SETTLE`]; see [`snapshot`]).
-    pub(crate) settle: Duration,
-}
 
 /// Hashes the file at `path` with `buf` as the read buffer, and reports the digest only when
 /// the file stood still for it (see [`snapshot`]): its timestamps older than the read by the
@@ -50,7 +45,9 @@ pub(crate) struct ReadSettings {
 /// descriptor, refuse what is not a regular file, report as changed a descriptor on another
 /// device than classified (the path was swapped: its reads must not go through the wrong pool),
 /// read, and compare with an `fstat` after. `cancelled` is checked between reads; `on_read` is
-/// told every chunk's size (progress).
+/// told every chunk's size (progress). `digest` is the thread's, reused from file to file; it
+/// must compute `settings.algorithm`.
+#[allow(clippy::too_many_arguments, reason = "the reader's whole context, passed through")]
 pub(crate) fn hash_file(
     target: Target<'_>,
     classified: Option<Snapshot>,
@@ -59,17 +56,21 @@ pub(crate) fn hash_file(
     cancelled: &AtomicBool,
     pace: &mut impl Pace,
     mut on_read: impl FnMut(u64),
+    digest: &mut Digest,
 ) -> Outcome {
-    let (outcome, seen, started) =
-        match attempt(&target, classified, settings, buf, cancelled, pace, &mut on_read) {
-            Attempt::Hashed { outcome, seen, started } => (outcome, seen, started),
-            Attempt::Failed(outcome) => return outcome,
-        };
+    debug_assert_eq!(digest.algorithm(), settings.algorithm);
+    let first = attempt(&target, classified, settings, buf, cancelled, pace, &mut on_read, digest);
+    let (outcome, seen, started) = match first {
+        Attempt::Hashed { outcome, seen, started } => (outcome, seen, started),
+        Attempt::Failed(outcome) => return outcome,
+    };
     if seen.settled(started, settings.settle) {
         return outcome;
     }
     // Racily clean: a write that started just before the read may still have been under way.
-    // Wait until the margin has passed and read again.
+    // Wait until the margin has passed and read again, holding no permit of the device's gate
+    // meanwhile: a burst of fresh files is not a slow device.
+    pace.pause();
     let mut wait = seen.wait(SystemTime::now(), settings.settle);
     while !wait.is_zero() {
         if cancelled.load(Ordering::Relaxed) {
@@ -80,7 +81,7 @@ pub(crate) fn hash_file(
         wait -= step;
     }
     // The bytes were counted as progress once, by the first read.
-    match attempt(&target, None, settings, buf, cancelled, pace, &mut |_| {}) {
+    match attempt(&target, None, settings, buf, cancelled, pace, &mut |_| {}, digest) {
         Attempt::Failed(again) => again,
         Attempt::Hashed { seen: again, .. } if again != seen => {
             Outcome::failed(Status::Changed, 0, again.size) // still moving
@@ -98,85 +99,6 @@ pub(crate) fn hash_file(
     }
 }
 
-/// How a reader's reads from the device are paced: by the engine's gate on the device's reads
-/// in flight (`engine::gate`), or not at all (`Unpaced`, in the tests).
-pub(crate) trait Pace {
-    /// Whether to tell the device's reads from the page cache's at all: then each file costs a
-    /// `cachestat`, and the reads of one not wholly in the cache go through [`start`] and
-    /// [`done`]. When false, neither is called.
-    ///
-    /// [`start`]: Pace::start
-    /// [`done`]: Pace::done
-    fn is_active(&self) -> bool;
-    /// Told, for each file, whether its reads go to the device (only when active).
-    fn classified(&mut self, from_device: bool);
-    /// Before a read from the device: returns once it may start.
-    fn start(&mut self);
-    /// After it: the bytes it returned, `None` if it failed.
-    fn done(&mut self, bytes: Option<u64>);
-    /// Whether a small file may be taken to be wholly in the page cache without asking
-    /// `cachestat` (only asked when active).
-    fn presumed_cached(&self) -> bool {
-        false
-    }
-    /// The read of a small file presumed cached took as long as a device read: presume no more.
-    fn presumed_wrong(&mut self) {}
-}
-
-/// Reads as they come.
-#[cfg(test)]
-#[derive(Debug)]
-pub(crate) struct Unpaced;
-
-#[cfg(test)]
-impl Pace for Unpaced {
-    fn is_active(&self) -> bool {
-        false
-    }
-    fn classified(&mut self, _: bool) {}
-    fn start(&mut self) {}
-    fn done(&mut self, _: Option<u64>) {}
-}
-
-/// Whether `cached` pages (from `cachestat`; `None` if unknown) hold a whole file of `size`
-/// bytes: then its reads are the page cache's, not the device's.
-pub(crate) fn wholly_cached(cached: Option<u64>, size: u64) -> bool {
-    cached.is_some_and(|pages| pages >= size.div_ceil(sys::page_size()))
-}
-
-/// A read of a small file presumed to be in the page cache that takes this long went to the
-/// device (a page-cache hit of one buffer-full takes a few microseconds; a device read, tens at
-/// least), or the thread was preempted: either way the presumption ends.
-const PRESUMED_SLOW: Duration = Duration::from_micros(50);
-
-/// How far ahead of a very large cold file's reader the kernel reads: `WILLNEED` over the
-/// range up to this far past each read, so that the device has many requests in flight while
-/// this thread hashes. Measured cold on this machine's disk, the large corpus (4 x 512 MiB),
-/// 5 interleaved rounds of mphash: 1.13–1.17 s with windows of 32, 64 and 128 MiB (steps of 1,
-/// 4 and 8 MiB), 1.21 s with 16 MiB, against 1.63 s for one direct read of 1 MiB at a time (the
-/// reader before). The prototypes in `benches/overlap.rs` (2 threads) put a companion thread
-/// keeping four direct reads queued at 1.53 s and eight direct reads in flight through Linux AIO
-/// at 1.54 s, in the same rounds as the window's 1.07 s. It costs page cache, not process
-/// memory: the file's own pages, read once, and reclaimable.
-const AHEAD: u64 = 32 << 20;
-/// The window moves in steps of this many bytes: one `fadvise` per step, not per read.
-const AHEAD_STEP: u64 = 4 << 20;
-
-/// Runs `read`, through `pace` if it goes to the `device`.
-fn paced(
-    device: bool,
-    pace: &mut impl Pace,
-    read: impl FnOnce() -> std::io::Result<usize>,
-) -> std::io::Result<usize> {
-    if !device {
-        return read();
-    }
-    pace.start();
-    let result = read();
-    pace.done(result.as_ref().ok().map(|n| *n as u64));
-    result
-}
-
 /// One read of a whole file.
 enum Attempt {
     /// Read and hashed: the outcome, the look before the first read that the look after the
@@ -186,7 +108,8 @@ enum Attempt {
     Failed(Outcome),
 }
 
-/// Reads and hashes the file once (see [`hash_file`]).
+/// Reads the file once from a fresh source into `digest` (see [`hash_file`]).
+#[allow(clippy::too_many_arguments, reason = "the reader's whole context, passed through")]
 fn attempt(
     target: &Target<'_>,
     classified: Option<Snapshot>,
@@ -195,193 +118,48 @@ fn attempt(
     cancelled: &AtomicBool,
     pace: &mut impl Pace,
     on_read: &mut impl FnMut(u64),
+    digest: &mut Digest,
 ) -> Attempt {
-    // A file of a cancelled session is never opened: the open itself may be what hangs.
-    if cancelled.load(Ordering::Relaxed) {
-        let size = classified.map_or(0, |seen| seen.size);
-        return Attempt::Failed(Outcome::failed(Status::Cancelled, 0, size));
-    }
-    let file = match open(target, settings.follow_symlinks, cancelled) {
-        Ok(file) => file,
+    let mut source = match Source::open(target, classified, settings, buf.len(), cancelled, pace) {
+        Ok(source) => source,
         Err(outcome) => return Attempt::Failed(outcome),
     };
-    let done = |hasher: crate::digest::Hasher, total: u64, seen: Snapshot, started| {
-        if settings.drop_cache {
-            advise(&file, Advice::DontNeed);
-        }
-        let outcome =
-            Outcome { status: Status::Ok, os_error: 0, size: total, digest: hasher.finish() };
-        Attempt::Hashed { outcome, seen, started }
-    };
-    // Not for empty files: a FIFO or /dev/null swapped in also reads 0 bytes.
-    let single_read = |seen: &Snapshot| seen.size > 0 && seen.size < buf.len() as u64;
-    if let Some(seen) = classified.filter(single_read) {
-        // The descriptor is still non-blocking: a FIFO swapped in returns at once. A read of
-        // exactly the size `stat` gave met the end of the file; an `fstat` that matches the
-        // `stat` then vouches for it. Anything else starts again the careful way.
-        let started = SystemTime::now();
-        let presumed = pace.is_active() && pace.presumed_cached();
-        let device = pace.is_active()
-            && !presumed
-            && !wholly_cached(sys::cached_pages(&file).ok(), seen.size);
-        if pace.is_active() {
-            pace.classified(device);
-        }
-        let read = paced(device, pace, || (&file).read(buf));
-        if presumed && started.elapsed().is_ok_and(|took| took >= PRESUMED_SLOW) {
-            pace.presumed_wrong();
-        }
-        if let Ok(n) = read {
-            let after = || sys::stat_fd(&file).map(|stx| Snapshot::of_statx(&stx));
-            if n as u64 == seen.size && after().is_ok_and(|after| after == seen) {
-                on_read(n as u64);
-                let mut hasher = settings.algorithm.hasher();
-                hasher.update(&buf[..n]);
-                return done(hasher, n as u64, seen, started);
-            }
-        }
-    }
-    let before = match file.metadata() {
-        Ok(meta) => meta,
-        Err(err) => return Attempt::Failed(Outcome::from_io(&err, 0)),
-    };
-    if let Some(status) = non_regular_status(&before) {
-        return Attempt::Failed(Outcome::failed(status, 0, before.len()));
-    }
-    let seen = Snapshot::of(&before);
-    if classified.is_some_and(|c| c.dev != seen.dev) {
-        return Attempt::Failed(Outcome::failed(Status::Changed, 0, seen.size));
-    }
-    if (&file).seek(SeekFrom::Start(0)).is_err() {
-        // Only after a single read above; a regular file that cannot seek is not one to trust.
-        return Attempt::Failed(Outcome::failed(Status::Changed, 0, seen.size));
-    }
-    // A file shorter than the buffer is read in one call, and advice would only add a syscall.
-    let large = seen.size >= buf.len() as u64;
-    // What a large file read through the page cache gets: from the start, or after a refused
-    // direct read.
-    let read_buffered = || {
-        if large {
-            advise(&file, Advice::Sequential);
-        }
-    };
-    // Direct reads only for a caller that asked to leave the page cache as it was: through the
-    // read-ahead window, buffered reads of a cold file are faster here (see AHEAD).
-    let very_large = seen.size >= direct::MIN_SIZE;
-    let may_go_direct = settings.direct_io && settings.drop_cache && very_large;
-    let cached = may_go_direct.then(|| sys::cached_pages(&file).ok()).flatten();
-    let mut direct = may_go_direct && direct::try_enable(&file, cached);
-    // Whether the reads go to the device: known for the whole file when direct I/O asked;
-    // else judged by the first buffer-full, since the kernel counts cached pages one by one
-    // (whole files cost 2% of a warm run of large ones): a file is mostly hot or cold.
-    let from_device = match cached {
-        Some(_) => !wholly_cached(cached, seen.size),
-        None if pace.is_active() || very_large => {
-            let first = seen.size.min(buf.len() as u64);
-            !wholly_cached(sys::cached_pages_in(&file, first.max(1)).ok(), first)
-        }
-        None => false,
-    };
-    let device = pace.is_active() && from_device;
-    if pace.is_active() {
-        pace.classified(device);
-    }
-    if !direct {
-        read_buffered();
-    }
-    // The read-ahead window of a very large cold file: the kernel reads up to AHEAD bytes past
-    // the reader while this thread hashes. Not on FUSE, where the hint over a mount with direct
-    // I/O makes the kernel read every range twice; not for a cached file, where it would only
-    // walk the page cache.
-    let window = very_large && !direct && from_device && !sys::is_fuse(&file);
-    let mut advised = 0;
-    if window {
-        advise_range(&file, Advice::WillNeed, 0, AHEAD);
-        advised = AHEAD;
-    }
-    let mut hasher = settings.algorithm.hasher();
-    let mut total: u64 = 0;
-    let started = SystemTime::now();
-    let mut reader = &file;
-    let mut retry = Retry::default();
+    digest.restart();
     loop {
-        if cancelled.load(Ordering::Relaxed) {
-            return Attempt::Failed(Outcome::failed(Status::Cancelled, 0, seen.size));
-        }
-        let range = direct.then(|| direct::aligned(buf)).flatten().unwrap_or(0..buf.len());
-        let chunk = &mut buf[range];
-        match paced(device, pace, || reader.read(chunk)) {
-            Err(err) if direct && err.raw_os_error() == Some(libc::EINVAL) => {
-                // The file system wants another alignment, or no direct reads at all.
-                direct::disable(&file);
-                direct = false;
-                read_buffered();
+        match source.next(buf, cancelled, pace) {
+            Ok(Some(chunk)) => {
+                let bytes = &buf[chunk.range];
+                digest.feed(chunk.offset, bytes);
+                on_read(bytes.len() as u64);
             }
-            Ok(0) => break,
-            Ok(n) => {
-                if window && !direct && total + n as u64 + AHEAD >= advised + AHEAD_STEP {
-                    // Keep the window AHEAD bytes past what was just read, a step at a time.
-                    advise_range(&file, Advice::WillNeed, advised, AHEAD_STEP);
-                    advised += AHEAD_STEP;
-                }
-                hasher.update(&chunk[..n]);
-                total += n as u64;
-                on_read(n as u64);
-                retry = Retry::default();
-            }
-            Err(err) if retry.again(&err, cancelled) => {
-                // Some file systems (FUSE, network) honour O_NONBLOCK on regular files; this one
-                // is regular, so blocking reads are what we want. If clearing fails, the next
-                // read reports the error.
-                if err.kind() == ErrorKind::WouldBlock {
-                    let _ = sys::set_status_flags(&file, libc::O_NONBLOCK, false);
-                }
-            }
-            Err(err) => return Attempt::Failed(Outcome::from_io(&err, seen.size)),
+            Ok(None) => break,
+            Err(outcome) => return Attempt::Failed(outcome),
         }
     }
-    let after = match file.metadata() {
-        Ok(meta) => Snapshot::of(&meta),
-        Err(err) => return Attempt::Failed(Outcome::from_io(&err, total)),
-    };
-    // A pseudo-file's size is not its length (procfs says 0, sysfs 4096): read to its end and
-    // hashed like `sha256sum` does. So is a file that still says 0 bytes after it returned
-    // some (a pseudo file system not in the list); a real file that grew says so.
-    let size_is_real = || (after.size != 0 || seen.size != 0) && !sys::sizes_are_not_real(&file);
-    if after != seen || (total != seen.size && size_is_real()) {
-        return Attempt::Failed(Outcome::failed(Status::Changed, 0, total));
+    match source.finish() {
+        Ok(Finished { seen, started, size }) => {
+            let outcome =
+                Outcome { status: Status::Ok, os_error: 0, size, digest: digest.finish() };
+            Attempt::Hashed { outcome, seen, started }
+        }
+        Err(outcome) => Attempt::Failed(outcome),
     }
-    done(hasher, total, seen, started)
-}
-
-/// [`sys::advise`], recorded for the tests: advice has no effect a test could read.
-fn advise(file: &File, advice: Advice) {
-    advise_range(file, advice, 0, 0);
-}
-
-/// [`advise`] over `len` bytes from `offset`.
-fn advise_range(file: &File, advice: Advice, offset: u64, len: u64) {
-    #[cfg(test)]
-    tests::ADVICE_GIVEN.with(|given| given.borrow_mut().push(advice));
-    sys::advise(file, advice, offset, len);
 }
 
 #[cfg(test)]
 mod tests {
+    use super::source::ADVICE_GIVEN;
     use super::*;
     use crate::digest::digest_bytes;
+    use crate::digest::Algorithm;
+    use crate::sys::{self, Advice};
     use crate::test_support::TempDir;
-    use std::cell::RefCell;
+    use std::fs::File;
     use std::fs::{FileTimes, OpenOptions};
     use std::os::fd::AsFd;
     use std::os::unix::ffi::OsStrExt;
     use std::os::unix::fs::MetadataExt;
     use std::path::Path;
-
-    thread_local! {
-        /// Every `advise` call's advice on this thread: hints have no effect a test could read.
-        pub(super) static ADVICE_GIVEN: RefCell<Vec<Advice>> = const { RefCell::new(Vec::new()) };
-    }
 
     /// No settle margin: these tests hash files they have just written, and are about other
     /// things; the margin has tests of its own.
@@ -403,7 +181,10 @@ mod tests {
         on_read: impl FnMut(u64),
     ) -> Outcome {
         let cancelled = AtomicBool::new(cancelled);
-        hash_file(Target::path(path), classified, settings, buf, &cancelled, &mut Unpaced, on_read)
+        let mut digest = Digest::new(settings.algorithm);
+        let target = Target::path(path);
+        let pace = &mut Unpaced;
+        hash_file(target, classified, settings, buf, &cancelled, pace, on_read, &mut digest)
     }
 
     fn hash(path: &Path, settings: ReadSettings) -> Outcome {
@@ -675,6 +456,64 @@ mod tests {
         // The fstat after the one read does not match the lookup's stat (another device): the
         // careful way finds the descriptor on another device than classified.
         assert_eq!(hash_classified(&path, dev ^ 1, 4).status, Status::Changed);
+    }
+
+    /// A pace that records what the reader tells it, for the protocol tests.
+    #[derive(Default)]
+    struct Recording {
+        calls: Vec<&'static str>,
+    }
+
+    impl Pace for Recording {
+        fn is_active(&self) -> bool {
+            true
+        }
+        fn classified(&mut self, from_device: bool) {
+            self.calls.push(if from_device { "device" } else { "cache" });
+        }
+        fn start(&mut self) {
+            self.calls.push("start");
+        }
+        fn done(&mut self, _: Option<u64>) {
+            self.calls.push("done");
+        }
+        fn pause(&mut self) {
+            self.calls.push("pause");
+        }
+    }
+
+    #[test]
+    fn the_permit_goes_back_before_the_wait_for_the_settle_margin() {
+        // The model of a burst of fresh files: each waits out the margin and is read again; the
+        // gate's permit must not be held through the wait, or the device looks slow (a permit
+        // held with no read making progress) and others wait for nothing.
+        let dir = TempDir::new("unit");
+        let data = vec![4u8; 10_000];
+        let fresh = dir.file("fresh", &data);
+        let settings = ReadSettings { settle: Duration::from_millis(30), ..SETTINGS };
+        let mut pace = Recording::default();
+        let mut digest = Digest::new(settings.algorithm);
+        let cancelled = AtomicBool::new(false);
+        let target = Target::path(&fresh);
+        let buf = &mut [0; 4096];
+        let out =
+            hash_file(target, None, settings, buf, &cancelled, &mut pace, |_| {}, &mut digest);
+        assert_eq!((out.status, out.digest), (Status::Ok, digest_bytes(Algorithm::Sha256, &data)));
+        let pause = pace.calls.iter().position(|c| *c == "pause").expect("no pause");
+        let first = &pace.calls[..pause];
+        let second = &pace.calls[pause + 1..];
+        assert!(first.iter().all(|c| *c != "start" || first.contains(&"done")), "{:?}", pace.calls);
+        assert!(!second.is_empty() && !second.contains(&"pause"), "read again: {:?}", pace.calls);
+        // Reads through the gate are paired on both sides of the wait.
+        for side in [first, second] {
+            let starts = side.iter().filter(|c| **c == "start").count();
+            assert_eq!(starts, side.iter().filter(|c| **c == "done").count(), "{:?}", pace.calls);
+        }
+        // A file that counts at once (no margin here: a test cannot age a ctime) never pauses.
+        let mut pace = Recording::default();
+        let target = Target::path(&fresh);
+        hash_file(target, None, SETTINGS, buf, &cancelled, &mut pace, |_| {}, &mut digest);
+        assert!(!pace.calls.contains(&"pause"), "{:?}", pace.calls);
     }
 
     #[test]

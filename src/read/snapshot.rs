@@ -22,7 +22,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub(crate) const SETTLE: Duration = Duration::from_secs(1);
 
 /// The identity and timestamps of a file at one look.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Snapshot {
     pub(crate) size: u64,
     pub(crate) dev: u64,

@@ -1,0 +1,74 @@
+//! What takes a file's bytes from its source (`source`): today the digest; next, chunkers,
+//! several digests, ranges and lent bytes. A consumer sees the bytes of one attempt in file
+//! order, `(offset, bytes)`, and is told when a fresh file is read a second time (the settle
+//! rule), so that what it made of the first attempt is dropped.
+//!
+//! Buffers: the bytes a consumer gets are the reader's buffer, lent for the length of the call.
+//! A buffer goes back to its owner (the pool thread's, see `engine::task`) only when its last
+//! use ends — here, when the last consumer's `feed` returns — never when the reader moves on: a
+//! consumer that wants the bytes later copies them, or (once buffers are lent to the caller)
+//! holds the buffer itself, which then returns when that hold ends.
+
+use crate::digest::{Algorithm, DigestBytes, Hasher};
+
+/// A taker of one file's bytes.
+pub(crate) trait Consumer {
+    /// A new attempt at the file begins: forget every byte fed before.
+    fn restart(&mut self);
+    /// The file's bytes from `offset` on; offsets follow each other without a gap.
+    fn feed(&mut self, offset: u64, bytes: &[u8]);
+}
+
+/// The digest of the file, with a hasher reused from file to file.
+pub(crate) struct Digest {
+    hasher: Hasher,
+}
+
+impl Digest {
+    /// A digest consumer for `algorithm`.
+    pub(crate) fn new(algorithm: Algorithm) -> Digest {
+        Digest { hasher: algorithm.hasher() }
+    }
+
+    /// The algorithm it computes.
+    pub(crate) fn algorithm(&self) -> Algorithm {
+        self.hasher.algorithm()
+    }
+
+    /// The digest of the bytes fed since the last restart; the consumer is ready for the next
+    /// file.
+    pub(crate) fn finish(&mut self) -> DigestBytes {
+        self.hasher.finish_reset()
+    }
+}
+
+impl Consumer for Digest {
+    fn restart(&mut self) {
+        self.hasher.reset();
+    }
+
+    fn feed(&mut self, _offset: u64, bytes: &[u8]) {
+        self.hasher.update(bytes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::digest::digest_bytes;
+
+    #[test]
+    fn a_restart_forgets_what_came_before_and_a_digest_leaves_the_consumer_ready() {
+        for algorithm in [Algorithm::Sha256, Algorithm::Sha512, Algorithm::Blake3] {
+            let mut digest = Digest::new(algorithm);
+            digest.feed(0, b"torn ");
+            digest.restart();
+            digest.feed(0, b"hello ");
+            digest.feed(6, b"world");
+            assert_eq!(digest.finish(), digest_bytes(algorithm, b"hello world"), "{algorithm:?}");
+            digest.feed(0, b"next");
+            assert_eq!(digest.finish(), digest_bytes(algorithm, b"next"), "{algorithm:?}");
+            assert_eq!(digest.finish(), digest_bytes(algorithm, b""), "{algorithm:?}");
+        }
+    }
+}

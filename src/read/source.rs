@@ -1,0 +1,357 @@
+//! The source of one file's bytes: it opens the file (refusing what could block or is not a
+//! regular file), checks its identity against the lookup's, chooses how to read it (one read
+//! for a small file, a read-ahead window or direct reads for a very large one, buffered
+//! otherwise), retries what a file system may interrupt, goes through the device's gate, and
+//! yields `(offset, bytes)` in file order into the buffer it is given. At the end it says
+//! whether the file stood still for the whole read (the `fstat` after the last read).
+//!
+//! It knows nothing of what the bytes are for: the consumers (`consume`) take them. A source is
+//! one attempt; a file read a second time (the settle rule) gets a new source, and its
+//! consumers are told to start again.
+
+use super::direct;
+use super::open::{non_regular_status, open, Target};
+use super::outcome::Outcome;
+use super::pace::{wholly_cached, Pace};
+use super::retry::Retry;
+use super::settings::ReadSettings;
+use super::snapshot::Snapshot;
+use crate::sys::{self, Advice};
+use crate::Status;
+use std::fs::File;
+use std::io::{ErrorKind, Read, Seek, SeekFrom};
+use std::ops::Range;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime};
+
+/// A read of a small file presumed to be in the page cache that takes this long went to the
+/// device (a page-cache hit of one buffer-full takes a few microseconds; a device read, tens at
+/// least), or the thread was preempted: either way the presumption ends.
+const PRESUMED_SLOW: Duration = Duration::from_micros(50);
+
+/// How far ahead of a very large cold file's reader the kernel reads: `WILLNEED` over the
+/// range up to this far past each read, so that the device has many requests in flight while
+/// this thread hashes. Measured cold on this machine's disk, the large corpus (4 x 512 MiB),
+/// 5 interleaved rounds of mphash: 1.13–1.17 s with windows of 32, 64 and 128 MiB (steps of 1,
+/// 4 and 8 MiB), 1.21 s with 16 MiB, against 1.63 s for one direct read of 1 MiB at a time (the
+/// reader before). The prototypes in `benches/overlap.rs` (2 threads) put a companion thread
+/// keeping four direct reads queued at 1.53 s and eight direct reads in flight through Linux AIO
+/// at 1.54 s, in the same rounds as the window's 1.07 s. It costs page cache, not process
+/// memory: the file's own pages, read once, and reclaimable.
+const AHEAD: u64 = 32 << 20;
+/// The window moves in steps of this many bytes: one `fadvise` per step, not per read.
+const AHEAD_STEP: u64 = 4 << 20;
+
+/// Bytes a source put in the caller's buffer: `buf[range]` is the file from `offset` on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Chunk {
+    pub(super) offset: u64,
+    pub(super) range: Range<usize>,
+}
+
+/// What a source that read its file to the end vouches for.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Finished {
+    /// The look before the first read, which the look after the last matched.
+    pub(super) seen: Snapshot,
+    /// When the first read started (for the settle rule).
+    pub(super) started: SystemTime,
+    /// Bytes read.
+    pub(super) size: u64,
+}
+
+/// How the source reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// A small file the lookup saw: one read, vouched for by one `fstat` that matches the
+    /// lookup's `stat`; anything else goes on as `Stream` from the start.
+    Single { presumed: bool },
+    /// Chunk after chunk to the end.
+    Stream,
+    /// The single read was vouched for: nothing more to read or check.
+    Verified,
+    /// The stream met the end of the file.
+    Ended,
+}
+
+/// One attempt at reading one file (see the module docs).
+pub(super) struct Source {
+    file: File,
+    settings: ReadSettings,
+    classified: Option<Snapshot>,
+    mode: Mode,
+    seen: Snapshot,
+    /// The reads go to the device (not the page cache): they go through the gate.
+    device: bool,
+    direct: bool,
+    /// A large file: buffered reads get SEQUENTIAL advice.
+    large: bool,
+    /// The read-ahead window is on; `advised` is where it ends.
+    window: bool,
+    advised: u64,
+    offset: u64,
+    started: SystemTime,
+    retry: Retry,
+}
+
+impl Source {
+    /// Opens the file at `target` for one attempt. `classified` is what the lookup's `stat`
+    /// saw (`None` on a second attempt: then the careful way from the start); `buf_len` is the
+    /// size of the buffers the reads will fill.
+    pub(super) fn open(
+        target: &Target<'_>,
+        classified: Option<Snapshot>,
+        settings: ReadSettings,
+        buf_len: usize,
+        cancelled: &AtomicBool,
+        pace: &mut impl Pace,
+    ) -> Result<Source, Outcome> {
+        // A file of a cancelled session is never opened: the open itself may be what hangs.
+        if cancelled.load(Ordering::Relaxed) {
+            let size = classified.map_or(0, |seen| seen.size);
+            return Err(Outcome::failed(Status::Cancelled, 0, size));
+        }
+        let file = open(target, settings.follow_symlinks, cancelled)?;
+        let mut source = Source {
+            file,
+            settings,
+            classified,
+            mode: Mode::Stream,
+            seen: classified.unwrap_or_default(),
+            device: false,
+            direct: false,
+            large: false,
+            window: false,
+            advised: 0,
+            offset: 0,
+            // Set when the first read starts (`single`, `stream`): one clock read a file.
+            started: SystemTime::UNIX_EPOCH,
+            retry: Retry::default(),
+        };
+        // Not for empty files: a FIFO or /dev/null swapped in also reads 0 bytes.
+        let single_read = |seen: &Snapshot| seen.size > 0 && seen.size < buf_len as u64;
+        if let Some(seen) = classified.filter(single_read) {
+            // The descriptor is still non-blocking: a FIFO swapped in returns at once.
+            let presumed = pace.is_active() && pace.presumed_cached();
+            source.device = pace.is_active()
+                && !presumed
+                && !wholly_cached(sys::cached_pages(&source.file).ok(), seen.size);
+            if pace.is_active() {
+                pace.classified(source.device);
+            }
+            source.mode = Mode::Single { presumed };
+            return Ok(source);
+        }
+        source.stream(buf_len, pace)?;
+        Ok(source)
+    }
+
+    /// Sets the source up to read the careful way: `fstat` the descriptor, refuse what is not a
+    /// regular file or is on another device than classified (the path was swapped: its reads
+    /// must not go through the wrong pool), choose direct reads or the read-ahead window.
+    fn stream(&mut self, buf_len: usize, pace: &mut impl Pace) -> Result<(), Outcome> {
+        let file = &self.file;
+        let before = file.metadata().map_err(|err| Outcome::from_io(&err, 0))?;
+        if let Some(status) = non_regular_status(&before) {
+            return Err(Outcome::failed(status, 0, before.len()));
+        }
+        let seen = Snapshot::of(&before);
+        if self.classified.is_some_and(|c| c.dev != seen.dev) {
+            return Err(Outcome::failed(Status::Changed, 0, seen.size));
+        }
+        if (&self.file).seek(SeekFrom::Start(0)).is_err() {
+            // Only after a single read; a regular file that cannot seek is not one to trust.
+            return Err(Outcome::failed(Status::Changed, 0, seen.size));
+        }
+        self.seen = seen;
+        self.mode = Mode::Stream;
+        // A file shorter than the buffer is read in one call, and advice would only add a
+        // syscall.
+        self.large = seen.size >= buf_len as u64;
+        // Direct reads only for a caller that asked to leave the page cache as it was: through
+        // the read-ahead window, buffered reads of a cold file are faster here (see AHEAD).
+        let very_large = seen.size >= direct::MIN_SIZE;
+        let may_go_direct = self.settings.direct_io && self.settings.drop_cache && very_large;
+        let cached = may_go_direct.then(|| sys::cached_pages(&self.file).ok()).flatten();
+        self.direct = may_go_direct && direct::try_enable(&self.file, cached);
+        // Whether the reads go to the device: known for the whole file when direct I/O asked;
+        // else judged by the first buffer-full, since the kernel counts cached pages one by one
+        // (whole files cost 2% of a warm run of large ones): a file is mostly hot or cold.
+        let from_device = match cached {
+            Some(_) => !wholly_cached(cached, seen.size),
+            None if pace.is_active() || very_large => {
+                let first = seen.size.min(buf_len as u64);
+                !wholly_cached(sys::cached_pages_in(&self.file, first.max(1)).ok(), first)
+            }
+            None => false,
+        };
+        self.device = pace.is_active() && from_device;
+        if pace.is_active() {
+            pace.classified(self.device);
+        }
+        if !self.direct {
+            self.read_buffered();
+        }
+        // The read-ahead window of a very large cold file: the kernel reads up to AHEAD bytes
+        // past the reader while this thread hashes. Not on FUSE, where the hint over a mount
+        // with direct I/O makes the kernel read every range twice; not for a cached file, where
+        // it would only walk the page cache.
+        self.window = very_large && !self.direct && from_device && !sys::is_fuse(&self.file);
+        if self.window {
+            advise_range(&self.file, Advice::WillNeed, 0, AHEAD);
+            self.advised = AHEAD;
+        }
+        self.started = SystemTime::now();
+        Ok(())
+    }
+
+    /// What a large file read through the page cache gets: from the start, or after a refused
+    /// direct read.
+    fn read_buffered(&self) {
+        if self.large {
+            advise(&self.file, Advice::Sequential);
+        }
+    }
+
+    /// Reads the next bytes of the file into `buf`: `None` at its end. `cancelled` is checked
+    /// before every read.
+    pub(super) fn next(
+        &mut self,
+        buf: &mut [u8],
+        cancelled: &AtomicBool,
+        pace: &mut impl Pace,
+    ) -> Result<Option<Chunk>, Outcome> {
+        if let Mode::Single { presumed } = self.mode {
+            if let Some(chunk) = self.single(buf, presumed, pace) {
+                return Ok(Some(chunk));
+            }
+            // Anything else starts again the careful way.
+            self.stream(buf.len(), pace)?;
+        }
+        loop {
+            if matches!(self.mode, Mode::Verified | Mode::Ended) {
+                return Ok(None);
+            }
+            if cancelled.load(Ordering::Relaxed) {
+                return Err(Outcome::failed(Status::Cancelled, 0, self.seen.size));
+            }
+            let range = self.direct.then(|| direct::aligned(buf)).flatten();
+            let range = range.unwrap_or(0..buf.len());
+            let mut reader = &self.file;
+            let read = paced(self.device, pace, || reader.read(&mut buf[range.clone()]));
+            match read {
+                Err(err) if self.direct && err.raw_os_error() == Some(libc::EINVAL) => {
+                    // The file system wants another alignment, or no direct reads at all.
+                    direct::disable(&self.file);
+                    self.direct = false;
+                    self.read_buffered();
+                }
+                Ok(0) => self.mode = Mode::Ended,
+                Ok(n) => {
+                    let read_to = self.offset + n as u64;
+                    if self.window && !self.direct && read_to + AHEAD >= self.advised + AHEAD_STEP {
+                        // Keep the window AHEAD bytes past what was just read, a step at a time.
+                        advise_range(&self.file, Advice::WillNeed, self.advised, AHEAD_STEP);
+                        self.advised += AHEAD_STEP;
+                    }
+                    let chunk = Chunk { offset: self.offset, range: range.start..range.start + n };
+                    self.offset = read_to;
+                    self.retry = Retry::default();
+                    return Ok(Some(chunk));
+                }
+                Err(err) => {
+                    // No permit is held through the backoff: a wait is not a slow device.
+                    pace.pause();
+                    if !self.retry.again(&err, cancelled) {
+                        return Err(Outcome::from_io(&err, self.seen.size));
+                    }
+                    // Some file systems (FUSE, network) honour O_NONBLOCK on regular files;
+                    // this one is regular, so blocking reads are what we want. If clearing
+                    // fails, the next read reports the error.
+                    if err.kind() == ErrorKind::WouldBlock {
+                        let _ = sys::set_status_flags(&self.file, libc::O_NONBLOCK, false);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The single read of a small file: the chunk if a read of exactly the size `stat` gave
+    /// met the end of the file and an `fstat` that matches the `stat` vouches for it.
+    fn single(&mut self, buf: &mut [u8], presumed: bool, pace: &mut impl Pace) -> Option<Chunk> {
+        self.started = SystemTime::now();
+        let mut reader = &self.file;
+        let read = paced(self.device, pace, || reader.read(buf));
+        if presumed && self.started.elapsed().is_ok_and(|took| took >= PRESUMED_SLOW) {
+            pace.presumed_wrong();
+        }
+        let n = read.ok()?;
+        let after = || sys::stat_fd(&self.file).map(|stx| Snapshot::of_statx(&stx));
+        if n as u64 != self.seen.size || !after().is_ok_and(|after| after == self.seen) {
+            return None;
+        }
+        self.mode = Mode::Verified;
+        self.offset = n as u64;
+        Some(Chunk { offset: 0, range: 0..n })
+    }
+
+    /// After the end of the file: whether it stood still for the whole read (the same identity,
+    /// size and stamps after the last read as before the first), or `Changed`.
+    pub(super) fn finish(self) -> Result<Finished, Outcome> {
+        let total = self.offset;
+        if self.mode != Mode::Verified {
+            let after = match self.file.metadata() {
+                Ok(meta) => Snapshot::of(&meta),
+                Err(err) => return Err(Outcome::from_io(&err, total)),
+            };
+            // A pseudo-file's size is not its length (procfs says 0, sysfs 4096): read to its
+            // end and hashed like `sha256sum` does. So is a file that still says 0 bytes after
+            // it returned some (a pseudo file system not in the list); a real file that grew
+            // says so.
+            let seen = self.seen;
+            let size_is_real =
+                || (after.size != 0 || seen.size != 0) && !sys::sizes_are_not_real(&self.file);
+            if after != seen || (total != seen.size && size_is_real()) {
+                return Err(Outcome::failed(Status::Changed, 0, total));
+            }
+        }
+        if self.settings.drop_cache {
+            advise(&self.file, Advice::DontNeed);
+        }
+        Ok(Finished { seen: self.seen, started: self.started, size: total })
+    }
+}
+
+/// Runs `read`, through `pace` if it goes to the `device`.
+fn paced(
+    device: bool,
+    pace: &mut impl Pace,
+    read: impl FnOnce() -> std::io::Result<usize>,
+) -> std::io::Result<usize> {
+    if !device {
+        return read();
+    }
+    pace.start();
+    let result = read();
+    pace.done(result.as_ref().ok().map(|n| *n as u64));
+    result
+}
+
+/// [`sys::advise`], recorded for the tests: advice has no effect a test could read.
+pub(super) fn advise(file: &File, advice: Advice) {
+    advise_range(file, advice, 0, 0);
+}
+
+/// [`advise`] over `len` bytes from `offset`.
+pub(super) fn advise_range(file: &File, advice: Advice, offset: u64, len: u64) {
+    #[cfg(test)]
+    ADVICE_GIVEN.with(|given| given.borrow_mut().push(advice));
+    sys::advise(file, advice, offset, len);
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Every `advise` call's advice on this thread: hints have no effect a test could read.
+    pub(super) static ADVICE_GIVEN: std::cell::RefCell<Vec<Advice>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
