@@ -180,3 +180,44 @@ fn a_failing_device_keeps_a_reader_and_stalls_no_other() {
     assert!(sim.reads.current >= 1 && sim.reads.chosen >= 1, "{sim:?}");
     assert_ne!(sim.reads.reason, LimitReason::SeekPenalty, "errors are no seek penalty");
 }
+
+/// A bad block in the middle of a file (the simulator fails every read past its first MiB):
+/// that file alone gets `EIO`, after the reads before the bad block succeeded; the files read
+/// beside it, large and small, get their digests.
+#[test]
+fn a_bad_block_in_the_middle_of_a_file_fails_that_file_alone() {
+    if !can_fuse("a_bad_block_in_the_middle_of_a_file_fails_that_file_alone") {
+        return;
+    }
+    let src = TempTree::new("adaptive-badblock");
+    let big: Vec<u8> = (0..3 << 20).map(|i: u32| (i % 251) as u8).collect();
+    src.file(b"badblock-a", &big);
+    let mut good = vec![("large-a".to_string(), big.clone()), ("large-b".to_string(), big)];
+    good.extend((0..20).map(|i| (format!("small-{i:02}"), format!("file {i}\n").into_bytes())));
+    for (name, body) in &good {
+        src.file(name.as_bytes(), body);
+    }
+    let mount = SimMount::new(&src.path, &["--profile", "parallel", "--latency-ms", "1"]);
+    let session = Session::new(Config::default()).unwrap();
+    let mut paths = vec![(mount.mount_point.join("badblock-a"), 0)];
+    paths.extend(
+        good.iter().enumerate().map(|(i, (n, _))| (mount.mount_point.join(n), 1 + i as u64)),
+    );
+    session.enqueue_many(paths.iter().map(|(p, t)| (p, *t))).unwrap();
+    session.finish();
+    let mut results = Vec::new();
+    while session.poll(&mut results, 256, Some(Duration::from_secs(120))).unwrap()
+        != PollOutcome::Done
+    {}
+    assert_eq!(results.len(), paths.len());
+    for r in &results {
+        if r.tag == 0 {
+            assert_eq!((r.status, r.os_error), (Status::IoError, libc::EIO), "{r:?}");
+            continue;
+        }
+        let body = &good[r.tag as usize - 1].1;
+        assert_eq!(r.status, Status::Ok, "{r:?}");
+        assert_eq!(r.digest, multipool::digest_bytes(multipool::Algorithm::Sha256, body));
+    }
+    assert_eq!(session.stats().files_failed, 1, "{:?}", session.stats());
+}

@@ -32,7 +32,8 @@
 //!
 //! Every read of a file whose name starts with `eagain`, `eintr` or `eio` fails with that error,
 //! as a misbehaving server's or a failing disk's might, for the tests of bounded retries and of
-//! a device that errors.
+//! a device that errors. A file whose name starts with `badblock` reads well up to 1 MiB and
+//! fails every read past it with `EIO`: a bad sector in the middle of a file.
 //!
 //! **Profiles** (`--profile disk|parallel|share`) give the same tree other devices' timing, for
 //! the tests of per-device concurrency:
@@ -479,6 +480,9 @@ impl Filesystem for HddSim {
             return reply.error(Errno::EINTR);
         }
         if name.as_encoded_bytes().starts_with(b"eio") {
+            return reply.error(Errno::EIO);
+        }
+        if name.as_encoded_bytes().starts_with(b"badblock") && offset + u64::from(size) > 1 << 20 {
             return reply.error(Errno::EIO);
         }
         let len = u64::from(size).min(attr.size.saturating_sub(offset));
