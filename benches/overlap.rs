@@ -4,6 +4,7 @@
 //!     cargo run --release --example bench-overlap -- [ROUNDS] DIR...
 //!     MPHASH="now=examples-c/mphash,before=../base/examples-c/mphash" cargo run ... (same)
 //!
+//! ONLY="raw aio,mphash" keeps the readers whose names start with one of the given words.
 //! MPHASH adds programs run on each DIR as readers of their own (`LABEL=PATH`, comma
 //! separated): mphash as it is and a build from before a change, in the same rounds.
 //!
@@ -388,6 +389,10 @@ fn main() {
             ),
         ];
         let mut readers = readers;
+        // ONLY=NAME,... keeps the readers whose names start with one of them.
+        if let Ok(only) = std::env::var("ONLY") {
+            readers.retain(|(name, _)| only.split(',').any(|o| name.starts_with(o)));
+        }
         for (label, program) in
             std::env::var("MPHASH").unwrap_or_default().split(',').filter_map(|b| b.split_once('='))
         {
