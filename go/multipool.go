@@ -484,8 +484,26 @@ func (s *Session) Results(ctx context.Context) iter.Seq2[Result, error] {
 		stop := context.AfterFunc(ctx, func() { f.SetReadDeadline(time.Unix(1, 0)) })
 		defer stop()
 		batch := make([]C.multipool_result, batchSize)
-		tags, paths := make([]uint64, batchSize), make([]string, batchSize)
+		tags := make([]uint64, batchSize)
 		out := make([]Result, batchSize) // yield copies each out: reused batch after batch
+		// Poll inside the poller's callback: the poller forgets readiness seen before it
+		// starts (it resets the descriptor's state first), so checking before waiting, not
+		// before entering, is what makes a result pushed in between wake this wait. One
+		// callback for the iteration, not one per batch.
+		var n C.size_t
+		var pollErr error
+		poll := func(uintptr) bool {
+			n = 0
+			pollErr = s.h.call(func(cs *C.multipool_session) C.multipool_status {
+				st := C.multipool_session_poll(cs, &batch[0], C.size_t(unsafe.Sizeof(batch[0])),
+					C.size_t(len(batch)), 0, &n)
+				if st == C.MULTIPOOL_TIMEOUT {
+					return C.MULTIPOOL_OK
+				}
+				return st
+			})
+			return n > 0 || pollErr != nil // else wait until the descriptor is readable
+		}
 		for {
 			if err := ctx.Err(); err != nil {
 				yield(Result{}, err)
@@ -498,23 +516,7 @@ func (s *Session) Results(ctx context.Context) iter.Seq2[Result, error] {
 				}
 				continue
 			}
-			// Poll inside the poller's callback: the poller forgets readiness seen before it
-			// starts (it resets the descriptor's state first), so checking before waiting, not
-			// before entering, is what makes a result pushed in between wake this wait.
-			var n C.size_t
-			var pollErr error
-			waitErr := conn.Read(func(uintptr) bool {
-				n = 0
-				pollErr = s.h.call(func(cs *C.multipool_session) C.multipool_status {
-					st := C.multipool_session_poll(cs, &batch[0], C.size_t(unsafe.Sizeof(batch[0])),
-						C.size_t(len(batch)), 0, &n)
-					if st == C.MULTIPOOL_TIMEOUT {
-						return C.MULTIPOOL_OK
-					}
-					return st
-				})
-				return n > 0 || pollErr != nil // else wait until the descriptor is readable
-			})
+			waitErr := conn.Read(poll)
 			switch {
 			case waitErr != nil:
 				if ctx.Err() != nil {
@@ -532,7 +534,7 @@ func (s *Session) Results(ctx context.Context) iter.Seq2[Result, error] {
 				yield(Result{}, pollErr)
 				return
 			}
-			results := s.results(batch[:n], tags, paths, out)
+			results := s.results(batch[:n], tags, out)
 			for i := range results {
 				if !yield(results[i], nil) {
 					// Results taken but not yet yielded go back to nobody: deliver them first.
@@ -565,10 +567,10 @@ func (s *Session) unclaimed() (Result, bool) {
 	return r, true
 }
 
-// results converts a batch of C results into out, taking their paths out of the table under
-// one lock, with their digests in one allocation for the batch (tags, paths and out are
-// scratch space of the batch's length at least).
-func (s *Session) results(batch []C.multipool_result, tags []uint64, paths []string, out []Result) []Result {
+// results converts a batch of C results into out, their paths taken out of the table under
+// one lock and straight into out, their digests in one allocation for the batch (tags and out
+// are scratch space of the batch's length at least).
+func (s *Session) results(batch []C.multipool_result, tags []uint64, out []Result) []Result {
 	total := 0
 	for i := range batch {
 		tags[i] = uint64(batch[i].tag)
@@ -576,22 +578,22 @@ func (s *Session) results(batch []C.multipool_result, tags []uint64, paths []str
 			total += int(batch[i].digest_len)
 		}
 	}
-	s.paths.takeAll(tags[:len(batch)], paths)
-	digests := make([]byte, total)
 	out = out[:len(batch)]
+	s.paths.takeAll(tags[:len(batch)], out)
+	digests := make([]byte, total)
 	for i := range batch {
 		c := &batch[i]
 		r := &out[i]
-		*r = Result{Path: paths[i], Size: uint64(c.size), Device: -1}
-		paths[i] = "" // the scratch holds no path past this batch
+		r.Size, r.Device = uint64(c.size), -1
 		if c.device != C.MULTIPOOL_DEVICE_NONE {
 			r.Device = int(c.device)
 		}
 		if c.status == C.MULTIPOOL_OK {
 			n := int(c.digest_len)
 			copy(digests[:n], unsafe.Slice((*byte)(unsafe.Pointer(&c.digest[0])), n))
-			r.Digest, digests = digests[:n:n], digests[n:]
+			r.Digest, r.Err, digests = digests[:n:n], nil, digests[n:]
 		} else {
+			r.Digest = nil
 			r.Err = &FileError{Path: r.Path, Status: Status(c.status), Errno: syscall.Errno(c.os_error)}
 		}
 	}
