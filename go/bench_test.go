@@ -101,6 +101,7 @@ func sessionCost(b *testing.B, names []string, timed bool) (c cost) {
 	}
 	defer s.Close()
 	timer(true)
+	perfPhase(timed, "add", "enable")
 	start := time.Now()
 	for i := 0; i < len(names); i += 256 {
 		if err := s.Add(names[i:min(i+256, len(names))]...); err != nil {
@@ -108,6 +109,7 @@ func sessionCost(b *testing.B, names []string, timed bool) (c cost) {
 		}
 	}
 	c.added = time.Since(start)
+	perfPhase(timed, "add", "disable")
 	timer(false)
 	s.Finish()
 	for {
@@ -118,6 +120,7 @@ func sessionCost(b *testing.B, names []string, timed bool) (c cost) {
 		time.Sleep(time.Millisecond)
 	}
 	timer(true)
+	perfPhase(timed, "deliver", "enable")
 	start = time.Now()
 	n := 0
 	for r, err := range s.Results(context.Background()) {
@@ -127,6 +130,7 @@ func sessionCost(b *testing.B, names []string, timed bool) (c cost) {
 		n++
 	}
 	c.delivered = time.Since(start)
+	perfPhase(timed, "deliver", "disable")
 	timer(false)
 	if n != len(names) {
 		b.Fatalf("%d results for %d paths", n, len(names))
@@ -161,6 +165,25 @@ func goCPU() time.Duration {
 }
 
 var libraryThread = regexp.MustCompile(`^mp[-0-9]`)
+
+// perfPhase lets perf record one phase of the measured session only: with
+// MULTIPOOL_BENCH_PERF=add (or deliver) and MULTIPOOL_BENCH_PERF_CTL=FIFO, it writes cmd
+// ("enable", "disable") to the control FIFO of a perf started disabled, and gives it 20 ms:
+//
+//	mkfifo ctl
+//	MULTIPOOL_BENCH_PERF=add MULTIPOOL_BENCH_PERF_CTL=ctl perf record -g -F 25000 \
+//	    --control fifo:ctl -D -1 ./multipool.test -test.run '^$' -test.bench GoAPICost \
+//	    -test.benchtime 200000x
+func perfPhase(timed bool, phase, cmd string) {
+	ctl := os.Getenv("MULTIPOOL_BENCH_PERF_CTL")
+	if !timed || os.Getenv("MULTIPOOL_BENCH_PERF") != phase || ctl == "" {
+		return
+	}
+	if err := os.WriteFile(ctl, []byte(cmd+"\n"), 0); err != nil {
+		panic(err)
+	}
+	time.Sleep(20 * time.Millisecond)
+}
 
 // BenchmarkCgoCall is one call into the library that does nothing to speak of: what a cgo
 // transition costs on this machine, against which Add's and delivery's per-file figures can be
