@@ -142,8 +142,8 @@ func (e *FileError) Unwrap() []error {
 type Result struct {
 	// Path as given to Add.
 	Path string
-	// Digest's raw bytes; nil when Err is set.
-	Digest []byte
+	// Digest, held by value (a Result allocates nothing); its Len is 0 when Err is set.
+	Digest Digest
 	// Size in bytes hashed (for a failure, the size where known).
 	Size uint64
 	// Device is the index of the device that read the file (see Devices), -1 if none did.
@@ -154,9 +154,32 @@ type Result struct {
 
 // Hex is the digest in lower-case hex, as sha256sum prints it.
 func (r Result) Hex() string {
+	return r.Digest.String()
+}
+
+// Digest is a file's digest, by value: 32 bytes for SHA256 and BLAKE3, 64 for SHA512. The zero
+// Digest (of a failed file) has none. Digests compare with ==.
+type Digest struct {
+	sum [C.MULTIPOOL_MAX_DIGEST_LEN]byte // bytes past n are zero
+	n   uint8
+}
+
+// Len is the digest's length in bytes; 0 when there is none.
+func (d Digest) Len() int { return int(d.n) }
+
+// Bytes returns the digest's raw bytes, in a new slice; nil when there is none.
+func (d Digest) Bytes() []byte {
+	if d.n == 0 {
+		return nil
+	}
+	return append([]byte(nil), d.sum[:d.n]...)
+}
+
+// String is the digest in lower-case hex, as sha256sum prints it; "" when there is none.
+func (d Digest) String() string {
 	const digits = "0123456789abcdef"
-	out := make([]byte, 2*len(r.Digest))
-	for i, b := range r.Digest {
+	out := make([]byte, 2*d.n)
+	for i, b := range d.sum[:d.n] {
 		out[2*i], out[2*i+1] = digits[b>>4], digits[b&15]
 	}
 	return string(out)
@@ -568,19 +591,14 @@ func (s *Session) unclaimed() (Result, bool) {
 }
 
 // results converts a batch of C results into out, their paths taken out of the table under
-// one lock and straight into out, their digests in one allocation for the batch (tags and out
-// are scratch space of the batch's length at least).
+// one lock and straight into out, their digests copied by value: nothing is allocated but a
+// failure's FileError (tags and out are scratch space of the batch's length at least).
 func (s *Session) results(batch []C.multipool_result, tags []uint64, out []Result) []Result {
-	total := 0
 	for i := range batch {
 		tags[i] = uint64(batch[i].tag)
-		if batch[i].status == C.MULTIPOOL_OK {
-			total += int(batch[i].digest_len)
-		}
 	}
 	out = out[:len(batch)]
 	s.paths.takeAll(tags[:len(batch)], out)
-	digests := make([]byte, total)
 	for i := range batch {
 		c := &batch[i]
 		r := &out[i]
@@ -589,11 +607,12 @@ func (s *Session) results(batch []C.multipool_result, tags []uint64, out []Resul
 			r.Device = int(c.device)
 		}
 		if c.status == C.MULTIPOOL_OK {
-			n := int(c.digest_len)
-			copy(digests[:n], unsafe.Slice((*byte)(unsafe.Pointer(&c.digest[0])), n))
-			r.Digest, r.Err, digests = digests[:n:n], nil, digests[n:]
+			// All 64 bytes: the library zeroes those past digest_len, as Digest wants.
+			r.Digest = Digest{sum: *(*[C.MULTIPOOL_MAX_DIGEST_LEN]byte)(unsafe.Pointer(&c.digest)),
+				n: uint8(c.digest_len)}
+			r.Err = nil
 		} else {
-			r.Digest = nil
+			r.Digest = Digest{}
 			r.Err = &FileError{Path: r.Path, Status: Status(c.status), Errno: syscall.Errno(c.os_error)}
 		}
 	}
