@@ -1,7 +1,9 @@
 package multipool_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -65,4 +67,31 @@ func ExampleOptions() {
 	// Output:
 	// 6437b3ac38465133ffb63b75273a8db548c558465d79db03fd359c6cd5bd9d85
 	// 1 file, 3 bytes
+}
+
+// A digest is a value: its raw bytes, its hex (String), compared with ==.
+func ExampleDigest() {
+	dir, _ := os.MkdirTemp("", "multipool-example")
+	defer os.RemoveAll(dir)
+	abc := filepath.Join(dir, "abc")
+	os.WriteFile(abc, []byte("abc"), 0o644)
+
+	s, err := multipool.NewSession(multipool.Options{})
+	if err != nil {
+		panic(err)
+	}
+	defer s.Close()
+	s.Add(abc)
+	s.Finish()
+	for r, err := range s.Results(context.Background()) {
+		if err != nil || r.Err != nil {
+			panic(fmt.Sprint(err, r.Err))
+		}
+		want := sha256.Sum256([]byte("abc"))
+		fmt.Println(r.Digest.Len(), bytes.Equal(r.Digest.Bytes(), want[:]))
+		fmt.Println(r.Digest)
+	}
+	// Output:
+	// 32 true
+	// ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad
 }

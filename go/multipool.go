@@ -143,8 +143,8 @@ func (e *FileError) Unwrap() []error {
 type Result struct {
 	// Path as given to Add.
 	Path string
-	// Digest's raw bytes; nil when Err is set.
-	Digest []byte
+	// Digest, held by value (a Result allocates nothing); its Len is 0 when Err is set.
+	Digest Digest
 	// Size in bytes hashed (for a failure, the size where known).
 	Size uint64
 	// Device is the index of the device that read the file (see Devices), -1 if none did.
@@ -155,9 +155,32 @@ type Result struct {
 
 // Hex is the digest in lower-case hex, as sha256sum prints it.
 func (r Result) Hex() string {
+	return r.Digest.String()
+}
+
+// Digest is a file's digest, by value: 32 bytes for SHA256 and BLAKE3, 64 for SHA512. The zero
+// Digest (of a failed file) has none. Digests compare with ==.
+type Digest struct {
+	sum [C.MULTIPOOL_MAX_DIGEST_LEN]byte // bytes past n are zero
+	n   uint8
+}
+
+// Len is the digest's length in bytes; 0 when there is none.
+func (d Digest) Len() int { return int(d.n) }
+
+// Bytes returns the digest's raw bytes, in a new slice; nil when there is none.
+func (d Digest) Bytes() []byte {
+	if d.n == 0 {
+		return nil
+	}
+	return append([]byte(nil), d.sum[:d.n]...)
+}
+
+// String is the digest in lower-case hex, as sha256sum prints it; "" when there is none.
+func (d Digest) String() string {
 	const digits = "0123456789abcdef"
-	out := make([]byte, 2*len(r.Digest))
-	for i, b := range r.Digest {
+	out := make([]byte, 2*d.n)
+	for i, b := range d.sum[:d.n] {
 		out[2*i], out[2*i+1] = digits[b>>4], digits[b&15]
 	}
 	return string(out)
@@ -485,8 +508,26 @@ func (s *Session) Results(ctx context.Context) iter.Seq2[Result, error] {
 		stop := context.AfterFunc(ctx, func() { f.SetReadDeadline(time.Unix(1, 0)) })
 		defer stop()
 		batch := make([]C.multipool_result, batchSize)
-		tags, paths := make([]uint64, batchSize), make([]string, batchSize)
+		tags := make([]uint64, batchSize)
 		out := make([]Result, batchSize) // yield copies each out: reused batch after batch
+		// Poll inside the poller's callback: the poller forgets readiness seen before it
+		// starts (it resets the descriptor's state first), so checking before waiting, not
+		// before entering, is what makes a result pushed in between wake this wait. One
+		// callback for the iteration, not one per batch.
+		var n C.size_t
+		var pollErr error
+		poll := func(uintptr) bool {
+			n = 0
+			pollErr = s.h.call(func(cs *C.multipool_session) C.multipool_status {
+				st := C.multipool_session_poll(cs, &batch[0], C.size_t(unsafe.Sizeof(batch[0])),
+					C.size_t(len(batch)), 0, &n)
+				if st == C.MULTIPOOL_TIMEOUT {
+					return C.MULTIPOOL_OK
+				}
+				return st
+			})
+			return n > 0 || pollErr != nil // else wait until the descriptor is readable
+		}
 		for {
 			if err := ctx.Err(); err != nil {
 				yield(Result{}, err)
@@ -499,23 +540,7 @@ func (s *Session) Results(ctx context.Context) iter.Seq2[Result, error] {
 				}
 				continue
 			}
-			// Poll inside the poller's callback: the poller forgets readiness seen before it
-			// starts (it resets the descriptor's state first), so checking before waiting, not
-			// before entering, is what makes a result pushed in between wake this wait.
-			var n C.size_t
-			var pollErr error
-			waitErr := conn.Read(func(uintptr) bool {
-				n = 0
-				pollErr = s.h.call(func(cs *C.multipool_session) C.multipool_status {
-					st := C.multipool_session_poll(cs, &batch[0], C.size_t(unsafe.Sizeof(batch[0])),
-						C.size_t(len(batch)), 0, &n)
-					if st == C.MULTIPOOL_TIMEOUT {
-						return C.MULTIPOOL_OK
-					}
-					return st
-				})
-				return n > 0 || pollErr != nil // else wait until the descriptor is readable
-			})
+			waitErr := conn.Read(poll)
 			switch {
 			case waitErr != nil:
 				if ctx.Err() != nil {
@@ -533,7 +558,7 @@ func (s *Session) Results(ctx context.Context) iter.Seq2[Result, error] {
 				yield(Result{}, pollErr)
 				return
 			}
-			results := s.results(batch[:n], tags, paths, out)
+			results := s.results(batch[:n], tags, out)
 			for i := range results {
 				if !yield(results[i], nil) {
 					// Results taken but not yet yielded go back to nobody: deliver them first.
@@ -566,35 +591,35 @@ func (s *Session) unclaimed() (Result, bool) {
 	return r, true
 }
 
-// results converts a batch of C results into out, taking their paths out of the table under
-// one lock, with their digests in one allocation for the batch (tags, paths and out are
-// scratch space of the batch's length at least).
-func (s *Session) results(batch []C.multipool_result, tags []uint64, paths []string, out []Result) []Result {
-	total := 0
+// results converts a batch of C results into out, their paths taken out of the table under
+// one lock and straight into out, their digests copied by value: nothing is allocated but a
+// failure's FileError (tags and out are scratch space of the batch's length at least).
+func (s *Session) results(batch []C.multipool_result, tags []uint64, out []Result) []Result {
 	for i := range batch {
 		tags[i] = uint64(batch[i].tag)
-		if batch[i].status == C.MULTIPOOL_OK {
-			total += int(batch[i].digest_len)
-		}
 	}
-	s.paths.takeAll(tags[:len(batch)], paths)
-	digests := make([]byte, total)
 	out = out[:len(batch)]
+	s.paths.takeAll(tags[:len(batch)], out)
 	for i := range batch {
 		c := &batch[i]
 		r := &out[i]
-		*r = Result{Path: paths[i], Size: uint64(c.size), Device: -1}
-		paths[i] = "" // the scratch holds no path past this batch
+		r.Size, r.Device = uint64(c.size), -1
 		if c.device != C.MULTIPOOL_DEVICE_NONE {
 			r.Device = int(c.device)
 		}
 		if c.status == C.MULTIPOOL_OK {
-			n := int(c.digest_len)
-			copy(digests[:n], unsafe.Slice((*byte)(unsafe.Pointer(&c.digest[0])), n))
-			r.Digest, digests = digests[:n:n], digests[n:]
+			// All 64 bytes: the library zeroes those past digest_len, as Digest wants.
+			r.Digest = Digest{sum: *(*[C.MULTIPOOL_MAX_DIGEST_LEN]byte)(unsafe.Pointer(&c.digest)),
+				n: uint8(c.digest_len)}
+			r.Err = nil
 		} else {
+			r.Digest = Digest{}
 			r.Err = &FileError{Path: r.Path, Status: Status(c.status), Errno: syscall.Errno(c.os_error)}
 		}
 	}
 	return out
 }
+
+// cgoNoop is the cheapest call into the library there is (a status's static description): the
+// cost of one cgo transition and nothing else, which BenchmarkCgoCall measures.
+func cgoNoop() { C.multipool_status_str(C.MULTIPOOL_OK) }

@@ -1,6 +1,7 @@
 package multipool
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -79,6 +80,16 @@ func TestDigestsErrorsAndPaths(t *testing.T) {
 	if r := seen[odd]; r.Err != nil || r.Hex() != sha("odd") {
 		t.Fatalf("odd name: %+v", r)
 	}
+	// The digest by value: its bytes, its hex, ==; none for a failure.
+	want := sha256.Sum256([]byte("odd"))
+	if d := seen[odd].Digest; d.Len() != 32 || !bytes.Equal(d.Bytes(), want[:]) ||
+		d.String() != sha("odd") || fmt.Sprint(d) != sha("odd") || d != seen[odd].Digest ||
+		d == seen[paths[0]].Digest {
+		t.Fatalf("digest of odd name: %v", d)
+	}
+	if d := seen[dir].Digest; d != (Digest{}) || d.Len() != 0 || d.Bytes() != nil || d.String() != "" {
+		t.Fatalf("digest of a failure: %v", d)
+	}
 	missing := seen[filepath.Join(dir, "missing")].Err
 	var fe *FileError
 	if !errors.Is(missing, fs.ErrNotExist) || !errors.As(missing, &fe) || fe.Errno != syscall.ENOENT {
@@ -142,7 +153,7 @@ func TestConcurrentAddAndResults(t *testing.T) {
 		go func() {
 			defer readers.Done()
 			for r, err := range s.Results(context.Background()) {
-				if err != nil || r.Err != nil || len(r.Digest) != 32 {
+				if err != nil || r.Err != nil || r.Digest.Len() != 32 {
 					t.Errorf("%v %v", err, r)
 					return
 				}
