@@ -174,7 +174,17 @@ fn read_with(
             other => other.insert(read::Digest::new(settings.algorithm)),
         };
         let classified = Some(job.seen);
-        read::hash_file(target, classified, settings, buffer, cancelled, pace, on_read, digest)
+        read::hash_file(
+            target,
+            classified,
+            settings,
+            buffer,
+            cancelled,
+            pace,
+            on_read,
+            digest,
+            &mut (),
+        )
     })
 }
 

@@ -17,6 +17,14 @@ pub(crate) trait Consumer {
     fn restart(&mut self);
     /// The file's bytes from `offset` on; offsets follow each other without a gap.
     fn feed(&mut self, offset: u64, bytes: &[u8]);
+    /// The attempt read the whole file, and the file stood still for it.
+    fn end(&mut self) {}
+}
+
+/// No consumer beyond the digest.
+impl Consumer for () {
+    fn restart(&mut self) {}
+    fn feed(&mut self, _: u64, _: &[u8]) {}
 }
 
 /// The digest of the file, with a hasher reused from file to file.

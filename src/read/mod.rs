@@ -57,9 +57,12 @@ pub(crate) fn hash_file(
     pace: &mut impl Pace,
     mut on_read: impl FnMut(u64),
     digest: &mut Digest,
+    more: &mut impl Consumer,
 ) -> Outcome {
     debug_assert_eq!(digest.algorithm(), settings.algorithm);
-    let first = attempt(&target, classified, settings, buf, cancelled, pace, &mut on_read, digest);
+    let consumers = &mut (digest, more);
+    let first =
+        attempt(&target, classified, settings, buf, cancelled, pace, &mut on_read, consumers);
     let (outcome, seen, started) = match first {
         Attempt::Hashed { outcome, seen, started } => (outcome, seen, started),
         Attempt::Failed(outcome) => return outcome,
@@ -81,7 +84,7 @@ pub(crate) fn hash_file(
         wait -= step;
     }
     // The bytes were counted as progress once, by the first read.
-    match attempt(&target, None, settings, buf, cancelled, pace, &mut |_| {}, digest) {
+    match attempt(&target, None, settings, buf, cancelled, pace, &mut |_| {}, consumers) {
         Attempt::Failed(again) => again,
         Attempt::Hashed { seen: again, .. } if again != seen => {
             Outcome::failed(Status::Changed, 0, again.size) // still moving
@@ -118,18 +121,21 @@ fn attempt(
     cancelled: &AtomicBool,
     pace: &mut impl Pace,
     on_read: &mut impl FnMut(u64),
-    digest: &mut Digest,
+    consumers: &mut (&mut Digest, &mut impl Consumer),
 ) -> Attempt {
+    let (digest, more) = consumers;
     let mut source = match Source::open(target, classified, settings, buf.len(), cancelled, pace) {
         Ok(source) => source,
         Err(outcome) => return Attempt::Failed(outcome),
     };
     digest.restart();
+    more.restart();
     loop {
         match source.next(buf, cancelled, pace) {
             Ok(Some(chunk)) => {
                 let bytes = &buf[chunk.range];
                 digest.feed(chunk.offset, bytes);
+                more.feed(chunk.offset, bytes);
                 on_read(bytes.len() as u64);
             }
             Ok(None) => break,
@@ -138,6 +144,7 @@ fn attempt(
     }
     match source.finish() {
         Ok(Finished { seen, started, size }) => {
+            more.end();
             let outcome =
                 Outcome { status: Status::Ok, os_error: 0, size, digest: digest.finish() };
             Attempt::Hashed { outcome, seen, started }
@@ -184,7 +191,17 @@ mod tests {
         let mut digest = Digest::new(settings.algorithm);
         let target = Target::path(path);
         let pace = &mut Unpaced;
-        hash_file(target, classified, settings, buf, &cancelled, pace, on_read, &mut digest)
+        hash_file(
+            target,
+            classified,
+            settings,
+            buf,
+            &cancelled,
+            pace,
+            on_read,
+            &mut digest,
+            &mut (),
+        )
     }
 
     fn hash(path: &Path, settings: ReadSettings) -> Outcome {
@@ -496,8 +513,17 @@ mod tests {
         let cancelled = AtomicBool::new(false);
         let target = Target::path(&fresh);
         let buf = &mut [0; 4096];
-        let out =
-            hash_file(target, None, settings, buf, &cancelled, &mut pace, |_| {}, &mut digest);
+        let out = hash_file(
+            target,
+            None,
+            settings,
+            buf,
+            &cancelled,
+            &mut pace,
+            |_| {},
+            &mut digest,
+            &mut (),
+        );
         assert_eq!((out.status, out.digest), (Status::Ok, digest_bytes(Algorithm::Sha256, &data)));
         let pause = pace.calls.iter().position(|c| *c == "pause").expect("no pause");
         let first = &pace.calls[..pause];
@@ -512,7 +538,7 @@ mod tests {
         // A file that counts at once (no margin here: a test cannot age a ctime) never pauses.
         let mut pace = Recording::default();
         let target = Target::path(&fresh);
-        hash_file(target, None, SETTINGS, buf, &cancelled, &mut pace, |_| {}, &mut digest);
+        hash_file(target, None, SETTINGS, buf, &cancelled, &mut pace, |_| {}, &mut digest, &mut ());
         assert!(!pace.calls.contains(&"pause"), "{:?}", pace.calls);
     }
 
