@@ -294,7 +294,8 @@
 /**
  * Options flag: never read with `O_DIRECT`. With `MULTIPOOL_FLAG_DROP_CACHE`, a file of 32 MiB
  * or more that has no page in the page cache is read directly, which leaves the cache as it
- * was; with this flag too, such files are read through the page cache and dropped after.
+ * was; with this flag too, such files are read through the page cache and dropped after (once
+ * hashed; a file that failed may leave pages still being read ahead).
  * Without `MULTIPOOL_FLAG_DROP_CACHE` this flag changes nothing: such files are read through
  * the page cache with a read-ahead window, which is faster (README, "How it works").
  */
@@ -356,8 +357,8 @@ typedef struct multipool_options {
    */
   uint32_t algorithm;
   /**
-   * Bitwise OR of MULTIPOOL_FLAG_*; 0: follow symlinks, keep the page cache, read large
-   * uncached files with direct I/O, read an HDD's files in on-disk order.
+   * Bitwise OR of MULTIPOOL_FLAG_*; 0: follow symlinks, keep the page cache (large uncached
+   * files read with a read-ahead window), read an HDD's files in on-disk order.
    */
   uint32_t flags;
   /**

@@ -37,10 +37,10 @@ pub struct Config {
     /// FIEMAP, else inode number), in sweeps across the disk. Default on; off only to measure
     /// what it is worth.
     pub disk_order: bool,
-    /// Read a file of 32 MiB or more with `O_DIRECT` when none of it is in the page cache.
-    /// Default on: the disk writes straight into the read buffer, which saves the CPU a copy
-    /// (15% faster cold on 512 MiB files here) and leaves the page cache as it was. Off keeps
-    /// every read buffered, so the files stay cached after hashing.
+    /// With `drop_cache`, read a file of 32 MiB or more with `O_DIRECT` when none of it is in
+    /// the page cache, which leaves the cache as it was. Default on. Without `drop_cache` such a
+    /// file is read through the page cache with a read-ahead window whatever this says, which is
+    /// faster (README, "How it works"); off, every read is buffered.
     pub direct_io: bool,
     /// Start each device's controller of reads in flight at its most and halve while that
     /// costs nothing, instead of at one and doubling while that pays. Off; kept to measure the

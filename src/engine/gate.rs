@@ -5,7 +5,8 @@
 //! Only reads that go to the device pass the gate: the reader lets a file wholly in the page
 //! cache through without a permit, uncounted (it is hashed at memory speed, whatever the
 //! limit). A task keeps its permit from one read to the next, across the files it takes,
-//! and gives it back when its task ends or when the limit has fallen below the permits out: so
+//! and gives it back when its task ends, when the limit has fallen below the permits out, or
+//! before it waits without reading (the settle margin, a retry's backoff: `Pace::pause`): so
 //! one reader really is one (not several taking turns chunk by chunk, which on a disk would
 //! still seek between them), and a lower limit takes effect at the next read boundary.
 //!

@@ -76,7 +76,8 @@ pub const MULTIPOOL_FLAG_DROP_CACHE: u32 = 2;
 pub const MULTIPOOL_FLAG_NO_DISK_ORDER: u32 = 4;
 /// Options flag: never read with `O_DIRECT`. With `MULTIPOOL_FLAG_DROP_CACHE`, a file of 32 MiB
 /// or more that has no page in the page cache is read directly, which leaves the cache as it
-/// was; with this flag too, such files are read through the page cache and dropped after.
+/// was; with this flag too, such files are read through the page cache and dropped after (once
+/// hashed; a file that failed may leave pages still being read ahead).
 /// Without `MULTIPOOL_FLAG_DROP_CACHE` this flag changes nothing: such files are read through
 /// the page cache with a read-ahead window, which is faster (README, "How it works").
 pub const MULTIPOOL_FLAG_NO_DIRECT_IO: u32 = 8;

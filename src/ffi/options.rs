@@ -26,8 +26,8 @@ pub struct MpOptions {
     /// MULTIPOOL_ALGORITHM_SHA256, MULTIPOOL_ALGORITHM_SHA512 or MULTIPOOL_ALGORITHM_BLAKE3;
     /// 0: SHA-256.
     pub algorithm: u32,
-    /// Bitwise OR of MULTIPOOL_FLAG_*; 0: follow symlinks, keep the page cache, read large
-    /// uncached files with direct I/O, read an HDD's files in on-disk order.
+    /// Bitwise OR of MULTIPOOL_FLAG_*; 0: follow symlinks, keep the page cache (large uncached
+    /// files read with a read-ahead window), read an HDD's files in on-disk order.
     pub flags: u32,
     /// Threads spec bytes, e.g. `"ssd:8,hdd:1,dev:sdb:2,path:/mnt/nas:4"` (see README); not
     /// NUL-terminated, copied by `multipool_session_new()`. NULL with length 0: no overrides.

@@ -4,7 +4,7 @@
 //! then copies them to the reader. When hashing already keeps the CPUs busy (SHA-256 on two
 //! cores takes about as long as a fast disk takes to deliver the data), that copy and the
 //! page-cache bookkeeping are what make the reads fall behind. `O_DIRECT` has the disk write
-//! into the reader's buffer instead. Buffered reads with a read-ahead window (`read::AHEAD`)
+//! into the reader's buffer instead. Buffered reads with a read-ahead window (`read::source`)
 //! now beat it on this machine's disk, so it serves a caller that asked to leave the page cache
 //! as it was (`drop_cache`), and only where it cannot lose:
 //! - the file is large ([`MIN_SIZE`]): smaller ones gain more from readahead;
@@ -17,9 +17,10 @@ use crate::sys;
 use std::fs::File;
 use std::ops::Range;
 
-/// Smallest file read directly (and read with a read-ahead window when not direct). Measured cold on this machine's virtio disk: 512 MiB files
-/// hash 15% faster direct, while files of 1–8 MiB were no faster, since a direct read waits
-/// for each chunk where readahead would have fetched the next ones already.
+/// Smallest file read directly (with `drop_cache`), and read with a read-ahead window
+/// otherwise. Files of 1–8 MiB gained nothing from direct reads, since a direct read waits for
+/// each chunk where readahead would have fetched the next ones already; the window (see
+/// `read::source`) now beats direct reads on large files too.
 pub(crate) const MIN_SIZE: u64 = 32 << 20;
 
 /// Alignment of buffer, offsets and lengths for direct reads: the page size covers every

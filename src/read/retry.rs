@@ -19,6 +19,16 @@ impl Retry {
     /// Tries in a row after which the error is reported.
     pub(super) const MOST: u32 = 30;
 
+    /// Whether [`again`](Retry::again) would wait before trying `err` again: then a reader
+    /// gives its device permit back first (a backoff is not a slow read).
+    pub(super) fn would_wait(&self, err: &std::io::Error, cancelled: &AtomicBool) -> bool {
+        let transient = matches!(err.kind(), ErrorKind::Interrupted | ErrorKind::WouldBlock);
+        transient
+            && self.tries > 0
+            && self.tries < Retry::MOST
+            && !cancelled.load(Ordering::Relaxed)
+    }
+
     /// Whether to try `err` again (after waiting the backoff): it is `EINTR` or `EAGAIN` and
     /// the bound is not reached. A cancelled session tries at once, without waiting: the caller
     /// then sees the cancellation before it calls again.
@@ -44,6 +54,20 @@ mod tests {
 
     fn err(errno: i32) -> std::io::Error {
         std::io::Error::from_raw_os_error(errno)
+    }
+
+    #[test]
+    fn only_a_retry_that_waits_says_so_first() {
+        let (no, yes) = (AtomicBool::new(false), AtomicBool::new(true));
+        let mut retry = Retry::default();
+        let again = err(libc::EAGAIN);
+        assert!(!retry.would_wait(&again, &no), "the first retry is at once");
+        assert!(retry.again(&again, &no));
+        assert!(retry.would_wait(&again, &no), "the second waits the backoff");
+        assert!(!retry.would_wait(&again, &yes), "cancelled: no wait");
+        assert!(!retry.would_wait(&err(libc::EIO), &no), "not retried at all");
+        let spent = Retry { tries: Retry::MOST };
+        assert!(!spent.would_wait(&again, &no), "the bound reached: reported, not retried");
     }
 
     #[test]
