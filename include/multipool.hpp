@@ -167,6 +167,8 @@ struct options {
     bool follow_symlinks = true;
     bool drop_cache = false;
     bool disk_order = true;
+    /// With drop_cache, large uncached files are read with O_DIRECT (false: never); without it
+    /// they are read with a read-ahead window either way (MULTIPOOL_FLAG_NO_DIRECT_IO).
     bool direct_io = true;
     /// 0: the library's default (1 MiB).
     std::size_t buffer_size = 0;
