@@ -1,0 +1,2 @@
+import Multipool
+print("todo")
