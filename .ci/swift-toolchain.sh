@@ -10,8 +10,8 @@
 #       so an interrupted run leaves nothing that a later one would take for a toolchain.
 #       Needs root and the Debian mirror; exits 3 with the reason when it cannot.
 #   .ci/swift-toolchain.sh run [-b DIR]... [-C DIR] [-e NAME=VALUE]... [-P] -- COMMAND [ARG]...
-#       Runs COMMAND in the chroot, in a mount namespace of its own (unshare -m): /proc, /dev
-#       and a fresh /tmp are mounted there, and each DIR is bound at its own path, so that paths
+#       Runs COMMAND in the chroot, in a mount namespace of its own (unshare -m): /proc, /dev,
+#       /sys and a fresh /tmp are mounted there, and each DIR is bound at its own path, so that paths
 #       mean the same inside and out. The mounts end with the command, however it ends. -C is
 #       the working directory (default: the current one, which must be bound), -e passes a
 #       variable (the environment is otherwise a clean one), -P drops the capabilities that let
@@ -135,6 +135,7 @@ run_inside() {
   shift 2
   mount -t proc proc "$root/proc"
   mount --rbind /dev "$root/dev"
+  mount --rbind /sys "$root/sys"  # the library tells devices apart by sysfs
   mount -t tmpfs -o mode=1777 tmpfs "$root/tmp"
   n=$1
   shift
