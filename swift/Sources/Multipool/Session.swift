@@ -216,6 +216,11 @@ public final class Session: Sendable {
         }
     }
 
+    /// The library's version, such as "0.1.0" (`multipool_version`).
+    public static var libraryVersion: String {
+        String(cString: multipool_version())
+    }
+
     /// Paths added whose results have not yet been taken from the library.
     var pathsOutstanding: Int {
         paths.withLock { $0.count }
