@@ -10,32 +10,49 @@ import Darwin
 
 /// A digest: 32 bytes (SHA-256, BLAKE3) or 64 (SHA-512), held inline (no allocation).
 public struct Digest: RandomAccessCollection, Hashable, Sendable, CustomStringConvertible {
-    // Bytes past `count` are zero.
-    private let storage: SIMD64<UInt8>
-    /// The number of bytes.
-    public let count: Int
+    /// The C result's 64 bytes as they are (a tuple: byte-aligned, no padding); bytes past
+    /// `count` are zero.
+    typealias Storage = (
+        UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+        UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+        UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+        UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8
+    )
 
-    init(storage: SIMD64<UInt8>, count: Int) {
+    private let storage: Storage
+    private let length: UInt8
+
+    init(storage: Storage, count: Int) {
         self.storage = storage
-        self.count = count
+        length = UInt8(count)
     }
 
     /// A digest of these bytes (at most 64).
     public init(_ bytes: some Collection<UInt8>) {
         precondition(bytes.count <= 64, "a digest has at most 64 bytes")
-        var storage = SIMD64<UInt8>()
-        for (i, byte) in bytes.enumerated() {
-            storage[i] = byte
+        var storage: Storage = (
+            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+        )
+        Swift.withUnsafeMutableBytes(of: &storage) { raw in
+            for (i, byte) in bytes.enumerated() { raw[i] = byte }
         }
         self.init(storage: storage, count: bytes.count)
     }
 
+    /// The number of bytes.
+    public var count: Int { Int(length) }
     public var startIndex: Int { 0 }
-    public var endIndex: Int { count }
+    public var endIndex: Int { Int(length) }
 
     public subscript(position: Int) -> UInt8 {
         precondition(position >= 0 && position < count, "digest index out of range")
-        return storage[position]
+        return Swift.withUnsafeBytes(of: storage) { $0[position] }
+    }
+
+    /// Calls `body` with the digest's bytes.
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try Swift.withUnsafeBytes(of: storage) { try body(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
     }
 
     /// The digest in lowercase hex, as `sha256sum` prints it.
@@ -43,9 +60,11 @@ public struct Digest: RandomAccessCollection, Hashable, Sendable, CustomStringCo
         let digits: StaticString = "0123456789abcdef"
         return String(unsafeUninitializedCapacity: 2 * count) { out in
             digits.withUTF8Buffer { digits in
-                for i in 0..<count {
-                    out[2 * i] = digits[Int(storage[i] >> 4)]
-                    out[2 * i + 1] = digits[Int(storage[i] & 15)]
+                withUnsafeBytes { bytes in
+                    for (i, byte) in bytes.enumerated() {
+                        out[2 * i] = digits[Int(byte >> 4)]
+                        out[2 * i + 1] = digits[Int(byte & 15)]
+                    }
                 }
             }
             return 2 * count
@@ -53,6 +72,14 @@ public struct Digest: RandomAccessCollection, Hashable, Sendable, CustomStringCo
     }
 
     public var description: String { hex }
+
+    public static func == (a: Digest, b: Digest) -> Bool {
+        a.withUnsafeBytes { x in b.withUnsafeBytes { y in x.elementsEqual(y) } }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
 }
 
 /// One path's outcome: its path as added, and a digest or the reason there is none.
@@ -66,7 +93,10 @@ public struct FileResult: Sendable, CustomStringConvertible {
     /// Bytes hashed; for a failure, the file's size where known, else 0.
     public let size: UInt64
     /// The index of the device that read the file (see `Session.devices`); nil if none did.
-    public let device: Int?
+    public var device: Int? {
+        deviceIndex == UInt32(MULTIPOOL_DEVICE_NONE) ? nil : Int(deviceIndex)
+    }
+    private let deviceIndex: UInt32
     /// The digest; empty unless `status` is `.ok`.
     public let digest: Digest
 
@@ -75,12 +105,8 @@ public struct FileResult: Sendable, CustomStringConvertible {
         status = Status(rawValue: r.pointee.status)
         osError = r.pointee.os_error
         size = r.pointee.size
-        device = r.pointee.device == UInt32(MULTIPOOL_DEVICE_NONE) ? nil : Int(r.pointee.device)
-        let count = Int(min(r.pointee.digest_len, 64))
-        digest = Digest(
-            storage: UnsafeRawPointer(r).loadUnaligned(
-                fromByteOffset: MemoryLayout<multipool_result>.offset(of: \.digest)!, as: SIMD64<UInt8>.self),
-            count: count)
+        deviceIndex = r.pointee.device
+        digest = Digest(storage: r.pointee.digest, count: Int(min(r.pointee.digest_len, 64)))
     }
 
     /// Whether the file was hashed.

@@ -1,80 +1,82 @@
 /// The paths of a session by tag, so that a result carries its path and callers never see a
 /// tag. Tags are consecutive numbers; the table holds them in chunks of 4,096 slots, each freed
-/// once all of its paths have come back (cheaper than a dictionary entry per path). Used under
-/// the session's lock (`Locked<PathTable>`).
+/// once all of its paths have come back (cheaper than a dictionary entry per path), so that a
+/// path whose result is slow to come (a file on a stalled server) keeps one chunk, not every
+/// path added after it. A path is kept as it was given (a `String` is retained, not copied) and
+/// moved out into its result.
+///
+/// Value types only, no class: slots are written in place, without the dynamic exclusivity
+/// checks a class's stored properties would cost per path. Used under the session's lock
+/// (`Locked<PathTable>`).
 struct PathTable {
     private static let chunkBits: UInt64 = 12
     private static let chunkSlots = 1 << chunkBits
 
-    private final class Chunk {
+    private struct Chunk {
         var paths = ContiguousArray<PathBytes?>(repeating: nil, count: PathTable.chunkSlots)
         var left = 0  // paths added to the chunk and not yet taken back
     }
 
-    private var chunks: [UInt64: Chunk] = [:]
+    /// Chunk `firstChunk + i` at `chunks[i]`; nil once freed.
+    private var chunks = ContiguousArray<Chunk?>()
+    private var firstChunk: UInt64 = 0
     private var next: UInt64 = 0
 
-    /// Gives `paths` consecutive tags; returns the first.
-    mutating func add(_ paths: ContiguousArray<PathBytes>) -> UInt64 {
-        let first = next
-        var i = paths.startIndex
-        while i < paths.endIndex {
-            let key = next >> Self.chunkBits
-            let chunk: Chunk
-            if let existing = chunks[key] {
-                chunk = existing
-            } else {
-                chunk = Chunk()
-                chunks[key] = chunk
-            }
-            var slot = Int(next & UInt64(Self.chunkSlots - 1))
-            let end = min(paths.endIndex, i + (Self.chunkSlots - slot))
-            chunk.left += end - i
-            next += UInt64(end - i)
-            while i < end {
-                chunk.paths[slot] = paths[i]
-                slot += 1
-                i += 1
-            }
+    /// Keeps `path` under the next tag; returns the tag.
+    @inline(__always)
+    mutating func add(_ path: PathBytes) -> UInt64 {
+        let tag = next
+        let index = Int((tag >> Self.chunkBits) - firstChunk)
+        if index == chunks.count {
+            chunks.append(Chunk())
         }
-        return first
+        chunks[index]!.paths[Int(tag & UInt64(Self.chunkSlots - 1))] = path
+        chunks[index]!.left += 1
+        next += 1
+        return tag
     }
 
-    /// The path of each of `tags`, forgotten as it is taken, into `out` (one slot per tag). A
-    /// tag the table does not hold gives an empty path.
-    mutating func take(_ tags: UnsafeBufferPointer<UInt64>, into out: inout ContiguousArray<PathBytes>) {
-        var key = UInt64.max
-        var chunk: Chunk?
-        for tag in tags {
-            if tag >> Self.chunkBits != key {
-                key = tag >> Self.chunkBits
-                chunk = chunks[key]
-            }
-            guard let current = chunk else {
-                out.append(PathBytes([]))
-                continue
-            }
-            let slot = Int(tag & UInt64(Self.chunkSlots - 1))
-            out.append(current.paths[slot] ?? PathBytes([]))
-            current.paths[slot] = nil
-            current.left -= 1
-            if current.left == 0 && key != next >> Self.chunkBits {
-                chunks[key] = nil
-                chunk = nil
-                key = UInt64.max
-            }
+    /// The path of `tag`, forgotten as it is taken; an empty path if the table does not hold
+    /// it. `compact()` after a batch of takes lets go of the chunks they emptied.
+    @inline(__always)
+    mutating func take(_ tag: UInt64) -> PathBytes {
+        let key = tag >> Self.chunkBits
+        guard key >= firstChunk, key - firstChunk < UInt64(chunks.count), chunks[Int(key - firstChunk)] != nil else {
+            return PathBytes([])
+        }
+        let index = Int(key - firstChunk)
+        guard let path = chunks[index]!.paths[Int(tag & UInt64(Self.chunkSlots - 1))].take() else {
+            return PathBytes([])
+        }
+        chunks[index]!.left -= 1
+        if chunks[index]!.left == 0 && key != next >> Self.chunkBits {
+            chunks[index] = nil
+        }
+        return path
+    }
+
+    /// Lets go of the freed chunks at the front.
+    mutating func compact() {
+        var freed = 0
+        while freed < chunks.count && chunks[freed] == nil {
+            freed += 1
+        }
+        if freed > 0 {
+            chunks.removeFirst(freed)
+            firstChunk += UInt64(freed)
         }
     }
 
     /// Forgets `count` tags from `first`: their paths were refused.
     mutating func drop(first: UInt64, count: Int) {
-        var scratch = ContiguousArray<PathBytes>()
-        let tags = (0..<UInt64(count)).map { first + $0 }
-        tags.withUnsafeBufferPointer { take($0, into: &scratch) }
+        for tag in first..<first + UInt64(count) {
+            _ = take(tag)
+        }
+        compact()
     }
 
     /// Paths added and not yet taken back.
     var count: Int {
-        chunks.values.reduce(0) { $0 + $1.left }
+        chunks.reduce(0) { $0 + ($1?.left ?? 0) }
     }
 }

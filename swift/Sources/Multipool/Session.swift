@@ -8,6 +8,13 @@ import Foundation
 #if canImport(System)
 import System
 #endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// A hashing session: paths in (`add`, in batches), one result per path out (`results`, an
 /// `AsyncSequence`), each storage device read by its own pool of threads inside the library.
@@ -45,7 +52,8 @@ public final class Session: Sendable {
     /// The algorithm of every digest.
     public let algorithm: Algorithm
     let paths = Locked(PathTable())
-    let delivery: Locked<Delivery>
+    /// Results taken from the library by iterations that stopped before handing them out.
+    let leftovers = Locked(ContiguousArray<FileResult>())
     private let readiness = Locked<Readiness?>(nil)
 
     /// Starts a session: a router thread, and pools as devices are met. Throws
@@ -65,14 +73,12 @@ public final class Session: Sendable {
         }
         handle = session
         algorithm = options.algorithm
-        delivery = Locked(Delivery())
     }
 
     deinit {
         // No iteration can be waiting: each holds the session.
         readiness.withLock { $0?.close() }
         multipool_session_free(handle)
-        delivery.withLock { $0.release() }
     }
 
     // MARK: Adding paths
@@ -121,18 +127,22 @@ public final class Session: Sendable {
         guard count > 0 else { return }
         var bytes: [UInt8] = []
         var lengths: [Int] = []
-        var kept = ContiguousArray<PathBytes>()
+        bytes.reserveCapacity(count * 64)
         lengths.reserveCapacity(count)
-        kept.reserveCapacity(count)
-        for path in given {
-            let path = path.pathBytes
-            let before = bytes.count
-            path.append(to: &bytes)
-            lengths.append(bytes.count - before)
-            kept.append(path)
+        // Into the table first (a result may come back before the call below returns), in the
+        // same pass that lays the bytes end to end: tags are consecutive, one lock for all.
+        let first = paths.withLock { table in
+            var first = UInt64.max
+            for path in given {
+                let path = path.pathBytes
+                let before = bytes.count
+                path.append(to: &bytes)
+                lengths.append(bytes.count - before)
+                let tag = table.add(path)
+                if first == .max { first = tag }
+            }
+            return first
         }
-        // Into the table first: a result may come back before the call below returns.
-        let first = paths.withLock { $0.add(kept) }
         let tags = [UInt64](unsafeUninitializedCapacity: count) { tags, initialized in
             for i in 0..<count {
                 tags[i] = first &+ UInt64(i)
