@@ -144,10 +144,17 @@ public struct PathBytes: Hashable, Comparable, Sendable, CustomStringConvertible
     }
 
     /// Appends the path's bytes to `buffer`.
+    @inline(__always)
     func append(to buffer: inout [UInt8]) {
         switch storage {
-        case .string(let string): buffer.append(contentsOf: string.utf8)
-        case .bytes(let bytes): buffer.append(contentsOf: bytes)
+        case .string(let string):
+            // A native string's bytes in one copy (appending the UTF8View itself goes element
+            // by element).
+            if string.utf8.withContiguousStorageIfAvailable({ buffer.append(contentsOf: $0) }) == nil {
+                buffer.append(contentsOf: string.utf8)
+            }
+        case .bytes(let bytes):
+            buffer.append(contentsOf: bytes)
         }
     }
 

@@ -5,16 +5,28 @@
 /// path added after it. A path is kept as it was given (a `String` is retained, not copied) and
 /// moved out into its result.
 ///
-/// Value types only, no class: slots are written in place, without the dynamic exclusivity
-/// checks a class's stored properties would cost per path. Used under the session's lock
-/// (`Locked<PathTable>`).
+/// A chunk's slots are memory of its own behind a pointer, and the table a plain struct: a path
+/// is stored and taken without a reference count on any container (an array of arrays cost two
+/// retains and releases per path) and without the dynamic exclusivity checks of a class's
+/// stored properties. Used under the session's lock (`Locked<PathTable>`); `removeAll()` frees
+/// what is left when the session goes.
 struct PathTable {
     private static let chunkBits: UInt64 = 12
     private static let chunkSlots = 1 << chunkBits
 
     private struct Chunk {
-        var paths = ContiguousArray<PathBytes?>(repeating: nil, count: PathTable.chunkSlots)
+        let paths: UnsafeMutablePointer<PathBytes?>
         var left = 0  // paths added to the chunk and not yet taken back
+
+        init() {
+            paths = .allocate(capacity: PathTable.chunkSlots)
+            paths.initialize(repeating: nil, count: PathTable.chunkSlots)
+        }
+
+        func free() {
+            paths.deinitialize(count: PathTable.chunkSlots)
+            paths.deallocate()
+        }
     }
 
     /// Chunk `firstChunk + i` at `chunks[i]`; nil once freed.
@@ -50,6 +62,7 @@ struct PathTable {
         }
         chunks[index]!.left -= 1
         if chunks[index]!.left == 0 && key != next >> Self.chunkBits {
+            chunks[index]!.free()
             chunks[index] = nil
         }
         return path
@@ -73,6 +86,14 @@ struct PathTable {
             _ = take(tag)
         }
         compact()
+    }
+
+    /// Frees every chunk, the paths still in them included.
+    mutating func removeAll() {
+        for chunk in chunks {
+            chunk?.free()
+        }
+        chunks.removeAll()
     }
 
     /// Paths added and not yet taken back.

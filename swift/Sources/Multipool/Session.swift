@@ -79,6 +79,7 @@ public final class Session: Sendable {
         // No iteration can be waiting: each holds the session.
         readiness.withLock { $0?.close() }
         multipool_session_free(handle)
+        paths.withLock { $0.removeAll() }
     }
 
     // MARK: Adding paths

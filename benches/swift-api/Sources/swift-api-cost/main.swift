@@ -5,6 +5,9 @@
 // is not counted, nor is the hashing.
 //
 //   swift-api-cost DIR N    N empty files in DIR (made if missing); prints one table row
+//
+// With SWIFT_API_COST_TIMES set it also prints when each phase ran (CLOCK_MONOTONIC), for
+// `perf record -k CLOCK_MONOTONIC` and `perf report --time FROM,TO` of one phase.
 import Multipool
 
 #if canImport(Glibc)
