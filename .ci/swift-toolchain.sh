@@ -5,14 +5,14 @@
 #
 #   .ci/swift-toolchain.sh prepare
 #       Installs the chroot where it is missing (debootstrap from the host's Debian mirror, then
-#       apt-get install swiftlang libc6-dev pkg-config git: about 2 minutes and 2.7 GB) and
+#       apt-get install swiftlang libc6-dev pkg-config git: about a minute and 2.8 GB) and
 #       reuses it where present. Built under ROOT.partial and renamed into place when complete,
 #       so an interrupted run leaves nothing that a later one would take for a toolchain.
 #       Needs root and the Debian mirror; exits 3 with the reason when it cannot.
 #   .ci/swift-toolchain.sh run [-b DIR]... [-C DIR] [-e NAME=VALUE]... [-P] -- COMMAND [ARG]...
 #       Runs COMMAND in the chroot, in a mount namespace of its own (unshare -m): /proc, /dev,
-#       /sys and a fresh /tmp are mounted there, and each DIR is bound at its own path, so that paths
-#       mean the same inside and out. The mounts end with the command, however it ends. -C is
+#       /sys and a fresh /tmp are mounted there, and each DIR is bound at its own path, so that
+#       paths mean the same inside and out. The mounts end with the command, however it ends. -C is
 #       the working directory (default: the current one, which must be bound), -e passes a
 #       variable (the environment is otherwise a clean one), -P drops the capabilities that let
 #       root bypass file permissions (so that a file with mode 000 is unreadable, as for any
@@ -96,8 +96,10 @@ prepare() {
     return
   fi
   if [ -e "$root" ]; then
-    # Not ours to reuse (another package list, or not a toolchain): set aside, not deleted.
-    mv "$root" "$root.old-$(date +%s)"
+    # A toolchain of another package list is ours to replace; anything else is not ours.
+    [ -f "$root/$stamp" ] || cannot "$root exists and is no toolchain of this script's: remove it or set MULTIPOOL_SWIFT_ROOT"
+    echo "swift-toolchain: replacing $root ($(cat "$root/$stamp"))" >&2
+    rm -rf "$root"
   fi
   if ! command -v debootstrap >/dev/null; then
     echo "swift-toolchain: installing debootstrap on the host" >&2

@@ -297,7 +297,7 @@ fn odd_tree() -> TempTree {
     tree.fifo("fifo");
     std::os::unix::fs::symlink("loop", tree.path.join("loop")).unwrap();
     let secret = tree.file(b"secret", b"unreadable\n");
-    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0)).unwrap();
+    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o000)).unwrap();
     tree
 }
 
@@ -530,8 +530,10 @@ fn the_readme_swift_steps_build_the_example_against_the_package_by_url() {
         .expect("README: the package's URL");
     let repo = package_repository(&home.path);
 
-    // The make line on this machine (the host builds C), the rest in the toolchain's chroot.
-    let (make, rest): (Vec<&str>, Vec<&str>) = steps.lines().partition(|l| l.starts_with("make "));
+    // After the clone (for which the repository stands in), the make line on this machine (the
+    // host builds C), the rest in the toolchain's chroot.
+    let lines: Vec<&str> = steps.lines().filter(|l| !l.starts_with("git clone ")).collect();
+    let (make, rest): (Vec<&str>, Vec<&str>) = lines.iter().partition(|l| l.starts_with("make "));
     assert_eq!(make.len(), 1, "{steps}");
     run_ok(
         Command::new("bash")
@@ -541,7 +543,7 @@ fn the_readme_swift_steps_build_the_example_against_the_package_by_url() {
             .env("BUILD_DIR", common::lib_dir()),
     );
     let script = format!(
-        "swift package config set-mirror --original {url} --mirror file://{}\ncd hello\n{}",
+        "swift package --package-path hello config set-mirror --original {url} --mirror file://{}\n{}",
         repo.display(),
         rest.join("\n")
     );
