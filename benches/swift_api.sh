@@ -29,16 +29,17 @@ in_chroot swift build -c release --package-path benches/swift-api --scratch-path
 swift_exe=$out/build/release/swift-api-cost
 dir=/dev/shm/mp-swift-api-cost
 echo "Per-file cost of the API, $n empty files on tmpfs (ns; median of $runs runs, C and Swift alternating):"
+# Swift twice: results by for try await (next(isolation:)), and by a loop calling next().
 for run in $(seq "$runs"); do
   # Each run from fresh files: a file hashed once is a page-cache hit the next time either way,
   # but the same files for both keep the comparison fair.
-  if ((run % 2)); then order=(c swift); else order=(swift c); fi
+  if ((run % 2)); then order=(c swift next); else order=(next swift c); fi
   for which in "${order[@]}"; do
-    if [ "$which" = c ]; then
-      in_chroot "$out/swift_api_cost" "$dir" "$n"
-    else
-      in_chroot "$swift_exe" "$dir" "$n"
-    fi
+    case $which in
+      c) in_chroot "$out/swift_api_cost" "$dir" "$n" ;;
+      swift) in_chroot "$swift_exe" "$dir" "$n" ;;
+      next) in_chroot "$swift_exe" "$dir" "$n" next ;;
+    esac
   done
 done | python3 -c '
 import sys, statistics, collections
@@ -57,8 +58,10 @@ for name, (add, deliver) in rows.items():
     a, d = statistics.median(add), statistics.median(deliver)
     med[name] = (a, d)
     print(f"| {name} | {a:.0f} | {d:.0f} | {a + d:.0f} | {add}; {deliver} |")
-c, s = med.get("C enqueue_buffer + poll"), med.get("Swift add + results")
-if c and s:
-    print(f"| Swift / C | {s[0] / c[0]:.2f}x | {s[1] / c[1]:.2f}x | {(s[0] + s[1]) / (c[0] + c[1]):.2f}x | |")
+c = med.get("C enqueue_buffer + poll")
+for name, label in (("Swift add + results, for try await", "for try await"), ("Swift add + results, next()", "next()")):
+    s = med.get(name)
+    if c and s:
+        print(f"| Swift ({label}) / C | {s[0] / c[0]:.2f}x | {s[1] / c[1]:.2f}x | {(s[0] + s[1]) / (c[0] + c[1]):.2f}x | |")
 '
 rm -rf "$dir"
