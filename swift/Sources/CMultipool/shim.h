@@ -1,0 +1,2 @@
+/* The installed C header, by its include path (pkg-config --cflags multipool). */
+#include <multipool.h>

@@ -1,0 +1,260 @@
+import CMultipool
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+#if canImport(System)
+import System
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A hashing session: paths in (`add`, in batches), one result per path out (`results`, an
+/// `AsyncSequence`), each storage device read by its own pool of threads inside the library.
+///
+/// ```swift
+/// let session = try Session(Options(algorithm: .blake3))
+/// try session.add(paths)            // one call into the library per batch
+/// session.finish()                  // no more paths: the results end after the last one
+/// for try await result in session.results {
+///     switch result.status {
+///     case .ok: print(result.digest.hex, result.path)
+///     default: print(result.error!)  // "PATH: No such file or directory"…
+///     }
+/// }
+/// ```
+///
+/// **Sendable.** A session may be shared by any number of tasks and threads: every method may
+/// be called from any of them at once, several may add while several iterate, and each result
+/// goes to exactly one iteration. The C session is thread-safe (README, "API conventions"), and
+/// the Swift side's own state — the table of paths by tag and the results taken from the
+/// library but not yet handed out — sits behind a lock. The class holds no other mutable
+/// state, so it is `Sendable` without being an actor: no call needs an `await` except waiting
+/// for results.
+///
+/// **Lifetime.** The session lives while it is referenced, by the caller or by an iteration of
+/// `results` (which holds it). When the last reference goes, `deinit` releases the C session
+/// (`multipool_session_free`): work still queued or running is cancelled, and the release waits
+/// for the session's threads, a file being read stopping at its next buffer. There is nothing
+/// else to close; `finish()` is only needed to end the results.
+public final class Session: Sendable {
+    /// The C session; `nonisolated(unsafe)` because `OpaquePointer` is not `Sendable`, while
+    /// every function of the C API except `multipool_session_free` (called by deinit alone) is
+    /// thread-safe.
+    nonisolated(unsafe) let handle: OpaquePointer
+    /// The algorithm of every digest.
+    public let algorithm: Algorithm
+    let paths = Locked(PathTable())
+    /// Results taken from the library by iterations that stopped before handing them out.
+    let leftovers = Locked(ContiguousArray<FileResult>())
+    private let readiness = Locked<Readiness?>(nil)
+
+    /// Starts a session: a router thread, and pools as devices are met. Throws
+    /// `.invalidThreadsSpec` for a spec that does not parse, `.invalidArgument` for an option out
+    /// of range, `.resourceExhausted` when no thread could be started.
+    public init(_ options: Options = Options()) throws(MultipoolError) {
+        guard var c = options.c else { throw MultipoolError(status: .invalidArgument) }
+        var spec = Array(options.threads.utf8)
+        var session: OpaquePointer?
+        let status = spec.withUnsafeMutableBufferPointer { spec in
+            c.threads_spec = UnsafePointer(spec.baseAddress)
+            c.threads_spec_len = spec.count
+            return multipool_session_new(&c, &session)
+        }
+        guard status == UInt32(MULTIPOOL_OK), let session else {
+            throw MultipoolError(status: Status(rawValue: status))
+        }
+        handle = session
+        algorithm = options.algorithm
+    }
+
+    deinit {
+        // No iteration can be waiting: each holds the session.
+        readiness.withLock { $0?.close() }
+        multipool_session_free(handle)
+        paths.withLock { $0.removeAll() }
+    }
+
+    // MARK: Adding paths
+
+    /// Queues paths for hashing, all of them or none, in one call into the library
+    /// (`multipool_session_enqueue_buffer`: one buffer of their bytes, one array of lengths,
+    /// one of tags). What is wrong with a path (missing, a directory, a FIFO, a NUL inside)
+    /// comes back as its result, not from here. Throws `.sessionFinished` after `finish()`,
+    /// `.sessionCancelled` after `cancel()`, `.resourceExhausted` when the library has no
+    /// memory left for them (none is queued then).
+    public func add(_ paths: [PathBytes]) throws(MultipoolError) {
+        try enqueue(paths)
+    }
+
+    /// Queues paths given as strings (their UTF-8 bytes); see `add(_:)` for `[PathBytes]`.
+    public func add(_ paths: [String]) throws(MultipoolError) {
+        try enqueue(paths)
+    }
+
+    /// Queues paths given as their bytes, any bytes (a name that is not UTF-8 goes through as
+    /// it is); see `add(_:)` for `[PathBytes]`.
+    public func add(_ paths: [[UInt8]]) throws(MultipoolError) {
+        try enqueue(paths)
+    }
+
+    /// Queues file URLs, by their file-system representation; see `add(_:)` for `[PathBytes]`.
+    public func add(_ paths: [URL]) throws(MultipoolError) {
+        try enqueue(paths)
+    }
+
+    #if canImport(System)
+    /// Queues `FilePath`s, by their bytes; see `add(_:)` for `[PathBytes]`.
+    @available(macOS 11, iOS 14, tvOS 14, watchOS 7, *)
+    public func add(_ paths: [FilePath]) throws(MultipoolError) {
+        try enqueue(paths.map(PathBytes.init))
+    }
+    #endif
+
+    /// Queues the paths given as arguments: `try session.add("a", "b")`.
+    public func add(_ paths: PathBytes...) throws(MultipoolError) {
+        try enqueue(paths)
+    }
+
+    private func enqueue<C: Collection>(_ given: C) throws(MultipoolError) where C.Element: PathConvertible {
+        let count = given.count
+        guard count > 0 else { return }
+        var bytes: [UInt8] = []
+        var lengths: [Int] = []
+        bytes.reserveCapacity(count * 64)
+        lengths.reserveCapacity(count)
+        // Into the table first (a result may come back before the call below returns), in the
+        // same pass that lays the bytes end to end: tags are consecutive, one lock for all.
+        let first = paths.withLock { table in
+            var first = UInt64.max
+            for path in given {
+                let path = path.pathBytes
+                let before = bytes.count
+                path.append(to: &bytes)
+                lengths.append(bytes.count - before)
+                let tag = table.add(path)
+                if first == .max { first = tag }
+            }
+            return first
+        }
+        let tags = [UInt64](unsafeUninitializedCapacity: count) { tags, initialized in
+            for i in 0..<count {
+                tags[i] = first &+ UInt64(i)
+            }
+            initialized = count
+        }
+        let status = bytes.withUnsafeBufferPointer { bytes in
+            lengths.withUnsafeBufferPointer { lengths in
+                tags.withUnsafeBufferPointer { tags in
+                    multipool_session_enqueue_buffer(
+                        handle, bytes.baseAddress, bytes.count, lengths.baseAddress, tags.baseAddress, count)
+                }
+            }
+        }
+        if status != UInt32(MULTIPOOL_OK) {
+            paths.withLock { $0.drop(first: first, count: count) }
+            throw MultipoolError(status: Status(rawValue: status))
+        }
+    }
+
+    // MARK: Ending
+
+    /// Declares that no more paths will be added: `results` ends once every path's result has
+    /// been delivered. Calling it twice is harmless.
+    public func finish() {
+        _ = multipool_session_finish(handle)
+    }
+
+    /// Stops the work: files being read stop at their next buffer, queued files are not opened,
+    /// and every path still gets its result (`.cancelled` for those not hashed). Implies
+    /// `finish()`; returns without waiting.
+    public func cancel() {
+        _ = multipool_session_cancel(handle)
+    }
+
+    // MARK: Results
+
+    /// Every path's result, in the order they complete, until all are delivered after
+    /// `finish()` or `cancel()`. See `Results` for waiting, cancellation and several
+    /// iterations at once.
+    public var results: Results {
+        Results(session: self)
+    }
+
+    /// The library's readiness descriptor, under a dispatch source; made on the first wait.
+    func readinessSource() throws(MultipoolError) -> Readiness {
+        try readiness.withLock { (readiness) throws(MultipoolError) -> Readiness in
+            if let readiness { return readiness }
+            var fd: Int32 = -1
+            let status = multipool_session_ready_fd(handle, &fd)
+            guard status == UInt32(MULTIPOOL_OK) else { throw MultipoolError(status: Status(rawValue: status)) }
+            let made = Readiness(fd: fd)
+            readiness = made
+            return made
+        }
+    }
+
+    // MARK: Progress
+
+    /// The session's counters; cheap enough for a progress bar.
+    public var stats: Stats {
+        stats(device: UInt32(MULTIPOOL_DEVICE_NONE))
+    }
+
+    func stats(device: UInt32) -> Stats {
+        var s = multipool_stats()
+        s.struct_size = MemoryLayout<multipool_stats>.size
+        _ = multipool_session_stats(handle, device, &s)
+        return Stats(s)
+    }
+
+    /// The devices met so far, in index order, each with its counters and reads in flight.
+    public var devices: [Device] {
+        var count = 0
+        guard multipool_session_device_count(handle, &count) == UInt32(MULTIPOOL_OK) else { return [] }
+        return (0..<UInt32(count)).compactMap { index in
+            var d = multipool_device()
+            d.struct_size = MemoryLayout<multipool_device>.size
+            guard multipool_session_device(handle, index, &d) == UInt32(MULTIPOOL_OK) else { return nil }
+            return Device(d, stats: stats(device: index))
+        }
+    }
+
+    /// The library's version, such as "0.1.0" (`multipool_version`).
+    public static var libraryVersion: String {
+        String(cString: multipool_version())
+    }
+
+    /// Paths added whose results have not yet been taken from the library.
+    var pathsOutstanding: Int {
+        paths.withLock { $0.count }
+    }
+}
+
+/// What a path can be given as.
+protocol PathConvertible {
+    var pathBytes: PathBytes { get }
+}
+
+extension PathBytes: PathConvertible {
+    var pathBytes: PathBytes { self }
+}
+
+extension String: PathConvertible {
+    var pathBytes: PathBytes { PathBytes(self) }
+}
+
+extension Array: PathConvertible where Element == UInt8 {
+    var pathBytes: PathBytes { PathBytes(self) }
+}
+
+extension URL: PathConvertible {
+    var pathBytes: PathBytes { PathBytes(self) }
+}
