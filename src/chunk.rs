@@ -299,13 +299,7 @@ mod tests {
     use std::sync::atomic::AtomicBool;
     use std::time::Duration;
 
-    const SETTINGS: ReadSettings = ReadSettings {
-        algorithm: Algorithm::Sha256,
-        follow_symlinks: true,
-        drop_cache: false,
-        direct_io: true,
-        settle: Duration::ZERO,
-    };
+    const SETTINGS: ReadSettings = ReadSettings::TEST;
 
     /// The chunks of the file at `path`, cut while the reader hashes it with a buffer of
     /// `buffer` bytes (one more than it, as the engine's), and its whole-file digest.

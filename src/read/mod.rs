@@ -170,13 +170,7 @@ mod tests {
 
     /// No settle margin: these tests hash files they have just written, and are about other
     /// things; the margin has tests of its own.
-    const SETTINGS: ReadSettings = ReadSettings {
-        algorithm: Algorithm::Sha256,
-        follow_symlinks: true,
-        drop_cache: false,
-        direct_io: true,
-        settle: Duration::ZERO,
-    };
+    const SETTINGS: ReadSettings = ReadSettings::TEST;
 
     /// [`hash_file`] without pacing, with a cancel flag set or not.
     fn unpaced(

@@ -15,3 +15,16 @@ pub(crate) struct ReadSettings {
     /// (`read::SETTLE`; see `read::snapshot`).
     pub(crate) settle: Duration,
 }
+
+#[cfg(test)]
+impl ReadSettings {
+    /// For tests of other things than the settle margin, which hash files they have just
+    /// written: SHA-256, links followed, the page cache kept, no margin.
+    pub(crate) const TEST: ReadSettings = ReadSettings {
+        algorithm: Algorithm::Sha256,
+        follow_symlinks: true,
+        drop_cache: false,
+        direct_io: true,
+        settle: Duration::ZERO,
+    };
+}
