@@ -178,8 +178,9 @@ mod tests {
     /// restic's test polynomial and two drawn by the Go package's `RandomPolynomial`.
     const POLYNOMIALS: [u64; 3] = [TEST_POLYNOMIAL, 0x313371f2f4ff0f, 0x3f2bd6a81efdf5];
 
-    /// The read buffers: smaller than a minimum chunk, and larger, all odd.
-    const BUFFERS: [usize; 3] = [(4 << 10) + 1, (64 << 10) + 1, (1 << 20) + 1];
+    /// The read buffers, smaller than a minimum chunk and larger: 4 KiB + 1, 64 KiB + 1 and
+    /// 1 MiB + 1 bytes (the helper adds the one, as the engine does).
+    const BUFFERS: [usize; 3] = [4 << 10, 64 << 10, 1 << 20];
 
     fn restic(poly: u64) -> ChunkerSpec {
         ChunkerSpec::Restic { poly }
@@ -234,9 +235,9 @@ mod tests {
     #[test]
     fn a_polynomial_not_irreducible_of_degree_53_is_refused_with_the_reason() {
         for (poly, word) in [
-            (TEST_POLYNOMIAL >> 1, "degree 52"), // degree 52
+            (TEST_POLYNOMIAL >> 1, "degree 52"),
             (TEST_POLYNOMIAL << 1, "degree 54"),
-            (0x2482734cacca49 ^ (1 << 53) ^ (1 << 52), "degree 52"), // irreducible or not
+            (0x2482734cacca49 ^ (1 << 53) ^ (1 << 52), "degree 52"), // an irreducible one, lowered
             (0, "no degree"),
             (1, "degree 0"),
             (0x38f1e565e288df, "reducible"),
@@ -291,11 +292,11 @@ mod tests {
         let data_path = dir.file("random", &data);
         for poly in POLYNOMIALS {
             // Once the byte 1 of the start state leaves the window, zeros fingerprint to zero.
-            let lengths = lengths_rebuilding(&zeros_path, &zeros, poly, 65_537);
+            let lengths = lengths_rebuilding(&zeros_path, &zeros, poly, 64 << 10);
             assert_eq!(lengths, [MIN_SIZE, MIN_SIZE, MIN_SIZE, 5]);
-            let lengths = lengths_rebuilding(&cycle_path, &cycle, poly, 65_537);
+            let lengths = lengths_rebuilding(&cycle_path, &cycle, poly, 64 << 10);
             assert_eq!(lengths, [MAX_SIZE, MAX_SIZE, 3]);
-            let lengths = lengths_rebuilding(&data_path, &data, poly, 65_537);
+            let lengths = lengths_rebuilding(&data_path, &data, poly, 64 << 10);
             assert!(lengths.len() > 2, "{lengths:?}");
             assert!(lengths[..lengths.len() - 1]
                 .iter()
