@@ -6,6 +6,8 @@
 //! the whole file at once:
 //! - FastCDC 2020 with the `fastcdc` crate's `v2020` cut function, masks and Gear tables (so the
 //!   cuts equal the crate's `FastCDC` over the whole file), unkeyed or keyed by a 32-byte key;
+//! - restic's Rabin64 chunker with a repository's polynomial and restic's sizes, cut for cut as
+//!   `github.com/restic/chunker` cuts (module [`restic`]);
 //! - fixed-size chunks.
 //!
 //! Cut points depend only on the bytes since the last cut, up to the maximum chunk size, and on
@@ -20,6 +22,8 @@ use fastcdc::v2020;
 use std::borrow::Cow;
 use std::fmt;
 
+mod restic;
+
 /// How a file is cut into chunks.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum ChunkerSpec {
@@ -27,6 +31,11 @@ pub(crate) enum ChunkerSpec {
     /// level 0–3 (the crate's `Level0`–`Level3`; 1 is its default). `key`: a keyed Gear table
     /// (see [`gear_for_key`]); `None`, the crate's own tables, whose cuts anyone can reproduce.
     FastCdc { min: usize, avg: usize, max: usize, level: u8, key: Option<[u8; 32]> },
+    /// restic's chunker with the repository's polynomial `poly` (its config's
+    /// `chunker_polynomial`), which must be irreducible of degree 53; sizes are restic's
+    /// (512 KiB minimum, about 1 MiB average, 8 MiB maximum). A caller without a repository
+    /// takes [`RESTIC_TEST_POLYNOMIAL`]. restic's chunk IDs are [`ChunkDigest::Sha256`].
+    Restic { poly: u64 },
     /// Chunks of exactly `size` bytes, the last one shorter.
     Fixed { size: usize },
 }
@@ -43,10 +52,16 @@ impl fmt::Display for InvalidChunker {
 
 impl std::error::Error for InvalidChunker {}
 
+/// restic's test polynomial, `0x3DA3358B4DC173`: the default for callers that have no
+/// repository polynomial. Cuts made with it match only a repository made with it (restic draws
+/// a random polynomial for each repository).
+pub(crate) const RESTIC_TEST_POLYNOMIAL: u64 = restic::TEST_POLYNOMIAL;
+
 impl ChunkerSpec {
     /// Checks the parameters against the crate's documented limits: a minimum of 64 B to 1 MiB,
     /// an average of 256 B to 4 MiB, a maximum of 1 KiB to 16 MiB, `min <= avg <= max`, all
-    /// even, a level of 0 to 3; a fixed size of 1 B to 16 MiB.
+    /// even, a level of 0 to 3; a restic polynomial irreducible of degree 53; a fixed size of
+    /// 1 B to 16 MiB.
     pub(crate) fn validate(&self) -> Result<(), InvalidChunker> {
         let bad = |why: String| Err(InvalidChunker(why));
         match *self {
@@ -74,6 +89,7 @@ impl ChunkerSpec {
                 }
                 Ok(())
             }
+            ChunkerSpec::Restic { poly } => restic::check(poly).map_err(InvalidChunker),
             ChunkerSpec::Fixed { size } if size == 0 || size > v2020::MAXIMUM_MAX => {
                 bad(format!("fixed size {size} outside 1..=16777216"))
             }
@@ -85,6 +101,7 @@ impl ChunkerSpec {
     fn max(&self) -> usize {
         match *self {
             ChunkerSpec::FastCdc { max, .. } => max,
+            ChunkerSpec::Restic { .. } => restic::MAX_SIZE,
             ChunkerSpec::Fixed { size } => size,
         }
     }
@@ -155,11 +172,18 @@ struct Cdc {
     gear_ls: Cow<'static, [u64]>,
 }
 
+/// How the next cut is found.
+enum Cutter {
+    FastCdc(Cdc),
+    Restic(Box<restic::Rabin>),
+    Fixed,
+}
+
 /// Cuts one file's bytes into chunks and digests them (see the module docs). Chunks go to the
 /// sink as soon as they are cut, so a large file's chunks leave while it is read.
 pub(crate) struct Chunker<S: FnMut(Chunk)> {
     spec: ChunkerSpec,
-    cdc: Option<Cdc>,
+    cutter: Cutter,
     digest: ChunkDigest,
     /// The file's size as its `stat` gave it: how many bytes remain decides the last cuts.
     size: u64,
@@ -176,7 +200,7 @@ impl<S: FnMut(Chunk)> Chunker<S> {
     /// spec must have passed [`ChunkerSpec::validate`].
     pub(crate) fn new(spec: ChunkerSpec, digest: ChunkDigest, size: u64, sink: S) -> Chunker<S> {
         debug_assert!(spec.validate().is_ok());
-        let cdc = match spec {
+        let cutter = match spec {
             ChunkerSpec::FastCdc { min, avg, max, level, key } => {
                 let level = match level {
                     0 => v2020::Normalization::Level0,
@@ -192,12 +216,13 @@ impl<S: FnMut(Chunk)> Chunker<S> {
                     None => v2020::get_gear_with_seed(0),
                 };
                 let masks = v2020::select_masks(avg, level);
-                Some(Cdc { min, avg, max, masks, gear, gear_ls })
+                Cutter::FastCdc(Cdc { min, avg, max, masks, gear, gear_ls })
             }
-            ChunkerSpec::Fixed { .. } => None,
+            ChunkerSpec::Restic { poly } => Cutter::Restic(Box::new(restic::Rabin::new(poly))),
+            ChunkerSpec::Fixed { .. } => Cutter::Fixed,
         };
         let held = Vec::with_capacity(2 * spec.max());
-        Chunker { spec, cdc, digest, size, held, start: 0, offset: 0, index: 0, sink }
+        Chunker { spec, cutter, digest, size, held, start: 0, offset: 0, index: 0, sink }
     }
 
     /// The length of the next chunk of the held bytes, or `None` when it needs more of them.
@@ -210,9 +235,10 @@ impl<S: FnMut(Chunk)> Chunker<S> {
         // What the cut function would see over the whole file: the rest of it, which is all of
         // `held` at the end, or at least a maximum's worth before.
         let window = &held[..held.len().min(max)];
-        Some(match &self.cdc {
-            None => window.len(),
-            Some(c) => {
+        Some(match &self.cutter {
+            Cutter::Fixed => window.len(),
+            Cutter::Restic(rabin) => rabin.cut(window),
+            Cutter::FastCdc(c) => {
                 let (mask_s, mask_l) = c.masks;
                 let (_, len) = v2020::cut_gear(
                     window,
@@ -303,7 +329,7 @@ mod tests {
 
     /// The chunks of the file at `path`, cut while the reader hashes it with a buffer of
     /// `buffer` bytes (one more than it, as the engine's), and its whole-file digest.
-    fn chunks_through_the_reader(
+    pub(super) fn chunks_through_the_reader(
         path: &Path,
         spec: &ChunkerSpec,
         buffer: usize,
@@ -366,7 +392,7 @@ mod tests {
         }
     }
 
-    fn random(len: usize, seed: u64) -> Vec<u8> {
+    pub(super) fn random(len: usize, seed: u64) -> Vec<u8> {
         let mut x = seed | 1;
         (0..len)
             .map(|_| {
