@@ -10,7 +10,7 @@ mod system;
 #[path = "../tests/common/temp_tree.rs"]
 mod temp_tree;
 
-pub(crate) use system::{can_mount, can_run, LoopMount};
+pub(crate) use system::{can_mount, can_run, find_go, LoopMount};
 /// A directory removed on drop (see `tests/common/temp_tree.rs`).
 pub(crate) use temp_tree::TempTree as TempDir;
 use temp_tree::TempTree;

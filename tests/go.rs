@@ -5,19 +5,9 @@
 
 mod common;
 
-use common::{can_run, lib_dir, root, run_ok, TempTree};
+use common::{can_run, find_go, lib_dir, root, run_ok, TempTree};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-/// The go command: on PATH, or where the official tarball puts it.
-fn find_go() -> Option<PathBuf> {
-    let on_path = Command::new("sh").args(["-c", "command -v go"]).output().ok()?;
-    if on_path.status.success() {
-        return Some(PathBuf::from(String::from_utf8(on_path.stdout).ok()?.trim()));
-    }
-    let usual = PathBuf::from("/usr/local/go/bin/go");
-    usual.exists().then_some(usual)
-}
 
 /// The go command for `test`, or `None` (the test skips; under CI it fails) when there is none.
 fn go(test: &str) -> Option<PathBuf> {

@@ -170,7 +170,7 @@ mod tests {
     use crate::chunk::tests::{chunks_through_the_reader, random};
     use crate::chunk::{Chunk, ChunkerSpec};
     use crate::read::ReadSettings;
-    use crate::test_support::{can_run, TempDir};
+    use crate::test_support::{can_run, find_go, TempDir};
     use crate::{digest_bytes, Algorithm};
     use std::path::{Path, PathBuf};
     use std::process::Command;
@@ -302,16 +302,6 @@ mod tests {
                 .iter()
                 .all(|&l| (MIN_SIZE..MAX_SIZE).contains(&l)));
         }
-    }
-
-    /// The go command: on PATH, or where the official tarball puts it (as tests/go.rs finds it).
-    fn find_go() -> Option<PathBuf> {
-        let on_path = Command::new("sh").args(["-c", "command -v go"]).output().ok()?;
-        if on_path.status.success() {
-            return Some(PathBuf::from(String::from_utf8(on_path.stdout).ok()?.trim()));
-        }
-        let usual = PathBuf::from("/usr/local/go/bin/go");
-        usual.exists().then_some(usual)
     }
 
     /// Builds tests/restic_chunker (restic's chunker, vendored: no network) into `dir`.

@@ -7,7 +7,7 @@ mod system;
 mod temp_tree;
 mod threads;
 #[allow(unused_imports, reason = "each test binary uses a different subset")]
-pub(crate) use system::{can_mount, can_run, have, is_root, run, run_ok, LoopMount};
+pub(crate) use system::{can_mount, can_run, find_go, have, is_root, run, run_ok, LoopMount};
 pub(crate) use temp_tree::TempTree;
 #[allow(unused_imports, reason = "each test binary uses a different subset")]
 pub(crate) use threads::session_threads;

@@ -37,6 +37,16 @@ pub(crate) fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
+/// The go command: on PATH, or where the official tarball puts it (`/usr/local/go/bin/go`).
+pub(crate) fn find_go() -> Option<PathBuf> {
+    let on_path = Command::new("sh").args(["-c", "command -v go"]).output().ok()?;
+    if on_path.status.success() {
+        return Some(PathBuf::from(String::from_utf8(on_path.stdout).ok()?.trim()));
+    }
+    let usual = PathBuf::from("/usr/local/go/bin/go");
+    usual.exists().then_some(usual)
+}
+
 /// Whether a test needing `what` can run. Outside CI a missing requirement skips the test with a
 /// clear message; in CI (which runs as root with every tool installed) it fails the test.
 pub(crate) fn can_run(available: bool, test: &str, what: &str) -> bool {
