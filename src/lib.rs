@@ -36,6 +36,9 @@
 // The data path, outside in: `ffi` (C) and `session` (Rust) → `engine` (inbox, router,
 // lanes, tasks on pool threads, results) → `read` (one file) → `sys` (system calls). `device`
 // maps files to devices and decides their pools; the rest are leaves.
+#[cfg(feature = "bench-internals")]
+#[doc(hidden)]
+pub mod bench_internals;
 #[allow(
     dead_code,
     reason = "chunks reach callers with the event stream (docs/requests-and-events.md), not built yet; tested through the reader"
