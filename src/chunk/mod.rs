@@ -11,10 +11,12 @@
 //! - fixed-size chunks.
 //!
 //! Cut points depend only on the bytes since the last cut, up to the maximum chunk size, and on
-//! how many bytes the file has left when fewer than that remain. So the chunker keeps the bytes
-//! since the last cut (at most the maximum chunk size) and cuts only when it holds a maximum's
-//! worth, or at the end of the file: then the cut function sees exactly what it would see over
-//! the whole file.
+//! how many bytes the file has left when fewer than that remain. FastCDC over a file whose size
+//! is known runs the crate's scan as the bytes stream by (`stream`), with each chunk's digest
+//! fed as they come. Otherwise (restic, fixed, a size of 0 such as a pseudo-file's) the chunker
+//! keeps the bytes since the last cut (at most the maximum chunk size) and cuts only when it
+//! holds a maximum's worth, or at the end of the file: then the cut function sees exactly what
+//! it would see over the whole file.
 
 use crate::digest::{Algorithm, DigestBytes, Hasher};
 use crate::read::Consumer;
@@ -22,7 +24,11 @@ use fastcdc::v2020;
 use std::borrow::Cow;
 use std::fmt;
 
+mod cdc;
 mod restic;
+mod stream;
+
+use cdc::Cdc;
 
 /// How a file is cut into chunks.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -149,6 +155,17 @@ pub(crate) enum ChunkDigest {
 }
 
 impl ChunkDigest {
+    /// A hasher for one chunk's bytes fed piece by piece (`finish_reset` between chunks).
+    fn hasher(&self) -> Hasher {
+        match self {
+            ChunkDigest::Sha256 => Algorithm::Sha256.hasher(),
+            ChunkDigest::Blake3 => Algorithm::Blake3.hasher(),
+            ChunkDigest::KeyedBlake3(key) => {
+                Hasher::Blake3(Box::new(blake3::Hasher::new_keyed(key)))
+            }
+        }
+    }
+
     fn digest(&self, bytes: &[u8]) -> DigestBytes {
         match self {
             ChunkDigest::Sha256 => crate::digest::digest_bytes(Algorithm::Sha256, bytes),
@@ -160,16 +177,6 @@ impl ChunkDigest {
             }
         }
     }
-}
-
-/// The cut function's parameters for a FastCDC spec.
-struct Cdc {
-    min: usize,
-    avg: usize,
-    max: usize,
-    masks: (u64, u64),
-    gear: Cow<'static, [u64]>,
-    gear_ls: Cow<'static, [u64]>,
 }
 
 /// How the next cut is found.
@@ -193,6 +200,9 @@ pub(crate) struct Chunker<S: FnMut(Chunk)> {
     offset: u64,
     index: u64,
     sink: S,
+    /// FastCDC of a file whose size is known: cut as the bytes stream by, with the chunk's
+    /// digest fed as they come, instead of holding them (see `stream`).
+    streaming: Option<(stream::Scan, Hasher)>,
 }
 
 impl<S: FnMut(Chunk)> Chunker<S> {
@@ -221,8 +231,39 @@ impl<S: FnMut(Chunk)> Chunker<S> {
             ChunkerSpec::Restic { poly } => Cutter::Restic(Box::new(restic::Rabin::new(poly))),
             ChunkerSpec::Fixed { .. } => Cutter::Fixed,
         };
-        let held = Vec::with_capacity(2 * spec.max());
-        Chunker { spec, cutter, digest, size, held, start: 0, offset: 0, index: 0, sink }
+        let streaming = match &cutter {
+            Cutter::FastCdc(cdc) if size > 0 => {
+                Some((stream::Scan::start(cdc, size), digest.hasher()))
+            }
+            _ => None,
+        };
+        let held =
+            if streaming.is_some() { Vec::new() } else { Vec::with_capacity(2 * spec.max()) };
+        Chunker { spec, cutter, digest, size, held, start: 0, offset: 0, index: 0, sink, streaming }
+    }
+
+    /// Feeds `bytes` to the streaming scan, handing each chunk it ends to the sink.
+    fn feed_stream(&mut self, bytes: &[u8]) {
+        let (Cutter::FastCdc(cdc), Some((scan, hasher))) = (&self.cutter, &mut self.streaming)
+        else {
+            return;
+        };
+        let mut from = 0;
+        while let Some(n) = scan.scan(cdc, &bytes[from..]) {
+            hasher.update(&bytes[from..from + n]);
+            let len = scan.len() as u64;
+            (self.sink)(Chunk {
+                index: self.index,
+                offset: self.offset,
+                len,
+                digest: hasher.finish_reset(),
+            });
+            self.offset += len;
+            self.index += 1;
+            from += n;
+            *scan = stream::Scan::start(cdc, self.size.saturating_sub(self.offset));
+        }
+        hasher.update(&bytes[from..]);
     }
 
     /// The length of the next chunk of the held bytes, or `None` when it needs more of them.
@@ -297,14 +338,35 @@ impl<S: FnMut(Chunk)> Consumer for Chunker<S> {
         self.start = 0;
         self.offset = 0;
         self.index = 0;
+        if let (Cutter::FastCdc(cdc), Some((scan, hasher))) = (&self.cutter, &mut self.streaming) {
+            *scan = stream::Scan::start(cdc, self.size);
+            hasher.reset();
+        }
     }
 
     /// The file's bytes were all fed: cuts the last chunks.
     fn end(&mut self) {
+        if let Some((scan, hasher)) = &mut self.streaming {
+            if scan.len() > 0 {
+                let len = scan.len() as u64;
+                (self.sink)(Chunk {
+                    index: self.index,
+                    offset: self.offset,
+                    len,
+                    digest: hasher.finish_reset(),
+                });
+                self.offset += len;
+                self.index += 1;
+            }
+            return;
+        }
         self.cut(true);
     }
 
     fn feed(&mut self, _offset: u64, bytes: &[u8]) {
+        if self.streaming.is_some() {
+            return self.feed_stream(bytes);
+        }
         // Fed a buffer at a time; cut as soon as a maximum's worth is held, so that held bytes
         // stay within two maximums plus one buffer.
         let max = self.spec.max();
