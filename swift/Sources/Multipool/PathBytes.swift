@@ -25,6 +25,7 @@ import Darwin
 public struct PathBytes: Hashable, Comparable, Sendable, CustomStringConvertible,
     ExpressibleByStringInterpolation
 {
+    @usableFromInline
     enum Storage: Sendable {
         case string(String)
         case bytes([UInt8])
@@ -32,7 +33,7 @@ public struct PathBytes: Hashable, Comparable, Sendable, CustomStringConvertible
         case arena(PathArena, Int)
     }
 
-    let storage: Storage
+    @usableFromInline let storage: Storage
 
     /// The path spelled by `string` (its UTF-8).
     public init(_ string: String) {
@@ -47,6 +48,7 @@ public struct PathBytes: Hashable, Comparable, Sendable, CustomStringConvertible
         storage = .string(String(stringInterpolation: stringInterpolation))
     }
 
+    @inlinable
     init(arena: PathArena, index: Int) {
         storage = .arena(arena, index)
     }
@@ -135,6 +137,7 @@ public struct PathBytes: Hashable, Comparable, Sendable, CustomStringConvertible
     }
 
     /// The number of bytes.
+    @inlinable
     public var count: Int {
         switch storage {
         case .string(let string): string.utf8.count

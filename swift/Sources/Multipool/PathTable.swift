@@ -13,7 +13,7 @@ final class PathArena: @unchecked Sendable {
     let bytes: UnsafeMutablePointer<UInt8>
     let byteCount: Int
     /// `count` lengths (what the C call takes), then `count` starts.
-    let lengths: UnsafeMutablePointer<Int>
+    @usableFromInline let lengths: UnsafeMutablePointer<Int>
 
     /// The paths' bytes laid end to end: two passes, one to size the buffer, one to copy.
     init<C: Collection>(_ paths: C) where C.Element: PathConvertible {
@@ -38,6 +38,9 @@ final class PathArena: @unchecked Sendable {
         }
     }
 
+    /// One empty path, for a tag the table does not hold.
+    static let empty = PathArena([""])
+
     deinit {
         bytes.deallocate()
         lengths.deallocate()
@@ -50,7 +53,7 @@ final class PathArena: @unchecked Sendable {
     }
 
     /// Path `index`'s length.
-    @inline(__always)
+    @inlinable
     func length(_ index: Int) -> Int {
         lengths[index]
     }
@@ -102,17 +105,21 @@ struct PathTable {
         return low
     }
 
-    /// The path of `tag`, forgotten as it is taken; an empty path if the table does not hold
-    /// it. `compact()` after a batch of takes lets go of the entries they emptied.
+    /// Gives result `i` of `block` the path of `tag`, forgotten as it is taken; an empty path
+    /// if the table does not hold it. `compact()` after a batch of takes lets go of the entries
+    /// they emptied.
     @inline(__always)
-    mutating func take(_ tag: UInt64) -> PathBytes {
-        guard let index = find(tag), let arena = entries[index]?.arena else { return PathBytes([]) }
+    mutating func take(_ tag: UInt64, into block: ResultBlock, at i: Int) {
+        guard let index = find(tag), let arena = entries[index]?.arena else {
+            block.setPath(i, arena: PathArena.empty, index: 0)
+            return
+        }
         hint = index
+        block.setPath(i, arena: arena, index: Int(tag - firsts[index]))
         entries[index]!.left -= 1
         if entries[index]!.left == 0 {
             entries[index] = nil
         }
-        return PathBytes(arena: arena, index: Int(tag - firsts[index]))
     }
 
     /// Lets go of the emptied entries at the front.
