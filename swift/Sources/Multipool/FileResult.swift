@@ -89,7 +89,7 @@ public struct Digest: RandomAccessCollection, Hashable, Sendable, CustomStringCo
 /// records as they came and where each one's path is, and a result is that block and an
 /// index, its properties read from there. Handing one over costs a reference count, not a copy
 /// of its hundred bytes. A result held keeps its block alive (up to 256 results' records, some
-/// 30 KB) and the arenas of the paths its block refers to (each `add`'s bytes).
+/// 30 KB) and the arrays of paths its block refers to (each `add`'s, as given).
 public struct FileResult: Sendable, CustomStringConvertible {
     // Inlinable properties, so that reading one costs the caller neither a call nor a
     // reference count.

@@ -96,7 +96,7 @@ public struct PathBytes: Hashable, Comparable, Sendable, CustomStringConvertible
         switch storage {
         case .string(let string): Array(string.utf8)
         case .bytes(let bytes): bytes
-        case .arena(let arena, let index): Array(arena.path(index))
+        case .arena(let arena, let index): arena.path(index).bytes
         }
     }
 
@@ -109,9 +109,7 @@ public struct PathBytes: Hashable, Comparable, Sendable, CustomStringConvertible
             let string = String(decoding: bytes, as: UTF8.self)
             return string.utf8.elementsEqual(bytes) ? string : nil
         case .arena(let arena, let index):
-            let bytes = arena.path(index)
-            let string = String(decoding: bytes, as: UTF8.self)
-            return string.utf8.elementsEqual(bytes) ? string : nil
+            return arena.path(index).string
         }
     }
 
@@ -132,12 +130,12 @@ public struct PathBytes: Hashable, Comparable, Sendable, CustomStringConvertible
         switch storage {
         case .string(let string): string
         case .bytes(let bytes): String(decoding: bytes, as: UTF8.self)
-        case .arena(let arena, let index): String(decoding: arena.path(index), as: UTF8.self)
+        case .arena(let arena, let index): arena.path(index).description
         }
     }
 
     /// The number of bytes.
-    @inlinable
+    @inlinable @inline(__always)
     public var count: Int {
         switch storage {
         case .string(let string): string.utf8.count
@@ -157,7 +155,7 @@ public struct PathBytes: Hashable, Comparable, Sendable, CustomStringConvertible
             }
             return try Array(string.utf8).withUnsafeBytes(body)
         case .arena(let arena, let index):
-            return try body(arena.path(index))
+            return try arena.path(index).withUnsafeBytes(body)
         }
     }
 

@@ -1,61 +1,76 @@
-/// One `add`'s paths as the library was given them: their bytes end to end in one buffer, and
-/// each one's length and start. Results point into it (`PathBytes` of an arena and an index)
-/// rather than each carrying a `String` or an array of its own: adding copies each path's bytes
-/// once, into the buffer passed to `multipool_session_enqueue_buffer`, and neither adding nor
-/// delivering touches a reference count per path (a result retains its arena, which the results
-/// of a batch share). Written once, before any result can point into it, and then only read:
-/// `@unchecked Sendable` for immutable memory behind `let` pointers.
+/// One `add`'s paths, kept as they were given: the caller's array of strings (one reference
+/// for the lot: no copy, and no reference count per path), or of `PathBytes`. Results point into
+/// it (`PathBytes` of an arena and an index) rather than each carrying a path of its own. The
+/// bytes for `multipool_session_enqueue_buffer` are copied into memory that lives for the call
+/// alone (so that adding touches no new memory per path, as a C caller reusing its buffer).
+/// Immutable: `Sendable` by its `let`s.
 @usableFromInline
-final class PathArena: @unchecked Sendable {
-    /// The number of paths.
-    let count: Int
-    /// The paths' bytes, end to end.
-    let bytes: UnsafeMutablePointer<UInt8>
-    let byteCount: Int
-    /// `count` lengths (what the C call takes), then `count` starts.
-    @usableFromInline let lengths: UnsafeMutablePointer<Int>
+final class PathArena: Sendable {
+    /// The paths, in one of the two (the other empty).
+    @usableFromInline let strings: [String]
+    @usableFromInline let others: [PathBytes]
+    /// `others`' lengths (`PathBytes.count` calls `length`, which is then all loads, so that
+    /// a caller's `result.path.count` costs no reference count).
+    @usableFromInline let otherLengths: [Int]
 
-    /// The paths' bytes laid end to end: two passes, one to size the buffer, one to copy.
-    init<C: Collection>(_ paths: C) where C.Element: PathConvertible {
+    init(strings: [String]) {
+        self.strings = strings
+        others = []
+        otherLengths = []
+    }
+
+    init(_ paths: [PathBytes]) {
+        strings = []
+        others = paths
+        otherLengths = paths.map(\.count)
+    }
+
+    /// The number of paths.
+    var count: Int { strings.isEmpty ? others.count : strings.count }
+
+    /// One empty path, for a tag the table does not hold.
+    static let empty = PathArena(strings: [""])
+
+    /// Path `index`, as given.
+    @inlinable
+    func path(_ index: Int) -> PathBytes {
+        strings.isEmpty ? others[index] : PathBytes(strings[index])
+    }
+
+    /// Path `index`'s length.
+    @inlinable @inline(__always)
+    func length(_ index: Int) -> Int {
+        strings.isEmpty ? otherLengths[index] : strings[index].utf8.count
+    }
+
+    /// Calls `enqueue` with the paths' bytes end to end (`bytes`, `byteCount`) and their
+    /// lengths: two passes, one to size the buffer, one to copy.
+    func withBytes<R>(_ enqueue: (UnsafePointer<UInt8>, Int, UnsafePointer<Int>) -> R) -> R {
+        strings.isEmpty ? Self.withBytes(of: others, enqueue) : Self.withBytes(of: strings, enqueue)
+    }
+
+    private static func withBytes<C: Collection, R>(
+        of paths: C, _ enqueue: (UnsafePointer<UInt8>, Int, UnsafePointer<Int>) -> R
+    ) -> R where C.Element: PathConvertible {
         var total = 0
         for path in paths {
             total &+= path.pathByteCount
         }
-        let count = paths.count
-        self.count = count
-        byteCount = total
-        bytes = .allocate(capacity: max(total, 1))
-        lengths = .allocate(capacity: 2 * max(count, 1))
-        let starts = lengths + count
+        let bytes = UnsafeMutablePointer<UInt8>.allocate(capacity: max(total, 1))
+        let lengths = UnsafeMutablePointer<Int>.allocate(capacity: max(paths.count, 1))
+        defer {
+            bytes.deallocate()
+            lengths.deallocate()
+        }
         var at = 0
         var i = 0
         for path in paths {
             let n = path.copyPathBytes(to: bytes + at, capacity: total - at)
             lengths[i] = n
-            starts[i] = at
             at += n
             i += 1
         }
-    }
-
-    /// One empty path, for a tag the table does not hold.
-    static let empty = PathArena([""])
-
-    deinit {
-        bytes.deallocate()
-        lengths.deallocate()
-    }
-
-    /// Path `index`'s bytes.
-    @inline(__always)
-    func path(_ index: Int) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(start: bytes + lengths[count + index], count: lengths[index])
-    }
-
-    /// Path `index`'s length.
-    @inlinable
-    func length(_ index: Int) -> Int {
-        lengths[index]
+        return enqueue(bytes, at, lengths)
     }
 }
 

@@ -91,51 +91,52 @@ public final class Session: Sendable {
     /// `.sessionCancelled` after `cancel()`, `.resourceExhausted` when the library has no
     /// memory left for them (none is queued then).
     public func add(_ paths: [PathBytes]) throws(MultipoolError) {
-        try enqueue(paths)
+        try enqueue(PathArena(paths))
     }
 
     /// Queues paths given as strings (their UTF-8 bytes); see `add(_:)` for `[PathBytes]`.
     public func add(_ paths: [String]) throws(MultipoolError) {
-        try enqueue(paths)
+        try enqueue(PathArena(strings: paths))
     }
 
     /// Queues paths given as their bytes, any bytes (a name that is not UTF-8 goes through as
     /// it is); see `add(_:)` for `[PathBytes]`.
     public func add(_ paths: [[UInt8]]) throws(MultipoolError) {
-        try enqueue(paths)
+        try enqueue(PathArena(paths.map(PathBytes.init)))
     }
 
     /// Queues file URLs, by their file-system representation; see `add(_:)` for `[PathBytes]`.
     public func add(_ paths: [URL]) throws(MultipoolError) {
-        try enqueue(paths.map(PathBytes.init))
+        try enqueue(PathArena(paths.map(PathBytes.init)))
     }
 
     #if canImport(System)
     /// Queues `FilePath`s, by their bytes; see `add(_:)` for `[PathBytes]`.
     @available(macOS 11, iOS 14, tvOS 14, watchOS 7, *)
     public func add(_ paths: [FilePath]) throws(MultipoolError) {
-        try enqueue(paths.map(PathBytes.init))
+        try enqueue(PathArena(paths.map(PathBytes.init)))
     }
     #endif
 
     /// Queues the paths given as arguments: `try session.add("a", "b")`.
     public func add(_ paths: PathBytes...) throws(MultipoolError) {
-        try enqueue(paths)
+        try enqueue(PathArena(paths))
     }
 
-    private func enqueue<C: Collection>(_ given: C) throws(MultipoolError) where C.Element: PathConvertible {
-        let count = given.count
+    private func enqueue(_ arena: PathArena) throws(MultipoolError) {
+        let count = arena.count
         guard count > 0 else { return }
-        // The bytes end to end, outside the lock; then into the table (a result may come back
-        // before the call below returns), which gives the arena its consecutive tags.
-        let arena = PathArena(given)
+        // Into the table first (a result may come back before the call below returns), which
+        // gives the paths their consecutive tags.
         let first = paths.withLock { $0.add(arena) }
         let tags = UnsafeMutablePointer<UInt64>.allocate(capacity: count)
         defer { tags.deallocate() }
         for i in 0..<count {
             tags[i] = first &+ UInt64(i)
         }
-        let status = multipool_session_enqueue_buffer(handle, arena.bytes, arena.byteCount, arena.lengths, tags, count)
+        let status = arena.withBytes { bytes, byteCount, lengths in
+            multipool_session_enqueue_buffer(handle, bytes, byteCount, lengths, tags, count)
+        }
         if status != UInt32(MULTIPOOL_OK) {
             paths.withLock { $0.drop(first: first) }
             throw MultipoolError(status: Status(rawValue: status))
@@ -258,13 +259,5 @@ extension String: PathConvertible {
             n += 1
         }
         return n
-    }
-}
-
-extension Array: PathConvertible where Element == UInt8 {
-    var pathByteCount: Int { count }
-
-    func copyPathBytes(to out: UnsafeMutablePointer<UInt8>, capacity: Int) -> Int {
-        withUnsafeBytes { $0.copyPathBytes(to: out, capacity: capacity) }
     }
 }
