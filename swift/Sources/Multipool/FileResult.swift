@@ -42,10 +42,12 @@ public struct Digest: RandomAccessCollection, Hashable, Sendable, CustomStringCo
     }
 
     /// The number of bytes.
+    @inlinable
     public var count: Int { Int(length) }
     public var startIndex: Int { 0 }
     public var endIndex: Int { Int(length) }
 
+    @inlinable
     public subscript(position: Int) -> UInt8 {
         precondition(position >= 0 && position < count, "digest index out of range")
         return Swift.withUnsafeBytes(of: storage) { $0[position] }
@@ -123,7 +125,7 @@ public struct FileResult: Sendable, CustomStringConvertible {
         return device == UInt32(MULTIPOOL_DEVICE_NONE) ? nil : Int(device)
     }
     /// The digest; empty unless `status` is `.ok`.
-    @inlinable
+    @inlinable @inline(__always)
     public var digest: Digest {
         Digest(storage: record.pointee.digest, count: Int(min(record.pointee.digest_len, 64)))
     }
