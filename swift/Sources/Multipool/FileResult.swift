@@ -12,16 +12,17 @@ import Darwin
 public struct Digest: RandomAccessCollection, Hashable, Sendable, CustomStringConvertible {
     /// The C result's 64 bytes as they are (a tuple: byte-aligned, no padding); bytes past
     /// `count` are zero.
-    typealias Storage = (
+    @usableFromInline typealias Storage = (
         UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
         UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
         UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
         UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8
     )
 
-    private let storage: Storage
-    private let length: UInt8
+    @usableFromInline let storage: Storage
+    @usableFromInline let length: UInt8
 
+    @inlinable
     init(storage: Storage, count: Int) {
         self.storage = storage
         length = UInt8(count)
@@ -41,10 +42,12 @@ public struct Digest: RandomAccessCollection, Hashable, Sendable, CustomStringCo
     }
 
     /// The number of bytes.
+    @inlinable
     public var count: Int { Int(length) }
     public var startIndex: Int { 0 }
     public var endIndex: Int { Int(length) }
 
+    @inlinable
     public subscript(position: Int) -> UInt8 {
         precondition(position >= 0 && position < count, "digest index out of range")
         return Swift.withUnsafeBytes(of: storage) { $0[position] }
@@ -83,30 +86,48 @@ public struct Digest: RandomAccessCollection, Hashable, Sendable, CustomStringCo
 }
 
 /// One path's outcome: its path as added, and a digest or the reason there is none.
+///
+/// Two words: the results of one poll of the library share a block holding the library's
+/// records as they came and where each one's path is, and a result is that block and an
+/// index, its properties read from there. Handing one over costs a reference count, not a copy
+/// of its hundred bytes. A result held keeps its block alive (up to 256 results' records, some
+/// 30 KB) and the arrays of paths its block refers to (each `add`'s, as given).
 public struct FileResult: Sendable, CustomStringConvertible {
-    /// The path, the bytes given to `add`.
-    public let path: PathBytes
-    /// `.ok` with a digest, or why there is none (`.notFound`, `.isDirectory`, `.cancelled`…).
-    public let status: Status
-    /// The errno behind a failure, 0 when none.
-    public let osError: Int32
-    /// Bytes hashed; for a failure, the file's size where known, else 0.
-    public let size: UInt64
-    /// The index of the device that read the file (see `Session.devices`); nil if none did.
-    public var device: Int? {
-        deviceIndex == UInt32(MULTIPOOL_DEVICE_NONE) ? nil : Int(deviceIndex)
-    }
-    private let deviceIndex: UInt32
-    /// The digest; empty unless `status` is `.ok`.
-    public let digest: Digest
+    // Inlinable properties, so that reading one costs the caller neither a call nor a
+    // reference count.
+    @usableFromInline let block: ResultBlock
+    @usableFromInline let index: Int
 
-    init(path: PathBytes, _ r: UnsafePointer<multipool_result>) {
-        self.path = path
-        status = Status(rawValue: r.pointee.status)
-        osError = r.pointee.os_error
-        size = r.pointee.size
-        deviceIndex = r.pointee.device
-        digest = Digest(storage: r.pointee.digest, count: Int(min(r.pointee.digest_len, 64)))
+    init(block: ResultBlock, index: Int) {
+        self.block = block
+        self.index = index
+    }
+
+    @inlinable
+    var record: UnsafeMutablePointer<multipool_result> { block.records + index }
+
+    /// The path, the bytes given to `add`.
+    @inlinable
+    public var path: PathBytes { block.path(index) }
+    /// `.ok` with a digest, or why there is none (`.notFound`, `.isDirectory`, `.cancelled`…).
+    @inlinable
+    public var status: Status { Status(rawValue: record.pointee.status) }
+    /// The errno behind a failure, 0 when none.
+    @inlinable
+    public var osError: Int32 { record.pointee.os_error }
+    /// Bytes hashed; for a failure, the file's size where known, else 0.
+    @inlinable
+    public var size: UInt64 { record.pointee.size }
+    /// The index of the device that read the file (see `Session.devices`); nil if none did.
+    @inlinable
+    public var device: Int? {
+        let device = record.pointee.device
+        return device == UInt32(MULTIPOOL_DEVICE_NONE) ? nil : Int(device)
+    }
+    /// The digest; empty unless `status` is `.ok`.
+    @inlinable @inline(__always)
+    public var digest: Digest {
+        Digest(storage: record.pointee.digest, count: Int(min(record.pointee.digest_len, 64)))
     }
 
     /// Whether the file was hashed.
@@ -131,5 +152,50 @@ public struct FileResult: Sendable, CustomStringConvertible {
     /// `HEX  PATH`, or `PATH: reason`.
     public var description: String {
         error.map(\.description) ?? "\(digest.hex)  \(path)"
+    }
+}
+
+/// The results of one poll of the library: its records as they came (`multipool_session_poll`
+/// writes them here), and each one's path, an index into one of the arenas the block holds.
+/// Filled by one iteration under the session's lock before any of its results is handed out,
+/// then only read: `@unchecked Sendable` for memory behind `let` pointers that no one writes
+/// once shared.
+@usableFromInline
+final class ResultBlock: @unchecked Sendable {
+    static let capacity = 256
+
+    @usableFromInline let records = UnsafeMutablePointer<multipool_result>.allocate(capacity: ResultBlock.capacity)
+    /// Result `i`'s path is path `pathIndices[i]` of `arenas[pathArenas[i]]`.
+    @usableFromInline let pathArenas = UnsafeMutablePointer<Int32>.allocate(capacity: ResultBlock.capacity)
+    @usableFromInline let pathIndices = UnsafeMutablePointer<Int>.allocate(capacity: ResultBlock.capacity)
+    /// The arenas the paths are in, each once (results mostly come in the order of their adds,
+    /// so a block's paths are in one arena or a few): `arenas[0..<arenaCount]`.
+    @usableFromInline let arenas = UnsafeMutablePointer<PathArena>.allocate(capacity: ResultBlock.capacity)
+    private var arenaCount = 0
+
+    @usableFromInline init() {}
+
+    deinit {
+        arenas.deinitialize(count: arenaCount)
+        records.deallocate()
+        pathArenas.deallocate()
+        pathIndices.deallocate()
+        arenas.deallocate()
+    }
+
+    @inlinable
+    func path(_ i: Int) -> PathBytes {
+        PathBytes(arena: arenas[Int(pathArenas[i])], index: pathIndices[i])
+    }
+
+    /// Result `i`'s path is path `index` of `arena`.
+    @inline(__always)
+    func setPath(_ i: Int, arena: PathArena, index: Int) {
+        if arenaCount == 0 || arenas[arenaCount - 1] !== arena {
+            (arenas + arenaCount).initialize(to: arena)
+            arenaCount += 1
+        }
+        pathArenas[i] = Int32(arenaCount - 1)
+        pathIndices[i] = index
     }
 }

@@ -25,12 +25,15 @@ import Darwin
 public struct PathBytes: Hashable, Comparable, Sendable, CustomStringConvertible,
     ExpressibleByStringInterpolation
 {
+    @usableFromInline
     enum Storage: Sendable {
         case string(String)
         case bytes([UInt8])
+        /// Path `index` of an `add`'s arena: how results carry their paths.
+        case arena(PathArena, Int)
     }
 
-    let storage: Storage
+    @usableFromInline let storage: Storage
 
     /// The path spelled by `string` (its UTF-8).
     public init(_ string: String) {
@@ -43,6 +46,11 @@ public struct PathBytes: Hashable, Comparable, Sendable, CustomStringConvertible
 
     public init(stringInterpolation: DefaultStringInterpolation) {
         storage = .string(String(stringInterpolation: stringInterpolation))
+    }
+
+    @inlinable
+    init(arena: PathArena, index: Int) {
+        storage = .arena(arena, index)
     }
 
     /// The path of exactly these bytes.
@@ -88,6 +96,7 @@ public struct PathBytes: Hashable, Comparable, Sendable, CustomStringConvertible
         switch storage {
         case .string(let string): Array(string.utf8)
         case .bytes(let bytes): bytes
+        case .arena(let arena, let index): arena.path(index).bytes
         }
     }
 
@@ -99,6 +108,8 @@ public struct PathBytes: Hashable, Comparable, Sendable, CustomStringConvertible
         case .bytes(let bytes):
             let string = String(decoding: bytes, as: UTF8.self)
             return string.utf8.elementsEqual(bytes) ? string : nil
+        case .arena(let arena, let index):
+            return arena.path(index).string
         }
     }
 
@@ -119,14 +130,17 @@ public struct PathBytes: Hashable, Comparable, Sendable, CustomStringConvertible
         switch storage {
         case .string(let string): string
         case .bytes(let bytes): String(decoding: bytes, as: UTF8.self)
+        case .arena(let arena, let index): arena.path(index).description
         }
     }
 
     /// The number of bytes.
+    @inlinable @inline(__always)
     public var count: Int {
         switch storage {
         case .string(let string): string.utf8.count
         case .bytes(let bytes): bytes.count
+        case .arena(let arena, let index): arena.length(index)
         }
     }
 
@@ -140,21 +154,8 @@ public struct PathBytes: Hashable, Comparable, Sendable, CustomStringConvertible
                 return result
             }
             return try Array(string.utf8).withUnsafeBytes(body)
-        }
-    }
-
-    /// Appends the path's bytes to `buffer`.
-    @inline(__always)
-    func append(to buffer: inout [UInt8]) {
-        switch storage {
-        case .string(let string):
-            // A native string's bytes in one copy (appending the UTF8View itself goes element
-            // by element).
-            if string.utf8.withContiguousStorageIfAvailable({ buffer.append(contentsOf: $0) }) == nil {
-                buffer.append(contentsOf: string.utf8)
-            }
-        case .bytes(let bytes):
-            buffer.append(contentsOf: bytes)
+        case .arena(let arena, let index):
+            return try arena.path(index).withUnsafeBytes(body)
         }
     }
 
@@ -162,7 +163,7 @@ public struct PathBytes: Hashable, Comparable, Sendable, CustomStringConvertible
         switch (a.storage, b.storage) {
         case (.string(let x), .string(let y)): x.utf8.elementsEqual(y.utf8)
         case (.bytes(let x), .bytes(let y)): x == y
-        case (.string(let x), .bytes(let y)), (.bytes(let y), .string(let x)): x.utf8.elementsEqual(y)
+        default: a.withUnsafeBytes { x in b.withUnsafeBytes { y in x.elementsEqual(y) } }
         }
     }
 

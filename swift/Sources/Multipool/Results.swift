@@ -65,20 +65,20 @@ public struct Results: AsyncSequence, Sendable {
     }
 }
 
-/// One iteration's results taken from the library and not yet handed out, and the memory of
-/// its polls. A class for its deinit, which hands what is left back to the session. Its state
-/// is in memory of its own (pointers held by `let`s), not in `var`s of the class, which would
-/// cost dynamic exclusivity checks on every result.
+/// One iteration's results taken from the library and not yet handed out. A class for its
+/// deinit, which hands what is left back to the session. Its hot state is in memory of its own
+/// (pointers held by `let`s), not in `var`s of the class, which would cost dynamic exclusivity
+/// checks on every result.
 @usableFromInline
 final class Batch {
-    static let capacity = 256
+    static let capacity = ResultBlock.capacity
 
     let session: Session
     /// Results `cursor[0]..<cursor[1]` are initialized and not yet handed out.
-    private let results = UnsafeMutablePointer<FileResult>.allocate(capacity: Batch.capacity)
-    private let cursor = UnsafeMutablePointer<Int>.allocate(capacity: 2)
-    /// What `multipool_session_poll` writes.
-    private let polled = UnsafeMutablePointer<multipool_result>.allocate(capacity: Batch.capacity)
+    @usableFromInline let results = UnsafeMutablePointer<FileResult>.allocate(capacity: Batch.capacity)
+    @usableFromInline let cursor = UnsafeMutablePointer<Int>.allocate(capacity: 2)
+    /// Where the next poll writes, kept across polls that find nothing.
+    private var block: ResultBlock?
 
     init(session: Session) {
         self.session = session
@@ -96,7 +96,6 @@ final class Batch {
         }
         results.deallocate()
         cursor.deallocate()
-        polled.deallocate()
     }
 
     /// `Task.checkCancellation()` without retaining and releasing the task (which that does,
@@ -110,15 +109,17 @@ final class Batch {
 
     /// The next result of the batch, if any is left. Every 16th result, whether the task was
     /// cancelled: the check costs about 50 ns on Linux (`withUnsafeCurrentTask` retains and
-    /// releases the task), twice what the C API spends to hand out a result.
-    @usableFromInline
+    /// releases the task), twice what the C API spends to hand out a result. Inlinable, so that
+    /// handing out a ready result is no call at all.
+    @inlinable @inline(__always)
     func take() throws(CancellationError) -> FileResult? {
-        guard cursor[0] < cursor[1] else { return nil }
-        if cursor[0] & 15 == 15 {
+        let at = cursor[0]
+        guard at < cursor[1] else { return nil }
+        if at & 15 == 15 {
             try Batch.checkCancellation()
         }
-        cursor[0] += 1
-        return (results + cursor[0] - 1).move()
+        cursor[0] = at + 1
+        return (results + at).move()
     }
 
     /// A new batch's first result: the session's leftovers or the library's ready results,
@@ -127,9 +128,11 @@ final class Batch {
     func refillOrWait(isolation actor: isolated (any Actor)? = #isolation) async throws -> FileResult? {
         while true {
             try Batch.checkCancellation()
-            guard let count = try session.refill(results: results, polled: polled, capacity: Batch.capacity) else {
+            let block = self.block ?? ResultBlock()
+            guard let count = try session.refill(results: results, block: block) else {
                 return nil
             }
+            self.block = count > 0 ? nil : block  // a block with results belongs to them
             if count > 0 {
                 cursor[0] = 1
                 cursor[1] = count
@@ -141,12 +144,12 @@ final class Batch {
 }
 
 extension Session {
-    /// Initializes up to `capacity` results at `results`: first those an iteration left, else
-    /// the library's that are ready (one poll, with a timeout of 0), each with its path from
-    /// the table. How many; nil once the session is done and every result delivered.
-    func refill(
-        results: UnsafeMutablePointer<FileResult>, polled: UnsafeMutablePointer<multipool_result>, capacity: Int
-    ) throws(MultipoolError) -> Int? {
+    /// Initializes up to `ResultBlock.capacity` results at `results`: first those an iteration
+    /// left, else the library's that are ready (one poll into `block`, with a timeout of 0),
+    /// each with its path from the table. How many; nil once the session is done and every
+    /// result delivered. Results of `block` only if it returns more than 0 from a poll.
+    func refill(results: UnsafeMutablePointer<FileResult>, block: ResultBlock) throws(MultipoolError) -> Int? {
+        let capacity = ResultBlock.capacity
         let left = leftovers.withLock { leftovers -> Int in
             let count = min(leftovers.count, capacity)
             if count > 0 {
@@ -161,7 +164,7 @@ extension Session {
         if left > 0 { return left }
         var count = 0
         let status = multipool_session_poll(
-            handle, polled, MemoryLayout<multipool_result>.stride, capacity, 0, &count)
+            handle, block.records, MemoryLayout<multipool_result>.stride, capacity, 0, &count)
         switch status {
         case UInt32(MULTIPOOL_OK):
             break
@@ -175,9 +178,12 @@ extension Session {
         // The paths of the whole batch under one lock.
         paths.withLock { table in
             for i in 0..<count {
-                (results + i).initialize(to: FileResult(path: table.take(polled[i].tag), polled + i))
+                table.take(block.records[i].tag, into: block, at: i)
             }
             table.compact()
+        }
+        for i in 0..<count {
+            (results + i).initialize(to: FileResult(block: block, index: i))
         }
         return count
     }

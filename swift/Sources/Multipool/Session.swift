@@ -91,75 +91,54 @@ public final class Session: Sendable {
     /// `.sessionCancelled` after `cancel()`, `.resourceExhausted` when the library has no
     /// memory left for them (none is queued then).
     public func add(_ paths: [PathBytes]) throws(MultipoolError) {
-        try enqueue(paths)
+        try enqueue(PathArena(paths))
     }
 
     /// Queues paths given as strings (their UTF-8 bytes); see `add(_:)` for `[PathBytes]`.
     public func add(_ paths: [String]) throws(MultipoolError) {
-        try enqueue(paths)
+        try enqueue(PathArena(strings: paths))
     }
 
     /// Queues paths given as their bytes, any bytes (a name that is not UTF-8 goes through as
     /// it is); see `add(_:)` for `[PathBytes]`.
     public func add(_ paths: [[UInt8]]) throws(MultipoolError) {
-        try enqueue(paths)
+        try enqueue(PathArena(paths.map(PathBytes.init)))
     }
 
     /// Queues file URLs, by their file-system representation; see `add(_:)` for `[PathBytes]`.
     public func add(_ paths: [URL]) throws(MultipoolError) {
-        try enqueue(paths)
+        try enqueue(PathArena(paths.map(PathBytes.init)))
     }
 
     #if canImport(System)
     /// Queues `FilePath`s, by their bytes; see `add(_:)` for `[PathBytes]`.
     @available(macOS 11, iOS 14, tvOS 14, watchOS 7, *)
     public func add(_ paths: [FilePath]) throws(MultipoolError) {
-        try enqueue(paths.map(PathBytes.init))
+        try enqueue(PathArena(paths.map(PathBytes.init)))
     }
     #endif
 
     /// Queues the paths given as arguments: `try session.add("a", "b")`.
     public func add(_ paths: PathBytes...) throws(MultipoolError) {
-        try enqueue(paths)
+        try enqueue(PathArena(paths))
     }
 
-    private func enqueue<C: Collection>(_ given: C) throws(MultipoolError) where C.Element: PathConvertible {
-        let count = given.count
+    private func enqueue(_ arena: PathArena) throws(MultipoolError) {
+        let count = arena.count
         guard count > 0 else { return }
-        var bytes: [UInt8] = []
-        var lengths: [Int] = []
-        bytes.reserveCapacity(count * 64)
-        lengths.reserveCapacity(count)
-        // Into the table first (a result may come back before the call below returns), in the
-        // same pass that lays the bytes end to end: tags are consecutive, one lock for all.
-        let first = paths.withLock { table in
-            var first = UInt64.max
-            for path in given {
-                let path = path.pathBytes
-                let before = bytes.count
-                path.append(to: &bytes)
-                lengths.append(bytes.count - before)
-                let tag = table.add(path)
-                if first == .max { first = tag }
-            }
-            return first
+        // Into the table first (a result may come back before the call below returns), which
+        // gives the paths their consecutive tags.
+        let first = paths.withLock { $0.add(arena) }
+        let tags = UnsafeMutablePointer<UInt64>.allocate(capacity: count)
+        defer { tags.deallocate() }
+        for i in 0..<count {
+            tags[i] = first &+ UInt64(i)
         }
-        let tags = [UInt64](unsafeUninitializedCapacity: count) { tags, initialized in
-            for i in 0..<count {
-                tags[i] = first &+ UInt64(i)
-            }
-            initialized = count
-        }
-        let status = bytes.withUnsafeBufferPointer { bytes in
-            lengths.withUnsafeBufferPointer { lengths in
-                tags.withUnsafeBufferPointer { tags in
-                    multipool_session_enqueue_buffer(
-                        handle, bytes.baseAddress, bytes.count, lengths.baseAddress, tags.baseAddress, count)
-                }
-            }
+        let status = arena.withBytes { bytes, byteCount, lengths in
+            multipool_session_enqueue_buffer(handle, bytes, byteCount, lengths, tags, count)
         }
         if status != UInt32(MULTIPOOL_OK) {
-            paths.withLock { $0.drop(first: first, count: count) }
+            paths.withLock { $0.drop(first: first) }
             throw MultipoolError(status: Status(rawValue: status))
         }
     }
@@ -238,23 +217,47 @@ public final class Session: Sendable {
     }
 }
 
-/// What a path can be given as.
+/// What a path can be given as: its length in bytes, and a copy of them.
 protocol PathConvertible {
-    var pathBytes: PathBytes { get }
+    var pathByteCount: Int { get }
+    /// Copies the path's bytes (`pathByteCount` of them, at most `capacity`) to `out`; how many.
+    func copyPathBytes(to out: UnsafeMutablePointer<UInt8>, capacity: Int) -> Int
+}
+
+extension UnsafeRawBufferPointer {
+    /// Copies the bytes to `out`, at most `capacity`; how many.
+    @inline(__always)
+    func copyPathBytes(to out: UnsafeMutablePointer<UInt8>, capacity: Int) -> Int {
+        let n = Swift.min(count, capacity)
+        if n > 0 {
+            UnsafeMutableRawPointer(out).copyMemory(from: baseAddress!, byteCount: n)
+        }
+        return n
+    }
 }
 
 extension PathBytes: PathConvertible {
-    var pathBytes: PathBytes { self }
+    var pathByteCount: Int { count }
+
+    func copyPathBytes(to out: UnsafeMutablePointer<UInt8>, capacity: Int) -> Int {
+        withUnsafeBytes { $0.copyPathBytes(to: out, capacity: capacity) }
+    }
 }
 
 extension String: PathConvertible {
-    var pathBytes: PathBytes { PathBytes(self) }
-}
+    var pathByteCount: Int { utf8.count }
 
-extension Array: PathConvertible where Element == UInt8 {
-    var pathBytes: PathBytes { PathBytes(self) }
-}
-
-extension URL: PathConvertible {
-    var pathBytes: PathBytes { PathBytes(self) }
+    /// A native string's bytes in one copy; another's byte by byte.
+    @inline(__always)
+    func copyPathBytes(to out: UnsafeMutablePointer<UInt8>, capacity: Int) -> Int {
+        if let n = utf8.withContiguousStorageIfAvailable({ UnsafeRawBufferPointer($0).copyPathBytes(to: out, capacity: capacity) }) {
+            return n
+        }
+        var n = 0
+        for byte in utf8 where n < capacity {
+            out[n] = byte
+            n += 1
+        }
+        return n
+    }
 }
