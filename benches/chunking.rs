@@ -8,10 +8,13 @@
 //!
 //! Sizes: FastCDC 2020 with a minimum of 256 KiB, an average of 1 MiB and a maximum of 4 MiB.
 
+#[path = "corpus_args.rs"]
+mod corpus_args;
+
 use fastcdc::v2020::FastCDC;
 use multipool::bench_internals::fastcdc_through_the_reader;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
@@ -34,18 +37,6 @@ fn reference(path: &Path, buf: &mut Vec<u8>) -> (u64, u64, [u8; 32]) {
     (chunks, sum, *whole.as_bytes())
 }
 
-fn walk(dir: &Path, out: &mut Vec<(PathBuf, u64)>) {
-    for e in std::fs::read_dir(dir).unwrap() {
-        let e = e.unwrap();
-        let t = e.file_type().unwrap();
-        if t.is_dir() {
-            walk(&e.path(), out);
-        } else if t.is_file() {
-            out.push((e.path(), e.metadata().unwrap().len()));
-        }
-    }
-}
-
 /// CPU seconds (user + system) of this process so far.
 fn cpu() -> f64 {
     // SAFETY: getrusage writes one `struct rusage` into a live local.
@@ -59,19 +50,10 @@ fn cpu() -> f64 {
 }
 
 fn main() {
-    let mut args: Vec<String> = std::env::args().skip(1).collect();
-    let rounds = match args.first().and_then(|a| a.parse().ok()) {
-        Some(r) => {
-            args.remove(0);
-            r
-        }
-        None => 7,
-    };
+    let (rounds, args) = corpus_args::rounds_and_dirs();
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     for dir in &args {
-        let mut files = Vec::new();
-        walk(Path::new(dir), &mut files);
-        files.sort();
+        let files = corpus_args::files_under(Path::new(dir));
         let bytes: u64 = files.iter().map(|f| f.1).sum();
         let files = &files[..];
         let run = |ours: bool| {

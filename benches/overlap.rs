@@ -26,6 +26,9 @@
 //! The hash-bound time (the same bytes hashed from memory on every CPU) is the warm run of
 //! `sequential` reported last.
 
+#[path = "corpus_args.rs"]
+mod corpus_args;
+
 use sha2::{Digest, Sha256};
 use std::alloc::{alloc_zeroed, dealloc, Layout};
 use std::fs::File;
@@ -308,18 +311,6 @@ fn pool(files: &[(PathBuf, u64)], threads: usize, work: impl Fn(&Path, u64) + Sy
     });
 }
 
-fn walk(dir: &Path, out: &mut Vec<(PathBuf, u64)>) {
-    for e in std::fs::read_dir(dir).unwrap() {
-        let e = e.unwrap();
-        let t = e.file_type().unwrap();
-        if t.is_dir() {
-            walk(&e.path(), out);
-        } else if t.is_file() {
-            out.push((e.path(), e.metadata().unwrap().len()));
-        }
-    }
-}
-
 fn drop_caches() {
     // SAFETY: sync has no preconditions.
     unsafe { libc::sync() };
@@ -329,19 +320,10 @@ fn drop_caches() {
 type Reader<'a> = (&'static str, Box<dyn Fn() + 'a>);
 
 fn main() {
-    let mut args: Vec<String> = std::env::args().skip(1).collect();
-    let rounds = match args.first().and_then(|a| a.parse().ok()) {
-        Some(r) => {
-            args.remove(0);
-            r
-        }
-        None => 7,
-    };
+    let (rounds, args) = corpus_args::rounds_and_dirs();
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     for dir in &args {
-        let mut files = Vec::new();
-        walk(Path::new(dir), &mut files);
-        files.sort();
+        let files = corpus_args::files_under(Path::new(dir));
         let bytes: u64 = files.iter().map(|f| f.1).sum();
         let files = &files[..];
         let t = threads.max(2);

@@ -186,6 +186,55 @@ enum Cutter {
     Fixed,
 }
 
+/// Hashes the file at `path` through the reader (unpaced, with a buffer of `buffer` bytes and
+/// one more, as the engine's) and cuts it with `spec` into `sink`, chunk digests `digest`:
+/// the whole-file outcome. The tests' and the benchmarks' way to run a chunker as it will run.
+#[cfg(any(test, feature = "bench-internals"))]
+pub(crate) fn through_the_reader(
+    path: &std::path::Path,
+    spec: ChunkerSpec,
+    digest: ChunkDigest,
+    settings: crate::read::ReadSettings,
+    buffer: usize,
+    sink: impl FnMut(Chunk),
+) -> crate::read::Outcome {
+    use crate::read::{self, Digest, Target, Unpaced};
+    let size = std::fs::metadata(path).map_or(0, |m| m.len());
+    let mut chunker = Chunker::new(spec, digest, size, sink);
+    let mut whole = Digest::new(settings.algorithm);
+    let mut buf = vec![0; buffer + 1];
+    let cancelled = std::sync::atomic::AtomicBool::new(false);
+    let target = Target { path, at: None };
+    let pace = &mut Unpaced;
+    read::hash_file(
+        target,
+        None,
+        settings,
+        &mut buf,
+        &cancelled,
+        pace,
+        |_| {},
+        &mut whole,
+        &mut chunker,
+    )
+}
+
+/// The chunks of a file as they are cut: the next one's index and offset, and their sink.
+struct Out<S> {
+    index: u64,
+    offset: u64,
+    sink: S,
+}
+
+impl<S: FnMut(Chunk)> Out<S> {
+    /// Hands the next chunk, of `len` bytes, to the sink.
+    fn emit(&mut self, len: u64, digest: DigestBytes) {
+        (self.sink)(Chunk { index: self.index, offset: self.offset, len, digest });
+        self.offset += len;
+        self.index += 1;
+    }
+}
+
 /// Cuts one file's bytes into chunks and digests them (see the module docs). Chunks go to the
 /// sink as soon as they are cut, so a large file's chunks leave while it is read.
 pub(crate) struct Chunker<S: FnMut(Chunk)> {
@@ -197,9 +246,8 @@ pub(crate) struct Chunker<S: FnMut(Chunk)> {
     /// Bytes since the last cut: `held[start..]`, the file from `offset` on.
     held: Vec<u8>,
     start: usize,
-    offset: u64,
-    index: u64,
-    sink: S,
+    /// Where the next chunk goes, and to whom.
+    out: Out<S>,
     /// FastCDC of a file whose size is known: cut as the bytes stream by, with the chunk's
     /// digest fed as they come, instead of holding them (see `stream`).
     streaming: Option<(stream::Scan, Hasher)>,
@@ -239,7 +287,8 @@ impl<S: FnMut(Chunk)> Chunker<S> {
         };
         let held =
             if streaming.is_some() { Vec::new() } else { Vec::with_capacity(2 * spec.max()) };
-        Chunker { spec, cutter, digest, size, held, start: 0, offset: 0, index: 0, sink, streaming }
+        let out = Out { index: 0, offset: 0, sink };
+        Chunker { spec, cutter, digest, size, held, start: 0, out, streaming }
     }
 
     /// Feeds `bytes` to the streaming scan, handing each chunk it ends to the sink.
@@ -251,17 +300,9 @@ impl<S: FnMut(Chunk)> Chunker<S> {
         let mut from = 0;
         while let Some(n) = scan.scan(cdc, &bytes[from..]) {
             hasher.update(&bytes[from..from + n]);
-            let len = scan.len() as u64;
-            (self.sink)(Chunk {
-                index: self.index,
-                offset: self.offset,
-                len,
-                digest: hasher.finish_reset(),
-            });
-            self.offset += len;
-            self.index += 1;
+            self.out.emit(scan.len() as u64, hasher.finish_reset());
             from += n;
-            *scan = stream::Scan::start(cdc, self.size.saturating_sub(self.offset));
+            *scan = stream::Scan::start(cdc, self.size.saturating_sub(self.out.offset));
         }
         hasher.update(&bytes[from..]);
     }
@@ -302,16 +343,8 @@ impl<S: FnMut(Chunk)> Chunker<S> {
     fn cut(&mut self, at_end: bool) {
         while let Some(len) = self.next_cut(at_end) {
             let bytes = &self.held[self.start..self.start + len];
-            let chunk = Chunk {
-                index: self.index,
-                offset: self.offset,
-                len: len as u64,
-                digest: self.digest.digest(bytes),
-            };
-            (self.sink)(chunk);
+            self.out.emit(len as u64, self.digest.digest(bytes));
             self.start += len;
-            self.offset += len as u64;
-            self.index += 1;
         }
         // Keep the held bytes within twice the maximum: move the tail down once the cut part
         // is the larger (each byte moves at most once more).
@@ -323,7 +356,7 @@ impl<S: FnMut(Chunk)> Chunker<S> {
 
     /// How many chunks were cut so far (all of them after `end`). An empty file has none.
     pub(crate) fn chunks(&self) -> u64 {
-        self.index
+        self.out.index
     }
 
     /// The size the chunker was made for.
@@ -336,8 +369,8 @@ impl<S: FnMut(Chunk)> Consumer for Chunker<S> {
     fn restart(&mut self) {
         self.held.clear();
         self.start = 0;
-        self.offset = 0;
-        self.index = 0;
+        self.out.offset = 0;
+        self.out.index = 0;
         if let (Cutter::FastCdc(cdc), Some((scan, hasher))) = (&self.cutter, &mut self.streaming) {
             *scan = stream::Scan::start(cdc, self.size);
             hasher.reset();
@@ -348,15 +381,7 @@ impl<S: FnMut(Chunk)> Consumer for Chunker<S> {
     fn end(&mut self) {
         if let Some((scan, hasher)) = &mut self.streaming {
             if scan.len() > 0 {
-                let len = scan.len() as u64;
-                (self.sink)(Chunk {
-                    index: self.index,
-                    offset: self.offset,
-                    len,
-                    digest: hasher.finish_reset(),
-                });
-                self.offset += len;
-                self.index += 1;
+                self.out.emit(scan.len() as u64, hasher.finish_reset());
             }
             return;
         }
@@ -380,11 +405,10 @@ impl<S: FnMut(Chunk)> Consumer for Chunker<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::read::{self, Digest, ReadSettings, Target, Unpaced};
+    use crate::read::ReadSettings;
     use crate::test_support::TempDir;
     use crate::Status;
     use std::path::Path;
-    use std::sync::atomic::AtomicBool;
     use std::time::Duration;
 
     const SETTINGS: ReadSettings = ReadSettings::TEST;
@@ -398,25 +422,10 @@ mod tests {
         settings: ReadSettings,
     ) -> (Vec<Chunk>, DigestBytes) {
         let mut chunks = Vec::new();
-        let size = std::fs::metadata(path).unwrap().len();
-        let mut chunker = Chunker::new(spec.clone(), ChunkDigest::Sha256, size, |c| chunks.push(c));
-        let mut digest = Digest::new(settings.algorithm);
-        let mut buf = vec![0; buffer + 1];
-        let cancelled = AtomicBool::new(false);
-        let target = Target::path(path);
-        let out = read::hash_file(
-            target,
-            None,
-            settings,
-            &mut buf,
-            &cancelled,
-            &mut Unpaced,
-            |_| {},
-            &mut digest,
-            &mut chunker,
-        );
+        let sink = |c| chunks.push(c);
+        let out =
+            through_the_reader(path, spec.clone(), ChunkDigest::Sha256, settings, buffer, sink);
         assert_eq!(out.status, Status::Ok, "{}", path.display());
-        drop(chunker);
         (chunks, out.digest)
     }
 

@@ -32,12 +32,12 @@ pub(crate) trait Pace {
     fn pause(&mut self) {}
 }
 
-/// Reads as they come.
-#[cfg(test)]
+/// Reads as they come (the tests, and the benchmarks' hooks).
+#[cfg(any(test, feature = "bench-internals"))]
 #[derive(Debug)]
 pub(crate) struct Unpaced;
 
-#[cfg(test)]
+#[cfg(any(test, feature = "bench-internals"))]
 impl Pace for Unpaced {
     fn is_active(&self) -> bool {
         false
