@@ -257,19 +257,34 @@ pub(crate) fn open_dir(path: &std::path::Path) -> io::Result<OwnedFd> {
 /// fields of `struct stat` (`STATX_BASIC_STATS`), with the kernel's own stat semantics.
 pub(crate) fn stat_at(dir: BorrowedFd<'_>, name: &[u8], follow: bool) -> io::Result<libc::statx> {
     let name = CName::new(name)?;
-    let flags = libc::AT_STATX_SYNC_AS_STAT | if follow { 0 } else { libc::AT_SYMLINK_NOFOLLOW };
+    let flags = if follow { 0 } else { libc::AT_SYMLINK_NOFOLLOW };
+    // SAFETY: `name` is NUL-terminated and `dir` an open descriptor for the length of the call.
+    unsafe { statx(dir.as_raw_fd(), name.as_ptr(), flags) }
+}
+
+/// `statx` of `path` relative to `dir` with `flags` (`AT_STATX_SYNC_AS_STAT` added), for the
+/// fields of `struct stat` (`STATX_BASIC_STATS`). Through syscall(2), not libc's statx(), which
+/// needs glibc 2.28 or musl 1.2.5 (std reaches it through a weak symbol for the same reason). A
+/// kernel or sandbox without it answers ENOSYS or EPERM, and the callers fall back to std's.
+///
+/// # Safety
+/// `path` is a NUL-terminated string and `dir` an open descriptor (or `AT_FDCWD`), both for the
+/// length of the call.
+unsafe fn statx(
+    dir: libc::c_int,
+    path: *const libc::c_char,
+    flags: libc::c_int,
+) -> io::Result<libc::statx> {
     // SAFETY: an all-zero `struct statx` is a valid value of it (integers only).
     let mut out: libc::statx = unsafe { std::mem::zeroed() };
-    // Through syscall(2), not libc's statx(), which needs glibc 2.28 or musl 1.2.5 (std reaches
-    // it through a weak symbol for the same reason). A kernel or sandbox without it answers
-    // ENOSYS or EPERM, and the caller then looks the path up whole, through std's fallback.
-    // SAFETY: `name` is NUL-terminated, `out` a live struct statx the call writes, and `dir` an
-    // open descriptor for the length of the call.
+    let flags = flags | libc::AT_STATX_SYNC_AS_STAT;
+    // SAFETY: the caller vouches for `dir` and `path`; `out` is a live struct statx the call
+    // writes.
     let rc = unsafe {
         libc::syscall(
             libc::SYS_statx,
-            dir.as_raw_fd(),
-            name.as_ptr(),
+            dir,
+            path,
             flags,
             libc::STATX_BASIC_STATS,
             &mut out as *mut libc::statx,
@@ -286,26 +301,10 @@ pub(crate) fn stat_at(dir: BorrowedFd<'_>, name: &[u8], follow: bool) -> io::Res
 /// another part of its inode: on a run of small files, each checked by one `fstat` after its
 /// read, that showed as 1% of the run.
 pub(crate) fn stat_fd(file: &File) -> io::Result<libc::statx> {
-    // SAFETY: an all-zero `struct statx` is a valid value of it (integers only).
-    let mut out: libc::statx = unsafe { std::mem::zeroed() };
-    // Through syscall(2), as in `stat_at`; an empty path with AT_EMPTY_PATH names the descriptor
-    // itself (Linux 4.11 and later, as statx itself).
-    // SAFETY: the path is a NUL-terminated empty string, `out` a live struct statx the call
-    // writes, and `file` open for the length of the call.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_statx,
-            file.as_raw_fd(),
-            c"".as_ptr(),
-            libc::AT_EMPTY_PATH | libc::AT_STATX_SYNC_AS_STAT,
-            libc::STATX_BASIC_STATS,
-            &mut out as *mut libc::statx,
-        )
-    };
-    if rc < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(out)
+    // An empty path with AT_EMPTY_PATH names the descriptor itself (Linux 4.11 and later, as
+    // statx itself).
+    // SAFETY: the path is a NUL-terminated empty string and `file` is open for the call.
+    unsafe { statx(file.as_raw_fd(), c"".as_ptr(), libc::AT_EMPTY_PATH) }
 }
 
 /// Opens `name` in the directory `dir` read-only with `flags` added (`O_CLOEXEC` always).
@@ -361,32 +360,29 @@ pub(crate) fn sizes_are_not_real(file: &File) -> bool {
         0xf97c_ff8c, // SELINUX_MAGIC
         0x4249_4e4d, // BINFMTFS_MAGIC
     ];
-    let mut stat = std::mem::MaybeUninit::<libc::statfs>::uninit();
-    // SAFETY: fstatfs writes one `struct statfs` into `stat`, a live local of that type; the
-    // descriptor is open for as long as `file` lives.
-    if unsafe { libc::fstatfs(file.as_raw_fd(), stat.as_mut_ptr()) } != 0 {
-        return false;
-    }
-    // SAFETY: fstatfs returned 0, so it filled the struct.
-    let kind = unsafe { stat.assume_init() }.f_type;
-    #[allow(clippy::unnecessary_cast, reason = "f_type is i64 with glibc, u32 on some targets")]
-    PSEUDO.contains(&(kind as u64))
+    fs_type(file).is_some_and(|kind| PSEUDO.contains(&kind))
 }
 
 /// Whether `file` is on a FUSE file system, where a `WILLNEED` hint over a mount with direct
 /// I/O makes the kernel read every range twice (once for the hint, once for the read).
 pub(crate) fn is_fuse(file: &File) -> bool {
     const FUSE_SUPER_MAGIC: u64 = 0x6573_5546;
+    fs_type(file) == Some(FUSE_SUPER_MAGIC)
+}
+
+/// The magic number of the file system `file` is on (`statfs.f_type`), `None` if `fstatfs`
+/// fails.
+fn fs_type(file: &File) -> Option<u64> {
     let mut stat = std::mem::MaybeUninit::<libc::statfs>::uninit();
-    // SAFETY: as in `sizes_are_not_real`: one `struct statfs` written into a live local.
+    // SAFETY: fstatfs writes one `struct statfs` into `stat`, a live local of that type; the
+    // descriptor is open for as long as `file` lives.
     if unsafe { libc::fstatfs(file.as_raw_fd(), stat.as_mut_ptr()) } != 0 {
-        return false;
+        return None;
     }
     // SAFETY: fstatfs returned 0, so it filled the struct.
     let kind = unsafe { stat.assume_init() }.f_type;
     #[allow(clippy::unnecessary_cast, reason = "f_type is i64 with glibc, u32 on some targets")]
-    let kind = kind as u64;
-    kind == FUSE_SUPER_MAGIC
+    Some(kind as u64)
 }
 
 /// The size of a memory page, for alignment and page counts.

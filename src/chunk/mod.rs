@@ -167,15 +167,9 @@ impl ChunkDigest {
     }
 
     fn digest(&self, bytes: &[u8]) -> DigestBytes {
-        match self {
-            ChunkDigest::Sha256 => crate::digest::digest_bytes(Algorithm::Sha256, bytes),
-            ChunkDigest::Blake3 => crate::digest::digest_bytes(Algorithm::Blake3, bytes),
-            ChunkDigest::KeyedBlake3(key) => {
-                let mut hasher = Hasher::Blake3(Box::new(blake3::Hasher::new_keyed(key)));
-                hasher.update(bytes);
-                hasher.finish()
-            }
-        }
+        let mut hasher = self.hasher();
+        hasher.update(bytes);
+        hasher.finish()
     }
 }
 

@@ -19,28 +19,29 @@ impl Retry {
     /// Tries in a row after which the error is reported.
     pub(super) const MOST: u32 = 30;
 
+    /// Whether `err` is one to try again (`EINTR` or `EAGAIN`) and the bound is not reached.
+    fn retries(&self, err: &std::io::Error) -> bool {
+        let transient = matches!(err.kind(), ErrorKind::Interrupted | ErrorKind::WouldBlock);
+        transient && self.tries < Retry::MOST
+    }
+
     /// Whether [`again`](Retry::again) would wait before trying `err` again: then a reader
     /// gives its device permit back first (a backoff is not a slow read).
     pub(super) fn would_wait(&self, err: &std::io::Error, cancelled: &AtomicBool) -> bool {
-        let transient = matches!(err.kind(), ErrorKind::Interrupted | ErrorKind::WouldBlock);
-        transient
-            && self.tries > 0
-            && self.tries < Retry::MOST
-            && !cancelled.load(Ordering::Relaxed)
+        self.retries(err) && self.tries > 0 && !cancelled.load(Ordering::Relaxed)
     }
 
     /// Whether to try `err` again (after waiting the backoff): it is `EINTR` or `EAGAIN` and
     /// the bound is not reached. A cancelled session tries at once, without waiting: the caller
     /// then sees the cancellation before it calls again.
     pub(super) fn again(&mut self, err: &std::io::Error, cancelled: &AtomicBool) -> bool {
-        let transient = matches!(err.kind(), ErrorKind::Interrupted | ErrorKind::WouldBlock);
-        if !transient || self.tries >= Retry::MOST {
+        if !self.retries(err) {
             return false;
         }
         if cancelled.load(Ordering::Relaxed) {
             return true;
         }
-        if self.tries > 0 {
+        if self.would_wait(err, cancelled) {
             std::thread::sleep(Duration::from_millis(1 << (self.tries - 1).min(6)));
         }
         self.tries += 1;
