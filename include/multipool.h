@@ -98,6 +98,19 @@
 #define MULTIPOOL_ERR_INTERNAL 107
 
 /**
+ * The chunking options are invalid: sizes out of their documented ranges or out of order,
+ * a normalization level above 3, a restic polynomial that is not irreducible of degree 53,
+ * a chunk digest or a key that does not go with the chunker (see `multipool_options`).
+ */
+#define MULTIPOOL_ERR_INVALID_CHUNKER 108
+
+/**
+ * `multipool_session_poll`: the session cuts chunks, and its chunk events come only through
+ * `multipool_session_poll_events`, which delivers its results as well.
+ */
+#define MULTIPOOL_ERR_NEEDS_EVENT_POLL 109
+
+/**
  * The path does not exist (ENOENT, ENOTDIR, or an empty path).
  */
 #define MULTIPOOL_ERR_NOT_FOUND 200
@@ -168,6 +181,8 @@
  * Another operating-system error; `os_error` has the errno.
  */
 #define MULTIPOOL_ERR_OS 213
+
+
 
 
 /**
@@ -302,6 +317,67 @@
 #define MULTIPOOL_FLAG_NO_DIRECT_IO 8
 
 /**
+ * Options flag: compute no whole-file digest, only chunks (needs a chunker; results then have
+ * `digest_len` 0). For a caller that identifies content by its chunks alone, as restic does.
+ */
+#define MULTIPOOL_FLAG_NO_FILE_DIGEST 16
+
+/**
+ * Options flag: `chunk_key` holds the caller's 32-byte key. FastCDC then cuts with the keyed
+ * Gear table derived from it (README, "Chunks for backups"), and chunk digests default to
+ * BLAKE3 keyed with it.
+ */
+#define MULTIPOOL_FLAG_CHUNK_KEY 32
+
+/**
+ * `multipool_options.chunker`: no chunks (the default).
+ */
+#define MULTIPOOL_CHUNKER_NONE 0
+
+/**
+ * `multipool_options.chunker`: FastCDC 2020 as the `fastcdc` crate's `v2020` module cuts, with
+ * `chunk_min`, `chunk_avg`, `chunk_max` and `chunk_level`.
+ */
+#define MULTIPOOL_CHUNKER_FASTCDC 1
+
+/**
+ * `multipool_options.chunker`: restic's Rabin64 chunker with `chunk_polynomial` and restic's
+ * sizes, cut for cut as `github.com/restic/chunker` cuts.
+ */
+#define MULTIPOOL_CHUNKER_RESTIC 2
+
+/**
+ * `multipool_options.chunker`: chunks of exactly `chunk_avg` bytes, the last one shorter.
+ */
+#define MULTIPOOL_CHUNKER_FIXED 3
+
+/**
+ * `multipool_options.chunk_digest`: SHA-256 (restic's chunk IDs).
+ */
+#define MULTIPOOL_CHUNK_DIGEST_SHA256 1
+
+/**
+ * `multipool_options.chunk_digest`: BLAKE3.
+ */
+#define MULTIPOOL_CHUNK_DIGEST_BLAKE3 2
+
+/**
+ * `multipool_options.chunk_digest`: BLAKE3 keyed with `chunk_key` (needs
+ * MULTIPOOL_FLAG_CHUNK_KEY).
+ */
+#define MULTIPOOL_CHUNK_DIGEST_BLAKE3_KEYED 3
+
+/**
+ * `multipool_event.kind`: a chunk of a file.
+ */
+#define MULTIPOOL_EVENT_CHUNK 1
+
+/**
+ * `multipool_event.kind`: a file's result, the last event of its tag.
+ */
+#define MULTIPOOL_EVENT_RESULT 2
+
+/**
  * `multipool_result.device` when the path never reached a device (it did not exist, say).
  */
 #define MULTIPOOL_DEVICE_NONE 4294967295
@@ -383,6 +459,53 @@ typedef struct multipool_options {
    * 0: 65536.
    */
   uint32_t max_ready_results;
+  /**
+   * MULTIPOOL_CHUNKER_*: how each file is cut into content-defined chunks, delivered as
+   * events by `multipool_session_poll_events()`; 0 (MULTIPOOL_CHUNKER_NONE): no chunks. This
+   * field and those after it are newer than the struct's first version.
+   */
+  uint32_t chunker;
+  /**
+   * FastCDC's normalization level plus one: 1–4 for levels 0–3; 0: level 1 (the crate's
+   * default). Must be 0 for the other chunkers.
+   */
+  uint32_t chunk_level;
+  /**
+   * FastCDC: the smallest chunk in bytes (64 to 1 MiB, even); 0: 512 KiB. Must be 0 for
+   * the other chunkers.
+   */
+  uint64_t chunk_min;
+  /**
+   * FastCDC: the size the cuts aim at (256 B to 4 MiB, even); 0: 1 MiB. Fixed: the chunks'
+   * size (1 B to 16 MiB), required. Must be 0 for restic.
+   */
+  uint64_t chunk_avg;
+  /**
+   * FastCDC: the largest chunk (1 KiB to 16 MiB, even); 0: 8 MiB. Must be 0 for the other
+   * chunkers.
+   */
+  uint64_t chunk_max;
+  /**
+   * restic: the repository's polynomial (its config's `chunker_polynomial`), irreducible of
+   * degree 53; 0: restic's test polynomial 0x3DA3358B4DC173. Must be 0 for the other
+   * chunkers.
+   */
+  uint64_t chunk_polynomial;
+  /**
+   * MULTIPOOL_CHUNK_DIGEST_*: a chunk's digest; 0: BLAKE3 keyed with `chunk_key` when
+   * MULTIPOOL_FLAG_CHUNK_KEY is set, else BLAKE3 when `algorithm` is BLAKE3, else SHA-256.
+   */
+  uint32_t chunk_digest;
+  /**
+   * Chunk events kept for polling before the files that make them pause (each gives its
+   * device's read permit back while it waits); 0: 65536.
+   */
+  uint32_t max_ready_chunks;
+  /**
+   * The key, read only with MULTIPOOL_FLAG_CHUNK_KEY: keyed BLAKE3 chunk digests and, for
+   * FastCDC, the keyed Gear table. Copied by `multipool_session_new()`.
+   */
+  uint8_t chunk_key[32];
 } multipool_options;
 
 /**
@@ -440,7 +563,74 @@ typedef struct multipool_result {
    * The digest's raw bytes (not hex); bytes past `digest_len` are zero.
    */
   uint8_t digest[MULTIPOOL_MAX_DIGEST_LEN];
+  /**
+   * Which read of the file the result comes from: 1, or 2 for a file so fresh that it was
+   * read again after the settle margin; 0 for a file never read. A chunk event of another
+   * attempt is not the file's. This field and those after it are newer than the struct's
+   * first version: a caller whose `result_size` ends before one does not get it.
+   */
+  uint32_t attempt;
+  /**
+   * Zero; room for a later field.
+   */
+  uint32_t reserved;
+  /**
+   * In a session with a chunker: how many chunks the file was cut into (its chunk events of
+   * attempt `attempt`, when `status` is MULTIPOOL_OK). 0 without one.
+   */
+  uint64_t chunks;
 } multipool_result;
+
+/**
+ * One event of `multipool_session_poll_events()`, written into caller memory at the caller's
+ * `sizeof(multipool_event)` stride: a chunk of a file (`kind` MULTIPOOL_EVENT_CHUNK), or a
+ * file's result (`kind` MULTIPOOL_EVENT_RESULT, in `result`), which comes after every chunk
+ * event of its tag. The struct grows at its end, as `multipool_result` (its last field) does.
+ */
+typedef struct multipool_event {
+  /**
+   * MULTIPOOL_EVENT_CHUNK or MULTIPOOL_EVENT_RESULT; a newer library may add kinds, which an
+   * older caller skips.
+   */
+  uint32_t kind;
+  /**
+   * The read of the file that cut the chunk (as `multipool_result.attempt`); for a result,
+   * its `result.attempt`.
+   */
+  uint32_t attempt;
+  /**
+   * The file's tag, given to enqueue.
+   */
+  uint64_t tag;
+  /**
+   * A chunk: its place among the file's chunks, from 0.
+   */
+  uint64_t index;
+  /**
+   * A chunk: its first byte's offset in the file.
+   */
+  uint64_t offset;
+  /**
+   * A chunk: its length in bytes.
+   */
+  uint64_t length;
+  /**
+   * A chunk: the number of valid bytes in `digest` (32 for every chunk digest).
+   */
+  uint32_t digest_len;
+  /**
+   * Zero; room for a later field.
+   */
+  uint32_t reserved;
+  /**
+   * A chunk: its digest's raw bytes; bytes past `digest_len` are zero.
+   */
+  uint8_t digest[MULTIPOOL_MAX_DIGEST_LEN];
+  /**
+   * A result: the file's result, as `multipool_session_poll()` writes it. Zero for a chunk.
+   */
+  struct multipool_result result;
+} multipool_event;
 
 /**
  * Progress counters of a session or of one device, written by `multipool_session_stats()`.
@@ -745,6 +935,39 @@ multipool_status multipool_session_poll(const struct multipool_session *session,
                                         size_t capacity,
                                         int32_t timeout_ms,
                                         size_t *count);
+
+/**
+ * Copies up to `capacity` events into `out` and their number into `*count`: in a session
+ * with a chunker, each file's chunk events (in offset order) and then its result; in a session
+ * without one, its results (as events of kind MULTIPOOL_EVENT_RESULT).
+ *
+ * `event_size` is the caller's `sizeof(multipool_event)`: events are written at that stride,
+ * as `multipool_session_poll()` writes results. Waits as `multipool_session_poll()` does.
+ *
+ * Order: one file's events come in order, its result last; events of different files come
+ * in no promised order. Several threads may poll one session: each event goes to exactly one
+ * of them, so one file's chunk events may be split among pollers (each still in order); a
+ * caller that needs a file's chunks together routes them by tag. A file's chunk events are
+ * its chunks only if its result is MULTIPOOL_OK and has their `attempt`; a file that fails
+ * or changes after some of its chunks were delivered ends with a result that says so, and
+ * the caller drops what it got for it.
+ *
+ * Chunk events wait for polling up to the session's `max_ready_chunks`; then the files that
+ * make them pause (giving their device's read permit back), and results keep flowing.
+ *
+ * Returns as `multipool_session_poll()` (with `event_size` for `result_size`, checked
+ * against the first `multipool_event`). Thread-safe.
+ *
+ * # Safety
+ * `session` must be NULL or a live session; `out` must be NULL or writable for `capacity *
+ * event_size` bytes; `count` must be NULL or writable.
+ */
+multipool_status multipool_session_poll_events(const struct multipool_session *session,
+                                               struct multipool_event *out,
+                                               size_t event_size,
+                                               size_t capacity,
+                                               int32_t timeout_ms,
+                                               size_t *count);
 
 /**
  * `multipool_session_poll()` that also returns when woken: with no result, MULTIPOOL_WOKEN and

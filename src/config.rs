@@ -1,8 +1,10 @@
 //! Session options. The threads spec they carry is device policy: [`ThreadsSpec`] lives in
 //! `device`.
 
+use crate::chunk::{ChunkDigest, ChunkerSpec};
 use crate::device::ThreadsSpec;
 use crate::digest::Algorithm;
+use crate::status::{Error, Status};
 
 /// How a session reads and hashes. Start from [`Config::default`] and change what you need.
 ///
@@ -42,6 +44,19 @@ pub struct Config {
     /// file is read through the page cache with a read-ahead window whatever this says, which is
     /// faster (README, "How it works"); off, every read is buffered.
     pub direct_io: bool,
+    /// Cut every file into content-defined chunks while it is read, and deliver each chunk as
+    /// an event before the file's result (`Session::poll_events`, `Session::events`). Default
+    /// `None`: no chunks, and results as without this option. With a chunker, a hard link is
+    /// read once per path, so that each path gets its chunk events.
+    pub chunker: Option<ChunkerSpec>,
+    /// What a chunk's digest is; `None`: BLAKE3 when `algorithm` is BLAKE3, else SHA-256.
+    pub chunk_digest: Option<ChunkDigest>,
+    /// Compute the whole-file digest (default). Off only with a chunker, for a caller that
+    /// needs the chunks alone (restic does): results then carry no digest.
+    pub file_digest: bool,
+    /// Chunk events kept for polling before the files that make them pause (each pausing file
+    /// gives its device's read permit back while it waits). Default 65,536, about 7 MiB.
+    pub max_ready_chunks: usize,
     /// Start each device's controller of reads in flight at its most and halve while that
     /// costs nothing, instead of at one and doubling while that pays. Off; kept to measure the
     /// two against each other (`benches/adaptive.sh`), so it exists only with the
@@ -63,6 +78,10 @@ impl Default for Config {
             max_ready_results: 65_536,
             disk_order: true,
             direct_io: true,
+            chunker: None,
+            chunk_digest: None,
+            file_digest: true,
+            max_ready_chunks: 65_536,
             #[cfg(feature = "bench-internals")]
             adaptive_start_high: false,
         }
@@ -74,11 +93,34 @@ pub(crate) const MAX_BUFFER_SIZE: usize = 1 << 30;
 
 impl Config {
     /// Checks the bounds a session needs: a buffer of 1 byte to [`MAX_BUFFER_SIZE`], and
-    /// non-zero in-flight and ready-results bounds.
-    pub(crate) fn validate(&self) -> Result<(), crate::Status> {
+    /// non-zero in-flight, ready-results and ready-chunks bounds; then the chunker's parameters
+    /// (see [`ChunkerSpec`]), and that the file digest is off only with a chunker.
+    pub(crate) fn validate(&self) -> Result<(), Error> {
         let ok = (1..=MAX_BUFFER_SIZE).contains(&self.buffer_size)
             && self.in_flight_per_thread > 0
-            && self.max_ready_results > 0;
-        ok.then_some(()).ok_or(crate::Status::InvalidArgument)
+            && self.max_ready_results > 0
+            && self.max_ready_chunks > 0;
+        if !ok {
+            return Err(Error::new(Status::InvalidArgument));
+        }
+        let invalid = |why: String| Err(Error::with_detail(Status::InvalidChunker, why));
+        match &self.chunker {
+            None if !self.file_digest => {
+                invalid("no file digest and no chunker: nothing to do".into())
+            }
+            None if self.chunk_digest.is_some() => {
+                invalid("a chunk digest without a chunker".into())
+            }
+            None => Ok(()),
+            Some(spec) => spec.validate().or_else(|why| invalid(why.0)),
+        }
+    }
+
+    /// The chunk digest in effect: the one asked for, or the default for the algorithm.
+    pub(crate) fn chunk_digest(&self) -> ChunkDigest {
+        self.chunk_digest.unwrap_or(match self.algorithm {
+            Algorithm::Blake3 => ChunkDigest::Blake3,
+            _ => ChunkDigest::Sha256,
+        })
     }
 }

@@ -20,7 +20,7 @@
 //!     println!("{} {:?} on device {:?}", r.digest, r.status, r.device);
 //! }
 //! # assert_eq!(results.len(), 2);
-//! # Ok::<(), multipool::Status>(())
+//! # Ok::<(), multipool::Error>(())
 //! ```
 //!
 //! The C ABI (`include/multipool.h`) is a thin layer over this API; see the README for its
@@ -39,10 +39,6 @@
 #[cfg(feature = "bench-internals")]
 #[doc(hidden)]
 pub mod bench_internals;
-#[allow(
-    dead_code,
-    reason = "chunks reach callers with the event stream (docs/requests-and-events.md), not built yet; tested through the reader"
-)]
 mod chunk;
 mod config;
 mod device;
@@ -58,13 +54,14 @@ mod sys;
 #[cfg(test)]
 mod test_support;
 
+pub use chunk::{ChunkDigest, ChunkerSpec, RESTIC_TEST_POLYNOMIAL};
 pub use config::Config;
 pub use device::{
     DeviceInfo, DeviceKind, KindSource, LimitReason, ReadLimit, SpecError, ThreadsSpec,
 };
 pub use digest::{digest_bytes, Algorithm, DigestBytes, MAX_DIGEST_LEN};
-pub use engine::{FileResult, PollOutcome};
+pub use engine::{ChunkEvent, Event, FileResult, PollOutcome};
 pub use multi_scope::{multi_scope, multi_scope_open, MultiScope};
-pub use session::Session;
+pub use session::{Events, Session};
 pub use stats::Stats;
-pub use status::Status;
+pub use status::{Error, Status};

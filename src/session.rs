@@ -2,9 +2,10 @@
 
 use crate::config::Config;
 use crate::device::{DeviceInfo, Resolver};
-use crate::engine::{Delivery, Engine, FileResult, PollOutcome};
+use crate::engine::{Delivery, Engine, Event, FileResult, PollOutcome};
 use crate::stats::Stats;
-use crate::Status;
+use crate::{Error, Status};
+use std::collections::VecDeque;
 use std::os::fd::BorrowedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -51,9 +52,11 @@ impl Session {
     /// Starts a session: validates `config` and starts the router thread. Pools are created
     /// as devices are met, so nothing but the paths of `path:` rules is looked at yet.
     ///
-    /// Errors: [`Status::InvalidArgument`] for a zero or oversized buffer, zero in-flight or
-    /// ready-results bound; [`Status::ResourceExhausted`] if the thread cannot be started.
-    pub fn new(config: Config) -> Result<Session, Status> {
+    /// Errors: [`Status::InvalidArgument`] for a zero or oversized buffer, zero in-flight,
+    /// ready-results or ready-chunks bound; [`Status::InvalidChunker`] for chunker parameters out
+    /// of their ranges (the error's detail says which); [`Status::ResourceExhausted`] if the
+    /// thread cannot be started.
+    pub fn new(config: Config) -> Result<Session, Error> {
         Ok(Session { engine: Engine::start(config, Resolver::system)? })
     }
 
@@ -63,21 +66,22 @@ impl Session {
     /// Errors: [`Status::SessionFinished`] after [`finish`](Session::finish),
     /// [`Status::SessionCancelled`] after [`cancel`](Session::cancel). Never blocks for long:
     /// the queue is unbounded and memory grows with the paths queued.
-    pub fn enqueue(&self, path: impl AsRef<Path>, tag: u64) -> Result<(), Status> {
-        self.engine.enqueue(std::iter::once((path.as_ref().as_os_str().as_bytes(), tag)))
+    pub fn enqueue(&self, path: impl AsRef<Path>, tag: u64) -> Result<(), Error> {
+        let path = path.as_ref().as_os_str().as_bytes();
+        Ok(self.engine.enqueue(std::iter::once((path, tag)))?)
     }
 
     /// Queues many paths at once, all or none, under one lock acquisition.
     pub fn enqueue_many<P: AsRef<Path>>(
         &self,
         paths: impl IntoIterator<Item = (P, u64)>,
-    ) -> Result<(), Status> {
+    ) -> Result<(), Error> {
         // Converted to bytes first, so that no caller code (the iterator, `AsRef`) runs under
         // the inbox lock.
         let paths: Vec<(P, u64)> = paths.into_iter().collect();
         let bytes: Vec<(&[u8], u64)> =
             paths.iter().map(|(path, tag)| (path.as_ref().as_os_str().as_bytes(), *tag)).collect();
-        self.engine.enqueue(bytes)
+        Ok(self.engine.enqueue(bytes)?)
     }
 
     /// Queues the paths laid end to end in `bytes`: path `i` is the next `lengths[i]` bytes,
@@ -92,17 +96,17 @@ impl Session {
         bytes: &[u8],
         lengths: &[usize],
         tags: &[u64],
-    ) -> Result<(), Status> {
+    ) -> Result<(), Error> {
         let total = lengths.iter().try_fold(0usize, |sum, &len| sum.checked_add(len));
         if lengths.len() != tags.len() || total != Some(bytes.len()) {
-            return Err(Status::InvalidArgument);
+            return Err(Status::InvalidArgument.into());
         }
         let mut rest = bytes;
-        self.engine.enqueue(lengths.iter().zip(tags).map(|(&len, &tag)| {
+        Ok(self.engine.enqueue(lengths.iter().zip(tags).map(|(&len, &tag)| {
             let (path, after) = rest.split_at(len);
             rest = after;
             (path, tag)
-        }))
+        }))?)
     }
 
     /// Declares that no more paths will be enqueued. Once every result has been polled, `poll`
@@ -121,16 +125,88 @@ impl Session {
     /// Appends up to `max` results to `out`, waiting up to `timeout` (`None`: no limit) for the
     /// first one.
     ///
-    /// Errors: [`Status::InvalidArgument`] if `max` is 0; [`Status::Internal`] if the session
-    /// broke (a bug) and no more results will come.
+    /// Errors: [`Status::InvalidArgument`] if `max` is 0; [`Status::NeedsEventPoll`] in a
+    /// session with a chunker (its chunks and results come from
+    /// [`poll_events`](Session::poll_events) or [`events`](Session::events)); [`Status::Internal`]
+    /// if the session broke (a bug) and no more results will come.
     pub fn poll(
         &self,
         out: &mut Vec<FileResult>,
         max: usize,
         timeout: Option<Duration>,
-    ) -> Result<PollOutcome, Status> {
+    ) -> Result<PollOutcome, Error> {
         // The sink is ours and only copies: it may run under the queue's lock.
-        self.engine.poll(max, timeout, None, Delivery::CopyOnly, |r| out.push(r))
+        Ok(self.engine.poll(max, timeout, None, Delivery::CopyOnly, |r| out.push(r))?)
+    }
+
+    /// Appends up to `max` events to `out`, waiting up to `timeout` (`None`: no limit) for the
+    /// first: in a session with a chunker, each file's chunk events in offset order and then its
+    /// result; in one without, its results (as [`Event::Result`]). Events of different files
+    /// come in no promised order; with several pollers, one file's events may be split among
+    /// them, each still in order. A file's chunk events are its chunks only if its result is
+    /// `Ok` and names their attempt.
+    ///
+    /// Errors: as [`poll`](Session::poll), but for `NeedsEventPoll`.
+    pub fn poll_events(
+        &self,
+        out: &mut Vec<Event>,
+        max: usize,
+        timeout: Option<Duration>,
+    ) -> Result<PollOutcome, Error> {
+        Ok(self.engine.poll_events(max, timeout, None, Delivery::CopyOnly, |e| out.push(e))?)
+    }
+
+    /// Like [`poll_events`](Session::poll_events), handing each event to `sink`, which runs
+    /// without the queue's lock (it may call the session again) and may be slow.
+    pub fn poll_events_with(
+        &self,
+        max: usize,
+        timeout: Option<Duration>,
+        sink: impl FnMut(Event),
+    ) -> Result<PollOutcome, Error> {
+        Ok(self.engine.poll_events(max, timeout, None, Delivery::CallerCode, sink)?)
+    }
+
+    /// [`poll_events`](Session::poll_events) with a sink that only copies (the C API's), and a
+    /// wake generation as [`poll_wakeable`](Session::poll_wakeable)'s.
+    pub(crate) fn poll_events_copying(
+        &self,
+        max: usize,
+        timeout: Option<Duration>,
+        woken: Option<u64>,
+        sink: impl FnMut(Event),
+    ) -> Result<PollOutcome, Status> {
+        self.engine.poll_events(max, timeout, woken, Delivery::CopyOnly, sink)
+    }
+
+    /// The session's events as an iterator that blocks until the next one, and ends when the
+    /// session is done (every result delivered): the loop of a caller with nothing else to do.
+    ///
+    /// ```
+    /// # use multipool::{Config, Event, Session};
+    /// let session = Session::new(Config::default())?;
+    /// session.enqueue("Cargo.toml", 7)?;
+    /// session.finish();
+    /// for event in session.events() {
+    ///     if let Event::Result(result) = event? {
+    ///         println!("{} {}", result.tag, result.digest);
+    ///     }
+    /// }
+    /// # Ok::<(), multipool::Error>(())
+    /// ```
+    pub fn events(&self) -> Events<'_> {
+        Events::new(self, None)
+    }
+
+    /// The session's events as an iterator that waits up to `timeout` for each, and ends when
+    /// one does not come in time, or the session is done; [`Events::ended`] says which.
+    pub fn events_timeout(&self, timeout: Duration) -> Events<'_> {
+        Events::new(self, Some(timeout))
+    }
+
+    /// The events waiting now, as an iterator that never blocks.
+    pub fn drain_events(&self) -> Events<'_> {
+        Events::new(self, Some(Duration::ZERO))
     }
 
     /// Like [`poll`](Session::poll), handing each result to `sink` (called with an internal
@@ -140,8 +216,8 @@ impl Session {
         max: usize,
         timeout: Option<Duration>,
         sink: impl FnMut(FileResult),
-    ) -> Result<PollOutcome, Status> {
-        self.engine.poll(max, timeout, None, Delivery::CallerCode, sink)
+    ) -> Result<PollOutcome, Error> {
+        Ok(self.engine.poll(max, timeout, None, Delivery::CallerCode, sink)?)
     }
 
     /// [`poll_with`](Session::poll_with) or [`poll_wakeable`](Session::poll_wakeable) with
@@ -169,8 +245,8 @@ impl Session {
         timeout: Option<Duration>,
         generation: u64,
         sink: impl FnMut(FileResult),
-    ) -> Result<PollOutcome, Status> {
-        self.engine.poll(max, timeout, Some(generation), Delivery::CallerCode, sink)
+    ) -> Result<PollOutcome, Error> {
+        Ok(self.engine.poll(max, timeout, Some(generation), Delivery::CallerCode, sink)?)
     }
 
     /// Wakes every thread blocked in [`poll_wakeable`](Session::poll_wakeable) without
@@ -195,8 +271,8 @@ impl Session {
     /// spent on it until it is asked for.
     ///
     /// Errors: [`Status::ResourceExhausted`] if no descriptor could be created.
-    pub fn ready_fd(&self) -> Result<BorrowedFd<'_>, Status> {
-        self.engine.readiness()
+    pub fn ready_fd(&self) -> Result<BorrowedFd<'_>, Error> {
+        Ok(self.engine.readiness()?)
     }
 
     /// Progress of the whole session.
@@ -227,5 +303,63 @@ impl Session {
     /// How many devices have been met so far.
     pub fn device_count(&self) -> usize {
         self.engine.devices().len()
+    }
+}
+
+/// A session's events as an iterator (see [`Session::events`], [`Session::events_timeout`] and
+/// [`Session::drain_events`]). It takes events from the queue in batches, so a batch may
+/// already be out of the queue (and out of [`Session::poll_events`]'s reach) while the iterator
+/// holds it: one iterator per poller.
+#[derive(Debug)]
+pub struct Events<'s> {
+    session: &'s Session,
+    /// How long to wait for each batch: `None`, without limit.
+    wait: Option<Duration>,
+    batch: VecDeque<Event>,
+    ended: Option<PollOutcome>,
+    /// A poll failed: the error was returned once, and the iterator is over.
+    failed: bool,
+}
+
+/// Events an iterator takes from the queue at once.
+const EVENTS_BATCH: usize = 256;
+
+impl<'s> Events<'s> {
+    fn new(session: &'s Session, wait: Option<Duration>) -> Events<'s> {
+        Events { session, wait, batch: VecDeque::new(), ended: None, failed: false }
+    }
+
+    /// Why the iterator ended: [`PollOutcome::Done`] (every result delivered),
+    /// [`PollOutcome::TimedOut`] (nothing came in time, or nothing waited for a draining
+    /// iterator); `None` while it has not ended, or if it ended with an error.
+    pub fn ended(&self) -> Option<PollOutcome> {
+        self.ended
+    }
+}
+
+impl Iterator for Events<'_> {
+    type Item = Result<Event, Error>;
+
+    fn next(&mut self) -> Option<Result<Event, Error>> {
+        if let Some(event) = self.batch.pop_front() {
+            return Some(Ok(event));
+        }
+        if self.ended.is_some() || self.failed {
+            return None;
+        }
+        let batch = &mut self.batch;
+        let polled =
+            self.session.poll_events_copying(EVENTS_BATCH, self.wait, None, |e| batch.push_back(e));
+        match polled {
+            Ok(PollOutcome::Ready(_)) => self.batch.pop_front().map(Ok),
+            Ok(outcome) => {
+                self.ended = Some(outcome);
+                None
+            }
+            Err(status) => {
+                self.failed = true;
+                Some(Err(Error::new(status)))
+            }
+        }
     }
 }

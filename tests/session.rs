@@ -132,7 +132,7 @@ fn cancel_mid_flight_gives_every_path_one_result() {
     let mut results = Vec::new();
     session.poll(&mut results, 1, MINUTE).unwrap();
     session.cancel();
-    assert_eq!(session.enqueue("/x", 9999), Err(Status::SessionCancelled));
+    assert_eq!(session.enqueue("/x", 9999), Err(Status::SessionCancelled.into()));
     results.extend(drain(&session));
     let mut by_tag: HashMap<u64, Status> = HashMap::new();
     for r in &results {
@@ -183,10 +183,10 @@ fn poll_times_out_and_the_lifecycle_is_enforced() {
         session.poll(&mut results, 4, Some(Duration::from_millis(20))).unwrap(),
         PollOutcome::TimedOut
     );
-    assert_eq!(session.poll(&mut results, 0, None), Err(Status::InvalidArgument));
+    assert_eq!(session.poll(&mut results, 0, None), Err(Status::InvalidArgument.into()));
     session.finish();
     session.finish();
-    assert_eq!(session.enqueue("/etc/hostname", 1), Err(Status::SessionFinished));
+    assert_eq!(session.enqueue("/etc/hostname", 1), Err(Status::SessionFinished.into()));
     assert_eq!(session.poll(&mut results, 4, None).unwrap(), PollOutcome::Done);
     assert_eq!(session.poll(&mut results, 4, None).unwrap(), PollOutcome::Done);
 }

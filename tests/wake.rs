@@ -29,12 +29,24 @@ fn enqueue_buffer_takes_paths_end_to_end_all_or_none() {
     let session = Session::new(Config::default()).unwrap();
     // Lengths that do not add up, or a tag missing: refused, and nothing is queued.
     let short = &lengths[..3];
-    assert_eq!(session.enqueue_buffer(&bytes, short, &[0, 1, 2]), Err(Status::InvalidArgument));
+    assert_eq!(
+        session.enqueue_buffer(&bytes, short, &[0, 1, 2]),
+        Err(Status::InvalidArgument.into())
+    );
     let over = [bytes.len(), 1, 0, 0];
-    assert_eq!(session.enqueue_buffer(&bytes, &over, &[0, 1, 2, 3]), Err(Status::InvalidArgument));
-    assert_eq!(session.enqueue_buffer(&bytes, &lengths, &[0, 1, 2]), Err(Status::InvalidArgument));
+    assert_eq!(
+        session.enqueue_buffer(&bytes, &over, &[0, 1, 2, 3]),
+        Err(Status::InvalidArgument.into())
+    );
+    assert_eq!(
+        session.enqueue_buffer(&bytes, &lengths, &[0, 1, 2]),
+        Err(Status::InvalidArgument.into())
+    );
     let huge = [usize::MAX, 2, 0, 0];
-    assert_eq!(session.enqueue_buffer(&bytes, &huge, &[0, 1, 2, 3]), Err(Status::InvalidArgument));
+    assert_eq!(
+        session.enqueue_buffer(&bytes, &huge, &[0, 1, 2, 3]),
+        Err(Status::InvalidArgument.into())
+    );
     session.enqueue_buffer(&bytes, &lengths, &[10, 11, 12, 13]).unwrap();
     session.finish();
     let mut results = Vec::new();

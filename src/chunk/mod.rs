@@ -32,18 +32,36 @@ use cdc::Cdc;
 
 /// How a file is cut into chunks.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum ChunkerSpec {
+#[non_exhaustive]
+pub enum ChunkerSpec {
     /// FastCDC 2020: minimum, average and maximum chunk size in bytes, and the normalization
     /// level 0–3 (the crate's `Level0`–`Level3`; 1 is its default). `key`: a keyed Gear table
     /// (see [`gear_for_key`]); `None`, the crate's own tables, whose cuts anyone can reproduce.
-    FastCdc { min: usize, avg: usize, max: usize, level: u8, key: Option<[u8; 32]> },
+    FastCdc {
+        /// The smallest chunk, but for a file's last.
+        min: usize,
+        /// The size the cuts aim at.
+        avg: usize,
+        /// The largest chunk.
+        max: usize,
+        /// The normalization level, 0–3.
+        level: u8,
+        /// The key of a keyed Gear table, or `None` for the crate's own.
+        key: Option<[u8; 32]>,
+    },
     /// restic's chunker with the repository's polynomial `poly` (its config's
     /// `chunker_polynomial`), which must be irreducible of degree 53; sizes are restic's
     /// (512 KiB minimum, about 1 MiB average, 8 MiB maximum). A caller without a repository
     /// takes [`RESTIC_TEST_POLYNOMIAL`]. restic's chunk IDs are [`ChunkDigest::Sha256`].
-    Restic { poly: u64 },
+    Restic {
+        /// The repository's polynomial.
+        poly: u64,
+    },
     /// Chunks of exactly `size` bytes, the last one shorter.
-    Fixed { size: usize },
+    Fixed {
+        /// Each chunk's size.
+        size: usize,
+    },
 }
 
 /// Why a [`ChunkerSpec`] was refused.
@@ -61,7 +79,7 @@ impl std::error::Error for InvalidChunker {}
 /// restic's test polynomial, `0x3DA3358B4DC173`: the default for callers that have no
 /// repository polynomial. Cuts made with it match only a repository made with it (restic draws
 /// a random polynomial for each repository).
-pub(crate) const RESTIC_TEST_POLYNOMIAL: u64 = restic::TEST_POLYNOMIAL;
+pub const RESTIC_TEST_POLYNOMIAL: u64 = restic::TEST_POLYNOMIAL;
 
 impl ChunkerSpec {
     /// Checks the parameters against the crate's documented limits: a minimum of 64 B to 1 MiB,
@@ -145,7 +163,8 @@ pub(crate) struct Chunk {
 
 /// What a chunk's digest is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum ChunkDigest {
+#[non_exhaustive]
+pub enum ChunkDigest {
     /// SHA-256 (restic's chunk IDs).
     Sha256,
     /// BLAKE3.
@@ -193,8 +212,7 @@ pub(crate) fn through_the_reader(
     sink: impl FnMut(Chunk),
 ) -> crate::read::Outcome {
     use crate::read::{self, Digest, Target, Unpaced};
-    let size = std::fs::metadata(path).map_or(0, |m| m.len());
-    let mut chunker = Chunker::new(spec, digest, size, sink);
+    let mut chunker = Sinking { chunker: Chunker::new(spec, digest), sink };
     let mut whole = Digest::new(settings.algorithm);
     let mut buf = vec![0; buffer + 1];
     let cancelled = std::sync::atomic::AtomicBool::new(false);
@@ -213,25 +231,52 @@ pub(crate) fn through_the_reader(
     )
 }
 
-/// The chunks of a file as they are cut: the next one's index and offset, and their sink.
-struct Out<S> {
-    index: u64,
-    offset: u64,
+/// A chunker whose chunks go to a closure as they are cut (the tests' and benchmarks' way).
+#[cfg(any(test, feature = "bench-internals"))]
+struct Sinking<S> {
+    chunker: Chunker,
     sink: S,
 }
 
-impl<S: FnMut(Chunk)> Out<S> {
-    /// Hands the next chunk, of `len` bytes, to the sink.
+#[cfg(any(test, feature = "bench-internals"))]
+impl<S: FnMut(Chunk)> Consumer for Sinking<S> {
+    fn restart(&mut self, size: u64) {
+        self.chunker.restart(size);
+    }
+
+    fn feed(&mut self, offset: u64, bytes: &[u8]) {
+        self.chunker.feed(offset, bytes);
+        self.chunker.cut_chunks().for_each(&mut self.sink);
+    }
+
+    fn end(&mut self) {
+        self.chunker.end();
+        self.chunker.cut_chunks().for_each(&mut self.sink);
+    }
+}
+
+/// The chunks of a file as they are cut: the next one's index and offset, and the chunks cut
+/// and not yet taken.
+struct Out {
+    index: u64,
+    offset: u64,
+    cut: Vec<Chunk>,
+}
+
+impl Out {
+    /// Adds the next chunk, of `len` bytes.
     fn emit(&mut self, len: u64, digest: DigestBytes) {
-        (self.sink)(Chunk { index: self.index, offset: self.offset, len, digest });
+        self.cut.push(Chunk { index: self.index, offset: self.offset, len, digest });
         self.offset += len;
         self.index += 1;
     }
 }
 
-/// Cuts one file's bytes into chunks and digests them (see the module docs). Chunks go to the
-/// sink as soon as they are cut, so a large file's chunks leave while it is read.
-pub(crate) struct Chunker<S: FnMut(Chunk)> {
+/// Cuts one file's bytes into chunks and digests them (see the module docs). The chunks cut so
+/// far are taken with [`cut_chunks`](Chunker::cut_chunks) between feeds, so a large file's
+/// chunks leave while it is read. One chunker serves file after file, keeping its memory: each
+/// attempt at a file begins with `restart` and the file's size.
+pub(crate) struct Chunker {
     spec: ChunkerSpec,
     cutter: Cutter,
     digest: ChunkDigest,
@@ -240,17 +285,19 @@ pub(crate) struct Chunker<S: FnMut(Chunk)> {
     /// Bytes since the last cut: `held[start..]`, the file from `offset` on.
     held: Vec<u8>,
     start: usize,
-    /// Where the next chunk goes, and to whom.
-    out: Out<S>,
+    /// Where the next chunk goes, and the chunks cut.
+    out: Out,
     /// FastCDC of a file whose size is known: cut as the bytes stream by, with the chunk's
     /// digest fed as they come, instead of holding them (see `stream`).
-    streaming: Option<(stream::Scan, Hasher)>,
+    streaming: Option<stream::Scan>,
+    /// The streamed chunk's digest so far.
+    hasher: Hasher,
 }
 
-impl<S: FnMut(Chunk)> Chunker<S> {
-    /// A chunker for a file of `size` bytes (its `stat`'s), handing each chunk to `sink`. The
+impl Chunker {
+    /// A chunker for `spec`, with chunk digests `digest`, to be restarted for each file. The
     /// spec must have passed [`ChunkerSpec::validate`].
-    pub(crate) fn new(spec: ChunkerSpec, digest: ChunkDigest, size: u64, sink: S) -> Chunker<S> {
+    pub(crate) fn new(spec: ChunkerSpec, digest: ChunkDigest) -> Chunker {
         debug_assert!(spec.validate().is_ok());
         let cutter = match spec {
             ChunkerSpec::FastCdc { min, avg, max, level, key } => {
@@ -273,24 +320,32 @@ impl<S: FnMut(Chunk)> Chunker<S> {
             ChunkerSpec::Restic { poly } => Cutter::Restic(Box::new(restic::Rabin::new(poly))),
             ChunkerSpec::Fixed { .. } => Cutter::Fixed,
         };
-        let streaming = match &cutter {
-            Cutter::FastCdc(cdc) if size > 0 => {
-                Some((stream::Scan::start(cdc, size), digest.hasher()))
-            }
-            _ => None,
-        };
-        let held =
-            if streaming.is_some() { Vec::new() } else { Vec::with_capacity(2 * spec.max()) };
-        let out = Out { index: 0, offset: 0, sink };
-        Chunker { spec, cutter, digest, size, held, start: 0, out, streaming }
+        let out = Out { index: 0, offset: 0, cut: Vec::new() };
+        let hasher = digest.hasher();
+        Chunker {
+            spec,
+            cutter,
+            digest,
+            size: 0,
+            held: Vec::new(),
+            start: 0,
+            out,
+            streaming: None,
+            hasher,
+        }
+    }
+
+    /// The chunks cut since the last call, in order.
+    pub(crate) fn cut_chunks(&mut self) -> std::vec::Drain<'_, Chunk> {
+        self.out.cut.drain(..)
     }
 
     /// Feeds `bytes` to the streaming scan, handing each chunk it ends to the sink.
     fn feed_stream(&mut self, bytes: &[u8]) {
-        let (Cutter::FastCdc(cdc), Some((scan, hasher))) = (&self.cutter, &mut self.streaming)
-        else {
+        let (Cutter::FastCdc(cdc), Some(scan)) = (&self.cutter, &mut self.streaming) else {
             return;
         };
+        let hasher = &mut self.hasher;
         let mut from = 0;
         while let Some(n) = scan.scan(cdc, &bytes[from..]) {
             hasher.update(&bytes[from..from + n]);
@@ -352,30 +407,35 @@ impl<S: FnMut(Chunk)> Chunker<S> {
     pub(crate) fn chunks(&self) -> u64 {
         self.out.index
     }
-
-    /// The size the chunker was made for.
-    pub(crate) fn size(&self) -> u64 {
-        self.size
-    }
 }
 
-impl<S: FnMut(Chunk)> Consumer for Chunker<S> {
-    fn restart(&mut self) {
+impl Consumer for Chunker {
+    /// Starts a file (again) of `size` bytes: FastCDC streams over a file whose size is known,
+    /// the others hold bytes (see the module docs). Chunks cut and not taken are dropped with
+    /// the rest; memory is kept.
+    fn restart(&mut self, size: u64) {
+        self.size = size;
+        self.streaming = match &self.cutter {
+            Cutter::FastCdc(cdc) if size > 0 => Some(stream::Scan::start(cdc, size)),
+            _ => None,
+        };
+        if self.streaming.is_none() && self.held.capacity() == 0 {
+            // Fallible: without it the held bytes grow as they come.
+            let _ = self.held.try_reserve_exact(2 * self.spec.max());
+        }
         self.held.clear();
         self.start = 0;
         self.out.offset = 0;
         self.out.index = 0;
-        if let (Cutter::FastCdc(cdc), Some((scan, hasher))) = (&self.cutter, &mut self.streaming) {
-            *scan = stream::Scan::start(cdc, self.size);
-            hasher.reset();
-        }
+        self.out.cut.clear();
+        self.hasher.reset();
     }
 
     /// The file's bytes were all fed: cuts the last chunks.
     fn end(&mut self) {
-        if let Some((scan, hasher)) = &mut self.streaming {
+        if let Some(scan) = &mut self.streaming {
             if scan.len() > 0 {
-                self.out.emit(scan.len() as u64, hasher.finish_reset());
+                self.out.emit(scan.len() as u64, self.hasher.finish_reset());
             }
             return;
         }

@@ -236,7 +236,9 @@ impl<'scope, 'env> Ctx<'scope, 'env> {
             return None;
         }
         let mut link = None;
-        if looked.nlink > 1 {
+        // With a chunker each path is read on its own: its chunk events are its own (a
+        // follower sharing the lead's result would have none).
+        if looked.nlink > 1 && state.config().chunker.is_none() {
             let inode = (seen.dev, seen.ino);
             match state.links().join(inode, tag) {
                 Join::Lead => link = Some(inode),

@@ -1,13 +1,13 @@
 //! [`Engine`]: the session's handle on its state and its router thread.
 
 use super::memory;
-use super::results::{Delivery, FileResult, PollOutcome};
+use super::results::{Delivery, Event, FileResult, PollOutcome};
 use super::router;
 use super::state::{State, Stop};
 use crate::config::Config;
 use crate::device::{Device, DeviceTable, Resolver};
 use crate::stats::Stats;
-use crate::Status;
+use crate::{Error, Status};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -29,10 +29,10 @@ impl Engine {
     pub(crate) fn start(
         config: Config,
         resolver: impl FnOnce() -> Resolver,
-    ) -> Result<Engine, Status> {
+    ) -> Result<Engine, Error> {
         config.validate()?;
         if !memory::fits(memory::SESSION_MINIMUM - memory::HEADROOM) {
-            return Err(Status::ResourceExhausted);
+            return Err(Status::ResourceExhausted.into());
         }
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         let table = DeviceTable::new(resolver(), config.threads.clone(), cpus);
@@ -78,6 +78,18 @@ impl Engine {
         sink: impl FnMut(FileResult),
     ) -> Result<PollOutcome, Status> {
         self.state.poll(max, timeout, woken, delivery, sink)
+    }
+
+    /// Hands up to `max` events to `sink`, waiting up to `timeout` for the first.
+    pub(crate) fn poll_events(
+        &self,
+        max: usize,
+        timeout: Option<Duration>,
+        woken: Option<u64>,
+        delivery: Delivery,
+        sink: impl FnMut(Event),
+    ) -> Result<PollOutcome, Status> {
+        self.state.poll_events(max, timeout, woken, delivery, sink)
     }
 
     /// Wakes every poller (see `State::wake`).

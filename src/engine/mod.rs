@@ -16,6 +16,7 @@
 
 mod admission;
 mod batch;
+mod chunks;
 mod dirs;
 mod feeder;
 mod gate;
@@ -39,4 +40,4 @@ mod task;
 
 pub(crate) use handle::Engine;
 pub(crate) use results::Delivery;
-pub use results::{FileResult, PollOutcome};
+pub use results::{ChunkEvent, Event, FileResult, PollOutcome};

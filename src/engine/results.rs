@@ -8,6 +8,7 @@ use crate::sys::Signal;
 use crate::Status;
 use std::collections::VecDeque;
 use std::os::fd::BorrowedFd;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -44,8 +45,48 @@ pub struct FileResult {
     /// Index of the device that read the file (see `Session::devices`); `None` if the path never
     /// reached a device (it did not exist, say).
     pub device: Option<usize>,
-    /// The digest; empty unless `status` is `Ok`.
+    /// The digest; empty unless `status` is `Ok` (and then empty only when the session
+    /// computes no file digest, see `Config::file_digest`).
     pub digest: DigestBytes,
+    /// How many chunks the file was cut into, in a session with a chunker: its chunk events of
+    /// attempt [`attempt`](FileResult::attempt) are its chunks when `status` is `Ok`. 0 in a
+    /// session without one.
+    pub chunks: u64,
+    /// Which read of the file the result comes from: 1, or 2 for a file so fresh that it was
+    /// read again after the settle margin; 0 for a file never read. Chunk events of any other
+    /// attempt are not the file's.
+    pub attempt: u32,
+}
+
+/// One chunk of a file, cut while the file was read, in a session with a chunker
+/// (`Config::chunker`). A file's chunk events come in offset order before its result, and are
+/// its chunks only if that result is `Ok` and names their attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ChunkEvent {
+    /// The file's tag, given to `enqueue`.
+    pub tag: u64,
+    /// Which read of the file cut it (see [`FileResult::attempt`]).
+    pub attempt: u32,
+    /// Its place among the file's chunks, from 0.
+    pub index: u64,
+    /// Its first byte's offset in the file.
+    pub offset: u64,
+    /// Its length in bytes.
+    pub len: u64,
+    /// Its digest (`Config::chunk_digest`).
+    pub digest: DigestBytes,
+}
+
+/// What a poll of events delivers: a chunk of a file, or a file's result, which comes after
+/// all of that file's chunk events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// A chunk of a file.
+    Chunk(ChunkEvent),
+    /// A file's result: the last event of its tag.
+    Result(FileResult),
 }
 
 impl FileResult {
@@ -58,6 +99,8 @@ impl FileResult {
             size: outcome.size,
             device,
             digest: outcome.digest,
+            chunks: outcome.chunks,
+            attempt: outcome.attempt,
         }
     }
 }
@@ -77,9 +120,23 @@ pub enum PollOutcome {
     Woken,
 }
 
+/// The queue of a session that makes chunk events: results and chunk events in one line, in the
+/// order they were pushed (a file's chunks before its result).
+#[derive(Debug)]
+struct Events {
+    queue: VecDeque<Event>,
+    /// Results and chunk events in `queue`.
+    results: usize,
+    chunks: usize,
+    /// The most chunk events `queue` may hold (`Config::max_ready_chunks`).
+    bound: usize,
+}
+
 #[derive(Debug, Default)]
 struct State {
     ready: VecDeque<FileResult>,
+    /// In a session that makes chunk events, where results go instead of `ready`.
+    events: Option<Events>,
     /// An empty queue with capacity, swapped in for `ready` when a poll takes every result
     /// waiting: the poll hands the old one to its sink without the lock and without a copy,
     /// then gives it back here (at most [`SPARE_MOST`] results' worth of it). Swapped in only
@@ -120,9 +177,28 @@ pub(crate) struct ResultQueue {
 /// again, in case memory was freed elsewhere while no poller came.
 const RETRY: Duration = Duration::from_millis(10);
 
+impl State {
+    /// Nothing waits to be polled.
+    fn is_empty(&self) -> bool {
+        match &self.events {
+            Some(events) => events.queue.is_empty(),
+            None => self.ready.is_empty(),
+        }
+    }
+}
+
 impl ResultQueue {
     fn lock(&self) -> MutexGuard<'_, State> {
         sync::lock(&self.state)
+    }
+
+    /// A queue for a session that cuts chunks: results and up to `chunk_bound` chunk events go
+    /// through one line, polled with [`poll_events`](Self::poll_events).
+    pub(crate) fn with_events(chunk_bound: usize) -> ResultQueue {
+        let queue = ResultQueue::default();
+        queue.lock().events =
+            Some(Events { queue: VecDeque::new(), results: 0, chunks: 0, bound: chunk_bound });
+        queue
     }
 
     pub(crate) fn push(&self, result: FileResult) {
@@ -140,6 +216,13 @@ impl ResultQueue {
     /// that later cannot grow still has room to hand results over through.
     pub(crate) fn reserve(&self, results: usize) -> Result<(), Status> {
         let mut state = self.lock();
+        if let Some(events) = &mut state.events {
+            // Room for the results, and for as many chunk events.
+            let room = results + events.bound.min(results);
+            events.queue.try_reserve(room).map_err(|_| Status::ResourceExhausted)?;
+            state.reserved = results;
+            return Ok(());
+        }
         state.ready.try_reserve(results).map_err(|_| Status::ResourceExhausted)?;
         state.reserved = results;
         // The spare is swapped in for `ready` by a poll that takes every result: it must carry
@@ -164,16 +247,16 @@ impl ResultQueue {
                 state.produced += count as u64;
                 return;
             }
-            let ready = &mut state.ready;
-            let room = if memory::may_grow::<FileResult>(ready.len(), ready.capacity(), count)
-                && ready.try_reserve(count).is_ok()
-            {
-                count
+            let n = if let Some(events) = &mut state.events {
+                let n = grow(&mut events.queue, count).min(count);
+                events.queue.extend(results.by_ref().take(n).map(Event::Result));
+                events.results += n;
+                n
             } else {
-                ready.capacity() - ready.len()
+                let n = grow(&mut state.ready, count).min(count);
+                state.ready.extend(results.by_ref().take(n));
+                n
             };
-            let n = room.min(count);
-            state.ready.extend(results.by_ref().take(n));
             state.produced += n as u64;
             added += n;
             if results.len() == 0 {
@@ -196,6 +279,66 @@ impl ResultQueue {
             (_, 1) => self.arrived.notify_one(),
             _ => self.arrived.notify_all(),
         }
+    }
+
+    /// Appends `chunks` (one file's, in order) behind the events pushed before, waiting while
+    /// the queue holds its bound of chunk events. Before its first wait it calls `pause`, which
+    /// gives the device's read permit back (only this file waits; results and other files'
+    /// chunks go on). Returns `false`, with the chunks dropped, if the session was cancelled
+    /// while it waited or is being freed: the file's result must then not be `Ok`. Leaves
+    /// `chunks` empty.
+    pub(crate) fn push_chunks(
+        &self,
+        chunks: &mut Vec<ChunkEvent>,
+        pause: &mut dyn FnMut(),
+        cancelled: &AtomicBool,
+    ) -> bool {
+        let mut state = self.lock();
+        let (mut from, mut paused, mut pushed) = (0, false, 0);
+        let delivered = loop {
+            if state.discard {
+                break false;
+            }
+            let events = state.events.as_mut().expect("chunks only in a session with events");
+            let want = (chunks.len() - from).min(events.bound.saturating_sub(events.chunks));
+            let n = grow(&mut events.queue, want).min(want);
+            events.queue.extend(chunks[from..from + n].iter().copied().map(Event::Chunk));
+            events.chunks += n;
+            (from, pushed) = (from + n, pushed + n);
+            if from == chunks.len() {
+                break true;
+            }
+            if pushed > 0 {
+                self.raise(&mut state);
+                if state.sleepers > 0 {
+                    self.arrived.notify_all(); // pollers make the room this file waits for
+                }
+            }
+            if cancelled.load(Ordering::Relaxed) {
+                break false;
+            }
+            if !paused {
+                // Not under the queue's lock: the gate has locks of its own.
+                drop(state);
+                pause();
+                paused = true;
+                state = self.lock();
+                continue;
+            }
+            state.starved += 1;
+            state = sync::wait(&self.taken, state, Some(RETRY));
+            state.starved -= 1;
+        };
+        chunks.clear();
+        if pushed > 0 {
+            self.raise(&mut state);
+            let sleepers = state.sleepers;
+            drop(state);
+            if sleepers > 0 {
+                self.arrived.notify_all();
+            }
+        }
+        delivered
     }
 
     /// Raises the readiness signal, if there is one and it is not raised.
@@ -230,7 +373,7 @@ impl ResultQueue {
             drop(self.readiness.set(signal));
         }
         let mut state = self.lock();
-        if !state.ready.is_empty() || is_done(state.delivered) {
+        if !state.is_empty() || is_done(state.delivered) {
             self.raise(&mut state);
         }
         drop(state);
@@ -255,6 +398,9 @@ impl ResultQueue {
         let mut state = self.lock();
         state.discard = true;
         state.ready = VecDeque::new();
+        if let Some(events) = &mut state.events {
+            (events.queue, events.results, events.chunks) = (VecDeque::new(), 0, 0);
+        }
         drop(state);
         self.taken.notify_all();
     }
@@ -272,7 +418,8 @@ impl ResultQueue {
 
     /// Results ready but not yet polled.
     pub(crate) fn ready_len(&self) -> usize {
-        self.lock().ready.len()
+        let state = self.lock();
+        state.events.as_ref().map_or(state.ready.len(), |events| events.results)
     }
 
     /// Counts `n` results as taken out of `ready` by a poll, and tells whom that concerns:
@@ -282,7 +429,7 @@ impl ResultQueue {
         if state.starved > 0 {
             self.taken.notify_all();
         }
-        if state.ready.is_empty() && state.raised && !is_done(state.delivered) {
+        if state.is_empty() && state.raised && !is_done(state.delivered) {
             // Level-triggered: readable while results wait. A result pushed after this raises
             // it again (both under this lock).
             self.readiness.get().expect("raised only once created").reset();
@@ -316,6 +463,9 @@ impl ResultQueue {
         let deadline = timeout.map(|t| Instant::now().checked_add(t));
         let (mut given, mut waiting_at_first) = (0, 0);
         let mut state = self.lock();
+        if state.events.is_some() {
+            return Err(Status::NeedsEventPoll);
+        }
         loop {
             let waiting = state.ready.len();
             if waiting > 0 && given < max {
@@ -367,30 +517,124 @@ impl ResultQueue {
             if given > 0 {
                 return Ok((PollOutcome::Ready(given), waiting_at_first));
             }
-            if is_done(state.delivered) {
-                return Ok((PollOutcome::Done, 0));
-            }
-            if failed() {
-                return Err(Status::Internal);
-            }
-            if woken.is_some_and(|generation| generation != state.wakes) {
-                return Ok((PollOutcome::Woken, 0));
-            }
-            let left = match deadline {
-                // No limit, or a limit too far away to represent.
-                None | Some(None) => None,
-                Some(Some(deadline)) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return Ok((PollOutcome::TimedOut, 0));
-                    }
-                    Some(left)
-                }
+            state = match self.idle(state, deadline, woken, &is_done, &failed)? {
+                Ok(state) => state,
+                Err(outcome) => return Ok((outcome, 0)),
             };
-            state.sleepers += 1;
-            state = sync::wait(&self.arrived, state, left);
-            state.sleepers -= 1;
         }
+    }
+
+    /// A poll found nothing to take: returns why it ends (`Err` of the outcome: done, woken,
+    /// timed out), or waits for a push and gives the lock back (`Ok`).
+    #[allow(clippy::type_complexity, reason = "a lock or an outcome, or the poll's failure")]
+    fn idle<'q>(
+        &'q self,
+        mut state: MutexGuard<'q, State>,
+        deadline: Option<Option<Instant>>,
+        woken: Option<u64>,
+        is_done: impl Fn(u64) -> bool,
+        failed: impl Fn() -> bool,
+    ) -> Result<Result<MutexGuard<'q, State>, PollOutcome>, Status> {
+        if is_done(state.delivered) {
+            return Ok(Err(PollOutcome::Done));
+        }
+        if failed() {
+            return Err(Status::Internal);
+        }
+        if woken.is_some_and(|generation| generation != state.wakes) {
+            return Ok(Err(PollOutcome::Woken));
+        }
+        let left = match deadline {
+            // No limit, or a limit too far away to represent.
+            None | Some(None) => None,
+            Some(Some(deadline)) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Ok(Err(PollOutcome::TimedOut));
+                }
+                Some(left)
+            }
+        };
+        state.sleepers += 1;
+        state = sync::wait(&self.arrived, state, left);
+        state.sleepers -= 1;
+        Ok(Ok(state))
+    }
+
+    /// [`poll`](Self::poll) for events: in a session with chunk events, hands up to `max`
+    /// events to `sink` in the order they were pushed; in one without, its results as
+    /// [`Event::Result`]. Returns the outcome and how many results were waiting before the
+    /// call took some.
+    #[expect(clippy::too_many_arguments, reason = "as `poll`")]
+    pub(crate) fn poll_events(
+        &self,
+        max: usize,
+        timeout: Option<Duration>,
+        woken: Option<u64>,
+        is_done: impl Fn(u64) -> bool,
+        failed: impl Fn() -> bool,
+        delivery: Delivery,
+        mut sink: impl FnMut(Event),
+    ) -> Result<(PollOutcome, usize), Status> {
+        if self.lock().events.is_none() {
+            let sink = |result| sink(Event::Result(result));
+            return self.poll(max, timeout, woken, is_done, failed, delivery, sink);
+        }
+        let deadline = timeout.map(|t| Instant::now().checked_add(t));
+        let (mut given, mut waiting_at_first) = (0, 0);
+        let mut state = self.lock();
+        loop {
+            let events = state.events.as_mut().expect("checked above, set at creation");
+            let waiting = events.queue.len();
+            if waiting > 0 && given < max {
+                if given == 0 {
+                    waiting_at_first = events.results;
+                }
+                let most = if delivery == Delivery::CopyOnly { usize::MAX } else { POLL_CHUNK };
+                let n = waiting.min(max - given).min(most);
+                let mut taken = [None::<Event>; POLL_CHUNK];
+                let mut results = 0;
+                for (i, event) in events.queue.drain(..n).enumerate() {
+                    results += usize::from(matches!(event, Event::Result(_)));
+                    if delivery == Delivery::CopyOnly {
+                        sink(event); // straight from the queue, under the lock
+                    } else {
+                        taken[i] = Some(event);
+                    }
+                }
+                events.results -= results;
+                events.chunks -= n - results;
+                self.handed_over(&mut state, results, &is_done);
+                given += n;
+                if delivery == Delivery::CopyOnly {
+                    return Ok((PollOutcome::Ready(given), waiting_at_first));
+                }
+                // The caller's code runs without the lock (see `poll`).
+                drop(state);
+                taken[..n].iter_mut().filter_map(Option::take).for_each(&mut sink);
+                state = self.lock();
+                continue;
+            }
+            if given > 0 {
+                return Ok((PollOutcome::Ready(given), waiting_at_first));
+            }
+            state = match self.idle(state, deadline, woken, &is_done, &failed)? {
+                Ok(state) => state,
+                Err(outcome) => return Ok((outcome, 0)),
+            };
+        }
+    }
+}
+
+/// Makes room in `queue` for `count` more items if the memory rules allow and the allocator
+/// agrees; returns the room there is (which may be less than `count`).
+fn grow<T>(queue: &mut VecDeque<T>, count: usize) -> usize {
+    if memory::may_grow::<T>(queue.len(), queue.capacity(), count)
+        && queue.try_reserve(count).is_ok()
+    {
+        count
+    } else {
+        queue.capacity() - queue.len()
     }
 }
 
@@ -407,6 +651,8 @@ mod tests {
             size: 0,
             device: None,
             digest: DigestBytes::EMPTY,
+            chunks: 0,
+            attempt: 1,
         }
     }
 

@@ -11,7 +11,7 @@
 use super::inbox::Inbox;
 use super::lanes::Lane;
 use super::links::HardLinks;
-use super::results::{Delivery, FileResult, PollOutcome, ResultQueue};
+use super::results::{ChunkEvent, Delivery, Event, FileResult, PollOutcome, ResultQueue};
 use super::sync;
 use crate::config::Config;
 use crate::device::{Device, DeviceTable};
@@ -110,9 +110,12 @@ impl State {
                 direct_io: config.direct_io,
                 settle: crate::read::SETTLE,
             },
+            results: match config.chunker {
+                Some(_) => ResultQueue::with_events(config.max_ready_chunks),
+                None => ResultQueue::default(),
+            },
             config,
             inbox: Inbox::default(),
-            results: ResultQueue::default(),
             counters: Counters::default(),
             links: HardLinks::default(),
             files_in_flight: AtomicUsize::new(0),
@@ -311,15 +314,51 @@ impl State {
         let failed = || self.router_failed.load(Ordering::SeqCst);
         let (outcome, waiting) =
             self.results.poll(max, timeout, woken, is_done, failed, delivery, sink)?;
+        self.polled(outcome, waiting);
+        Ok(outcome)
+    }
+
+    /// Hands up to `max` events to `sink`, waiting up to `timeout` for the first (see
+    /// [`ResultQueue::poll_events`]).
+    pub(super) fn poll_events(
+        &self,
+        max: usize,
+        timeout: Option<Duration>,
+        woken: Option<u64>,
+        delivery: Delivery,
+        sink: impl FnMut(Event),
+    ) -> Result<PollOutcome, Status> {
+        if max == 0 {
+            return Err(Status::InvalidArgument);
+        }
+        let is_done = |delivered: u64| self.is_done(delivered);
+        let failed = || self.router_failed.load(Ordering::SeqCst);
+        let (outcome, waiting) =
+            self.results.poll_events(max, timeout, woken, is_done, failed, delivery, sink)?;
+        self.polled(outcome, waiting);
+        Ok(outcome)
+    }
+
+    /// After a poll: the hand-off from the producers, and room again if hashing paused at the
+    /// results bound.
+    fn polled(&self, outcome: PollOutcome, waiting: usize) {
         if let PollOutcome::Ready(_) = outcome {
             sys::tsan_acquire(self.tsan_key());
         }
         if waiting >= self.config.max_ready_results {
-            // Hashing paused at the bound; there is room again.
             self.inbox.wake();
             self.all_lanes().iter().for_each(|lane| lane.wake());
         }
-        Ok(outcome)
+    }
+
+    /// Pushes a file's chunk events (see [`ResultQueue::push_chunks`]): `false` if they were
+    /// dropped, and the file's result must say it was cancelled.
+    pub(super) fn push_chunks(
+        &self,
+        chunks: &mut Vec<ChunkEvent>,
+        pause: &mut dyn FnMut(),
+    ) -> bool {
+        self.results.push_chunks(chunks, pause, &self.cancelled)
     }
 
     pub(super) fn stats(&self) -> Stats {

@@ -6,6 +6,7 @@
 //! read holds no other file: the rest stay in the lane, where `cancel` finds them.
 
 use super::batch::{Budget, Job};
+use super::chunks::{FileChunks, ThreadChunks};
 use super::dirs;
 use super::gate::ReadTicket;
 use super::lanes::{Lane, Take};
@@ -33,6 +34,8 @@ thread_local! {
     /// Each worker's digest, reset from file to file (a session's algorithm; another session
     /// on the same thread with another algorithm replaces it).
     static DIGEST: RefCell<Option<read::Digest>> = const { RefCell::new(None) };
+    /// Each worker's chunker, in sessions that cut chunks (replaced likewise).
+    static CHUNKS: RefCell<Option<ThreadChunks>> = const { RefCell::new(None) };
 }
 
 /// Spawns a task of `lane` on `scope` (the lane's pool of `threads` threads) that takes at
@@ -166,15 +169,10 @@ fn read_with(
             state.count(device, tally);
         }
     };
-    DIGEST.with(|digest| {
-        // Not borrowed across a call that could re-enter this function on the same thread.
-        let mut digest = digest.borrow_mut();
-        let digest = match &mut *digest {
-            Some(digest) if digest.algorithm() == settings.algorithm => digest,
-            other => other.insert(read::Digest::new(settings.algorithm)),
-        };
-        let classified = Some(job.seen);
-        read::hash_file(
+    let config = state.config();
+    let classified = Some(job.seen);
+    let run = |digest: &mut read::Digest| match &config.chunker {
+        None => read::hash_file(
             target,
             classified,
             settings,
@@ -184,7 +182,42 @@ fn read_with(
             on_read,
             digest,
             &mut (),
-        )
+        ),
+        Some(spec) => CHUNKS.with(|tools| {
+            // Not borrowed across a call that could re-enter this function on the same thread.
+            let mut tools = tools.borrow_mut();
+            let tools = ThreadChunks::for_session(&mut tools, spec, config.chunk_digest());
+            let mut chunks = FileChunks::new(state, tools, job.tag);
+            let outcome = read::hash_file(
+                target,
+                classified,
+                settings,
+                buffer,
+                cancelled,
+                pace,
+                on_read,
+                digest,
+                &mut chunks,
+            );
+            let status = match outcome.status {
+                // Some of its chunk events were dropped: the file is not done.
+                Status::Ok if chunks.lost() => Status::Cancelled,
+                status => status,
+            };
+            Outcome { status, chunks: chunks.count(), ..outcome }
+        }),
+    };
+    if !config.file_digest {
+        return run(&mut read::Digest::off());
+    }
+    DIGEST.with(|digest| {
+        // Not borrowed across a call that could re-enter this function on the same thread.
+        let mut digest = digest.borrow_mut();
+        let digest = match &mut *digest {
+            Some(digest) if digest.algorithm() == Some(settings.algorithm) => digest,
+            other => other.insert(read::Digest::new(settings.algorithm)),
+        };
+        run(digest)
     })
 }
 

@@ -82,6 +82,38 @@ pub const MULTIPOOL_FLAG_NO_DISK_ORDER: u32 = 4;
 /// the page cache with a read-ahead window, which is faster (README, "How it works").
 pub const MULTIPOOL_FLAG_NO_DIRECT_IO: u32 = 8;
 
+/// Options flag: compute no whole-file digest, only chunks (needs a chunker; results then have
+/// `digest_len` 0). For a caller that identifies content by its chunks alone, as restic does.
+pub const MULTIPOOL_FLAG_NO_FILE_DIGEST: u32 = 16;
+/// Options flag: `chunk_key` holds the caller's 32-byte key. FastCDC then cuts with the keyed
+/// Gear table derived from it (README, "Chunks for backups"), and chunk digests default to
+/// BLAKE3 keyed with it.
+pub const MULTIPOOL_FLAG_CHUNK_KEY: u32 = 32;
+
+/// `multipool_options.chunker`: no chunks (the default).
+pub const MULTIPOOL_CHUNKER_NONE: u32 = 0;
+/// `multipool_options.chunker`: FastCDC 2020 as the `fastcdc` crate's `v2020` module cuts, with
+/// `chunk_min`, `chunk_avg`, `chunk_max` and `chunk_level`.
+pub const MULTIPOOL_CHUNKER_FASTCDC: u32 = 1;
+/// `multipool_options.chunker`: restic's Rabin64 chunker with `chunk_polynomial` and restic's
+/// sizes, cut for cut as `github.com/restic/chunker` cuts.
+pub const MULTIPOOL_CHUNKER_RESTIC: u32 = 2;
+/// `multipool_options.chunker`: chunks of exactly `chunk_avg` bytes, the last one shorter.
+pub const MULTIPOOL_CHUNKER_FIXED: u32 = 3;
+
+/// `multipool_options.chunk_digest`: SHA-256 (restic's chunk IDs).
+pub const MULTIPOOL_CHUNK_DIGEST_SHA256: u32 = 1;
+/// `multipool_options.chunk_digest`: BLAKE3.
+pub const MULTIPOOL_CHUNK_DIGEST_BLAKE3: u32 = 2;
+/// `multipool_options.chunk_digest`: BLAKE3 keyed with `chunk_key` (needs
+/// MULTIPOOL_FLAG_CHUNK_KEY).
+pub const MULTIPOOL_CHUNK_DIGEST_BLAKE3_KEYED: u32 = 3;
+
+/// `multipool_event.kind`: a chunk of a file.
+pub const MULTIPOOL_EVENT_CHUNK: u32 = 1;
+/// `multipool_event.kind`: a file's result, the last event of its tag.
+pub const MULTIPOOL_EVENT_RESULT: u32 = 2;
+
 /// `multipool_result.device` when the path never reached a device (it did not exist, say).
 pub const MULTIPOOL_DEVICE_NONE: u32 = 0xFFFF_FFFF;
 /// Size of `multipool_result.digest`: the longest digest of any algorithm.

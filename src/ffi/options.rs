@@ -2,13 +2,16 @@
 
 use super::boundary::boundary;
 use super::codes::{
-    multipool_status, MULTIPOOL_ALGORITHM_SHA256, MULTIPOOL_FLAG_DROP_CACHE,
-    MULTIPOOL_FLAG_NO_DIRECT_IO, MULTIPOOL_FLAG_NO_DISK_ORDER, MULTIPOOL_FLAG_NO_FOLLOW_SYMLINKS,
-    MULTIPOOL_MAX_STRUCT_SIZE,
+    multipool_status, MULTIPOOL_ALGORITHM_SHA256, MULTIPOOL_CHUNKER_FASTCDC,
+    MULTIPOOL_CHUNKER_FIXED, MULTIPOOL_CHUNKER_NONE, MULTIPOOL_CHUNKER_RESTIC,
+    MULTIPOOL_CHUNK_DIGEST_BLAKE3, MULTIPOOL_CHUNK_DIGEST_BLAKE3_KEYED,
+    MULTIPOOL_CHUNK_DIGEST_SHA256, MULTIPOOL_FLAG_CHUNK_KEY, MULTIPOOL_FLAG_DROP_CACHE,
+    MULTIPOOL_FLAG_NO_DIRECT_IO, MULTIPOOL_FLAG_NO_DISK_ORDER, MULTIPOOL_FLAG_NO_FILE_DIGEST,
+    MULTIPOOL_FLAG_NO_FOLLOW_SYMLINKS, MULTIPOOL_MAX_STRUCT_SIZE,
 };
 use super::pointers::{try_mut, try_slice};
 use super::sized;
-use crate::{Algorithm, Config, Status, ThreadsSpec};
+use crate::{Algorithm, ChunkDigest, ChunkerSpec, Config, Status, ThreadsSpec};
 use std::mem::{offset_of, size_of};
 
 /// Options for `multipool_session_new()`. Zero means default: set `struct_size` and the fields
@@ -41,6 +44,35 @@ pub struct MpOptions {
     /// Results kept for polling before hashing pauses (bounds memory when polling lags);
     /// 0: 65536.
     pub max_ready_results: u32,
+    /// MULTIPOOL_CHUNKER_*: how each file is cut into content-defined chunks, delivered as
+    /// events by `multipool_session_poll_events()`; 0 (MULTIPOOL_CHUNKER_NONE): no chunks. This
+    /// field and those after it are newer than the struct's first version.
+    pub chunker: u32,
+    /// FastCDC's normalization level plus one: 1–4 for levels 0–3; 0: level 1 (the crate's
+    /// default). Must be 0 for the other chunkers.
+    pub chunk_level: u32,
+    /// FastCDC: the smallest chunk in bytes (64 to 1 MiB, even); 0: 512 KiB. Must be 0 for
+    /// the other chunkers.
+    pub chunk_min: u64,
+    /// FastCDC: the size the cuts aim at (256 B to 4 MiB, even); 0: 1 MiB. Fixed: the chunks'
+    /// size (1 B to 16 MiB), required. Must be 0 for restic.
+    pub chunk_avg: u64,
+    /// FastCDC: the largest chunk (1 KiB to 16 MiB, even); 0: 8 MiB. Must be 0 for the other
+    /// chunkers.
+    pub chunk_max: u64,
+    /// restic: the repository's polynomial (its config's `chunker_polynomial`), irreducible of
+    /// degree 53; 0: restic's test polynomial 0x3DA3358B4DC173. Must be 0 for the other
+    /// chunkers.
+    pub chunk_polynomial: u64,
+    /// MULTIPOOL_CHUNK_DIGEST_*: a chunk's digest; 0: BLAKE3 keyed with `chunk_key` when
+    /// MULTIPOOL_FLAG_CHUNK_KEY is set, else BLAKE3 when `algorithm` is BLAKE3, else SHA-256.
+    pub chunk_digest: u32,
+    /// Chunk events kept for polling before the files that make them pause (each gives its
+    /// device's read permit back while it waits); 0: 65536.
+    pub max_ready_chunks: u32,
+    /// The key, read only with MULTIPOOL_FLAG_CHUNK_KEY: keyed BLAKE3 chunk digests and, for
+    /// FastCDC, the keyed Gear table. Copied by `multipool_session_new()`.
+    pub chunk_key: [u8; 32],
 }
 
 /// `sizeof(multipool_options)` in its first version; smaller is refused.
@@ -60,6 +92,15 @@ impl Default for MpOptions {
             buffer_size: config.buffer_size,
             in_flight_per_thread: config.in_flight_per_thread as u32,
             max_ready_results: config.max_ready_results as u32,
+            chunker: MULTIPOOL_CHUNKER_NONE,
+            chunk_level: 0,
+            chunk_min: 0,
+            chunk_avg: 0,
+            chunk_max: 0,
+            chunk_polynomial: 0,
+            chunk_digest: 0,
+            max_ready_chunks: config.max_ready_chunks as u32,
+            chunk_key: [0; 32],
         }
     }
 }
@@ -75,6 +116,15 @@ impl MpOptions {
         buffer_size: 0,
         in_flight_per_thread: 0,
         max_ready_results: 0,
+        chunker: 0,
+        chunk_level: 0,
+        chunk_min: 0,
+        chunk_avg: 0,
+        chunk_max: 0,
+        chunk_polynomial: 0,
+        chunk_digest: 0,
+        max_ready_chunks: 0,
+        chunk_key: [0; 32],
     };
 
     /// Reads options from C memory by the rules of [`sized`]: fields an older
@@ -95,11 +145,7 @@ impl MpOptions {
     }
 
     fn into_config(self, spec: &[u8]) -> Result<Config, Status> {
-        let known_flags = MULTIPOOL_FLAG_NO_FOLLOW_SYMLINKS
-            | MULTIPOOL_FLAG_DROP_CACHE
-            | MULTIPOOL_FLAG_NO_DISK_ORDER
-            | MULTIPOOL_FLAG_NO_DIRECT_IO;
-        if self.flags & !known_flags != 0 {
+        if self.flags & !KNOWN_FLAGS != 0 {
             return Err(Status::InvalidArgument);
         }
         let defaults = Config::default();
@@ -124,10 +170,89 @@ impl MpOptions {
             ),
             disk_order: self.flags & MULTIPOOL_FLAG_NO_DISK_ORDER == 0,
             direct_io: self.flags & MULTIPOOL_FLAG_NO_DIRECT_IO == 0,
+            chunker: self.chunker_spec()?,
+            chunk_digest: self.chunk_digest(algorithm)?,
+            file_digest: self.flags & MULTIPOOL_FLAG_NO_FILE_DIGEST == 0,
+            max_ready_chunks: or_default(self.max_ready_chunks as usize, defaults.max_ready_chunks),
             ..defaults
         })
     }
+
+    /// The key, if the flag says there is one.
+    fn key(&self) -> Option<[u8; 32]> {
+        (self.flags & MULTIPOOL_FLAG_CHUNK_KEY != 0).then_some(self.chunk_key)
+    }
+
+    /// The chunker the fields describe (checked further by `Config::validate`), or
+    /// `InvalidChunker` for an unknown chunker or a field its chunker does not take.
+    fn chunker_spec(&self) -> Result<Option<ChunkerSpec>, Status> {
+        let size = |v: u64| usize::try_from(v).map_err(|_| Status::InvalidChunker);
+        let or = |v: u64, default: usize| if v == 0 { Ok(default) } else { size(v) };
+        let none_of = |fields: &[u64]| fields.iter().all(|&f| f == 0);
+        let level = u64::from(self.chunk_level);
+        let spec = match self.chunker {
+            MULTIPOOL_CHUNKER_NONE
+                if none_of(&[level, self.chunk_min, self.chunk_avg, self.chunk_max])
+                    && none_of(&[self.chunk_polynomial]) =>
+            {
+                None
+            }
+            MULTIPOOL_CHUNKER_FASTCDC if self.chunk_polynomial == 0 && self.chunk_level <= 4 => {
+                Some(ChunkerSpec::FastCdc {
+                    min: or(self.chunk_min, 512 << 10)?,
+                    avg: or(self.chunk_avg, 1 << 20)?,
+                    max: or(self.chunk_max, 8 << 20)?,
+                    level: self.chunk_level.checked_sub(1).map_or(1, |l| l as u8),
+                    key: self.key(),
+                })
+            }
+            MULTIPOOL_CHUNKER_RESTIC
+                if none_of(&[level, self.chunk_min, self.chunk_avg, self.chunk_max]) =>
+            {
+                let poly = match self.chunk_polynomial {
+                    0 => crate::RESTIC_TEST_POLYNOMIAL,
+                    poly => poly,
+                };
+                Some(ChunkerSpec::Restic { poly })
+            }
+            MULTIPOOL_CHUNKER_FIXED
+                if none_of(&[level, self.chunk_min, self.chunk_max, self.chunk_polynomial])
+                    && self.chunk_avg != 0 =>
+            {
+                Some(ChunkerSpec::Fixed { size: size(self.chunk_avg)? })
+            }
+            _ => return Err(Status::InvalidChunker),
+        };
+        Ok(spec)
+    }
+
+    /// The chunk digest the fields ask for; `None` for the default by algorithm.
+    fn chunk_digest(&self, algorithm: Algorithm) -> Result<Option<ChunkDigest>, Status> {
+        if self.chunker == MULTIPOOL_CHUNKER_NONE {
+            return match (self.chunk_digest, self.key()) {
+                (0, None) => Ok(None),
+                _ => Err(Status::InvalidChunker),
+            };
+        }
+        Ok(Some(match (self.chunk_digest, self.key()) {
+            (0, Some(key)) | (MULTIPOOL_CHUNK_DIGEST_BLAKE3_KEYED, Some(key)) => {
+                ChunkDigest::KeyedBlake3(key)
+            }
+            (0, None) if algorithm == Algorithm::Blake3 => ChunkDigest::Blake3,
+            (0, None) | (MULTIPOOL_CHUNK_DIGEST_SHA256, _) => ChunkDigest::Sha256,
+            (MULTIPOOL_CHUNK_DIGEST_BLAKE3, _) => ChunkDigest::Blake3,
+            _ => return Err(Status::InvalidChunker),
+        }))
+    }
 }
+
+/// The flags this library knows.
+const KNOWN_FLAGS: u32 = MULTIPOOL_FLAG_NO_FOLLOW_SYMLINKS
+    | MULTIPOOL_FLAG_DROP_CACHE
+    | MULTIPOOL_FLAG_NO_DISK_ORDER
+    | MULTIPOOL_FLAG_NO_DIRECT_IO
+    | MULTIPOOL_FLAG_NO_FILE_DIGEST
+    | MULTIPOOL_FLAG_CHUNK_KEY;
 
 /// Fills `*options` with the defaults, including `struct_size`.
 ///
@@ -206,7 +331,7 @@ mod tests {
             let options = MpOptions { struct_size: size, ..MpOptions::default() };
             assert_eq!(read(&options).unwrap_err(), Status::StructSize, "{size}");
         }
-        let options = MpOptions { flags: 1 << 4, ..MpOptions::default() };
+        let options = MpOptions { flags: 1 << 6, ..MpOptions::default() };
         assert_eq!(read(&options).unwrap_err(), Status::InvalidArgument);
         let options = MpOptions { algorithm: 99, ..MpOptions::default() };
         assert_eq!(read(&options).unwrap_err(), Status::InvalidArgument);
@@ -234,12 +359,12 @@ mod tests {
                 max_ready_results: ready,
                 ..MpOptions::default()
             };
-            let known_flags = MULTIPOOL_FLAG_NO_FOLLOW_SYMLINKS
-                | MULTIPOOL_FLAG_DROP_CACHE
-                | MULTIPOOL_FLAG_NO_DISK_ORDER
-                | MULTIPOOL_FLAG_NO_DIRECT_IO;
+            // Not asking for no file digest without a chunker, which is refused on its own.
+            let flags = flags & !MULTIPOOL_FLAG_NO_FILE_DIGEST;
+            let options = MpOptions { flags, ..options };
             let acceptable = (algorithm == 0 || Algorithm::from_code(algorithm).is_some())
-                && flags & !known_flags == 0
+                && flags & !KNOWN_FLAGS == 0
+                && flags & MULTIPOOL_FLAG_CHUNK_KEY == 0
                 && ThreadsSpec::parse_bytes(&spec).is_ok();
             proptest::prop_assert_eq!(read(&options).is_ok(), acceptable);
         }

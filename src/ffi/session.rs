@@ -6,7 +6,9 @@ use super::codes::MULTIPOOL_DEVICE_NONE;
 use super::options::MpOptions;
 use super::pointers::{try_mut, try_ref, try_slice};
 use super::sized;
-use super::types::{MpDevice, MpPath, MpResult, MpStats, DEVICE_V1, RESULT_V1, STATS_V1};
+use super::types::{
+    MpDevice, MpEvent, MpPath, MpResult, MpStats, DEVICE_V1, EVENT_V1, RESULT_V1, STATS_V1,
+};
 use crate::{Config, PollOutcome, Session, Status};
 use std::ffi::OsStr;
 use std::os::fd::AsRawFd;
@@ -144,7 +146,7 @@ pub unsafe extern "C" fn multipool_session_enqueue(
     boundary(|| {
         // SAFETY: documented contracts of `session` and `path`.
         let (session, bytes) = unsafe { (try_ref(session)?, try_slice(path, path_len)?) };
-        session.inner.enqueue(path_of(bytes), tag)
+        Ok(session.inner.enqueue(path_of(bytes), tag)?)
     })
 }
 
@@ -171,7 +173,7 @@ pub unsafe extern "C" fn multipool_session_enqueue_many(
             // SAFETY: documented contract of each entry.
             .map(|e| unsafe { try_slice(e.path, e.len) }.map(|bytes| (path_of(bytes), e.tag)))
             .collect::<Result<Vec<_>, Status>>()?;
-        session.inner.enqueue_many(items)
+        Ok(session.inner.enqueue_many(items)?)
     })
 }
 
@@ -221,7 +223,7 @@ pub unsafe extern "C" fn multipool_session_enqueue_buffer(
         }
         // SAFETY: every length was read above; `tags` has as many elements (caller).
         let (lengths, tags) = unsafe { (try_slice(lengths, count)?, try_slice(tags, count)?) };
-        session.inner.enqueue_buffer(bytes, lengths, tags)
+        Ok(session.inner.enqueue_buffer(bytes, lengths, tags)?)
     })
 }
 
@@ -289,8 +291,79 @@ pub unsafe extern "C" fn multipool_session_poll(
     timeout_ms: i32,
     count: *mut usize,
 ) -> multipool_status {
+    let sizes = (result_size, RESULT_V1);
     // SAFETY: the caller's contract is poll_into's.
-    unsafe { poll_into(session, out, result_size, capacity, timeout_ms, None, count) }
+    unsafe { poll_into(session, out, capacity, timeout_ms, None, count, sizes, results) }
+}
+
+/// What a C poll calls: the session, capacity, timeout and wake generation, and the sink of
+/// each item converted for C.
+type PollFn<T> = fn(
+    &Session,
+    usize,
+    Option<Duration>,
+    Option<u64>,
+    &mut dyn FnMut(T),
+) -> Result<PollOutcome, Status>;
+
+/// How `multipool_session_poll()` polls: results.
+fn results(
+    session: &Session,
+    capacity: usize,
+    timeout: Option<Duration>,
+    woken: Option<u64>,
+    sink: &mut dyn FnMut(MpResult),
+) -> Result<PollOutcome, Status> {
+    session.poll_copying(capacity, timeout, woken, |r| sink(MpResult::from(r)))
+}
+
+/// How `multipool_session_poll_events()` polls: events.
+fn events(
+    session: &Session,
+    capacity: usize,
+    timeout: Option<Duration>,
+    woken: Option<u64>,
+    sink: &mut dyn FnMut(MpEvent),
+) -> Result<PollOutcome, Status> {
+    session.poll_events_copying(capacity, timeout, woken, |e| sink(MpEvent::from(e)))
+}
+
+/// Copies up to `capacity` events into `out` and their number into `*count`: in a session
+/// with a chunker, each file's chunk events (in offset order) and then its result; in a session
+/// without one, its results (as events of kind MULTIPOOL_EVENT_RESULT).
+///
+/// `event_size` is the caller's `sizeof(multipool_event)`: events are written at that stride,
+/// as `multipool_session_poll()` writes results. Waits as `multipool_session_poll()` does.
+///
+/// Order: one file's events come in order, its result last; events of different files come
+/// in no promised order. Several threads may poll one session: each event goes to exactly one
+/// of them, so one file's chunk events may be split among pollers (each still in order); a
+/// caller that needs a file's chunks together routes them by tag. A file's chunk events are
+/// its chunks only if its result is MULTIPOOL_OK and has their `attempt`; a file that fails
+/// or changes after some of its chunks were delivered ends with a result that says so, and
+/// the caller drops what it got for it.
+///
+/// Chunk events wait for polling up to the session's `max_ready_chunks`; then the files that
+/// make them pause (giving their device's read permit back), and results keep flowing.
+///
+/// Returns as `multipool_session_poll()` (with `event_size` for `result_size`, checked
+/// against the first `multipool_event`). Thread-safe.
+///
+/// # Safety
+/// `session` must be NULL or a live session; `out` must be NULL or writable for `capacity *
+/// event_size` bytes; `count` must be NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn multipool_session_poll_events(
+    session: *const MpSession,
+    out: *mut MpEvent,
+    event_size: usize,
+    capacity: usize,
+    timeout_ms: i32,
+    count: *mut usize,
+) -> multipool_status {
+    let sizes = (event_size, EVENT_V1);
+    // SAFETY: the caller's contract is poll_into's.
+    unsafe { poll_into(session, out, capacity, timeout_ms, None, count, sizes, events) }
 }
 
 /// `multipool_session_poll()` that also returns when woken: with no result, MULTIPOOL_WOKEN and
@@ -316,23 +389,29 @@ pub unsafe extern "C" fn multipool_session_poll_wakeable(
     generation: u64,
     count: *mut usize,
 ) -> multipool_status {
+    let (woken, sizes) = (Some(generation), (result_size, RESULT_V1));
     // SAFETY: the caller's contract is poll_into's.
-    unsafe { poll_into(session, out, result_size, capacity, timeout_ms, Some(generation), count) }
+    unsafe { poll_into(session, out, capacity, timeout_ms, woken, count, sizes, results) }
 }
 
-/// The body of both polls; `woken`: the generation of `poll_wakeable`.
+/// The body of every poll: `woken`, the generation of `poll_wakeable`; `poll`, what is polled
+/// (results or events), each converted to `T`, written at the caller's stride; `sizes`, that
+/// stride and the first version's size of `T`.
 ///
 /// # Safety
-/// As `multipool_session_poll()`.
-unsafe fn poll_into(
+/// As `multipool_session_poll()`, with `size` for `result_size`.
+#[allow(clippy::too_many_arguments, reason = "the C call's arguments, and what it polls")]
+unsafe fn poll_into<T: Copy + Sized>(
     session: *const MpSession,
-    out: *mut MpResult,
-    result_size: usize,
+    out: *mut T,
     capacity: usize,
     timeout_ms: i32,
     woken: Option<u64>,
     count: *mut usize,
+    sizes: (usize, usize),
+    poll: PollFn<T>,
 ) -> multipool_status {
+    let (result_size, first_version) = sizes;
     let mut status = Status::Ok;
     let code = boundary(|| {
         // SAFETY: documented contracts of `session` and `count`.
@@ -340,7 +419,7 @@ unsafe fn poll_into(
         if out.is_null() {
             return Err(Status::NullPointer);
         }
-        sized::checked_size(result_size, RESULT_V1)?;
+        sized::checked_size(result_size, first_version)?;
         if capacity == 0
             || capacity.checked_mul(result_size).is_none_or(|n| n > isize::MAX as usize)
         {
@@ -348,17 +427,17 @@ unsafe fn poll_into(
         }
         let timeout = u64::try_from(timeout_ms).ok().map(Duration::from_millis);
         let mut written = 0;
-        let sink = |result| {
+        let mut sink = |item: T| {
             // SAFETY: `out` is writable for `capacity * result_size` bytes and a poll hands over
-            // at most `capacity` results, so element `written` lies inside.
+            // at most `capacity` items, so element `written` lies inside.
             unsafe {
                 let slot = out.cast::<u8>().add(written * result_size);
-                sized::write_out(slot, result_size, &MpResult::from(result), 0);
+                sized::write_out(slot, result_size, &item, 0);
             }
             written += 1;
         };
         // The sink only copies into the caller's array, so it may run under the queue's lock.
-        let outcome = session.inner.poll_copying(capacity, timeout, woken, sink)?;
+        let outcome = poll(&session.inner, capacity, timeout, woken, &mut sink)?;
         *count = written;
         status = match outcome {
             PollOutcome::Ready(_) => Status::Ok,

@@ -1,10 +1,10 @@
 //! The plain C structs that carry results, statistics and device descriptions out.
 
 use super::codes::{
-    multipool_status, MULTIPOOL_DEVICE_NAME_LEN, MULTIPOOL_DEVICE_NONE, MULTIPOOL_MAX_DIGEST_LEN,
-    MULTIPOOL_MAX_STRUCT_SIZE,
+    multipool_status, MULTIPOOL_DEVICE_NAME_LEN, MULTIPOOL_DEVICE_NONE, MULTIPOOL_EVENT_CHUNK,
+    MULTIPOOL_EVENT_RESULT, MULTIPOOL_MAX_DIGEST_LEN, MULTIPOOL_MAX_STRUCT_SIZE,
 };
-use crate::{DeviceInfo, FileResult, Stats};
+use crate::{DeviceInfo, Event, FileResult, Stats};
 use std::ffi::c_char;
 use std::mem::{offset_of, size_of};
 
@@ -43,6 +43,87 @@ pub struct MpResult {
     pub digest_len: u32,
     /// The digest's raw bytes (not hex); bytes past `digest_len` are zero.
     pub digest: [u8; MULTIPOOL_MAX_DIGEST_LEN],
+    /// Which read of the file the result comes from: 1, or 2 for a file so fresh that it was
+    /// read again after the settle margin; 0 for a file never read. A chunk event of another
+    /// attempt is not the file's. This field and those after it are newer than the struct's
+    /// first version: a caller whose `result_size` ends before one does not get it.
+    pub attempt: u32,
+    /// Zero; room for a later field.
+    pub reserved: u32,
+    /// In a session with a chunker: how many chunks the file was cut into (its chunk events of
+    /// attempt `attempt`, when `status` is MULTIPOOL_OK). 0 without one.
+    pub chunks: u64,
+}
+
+/// One event of `multipool_session_poll_events()`, written into caller memory at the caller's
+/// `sizeof(multipool_event)` stride: a chunk of a file (`kind` MULTIPOOL_EVENT_CHUNK), or a
+/// file's result (`kind` MULTIPOOL_EVENT_RESULT, in `result`), which comes after every chunk
+/// event of its tag. The struct grows at its end, as `multipool_result` (its last field) does.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct MpEvent {
+    /// MULTIPOOL_EVENT_CHUNK or MULTIPOOL_EVENT_RESULT; a newer library may add kinds, which an
+    /// older caller skips.
+    pub kind: u32,
+    /// The read of the file that cut the chunk (as `multipool_result.attempt`); for a result,
+    /// its `result.attempt`.
+    pub attempt: u32,
+    /// The file's tag, given to enqueue.
+    pub tag: u64,
+    /// A chunk: its place among the file's chunks, from 0.
+    pub index: u64,
+    /// A chunk: its first byte's offset in the file.
+    pub offset: u64,
+    /// A chunk: its length in bytes.
+    pub length: u64,
+    /// A chunk: the number of valid bytes in `digest` (32 for every chunk digest).
+    pub digest_len: u32,
+    /// Zero; room for a later field.
+    pub reserved: u32,
+    /// A chunk: its digest's raw bytes; bytes past `digest_len` are zero.
+    pub digest: [u8; MULTIPOOL_MAX_DIGEST_LEN],
+    /// A result: the file's result, as `multipool_session_poll()` writes it. Zero for a chunk.
+    pub result: MpResult,
+}
+
+/// `sizeof(multipool_event)` in its first version; a smaller `event_size` is refused.
+pub(super) const EVENT_V1: usize = size_of::<MpEvent>();
+
+impl From<Event> for MpEvent {
+    fn from(event: Event) -> MpEvent {
+        let mut digest = [0; MULTIPOOL_MAX_DIGEST_LEN];
+        match event {
+            Event::Chunk(c) => {
+                let bytes = c.digest.as_bytes();
+                digest[..bytes.len()].copy_from_slice(bytes);
+                MpEvent {
+                    kind: MULTIPOOL_EVENT_CHUNK,
+                    attempt: c.attempt,
+                    tag: c.tag,
+                    index: c.index,
+                    offset: c.offset,
+                    length: c.len,
+                    digest_len: bytes.len() as u32,
+                    reserved: 0,
+                    digest,
+                    result: MpResult::ZERO,
+                }
+            }
+            // `Event` is non-exhaustive only for callers: every kind is known here.
+            Event::Result(r) => MpEvent {
+                kind: MULTIPOOL_EVENT_RESULT,
+                attempt: r.attempt,
+                tag: r.tag,
+                index: 0,
+                offset: 0,
+                length: 0,
+                digest_len: 0,
+                reserved: 0,
+                digest,
+                result: MpResult::from(r),
+            },
+        }
+    }
 }
 
 /// `sizeof(multipool_result)` in its first version; a smaller `result_size` is refused.
@@ -61,8 +142,27 @@ impl From<FileResult> for MpResult {
             device: r.device.and_then(|d| u32::try_from(d).ok()).unwrap_or(MULTIPOOL_DEVICE_NONE),
             digest_len: bytes.len() as u32,
             digest,
+            attempt: r.attempt,
+            reserved: 0,
+            chunks: r.chunks,
         }
     }
+}
+
+impl MpResult {
+    /// Every field zero: the `result` of a chunk event.
+    const ZERO: MpResult = MpResult {
+        tag: 0,
+        size: 0,
+        status: 0,
+        os_error: 0,
+        device: 0,
+        digest_len: 0,
+        digest: [0; MULTIPOOL_MAX_DIGEST_LEN],
+        attempt: 0,
+        reserved: 0,
+        chunks: 0,
+    };
 }
 
 /// Progress counters of a session or of one device, written by `multipool_session_stats()`.
@@ -154,6 +254,7 @@ pub(super) const DEVICE_V1: usize = offset_of!(MpDevice, name) + MULTIPOOL_DEVIC
 // Each struct may grow by 64 bytes, at least, before callers' sizes hit the maximum.
 const _: () = {
     assert!(size_of::<MpResult>() + 64 <= MULTIPOOL_MAX_STRUCT_SIZE);
+    assert!(size_of::<MpEvent>() + 64 <= MULTIPOOL_MAX_STRUCT_SIZE);
     assert!(size_of::<MpStats>() + 64 <= MULTIPOOL_MAX_STRUCT_SIZE);
     assert!(size_of::<MpDevice>() + 64 <= MULTIPOOL_MAX_STRUCT_SIZE);
 };

@@ -13,50 +13,72 @@ use crate::digest::{Algorithm, DigestBytes, Hasher};
 
 /// A taker of one file's bytes.
 pub(crate) trait Consumer {
-    /// A new attempt at the file begins: forget every byte fed before.
-    fn restart(&mut self);
+    /// A new attempt at the file begins: forget every byte fed before. `size` is the file's
+    /// size as the source saw it before the first read (0 where unknown: a pseudo-file's may be
+    /// wrong either way; the attempt reads to the end whatever it says).
+    fn restart(&mut self, size: u64);
     /// The file's bytes from `offset` on; offsets follow each other without a gap.
     fn feed(&mut self, offset: u64, bytes: &[u8]);
     /// The attempt read the whole file, and the file stood still for it.
     fn end(&mut self) {}
+    /// Hands on what the bytes fed so far made (chunk events), between two reads and after
+    /// `end`. A consumer that must wait for room calls `pause` first, which gives the device's
+    /// read permit back: a slow taker is not a slow device.
+    fn hand_on(&mut self, _pause: &mut dyn FnMut()) {}
+    /// A digest of what this attempt made beyond the file's digest, or `None` if nothing: two
+    /// reads of a fresh file that must agree compare it along with the file's digest (which may
+    /// be turned off).
+    fn summary(&mut self) -> Option<DigestBytes> {
+        None
+    }
 }
 
 /// No consumer beyond the digest.
 impl Consumer for () {
-    fn restart(&mut self) {}
+    fn restart(&mut self, _: u64) {}
     fn feed(&mut self, _: u64, _: &[u8]) {}
 }
 
-/// The digest of the file, with a hasher reused from file to file.
+/// The digest of the file, with a hasher reused from file to file; or none, for a caller that
+/// wants only chunks.
 pub(crate) struct Digest {
-    hasher: Hasher,
+    hasher: Option<Hasher>,
 }
 
 impl Digest {
     /// A digest consumer for `algorithm`.
     pub(crate) fn new(algorithm: Algorithm) -> Digest {
-        Digest { hasher: algorithm.hasher() }
+        Digest { hasher: Some(algorithm.hasher()) }
     }
 
-    /// The algorithm it computes.
-    pub(crate) fn algorithm(&self) -> Algorithm {
-        self.hasher.algorithm()
+    /// A consumer that computes no digest: its `finish` is empty.
+    pub(crate) fn off() -> Digest {
+        Digest { hasher: None }
+    }
+
+    /// The algorithm it computes, `None` if it is off.
+    pub(crate) fn algorithm(&self) -> Option<Algorithm> {
+        self.hasher.as_ref().map(Hasher::algorithm)
     }
 
     /// The digest of the bytes fed since the last restart; the consumer is ready for the next
     /// file.
     pub(crate) fn finish(&mut self) -> DigestBytes {
-        self.hasher.finish_reset()
+        self.hasher.as_mut().map_or(DigestBytes::EMPTY, Hasher::finish_reset)
     }
 }
 
 impl Consumer for Digest {
-    fn restart(&mut self) {
-        self.hasher.reset();
+    fn restart(&mut self, _size: u64) {
+        if let Some(hasher) = &mut self.hasher {
+            hasher.reset();
+        }
     }
 
     fn feed(&mut self, _offset: u64, bytes: &[u8]) {
-        self.hasher.update(bytes);
+        if let Some(hasher) = &mut self.hasher {
+            hasher.update(bytes);
+        }
     }
 }
 
@@ -70,7 +92,7 @@ mod tests {
         for algorithm in [Algorithm::Sha256, Algorithm::Sha512, Algorithm::Blake3] {
             let mut digest = Digest::new(algorithm);
             digest.feed(0, b"torn ");
-            digest.restart();
+            digest.restart(11);
             digest.feed(0, b"hello ");
             digest.feed(6, b"world");
             assert_eq!(digest.finish(), digest_bytes(algorithm, b"hello world"), "{algorithm:?}");
@@ -78,5 +100,8 @@ mod tests {
             assert_eq!(digest.finish(), digest_bytes(algorithm, b"next"), "{algorithm:?}");
             assert_eq!(digest.finish(), digest_bytes(algorithm, b""), "{algorithm:?}");
         }
+        let mut off = Digest::off();
+        off.feed(0, b"anything");
+        assert_eq!((off.algorithm(), off.finish()), (None, DigestBytes::EMPTY));
     }
 }

@@ -27,6 +27,7 @@ pub(crate) use settings::ReadSettings;
 pub(crate) use snapshot::{Snapshot, SETTLE};
 use source::{Finished, Source};
 
+use crate::digest::DigestBytes;
 use crate::Status;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
@@ -59,13 +60,13 @@ pub(crate) fn hash_file(
     digest: &mut Digest,
     more: &mut impl Consumer,
 ) -> Outcome {
-    debug_assert_eq!(digest.algorithm(), settings.algorithm);
+    debug_assert!(digest.algorithm().is_none_or(|a| a == settings.algorithm));
     let consumers = &mut (digest, more);
     let first =
         attempt(&target, classified, settings, buf, cancelled, pace, &mut on_read, consumers);
-    let (outcome, seen, started) = match first {
-        Attempt::Hashed { outcome, seen, started } => (outcome, seen, started),
-        Attempt::Failed(outcome) => return outcome,
+    let (outcome, seen, started, made) = match first {
+        Attempt::Hashed { outcome, seen, started, made } => (outcome, seen, started, made),
+        Attempt::Failed(outcome) => return Outcome { attempt: 1, ..outcome },
     };
     if seen.settled(started, settings.settle) {
         return outcome;
@@ -77,36 +78,39 @@ pub(crate) fn hash_file(
     let mut wait = seen.wait(SystemTime::now(), settings.settle);
     while !wait.is_zero() {
         if cancelled.load(Ordering::Relaxed) {
-            return Outcome::failed(Status::Cancelled, 0, outcome.size);
+            return Outcome { attempt: 1, ..Outcome::failed(Status::Cancelled, 0, outcome.size) };
         }
         let step = wait.min(Duration::from_millis(10));
         std::thread::sleep(step);
         wait -= step;
     }
     // The bytes were counted as progress once, by the first read.
-    match attempt(&target, None, settings, buf, cancelled, pace, &mut |_| {}, consumers) {
-        Attempt::Failed(again) => again,
-        Attempt::Hashed { seen: again, .. } if again != seen => {
-            Outcome::failed(Status::Changed, 0, again.size) // still moving
-        }
-        Attempt::Hashed { outcome: again, started, .. } => {
-            // Unmoved since the first look. A read that starts after the margin settles it; a
-            // timestamp in the future (a clock set back) never does, and then two reads that
-            // agree are what vouches.
-            if seen.settled(started, settings.settle) || again.digest == outcome.digest {
-                again
-            } else {
-                Outcome::failed(Status::Changed, 0, again.size)
+    let second =
+        match attempt(&target, None, settings, buf, cancelled, pace, &mut |_| {}, consumers) {
+            Attempt::Failed(again) => again,
+            Attempt::Hashed { seen: again, .. } if again != seen => {
+                Outcome::failed(Status::Changed, 0, again.size) // still moving
             }
-        }
-    }
+            Attempt::Hashed { outcome: again, started, made: made_again, .. } => {
+                // Unmoved since the first look. A read that starts after the margin settles it; a
+                // timestamp in the future (a clock set back) never does, and then two reads that
+                // agree are what vouches: their digests, and what the other consumers made.
+                let agree = again.digest == outcome.digest && made_again == made;
+                if seen.settled(started, settings.settle) || agree {
+                    again
+                } else {
+                    Outcome::failed(Status::Changed, 0, again.size)
+                }
+            }
+        };
+    Outcome { attempt: 2, ..second }
 }
 
 /// One read of a whole file.
 enum Attempt {
     /// Read and hashed: the outcome, the look before the first read that the look after the
-    /// last matched, and when the first read started.
-    Hashed { outcome: Outcome, seen: Snapshot, started: SystemTime },
+    /// last matched, when the first read started, and the other consumers' summary.
+    Hashed { outcome: Outcome, seen: Snapshot, started: SystemTime, made: Option<DigestBytes> },
     /// No digest: why.
     Failed(Outcome),
 }
@@ -128,8 +132,8 @@ fn attempt(
         Ok(source) => source,
         Err(outcome) => return Attempt::Failed(outcome),
     };
-    digest.restart();
-    more.restart();
+    digest.restart(source.size());
+    more.restart(source.size());
     loop {
         match source.next(buf, cancelled, pace) {
             Ok(Some(chunk)) => {
@@ -137,6 +141,7 @@ fn attempt(
                 digest.feed(chunk.offset, bytes);
                 more.feed(chunk.offset, bytes);
                 on_read(bytes.len() as u64);
+                more.hand_on(&mut || pace.pause());
             }
             Ok(None) => break,
             Err(outcome) => return Attempt::Failed(outcome),
@@ -145,9 +150,11 @@ fn attempt(
     match source.finish() {
         Ok(Finished { seen, started, size }) => {
             more.end();
+            more.hand_on(&mut || pace.pause());
+            let digest = digest.finish();
             let outcome =
-                Outcome { status: Status::Ok, os_error: 0, size, digest: digest.finish() };
-            Attempt::Hashed { outcome, seen, started }
+                Outcome { status: Status::Ok, os_error: 0, size, digest, attempt: 1, chunks: 0 };
+            Attempt::Hashed { outcome, seen, started, made: more.summary() }
         }
         Err(outcome) => Attempt::Failed(outcome),
     }

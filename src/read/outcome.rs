@@ -13,11 +13,16 @@ pub(crate) struct Outcome {
     /// Bytes hashed (success) or the size seen (failure, where known).
     pub(crate) size: u64,
     pub(crate) digest: DigestBytes,
+    /// Which read of the file this is the outcome of: 1, or 2 for a fresh file read again
+    /// after the settle margin; 0 for a file never read (the reader sets it).
+    pub(crate) attempt: u32,
+    /// Chunks the counted attempt cut, in a session with a chunker (the engine sets it).
+    pub(crate) chunks: u64,
 }
 
 impl Outcome {
     pub(crate) fn failed(status: Status, os_error: i32, size: u64) -> Outcome {
-        Outcome { status, os_error, size, digest: DigestBytes::EMPTY }
+        Outcome { status, os_error, size, digest: DigestBytes::EMPTY, attempt: 0, chunks: 0 }
     }
 
     pub(crate) fn from_io(err: &std::io::Error, size: u64) -> Outcome {

@@ -285,6 +285,12 @@ impl Source {
         }
     }
 
+    /// The file's size as seen before the first read (the lookup's `stat` for a small file,
+    /// else the descriptor's `fstat`).
+    pub(super) fn size(&self) -> u64 {
+        self.seen.size
+    }
+
     /// The single read of a small file: the chunk if a read of exactly the size `stat` gave
     /// met the end of the file and an `fstat` that matches the `stat` vouches for it.
     fn single(&mut self, buf: &mut [u8], presumed: bool, pace: &mut impl Pace) -> Option<Chunk> {

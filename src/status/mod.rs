@@ -6,6 +6,10 @@
 
 use std::fmt;
 
+mod error;
+
+pub use error::Error;
+
 /// Builds [`Status`] from the table (see `table.rs`).
 macro_rules! statuses {
     ($( $(#[doc = $doc:literal])* $variant:ident = $code:literal, $c_name:ident, $text:literal; )*) => {
@@ -110,7 +114,9 @@ mod tests {
             | Status::SessionFinished
             | Status::SessionCancelled
             | Status::ResourceExhausted
-            | Status::Internal => 1,
+            | Status::Internal
+            | Status::InvalidChunker
+            | Status::NeedsEventPoll => 1,
             Status::NotFound
             | Status::PermissionDenied
             | Status::IsDirectory
@@ -126,7 +132,7 @@ mod tests {
             | Status::Cancelled
             | Status::OsError => 1,
         };
-        assert_eq!(Status::ALL.iter().map(|s| listed(*s)).sum::<usize>(), 26);
+        assert_eq!(Status::ALL.iter().map(|s| listed(*s)).sum::<usize>(), 28);
         assert_eq!(Status::NotFound.c_name(), "MULTIPOOL_ERR_NOT_FOUND");
     }
 
@@ -146,7 +152,7 @@ mod tests {
 
     #[test]
     fn unknown_codes_have_a_description() {
-        for code in [4, 99, 108, 199, 214, 300, u32::MAX] {
+        for code in [4, 99, 110, 199, 214, 300, u32::MAX] {
             assert_eq!(Status::from_code(code), None);
             assert!(Status::describe_code_nul(code).starts_with("unknown"));
         }

@@ -38,6 +38,13 @@ statuses! {
     ResourceExhausted = 106, MULTIPOOL_ERR_RESOURCE_EXHAUSTED, "out of memory, threads or another resource";
     /// A bug inside the library (a caught panic). Please report it.
     Internal = 107, MULTIPOOL_ERR_INTERNAL, "internal error in multipool (please report)";
+    /// The chunking options are invalid: sizes out of their documented ranges or out of order,
+    /// a normalization level above 3, a restic polynomial that is not irreducible of degree 53,
+    /// a chunk digest or a key that does not go with the chunker (see `multipool_options`).
+    InvalidChunker = 108, MULTIPOOL_ERR_INVALID_CHUNKER, "invalid chunking options";
+    /// `multipool_session_poll`: the session cuts chunks, and its chunk events come only through
+    /// `multipool_session_poll_events`, which delivers its results as well.
+    NeedsEventPoll = 109, MULTIPOOL_ERR_NEEDS_EVENT_POLL, "the session makes chunk events: poll it with multipool_session_poll_events";
 
     /// The path does not exist (ENOENT, ENOTDIR, or an empty path).
     NotFound = 200, MULTIPOOL_ERR_NOT_FOUND, "no such file or directory";
