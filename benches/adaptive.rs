@@ -10,7 +10,7 @@
 //! an SSD (as a virtual disk presents it); its table adds `hdd:1` in on-disk order, the
 //! treatment a declared hard disk gets.
 
-use multipool::{Config, PollOutcome, Session, Status};
+use multipool::{Config, Session, Status};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -29,19 +29,12 @@ fn hash(paths: &[PathBuf], spec: &str, start_high: bool) -> String {
     let session = Session::new(config).unwrap();
     session.enqueue_many(paths.iter().enumerate().map(|(i, p)| (p, i as u64))).unwrap();
     session.finish();
-    let mut results = Vec::new();
     let mut device = None;
-    loop {
-        results.clear();
-        match session.poll(&mut results, 1024, Some(Duration::from_secs(900))).unwrap() {
-            PollOutcome::Done => break,
-            PollOutcome::TimedOut => panic!("stalled"),
-            PollOutcome::Ready(_) => {
-                assert!(results.iter().all(|r| r.status == Status::Ok), "a file failed");
-                device = device.or(results.first().and_then(|r| r.device));
-            }
-            other => panic!("{other:?}: no wake was asked for"),
-        }
+    let mut results = session.events_timeout(Duration::from_secs(900)).results();
+    for result in results.by_ref() {
+        let result = result.unwrap();
+        assert_eq!(result.status, Status::Ok, "a file failed");
+        device = device.or(result.device);
     }
     let reads = session.device(device.unwrap()).unwrap().reads;
     format!("{}/{} {}", reads.current, reads.chosen, reads.reason)

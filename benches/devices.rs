@@ -32,16 +32,11 @@ fn multipool(paths: &[PathBuf], spec: &str, disk_order: bool) {
     let session = Session::new(config).unwrap();
     session.enqueue_many(paths.iter().enumerate().map(|(i, p)| (p, i as u64))).unwrap();
     session.finish();
-    let mut results = Vec::new();
-    loop {
-        results.clear();
-        match session.poll(&mut results, 1024, Some(Duration::from_secs(600))).unwrap() {
-            PollOutcome::Done => return,
-            PollOutcome::TimedOut => panic!("stalled"),
-            PollOutcome::Ready(_) => assert!(results.iter().all(|r| r.status == Status::Ok)),
-            other => panic!("{other:?}: no wake was asked for"),
-        }
+    let mut events = session.events_timeout(Duration::from_secs(600));
+    for result in events.by_ref().filter_map(|e| e.unwrap().into_result()) {
+        assert_eq!(result.status, Status::Ok);
     }
+    assert_eq!(events.ended(), Some(PollOutcome::Done), "stalled");
 }
 
 /// What a program without the library does: one 8-thread rayon pool over every file.

@@ -102,16 +102,15 @@ fn release_later(sim: &Sim, after: Duration) -> std::sync::mpsc::Sender<()> {
 /// Polls until `count` results have arrived.
 fn wait_for(session: &Session, count: usize, except_tag: Option<u64>) {
     let mut got = 0;
-    let mut results = Vec::new();
+    let mut events = session.events_timeout(Duration::from_secs(120));
     while got < count {
-        results.clear();
-        match session.poll(&mut results, 256, Some(Duration::from_secs(120))).unwrap() {
-            PollOutcome::Ready(_) => {
-                got += results.iter().filter(|r| Some(r.tag) != except_tag).count()
+        match events.next() {
+            Some(event) => {
+                let result = event.unwrap().into_result();
+                got += usize::from(result.is_some_and(|r| Some(r.tag) != except_tag));
             }
-            PollOutcome::TimedOut => panic!("no result for two minutes"),
-            PollOutcome::Done => break,
-            other => panic!("{other:?}: no wake was asked for"),
+            None if events.ended() == Some(PollOutcome::Done) => break,
+            None => panic!("no result for two minutes"),
         }
     }
 }

@@ -329,6 +329,16 @@ impl<'s> Events<'s> {
         Events { session, wait, batch: VecDeque::new(), ended: None, failed: false }
     }
 
+    /// The results among the events, for a caller that wants no chunk events (a session
+    /// without a chunker has no others): `for result in session.events().results()`.
+    pub fn results(self) -> impl Iterator<Item = Result<FileResult, Error>> + 's {
+        self.filter_map(|event| match event {
+            Ok(Event::Result(result)) => Some(Ok(result)),
+            Ok(_) => None,
+            Err(err) => Some(Err(err)),
+        })
+    }
+
     /// Why the iterator ended: [`PollOutcome::Done`] (every result delivered),
     /// [`PollOutcome::TimedOut`] (nothing came in time, or nothing waited for a draining
     /// iterator); `None` while it has not ended, or if it ended with an error.

@@ -6,8 +6,8 @@
 
 mod common;
 
-use common::{can_fuse, hash_through, sim_source, SimMount, TempTree};
-use multipool::{Config, DeviceInfo, LimitReason, PollOutcome, Session, Status};
+use common::{all_results, can_fuse, hash_through, sim_source, SimMount, TempTree};
+use multipool::{Config, DeviceInfo, LimitReason, Session, Status};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -166,10 +166,7 @@ fn a_failing_device_keeps_a_reader_and_stalls_no_other() {
     session.enqueue_many(failing).unwrap();
     session.enqueue_many(fine.iter().enumerate().map(|(i, p)| (p, 1000 + i as u64))).unwrap();
     session.finish();
-    let mut results = Vec::new();
-    while session.poll(&mut results, 256, Some(Duration::from_secs(120))).unwrap()
-        != PollOutcome::Done
-    {}
+    let results = all_results(&session, Duration::from_secs(120));
     assert_eq!(results.len(), 250);
     for r in &results {
         let expected = if r.tag < 1000 { (Status::IoError, libc::EIO) } else { (Status::Ok, 0) };
@@ -205,10 +202,7 @@ fn a_bad_block_in_the_middle_of_a_file_fails_that_file_alone() {
     );
     session.enqueue_many(paths.iter().map(|(p, t)| (p, *t))).unwrap();
     session.finish();
-    let mut results = Vec::new();
-    while session.poll(&mut results, 256, Some(Duration::from_secs(120))).unwrap()
-        != PollOutcome::Done
-    {}
+    let results = all_results(&session, Duration::from_secs(120));
     assert_eq!(results.len(), paths.len());
     for r in &results {
         if r.tag == 0 {

@@ -4,8 +4,8 @@
 
 mod common;
 
-use common::{can_fuse, hash_through, sim_source, SimMount, TempTree};
-use multipool::{Config, DeviceKind, KindSource, PollOutcome, Session, Status};
+use common::{all_results, can_fuse, hash_through, sim_source, SimMount, TempTree};
+use multipool::{Config, DeviceKind, KindSource, Session, Status};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -163,10 +163,7 @@ fn a_fuse_mount_is_a_network_device_with_its_own_pool_beside_root_and_tmpfs() {
         tag += 1;
     }
     session.finish();
-    let mut results = Vec::new();
-    while session.poll(&mut results, 64, Some(Duration::from_secs(60))).unwrap()
-        != PollOutcome::Done
-    {}
+    let mut results = all_results(&session, Duration::from_secs(60));
     results.sort_by_key(|r| r.tag);
     assert!(results.iter().all(|r| r.status == Status::Ok));
     let devices = session.devices();
@@ -202,11 +199,8 @@ fn reads_that_fail_with_eagain_or_eintr_forever_end_with_their_errno() {
     let paths = names.iter().enumerate().map(|(i, n)| (mount.mount_point.join(n), i as u64));
     session.enqueue_many(paths).unwrap();
     session.finish();
-    let mut results = Vec::new();
     // Before the retries were bounded, a worker spun on these forever and this timed out.
-    while session.poll(&mut results, 8, Some(Duration::from_secs(60))).unwrap() != PollOutcome::Done
-    {
-    }
+    let mut results = all_results(&session, Duration::from_secs(60));
     results.sort_by_key(|r| r.tag);
     let got: Vec<(Status, i32)> = results.iter().map(|r| (r.status, r.os_error)).collect();
     assert_eq!(

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{can_fuse, SimMount, TempTree};
+use common::{all_results, can_fuse, SimMount, TempTree};
 use multipool::{digest_bytes, Algorithm, Config, FileResult, PollOutcome, Session, Status};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -107,7 +107,7 @@ fn collect(session: &Session, want: usize, into: &mut Vec<FileResult>) {
 }
 
 fn drain_to_done(session: &Session, into: &mut Vec<FileResult>) {
-    while session.poll(into, 64, Some(Duration::from_secs(60))).unwrap() != PollOutcome::Done {}
+    into.extend(all_results(session, Duration::from_secs(60)));
 }
 
 fn tmpfs_results_are_right(results: &[FileResult], files: &[(PathBuf, Vec<u8>)], first_tag: u64) {

@@ -2,7 +2,7 @@
 //! paths cost about their bytes, plus bounded queues (the limit: path bytes + 64 MiB).
 //! Alone in its binary, so that no other test moves the process's peak RSS.
 
-use multipool::{Config, PollOutcome, Session};
+use multipool::{Config, Event, PollOutcome, Session};
 use std::time::{Duration, Instant};
 
 const PATHS: u64 = 1_000_000;
@@ -49,16 +49,13 @@ fn a_million_queued_paths_cost_their_bytes_plus_less_than_64_mib() {
     );
     assert!(over < 64.0, "peak RSS grew by the path bytes + {over:.1} MiB");
 
-    let mut results = Vec::new();
     let mut delivered = 0u64;
-    loop {
-        results.clear();
-        match session.poll(&mut results, 65_536, Some(Duration::from_secs(60))).unwrap() {
-            PollOutcome::Done => break,
-            PollOutcome::TimedOut => panic!("no result for a minute after {delivered}"),
-            PollOutcome::Ready(n) => delivered += n as u64,
-            other => panic!("{other:?}: no wake was asked for"),
+    let mut events = session.events_timeout(Duration::from_secs(60));
+    for event in events.by_ref() {
+        if let Event::Result(_) = event.unwrap() {
+            delivered += 1;
         }
     }
+    assert_eq!(events.ended(), Some(PollOutcome::Done), "no result for a minute after {delivered}");
     assert_eq!(delivered, PATHS);
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::TempTree;
+use common::{all_results, TempTree};
 use multipool::{digest_bytes, Algorithm, Config, PollOutcome, Session, Status};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -26,17 +26,9 @@ fn contents(i: usize) -> Vec<u8> {
     format!("small file {i}\n").repeat(1 + i % 7).into_bytes()
 }
 
-/// Polls until `Done`, failing if no result arrives for a minute.
+/// Every result until `Done`, failing if none arrives for a minute.
 fn drain(session: &Session) -> Vec<multipool::FileResult> {
-    let mut results = Vec::new();
-    loop {
-        match session.poll(&mut results, 1024, MINUTE).unwrap() {
-            PollOutcome::Done => return results,
-            PollOutcome::TimedOut => panic!("no result for a minute; {} so far", results.len()),
-            PollOutcome::Ready(_) => {}
-            other => panic!("{other:?}: no wake was asked for"),
-        }
-    }
+    all_results(session, MINUTE.unwrap())
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::TempTree;
+use common::{all_results, TempTree};
 use multipool::{Config, PollOutcome, Session, Status};
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::time::{Duration, Instant};
@@ -49,10 +49,7 @@ fn enqueue_buffer_takes_paths_end_to_end_all_or_none() {
     );
     session.enqueue_buffer(&bytes, &lengths, &[10, 11, 12, 13]).unwrap();
     session.finish();
-    let mut results = Vec::new();
-    while session.poll(&mut results, 16, Some(Duration::from_secs(30))).unwrap()
-        != PollOutcome::Done
-    {}
+    let mut results = all_results(&session, Duration::from_secs(30));
     results.sort_by_key(|r| r.tag);
     let statuses: Vec<(u64, Status, u64)> =
         results.iter().map(|r| (r.tag, r.status, r.size)).collect();

@@ -89,6 +89,16 @@ pub enum Event {
     Result(FileResult),
 }
 
+impl Event {
+    /// The result, if this is one.
+    pub fn into_result(self) -> Option<FileResult> {
+        match self {
+            Event::Result(result) => Some(result),
+            Event::Chunk(_) => None,
+        }
+    }
+}
+
 impl FileResult {
     /// The result of the path enqueued with `tag`, read (or not) by device `device`.
     pub(crate) fn new(tag: u64, outcome: Outcome, device: Option<usize>) -> FileResult {

@@ -268,7 +268,7 @@ pub fn hash_through(
     config: multipool::Config,
     reverse: bool,
 ) -> (multipool::Session, Vec<multipool::FileResult>) {
-    use multipool::{digest_bytes, Algorithm, PollOutcome, Session, Status};
+    use multipool::{digest_bytes, Algorithm, Session, Status};
     let session = Session::new(config).unwrap();
     let mut paths: Vec<(PathBuf, u64)> = files
         .iter()
@@ -280,9 +280,7 @@ pub fn hash_through(
     }
     session.enqueue_many(paths).unwrap();
     session.finish();
-    let mut results = Vec::new();
-    let timeout = Some(std::time::Duration::from_secs(300));
-    while session.poll(&mut results, 256, timeout).unwrap() != PollOutcome::Done {}
+    let results = all_results(&session, std::time::Duration::from_secs(300));
     assert_eq!(results.len(), files.len());
     for r in &results {
         let (path, contents) = &files[r.tag as usize];
@@ -297,4 +295,26 @@ impl Drop for SimMount {
         let _ = Command::new("umount").arg(&self.mount_point).status();
         let _ = self.child.wait();
     }
+}
+
+/// Every result of a finished session, taken with the events iterator; fails if none comes for
+/// `patience` (the session stalled) or the session broke.
+pub fn all_results(
+    session: &multipool::Session,
+    patience: std::time::Duration,
+) -> Vec<multipool::FileResult> {
+    let mut events = session.events_timeout(patience);
+    let mut results = Vec::new();
+    for event in events.by_ref() {
+        if let multipool::Event::Result(result) = event.expect("the session broke") {
+            results.push(result);
+        }
+    }
+    assert_eq!(
+        events.ended(),
+        Some(multipool::PollOutcome::Done),
+        "no event for {patience:?}; {} results so far",
+        results.len()
+    );
+    results
 }
