@@ -5,7 +5,7 @@
 mod common;
 
 use common::{all_results, can_fuse, hash_through, sim_source, SimMount, TempTree};
-use multipool::{Config, DeviceKind, KindSource, Session, Status};
+use multipool::{ChunkerSpec, Config, DeviceKind, KindSource, Session, Status};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -79,6 +79,30 @@ fn an_hdd_pool_reads_in_on_disk_order_without_a_seek() {
         (device.kind, device.kind_source, device.threads),
         (DeviceKind::Hdd, KindSource::Override, 1)
     );
+}
+
+#[test]
+fn chunking_on_an_hdd_adds_no_seek_even_when_its_file_waits_for_the_poller() {
+    let test = "chunking_on_an_hdd_adds_no_seek_even_when_its_file_waits_for_the_poller";
+    if !can_fuse(test) {
+        return;
+    }
+    let count = 40;
+    let (src, files) = source(count, 300 << 10);
+    for spec in [
+        ChunkerSpec::FastCdc { min: 4096, avg: 16384, max: 65536, level: 1, key: None },
+        ChunkerSpec::Restic { poly: multipool::RESTIC_TEST_POLYNOMIAL },
+    ] {
+        let mount = SimMount::new(&src.path, &[]);
+        let mut config = config(as_hdd(&mount.mount_point));
+        config.chunker = Some(spec.clone());
+        // A file pauses whenever four chunk events wait: its reads stop and go on, as one file.
+        config.max_ready_chunks = 4;
+        drop(hash(&mount, &files, config));
+        let (seeks, order) = mount.stats();
+        assert_eq!(order, layout_order(count), "{spec:?}: in layout order");
+        assert_eq!(seeks, 0, "{spec:?}: no seek");
+    }
 }
 
 #[test]
