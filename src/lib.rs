@@ -36,9 +36,6 @@
 // The data path, outside in: `ffi` (C) and `session` (Rust) → `engine` (inbox, router,
 // lanes, tasks on pool threads, results) → `read` (one file) → `sys` (system calls). `device`
 // maps files to devices and decides their pools; the rest are leaves.
-#[cfg(feature = "bench-internals")]
-#[doc(hidden)]
-pub mod bench_internals;
 mod chunk;
 mod config;
 mod device;

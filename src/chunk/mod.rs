@@ -11,12 +11,13 @@
 //! - fixed-size chunks.
 //!
 //! Cut points depend only on the bytes since the last cut, up to the maximum chunk size, and on
-//! how many bytes the file has left when fewer than that remain. FastCDC over a file whose size
-//! is known runs the crate's scan as the bytes stream by (`stream`), with each chunk's digest
-//! fed as they come. Otherwise (restic, fixed, a size of 0 such as a pseudo-file's) the chunker
-//! keeps the bytes since the last cut (at most the maximum chunk size) and cuts only when it
-//! holds a maximum's worth, or at the end of the file: then the cut function sees exactly what
-//! it would see over the whole file.
+//! how many bytes the file has left when fewer than that remain. Every chunker scans the bytes
+//! as they stream by, with each chunk's digest fed as they come: FastCDC runs the crate's scan
+//! (`stream`), restic its fingerprint with the window carried across buffers (`restic::Scan`),
+//! fixed counts. Only FastCDC over a file of unknown size (0, such as a pseudo-file's) keeps
+//! the bytes since the last cut (at most two maximums) and cuts when it holds a maximum's
+//! worth, or at the end of the file: then the cut function sees exactly what it would see over
+//! the whole file. Copying every byte into held bytes cost 7% of a warm FastCDC run's CPU.
 
 use crate::digest::{Algorithm, DigestBytes, Hasher};
 use crate::read::Consumer;
@@ -192,6 +193,14 @@ impl ChunkDigest {
     }
 }
 
+/// Where the streamed scan of the current chunk stands.
+enum Streaming {
+    FastCdc(stream::Scan),
+    Restic(restic::Scan),
+    /// Bytes of the fixed-size chunk seen.
+    Fixed(usize),
+}
+
 /// How the next cut is found.
 enum Cutter {
     FastCdc(Cdc),
@@ -202,7 +211,7 @@ enum Cutter {
 /// Hashes the file at `path` through the reader (unpaced, with a buffer of `buffer` bytes and
 /// one more, as the engine's) and cuts it with `spec` into `sink`, chunk digests `digest`:
 /// the whole-file outcome. The tests' and the benchmarks' way to run a chunker as it will run.
-#[cfg(any(test, feature = "bench-internals"))]
+#[cfg(test)]
 pub(crate) fn through_the_reader(
     path: &std::path::Path,
     spec: ChunkerSpec,
@@ -232,13 +241,13 @@ pub(crate) fn through_the_reader(
 }
 
 /// A chunker whose chunks go to a closure as they are cut (the tests' and benchmarks' way).
-#[cfg(any(test, feature = "bench-internals"))]
+#[cfg(test)]
 struct Sinking<S> {
     chunker: Chunker,
     sink: S,
 }
 
-#[cfg(any(test, feature = "bench-internals"))]
+#[cfg(test)]
 impl<S: FnMut(Chunk)> Consumer for Sinking<S> {
     fn restart(&mut self, size: u64) {
         self.chunker.restart(size);
@@ -287,9 +296,10 @@ pub(crate) struct Chunker {
     start: usize,
     /// Where the next chunk goes, and the chunks cut.
     out: Out,
-    /// FastCDC of a file whose size is known: cut as the bytes stream by, with the chunk's
-    /// digest fed as they come, instead of holding them (see `stream`).
-    streaming: Option<stream::Scan>,
+    /// The scan of the current chunk, for every chunker but FastCDC over a file of unknown
+    /// size: cut as the bytes stream by, with the chunk's digest fed as they come, instead of
+    /// holding them (see `stream`).
+    streaming: Option<Streaming>,
     /// The streamed chunk's digest so far.
     hasher: Hasher,
 }
@@ -340,52 +350,85 @@ impl Chunker {
         self.out.cut.drain(..)
     }
 
-    /// Feeds `bytes` to the streaming scan, handing each chunk it ends to the sink.
-    fn feed_stream(&mut self, bytes: &[u8]) {
-        let (Cutter::FastCdc(cdc), Some(scan)) = (&self.cutter, &mut self.streaming) else {
-            return;
-        };
-        let hasher = &mut self.hasher;
-        let mut from = 0;
-        while let Some(n) = scan.scan(cdc, &bytes[from..]) {
-            hasher.update(&bytes[from..from + n]);
-            self.out.emit(scan.len() as u64, hasher.finish_reset());
-            from += n;
-            *scan = stream::Scan::start(cdc, self.size.saturating_sub(self.out.offset));
+    /// A fresh scan for the chunk that starts at `offset`, if this chunker streams over a file
+    /// of `size` bytes.
+    fn stream_from(&self, offset: u64, size: u64) -> Option<Streaming> {
+        match &self.cutter {
+            Cutter::FastCdc(cdc) if size > 0 => {
+                Some(Streaming::FastCdc(stream::Scan::start(cdc, size.saturating_sub(offset))))
+            }
+            Cutter::FastCdc(_) => None,
+            Cutter::Restic(_) => Some(Streaming::Restic(restic::Scan::new())),
+            Cutter::Fixed => Some(Streaming::Fixed(0)),
         }
-        hasher.update(&bytes[from..]);
     }
 
-    /// The length of the next chunk of the held bytes, or `None` when it needs more of them.
+    /// Feeds `bytes` to the streaming scan, adding each chunk it ends.
+    fn feed_stream(&mut self, bytes: &[u8]) {
+        let mut from = 0;
+        loop {
+            let rest = &bytes[from..];
+            let (ended, len) = match (&mut self.streaming, &self.cutter) {
+                (Some(Streaming::FastCdc(scan)), Cutter::FastCdc(cdc)) => {
+                    (scan.scan(cdc, rest), scan.len())
+                }
+                (Some(Streaming::Restic(scan)), Cutter::Restic(rabin)) => {
+                    (scan.scan(rabin, rest), scan.len())
+                }
+                (Some(Streaming::Fixed(pos)), _) => {
+                    let size = self.spec.max();
+                    let n = (size - *pos).min(rest.len());
+                    *pos += n;
+                    ((*pos == size).then_some(n), *pos)
+                }
+                _ => return,
+            };
+            let Some(n) = ended else {
+                self.hasher.update(rest);
+                return;
+            };
+            self.hasher.update(&rest[..n]);
+            self.out.emit(len as u64, self.hasher.finish_reset());
+            from += n;
+            self.streaming = self.stream_from(self.out.offset, self.size);
+        }
+    }
+
+    /// The bytes of the streamed chunk so far.
+    fn streamed(&self) -> usize {
+        match &self.streaming {
+            Some(Streaming::FastCdc(scan)) => scan.len(),
+            Some(Streaming::Restic(scan)) => scan.len(),
+            Some(Streaming::Fixed(pos)) => *pos,
+            None => 0,
+        }
+    }
+
+    /// The length of the next chunk of the held bytes (FastCDC over a file of unknown size),
+    /// or `None` when it needs more of them.
     fn next_cut(&self, at_end: bool) -> Option<usize> {
         let held = &self.held[self.start..];
-        let max = self.spec.max();
-        if held.is_empty() || (!at_end && held.len() < max) {
+        let Cutter::FastCdc(c) = &self.cutter else { return None };
+        if held.is_empty() || (!at_end && held.len() < c.max) {
             return None;
         }
         // What the cut function would see over the whole file: the rest of it, which is all of
         // `held` at the end, or at least a maximum's worth before.
-        let window = &held[..held.len().min(max)];
-        Some(match &self.cutter {
-            Cutter::Fixed => window.len(),
-            Cutter::Restic(rabin) => rabin.cut(window),
-            Cutter::FastCdc(c) => {
-                let (mask_s, mask_l) = c.masks;
-                let (_, len) = v2020::cut_gear(
-                    window,
-                    c.min,
-                    c.avg,
-                    c.max,
-                    mask_s,
-                    mask_l,
-                    mask_s << 1,
-                    mask_l << 1,
-                    &c.gear,
-                    &c.gear_ls,
-                );
-                len
-            }
-        })
+        let window = &held[..held.len().min(c.max)];
+        let (mask_s, mask_l) = c.masks;
+        let (_, len) = v2020::cut_gear(
+            window,
+            c.min,
+            c.avg,
+            c.max,
+            mask_s,
+            mask_l,
+            mask_s << 1,
+            mask_l << 1,
+            &c.gear,
+            &c.gear_ls,
+        );
+        Some(len)
     }
 
     /// Cuts every chunk the held bytes decide.
@@ -410,15 +453,12 @@ impl Chunker {
 }
 
 impl Consumer for Chunker {
-    /// Starts a file (again) of `size` bytes: FastCDC streams over a file whose size is known,
-    /// the others hold bytes (see the module docs). Chunks cut and not taken are dropped with
+    /// Starts a file (again) of `size` bytes: every chunker streams but FastCDC over a file of
+    /// unknown size, which holds bytes (see the module docs). Chunks cut and not taken are dropped with
     /// the rest; memory is kept.
     fn restart(&mut self, size: u64) {
         self.size = size;
-        self.streaming = match &self.cutter {
-            Cutter::FastCdc(cdc) if size > 0 => Some(stream::Scan::start(cdc, size)),
-            _ => None,
-        };
+        self.streaming = self.stream_from(0, size);
         if self.streaming.is_none() && self.held.capacity() == 0 {
             // Fallible: without it the held bytes grow as they come.
             let _ = self.held.try_reserve_exact(2 * self.spec.max());
@@ -433,9 +473,10 @@ impl Consumer for Chunker {
 
     /// The file's bytes were all fed: cuts the last chunks.
     fn end(&mut self) {
-        if let Some(scan) = &mut self.streaming {
-            if scan.len() > 0 {
-                self.out.emit(scan.len() as u64, self.hasher.finish_reset());
+        if self.streaming.is_some() {
+            let len = self.streamed();
+            if len > 0 {
+                self.out.emit(len as u64, self.hasher.finish_reset());
             }
             return;
         }

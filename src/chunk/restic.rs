@@ -132,7 +132,9 @@ impl Rabin {
 
     /// The length of the first chunk of `bytes`, which start at a cut and are either the next
     /// [`MAX_SIZE`] bytes of the file or all the rest of it: the first place from the minimum
-    /// on where the fingerprint's low bits are zero, or else all of `bytes`.
+    /// on where the fingerprint's low bits are zero, or else all of `bytes`. The chunker cuts
+    /// with [`Scan`]; this, over a whole chunk at once, is what the tests hold it to.
+    #[cfg(test)]
     pub(crate) fn cut(&self, bytes: &[u8]) -> usize {
         debug_assert!(bytes.len() <= MAX_SIZE);
         if bytes.len() <= MIN_SIZE {
@@ -164,6 +166,86 @@ impl Rabin {
     }
 }
 
+/// restic's cut as the bytes stream by, without holding them (see `super::stream` for
+/// FastCDC's): the fingerprint and its window carried across buffers. Each chunk's scan starts
+/// afresh ([`Scan::new`]): its first `MIN_SIZE - WINDOW` bytes are skipped, then the
+/// fingerprint starts from restic's start state, exactly as [`Rabin::cut`] does over the chunk.
+#[derive(Debug)]
+pub(crate) struct Scan {
+    /// Bytes of the chunk seen.
+    pos: usize,
+    digest: u64,
+    /// The last `WINDOW` bytes slid in, the oldest at `wpos`: the bytes that leave next.
+    window: [u8; WINDOW],
+    wpos: usize,
+}
+
+impl Scan {
+    /// The scan of a new chunk.
+    pub(crate) fn new() -> Scan {
+        Scan { pos: 0, digest: 0, window: [0; WINDOW], wpos: 0 }
+    }
+
+    /// The bytes of the chunk so far.
+    pub(crate) fn len(&self) -> usize {
+        self.pos
+    }
+
+    /// Scans `bytes`, the chunk's next ones: `Some(n)` when the chunk ends after `bytes[..n]`,
+    /// `None` when all of `bytes` belong to it.
+    pub(crate) fn scan(&mut self, rabin: &Rabin, bytes: &[u8]) -> Option<usize> {
+        let mut i = 0;
+        let skip_to = MIN_SIZE - WINDOW;
+        if self.pos < skip_to {
+            let k = (skip_to - self.pos).min(bytes.len());
+            self.pos += k;
+            i = k;
+            if self.pos < skip_to {
+                return None;
+            }
+            // restic's start state: a byte 1 slid into a window of zeros (out[0] is 0).
+            self.window = [0; WINDOW];
+            self.window[0] = 1;
+            self.wpos = 1;
+            self.digest = rabin.shift_in(0, 1);
+        }
+        let (mut digest, mut pos) = (self.digest, self.pos);
+        let cut = |pos: usize, digest: u64| {
+            (pos >= MIN_SIZE && digest & SPLIT_MASK == 0) || pos == MAX_SIZE
+        };
+        // The first bytes of this call push out bytes of the window; after `WINDOW` of them,
+        // the byte leaving is the one `WINDOW` back in `bytes`, and the window is not needed
+        // until the call ends.
+        let slid_from = i;
+        while i < bytes.len() && i < slid_from + WINDOW {
+            let b = bytes[i];
+            let leaving = std::mem::replace(&mut self.window[self.wpos], b);
+            self.wpos = (self.wpos + 1) % WINDOW;
+            digest = rabin.shift_in(digest ^ rabin.out[usize::from(leaving)], b);
+            (pos, i) = (pos + 1, i + 1);
+            if cut(pos, digest) {
+                self.pos = pos;
+                return Some(i);
+            }
+        }
+        while i < bytes.len() {
+            let (b, leaving) = (bytes[i], bytes[i - WINDOW]);
+            digest = rabin.shift_in(digest ^ rabin.out[usize::from(leaving)], b);
+            (pos, i) = (pos + 1, i + 1);
+            if cut(pos, digest) {
+                self.pos = pos;
+                return Some(i);
+            }
+        }
+        if i >= slid_from + WINDOW {
+            self.window.copy_from_slice(&bytes[i - WINDOW..i]);
+            self.wpos = 0;
+        }
+        (self.digest, self.pos) = (digest, pos);
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,6 +266,35 @@ mod tests {
 
     fn restic(poly: u64) -> ChunkerSpec {
         ChunkerSpec::Restic { poly }
+    }
+
+    #[test]
+    fn the_streamed_scan_cuts_where_the_whole_chunk_cut_does_over_any_split() {
+        let rabin = Rabin::new(TEST_POLYNOMIAL);
+        let data = [random(5 << 20, 21), vec![0; MIN_SIZE + 100], periodic(MAX_SIZE + 7)].concat();
+        // The whole-chunk cuts, one after the other.
+        let mut want = Vec::new();
+        let mut at = 0;
+        while at < data.len() {
+            let len = rabin.cut(&data[at..(at + MAX_SIZE).min(data.len())]);
+            want.push(len);
+            at += len;
+        }
+        for piece in [1, 63, 64, 65, 4096, 1 << 20, 9 << 20] {
+            let mut got = Vec::new();
+            let mut scan = Scan::new();
+            for mut bytes in data.chunks(piece) {
+                while let Some(n) = scan.scan(&rabin, bytes) {
+                    got.push(scan.len());
+                    bytes = &bytes[n..];
+                    scan = Scan::new();
+                }
+            }
+            if scan.len() > 0 {
+                got.push(scan.len());
+            }
+            assert_eq!(got, want, "pieces of {piece}");
+        }
     }
 
     #[test]

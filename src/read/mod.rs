@@ -20,7 +20,7 @@ mod source;
 pub(crate) use consume::{Consumer, Digest};
 pub(crate) use open::{open, stat, Target};
 pub(crate) use outcome::Outcome;
-#[cfg(any(test, feature = "bench-internals"))]
+#[cfg(test)]
 pub(crate) use pace::Unpaced;
 pub(crate) use pace::{wholly_cached, Pace};
 pub(crate) use settings::ReadSettings;

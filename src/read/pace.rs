@@ -32,12 +32,12 @@ pub(crate) trait Pace {
     fn pause(&mut self) {}
 }
 
-/// Reads as they come (the tests, and the benchmarks' hooks).
-#[cfg(any(test, feature = "bench-internals"))]
+/// Reads as they come (the tests).
+#[cfg(test)]
 #[derive(Debug)]
 pub(crate) struct Unpaced;
 
-#[cfg(any(test, feature = "bench-internals"))]
+#[cfg(test)]
 impl Pace for Unpaced {
     fn is_active(&self) -> bool {
         false

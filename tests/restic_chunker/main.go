@@ -5,6 +5,10 @@
 //
 //	restic_chunker FILE POLYHEX   chunks of FILE, cut with the polynomial POLYHEX (with or without 0x)
 //	restic_chunker -random N      N random irreducible polynomials of degree 53, one a line, in hex
+//	restic_chunker -bench POLYHEX the paths on stdin (one a line) chunked in sequence on one
+//	                              goroutine, as restic's archiver reads a file, with SHA-256 of
+//	                              every chunk; prints "CHUNKS SUM" (the sum of each ID's first
+//	                              byte), for benches/chunking.rs
 package main
 
 import (
@@ -30,18 +34,21 @@ func main() {
 		}
 		return
 	}
+	if len(os.Args) == 3 && os.Args[1] == "-bench" {
+		bench(parsePol(os.Args[2]))
+		return
+	}
 	if len(os.Args) != 3 {
 		fmt.Fprintln(os.Stderr, "usage: restic_chunker FILE POLYHEX | restic_chunker -random N")
 		os.Exit(2)
 	}
-	pol, err := strconv.ParseUint(strings.TrimPrefix(strings.ToLower(os.Args[2]), "0x"), 16, 64)
-	check(err)
+	pol := parsePol(os.Args[2])
 	f, err := os.Open(os.Args[1])
 	check(err)
 	defer f.Close()
 	out := bufio.NewWriter(os.Stdout)
 	defer out.Flush()
-	c := chunker.New(f, chunker.Pol(pol))
+	c := chunker.New(f, pol)
 	buf := make([]byte, chunker.MaxSize)
 	for {
 		chunk, err := c.Next(buf)
@@ -51,6 +58,39 @@ func main() {
 		check(err)
 		fmt.Fprintf(out, "%d %d %x\n", chunk.Start, chunk.Length, sha256.Sum256(chunk.Data))
 	}
+}
+
+func parsePol(text string) chunker.Pol {
+	pol, err := strconv.ParseUint(strings.TrimPrefix(strings.ToLower(text), "0x"), 16, 64)
+	check(err)
+	return chunker.Pol(pol)
+}
+
+// bench chunks every file named on stdin in turn with one chunker and one buffer, reused as
+// restic reuses them.
+func bench(pol chunker.Pol) {
+	var chunks, sum uint64
+	buf := make([]byte, chunker.MaxSize)
+	c := chunker.New(nil, pol)
+	lines := bufio.NewScanner(os.Stdin)
+	for lines.Scan() {
+		f, err := os.Open(lines.Text())
+		check(err)
+		c.Reset(f, pol)
+		for {
+			chunk, err := c.Next(buf)
+			if err == io.EOF {
+				break
+			}
+			check(err)
+			id := sha256.Sum256(chunk.Data)
+			chunks++
+			sum += uint64(id[0])
+		}
+		check(f.Close())
+	}
+	check(lines.Err())
+	fmt.Println(chunks, sum)
 }
 
 func check(err error) {
