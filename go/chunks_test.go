@@ -345,6 +345,9 @@ func TestAFreshFileIsReadAgainAndTheResultNamesTheAttempt(t *testing.T) {
 func TestResticModeMatchesResticsChunker(t *testing.T) {
 	oracle := os.Getenv("MULTIPOOL_RESTIC_CHUNKER")
 	if oracle == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("CI must give MULTIPOOL_RESTIC_CHUNKER (tests/go.rs does)")
+		}
 		t.Skip("MULTIPOOL_RESTIC_CHUNKER (restic's chunker, tests/restic_chunker) not given")
 	}
 	data := [][]byte{random(6<<20, 11), make([]byte, 9<<20), random(1000, 12), random(512<<10, 13)}

@@ -17,6 +17,10 @@
 //		fmt.Println(r.Hex(), r.Path)
 //	}
 //
+// With Options.Chunker (FastCDC, Restic or Fixed), each file is also cut into chunks while it is
+// read, and Events (or PollEvents) delivers each file's chunks, in order, then its result; see
+// Events for what a caller may rely on.
+//
 // Linking: by default the package links the installed library found by pkg-config (`#cgo
 // pkg-config: multipool`); with the build tag multipool_static it links the static archive
 // placed inside the module by `make go-static` (see the repository's README, "Go").
@@ -525,7 +529,7 @@ const batchSize = 256
 // Results delivers every path's Result, in completion order, until all are delivered (after
 // Finish or Cancel). Waiting parks the goroutine in Go's network poller, holding no OS thread.
 // The error is not a file's (that is Result.Err) but why the iteration ended early: ctx's
-// error, or ErrClosed. Several goroutines may iterate at once; each Result goes to one of them.
+// error, ErrClosed, or StatusNeedsEventPoll in a session with a Chunker (use Events). Several goroutines may iterate at once; each Result goes to one of them.
 // Ending the loop early (break) leaves the results not yet delivered to the next iteration.
 //
 // An iterator (iter.Seq2) rather than a channel: the caller's loop runs in its own goroutine,
