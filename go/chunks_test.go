@@ -688,4 +688,3 @@ func TestCloseEndsEventWaits(t *testing.T) {
 		t.Fatal(err)
 	}
 }
-
