@@ -688,3 +688,41 @@ func TestCloseEndsEventWaits(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The same path added twice, and a hard link, each get chunk events of their own, told apart by
+// Tag (a hard link is read once per path in a session with a chunker).
+func TestEachAddedPathGetsItsChunks(t *testing.T) {
+	data := random(300_000, 41)
+	paths := writeFiles(t, data)
+	link := paths[0] + ".link"
+	if err := os.Link(paths[0], link); err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewSession(Options{Chunker: FastCDC{Min: 1024, Avg: 4096, Max: 16384}, ChunkDigest: ChunkSHA256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.Add(paths[0], link, paths[0])
+	tags := allEvents(t, s)
+	if len(tags) != 3 {
+		t.Fatalf("%d tags", len(tags))
+	}
+	var first []Chunk
+	for _, f := range tags {
+		if f.result == nil {
+			t.Fatal("no result")
+		}
+		chunks := counted(t, data, f, sha256Of)
+		for _, c := range f.chunks {
+			if c.Path != f.result.Path {
+				t.Fatalf("a chunk of %q for %q", c.Path, f.result.Path)
+			}
+		}
+		if first == nil {
+			first = chunks
+		} else if !slices.Equal(cuts(first), cuts(chunks)) || len(chunks) < 10 {
+			t.Fatalf("%s: %d chunks", f.result.Path, len(chunks))
+		}
+	}
+}
