@@ -193,3 +193,63 @@ func BenchmarkCgoCall(b *testing.B) {
 		cgoNoop()
 	}
 }
+
+// BenchmarkChunkEvents measures what taking one chunk event costs in Go, once the library has
+// them ready: a file of b.N chunks of 64 bytes is cut whole first (MaxReadyChunks holds them
+// all), then timed while Events (or PollEvents, 256 at a time) delivers them. Reported as
+// ns/op, one op an event.
+//
+//	go test -run - -bench ChunkEvents -benchtime 1000000x
+func BenchmarkChunkEvents(b *testing.B) {
+	for _, way := range []string{"Events", "PollEvents"} {
+		b.Run(way, func(b *testing.B) {
+			dir, err := os.MkdirTemp("/dev/shm", "multipool-go-bench")
+			if err != nil {
+				b.Skip(err)
+			}
+			defer os.RemoveAll(dir)
+			path := filepath.Join(dir, "f")
+			os.WriteFile(path, make([]byte, 64*b.N), 0o644)
+			old := time.Now().Add(-time.Hour)
+			os.Chtimes(path, old, old)
+			time.Sleep(1100 * time.Millisecond) // past the settle margin: one read
+			s, err := NewSession(Options{Chunker: Fixed{Size: 64}, NoFileDigest: true,
+				ChunkDigest: ChunkBLAKE3, MaxReadyChunks: b.N + 1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			s.Add(path)
+			s.Finish()
+			for st, _ := s.Stats(); st.FilesDone+st.FilesFailed == 0; st, _ = s.Stats() {
+				time.Sleep(time.Millisecond)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			n := 0
+			if way == "Events" {
+				for e, err := range s.Events(context.Background()) {
+					if err != nil {
+						b.Fatal(err)
+					}
+					n += int(e.Kind) & 1
+				}
+			} else {
+				buf := make([]Event, 256)
+				for {
+					k, err := s.PollEvents(context.Background(), buf)
+					if err != nil {
+						break
+					}
+					for i := range buf[:k] {
+						n += int(buf[i].Kind) & 1
+					}
+				}
+			}
+			b.StopTimer()
+			if n != b.N {
+				b.Fatalf("%d chunks for %d", n, b.N)
+			}
+		})
+	}
+}

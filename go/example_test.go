@@ -95,3 +95,54 @@ func ExampleDigest() {
 	// 32 true
 	// ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad
 }
+
+// Chunks as events: each file's chunks come in order, then its result, which says which read
+// of the file (Attempt) its chunks must come from and how many there are. A backup tool keeps
+// a file's chunks by Tag until its result, and drops them if the result has an Err or another
+// Attempt.
+func ExampleSession_Events() {
+	dir, _ := os.MkdirTemp("", "multipool-example")
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "ten")
+	os.WriteFile(path, []byte("abcdefghij"), 0o644)
+
+	s, err := multipool.NewSession(multipool.Options{
+		Chunker:     multipool.Fixed{Size: 4}, // or FastCDC{Min, Avg, Max}, Restic{Polynomial}
+		ChunkDigest: multipool.ChunkSHA256,
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer s.Close()
+	s.Add(path)
+	s.Finish()
+	chunks := map[uint64][]multipool.Chunk{} // by tag, until the file's result
+	for e, err := range s.Events(context.Background()) {
+		if err != nil {
+			panic(err)
+		}
+		switch e.Kind {
+		case multipool.EventChunk:
+			chunks[e.Chunk.Tag] = append(chunks[e.Chunk.Tag], e.Chunk)
+		case multipool.EventResult:
+			r := e.Result
+			got := chunks[r.Tag]
+			delete(chunks, r.Tag)
+			if r.Err != nil {
+				fmt.Println(r.Err) // the file's chunks, if any came, are not to be kept
+				continue
+			}
+			fmt.Println(filepath.Base(r.Path), r.Chunks, "chunks,", r.Hex())
+			for _, c := range got {
+				if c.Attempt == r.Attempt { // chunks of an earlier read do not count
+					fmt.Println(c.Index, c.Offset, c.Length, c.Digest)
+				}
+			}
+		}
+	}
+	// Output:
+	// ten 3 chunks, 72399361da6a7754fec986dca5b7cbaf1c810a28ded4abaf56b2106d06cb78b0
+	// 0 0 4 88d4266fd4e6338d13b845fcf289579d209c897823b9217da3e161936f031589
+	// 1 4 4 e5e088a0b66163a0a26a5e053d2a4496dc16ab6e0e3dd1adf2d16aa84a078c9d
+	// 2 8 2 c9df9c3f2963b19b9b95f58c4d33b053fa9f8586dd6ee04126e52a868f882108
+}

@@ -17,6 +17,10 @@
 //		fmt.Println(r.Hex(), r.Path)
 //	}
 //
+// With Options.Chunker (FastCDC, Restic or Fixed), each file is also cut into chunks while it is
+// read, and Events (or PollEvents) delivers each file's chunks, in order, then its result; see
+// Events for what a caller may rely on.
+//
 // Linking: by default the package links the installed library found by pkg-config (`#cgo
 // pkg-config: multipool`); with the build tag multipool_static it links the static archive
 // placed inside the module by `make go-static` (see the repository's README, "Go").
@@ -75,6 +79,22 @@ type Options struct {
 	InFlightPerThread int
 	// MaxReadyResults kept for polling before hashing pauses; 0: 65,536.
 	MaxReadyResults int
+
+	// Chunker cuts each file into chunks while it is read, delivered by Events and PollEvents
+	// (Results then refuses with StatusNeedsEventPoll): FastCDC, Restic or Fixed. nil: none.
+	Chunker Chunker
+	// ChunkDigest of each chunk; ChunkDigestDefault: BLAKE3 keyed with ChunkKey if there is
+	// one, else BLAKE3 when Algorithm is BLAKE3, else SHA-256.
+	ChunkDigest ChunkDigest
+	// ChunkKey, if not nil, keys the chunk digests (keyed BLAKE3 by default) and FastCDC's Gear
+	// table (README, "Chunks for backups"). Copied by NewSession.
+	ChunkKey *[32]byte
+	// NoFileDigest computes no whole-file digest, only chunks (needs a Chunker): results have
+	// no Digest.
+	NoFileDigest bool
+	// MaxReadyChunks is how many chunk events wait for polling before the files making them
+	// pause; 0: 65,536.
+	MaxReadyChunks int
 }
 
 // Status is a status code of the C API. As an error, it matches fs.ErrNotExist and
@@ -94,6 +114,13 @@ const (
 	StatusIsDirectory       = Status(C.MULTIPOOL_ERR_IS_DIRECTORY)
 	StatusChanged           = Status(C.MULTIPOOL_ERR_CHANGED)
 	StatusCancelled         = Status(C.MULTIPOOL_ERR_CANCELLED)
+	// StatusInvalidChunker: NewSession refused the chunking options (sizes out of range or
+	// order, a level above 3, a restic polynomial that is not irreducible of degree 53, a
+	// chunk digest or key that does not go with the chunker).
+	StatusInvalidChunker = Status(C.MULTIPOOL_ERR_INVALID_CHUNKER)
+	// StatusNeedsEventPoll: Results on a session with a Chunker, whose results come through
+	// Events or PollEvents, with its chunks.
+	StatusNeedsEventPoll = Status(C.MULTIPOOL_ERR_NEEDS_EVENT_POLL)
 )
 
 // Error is the library's description of the code.
@@ -151,6 +178,15 @@ type Result struct {
 	Device int
 	// Err is why there is no digest, a *FileError; nil when hashed.
 	Err error
+	// Tag tells apart the paths added to the session (the same path added twice has two): the
+	// Tag of the file's chunk events (Chunk.Tag).
+	Tag uint64
+	// Attempt is the read of the file the result comes from: 1, or 2 for a file so fresh that
+	// it was read again; 0 for a file never read. Only chunk events of this attempt count.
+	Attempt int
+	// Chunks is how many chunks the file was cut into (its chunk events of Attempt), when Err
+	// is nil, in a session with a Chunker; 0 without one.
+	Chunks uint64
 }
 
 // Hex is the digest in lower-case hex, as sha256sum prints it.
@@ -229,6 +265,11 @@ type Session struct {
 	// iteration hands them out first.
 	pendingMu sync.Mutex
 	pending   []Result
+
+	// A poll of events and the lookup of their paths, as one step (see pollEvents); the events
+	// an iteration of Events stopped before handing out, for the next poll to hand out first.
+	eventsMu      sync.Mutex
+	pendingEvents []Event
 }
 
 // handle is the C session, apart from Session so that a cleanup can free it once the Session
@@ -256,6 +297,9 @@ func NewSession(o Options) (*Session, error) {
 	if o.NoDirectIO {
 		flags |= C.MULTIPOOL_FLAG_NO_DIRECT_IO
 	}
+	if o.NoFileDigest {
+		flags |= C.MULTIPOOL_FLAG_NO_FILE_DIGEST
+	}
 	c.flags = flags
 	if o.BufferSize < 0 || o.InFlightPerThread < 0 || o.MaxReadyResults < 0 ||
 		uint64(o.InFlightPerThread) > 1<<32-1 || uint64(o.MaxReadyResults) > 1<<32-1 {
@@ -264,6 +308,9 @@ func NewSession(o Options) (*Session, error) {
 	c.buffer_size = C.size_t(o.BufferSize)
 	c.in_flight_per_thread = C.uint32_t(o.InFlightPerThread)
 	c.max_ready_results = C.uint32_t(o.MaxReadyResults)
+	if err := o.chunking(&c); err != nil {
+		return nil, err
+	}
 	if o.ThreadsSpec != "" {
 		// C memory: cgo forbids passing a struct that holds a Go pointer.
 		spec := C.CBytes([]byte(o.ThreadsSpec))
@@ -482,7 +529,7 @@ const batchSize = 256
 // Results delivers every path's Result, in completion order, until all are delivered (after
 // Finish or Cancel). Waiting parks the goroutine in Go's network poller, holding no OS thread.
 // The error is not a file's (that is Result.Err) but why the iteration ended early: ctx's
-// error, or ErrClosed. Several goroutines may iterate at once; each Result goes to one of them.
+// error, ErrClosed, or StatusNeedsEventPoll in a session with a Chunker (use Events). Several goroutines may iterate at once; each Result goes to one of them.
 // Ending the loop early (break) leaves the results not yet delivered to the next iteration.
 //
 // An iterator (iter.Seq2) rather than a channel: the caller's loop runs in its own goroutine,
@@ -601,23 +648,32 @@ func (s *Session) results(batch []C.multipool_result, tags []uint64, out []Resul
 	out = out[:len(batch)]
 	s.paths.takeAll(tags[:len(batch)], out)
 	for i := range batch {
-		c := &batch[i]
-		r := &out[i]
-		r.Size, r.Device = uint64(c.size), -1
-		if c.device != C.MULTIPOOL_DEVICE_NONE {
-			r.Device = int(c.device)
-		}
-		if c.status == C.MULTIPOOL_OK {
-			// All 64 bytes: the library zeroes those past digest_len, as Digest wants.
-			r.Digest = Digest{sum: *(*[C.MULTIPOOL_MAX_DIGEST_LEN]byte)(unsafe.Pointer(&c.digest)),
-				n: uint8(c.digest_len)}
-			r.Err = nil
-		} else {
-			r.Digest = Digest{}
-			r.Err = &FileError{Path: r.Path, Status: Status(c.status), Errno: syscall.Errno(c.os_error)}
-		}
+		out[i].fill(&batch[i])
 	}
 	return out
+}
+
+// fill sets every field of r but Path from the C result c: nothing is allocated but a
+// failure's FileError.
+func (r *Result) fill(c *C.multipool_result) {
+	r.Size, r.Device = uint64(c.size), -1
+	if c.device != C.MULTIPOOL_DEVICE_NONE {
+		r.Device = int(c.device)
+	}
+	r.Tag, r.Attempt, r.Chunks = uint64(c.tag), int(c.attempt), uint64(c.chunks)
+	if c.status == C.MULTIPOOL_OK {
+		// All 64 bytes: the library zeroes those past digest_len, as Digest wants.
+		r.Digest = digestOf(&c.digest, c.digest_len)
+		r.Err = nil
+	} else {
+		r.Digest = Digest{}
+		r.Err = &FileError{Path: r.Path, Status: Status(c.status), Errno: syscall.Errno(c.os_error)}
+	}
+}
+
+// digestOf is the Digest of a C digest array and its length (the bytes past it are zero).
+func digestOf(sum *[C.MULTIPOOL_MAX_DIGEST_LEN]C.uint8_t, n C.uint32_t) Digest {
+	return Digest{sum: *(*[C.MULTIPOOL_MAX_DIGEST_LEN]byte)(unsafe.Pointer(sum)), n: uint8(n)}
 }
 
 // cgoNoop is the cheapest call into the library there is (a status's static description): the

@@ -63,6 +63,14 @@ func (t *pathTable) takeLocked(tag uint64) string {
 	return p
 }
 
+// lookLocked returns the path of tag, the lock held, and keeps it.
+func (t *pathTable) lookLocked(tag uint64) string {
+	if c := t.chunks[tag>>chunkBits]; c != nil {
+		return c.paths[tag&(1<<chunkBits-1)]
+	}
+	return ""
+}
+
 // takeAll sets out[i].Path to the path of tags[i], forgetting each, under one lock: a batch of
 // results costs one lock, not one per result.
 func (t *pathTable) takeAll(tags []uint64, out []Result) {

@@ -1,7 +1,8 @@
 //! The Go module in go/: its tests under the race detector against the installed library
 //! (pkg-config), the same with the static archive placed inside a copy of the module (the
 //! multipool_static tag), kept by `go mod vendor` in a consumer module, and gohash, whose output
-//! the checksum tools accept on the awkward-name tree.
+//! the checksum tools accept on the awkward-name tree. The module's restic-mode test gets
+//! restic's own chunker (tests/restic_chunker, vendored) as its oracle.
 
 mod common;
 
@@ -29,6 +30,16 @@ fn go_cmd(go: &Path, dir: &Path, cache: &Path) -> Command {
     cmd
 }
 
+/// tests/restic_chunker (restic's chunker, vendored: no network) built into `cache`: the oracle
+/// of the Go module's restic-mode test, which reads its path from MULTIPOOL_RESTIC_CHUNKER.
+fn restic_oracle(go: &Path, cache: &Path) -> PathBuf {
+    let exe = cache.join("restic_chunker");
+    let mut build = go_cmd(go, &root().join("tests/restic_chunker"), cache);
+    build.env("GOFLAGS", "-mod=vendor -buildvcs=false").args(["build", "-o"]).arg(&exe).arg(".");
+    run_ok(&mut build);
+    exe
+}
+
 #[test]
 fn go_module_tests_pass_under_the_race_detector_with_the_installed_library() {
     let Some(go) = go("go_module_tests") else { return };
@@ -36,8 +47,11 @@ fn go_module_tests_pass_under_the_race_detector_with_the_installed_library() {
     let lib = common::install_into(&prefix.path);
     let cache = TempTree::new("go-cache");
     let module = root().join("go");
+    let oracle = restic_oracle(&go, &cache.path);
     let env = |cmd: &mut Command| {
-        cmd.env("PKG_CONFIG_PATH", lib.join("pkgconfig")).env("LD_LIBRARY_PATH", &lib);
+        cmd.env("PKG_CONFIG_PATH", lib.join("pkgconfig"))
+            .env("LD_LIBRARY_PATH", &lib)
+            .env("MULTIPOOL_RESTIC_CHUNKER", &oracle);
     };
     let mut vet = go_cmd(&go, &module, &cache.path);
     env(vet.args(["vet", "./..."]));
@@ -82,8 +96,10 @@ fn go_module_links_the_static_archive_placed_inside_it_and_survives_vendoring() 
             .arg(format!("BUILD_DIR={}", lib_dir().display())),
     );
     let cache = TempTree::new("go-cache-static");
+    let oracle = restic_oracle(&go, &cache.path);
     let mut test = go_cmd(&go, &module, &cache.path);
     test.args(["test", "-race", "-count=1", "-tags", "multipool_static", "."])
+        .env("MULTIPOOL_RESTIC_CHUNKER", &oracle)
         .env_remove("PKG_CONFIG_PATH")
         .env("PKG_CONFIG", "false"); // pkg-config must not be needed
     run_ok(&mut test);
