@@ -993,6 +993,25 @@ multipool_status multipool_session_poll_wakeable(const struct multipool_session 
                                                  size_t *count);
 
 /**
+ * `multipool_session_poll_events()` that also returns when woken, as
+ * `multipool_session_poll_wakeable()` does for results: with no event, MULTIPOOL_WOKEN and
+ * `*count == 0` once the session's wake generation differs from `generation`. Precedence as
+ * there: events waiting, then MULTIPOOL_DONE, then MULTIPOOL_WOKEN, then MULTIPOOL_TIMEOUT.
+ *
+ * Returns as `multipool_session_poll_events()`, plus MULTIPOOL_WOKEN. Thread-safe.
+ *
+ * # Safety
+ * As `multipool_session_poll_events()`.
+ */
+multipool_status multipool_session_poll_events_wakeable(const struct multipool_session *session,
+                                                        struct multipool_event *out,
+                                                        size_t event_size,
+                                                        size_t capacity,
+                                                        int32_t timeout_ms,
+                                                        uint64_t generation,
+                                                        size_t *count);
+
+/**
  * Wakes every thread blocked in `multipool_session_poll_wakeable()`, without cancelling
  * anything: each returns MULTIPOOL_WOKEN (or the results that came first), and the session
  * goes on. Threads in plain `multipool_session_poll()` are not woken. For a binding whose

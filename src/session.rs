@@ -167,6 +167,18 @@ impl Session {
         Ok(self.engine.poll_events(max, timeout, None, Delivery::CallerCode, sink)?)
     }
 
+    /// [`poll_events_with`](Session::poll_events_with) that also returns
+    /// [`PollOutcome::Woken`], as [`poll_wakeable`](Session::poll_wakeable) does for results.
+    pub fn poll_events_wakeable(
+        &self,
+        max: usize,
+        timeout: Option<Duration>,
+        generation: u64,
+        sink: impl FnMut(Event),
+    ) -> Result<PollOutcome, Error> {
+        Ok(self.engine.poll_events(max, timeout, Some(generation), Delivery::CallerCode, sink)?)
+    }
+
     /// [`poll_events`](Session::poll_events) with a sink that only copies (the C API's), and a
     /// wake generation as [`poll_wakeable`](Session::poll_wakeable)'s.
     pub(crate) fn poll_events_copying(

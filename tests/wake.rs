@@ -118,6 +118,29 @@ fn one_wake_ends_every_blocked_poller() {
     });
 }
 
+/// The same for pollers of events, in a session with a chunker and in one without.
+#[test]
+fn one_wake_ends_every_blocked_poller_of_events() {
+    for chunker in [None, Some(multipool::ChunkerSpec::Fixed { size: 4096 })] {
+        let mut config = Config::default();
+        config.chunker = chunker;
+        let session = Session::new(config).unwrap();
+        let generation = session.wake_generation();
+        std::thread::scope(|s| {
+            let pollers: Vec<_> = (0..8)
+                .map(|_| {
+                    s.spawn(|| session.poll_events_wakeable(1, None, generation, |_| {}).unwrap())
+                })
+                .collect();
+            std::thread::sleep(Duration::from_millis(50));
+            session.wake();
+            for poller in pollers {
+                assert_eq!(poller.join().unwrap(), PollOutcome::Woken);
+            }
+        });
+    }
+}
+
 /// An event loop over the readiness descriptor: wait until readable, take what is there without
 /// waiting, repeat until done. With many results and a slow reader, a lost wake-up would leave
 /// the descriptor unreadable with results waiting, and the wait would time out.
@@ -174,4 +197,50 @@ fn the_readiness_descriptor_is_readable_when_done_with_nothing_to_deliver() {
     let empty = Session::new(Config::default()).unwrap();
     empty.finish();
     assert!(readable(empty.ready_fd().unwrap(), 0), "asked for after it was done");
+}
+
+/// The descriptor drives a loop over chunk events as well: readable while chunk events wait,
+/// with files pausing at a small chunk bound and a slow reader.
+#[test]
+fn the_readiness_descriptor_drives_an_event_loop_over_chunk_events() {
+    let tree = TempTree::new("ready-chunks");
+    let files: Vec<_> =
+        (0..20).map(|i| tree.file(format!("f{i}"), &vec![i as u8; 40_000])).collect();
+    let mut config = Config::default();
+    config.chunker = Some(multipool::ChunkerSpec::Fixed { size: 1000 });
+    config.max_ready_chunks = 16;
+    let session = Session::new(config).unwrap();
+    let fd = session.ready_fd().unwrap();
+    for (tag, file) in files.iter().enumerate() {
+        session.enqueue(file, tag as u64).unwrap();
+    }
+    session.finish();
+    let mut chunks = std::collections::HashMap::<(u64, u32), u64>::new();
+    let mut results = 0usize;
+    loop {
+        assert!(readable(fd, 30_000), "not readable after {results} files: a lost wake-up");
+        std::thread::sleep(Duration::from_millis(1));
+        let mut events = Vec::new();
+        match session.poll_events(&mut events, 16, Some(Duration::ZERO)).unwrap() {
+            PollOutcome::Ready(_) => {
+                for event in events {
+                    match event {
+                        multipool::Event::Chunk(c) => {
+                            *chunks.entry((c.tag, c.attempt)).or_default() += 1
+                        }
+                        multipool::Event::Result(r) => {
+                            assert_eq!((r.status, r.chunks), (Status::Ok, 40));
+                            assert_eq!(chunks.get(&(r.tag, r.attempt)), Some(&40), "tag {}", r.tag);
+                            results += 1;
+                        }
+                        other => panic!("{other:?}"),
+                    }
+                }
+            }
+            PollOutcome::Done => break,
+            PollOutcome::TimedOut => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(results, 20);
 }

@@ -394,6 +394,30 @@ pub unsafe extern "C" fn multipool_session_poll_wakeable(
     unsafe { poll_into(session, out, capacity, timeout_ms, woken, count, sizes, results) }
 }
 
+/// `multipool_session_poll_events()` that also returns when woken, as
+/// `multipool_session_poll_wakeable()` does for results: with no event, MULTIPOOL_WOKEN and
+/// `*count == 0` once the session's wake generation differs from `generation`. Precedence as
+/// there: events waiting, then MULTIPOOL_DONE, then MULTIPOOL_WOKEN, then MULTIPOOL_TIMEOUT.
+///
+/// Returns as `multipool_session_poll_events()`, plus MULTIPOOL_WOKEN. Thread-safe.
+///
+/// # Safety
+/// As `multipool_session_poll_events()`.
+#[no_mangle]
+pub unsafe extern "C" fn multipool_session_poll_events_wakeable(
+    session: *const MpSession,
+    out: *mut MpEvent,
+    event_size: usize,
+    capacity: usize,
+    timeout_ms: i32,
+    generation: u64,
+    count: *mut usize,
+) -> multipool_status {
+    let (woken, sizes) = (Some(generation), (event_size, EVENT_V1));
+    // SAFETY: the caller's contract is poll_into's.
+    unsafe { poll_into(session, out, capacity, timeout_ms, woken, count, sizes, events) }
+}
+
 /// The body of every poll: `woken`, the generation of `poll_wakeable`; `poll`, what is polled
 /// (results or events), each converted to `T`, written at the caller's stride; `sizes`, that
 /// stride and the first version's size of `T`.
