@@ -21,7 +21,7 @@ pub struct Config {
     /// Overrides of pool sizes and device kinds. Default: none.
     pub threads: ThreadsSpec,
     /// Whether a path that is a symbolic link is followed (default) or reported as
-    /// [`Status::IsSymlink`](crate::Status::IsSymlink). Links in the middle of a path are always
+    /// [`Status::IsSymlink`]. Links in the middle of a path are always
     /// followed, as the kernel does.
     pub follow_symlinks: bool,
     /// After hashing a file, tell the kernel its pages are no longer needed

@@ -6,20 +6,19 @@
 //! HDD one thread, an SSD several), and runs all pools at once.
 //!
 //! ```
-//! use multipool::{Config, PollOutcome, Session};
-//! use std::time::Duration;
+//! use multipool::{Config, Event, Session, Status};
 //!
 //! let session = Session::new(Config::default())?;
-//! for (tag, path) in ["Cargo.toml", "src/lib.rs"].iter().enumerate() {
-//!     session.enqueue(path, tag as u64)?;
-//! }
+//! session.enqueue_many([("Cargo.toml", 1), ("missing", 2)])?;
 //! session.finish();
-//! let mut results = Vec::new();
-//! while session.poll(&mut results, 64, Some(Duration::from_secs(30)))? != PollOutcome::Done {}
-//! for r in &results {
-//!     println!("{} {:?} on device {:?}", r.digest, r.status, r.device);
+//! for event in session.events() {
+//!     if let Event::Result(r) = event? {
+//!         match r.status {
+//!             Status::Ok => println!("{} {}", r.digest, r.tag),
+//!             status => eprintln!("{}: {status}", r.tag),
+//!         }
+//!     }
 //! }
-//! # assert_eq!(results.len(), 2);
 //! # Ok::<(), multipool::Error>(())
 //! ```
 //!

@@ -36,8 +36,11 @@ use cdc::Cdc;
 #[non_exhaustive]
 pub enum ChunkerSpec {
     /// FastCDC 2020: minimum, average and maximum chunk size in bytes, and the normalization
-    /// level 0–3 (the crate's `Level0`–`Level3`; 1 is its default). `key`: a keyed Gear table
-    /// (see [`gear_for_key`]); `None`, the crate's own tables, whose cuts anyone can reproduce.
+    /// level 0–3 (the crate's `Level0`–`Level3`; 1 is its default). `key`: a keyed Gear table,
+    /// entry `i` the little-endian `u64` at bytes `8i..8i+8` of the BLAKE3 XOF output of the
+    /// bytes `multipool 2026-12 fastcdc gear` hashed keyed with `key`, the shifted table each
+    /// entry shifted left by one bit; `None`, the crate's own tables, whose cuts anyone can
+    /// reproduce.
     FastCdc {
         /// The smallest chunk, but for a file's last.
         min: usize,

@@ -169,7 +169,7 @@ impl Rabin {
 /// restic's cut as the bytes stream by, without holding them (see `super::stream` for
 /// FastCDC's): the fingerprint and its window carried across buffers. Each chunk's scan starts
 /// afresh ([`Scan::new`]): its first `MIN_SIZE - WINDOW` bytes are skipped, then the
-/// fingerprint starts from restic's start state, exactly as [`Rabin::cut`] does over the chunk.
+/// fingerprint starts from restic's start state, exactly as `Rabin::cut` does over the chunk.
 #[derive(Debug)]
 pub(crate) struct Scan {
     /// Bytes of the chunk seen.

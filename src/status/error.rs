@@ -11,7 +11,8 @@ use std::fmt;
 ///
 /// ```
 /// use multipool::{Config, Session, Status};
-/// let config = Config { buffer_size: 0, ..Config::default() };
+/// let mut config = Config::default();
+/// config.buffer_size = 0;
 /// let err = Session::new(config).unwrap_err();
 /// assert_eq!(err.status(), Status::InvalidArgument);
 /// ```
