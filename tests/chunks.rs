@@ -359,3 +359,129 @@ fn a_session_without_a_chunker_gives_its_results_as_events_too() {
         "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"
     );
 }
+
+/// Polls events until at least `n` chunk events of `tag` came; returns all the events polled.
+fn chunks_of(session: &Session, tag: u64, n: usize) -> Vec<Event> {
+    let mut events = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while events.iter().filter(|e| matches!(e, Event::Chunk(c) if c.tag == tag)).count() < n {
+        assert!(std::time::Instant::now() < deadline, "no chunk events for 30 s");
+        session.poll_events(&mut events, 1, Some(Duration::from_millis(100))).unwrap();
+    }
+    events
+}
+
+#[test]
+fn a_file_that_changes_while_it_is_chunked_ends_with_a_result_that_says_so() {
+    // A bound of 4 chunk events stops the read after its first buffer, with chunks already
+    // delivered: the file then changes underneath, and the read goes on when the test polls.
+    let dir = TempTree::new("chunks");
+    let data = random(8 << 20, 77);
+    let other = random(8 << 20, 78);
+    for change in ["grow", "shrink", "rewrite", "replace"] {
+        let path = dir.file(change, &data);
+        let mut config = config(ChunkerSpec::Fixed { size: 4096 });
+        config.max_ready_chunks = 4;
+        config.buffer_size = 1 << 20;
+        let session = Session::new(config).unwrap();
+        session.enqueue(&path, 1).unwrap();
+        session.finish();
+        let mut events = chunks_of(&session, 1, 4);
+        match change {
+            "grow" => {
+                use std::io::Write;
+                std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(&path)
+                    .unwrap()
+                    .write_all(b"x")
+                    .unwrap()
+            }
+            "shrink" => {
+                std::fs::File::options().write(true).open(&path).unwrap().set_len(1 << 20).unwrap()
+            }
+            "rewrite" => {
+                use std::os::unix::fs::FileExt;
+                let file = std::fs::File::options().write(true).open(&path).unwrap();
+                file.write_all_at(&other[..4 << 20], 4 << 20).unwrap();
+            }
+            _ => {
+                let new = dir.file(format!("{change}.new"), &other);
+                std::fs::rename(&new, &path).unwrap();
+            }
+        }
+        events.extend(all_events(&session));
+        let tags = by_tag(&events);
+        let (chunks, result) = &tags[&1];
+        let result = result.unwrap();
+        match result.status {
+            // The file read was the old one throughout (a rename leaves the open descriptor on
+            // the old inode): its chunks are the old file's, whole.
+            Status::Ok => {
+                assert_eq!(change, "replace", "{change}: a torn file reported good");
+                let whole: Vec<(u64, u64)> = (0..2048).map(|i| (i * 4096, 4096)).collect();
+                let counted: Vec<ChunkEvent> =
+                    chunks.iter().copied().filter(|c| c.attempt == result.attempt).collect();
+                let source = if result.digest == digest_bytes(Algorithm::Sha256, &data) {
+                    &data
+                } else {
+                    &other
+                };
+                check_file(source, &counted, &result, &whole);
+            }
+            status => assert_eq!(status, Status::Changed, "{change}"),
+        }
+    }
+}
+
+#[test]
+fn a_read_error_after_some_chunks_fails_that_file_alone() {
+    // The simulator's `badblock` files read well for 1 MiB, then fail with EIO.
+    let test = "a_read_error_after_some_chunks_fails_that_file_alone";
+    if !common::can_fuse(test) {
+        return;
+    }
+    let (src, _files) =
+        common::sim_source(3, 3 << 20, |i| ["badblock-a", "fine-b", "fine-c"][i].to_owned());
+    let mount = common::SimMount::new(&src.path, &["--profile", "parallel", "--latency-ms", "0"]);
+    let mut config = config(ChunkerSpec::Fixed { size: 65536 });
+    config.buffer_size = 256 << 10;
+    let session = Session::new(config).unwrap();
+    for (tag, name) in ["badblock-a", "fine-b", "fine-c"].iter().enumerate() {
+        session.enqueue(mount.mount_point.join(name), tag as u64).unwrap();
+    }
+    let tags = by_tag(&all_events(&session));
+    let (chunks, bad) = &tags[&0];
+    let bad = bad.unwrap();
+    assert_eq!((bad.status, bad.os_error), (Status::IoError, libc::EIO));
+    assert!(!chunks.is_empty(), "chunks before the bad block were delivered");
+    assert!(chunks.iter().all(|c| c.offset + c.len <= 1 << 20), "none past the bad block");
+    for tag in [1, 2] {
+        let result = tags[&tag].1.unwrap();
+        assert_eq!((result.status, result.chunks), (Status::Ok, 48), "tag {tag}");
+    }
+}
+
+#[test]
+fn cancel_or_free_while_a_file_waits_for_room_ends_it_without_a_hang() {
+    let dir = TempTree::new("chunks");
+    let data = random(4 << 20, 91);
+    let path = dir.file("big", &data);
+    for free in [false, true] {
+        let mut config = config(ChunkerSpec::Fixed { size: 4096 });
+        config.max_ready_chunks = 4;
+        let session = Session::new(config).unwrap();
+        session.enqueue(&path, 1).unwrap();
+        let mut events = chunks_of(&session, 1, 4);
+        // The file now waits for room (its next chunks do not fit).
+        std::thread::sleep(Duration::from_millis(100));
+        if free {
+            drop(session); // returns: the waiting file gives up, nothing is left running
+            continue;
+        }
+        session.cancel();
+        events.extend(all_events(&session));
+        let result = by_tag(&events)[&1].1.unwrap();
+        assert_eq!(result.status, Status::Cancelled, "its chunk events are not all there");
+    }
+}
