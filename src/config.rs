@@ -55,7 +55,8 @@ pub struct Config {
     /// needs the chunks alone (restic does): results then carry no digest.
     pub file_digest: bool,
     /// Chunk events kept for polling before the files that make them pause (each pausing file
-    /// gives its device's read permit back while it waits). Default 65,536, about 7 MiB.
+    /// gives its device's read permit back while it waits). Default 65,536: 7.5 MiB, at 120
+    /// bytes an event.
     pub max_ready_chunks: usize,
     /// Start each device's controller of reads in flight at its most and halve while that
     /// costs nothing, instead of at one and doubling while that pays. Off; kept to measure the
