@@ -55,6 +55,14 @@
 #define MULTIPOOL_WOKEN 3
 
 /**
+ * A file's result: its `stat` matched the prior record enqueued with it (under the
+ * session's record policy, with the record's digest of the session's algorithm, and its
+ * stamps older than the settle margin), so it was not opened; the result carries the
+ * record's digest and the file's identity as the `stat` saw it. Never reported as OK.
+ */
+#define MULTIPOOL_UNCHANGED 4
+
+/**
  * A required pointer argument was NULL.
  */
 #define MULTIPOOL_ERR_NULL_POINTER 100
@@ -408,6 +416,13 @@
 typedef struct multipool_session multipool_session;
 
 /**
+ * Which fields of a [`Record`] must equal the file's `stat` for the file to count as unchanged.
+ * The session's, in `Config::record_policy`. The algorithm and the digest's length are always
+ * checked, and the settle margin always applies.
+ */
+typedef struct RecordPolicy RecordPolicy;
+
+/**
  * A status code. 0 is success; see `multipool_status_str()` for any code's description. Codes are never
  * renumbered or reused; a newer library may return codes an older header does not name.
  */
@@ -732,6 +747,12 @@ typedef struct multipool_device {
    */
   uint32_t disk_order;
 } multipool_device;
+
+
+
+
+
+
 
 
 

@@ -4,6 +4,7 @@
 use crate::chunk::{ChunkDigest, ChunkerSpec};
 use crate::device::ThreadsSpec;
 use crate::digest::Algorithm;
+use crate::identity::RecordPolicy;
 use crate::status::{Error, Status};
 
 /// How a session reads and hashes. Start from [`Config::default`] and change what you need.
@@ -58,6 +59,10 @@ pub struct Config {
     /// gives its device's read permit back while it waits). Default 65,536: 7.5 MiB, at 120
     /// bytes an event.
     pub max_ready_chunks: usize,
+    /// Which fields of a prior record (`Session::enqueue_with_record`) must equal the file's
+    /// `stat` for the file to be answered [`Status::Unchanged`] without being opened. Default
+    /// [`RecordPolicy::RESTIC`]: mtime, ctime, size and inode.
+    pub record_policy: RecordPolicy,
     /// Start each device's controller of reads in flight at its most and halve while that
     /// costs nothing, instead of at one and doubling while that pays. Off; kept to measure the
     /// two against each other (`benches/adaptive.sh`), so it exists only with the
@@ -83,6 +88,7 @@ impl Default for Config {
             chunk_digest: None,
             file_digest: true,
             max_ready_chunks: 65_536,
+            record_policy: RecordPolicy::RESTIC,
             #[cfg(feature = "bench-internals")]
             adaptive_start_high: false,
         }

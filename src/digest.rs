@@ -144,6 +144,12 @@ impl DigestBytes {
         DigestBytes { bytes, len: digest.len() as u8 }
     }
 
+    /// A digest of these bytes, or `None` for more than [`MAX_DIGEST_LEN`] of them (a caller's
+    /// stored digest, for a prior record).
+    pub fn from_bytes(digest: &[u8]) -> Option<DigestBytes> {
+        (digest.len() <= MAX_DIGEST_LEN).then(|| DigestBytes::from_slice(digest))
+    }
+
     /// The digest bytes (empty when the file was not hashed).
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes[..usize::from(self.len)]

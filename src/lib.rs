@@ -41,6 +41,7 @@ mod device;
 mod digest;
 mod engine;
 mod ffi;
+mod identity;
 mod multi_scope;
 mod read;
 mod session;
@@ -57,6 +58,7 @@ pub use device::{
 };
 pub use digest::{digest_bytes, Algorithm, DigestBytes, MAX_DIGEST_LEN};
 pub use engine::{ChunkEvent, Event, FileResult, PollOutcome};
+pub use identity::{Identity, Record, RecordPolicy};
 pub use multi_scope::{multi_scope, multi_scope_open, MultiScope};
 pub use session::{Events, Session};
 pub use stats::Stats;

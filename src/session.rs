@@ -109,6 +109,60 @@ impl Session {
         }))?)
     }
 
+    /// Queues one path with what the caller knew of it from its last backup. If the file's
+    /// `stat` matches `record` under the session's [`RecordPolicy`](crate::RecordPolicy)
+    /// (`Config::record_policy`), with a digest of the session's algorithm and length, and the
+    /// file's stamps are older than the settle margin, the file is not opened: its result is
+    /// [`Status::Unchanged`] with the record's digest and the file's identity (and, with a
+    /// chunker, no chunk events). Otherwise it is hashed as if enqueued without a record.
+    ///
+    /// Errors: as [`enqueue`](Session::enqueue).
+    pub fn enqueue_with_record(
+        &self,
+        path: impl AsRef<Path>,
+        tag: u64,
+        record: &crate::Record,
+    ) -> Result<(), Error> {
+        let path = path.as_ref().as_os_str().as_bytes();
+        Ok(self.engine.enqueue_records(std::iter::once((path, tag, Some(record))))?)
+    }
+
+    /// Queues many paths, each with or without a prior record, all or none, under one lock
+    /// acquisition (see [`enqueue_with_record`](Session::enqueue_with_record)).
+    pub fn enqueue_requests<P: AsRef<Path>>(
+        &self,
+        requests: impl IntoIterator<Item = (P, u64, Option<crate::Record>)>,
+    ) -> Result<(), Error> {
+        let requests: Vec<(P, u64, Option<crate::Record>)> = requests.into_iter().collect();
+        let items = requests.iter().map(|(path, tag, record)| {
+            (path.as_ref().as_os_str().as_bytes(), *tag, record.as_ref())
+        });
+        Ok(self.engine.enqueue_records(items)?)
+    }
+
+    /// [`enqueue_buffer`](Session::enqueue_buffer) with a prior record, or none, for each
+    /// path: `records` as long as `tags`.
+    pub fn enqueue_buffer_with_records(
+        &self,
+        bytes: &[u8],
+        lengths: &[usize],
+        tags: &[u64],
+        records: &[Option<crate::Record>],
+    ) -> Result<(), Error> {
+        let total = lengths.iter().try_fold(0usize, |sum, &len| sum.checked_add(len));
+        if lengths.len() != tags.len() || records.len() != tags.len() || total != Some(bytes.len())
+        {
+            return Err(Status::InvalidArgument.into());
+        }
+        let mut rest = bytes;
+        let items = lengths.iter().zip(tags).zip(records).map(|((&len, &tag), record)| {
+            let (path, after) = rest.split_at(len);
+            rest = after;
+            (path, tag, record.as_ref())
+        });
+        Ok(self.engine.enqueue_records(items)?)
+    }
+
     /// Declares that no more paths will be enqueued. Once every result has been polled, `poll`
     /// returns [`PollOutcome::Done`]. Calling it again does nothing.
     pub fn finish(&self) {

@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 ///
 /// Each counter is read atomically but not all at one instant, so a snapshot taken while work
 /// runs can be off by the files completing during the read; after the session is done it is
-/// exact. `files_done + files_failed + files_cancelled` counts the results produced so far.
+/// exact. `files_done + files_failed + files_cancelled + files_unchanged` counts the results
+/// produced so far.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
@@ -26,6 +27,8 @@ pub struct Stats {
     /// Files of a hard disk that were wholly in the page cache when queued, and so were hashed
     /// by the session's page-cache pool, at CPU speed, instead of waiting for the disk's thread.
     pub files_from_cache: u64,
+    /// Files whose `stat` matched their prior record: [`Status::Unchanged`], not read.
+    pub files_unchanged: u64,
 }
 
 /// The live counters behind [`Stats`].
@@ -38,6 +41,7 @@ pub(crate) struct Counters {
     files_failed: AtomicU64,
     files_cancelled: AtomicU64,
     files_from_cache: AtomicU64,
+    files_unchanged: AtomicU64,
 }
 
 /// Counts one task gathers while it runs, added to the [`Counters`] in one go.
@@ -51,6 +55,7 @@ pub(crate) struct Tally {
     files_done: u64,
     files_failed: u64,
     files_cancelled: u64,
+    files_unchanged: u64,
 }
 
 impl Tally {
@@ -62,6 +67,7 @@ impl Tally {
         *match status {
             Status::Ok => &mut self.files_done,
             Status::Cancelled => &mut self.files_cancelled,
+            Status::Unchanged => &mut self.files_unchanged,
             _ => &mut self.files_failed,
         } += 1;
     }
@@ -85,6 +91,7 @@ impl Counters {
         add(&self.files_done, tally.files_done);
         add(&self.files_failed, tally.files_failed);
         add(&self.files_cancelled, tally.files_cancelled);
+        add(&self.files_unchanged, tally.files_unchanged);
     }
 
     pub(crate) fn served_from_cache(&self) {
@@ -107,6 +114,7 @@ impl Counters {
             files_failed: self.files_failed.load(Relaxed),
             files_cancelled: self.files_cancelled.load(Relaxed),
             files_from_cache: self.files_from_cache.load(Relaxed),
+            files_unchanged: self.files_unchanged.load(Relaxed),
         }
     }
 }
@@ -130,6 +138,7 @@ mod tests {
         c.completed(Status::Ok);
         c.completed(Status::NotFound);
         c.completed(Status::Cancelled);
+        c.completed(Status::Unchanged);
         assert_eq!(
             c.snapshot(),
             Stats {
@@ -140,6 +149,7 @@ mod tests {
                 files_failed: 1,
                 files_cancelled: 1,
                 files_from_cache: 0,
+                files_unchanged: 1,
             }
         );
     }

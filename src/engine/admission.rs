@@ -235,6 +235,23 @@ impl<'scope, 'env> Ctx<'scope, 'env> {
             state.complete(tag, Outcome::failed(status, 0, seen.size), Some(&device));
             return None;
         }
+        // A prior record that vouches for the file answers it here: never opened, never in a
+        // hard disk's queue, no FIEMAP.
+        if let Some(record) = &submission.record {
+            let (config, now) = (state.config(), std::time::SystemTime::now());
+            let margin = state.read_settings().settle;
+            if config.record_policy.matches(record, &seen, config.algorithm, now, margin) {
+                state.assigned(&device, 1, 0);
+                let outcome = Outcome {
+                    status: Status::Unchanged,
+                    digest: record.digest,
+                    identity: Some(seen),
+                    ..Outcome::failed(Status::Unchanged, 0, seen.size)
+                };
+                state.complete(tag, outcome, Some(&device));
+                return None;
+            }
+        }
         let mut link = None;
         // With a chunker each path is read on its own: its chunk events are its own (a
         // follower sharing the lead's result would have none).

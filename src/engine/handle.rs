@@ -6,6 +6,7 @@ use super::router;
 use super::state::{State, Stop};
 use crate::config::Config;
 use crate::device::{Device, DeviceTable, Resolver};
+use crate::identity::Record;
 use crate::stats::Stats;
 use crate::{Error, Status};
 use std::sync::Arc;
@@ -54,6 +55,14 @@ impl Engine {
     pub(crate) fn enqueue<'p>(
         &self,
         paths: impl IntoIterator<Item = (&'p [u8], u64)>,
+    ) -> Result<(), Status> {
+        self.state.enqueue(paths.into_iter().map(|(path, tag)| (path, tag, None)))
+    }
+
+    /// Queues paths as bytes with their tags and prior records, all or none.
+    pub(crate) fn enqueue_records<'p>(
+        &self,
+        paths: impl IntoIterator<Item = (&'p [u8], u64, Option<&'p Record>)>,
     ) -> Result<(), Status> {
         self.state.enqueue(paths)
     }

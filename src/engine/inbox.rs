@@ -3,6 +3,7 @@
 use super::path_bytes::PathBytes;
 use super::path_store::PathStore;
 use super::sync;
+use crate::identity::Record;
 use crate::Status;
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -26,6 +27,9 @@ pub(crate) enum Wait {
 pub(crate) struct Submission {
     pub(crate) path: PathBytes,
     pub(crate) tag: u64,
+    /// What the caller knew of the file, if it said (boxed: most paths have none, and a
+    /// submission is moved from queue to queue).
+    pub(crate) record: Option<Box<Record>>,
 }
 
 /// The session's lifecycle as the router sees it after a `take`.
@@ -85,7 +89,7 @@ impl Inbox {
     /// count, so that the session's accepted-count is updated before `finish` can be observed.
     pub(crate) fn push<'p>(
         &self,
-        items: impl IntoIterator<Item = (&'p [u8], u64)>,
+        items: impl IntoIterator<Item = (&'p [u8], u64, Option<&'p Record>)>,
         on_accept: impl FnOnce(u64),
     ) -> Result<(), Status> {
         let mut state = self.lock();
@@ -96,8 +100,8 @@ impl Inbox {
             return Err(Status::SessionFinished);
         }
         let (before, count) = (state.queue.mark(), state.queue.len());
-        for (path, tag) in items {
-            if state.queue.push(path, tag).is_err() {
+        for (path, tag, record) in items {
+            if state.queue.push(path, tag, record).is_err() {
                 // All or none: what this call added goes, and the caller may try again later.
                 state.queue.rollback(before);
                 return Err(Status::ResourceExhausted);
@@ -184,8 +188,11 @@ impl Inbox {
         }
         state.wake = false;
         for _ in 0..state.queue.len().min(max) {
-            let taken =
-                state.queue.pop(|path, tag| Submission { path: PathBytes::from(path), tag });
+            let taken = state.queue.pop(|path, tag, record| Submission {
+                path: PathBytes::from(path),
+                tag,
+                record: record.map(|r| Box::new(*r)),
+            });
             out.extend(taken);
         }
         let mut lifecycle = state.lifecycle;
@@ -205,8 +212,8 @@ mod tests {
     use crate::test_support::must_return;
     use std::sync::Arc;
 
-    fn sub(tag: u64) -> (&'static [u8], u64) {
-        (b"p", tag)
+    fn sub(tag: u64) -> (&'static [u8], u64, Option<&'static Record>) {
+        (b"p", tag, None)
     }
 
     #[test]

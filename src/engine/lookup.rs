@@ -72,6 +72,10 @@ impl Mounts {
 
 /// What a lookup worker gets from its lane.
 #[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "a submission moves through here once per path; boxing it would allocate per path"
+)]
 pub(super) enum Next {
     /// A path to look up.
     Path(Submission),
@@ -248,7 +252,7 @@ mod tests {
     #[test]
     fn a_lane_asks_for_a_first_worker_and_another_only_after_a_stall() {
         let lane = LookupLane::default();
-        let path = |tag| Submission { path: (&b"/p"[..]).into(), tag };
+        let path = |tag| Submission { path: (&b"/p"[..]).into(), tag, record: None };
         lane.push([path(1), path(2)]);
         assert!(lane.wants_worker(), "no worker yet");
         lane.worker_started();

@@ -3,6 +3,7 @@
 use super::memory;
 use super::sync;
 use crate::digest::DigestBytes;
+use crate::identity::Identity;
 use crate::read::Outcome;
 use crate::sys::Signal;
 use crate::Status;
@@ -56,6 +57,10 @@ pub struct FileResult {
     /// read again after the settle margin; 0 for a file never read. Chunk events of any other
     /// attempt are not the file's.
     pub attempt: u32,
+    /// The file as it was hashed (for [`Status::Unchanged`], as its `stat` matched the prior
+    /// record): what a backup tool keeps as its record for next time. `None` when the file
+    /// has no digest for another reason.
+    pub identity: Option<Identity>,
 }
 
 /// One chunk of a file, cut while the file was read, in a session with a chunker
@@ -111,6 +116,7 @@ impl FileResult {
             digest: outcome.digest,
             chunks: outcome.chunks,
             attempt: outcome.attempt,
+            identity: outcome.identity.as_ref().map(Identity::of),
         }
     }
 }
@@ -663,6 +669,7 @@ mod tests {
             digest: DigestBytes::EMPTY,
             chunks: 0,
             attempt: 1,
+            identity: None,
         }
     }
 

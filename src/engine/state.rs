@@ -15,6 +15,7 @@ use super::results::{ChunkEvent, Delivery, Event, FileResult, PollOutcome, Resul
 use super::sync;
 use crate::config::Config;
 use crate::device::{Device, DeviceTable};
+use crate::identity::Record;
 use crate::read::{Outcome, ReadSettings};
 use crate::stats::{Counters, Stats, Tally};
 use crate::sys;
@@ -235,7 +236,7 @@ impl State {
     /// can never be seen before the count it ends.
     pub(super) fn enqueue<'p>(
         &self,
-        paths: impl IntoIterator<Item = (&'p [u8], u64)>,
+        paths: impl IntoIterator<Item = (&'p [u8], u64, Option<&'p Record>)>,
     ) -> Result<(), Status> {
         // Under TSan: what the caller did before handing paths over happens before what a poller
         // does with their results (the acquire is in `poll`).

@@ -1,5 +1,6 @@
 //! What became of one file: a status, the errno behind it, a size and a digest.
 
+use super::snapshot::Snapshot;
 use crate::digest::DigestBytes;
 use crate::Status;
 use std::io::ErrorKind;
@@ -18,11 +19,22 @@ pub(crate) struct Outcome {
     pub(crate) attempt: u32,
     /// Chunks the counted attempt cut, in a session with a chunker (the engine sets it).
     pub(crate) chunks: u64,
+    /// The file as it was hashed (the look the look after the last read matched), or as the
+    /// lookup saw it when a prior record vouched for it; `None` for other failures.
+    pub(crate) identity: Option<Snapshot>,
 }
 
 impl Outcome {
     pub(crate) fn failed(status: Status, os_error: i32, size: u64) -> Outcome {
-        Outcome { status, os_error, size, digest: DigestBytes::EMPTY, attempt: 0, chunks: 0 }
+        Outcome {
+            status,
+            os_error,
+            size,
+            digest: DigestBytes::EMPTY,
+            attempt: 0,
+            chunks: 0,
+            identity: None,
+        }
     }
 
     pub(crate) fn from_io(err: &std::io::Error, size: u64) -> Outcome {

@@ -27,40 +27,58 @@ pub(crate) struct Snapshot {
     pub(crate) size: u64,
     pub(crate) dev: u64,
     pub(crate) ino: u64,
-    /// Nanoseconds since the epoch.
-    mtime: i128,
-    ctime: i128,
+    /// Nanoseconds since the epoch, saturated at the ends of `i64` (years 1677 and 2262): a
+    /// stamp beyond them compares as its end, which only a file whose stamps are both beyond
+    /// could notice (ctime is the kernel's clock, which cannot be set there).
+    mtime: i64,
+    ctime: i64,
+    /// `st_mode`: the file type and permissions (a change of either moves ctime too).
+    pub(crate) mode: u32,
 }
 
 impl Snapshot {
     pub(crate) fn of(meta: &Metadata) -> Snapshot {
-        let ns = |secs: i64, nanos: i64| i128::from(secs) * 1_000_000_000 + i128::from(nanos);
+        let ns =
+            |secs: i64, nanos: i64| saturated(i128::from(secs) * 1_000_000_000 + i128::from(nanos));
         Snapshot {
             size: meta.len(),
             dev: meta.dev(),
             ino: meta.ino(),
             mtime: ns(meta.mtime(), meta.mtime_nsec()),
             ctime: ns(meta.ctime(), meta.ctime_nsec()),
+            mode: meta.mode(),
         }
     }
 
     /// The same look, from `statx` (the identity `std::fs::metadata` gives: `st_dev` is the
     /// device's major and minor put together as glibc's `makedev` does).
     pub(crate) fn of_statx(stx: &libc::statx) -> Snapshot {
-        let ns =
-            |t: libc::statx_timestamp| i128::from(t.tv_sec) * 1_000_000_000 + i128::from(t.tv_nsec);
+        let ns = |t: libc::statx_timestamp| {
+            saturated(i128::from(t.tv_sec) * 1_000_000_000 + i128::from(t.tv_nsec))
+        };
         Snapshot {
             size: stx.stx_size,
             dev: libc::makedev(stx.stx_dev_major, stx.stx_dev_minor),
             ino: stx.stx_ino,
             mtime: ns(stx.stx_mtime),
             ctime: ns(stx.stx_ctime),
+            mode: u32::from(stx.stx_mode),
         }
+    }
+
+    /// mtime in nanoseconds since the epoch.
+    pub(crate) fn mtime_ns(&self) -> i64 {
+        self.mtime
+    }
+
+    /// ctime in nanoseconds since the epoch.
+    pub(crate) fn ctime_ns(&self) -> i64 {
+        self.ctime
     }
 
     /// The newer of mtime and ctime, in nanoseconds since the epoch.
     fn stamp(&self) -> i128 {
-        self.mtime.max(self.ctime)
+        i128::from(self.mtime.max(self.ctime))
     }
 
     /// Whether a read that started at `started` can vouch for the file as this look saw it:
@@ -77,6 +95,11 @@ impl Snapshot {
     }
 }
 
+/// `ns` within `i64`.
+fn saturated(ns: i128) -> i64 {
+    i64::try_from(ns).unwrap_or(if ns < 0 { i64::MIN } else { i64::MAX })
+}
+
 fn nanos(time: SystemTime) -> i128 {
     match time.duration_since(UNIX_EPOCH) {
         Ok(after) => after.as_nanos() as i128,
@@ -88,9 +111,9 @@ fn nanos(time: SystemTime) -> i128 {
 mod tests {
     use super::*;
 
-    fn at(mtime_ms: i128, ctime_ms: i128) -> Snapshot {
+    fn at(mtime_ms: i64, ctime_ms: i64) -> Snapshot {
         let ms = 1_000_000;
-        Snapshot { size: 1, dev: 1, ino: 1, mtime: mtime_ms * ms, ctime: ctime_ms * ms }
+        Snapshot { size: 1, dev: 1, ino: 1, mtime: mtime_ms * ms, ctime: ctime_ms * ms, mode: 0 }
     }
 
     fn time(ms: u64) -> SystemTime {

@@ -18,6 +18,11 @@ statuses! {
     /// `multipool_session_poll_wakeable`: no result yet, and the wake generation moved from the
     /// one the caller gave (`multipool_session_wake` was called).
     Woken = 3, MULTIPOOL_WOKEN, "woken by multipool_session_wake";
+    /// A file's result: its `stat` matched the prior record enqueued with it (under the
+    /// session's record policy, with the record's digest of the session's algorithm, and its
+    /// stamps older than the settle margin), so it was not opened; the result carries the
+    /// record's digest and the file's identity as the `stat` saw it. Never reported as OK.
+    Unchanged = 4, MULTIPOOL_UNCHANGED, "unchanged since its prior record: not read, the record's digest returned";
 
     /// A required pointer argument was NULL.
     NullPointer = 100, MULTIPOOL_ERR_NULL_POINTER, "a required pointer argument is NULL";
