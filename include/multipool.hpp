@@ -613,7 +613,26 @@ public:
         return n;
     }
 
-    /// Wakes every thread in poll_wakeable() without cancelling anything.
+    /// As poll_events(), but also returns (with `status::woken` in `outcome` and no event) once
+    /// the wake generation differs from `generation`, as poll_wakeable() does.
+    std::size_t poll_events_wakeable(std::vector<event> &out, std::chrono::milliseconds timeout,
+                                     std::uint64_t generation, status &outcome, std::error_code &ec) const noexcept
+    {
+        std::size_t n = 0;
+        const multipool_status s = multipool_session_poll_events_wakeable(
+            s_, reinterpret_cast<multipool_event *>(out.data()), sizeof(multipool_event), out.size(),
+            clamp(timeout), generation, &n);
+        outcome = detail::to_status(s);
+        if (s == MULTIPOOL_OK || s == MULTIPOOL_DONE || s == MULTIPOOL_TIMEOUT || s == MULTIPOOL_WOKEN) {
+            ec.clear();
+        } else {
+            ec = make_error_code(outcome);
+        }
+        return n;
+    }
+
+    /// Wakes every thread in poll_wakeable() or poll_events_wakeable() without cancelling
+    /// anything.
     void wake() { detail::throw_if(multipool_session_wake(s_), "multipool_session_wake"); }
     /// How many times wake() was called.
     std::uint64_t wake_generation() const

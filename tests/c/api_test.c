@@ -900,6 +900,22 @@ static void test_chunk_options(void)
     o.max_ready_chunks = 1;
     CHECK_STATUS(multipool_session_new(&o, &session), MULTIPOOL_OK);
     multipool_session_free(session);
+    /* A wake ends a poll of events that waits without limit, as it ends a poll of results. */
+    {
+        multipool_event e;
+        size_t n = 99;
+        uint64_t generation = 99;
+        o = chunk_options(MULTIPOOL_CHUNKER_FASTCDC);
+        CHECK_STATUS(multipool_session_new(&o, &session), MULTIPOOL_OK);
+        CHECK_STATUS(multipool_session_wake_generation(session, &generation), MULTIPOOL_OK);
+        CHECK_STATUS(multipool_session_wake(session), MULTIPOOL_OK);
+        CHECK_STATUS(multipool_session_poll_events_wakeable(session, &e, sizeof e, 1, -1, generation, &n),
+                     MULTIPOOL_WOKEN);
+        CHECK(n == 0);
+        CHECK_STATUS(multipool_session_poll_events_wakeable(session, &e, sizeof e, 1, 0, generation + 1, &n),
+                     MULTIPOOL_TIMEOUT);
+        multipool_session_free(session);
+    }
     /* A caller built before the chunk fields: its options end before `chunker`, and its sessions
      * are as they were. */
     {

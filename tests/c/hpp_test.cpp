@@ -179,6 +179,15 @@ void test_wake_and_ready_fd()
     CHECK(session.poll_wakeable(batch, std::chrono::milliseconds(-1), generation, outcome, ec) == 0);
     CHECK(!ec && outcome == multipool::status::woken);
     CHECK(session.wake_generation() == generation + 1);
+    // The same for events, in a session with a chunker.
+    multipool::options o;
+    o.chunker = multipool::chunker::fastcdc;
+    multipool::session chunking(o);
+    const std::uint64_t before = chunking.wake_generation();
+    chunking.wake();
+    std::vector<multipool::event> events(4);
+    CHECK(chunking.poll_events_wakeable(events, std::chrono::milliseconds(-1), before, outcome, ec) == 0);
+    CHECK(!ec && outcome == multipool::status::woken);
     std::puts("wake and ready fd: ok");
 }
 
