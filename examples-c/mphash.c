@@ -42,6 +42,18 @@ struct line {
     size_t len;
 };
 
+/* A chunk event kept until its file's result says whether (and which attempt) counts. */
+struct chunk {
+    uint64_t offset, length;
+    uint32_t attempt, digest_len;
+    unsigned char digest[MULTIPOOL_MAX_DIGEST_LEN];
+};
+
+struct chunk_list {
+    struct chunk *v;
+    size_t n, cap;
+};
+
 /* A growable byte string. */
 struct buf {
     char *p;
@@ -60,6 +72,9 @@ struct app {
     int zero;      /* -z: lines end with NUL, names are not escaped */
     const char *tag; /* --tag: BSD lines "ALGO (NAME) = HEX" with this ALGO; NULL: "HEX  NAME" */
     int sort;      /* --sort: lines kept and printed sorted by name at the end */
+    int chunking;  /* --chunker: the session cuts chunks, so it is polled for events */
+    int chunks;    /* --chunks: each file's chunk lines after its line */
+    struct chunk_list *pending; /* --chunks: each tag's chunk events until its result */
     struct line *lines;
     size_t nlines, lines_cap;
     int failed;
@@ -193,18 +208,61 @@ static void put_name(const struct app *app, const struct buf *name, int escape, 
     }
 }
 
-/* The output line of a digest, as sha256sum (or b3sum) prints it, in LINE. */
+/* Writes LEN digest bytes in lowercase hex to OUT (room for 2 * LEN); returns how many
+ * characters. */
+static size_t hex_bytes(const unsigned char *bytes, uint32_t len, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    uint32_t i;
+    for (i = 0; i < len; i++) {
+        out[2 * i] = hex[bytes[i] >> 4];
+        out[2 * i + 1] = hex[bytes[i] & 15];
+    }
+    return 2 * (size_t)i;
+}
+
 /* Writes R's digest in lowercase hex to OUT (room for 2 * MULTIPOOL_MAX_DIGEST_LEN); returns
  * how many characters. */
 static size_t hex_digest(const multipool_result *r, char *out)
 {
-    static const char hex[] = "0123456789abcdef";
-    uint32_t i;
-    for (i = 0; i < r->digest_len; i++) {
-        out[2 * i] = hex[r->digest[i] >> 4];
-        out[2 * i + 1] = hex[r->digest[i] & 15];
+    return hex_bytes(r->digest, r->digest_len, out);
+}
+
+/* --chunks: appends to LINE one line per chunk of R's file, "OFFSET LENGTH DIGEST" (decimal,
+ * decimal, lowercase hex), the chunks of the attempt R names, in order; frees the list. Returns
+ * 0 if those chunks are not R's whole file, one after the other (then nothing is appended). */
+static int put_chunks(struct app *app, const multipool_result *r, struct buf *line)
+{
+    struct chunk_list *list = &app->pending[r->tag];
+    uint64_t next = 0, count = 0;
+    size_t i, start = line->len;
+    int whole = 1;
+    for (i = 0; i < list->n; i++) {
+        const struct chunk *c = &list->v[i];
+        char text[2 * 20 + 2 * MULTIPOOL_MAX_DIGEST_LEN + 4];
+        int n;
+        if (c->attempt != r->attempt) {
+            continue; /* an earlier read of a file that was read again: not its chunks */
+        }
+        if (c->offset != next) {
+            whole = 0;
+            break;
+        }
+        n = snprintf(text, sizeof text, "%llu %llu ", (unsigned long long)c->offset,
+                     (unsigned long long)c->length);
+        n += (int)hex_bytes(c->digest, c->digest_len, text + n);
+        text[n++] = app->zero ? '\0' : '\n';
+        put(line, text, (size_t)n);
+        next += c->length;
+        count++;
     }
-    return 2 * (size_t)i;
+    free(list->v);
+    memset(list, 0, sizeof *list);
+    if (!whole || count != r->chunks || next != r->size) {
+        line->len = start;
+        return 0;
+    }
+    return 1;
 }
 
 static void format_line(const struct app *app, const char *name, const multipool_result *r,
@@ -236,9 +294,25 @@ static void format_line(const struct app *app, const char *name, const multipool
 
 static void print_result(struct app *app, const multipool_result *r)
 {
-    static struct buf line;
+    static struct buf line, chunk_lines;
     char *name = app->paths.names[r->tag];
-    if (r->status == MULTIPOOL_OK && !app->sort && !app->lossy && !app->zero && app->tag == NULL &&
+    int ok = r->status == MULTIPOOL_OK;
+    chunk_lines.len = 0;
+    if (ok && app->chunks && !put_chunks(app, r, &chunk_lines)) {
+        /* Never seen: the library promises each OK result its chunks, in order, before it. */
+        fprintf(stderr, "mphash: %s: the chunk events do not make up the file\n", name);
+        app->failed = 1;
+        free(name);
+        app->paths.names[r->tag] = NULL;
+        app->outstanding--;
+        return;
+    }
+    if (app->chunks && !ok) {
+        /* The chunks of a file that failed are not its chunks: dropped. */
+        free(app->pending[r->tag].v);
+        memset(&app->pending[r->tag], 0, sizeof app->pending[r->tag]);
+    }
+    if (ok && !app->sort && !app->lossy && !app->zero && app->tag == NULL &&
         strpbrk(name, "\\\n\r") == NULL) {
         /* The common line, built whole and written with one call: printf("%02x") per byte, or
          * assembling the line piece by piece, cost more CPU than the library spent reading small
@@ -249,12 +323,13 @@ static void print_result(struct app *app, const multipool_result *r)
         fwrite(digits, 1, i + 2, stdout);
         fputs(name, stdout);
         putchar('\n');
+        fwrite(chunk_lines.p, 1, chunk_lines.len, stdout);
         free(name);
         app->paths.names[r->tag] = NULL;
         app->outstanding--;
         return;
     }
-    if (r->status != MULTIPOOL_OK) {
+    if (!ok) {
         app->failed = 1;
         fprintf(stderr, "mphash: %s: %s\n", name,
                 r->os_error != 0 ? strerror(r->os_error) : multipool_status_str(r->status));
@@ -267,16 +342,35 @@ static void print_result(struct app *app, const multipool_result *r)
         }
         kept = &app->lines[app->nlines++];
         format_line(app, name, r, &line);
+        put(&line, chunk_lines.p, chunk_lines.len); /* a file's chunk lines stay after its line */
         kept->name = name; /* kept: it is the sort key */
         kept->text = memcpy(xrealloc(NULL, line.len), line.p, line.len);
         kept->len = line.len;
     } else {
         format_line(app, name, r, &line);
+        put(&line, chunk_lines.p, chunk_lines.len);
         fwrite(line.p, 1, line.len, stdout);
         free(name);
     }
     app->paths.names[r->tag] = NULL;
     app->outstanding--;
+}
+
+/* --chunks: keeps a chunk event until its file's result comes (files' events interleave). */
+static void keep_chunk(struct app *app, const multipool_event *e)
+{
+    struct chunk_list *list = &app->pending[e->tag];
+    struct chunk *c;
+    if (list->n == list->cap) {
+        list->cap = list->cap ? 2 * list->cap : 16;
+        list->v = xrealloc(list->v, list->cap * sizeof *list->v);
+    }
+    c = &list->v[list->n++];
+    c->offset = e->offset;
+    c->length = e->length;
+    c->attempt = e->attempt;
+    c->digest_len = e->digest_len <= sizeof c->digest ? e->digest_len : (uint32_t)sizeof c->digest;
+    memcpy(c->digest, e->digest, c->digest_len);
 }
 
 static int by_name(const void *a, const void *b)
@@ -326,13 +420,26 @@ static void show_progress(struct app *app, int final)
 static multipool_status drain(struct app *app, int32_t timeout_ms)
 {
     multipool_result results[BATCH];
+    static multipool_event events[BATCH];
     size_t n = 0, i;
-    multipool_status status = multipool_session_poll(app->session, results, sizeof results[0], BATCH, timeout_ms, &n);
+    multipool_status status;
+    if (app->chunking) {
+        /* A session that cuts chunks delivers them, and its results, as events. */
+        status = multipool_session_poll_events(app->session, events, sizeof events[0], BATCH, timeout_ms, &n);
+    } else {
+        status = multipool_session_poll(app->session, results, sizeof results[0], BATCH, timeout_ms, &n);
+    }
     if (status != MULTIPOOL_OK && status != MULTIPOOL_TIMEOUT && status != MULTIPOOL_DONE) {
         die("poll", status);
     }
     for (i = 0; i < n; i++) {
-        print_result(app, &results[i]);
+        if (!app->chunking) {
+            print_result(app, &results[i]);
+        } else if (events[i].kind == MULTIPOOL_EVENT_RESULT) {
+            print_result(app, &events[i].result);
+        } else if (events[i].kind == MULTIPOOL_EVENT_CHUNK && app->chunks) {
+            keep_chunk(app, &events[i]);
+        } /* without --chunks, chunks are not printed; a kind newer than this program is skipped */
     }
     show_progress(app, 0);
     return status;
@@ -356,8 +463,13 @@ static void enqueue(struct app *app, char *path)
 {
     multipool_path *entry = &app->batch[app->batched++];
     if (app->paths.count == app->paths.cap) {
+        size_t old = app->paths.cap;
         app->paths.cap = app->paths.cap ? 2 * app->paths.cap : 1024;
         app->paths.names = xrealloc(app->paths.names, app->paths.cap * sizeof(char *));
+        if (app->chunks) {
+            app->pending = xrealloc(app->pending, app->paths.cap * sizeof *app->pending);
+            memset(app->pending + old, 0, (app->paths.cap - old) * sizeof *app->pending);
+        }
     }
     app->paths.names[app->paths.count] = path;
     entry->path = (const uint8_t *)path;
@@ -485,7 +597,8 @@ static void print_devices(struct app *app)
     }
 }
 
-static const char HELP[] =
+/* In parts: C99 promises string literals of 4095 bytes, no more. */
+static const char *const HELP[] = {
     "usage: mphash [OPTION]... [--] PATH...\n"
     "Print SHA-256 (or SHA-512, BLAKE3) sums of files and directory trees, as sha256sum\n"
     "(sha512sum, b3sum) prints them, reading every storage device at once.\n"
@@ -515,7 +628,24 @@ static const char HELP[] =
     "  -v, --verbose          print the devices used, with kind, threads and reads in flight,\n"
     "                         on standard error\n"
     "      --progress         show files, bytes and MB/s on standard error while hashing, when\n"
-    "                         it is a terminal\n"
+    "                         it is a terminal\n",
+    "      --chunker SPEC     also cut each file into chunks from the same read (for backups):\n"
+    "                         fastcdc:MIN:AVG:MAX[:LEVEL]  FastCDC 2020 as the fastcdc crate\n"
+    "                           cuts (MIN 64 to 1M, AVG 256 to 4M, MAX 1K to 16M, all even,\n"
+    "                           MIN <= AVG <= MAX), normalization LEVEL 0 to 3 (default 1);\n"
+    "                         restic[:POLY]  restic's chunker (512K min, 8M max) with POLY, the\n"
+    "                           repository's polynomial in hex (with or without 0x, either\n"
+    "                           case); default restic's test polynomial 0x3DA3358B4DC173;\n"
+    "                         fixed:SIZE  chunks of SIZE bytes (1 to 16M), the last shorter.\n"
+    "                         Sizes are in bytes; K and M mean KiB and MiB (64K, 1M).\n"
+    "                         The file lines stay as they are without --chunks\n"
+    "      --chunks           after each file's line, one line per chunk: OFFSET LENGTH DIGEST\n"
+    "                         (decimal, decimal, lowercase hex; none for an empty file or\n"
+    "                         one that failed)\n"
+    "      --chunk-digest ALGO  sha256 or blake3: the chunks' digest (default blake3 with\n"
+    "                         -a blake3, else sha256)\n"
+    "      --chunk-key FILE   FILE holds exactly 32 bytes: chunk digests are BLAKE3 keyed with\n"
+    "                         them, and FastCDC cuts with the Gear table derived from them\n"
     "      --help             print this help and exit\n"
     "      --version          print the version and exit\n"
     "\n"
@@ -524,12 +654,20 @@ static const char HELP[] =
     "(reading them could block or never end). A PATH named on the command line or in a FILE is\n"
     "hashed whatever it is, and gets an error line if it is no regular file.\n"
     "Lines come in the order files are done, unless --sort.\n"
-    "Exit status: 0 if every file was hashed, 1 if any failed, 2 for a usage error.\n";
+    "Exit status: 0 if every file was hashed, 1 if any failed, 2 for a usage error.\n",
+    NULL};
 
 /* A usage error: what was wrong, then where to look; exit status 2, as the coreutils tools. */
 static void usage_error(const char *what, const char *arg)
 {
     fprintf(stderr, "mphash: %s '%s'\nTry 'mphash --help' for more information.\n", what, arg);
+    exit(2);
+}
+
+/* A usage error said in a sentence; exit status 2. */
+static void usage_message(const char *message)
+{
+    fprintf(stderr, "mphash: %s\nTry 'mphash --help' for more information.\n", message);
     exit(2);
 }
 
@@ -860,12 +998,159 @@ static int check_listing(const char *listing, const struct check_opts *o)
     return ok && unread == 0 && mismatched == 0 && !(o->strict && malformed > 0);
 }
 
+/* ---- --chunker, --chunk-digest, --chunk-key ---- */
+
+/* Reads a size at S (up to END): decimal digits, then K (KiB) or M (MiB) or nothing; at least
+ * 1 byte. Whether it is one. */
+static int parse_size(const char *s, const char *end, uint64_t *out)
+{
+    uint64_t v = 0, unit = 1;
+    const char *p = s;
+    if (end > s && (end[-1] == 'K' || end[-1] == 'M')) {
+        unit = end[-1] == 'K' ? 1024 : 1024 * 1024;
+        end--;
+    }
+    if (p == end) {
+        return 0;
+    }
+    for (; p < end; p++) {
+        if (*p < '0' || *p > '9' || v > (UINT64_MAX - 9) / 10) {
+            return 0;
+        }
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    if (v == 0 || v > UINT64_MAX / unit) {
+        return 0;
+    }
+    *out = v * unit;
+    return 1;
+}
+
+/* Reads restic's polynomial at S: hex digits, with or without 0x, either case, not zero. */
+static int parse_polynomial(const char *s, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        s += 2;
+    }
+    if (*s == '\0') {
+        return 0;
+    }
+    for (; *s != '\0'; s++) {
+        int d = hex_value(*s);
+        if (d < 0 || v >> 60 != 0) {
+            return 0;
+        }
+        v = v << 4 | (uint64_t)d;
+    }
+    *out = v;
+    return v != 0; /* 0 would mean the library's default: no polynomial names it */
+}
+
+/* An invalid --chunker: what is wrong, what is valid; exit status 2, as other usage errors. */
+static void chunker_error(const char *spec, const char *why)
+{
+    fprintf(stderr, "mphash: invalid chunker '%s': %s\nTry 'mphash --help' for more information.\n", spec,
+            why);
+    exit(2);
+}
+
+static const char FASTCDC_RULE[] =
+    "expected fastcdc:MIN:AVG:MAX[:LEVEL], sizes in bytes with an optional K (KiB) or M (MiB), MIN 64 "
+    "to 1M, AVG 256 to 4M, MAX 1K to 16M, all even, MIN <= AVG <= MAX, LEVEL 0 to 3 (default 1)";
+static const char RESTIC_RULE[] =
+    "expected restic or restic:POLY, POLY in hex (with or without 0x), an irreducible polynomial of "
+    "degree 53 such as restic's test polynomial 0x3DA3358B4DC173";
+static const char FIXED_RULE[] = "expected fixed:SIZE, SIZE in bytes with an optional K (KiB) or M (MiB), 1 to 16M";
+
+/* Sets the chunker fields of O from a --chunker SPEC, or exits with a usage error. */
+static void parse_chunker(const char *spec, multipool_options *o)
+{
+    const char *fields[6], *p;
+    size_t n = 0, len[6], i;
+    uint64_t sizes[3];
+    for (p = spec, fields[0] = spec;; p++) { /* the fields between colons */
+        if (*p == ':' || *p == '\0') {
+            len[n] = (size_t)(p - fields[n]);
+            n++;
+            if (*p == '\0' || n == sizeof fields / sizeof fields[0]) {
+                break;
+            }
+            fields[n] = p + 1;
+        }
+    }
+#define FIELD_IS(k, word) (len[k] == strlen(word) && strncmp(fields[k], word, len[k]) == 0)
+    if (FIELD_IS(0, "fastcdc")) {
+        if (n != 4 && n != 5) {
+            chunker_error(spec, FASTCDC_RULE);
+        }
+        for (i = 0; i < 3; i++) {
+            if (!parse_size(fields[i + 1], fields[i + 1] + len[i + 1], &sizes[i])) {
+                chunker_error(spec, FASTCDC_RULE);
+            }
+        }
+        o->chunker = MULTIPOOL_CHUNKER_FASTCDC;
+        o->chunk_min = sizes[0];
+        o->chunk_avg = sizes[1];
+        o->chunk_max = sizes[2];
+        o->chunk_level = 1 + 1; /* the level plus one: level 1, the default */
+        if (n == 5) {
+            if (len[4] != 1 || fields[4][0] < '0' || fields[4][0] > '3') {
+                chunker_error(spec, FASTCDC_RULE);
+            }
+            o->chunk_level = (uint32_t)(fields[4][0] - '0') + 1;
+        }
+    } else if (FIELD_IS(0, "restic")) {
+        o->chunker = MULTIPOOL_CHUNKER_RESTIC;
+        o->chunk_polynomial = 0x3DA3358B4DC173; /* restic's test polynomial */
+        if (n > 2 || (n == 2 && !parse_polynomial(fields[1], &o->chunk_polynomial))) {
+            chunker_error(spec, RESTIC_RULE);
+        }
+    } else if (FIELD_IS(0, "fixed")) {
+        if (n != 2 || !parse_size(fields[1], fields[1] + len[1], &sizes[0])) {
+            chunker_error(spec, FIXED_RULE);
+        }
+        o->chunker = MULTIPOOL_CHUNKER_FIXED;
+        o->chunk_avg = sizes[0];
+    } else {
+        chunker_error(spec, "expected fastcdc:MIN:AVG:MAX[:LEVEL], restic[:POLY] or fixed:SIZE");
+    }
+#undef FIELD_IS
+}
+
+/* Reads the 32-byte key in FILE into KEY, or exits with a usage error. */
+static void read_chunk_key(const char *file, uint8_t key[32])
+{
+    unsigned char bytes[33];
+    size_t got = 0, n;
+    FILE *f = fopen(file, "rb");
+    if (f == NULL) {
+        fprintf(stderr, "mphash: --chunk-key %s: %s\n", file, strerror(errno));
+        exit(2);
+    }
+    while (got < sizeof bytes && (n = fread(bytes + got, 1, sizeof bytes - got, f)) > 0) {
+        got += n;
+    }
+    if (ferror(f)) {
+        fprintf(stderr, "mphash: --chunk-key %s: %s\n", file, strerror(errno));
+        exit(2);
+    }
+    fclose(f);
+    if (got != 32) {
+        fprintf(stderr, "mphash: --chunk-key %s: a key is exactly 32 bytes, and this file has %s%zu\n", file,
+                got > 32 ? "more than " : "", got > 32 ? (size_t)32 : got);
+        exit(2);
+    }
+    memcpy(key, bytes, 32);
+}
+
 int main(int argc, char **argv)
 {
     struct app app;
     multipool_options options = {0};
     multipool_status status;
     const char *spec = NULL, *names_from[64];
+    const char *chunker = NULL, *chunk_digest = NULL, *chunk_key = NULL;
     int names_sep[64];
     size_t nfrom = 0, k;
     uint32_t algorithm = MULTIPOOL_ALGORITHM_SHA256;
@@ -889,7 +1174,8 @@ int main(int argc, char **argv)
             first_path = i + 1;
             break;
         } else if (eq != NULL && !(IS("--algorithm") || IS("--threads") || IS("--files-from") ||
-                                   IS("--files0-from"))) {
+                                   IS("--files0-from") || IS("--chunker") || IS("--chunk-digest") ||
+                                   IS("--chunk-key"))) {
             usage_error("unrecognized option", arg);
         } else if (strcmp(arg, "-a") == 0 || IS("--algorithm")) {
             value = VALUE();
@@ -911,6 +1197,18 @@ int main(int argc, char **argv)
             }
             names_sep[nfrom] = IS("--files0-from") ? '\0' : '\n';
             names_from[nfrom++] = VALUE();
+        } else if (IS("--chunker")) {
+            chunker = VALUE();
+        } else if (IS("--chunk-digest")) {
+            chunk_digest = VALUE();
+            if (strcmp(chunk_digest, "sha256") != 0 && strcmp(chunk_digest, "blake3") != 0) {
+                fprintf(stderr, "mphash: unknown chunk digest '%s' (sha256 or blake3)\n", chunk_digest);
+                exit(2);
+            }
+        } else if (IS("--chunk-key")) {
+            chunk_key = VALUE();
+        } else if (IS("--chunks")) {
+            app.chunks = 1;
         } else if (strcmp(arg, "-c") == 0 || IS("--check")) {
             check = 1;
         } else if (IS("--quiet") || IS("--status") || strcmp(arg, "-w") == 0 || IS("--warn")) {
@@ -933,7 +1231,10 @@ int main(int argc, char **argv)
         } else if (IS("--sort")) {
             app.sort = 1;
         } else if (IS("--help")) {
-            fputs(HELP, stdout);
+            const char *const *part;
+            for (part = HELP; *part != NULL; part++) {
+                fputs(*part, stdout);
+            }
             return fflush(stdout) == 0 ? 0 : 2;
         } else if (IS("--version")) {
             printf("mphash (multipool) %s\n", multipool_version());
@@ -946,6 +1247,17 @@ int main(int argc, char **argv)
         }
 #undef IS
 #undef VALUE
+    }
+    if (chunker == NULL && (app.chunks || chunk_digest != NULL || chunk_key != NULL)) {
+        usage_message(app.chunks ? "--chunks needs --chunker"
+                      : chunk_digest != NULL ? "--chunk-digest needs --chunker"
+                                             : "--chunk-key needs --chunker");
+    }
+    if (chunker != NULL && check) {
+        usage_message("--chunker does not go with --check");
+    }
+    if (chunk_key != NULL && chunk_digest != NULL && strcmp(chunk_digest, "sha256") == 0) {
+        usage_message("--chunk-key makes chunk digests keyed BLAKE3: it does not go with --chunk-digest sha256");
     }
     if (check) {
         int all_ok = 1;
@@ -987,7 +1299,27 @@ int main(int argc, char **argv)
         options.threads_spec = (const uint8_t *)spec;
         options.threads_spec_len = strlen(spec);
     }
+    if (chunker != NULL) {
+        app.chunking = 1;
+        parse_chunker(chunker, &options);
+        /* The chunk digest: --chunk-digest's, else BLAKE3 with -a blake3, else SHA-256; with a
+         * key, BLAKE3 keyed with it. */
+        options.chunk_digest = (chunk_digest != NULL ? strcmp(chunk_digest, "blake3") == 0
+                                                     : algorithm == MULTIPOOL_ALGORITHM_BLAKE3)
+                                   ? MULTIPOOL_CHUNK_DIGEST_BLAKE3
+                                   : MULTIPOOL_CHUNK_DIGEST_SHA256;
+        if (chunk_key != NULL) {
+            read_chunk_key(chunk_key, options.chunk_key);
+            options.flags |= MULTIPOOL_FLAG_CHUNK_KEY;
+            options.chunk_digest = MULTIPOOL_CHUNK_DIGEST_BLAKE3_KEYED;
+        }
+    }
     if ((status = multipool_session_new(&options, &app.session)) != MULTIPOOL_OK) {
+        if (status == MULTIPOOL_ERR_INVALID_CHUNKER) {
+            chunker_error(chunker, options.chunker == MULTIPOOL_CHUNKER_FASTCDC  ? FASTCDC_RULE
+                                   : options.chunker == MULTIPOOL_CHUNKER_RESTIC ? RESTIC_RULE
+                                                                                 : FIXED_RULE);
+        }
         if (status == MULTIPOOL_ERR_INVALID_THREADS_SPEC) {
             fprintf(stderr,
                     "mphash: invalid threads spec '%s': comma-separated SELECTOR:VALUE rules, SELECTOR a "
@@ -1022,6 +1354,7 @@ int main(int argc, char **argv)
 
     multipool_session_free(app.session);
     free(app.paths.names);
+    free(app.pending);
     if (fflush(stdout) != 0) {
         perror("mphash: stdout");
         return 2;

@@ -6,6 +6,10 @@
 //   for (const multipool::result &r : s.results())
 //       std::cout << r.hex() << ' ' << r.tag() << '\n';
 //
+// A session with a chunker (options::chunker) delivers each file's chunks and then its result as
+// events: for (const multipool::event &e : s.events()) { if (e.is_chunk()) ...; else e.result(); }
+// (README, "Chunks for backups").
+//
 // Errors: every call that can fail has a throwing form (multipool::error, a std::system_error
 // whose code() is in multipool::category()) and a non-throwing one taking std::error_code&.
 // A file's failure is not an exception: it is the result's status() and error().
@@ -28,6 +32,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <iterator>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -53,6 +58,8 @@ enum class status : std::uint32_t {
     session_cancelled = MULTIPOOL_ERR_SESSION_CANCELLED,
     resource_exhausted = MULTIPOOL_ERR_RESOURCE_EXHAUSTED,
     internal = MULTIPOOL_ERR_INTERNAL,
+    invalid_chunker = MULTIPOOL_ERR_INVALID_CHUNKER,
+    needs_event_poll = MULTIPOOL_ERR_NEEDS_EVENT_POLL,
     not_found = MULTIPOOL_ERR_NOT_FOUND,
     permission_denied = MULTIPOOL_ERR_PERMISSION_DENIED,
     is_directory = MULTIPOOL_ERR_IS_DIRECTORY,
@@ -95,6 +102,7 @@ public:
         case status::invalid_argument:
         case status::struct_size:
         case status::invalid_threads_spec:
+        case status::invalid_chunker:
         case status::invalid_path: return std::errc::invalid_argument;
         case status::session_finished: return std::errc::operation_not_permitted;
         default: return std::error_condition(code, *this);
@@ -158,6 +166,27 @@ enum class algorithm : std::uint32_t {
     blake3 = MULTIPOOL_ALGORITHM_BLAKE3,
 };
 
+/// How files are cut into chunks (MULTIPOOL_CHUNKER_*).
+enum class chunker : std::uint32_t {
+    none = MULTIPOOL_CHUNKER_NONE,
+    /// FastCDC 2020 as the `fastcdc` crate's v2020 module cuts: chunk_min, chunk_avg, chunk_max,
+    /// chunk_level.
+    fastcdc = MULTIPOOL_CHUNKER_FASTCDC,
+    /// restic's chunker with chunk_polynomial and restic's sizes.
+    restic = MULTIPOOL_CHUNKER_RESTIC,
+    /// Chunks of chunk_avg bytes, the last one shorter.
+    fixed = MULTIPOOL_CHUNKER_FIXED,
+};
+
+/// A chunk's digest (MULTIPOOL_CHUNK_DIGEST_*); automatic: BLAKE3 keyed with chunk_key if there
+/// is one, else BLAKE3 if the algorithm is, else SHA-256.
+enum class chunk_digest : std::uint32_t {
+    automatic = 0,
+    sha256 = MULTIPOOL_CHUNK_DIGEST_SHA256,
+    blake3 = MULTIPOOL_CHUNK_DIGEST_BLAKE3,
+    blake3_keyed = MULTIPOOL_CHUNK_DIGEST_BLAKE3_KEYED,
+};
+
 /// Session options with their defaults as default member initialisers, so that C++20
 /// designated initialisers name only what differs: `{.algorithm = algorithm::blake3}`.
 struct options {
@@ -176,6 +205,24 @@ struct options {
     std::uint32_t in_flight_per_thread = 0;
     /// 0: the library's default (65,536).
     std::uint32_t max_ready_results = 0;
+    /// Chunks (README, "Chunks for backups"); none: results as without them. A session with a
+    /// chunker is polled with poll_events() or events(), not poll() or results().
+    multipool::chunker chunker = multipool::chunker::none;
+    /// FastCDC: the normalization level, 0 to 3 (the C field holds it plus one).
+    std::uint32_t chunk_level = 1;
+    /// FastCDC's sizes in bytes (0: 512 KiB, 1 MiB, 8 MiB); fixed: chunk_avg is the size.
+    std::uint64_t chunk_min = 0;
+    std::uint64_t chunk_avg = 0;
+    std::uint64_t chunk_max = 0;
+    /// restic: the repository's polynomial; 0: restic's test polynomial 0x3DA3358B4DC173.
+    std::uint64_t chunk_polynomial = 0;
+    multipool::chunk_digest chunk_digest = multipool::chunk_digest::automatic;
+    /// Chunk events waiting for polling before the files that make them pause; 0: 65,536.
+    std::uint32_t max_ready_chunks = 0;
+    /// With a chunker, false: no whole-file digest (MULTIPOOL_FLAG_NO_FILE_DIGEST).
+    bool file_digest = true;
+    /// The 32-byte key: keyed BLAKE3 chunk digests and FastCDC's keyed Gear table.
+    std::optional<std::array<std::uint8_t, 32>> chunk_key{};
 
     /// The C struct; it points into threads_spec, so it lives no longer than this object.
     multipool_options c_options() const noexcept
@@ -186,12 +233,29 @@ struct options {
         o.flags = (follow_symlinks ? 0U : MULTIPOOL_FLAG_NO_FOLLOW_SYMLINKS) |
                   (drop_cache ? MULTIPOOL_FLAG_DROP_CACHE : 0U) |
                   (disk_order ? 0U : MULTIPOOL_FLAG_NO_DISK_ORDER) |
-                  (direct_io ? 0U : MULTIPOOL_FLAG_NO_DIRECT_IO);
+                  (direct_io ? 0U : MULTIPOOL_FLAG_NO_DIRECT_IO) |
+                  (file_digest ? 0U : MULTIPOOL_FLAG_NO_FILE_DIGEST) |
+                  (chunk_key ? MULTIPOOL_FLAG_CHUNK_KEY : 0U);
         o.threads_spec = reinterpret_cast<const std::uint8_t *>(threads_spec.data());
         o.threads_spec_len = threads_spec.size();
         o.buffer_size = buffer_size;
         o.in_flight_per_thread = in_flight_per_thread;
         o.max_ready_results = max_ready_results;
+        o.chunker = static_cast<std::uint32_t>(chunker);
+        // The level plus one; left 0 (the default) for the other chunkers unless set, so that a
+        // level given to one is refused as in C.
+        o.chunk_level = chunker == multipool::chunker::fastcdc || chunk_level != 1 ? chunk_level + 1 : 0U;
+        o.chunk_min = chunk_min;
+        o.chunk_avg = chunk_avg;
+        o.chunk_max = chunk_max;
+        o.chunk_polynomial = chunk_polynomial;
+        o.chunk_digest = static_cast<std::uint32_t>(chunk_digest);
+        o.max_ready_chunks = max_ready_chunks;
+        if (chunk_key) {
+            for (std::size_t i = 0; i < chunk_key->size(); i++) {
+                o.chunk_key[i] = (*chunk_key)[i];
+            }
+        }
         return o;
     }
 };
@@ -250,10 +314,49 @@ public:
     std::uint32_t device() const noexcept { return raw_.device; }
     digest_bytes digest() const noexcept { return digest_bytes{raw_.digest, raw_.digest_len}; }
     std::string hex() const { return to_hex(digest()); }
+    /// Which read of the file it comes from: 1, 2 for a file read again, 0 if never read.
+    std::uint32_t attempt() const noexcept { return raw_.attempt; }
+    /// With a chunker: how many chunks the file was cut into (its chunk events of attempt()).
+    std::uint64_t chunks() const noexcept { return raw_.chunks; }
     const multipool_result &c_result() const noexcept { return raw_; }
 
 private:
     multipool_result raw_;
+};
+
+/// One event of a session (poll_events(), events()): a chunk of a file, or a file's result,
+/// which comes after every chunk of its tag. A tag's chunks are its file's only if its result
+/// is ok() and names their attempt(); the caller drops the others.
+class event {
+public:
+    enum class kind : std::uint32_t {
+        chunk = MULTIPOOL_EVENT_CHUNK,
+        result = MULTIPOOL_EVENT_RESULT,
+    };
+    event() noexcept : raw_{} {}
+    explicit event(const multipool_event &raw) noexcept : raw_(raw) {}
+
+    /// A kind newer than this header is neither a chunk nor a result: skip it.
+    event::kind type() const noexcept { return static_cast<event::kind>(raw_.kind); }
+    bool is_chunk() const noexcept { return raw_.kind == MULTIPOOL_EVENT_CHUNK; }
+    bool is_result() const noexcept { return raw_.kind == MULTIPOOL_EVENT_RESULT; }
+    std::uint64_t tag() const noexcept { return raw_.tag; }
+    /// The read of the file that made it: 1, or 2 for a file read again (its result says which
+    /// counts).
+    std::uint32_t attempt() const noexcept { return raw_.attempt; }
+    /// A chunk: its place among its file's chunks (from 0), first byte's offset, length.
+    std::uint64_t index() const noexcept { return raw_.index; }
+    std::uint64_t offset() const noexcept { return raw_.offset; }
+    std::uint64_t length() const noexcept { return raw_.length; }
+    /// A chunk: its digest.
+    digest_bytes digest() const noexcept { return digest_bytes{raw_.digest, raw_.digest_len}; }
+    std::string hex() const { return to_hex(digest()); }
+    /// A result: the file's result (with chunks(), the count of its chunks).
+    multipool::result result() const noexcept { return multipool::result(raw_.result); }
+    const multipool_event &c_event() const noexcept { return raw_; }
+
+private:
+    multipool_event raw_;
 };
 
 /// Progress counters of a session or one device.
@@ -283,16 +386,17 @@ class session;
 /// The results of a finished (or cancelled) session, polled as the loop asks for them: an input
 /// range whose iteration ends once every result has been delivered. Polls `batch` at a time,
 /// waiting up to `timeout` for each batch (a negative timeout waits without limit); a poll that
-/// fails or times out ends the iteration with error() set.
-class results_range {
+/// fails or times out ends the iteration with error() set. polled_range<event> (events_range)
+/// is the same over a session's events.
+template <class T> class polled_range {
 public:
     class iterator {
     public:
         using iterator_category = std::input_iterator_tag;
-        using value_type = result;
+        using value_type = T;
         using difference_type = std::ptrdiff_t;
-        using pointer = const result *;
-        using reference = const result &;
+        using pointer = const T *;
+        using reference = const T &;
 
         iterator() noexcept = default;
         reference operator*() const noexcept { return range_->batch_[range_->next_]; }
@@ -313,9 +417,9 @@ public:
         friend bool operator!=(const iterator &a, const iterator &b) noexcept { return !(a == b); }
 
     private:
-        friend class results_range;
-        explicit iterator(results_range *range) noexcept : range_(range) {}
-        results_range *range_ = nullptr;
+        friend class polled_range;
+        explicit iterator(polled_range *range) noexcept : range_(range) {}
+        polled_range *range_ = nullptr;
     };
 
     iterator begin()
@@ -332,7 +436,7 @@ public:
 
 private:
     friend class session;
-    results_range(const session &s, std::chrono::milliseconds timeout, std::size_t batch)
+    polled_range(const session &s, std::chrono::milliseconds timeout, std::size_t batch)
         : session_(&s), timeout_(timeout), batch_(batch == 0 ? 1 : batch)
     {
     }
@@ -346,11 +450,15 @@ private:
 
     const session *session_;
     std::chrono::milliseconds timeout_;
-    std::vector<result> batch_;
+    std::vector<T> batch_;
     std::size_t next_ = 0, count_ = 0;
     bool started_ = false, ended_ = false;
     std::error_code error_{};
 };
+
+/// A session's results (results()), and its events (events()).
+using results_range = polled_range<result>;
+using events_range = polled_range<event>;
 
 /// A session: owns a multipool_session and frees it on destruction (which cancels what is
 /// still running and joins the session's threads). Move-only.
@@ -486,7 +594,45 @@ public:
         return n;
     }
 
-    /// Wakes every thread in poll_wakeable() without cancelling anything.
+    /// Polls up to `out.size()` events into `out`, as poll() polls results: in a session with a
+    /// chunker, each file's chunks in order and then its result; in one without, its results.
+    std::size_t poll_events(std::vector<event> &out, std::chrono::milliseconds timeout, status &outcome,
+                            std::error_code &ec) const noexcept
+    {
+        std::size_t n = 0;
+        static_assert(sizeof(event) == sizeof(multipool_event), "event wraps the C struct");
+        const multipool_status s = multipool_session_poll_events(
+            s_, reinterpret_cast<multipool_event *>(out.data()), sizeof(multipool_event), out.size(),
+            clamp(timeout), &n);
+        outcome = detail::to_status(s);
+        if (s == MULTIPOOL_OK || s == MULTIPOOL_DONE || s == MULTIPOOL_TIMEOUT) {
+            ec.clear();
+        } else {
+            ec = make_error_code(outcome);
+        }
+        return n;
+    }
+
+    /// As poll_events(), but also returns (with `status::woken` in `outcome` and no event) once
+    /// the wake generation differs from `generation`, as poll_wakeable() does.
+    std::size_t poll_events_wakeable(std::vector<event> &out, std::chrono::milliseconds timeout,
+                                     std::uint64_t generation, status &outcome, std::error_code &ec) const noexcept
+    {
+        std::size_t n = 0;
+        const multipool_status s = multipool_session_poll_events_wakeable(
+            s_, reinterpret_cast<multipool_event *>(out.data()), sizeof(multipool_event), out.size(),
+            clamp(timeout), generation, &n);
+        outcome = detail::to_status(s);
+        if (s == MULTIPOOL_OK || s == MULTIPOOL_DONE || s == MULTIPOOL_TIMEOUT || s == MULTIPOOL_WOKEN) {
+            ec.clear();
+        } else {
+            ec = make_error_code(outcome);
+        }
+        return n;
+    }
+
+    /// Wakes every thread in poll_wakeable() or poll_events_wakeable() without cancelling
+    /// anything.
     void wake() { detail::throw_if(multipool_session_wake(s_), "multipool_session_wake"); }
     /// How many times wake() was called.
     std::uint64_t wake_generation() const
@@ -510,6 +656,14 @@ public:
                           std::size_t batch = 64) const
     {
         return results_range(*this, timeout, batch);
+    }
+
+    /// Every event, for range-for, polled `batch` at a time (see polled_range): in a session with
+    /// a chunker, the only way to its chunks and results.
+    events_range events(std::chrono::milliseconds timeout = std::chrono::milliseconds(-1),
+                        std::size_t batch = 256) const
+    {
+        return events_range(*this, timeout, batch);
     }
 
     /// The session's counters, or device `device`'s.
@@ -566,13 +720,26 @@ private:
     multipool_session *s_ = nullptr;
 };
 
-inline void results_range::fill()
+namespace detail {
+inline std::size_t poll_some(const session &s, std::vector<result> &out, std::chrono::milliseconds timeout,
+                             status &outcome, std::error_code &ec) noexcept
+{
+    return s.poll(out, timeout, outcome, ec);
+}
+inline std::size_t poll_some(const session &s, std::vector<event> &out, std::chrono::milliseconds timeout,
+                             status &outcome, std::error_code &ec) noexcept
+{
+    return s.poll_events(out, timeout, outcome, ec);
+}
+} // namespace detail
+
+template <class T> void polled_range<T>::fill()
 {
     next_ = 0;
     count_ = 0;
     status outcome = status::ok;
     while (count_ == 0) {
-        count_ = session_->poll(batch_, timeout_, outcome, error_);
+        count_ = detail::poll_some(*session_, batch_, timeout_, outcome, error_);
         if (error_ || outcome == status::done || outcome == status::timeout) {
             if (outcome == status::timeout) {
                 error_ = make_error_code(status::timeout);

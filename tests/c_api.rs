@@ -92,3 +92,52 @@ fn readme_c_example_compiles_clean_and_hashes() {
     assert!(stdout.contains(&line), "{stdout}");
     assert!(stdout.contains("missing: no such file or directory"), "{stdout}");
 }
+
+/// The README's chunk program ("Chunks for backups"), built as the other examples are, prints
+/// each file's line and then its chunks: FastCDC's cuts with its default sizes as the `fastcdc`
+/// crate makes them, with their SHA-256; for an empty file its line alone; for a missing one an
+/// error line. The files are fresh, so some are read twice: only the chunks that count print.
+#[test]
+fn readme_chunks_example_compiles_clean_and_prints_the_fastcdc_crates_cuts() {
+    use sha2::Digest;
+    let source = common::readme_block("Chunks for backups", "c");
+    let dir = TempTree::new("readme-chunks");
+    let src = dir.path.join("chunks.c");
+    std::fs::write(&src, source).unwrap();
+    let exe = dir.path.join("chunks");
+    compile("cc", "c99", &[src], &exe, &[]);
+    let mut x = 7u64;
+    let data: Vec<u8> = (0..5_000_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    let big = dir.file(b"big", &data);
+    let empty = dir.file(b"empty", b"");
+    let missing = dir.path.join("missing");
+    let out = run(Command::new(&exe).arg(&big).arg(&empty).arg(&missing));
+    assert!(out.status.success(), "{out:?}");
+    let hex = |bytes: &[u8]| -> String {
+        sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    };
+    let mut want_big = format!("{}  {}\n", hex(&data), big.display());
+    let cuts = fastcdc::v2020::FastCDC::new(&data[..], 512 << 10, 1 << 20, 8 << 20);
+    let mut count = 0;
+    for c in cuts {
+        want_big +=
+            &format!("{} {} {}\n", c.offset, c.length, hex(&data[c.offset..c.offset + c.length]));
+        count += 1;
+    }
+    assert!(count >= 3, "{want_big}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    // Files finish in any order; each one's lines stay together, and there is nothing else.
+    let want_empty = format!("{}  {}\n", hex(b""), empty.display());
+    let want_missing = format!("{}: no such file or directory\n", missing.display());
+    for want in [&want_big, &want_empty, &want_missing] {
+        assert!(stdout.contains(want.as_str()), "{want}\nnot in\n{stdout}");
+    }
+    assert_eq!(stdout.len(), want_big.len() + want_empty.len() + want_missing.len(), "{stdout}");
+}

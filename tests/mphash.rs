@@ -4,10 +4,11 @@
 mod common;
 
 use common::{can_mount, can_run, is_root, mphash, run, run_ok, LoopMount, TempTree};
+use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 #[test]
@@ -423,5 +424,553 @@ fn check_reads_tagged_lines_of_every_algorithm_and_b3sum_listings() {
             .collect();
         std::fs::write(&file, &valid).unwrap();
         run_ok(Command::new("b3sum").current_dir(dir).arg("--check").arg(&file));
+    }
+}
+
+// ---- Chunks (issue 27): mphash --chunker, --chunks, --chunk-digest, --chunk-key ----
+
+/// xorshift bytes: the same for a seed on every run.
+fn random(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex(&sha2::Sha256::digest(bytes))
+}
+
+fn blake3_hex(bytes: &[u8]) -> String {
+    hex(blake3::hash(bytes).as_bytes())
+}
+
+/// The chunk lines mphash must print for `data` cut at `cuts` ((offset, length) pairs).
+fn chunk_lines(data: &[u8], cuts: &[(usize, usize)], digest: impl Fn(&[u8]) -> String) -> String {
+    cuts.iter().map(|&(o, l)| format!("{o} {l} {}\n", digest(&data[o..o + l]))).collect()
+}
+
+/// Files whose settle margin (1 s after their last change) has passed, so that each is read
+/// once: a fresh file is read twice, which a test of its own covers.
+fn settled_tree(tag: &str, files: &[(&str, Vec<u8>)]) -> (TempTree, Vec<PathBuf>) {
+    let tree = TempTree::new(tag);
+    let paths = files.iter().map(|(name, data)| tree.file(name, data)).collect();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    (tree, paths)
+}
+
+/// `mphash args... path` (it must succeed): its standard output split into the file's line and
+/// the chunk lines after it.
+fn mphash_chunks(args: &[&str], path: &Path) -> (String, String) {
+    let out = run(Command::new(mphash()).args(args).arg(path));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?} {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (first, rest) = stdout.split_once('\n').unwrap_or_else(|| panic!("{args:?}: {stdout}"));
+    (format!("{first}\n"), rest.to_owned())
+}
+
+/// The `fastcdc` crate's v2020 cuts of `data` at `level`: the oracle for FastCDC.
+fn fastcdc_cuts(data: &[u8], min: usize, avg: usize, max: usize, level: u8) -> Vec<(usize, usize)> {
+    use fastcdc::v2020::{FastCDC, Normalization};
+    let level = [
+        Normalization::Level0,
+        Normalization::Level1,
+        Normalization::Level2,
+        Normalization::Level3,
+    ][usize::from(level)];
+    FastCDC::with_level(data, min, avg, max, level).map(|c| (c.offset, c.length)).collect()
+}
+
+fn fixed_cuts(data: &[u8], size: usize) -> Vec<(usize, usize)> {
+    (0..data.len()).step_by(size).map(|o| (o, size.min(data.len() - o))).collect()
+}
+
+#[test]
+fn chunks_output_is_each_files_line_then_offset_length_digest_lines() {
+    let data = random(2500, 1);
+    let (tree, paths) =
+        settled_tree("mphash-chunks-format", &[("data", data.clone()), ("empty", vec![])]);
+    let missing = tree.path.join("missing");
+    // One file, exactly: its usual line, then "OFFSET LENGTH DIGEST" lines, single spaces.
+    let out =
+        run(Command::new(mphash()).args(["--chunker", "fixed:1K", "--chunks"]).arg(&paths[0]));
+    assert!(out.status.success());
+    let want = format!(
+        "{}  {}\n0 1024 {}\n1024 1024 {}\n2048 452 {}\n",
+        sha256_hex(&data),
+        paths[0].display(),
+        sha256_hex(&data[..1024]),
+        sha256_hex(&data[1024..2048]),
+        sha256_hex(&data[2048..])
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), want);
+    assert!(out.stderr.is_empty());
+    // An empty file has no chunk; a file that fails its usual error and no chunk line, and the
+    // exit status 1; sorted, each file's chunk lines stay after its line.
+    let out = run(Command::new(mphash())
+        .args(["--sort", "--chunker=fixed:1024", "--chunks"])
+        .args(&paths)
+        .arg(&missing));
+    assert_eq!(out.status.code(), Some(1));
+    let want_empty = format!("{}  {}\n", sha256_hex(b""), paths[1].display());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{want}{want_empty}"));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("mphash: {}: No such file or directory\n", missing.display())
+    );
+    // The chunk digest: BLAKE3 with -a blake3, else SHA-256, unless --chunk-digest says.
+    for (args, file_digest, chunk_digest) in [
+        (
+            &["-a", "blake3"][..],
+            blake3_hex as fn(&[u8]) -> String,
+            blake3_hex as fn(&[u8]) -> String,
+        ),
+        (&["--chunk-digest", "blake3"][..], sha256_hex, blake3_hex),
+        (&["-a", "blake3", "--chunk-digest", "sha256"][..], blake3_hex, sha256_hex),
+        (&["--chunk-digest=sha256"][..], sha256_hex, sha256_hex),
+    ] {
+        let mut all = args.to_vec();
+        all.extend(["--chunker", "fixed:1K", "--chunks"]);
+        let (line, chunks) = mphash_chunks(&all, &paths[0]);
+        assert_eq!(line, format!("{}  {}\n", file_digest(&data), paths[0].display()), "{args:?}");
+        assert_eq!(chunks, chunk_lines(&data, &fixed_cuts(&data, 1024), chunk_digest), "{args:?}");
+    }
+    // -z ends the chunk lines with NUL too, as it ends the file's line.
+    let out = run_ok(
+        Command::new(mphash()).args(["-z", "--chunker", "fixed:2K", "--chunks"]).arg(&paths[0]),
+    );
+    let want = format!(
+        "{}  {}\x000 2048 {}\x002048 452 {}\x00",
+        sha256_hex(&data),
+        paths[0].display(),
+        sha256_hex(&data[..2048]),
+        sha256_hex(&data[2048..])
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), want);
+}
+
+#[test]
+fn every_chunker_form_and_size_suffix_cuts_as_its_reference() {
+    let data = random(3_000_000, 2);
+    let (_tree, paths) = settled_tree("mphash-chunker-forms", &[("data", data.clone())]);
+    let path = &paths[0];
+    let file_line = format!("{}  {}\n", sha256_hex(&data), path.display());
+    let cases: Vec<(&str, Vec<(usize, usize)>)> = vec![
+        ("fixed:1000000", fixed_cuts(&data, 1_000_000)),
+        ("fixed:64K", fixed_cuts(&data, 64 << 10)),
+        ("fixed:1M", fixed_cuts(&data, 1 << 20)),
+        ("fastcdc:16K:64K:256K", fastcdc_cuts(&data, 16 << 10, 64 << 10, 256 << 10, 1)),
+        ("fastcdc:16384:65536:262144:1", fastcdc_cuts(&data, 16 << 10, 64 << 10, 256 << 10, 1)),
+        ("fastcdc:16K:64K:256K:0", fastcdc_cuts(&data, 16 << 10, 64 << 10, 256 << 10, 0)),
+        ("fastcdc:16K:64K:256K:2", fastcdc_cuts(&data, 16 << 10, 64 << 10, 256 << 10, 2)),
+        ("fastcdc:16K:64K:256K:3", fastcdc_cuts(&data, 16 << 10, 64 << 10, 256 << 10, 3)),
+        ("fastcdc:512K:1M:8M", fastcdc_cuts(&data, 512 << 10, 1 << 20, 8 << 20, 1)),
+        ("fastcdc:64:256:1K", fastcdc_cuts(&data, 64, 256, 1024, 1)),
+        ("fastcdc:1M:4M:16M:3", fastcdc_cuts(&data, 1 << 20, 4 << 20, 16 << 20, 3)),
+    ];
+    for (spec, cuts) in cases {
+        let (line, chunks) = mphash_chunks(&["--chunker", spec, "--chunks"], path);
+        assert_eq!(line, file_line, "{spec}");
+        assert_eq!(chunks, chunk_lines(&data, &cuts, sha256_hex), "{spec}");
+    }
+    // The smallest fixed size, on a small file (on this one, 3 million lines).
+    let small = &random(5, 3);
+    let (_small_tree, small_path) = settled_tree("mphash-fixed-1", &[("five", small.clone())]);
+    let (_, chunks) = mphash_chunks(&["--chunker", "fixed:1", "--chunks"], &small_path[0]);
+    assert_eq!(chunks, chunk_lines(small, &fixed_cuts(small, 1), sha256_hex));
+    // restic's polynomial in every spelling, and without one restic's test polynomial: the same
+    // cuts (restic's own chunker checks them below), chunks of at least 512 KiB but the last.
+    let (_, default) = mphash_chunks(&["--chunker", "restic", "--chunks"], path);
+    assert!(default.lines().count() >= 2, "{default}");
+    for spec in [
+        "restic:0x3DA3358B4DC173",
+        "restic:0x3da3358b4dc173",
+        "restic:0X3dA3358b4Dc173",
+        "restic:3DA3358B4DC173",
+        "restic:3da3358b4dc173",
+        "restic:003da3358b4dc173",
+    ] {
+        assert_eq!(mphash_chunks(&["--chunker", spec, "--chunks"], path).1, default, "{spec}");
+    }
+    let other = mphash_chunks(&["--chunker", "restic:2482734cacca49", "--chunks"], path).1;
+    assert_ne!(other, default, "another polynomial cuts elsewhere");
+}
+
+#[test]
+fn keyed_chunks_cut_with_the_gear_table_of_the_key_and_digest_with_keyed_blake3() {
+    let data = random(1_500_000, 4);
+    let key: Vec<u8> = (0..32).map(|i| i * 7 + 1).collect();
+    let (tree, paths) =
+        settled_tree("mphash-chunk-key", &[("data", data.clone()), ("key", key.clone())]);
+    let key: [u8; 32] = key.try_into().unwrap();
+    // The Gear table as the README says a key becomes one: the BLAKE3 XOF of the context
+    // string keyed with the key, little-endian u64s; the shifted table each entry << 1.
+    let mut xof = blake3::Hasher::new_keyed(&key);
+    xof.update(b"multipool 2026-12 fastcdc gear");
+    let mut bytes = [0u8; 256 * 8];
+    xof.finalize_xof().fill(&mut bytes);
+    let gear: Vec<u64> =
+        bytes.chunks_exact(8).map(|b| u64::from_le_bytes(b.try_into().unwrap())).collect();
+    let gear_ls: Vec<u64> = gear.iter().map(|g| g << 1).collect();
+    let (min, avg, max) = (16 << 10, 64 << 10, 256 << 10);
+    let (s, l) = fastcdc::v2020::select_masks(avg, fastcdc::v2020::Normalization::Level1);
+    let mut cuts = Vec::new();
+    let mut at = 0;
+    while at < data.len() {
+        let (_, len) = fastcdc::v2020::cut_gear(
+            &data[at..],
+            min,
+            avg,
+            max,
+            s,
+            l,
+            s << 1,
+            l << 1,
+            &gear,
+            &gear_ls,
+        );
+        cuts.push((at, len));
+        at += len;
+    }
+    assert_ne!(cuts, fastcdc_cuts(&data, min, avg, max, 1), "the key moves the cuts");
+    let keyed = |bytes: &[u8]| hex(blake3::keyed_hash(&key, bytes).as_bytes());
+    let key_file = tree.path.join("key").display().to_string();
+    for extra in [&[][..], &["--chunk-digest", "blake3"][..]] {
+        let mut args =
+            vec!["--chunker", "fastcdc:16K:64K:256K", "--chunks", "--chunk-key", &key_file];
+        args.extend_from_slice(extra);
+        let (line, chunks) = mphash_chunks(&args, &paths[0]);
+        assert_eq!(line, format!("{}  {}\n", sha256_hex(&data), paths[0].display()));
+        assert_eq!(chunks, chunk_lines(&data, &cuts, keyed), "{extra:?}");
+    }
+    // Fixed-size cuts do not depend on the key; their digests do.
+    let (_, chunks) =
+        mphash_chunks(&["--chunker", "fixed:1M", "--chunks", "--chunk-key", &key_file], &paths[0]);
+    assert_eq!(chunks, chunk_lines(&data, &fixed_cuts(&data, 1 << 20), keyed));
+}
+
+#[test]
+fn bad_chunk_arguments_are_usage_errors_that_say_what_is_wrong() {
+    let tree = TempTree::new("mphash-chunk-bad");
+    let file = tree.file(b"file", b"data");
+    let key = |n: usize| tree.file(format!("key{n}"), &vec![1; n]).display().to_string();
+    let (key0, key31, key33, key32) = (key(0), key(31), key(33), key(32));
+    let missing_key = tree.path.join("no-key").display().to_string();
+    let fastcdc = "expected fastcdc:MIN:AVG:MAX[:LEVEL]";
+    let restic = "expected restic or restic:POLY";
+    let fixed = "expected fixed:SIZE";
+    let cases: Vec<(Vec<&str>, String)> = vec![
+        // Malformed, refused by mphash.
+        (vec!["--chunker", "rabin"], "invalid chunker 'rabin': expected fastcdc".into()),
+        (vec!["--chunker", ""], "invalid chunker ''".into()),
+        (vec!["--chunker", "fastcdc"], format!("invalid chunker 'fastcdc': {fastcdc}")),
+        (vec!["--chunker", "fastcdc:1K:4K"], format!("'fastcdc:1K:4K': {fastcdc}")),
+        (vec!["--chunker", "fastcdc:1K:4K:16K:1:9"], format!("'fastcdc:1K:4K:16K:1:9': {fastcdc}")),
+        (vec!["--chunker", "fastcdc:1K:4K:16K:4"], format!("'fastcdc:1K:4K:16K:4': {fastcdc}")),
+        (vec!["--chunker", "fastcdc:1K:4K:16K:-1"], format!("'fastcdc:1K:4K:16K:-1': {fastcdc}")),
+        (vec!["--chunker", "fastcdc:1K:4K:16K:01"], format!("'fastcdc:1K:4K:16K:01': {fastcdc}")),
+        (vec!["--chunker", "fastcdc:1k:4K:16K"], format!("'fastcdc:1k:4K:16K': {fastcdc}")),
+        (vec!["--chunker", "fastcdc:1KiB:4K:16K"], format!("'fastcdc:1KiB:4K:16K': {fastcdc}")),
+        (vec!["--chunker", "fastcdc:1G:4G:16G"], format!("'fastcdc:1G:4G:16G': {fastcdc}")),
+        (vec!["--chunker", "fastcdc:0:0:0"], format!("'fastcdc:0:0:0': {fastcdc}")),
+        (vec!["--chunker", "fastcdc:K:4K:16K"], format!("'fastcdc:K:4K:16K': {fastcdc}")),
+        (vec!["--chunker", "fastcdc: 1K:4K:16K"], format!("'fastcdc: 1K:4K:16K': {fastcdc}")),
+        (vec!["--chunker", "fastcdc:99999999999999999999:4K:16K"], fastcdc.into()),
+        (vec!["--chunker", "fastcdc:18014398509481984M:4K:16K"], fastcdc.into()),
+        (vec!["--chunker", "restic:"], format!("'restic:': {restic}")),
+        (vec!["--chunker", "restic:0x"], format!("'restic:0x': {restic}")),
+        (vec!["--chunker", "restic:0"], format!("'restic:0': {restic}")),
+        (vec!["--chunker", "restic:xyz"], format!("'restic:xyz': {restic}")),
+        (vec!["--chunker", "restic:0x3DA3358B4DC173:1"], restic.into()),
+        (vec!["--chunker", "restic:10000000000000000"], restic.into()),
+        (vec!["--chunker", "fixed"], format!("'fixed': {fixed}")),
+        (vec!["--chunker", "fixed:"], format!("'fixed:': {fixed}")),
+        (vec!["--chunker", "fixed:0"], format!("'fixed:0': {fixed}")),
+        (vec!["--chunker", "fixed:1M:2"], format!("'fixed:1M:2': {fixed}")),
+        (vec!["--chunker", "fixed:1.5M"], format!("'fixed:1.5M': {fixed}")),
+        // Well formed, refused by the library (MULTIPOOL_ERR_INVALID_CHUNKER) at session creation.
+        (vec!["--chunker", "fastcdc:32:256:1K"], format!("'fastcdc:32:256:1K': {fastcdc}")),
+        (vec!["--chunker", "fastcdc:64:128:1K"], fastcdc.into()),
+        (vec!["--chunker", "fastcdc:64:256:512"], fastcdc.into()),
+        (vec!["--chunker", "fastcdc:2M:4M:8M"], fastcdc.into()),
+        (vec!["--chunker", "fastcdc:64:8M:16M"], fastcdc.into()),
+        (vec!["--chunker", "fastcdc:64:256:32M"], fastcdc.into()),
+        (vec!["--chunker", "fastcdc:65:256:1K"], fastcdc.into()),
+        (vec!["--chunker", "fastcdc:64K:16K:256K"], fastcdc.into()),
+        (vec!["--chunker", "fastcdc:64K:1M:512K"], fastcdc.into()),
+        (
+            vec!["--chunker", "restic:0x38f1e565e288df"],
+            format!("'restic:0x38f1e565e288df': {restic}"),
+        ),
+        (vec!["--chunker", "restic:1"], restic.into()),
+        (vec!["--chunker", "restic:0x7B4669916D82E6"], restic.into()), // degree 54
+        (vec!["--chunker", "fixed:17M"], format!("'fixed:17M': {fixed}")),
+        (vec!["--chunker", "fixed:16777217"], fixed.into()),
+        // The other chunk options.
+        (vec!["--chunks"], "--chunks needs --chunker".into()),
+        (vec!["--chunk-digest", "sha256"], "--chunk-digest needs --chunker".into()),
+        (vec!["--chunk-key", &key32], "--chunk-key needs --chunker".into()),
+        (
+            vec!["--chunker", "fixed:1K", "--chunk-digest", "md5"],
+            "unknown chunk digest 'md5' (sha256 or blake3)".into(),
+        ),
+        (
+            vec!["--chunker", "fixed:1K", "--chunk-digest", "sha512"],
+            "unknown chunk digest 'sha512'".into(),
+        ),
+        (
+            vec!["--chunker", "fixed:1K", "--chunk-key", &key0],
+            format!("--chunk-key {key0}: a key is exactly 32 bytes, and this file has 0"),
+        ),
+        (
+            vec!["--chunker", "fixed:1K", "--chunk-key", &key31],
+            "a key is exactly 32 bytes, and this file has 31".into(),
+        ),
+        (
+            vec!["--chunker", "fixed:1K", "--chunk-key", &key33],
+            "a key is exactly 32 bytes, and this file has more than 32".into(),
+        ),
+        (
+            vec!["--chunker", "fixed:1K", "--chunk-key", &missing_key],
+            format!("--chunk-key {missing_key}: No such file or directory"),
+        ),
+        (
+            vec!["--chunker", "fixed:1K", "--chunk-key", &key32, "--chunk-digest", "sha256"],
+            "--chunk-key makes chunk digests keyed BLAKE3".into(),
+        ),
+        (vec!["-c", "--chunker", "fixed:1K"], "--chunker does not go with --check".into()),
+    ];
+    for (args, says) in &cases {
+        let out = run(Command::new(mphash()).args(args).arg(&file));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(says.as_str()), "{args:?}: {stderr}");
+        assert!(stderr.starts_with("mphash: "), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+    let out = run(Command::new(mphash()).arg("--chunker"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("option needs a value: '--chunker'"));
+    // A good key is taken.
+    run_ok(
+        Command::new(mphash()).args(["--chunker", "fixed:1K", "--chunk-key", &key32]).arg(&file),
+    );
+}
+
+#[test]
+fn without_chunks_the_output_is_todays_whatever_the_chunker() {
+    let tree = odd_tree();
+    for flags in [&[][..], &["-z"], &["--tag"], &["-a", "blake3"], &["-a", "sha512", "--tag", "-z"]]
+    {
+        let mut plain = vec!["--sort"];
+        plain.extend_from_slice(flags);
+        let today = in_dir(&tree.path, mphash(), &plain);
+        for chunker in ["fastcdc:64:256:1K", "restic", "fixed:1", "fixed:1M"] {
+            let mut args = plain.clone();
+            args.extend(["--chunker", chunker]);
+            assert_eq!(in_dir(&tree.path, mphash(), &args), today, "{flags:?} --chunker {chunker}");
+        }
+    }
+}
+
+#[test]
+fn interleaved_files_each_get_their_own_chunks_after_their_line() {
+    // Many files at once on every thread: their events interleave, and mphash must keep each
+    // file's chunks until its result. Fresh files (just written): the ones read twice print
+    // only the chunks of the attempt that counts.
+    let tree = TempTree::new("mphash-interleave");
+    let files: Vec<(PathBuf, Vec<u8>)> = (0..40)
+        .map(|i| {
+            let data = random(if i % 3 == 0 { 0 } else { 20_000 + i * 7_919 }, 100 + i as u64);
+            (tree.file(format!("f{i:02}"), &data), data)
+        })
+        .collect();
+    let (min, avg, max) = (1024, 4096, 16384);
+    let out = run_ok(
+        Command::new(mphash())
+            .args([
+                "-t",
+                "ssd:4,hdd:4,unknown:4,ram:4",
+                "--chunker",
+                "fastcdc:1K:4K:16K",
+                "--chunks",
+            ])
+            .arg(&tree.path),
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let mut by_file: BTreeMap<String, (String, String)> = BTreeMap::new();
+    let mut current: Option<String> = None;
+    for line in stdout.lines() {
+        if let Some((digest, name)) = line.split_once("  ") {
+            current = Some(name.to_owned());
+            by_file.insert(name.to_owned(), (digest.to_owned(), String::new()));
+        } else {
+            let name = current.as_ref().unwrap_or_else(|| panic!("a chunk line first: {line}"));
+            let entry = by_file.get_mut(name).unwrap();
+            entry.1.push_str(line);
+            entry.1.push('\n');
+        }
+    }
+    assert_eq!(by_file.len(), files.len());
+    for (path, data) in &files {
+        let (digest, chunks) = &by_file[&path.display().to_string()];
+        assert_eq!(*digest, sha256_hex(data), "{}", path.display());
+        assert_eq!(
+            *chunks,
+            chunk_lines(data, &fastcdc_cuts(data, min, avg, max, 1), sha256_hex),
+            "{}",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn fastcdc_cuts_equal_the_fastcdc_crates_on_random_data_zeros_and_boundaries() {
+    let (min, avg, max) = (8 << 10, 32 << 10, 128 << 10);
+    let files: Vec<(&str, Vec<u8>)> = vec![
+        ("random", random(2_000_003, 5)),
+        ("zeros", vec![0; 3 * max + 17]),
+        ("empty", vec![]),
+        ("one-byte", vec![9]),
+        ("below-min", random(min - 1, 6)),
+        ("min", random(min, 7)),
+        ("min-plus-one", random(min + 1, 8)),
+        ("max", random(max, 9)),
+        ("max-plus-one", random(max + 1, 10)),
+        ("two-max", vec![0; 2 * max]),
+    ];
+    let (_tree, paths) = settled_tree("mphash-fastcdc-oracle", &files);
+    for level in 0..=3u8 {
+        let spec = format!("fastcdc:8K:32K:128K:{level}");
+        // All at once, sorted: each file's line, then its chunks.
+        let out = run_ok(
+            Command::new(mphash()).args(["--sort", "--chunker", &spec, "--chunks"]).args(&paths),
+        );
+        let mut want: Vec<(String, String)> = files
+            .iter()
+            .zip(&paths)
+            .map(|((_, data), path)| {
+                let line = format!("{}  {}\n", sha256_hex(data), path.display());
+                (
+                    path.display().to_string(),
+                    line + &chunk_lines(
+                        data,
+                        &fastcdc_cuts(data, min, avg, max, level),
+                        sha256_hex,
+                    ),
+                )
+            })
+            .collect();
+        want.sort();
+        let want: String = want.into_iter().map(|(_, text)| text).collect();
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), want, "{spec}");
+    }
+}
+
+/// Builds tests/restic_chunker, restic's own chunker (vendored: no network), into `dir`, as
+/// `src/chunk/restic.rs`'s tests do.
+fn build_restic_oracle(go: &Path, dir: &Path) -> PathBuf {
+    let exe = dir.join("restic_chunker");
+    run_ok(
+        Command::new(go)
+            .current_dir(common::root().join("tests/restic_chunker"))
+            .env("GOFLAGS", "-mod=vendor -buildvcs=false")
+            .env("GOCACHE", dir.join("gocache"))
+            .env("GOPATH", dir.join("gopath"))
+            .env("GOPROXY", "off")
+            .env("GOTOOLCHAIN", "local")
+            .env("CGO_ENABLED", "0")
+            .args(["build", "-o"])
+            .arg(&exe)
+            .arg("."),
+    );
+    exe
+}
+
+#[test]
+fn restic_cuts_and_chunk_ids_equal_restics_own_chunker() {
+    let test = "restic_cuts_and_chunk_ids_equal_restics_own_chunker";
+    let go = common::find_go();
+    if !can_run(go.is_some(), test, "go 1.23+") {
+        return;
+    }
+    const MIN: usize = 512 << 10;
+    const MAX: usize = 8 << 20;
+    let files: Vec<(&str, Vec<u8>)> = vec![
+        ("random", random((6 << 20) + 12_345, 31)),
+        ("zeros", vec![0; MAX + 3]),
+        ("empty", vec![]),
+        ("one-byte", vec![7]),
+        ("below-min", random(300_000, 32)),
+        ("min-minus-window", random(MIN - 64, 33)),
+        ("min", random(MIN, 34)),
+        ("min-plus-one", random(MIN + 1, 35)),
+        ("max", random(MAX, 36)),
+        ("max-plus-one", random(MAX + 1, 37)),
+    ];
+    let (tree, paths) = settled_tree("mphash-restic-oracle", &files);
+    let oracle = build_restic_oracle(&go.unwrap(), &tree.path);
+    // restic's test polynomial (mphash's default, named too), one restic's tests use, and two
+    // drawn now by the Go package's RandomPolynomial.
+    let drawn = run_ok(Command::new(&oracle).args(["-random", "2"])).stdout;
+    let drawn = String::from_utf8(drawn).unwrap();
+    let mut polys: Vec<String> =
+        vec!["".into(), "0x3DA3358B4DC173".into(), "2482734cacca49".into()];
+    polys.extend(drawn.split_whitespace().map(str::to_owned));
+    assert_eq!(polys.len(), 5, "{drawn}");
+    for poly in &polys {
+        let spec = if poly.is_empty() { "restic".to_owned() } else { format!("restic:{poly}") };
+        let oracle_poly = if poly.is_empty() { "3da3358b4dc173" } else { poly.as_str() };
+        let out = run_ok(
+            Command::new(mphash()).args(["--sort", "--chunker", &spec, "--chunks"]).args(&paths),
+        );
+        let mut want: Vec<(String, String)> = files
+            .iter()
+            .zip(&paths)
+            .map(|((_, data), path)| {
+                let theirs = run_ok(Command::new(&oracle).arg(path).arg(oracle_poly)).stdout;
+                let line = format!("{}  {}\n", sha256_hex(data), path.display());
+                (path.display().to_string(), line + &String::from_utf8(theirs).unwrap())
+            })
+            .collect();
+        want.sort();
+        let want: String = want.into_iter().map(|(_, text)| text).collect();
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), want, "{spec}");
+    }
+}
+
+#[test]
+fn help_documents_the_chunk_options() {
+    let help = run_ok(Command::new(mphash()).arg("--help"));
+    let text = String::from_utf8_lossy(&help.stdout);
+    for words in [
+        "--chunker SPEC",
+        "fastcdc:MIN:AVG:MAX[:LEVEL]",
+        "restic[:POLY]",
+        "0x3DA3358B4DC173",
+        "fixed:SIZE",
+        "K and M mean KiB and MiB",
+        "--chunks",
+        "OFFSET LENGTH DIGEST",
+        "--chunk-digest ALGO",
+        "--chunk-key FILE",
+        "32 bytes",
+    ] {
+        assert!(text.contains(words), "--help does not say {words}");
     }
 }

@@ -175,7 +175,9 @@ static void test_null_pointers(void)
     /* struct_size left at 0: refused rather than guessed, for every struct the library writes. */
     CHECK_STATUS(multipool_session_stats(session, MULTIPOOL_DEVICE_NONE, &stats), MULTIPOOL_ERR_STRUCT_SIZE);
     CHECK_STATUS(multipool_session_device(session, 0, &device), MULTIPOOL_ERR_STRUCT_SIZE);
-    CHECK_STATUS(multipool_session_poll(session, &result, sizeof result - 1, 1, 0, &n), MULTIPOOL_ERR_STRUCT_SIZE);
+    /* Smaller than the first multipool_result, which ends before `attempt`. */
+    CHECK_STATUS(multipool_session_poll(session, &result, offsetof(multipool_result, attempt) - 1, 1, 0, &n),
+                 MULTIPOOL_ERR_STRUCT_SIZE);
     stats.struct_size = sizeof stats;
     device.struct_size = sizeof device;
     CHECK_STATUS(multipool_session_stats(session, 0, &stats), MULTIPOOL_ERR_INVALID_ARGUMENT);
@@ -735,6 +737,444 @@ static void test_free_in_flight(char **names)
     puts("free in flight: ok");
 }
 
+
+/* ---- Chunks (issue 27): chunker options, multipool_session_poll_events, multipool_event ---- */
+
+/* Deterministic bytes (xorshift), as the Rust tests make them. */
+static unsigned char *pseudo_random(size_t len, uint64_t seed)
+{
+    unsigned char *out = malloc(len + 1);
+    uint64_t x = seed | 1;
+    size_t i;
+    CHECK(out != NULL);
+    for (i = 0; i < len; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out[i] = (unsigned char)x;
+    }
+    return out;
+}
+
+/* Options with a chunker and nothing else set. */
+static multipool_options chunk_options(uint32_t chunker)
+{
+    multipool_options options;
+    CHECK_STATUS(multipool_options_init(&options), MULTIPOOL_OK);
+    options.chunker = chunker;
+    return options;
+}
+
+static void expect_refused(const multipool_options *options, multipool_status expected, int line)
+{
+    multipool_session *session = NULL;
+    multipool_status got = multipool_session_new(options, &session);
+    if (got != expected) {
+        fprintf(stderr, "%s:%d: multipool_session_new returned %u (%s), expected %u\n", __FILE__, line, got,
+                multipool_status_str(got), (unsigned)expected);
+        exit(1);
+    }
+    CHECK(session == NULL);
+}
+#define REFUSED(options, expected) expect_refused(&(options), (expected), __LINE__)
+
+static void test_chunk_options(void)
+{
+    multipool_options o;
+    multipool_session *session = NULL;
+    /* Accepted: each chunker with its defaults (fixed needs its size), every level, a key. */
+    o = chunk_options(MULTIPOOL_CHUNKER_FASTCDC);
+    CHECK_STATUS(multipool_session_new(&o, &session), MULTIPOOL_OK);
+    multipool_session_free(session);
+    for (o.chunk_level = 1; o.chunk_level <= 4; o.chunk_level++) { /* levels 0 to 3 */
+        o.chunk_min = 64;
+        o.chunk_avg = 256;
+        o.chunk_max = 1024;
+        CHECK_STATUS(multipool_session_new(&o, &session), MULTIPOOL_OK);
+        multipool_session_free(session);
+    }
+    o = chunk_options(MULTIPOOL_CHUNKER_RESTIC);
+    CHECK_STATUS(multipool_session_new(&o, &session), MULTIPOOL_OK);
+    multipool_session_free(session);
+    o.chunk_polynomial = 0x2482734cacca49; /* irreducible, from restic's tests */
+    CHECK_STATUS(multipool_session_new(&o, &session), MULTIPOOL_OK);
+    multipool_session_free(session);
+    o = chunk_options(MULTIPOOL_CHUNKER_FIXED);
+    o.chunk_avg = 1;
+    o.flags = MULTIPOOL_FLAG_CHUNK_KEY | MULTIPOOL_FLAG_NO_FILE_DIGEST;
+    memset(o.chunk_key, 7, sizeof o.chunk_key);
+    CHECK_STATUS(multipool_session_new(&o, &session), MULTIPOOL_OK);
+    multipool_session_free(session);
+
+    /* Refused with MULTIPOOL_ERR_INVALID_CHUNKER: sizes out of range, odd or out of order. */
+    o = chunk_options(MULTIPOOL_CHUNKER_FASTCDC);
+    o.chunk_min = 32;
+    REFUSED(o, MULTIPOOL_ERR_INVALID_CHUNKER);
+    o.chunk_min = 65; /* odd */
+    o.chunk_avg = 256;
+    o.chunk_max = 1024;
+    REFUSED(o, MULTIPOOL_ERR_INVALID_CHUNKER);
+    o.chunk_min = 2048; /* above the average */
+    REFUSED(o, MULTIPOOL_ERR_INVALID_CHUNKER);
+    o.chunk_min = 64;
+    o.chunk_max = 128; /* below the average, and below 1 KiB */
+    REFUSED(o, MULTIPOOL_ERR_INVALID_CHUNKER);
+    o.chunk_max = ((uint64_t)16 << 20) + 2; /* past 16 MiB */
+    REFUSED(o, MULTIPOOL_ERR_INVALID_CHUNKER);
+    o.chunk_max = 0;
+    o.chunk_avg = (uint64_t)8 << 20; /* past 4 MiB */
+    REFUSED(o, MULTIPOOL_ERR_INVALID_CHUNKER);
+    o.chunk_avg = UINT64_MAX;
+    REFUSED(o, MULTIPOOL_ERR_INVALID_CHUNKER);
+    /* Level 4 (chunk_level 5), and far past it. */
+    o = chunk_options(MULTIPOOL_CHUNKER_FASTCDC);
+    o.chunk_level = 5;
+    REFUSED(o, MULTIPOOL_ERR_INVALID_CHUNKER);
+    o.chunk_level = UINT32_MAX;
+    REFUSED(o, MULTIPOOL_ERR_INVALID_CHUNKER);
+    /* restic: a reducible polynomial, one of degree 52 or 54. */
+    o = chunk_options(MULTIPOOL_CHUNKER_RESTIC);
+    o.chunk_polynomial = 0x38f1e565e288df;
+    REFUSED(o, MULTIPOOL_ERR_INVALID_CHUNKER);
+    o.chunk_polynomial = 0x3DA3358B4DC173 >> 1;
+    REFUSED(o, MULTIPOOL_ERR_INVALID_CHUNKER);
+    o.chunk_polynomial = (uint64_t)0x3DA3358B4DC173 << 1;
+    REFUSED(o, MULTIPOOL_ERR_INVALID_CHUNKER);
+    /* Fixed: no size, or one past 16 MiB. */
+    o = chunk_options(MULTIPOOL_CHUNKER_FIXED);
+    REFUSED(o, MULTIPOOL_ERR_INVALID_CHUNKER);
+    o.chunk_avg = ((uint64_t)16 << 20) + 1;
+    REFUSED(o, MULTIPOOL_ERR_INVALID_CHUNKER);
+    /* Fields given to a chunker that does not take them. */
+    o = chunk_options(MULTIPOOL_CHUNKER_FASTCDC);
+    o.chunk_polynomial = 0x3DA3358B4DC173;
+    REFUSED(o, MULTIPOOL_ERR_INVALID_CHUNKER);
+    o = chunk_options(MULTIPOOL_CHUNKER_RESTIC);
+    o.chunk_level = 2;
+    REFUSED(o, MULTIPOOL_ERR_INVALID_CHUNKER);
+    o.chunk_level = 0;
+    o.chunk_min = (uint64_t)512 << 10;
+    REFUSED(o, MULTIPOOL_ERR_INVALID_CHUNKER);
+    o.chunk_min = 0;
+    o.chunk_avg = 1 << 20;
+    REFUSED(o, MULTIPOOL_ERR_INVALID_CHUNKER);
+    o.chunk_avg = 0;
+    o.chunk_max = (uint64_t)8 << 20;
+    REFUSED(o, MULTIPOOL_ERR_INVALID_CHUNKER);
+    o = chunk_options(MULTIPOOL_CHUNKER_FIXED);
+    o.chunk_avg = 4096;
+    o.chunk_min = 64;
+    REFUSED(o, MULTIPOOL_ERR_INVALID_CHUNKER);
+    o.chunk_min = 0;
+    o.chunk_max = 8192;
+    REFUSED(o, MULTIPOOL_ERR_INVALID_CHUNKER);
+    o.chunk_max = 0;
+    o.chunk_level = 1;
+    REFUSED(o, MULTIPOOL_ERR_INVALID_CHUNKER);
+    o.chunk_level = 0;
+    o.chunk_polynomial = 0x3DA3358B4DC173;
+    REFUSED(o, MULTIPOOL_ERR_INVALID_CHUNKER);
+    /* Chunk fields, a chunk digest, a key or no file digest without a chunker. */
+    o = chunk_options(MULTIPOOL_CHUNKER_NONE);
+    o.chunk_avg = 4096;
+    REFUSED(o, MULTIPOOL_ERR_INVALID_CHUNKER);
+    o = chunk_options(MULTIPOOL_CHUNKER_NONE);
+    o.chunk_digest = MULTIPOOL_CHUNK_DIGEST_SHA256;
+    REFUSED(o, MULTIPOOL_ERR_INVALID_CHUNKER);
+    o = chunk_options(MULTIPOOL_CHUNKER_NONE);
+    o.flags = MULTIPOOL_FLAG_CHUNK_KEY;
+    REFUSED(o, MULTIPOOL_ERR_INVALID_CHUNKER);
+    o = chunk_options(MULTIPOOL_CHUNKER_NONE);
+    o.flags = MULTIPOOL_FLAG_NO_FILE_DIGEST;
+    REFUSED(o, MULTIPOOL_ERR_INVALID_CHUNKER);
+    /* An unknown chunker or chunk digest; keyed BLAKE3 without a key. */
+    o = chunk_options(4);
+    REFUSED(o, MULTIPOOL_ERR_INVALID_CHUNKER);
+    o = chunk_options(MULTIPOOL_CHUNKER_FASTCDC);
+    o.chunk_digest = 4;
+    REFUSED(o, MULTIPOOL_ERR_INVALID_CHUNKER);
+    o.chunk_digest = MULTIPOOL_CHUNK_DIGEST_BLAKE3_KEYED;
+    REFUSED(o, MULTIPOOL_ERR_INVALID_CHUNKER);
+    /* max_ready_chunks is a bound like max_ready_results: 0 is the default, any other is taken. */
+    o = chunk_options(MULTIPOOL_CHUNKER_FASTCDC);
+    o.max_ready_chunks = 1;
+    CHECK_STATUS(multipool_session_new(&o, &session), MULTIPOOL_OK);
+    multipool_session_free(session);
+    /* A wake ends a poll of events that waits without limit, as it ends a poll of results. */
+    {
+        multipool_event e;
+        size_t n = 99;
+        uint64_t generation = 99;
+        o = chunk_options(MULTIPOOL_CHUNKER_FASTCDC);
+        CHECK_STATUS(multipool_session_new(&o, &session), MULTIPOOL_OK);
+        CHECK_STATUS(multipool_session_wake_generation(session, &generation), MULTIPOOL_OK);
+        CHECK_STATUS(multipool_session_wake(session), MULTIPOOL_OK);
+        CHECK_STATUS(multipool_session_poll_events_wakeable(session, &e, sizeof e, 1, -1, generation, &n),
+                     MULTIPOOL_WOKEN);
+        CHECK(n == 0);
+        CHECK_STATUS(multipool_session_poll_events_wakeable(session, &e, sizeof e, 1, 0, generation + 1, &n),
+                     MULTIPOOL_TIMEOUT);
+        multipool_session_free(session);
+    }
+    /* A caller built before the chunk fields: its options end before `chunker`, and its sessions
+     * are as they were. */
+    {
+        multipool_options *old = malloc(offsetof(multipool_options, chunker));
+        CHECK(old != NULL);
+        o = chunk_options(MULTIPOOL_CHUNKER_NONE);
+        memcpy(old, &o, offsetof(multipool_options, chunker));
+        old->struct_size = offsetof(multipool_options, chunker);
+        CHECK_STATUS(multipool_session_new(old, &session), MULTIPOOL_OK);
+        multipool_session_free(session);
+        free(old);
+    }
+    puts("chunk options: ok");
+}
+
+/* Writes LEN bytes of the file at PATH from OFFSET to the file OUT_PATH (a chunk as a file). */
+static void copy_range(const char *path, uint64_t offset, uint64_t len, const char *out_path, FILE *append)
+{
+    FILE *in = fopen(path, "rb");
+    unsigned char *bytes = malloc(len + 1);
+    CHECK(in != NULL && bytes != NULL);
+    CHECK(fseek(in, (long)offset, SEEK_SET) == 0);
+    CHECK(fread(bytes, 1, len, in) == len);
+    fclose(in);
+    write_file(out_path, bytes, len);
+    CHECK(fwrite(bytes, 1, len, append) == len);
+    free(bytes);
+}
+
+/* Fixed-size chunks through poll_events (three events a call, at most two chunk events waiting,
+ * so that the file pauses): each file's chunks come in offset order before its result, cover it,
+ * and each chunk's SHA-256 is what a chunkless session computes for the chunk's bytes as a file;
+ * the chunks put together rebuild the file. A missing file and an empty one: a result, no chunk. */
+static void test_fixed_chunks_rebuild_a_file(void)
+{
+    enum { SIZE = 150001, CHUNK = 4096, COUNT = (SIZE + CHUNK - 1) / CHUNK };
+    unsigned char *data = pseudo_random(SIZE, 42);
+    char *path = scratch_path("chunky"), *empty = scratch_path("chunky-empty");
+    char *missing = scratch_path("chunky-missing"), *rebuilt = scratch_path("chunky-rebuilt");
+    multipool_options o = chunk_options(MULTIPOOL_CHUNKER_FIXED);
+    multipool_session *session = NULL, *check = NULL;
+    multipool_event events[3], chunks[2 * COUNT]; /* two attempts at most */
+    multipool_result file_result, results[COUNT + 1];
+    uint64_t next_offset = 0;
+    size_t n = 0, i, nchunks = 0, results_seen = 0, counted = 0;
+    multipool_status status;
+    char *pieces[COUNT];
+    FILE *joined;
+    memset(&file_result, 0, sizeof file_result);
+    write_file(path, data, SIZE);
+    write_file(empty, data, 0);
+    o.chunk_avg = CHUNK;
+    o.chunk_digest = MULTIPOOL_CHUNK_DIGEST_SHA256;
+    o.max_ready_chunks = 2;
+    o.threads_spec = (const uint8_t *)"hdd:1,ssd:1,ram:1,unknown:1,network:1,removable:1";
+    o.threads_spec_len = strlen((const char *)o.threads_spec);
+    CHECK_STATUS(multipool_session_new(&o, &session), MULTIPOOL_OK);
+    CHECK_STATUS(multipool_session_enqueue(session, (const uint8_t *)path, strlen(path), 1), MULTIPOOL_OK);
+    CHECK_STATUS(multipool_session_enqueue(session, (const uint8_t *)empty, strlen(empty), 2), MULTIPOOL_OK);
+    CHECK_STATUS(multipool_session_enqueue(session, (const uint8_t *)missing, strlen(missing), 3), MULTIPOOL_OK);
+    CHECK_STATUS(multipool_session_finish(session), MULTIPOOL_OK);
+    /* This session's results come only as events. */
+    CHECK_STATUS(multipool_session_poll(session, results, sizeof results[0], 1, 0, &n), MULTIPOOL_ERR_NEEDS_EVENT_POLL);
+    CHECK_STATUS(multipool_session_poll_wakeable(session, results, sizeof results[0], 1, 0, 0, &n),
+                 MULTIPOOL_ERR_NEEDS_EVENT_POLL);
+    while ((status = multipool_session_poll_events(session, events, sizeof events[0], 3, 30000, &n)) != MULTIPOOL_DONE) {
+        CHECK_STATUS(status, MULTIPOOL_OK);
+        CHECK(n >= 1 && n <= 3);
+        for (i = 0; i < n; i++) {
+            const multipool_event *e = &events[i];
+            if (e->kind == MULTIPOOL_EVENT_CHUNK) {
+                CHECK(e->tag == 1); /* the empty and the missing file have no chunk */
+                CHECK(file_result.tag == 0); /* no chunk after its file's result */
+                CHECK(nchunks < sizeof chunks / sizeof chunks[0]);
+                CHECK(e->attempt >= 1 && e->digest_len == 32 && e->reserved == 0);
+                CHECK(e->result.status == 0 && e->result.tag == 0 && e->result.digest_len == 0);
+                chunks[nchunks++] = *e;
+                continue;
+            }
+            CHECK(e->kind == MULTIPOOL_EVENT_RESULT);
+            CHECK(e->tag == e->result.tag && e->attempt == e->result.attempt);
+            CHECK(e->index == 0 && e->offset == 0 && e->length == 0 && e->digest_len == 0);
+            results_seen++;
+            if (e->tag == 1) {
+                file_result = e->result;
+            } else if (e->tag == 2) {
+                CHECK_STATUS(e->result.status, MULTIPOOL_OK);
+                CHECK(e->result.chunks == 0 && e->result.size == 0 && e->result.attempt >= 1);
+            } else {
+                CHECK(e->tag == 3);
+                CHECK_STATUS(e->result.status, MULTIPOOL_ERR_NOT_FOUND);
+                CHECK(e->result.chunks == 0 && e->result.attempt == 0);
+            }
+        }
+    }
+    CHECK(n == 0 && results_seen == 3);
+    CHECK_STATUS(file_result.status, MULTIPOOL_OK);
+    CHECK(file_result.size == SIZE && file_result.chunks == COUNT && file_result.digest_len == 32);
+    /* The chunks of the attempt the result names (a file this fresh may have been read twice). */
+    joined = fopen(rebuilt, "wb");
+    CHECK(joined != NULL);
+    for (i = 0; i < nchunks; i++) {
+        const multipool_event *c = &chunks[i];
+        char name[32];
+        if (c->attempt != file_result.attempt) {
+            continue;
+        }
+        CHECK(c->index == counted && c->offset == next_offset);
+        CHECK(c->length == (counted + 1 < COUNT ? CHUNK : SIZE - (COUNT - 1) * CHUNK));
+        sprintf(name, "chunk-%u", (unsigned)counted);
+        pieces[counted] = scratch_path(name);
+        copy_range(path, c->offset, c->length, pieces[counted], joined);
+        next_offset += c->length;
+        counted++;
+    }
+    CHECK(fclose(joined) == 0);
+    CHECK(counted == COUNT && next_offset == SIZE);
+    printf("fixed-size chunks: %u chunk events, %u of attempt %u\n", (unsigned)nchunks, (unsigned)counted,
+           (unsigned)file_result.attempt);
+    multipool_session_free(session);
+
+    /* Each chunk's digest, and the rebuilt file's, by a session without a chunker. */
+    check = new_session(NULL, 0);
+    for (i = 0; i < COUNT; i++) {
+        CHECK_STATUS(multipool_session_enqueue(check, (const uint8_t *)pieces[i], strlen(pieces[i]), i), MULTIPOOL_OK);
+    }
+    CHECK_STATUS(multipool_session_enqueue(check, (const uint8_t *)rebuilt, strlen(rebuilt), COUNT), MULTIPOOL_OK);
+    CHECK_STATUS(multipool_session_finish(check), MULTIPOOL_OK);
+    collect(check, results, COUNT + 1);
+    for (i = 0, counted = 0; i < nchunks; i++) {
+        if (chunks[i].attempt == file_result.attempt) {
+            CHECK_STATUS(results[counted].status, MULTIPOOL_OK);
+            CHECK(memcmp(results[counted].digest, chunks[i].digest, 32) == 0);
+            counted++;
+        }
+    }
+    CHECK(results[COUNT].size == SIZE && memcmp(results[COUNT].digest, file_result.digest, 32) == 0);
+    multipool_session_free(check);
+    for (i = 0; i < COUNT; i++) {
+        unlink(pieces[i]);
+        free(pieces[i]);
+    }
+    unlink(path);
+    unlink(empty);
+    unlink(rebuilt);
+    free(path);
+    free(empty);
+    free(missing);
+    free(rebuilt);
+    free(data);
+    puts("fixed-size chunks rebuild a file: ok");
+}
+
+/* event_size: the caller's sizeof(multipool_event). Smaller than the first multipool_event (which
+ * is this one: there is no older) is refused; larger is written at the caller's stride with its
+ * unknown tail zeroed. A session without a chunker delivers its results as events too. */
+static void test_poll_events_sizes_and_results_as_events(void)
+{
+    enum { BIG = sizeof(multipool_event) + 24, FILES = 3 };
+    char *abc = scratch_path("events-abc"), *missing = scratch_path("events-missing");
+    multipool_session *session = new_session(NULL, 0);
+    unsigned char *big = malloc(BIG * FILES);
+    multipool_event *exact = malloc(sizeof *exact); /* exactly its size: valgrind and ASan watch the end */
+    multipool_result old[2];
+    size_t n = 0, got = 0, i;
+    multipool_status status;
+    CHECK(big != NULL && exact != NULL);
+    write_file(abc, (const unsigned char *)"abc", 3);
+    CHECK_STATUS(multipool_session_poll_events(session, exact, sizeof *exact - 1, 1, 0, &n), MULTIPOOL_ERR_STRUCT_SIZE);
+    CHECK_STATUS(multipool_session_poll_events(session, exact, offsetof(multipool_event, result) +
+                                                                   offsetof(multipool_result, attempt),
+                                               1, 0, &n),
+                 MULTIPOOL_ERR_STRUCT_SIZE);
+    CHECK_STATUS(multipool_session_poll_events(session, exact, 0, 1, 0, &n), MULTIPOOL_ERR_STRUCT_SIZE);
+    CHECK_STATUS(multipool_session_poll_events(session, exact, SIZE_MAX, 1, 0, &n), MULTIPOOL_ERR_STRUCT_SIZE);
+    CHECK_STATUS(multipool_session_poll_events(session, exact, MULTIPOOL_MAX_STRUCT_SIZE + 1, 1, 0, &n),
+                 MULTIPOOL_ERR_STRUCT_SIZE);
+    CHECK_STATUS(multipool_session_poll_events(session, exact, sizeof *exact, 0, 0, &n), MULTIPOOL_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(multipool_session_poll_events(session, NULL, sizeof *exact, 1, 0, &n), MULTIPOOL_ERR_NULL_POINTER);
+    CHECK_STATUS(multipool_session_poll_events(session, exact, sizeof *exact, 1, 0, NULL), MULTIPOOL_ERR_NULL_POINTER);
+    CHECK_STATUS(multipool_session_poll_events(NULL, exact, sizeof *exact, 1, 0, &n), MULTIPOOL_ERR_NULL_POINTER);
+    CHECK_STATUS(multipool_session_poll_events(session, exact, sizeof *exact, 1, 0, &n), MULTIPOOL_TIMEOUT);
+    CHECK(n == 0);
+    CHECK_STATUS(multipool_session_enqueue(session, (const uint8_t *)abc, strlen(abc), 10), MULTIPOOL_OK);
+    CHECK_STATUS(multipool_session_enqueue(session, (const uint8_t *)missing, strlen(missing), 11), MULTIPOOL_OK);
+    CHECK_STATUS(multipool_session_enqueue(session, (const uint8_t *)abc, strlen(abc), 12), MULTIPOOL_OK);
+    CHECK_STATUS(multipool_session_finish(session), MULTIPOOL_OK);
+    /* The first event at exactly its size, the rest at a larger stride. */
+    CHECK_STATUS(multipool_session_poll_events(session, exact, sizeof *exact, 1, -1, &n), MULTIPOOL_OK);
+    CHECK(n == 1 && exact->kind == MULTIPOOL_EVENT_RESULT && exact->tag >= 10 && exact->tag <= 12);
+    memset(big, 0xAB, BIG * FILES);
+    while ((status = multipool_session_poll_events(session, (multipool_event *)(void *)big, BIG, FILES, 30000, &n)) ==
+           MULTIPOOL_OK) {
+        for (i = 0; i < n; i++) {
+            size_t k;
+            multipool_event e;
+            for (k = sizeof(multipool_event); k < BIG; k++) {
+                CHECK(big[i * BIG + k] == 0); /* the caller's fields this library lacks: zeroed */
+            }
+            memcpy(&e, big + i * BIG, sizeof e);
+            CHECK(e.kind == MULTIPOOL_EVENT_RESULT && e.tag == e.result.tag && e.tag >= 10 && e.tag <= 12);
+            CHECK(e.tag != exact->tag);
+            CHECK_STATUS(e.result.status, e.tag == 11 ? MULTIPOOL_ERR_NOT_FOUND : MULTIPOOL_OK);
+            got++;
+        }
+        for (i = n; i < FILES; i++) {
+            CHECK(big[i * BIG] == 0xAB); /* nothing past what it said it wrote */
+        }
+        memset(big, 0xAB, BIG * FILES);
+    }
+    CHECK_STATUS(status, MULTIPOOL_DONE);
+    CHECK(got == 2);
+    multipool_session_free(session);
+
+    /* Every event of a chunkless session is a result; its fields as poll would write them. */
+    session = new_session(NULL, 0);
+    for (i = 0; i < FILES; i++) {
+        const char *p = i == 1 ? missing : abc;
+        CHECK_STATUS(multipool_session_enqueue(session, (const uint8_t *)p, strlen(p), 20 + i), MULTIPOOL_OK);
+    }
+    CHECK_STATUS(multipool_session_finish(session), MULTIPOOL_OK);
+    got = 0;
+    while ((status = multipool_session_poll_events(session, exact, sizeof *exact, 1, 30000, &n)) == MULTIPOOL_OK) {
+        const multipool_event *e = exact;
+        CHECK(n == 1 && e->kind == MULTIPOOL_EVENT_RESULT);
+        CHECK(e->tag == e->result.tag && e->tag >= 20 && e->tag < 20 + FILES);
+        CHECK(e->attempt == e->result.attempt && e->result.chunks == 0 && e->result.reserved == 0);
+        CHECK(e->index == 0 && e->offset == 0 && e->length == 0 && e->digest_len == 0);
+        if (e->tag == 21) {
+            CHECK_STATUS(e->result.status, MULTIPOOL_ERR_NOT_FOUND);
+            CHECK(e->result.attempt == 0 && e->result.device == MULTIPOOL_DEVICE_NONE);
+        } else {
+            CHECK_STATUS(e->result.status, MULTIPOOL_OK);
+            CHECK(e->result.size == 3 && e->result.digest_len == 32 && e->result.digest[0] == 0xba);
+            CHECK(e->result.attempt == 1 || e->result.attempt == 2);
+        }
+        got++;
+    }
+    CHECK_STATUS(status, MULTIPOOL_DONE);
+    CHECK(got == FILES);
+    multipool_session_free(session);
+
+    /* A caller built before multipool_result grew: poll writes its first version and nothing
+     * past it. */
+    session = new_session(NULL, 0);
+    CHECK_STATUS(multipool_session_enqueue(session, (const uint8_t *)abc, strlen(abc), 30), MULTIPOOL_OK);
+    CHECK_STATUS(multipool_session_finish(session), MULTIPOOL_OK);
+    memset(old, 0xAB, sizeof old);
+    CHECK_STATUS(multipool_session_poll(session, old, offsetof(multipool_result, attempt), 1, -1, &n), MULTIPOOL_OK);
+    CHECK(n == 1 && old[0].tag == 30 && old[0].digest[0] == 0xba && old[0].attempt == 0xABABABABu);
+    multipool_session_free(session);
+    unlink(abc);
+    free(abc);
+    free(missing);
+    free(big);
+    free(exact);
+    puts("poll_events sizes, results as events: ok");
+}
+
 int main(int argc, char **argv)
 {
     char **names;
@@ -752,6 +1192,9 @@ int main(int argc, char **argv)
     test_vectors(argv[2], "sha512", MULTIPOOL_ALGORITHM_SHA512, 64);
     test_vectors(argv[2], "blake3", MULTIPOOL_ALGORITHM_BLAKE3, 32);
     test_bad_inputs();
+    test_chunk_options();
+    test_fixed_chunks_rebuild_a_file();
+    test_poll_events_sizes_and_results_as_events();
     names = make_files(MANY, 65536);
     test_cancel(names);
     test_free_in_flight(names);

@@ -179,7 +179,166 @@ void test_wake_and_ready_fd()
     CHECK(session.poll_wakeable(batch, std::chrono::milliseconds(-1), generation, outcome, ec) == 0);
     CHECK(!ec && outcome == multipool::status::woken);
     CHECK(session.wake_generation() == generation + 1);
+    // The same for events, in a session with a chunker.
+    multipool::options o;
+    o.chunker = multipool::chunker::fastcdc;
+    multipool::session chunking(o);
+    const std::uint64_t before = chunking.wake_generation();
+    chunking.wake();
+    std::vector<multipool::event> events(4);
+    CHECK(chunking.poll_events_wakeable(events, std::chrono::milliseconds(-1), before, outcome, ec) == 0);
+    CHECK(!ec && outcome == multipool::status::woken);
     std::puts("wake and ready fd: ok");
+}
+
+
+/// Chunks: a fixed chunker cuts "abcabcabc" into three "abc", whose digests are known; events()
+/// brings each file's chunks and then its result; results() says needs_event_poll.
+void test_chunks_and_events(const std::string &dir)
+{
+    const std::string path = write(dir, "abc3", "abcabcabc");
+    multipool::options o;
+    o.chunker = multipool::chunker::fixed;
+    o.chunk_avg = 3;
+    multipool::session session(o);
+    session.enqueue(path, 1);
+    session.enqueue(dir + "/missing", 2);
+    session.finish();
+    auto refused = session.results(std::chrono::milliseconds(0));
+    for (const multipool::result &r : refused) {
+        CHECK(r.tag() == 0 && false); // no result comes through poll in a chunking session
+    }
+    CHECK(refused.error() == multipool::status::needs_event_poll);
+    std::map<std::uint64_t, std::vector<multipool::event>> chunks;
+    std::map<std::uint64_t, multipool::result> results;
+    auto events = session.events(std::chrono::milliseconds(30000), 2);
+    for (const multipool::event &e : events) {
+        if (e.is_chunk()) {
+            CHECK(e.type() == multipool::event::kind::chunk);
+            CHECK(results.count(e.tag()) == 0); // chunks before their file's result
+            chunks[e.tag()].push_back(e);
+        } else if (e.is_result()) {
+            CHECK(e.result().tag() == e.tag() && e.result().attempt() == e.attempt());
+            CHECK(results.emplace(e.tag(), e.result()).second);
+        }
+    }
+    CHECK(!events.error());
+    CHECK(results.size() == 2 && chunks.count(2) == 0);
+    const multipool::result &r = results[1];
+    CHECK(r.ok() && r.digest().size() == 32 && r.chunks() == 3 && r.size() == 9);
+    std::uint64_t next = 0, index = 0;
+    for (const multipool::event &c : chunks[1]) {
+        if (c.attempt() != r.attempt()) {
+            continue; // a first read of a file read again: not its chunks
+        }
+        CHECK(c.index() == index++ && c.offset() == next && c.length() == 3);
+        CHECK(c.hex() == sha256_abc && c.digest().size() == 32);
+        next += c.length();
+    }
+    CHECK(index == 3 && next == 9);
+    CHECK(results[2].status() == multipool::status::not_found && results[2].attempt() == 0);
+
+    // BLAKE3 chunk digests, and no whole-file digest.
+    o.chunk_digest = multipool::chunk_digest::blake3;
+    o.file_digest = false;
+    multipool::session blake(o);
+    blake.enqueue(path, 3);
+    blake.finish();
+    std::size_t counted = 0;
+    std::vector<multipool::event> seen;
+    std::vector<multipool::event> batch(8);
+    multipool::status outcome = multipool::status::ok;
+    std::error_code ec;
+    while (outcome != multipool::status::done) {
+        const std::size_t n = blake.poll_events(batch, std::chrono::milliseconds(30000), outcome, ec);
+        CHECK(!ec && outcome != multipool::status::timeout);
+        seen.insert(seen.end(), batch.begin(), batch.begin() + static_cast<std::ptrdiff_t>(n));
+    }
+    CHECK(!seen.empty() && seen.back().is_result());
+    const multipool::result last = seen.back().result();
+    CHECK(last.ok() && last.digest().size() == 0 && last.chunks() == 3);
+    for (const multipool::event &e : seen) {
+        if (e.is_chunk() && e.attempt() == last.attempt()) {
+            CHECK(e.hex() == blake3_abc);
+            counted++;
+        }
+    }
+    CHECK(counted == 3);
+
+    // A key: keyed BLAKE3 chunk digests, the same for the same bytes, unlike plain BLAKE3's.
+    multipool::options keyed;
+    keyed.chunker = multipool::chunker::fixed;
+    keyed.chunk_avg = 3;
+    keyed.chunk_key = std::array<std::uint8_t, 32>{{1, 2, 3}};
+    multipool::session with_key(keyed);
+    with_key.enqueue(path, 4);
+    with_key.finish();
+    std::vector<std::string> digests;
+    std::uint32_t attempt = 0;
+    for (const multipool::event &e : with_key.events()) {
+        if (e.is_chunk()) {
+            digests.push_back(std::to_string(e.attempt()) + e.hex());
+        } else {
+            attempt = e.result().attempt();
+            CHECK(e.result().ok() && e.result().chunks() == 3);
+        }
+    }
+    std::size_t keyed_chunks = 0;
+    for (const std::string &d : digests) {
+        if (d.substr(0, 1) == std::to_string(attempt)) {
+            CHECK(d.substr(1) != blake3_abc && d == digests.back());
+            keyed_chunks++;
+        }
+    }
+    CHECK(keyed_chunks == 3);
+    std::puts("chunks and events: ok");
+}
+
+void test_chunk_options_refused_and_results_as_events(const std::string &dir)
+{
+    multipool::options level4;
+    level4.chunker = multipool::chunker::fastcdc;
+    level4.chunk_level = 4;
+    bool thrown = false;
+    try {
+        multipool::session s(level4);
+    } catch (const multipool::error &e) {
+        thrown = e.code() == multipool::status::invalid_chunker && e.code() == std::errc::invalid_argument;
+    }
+    CHECK(thrown);
+    std::error_code ec;
+    multipool::options level_for_restic;
+    level_for_restic.chunker = multipool::chunker::restic;
+    level_for_restic.chunk_level = 0;
+    multipool::session refused(level_for_restic, ec);
+    CHECK(ec == multipool::status::invalid_chunker && !refused);
+    multipool::options reducible;
+    reducible.chunker = multipool::chunker::restic;
+    reducible.chunk_polynomial = 0x38f1e565e288df;
+    multipool::session refused_too(reducible, ec);
+    CHECK(ec == multipool::status::invalid_chunker && !refused_too);
+    multipool::options level0;
+    level0.chunker = multipool::chunker::fastcdc;
+    level0.chunk_level = 0;
+    level0.chunk_min = 64;
+    level0.chunk_avg = 256;
+    level0.chunk_max = 1024;
+    multipool::session accepted(level0, ec);
+    CHECK(!ec && accepted);
+
+    // A session without a chunker: its results come as events too.
+    const std::string abc = write(dir, "abc-events", "abc");
+    multipool::session plain;
+    plain.enqueue(abc, 9);
+    plain.finish();
+    std::size_t count = 0;
+    for (const multipool::event &e : plain.events()) {
+        CHECK(e.is_result() && e.tag() == 9 && e.result().ok() && e.result().hex() == sha256_abc);
+        CHECK(e.result().chunks() == 0);
+        count++;
+    }
+    CHECK(count == 1);
+    std::puts("chunk options refused, results as events: ok");
 }
 
 } // namespace
@@ -195,6 +354,8 @@ int main(int argc, char **argv)
     test_hash_and_iterate(dir);
     test_move_cancel_and_abandon(dir);
     test_wake_and_ready_fd();
+    test_chunks_and_events(dir);
+    test_chunk_options_refused_and_results_as_events(dir);
     std::printf("%d passed, 0 failed\n", passed);
     return 0;
 }

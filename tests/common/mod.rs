@@ -88,6 +88,22 @@ pub fn run_readme_example(
     (stdout, file)
 }
 
+/// The first code block fenced as `lang` in the README's section `heading` (its `## ` line
+/// without the hashes).
+pub fn readme_block(heading: &str, lang: &str) -> String {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let section = readme
+        .split(&format!("\n## {heading}\n"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("README has no section {heading}"));
+    let section = section.split("\n## ").next().unwrap();
+    let fence = format!("```{lang}\n");
+    let start =
+        section.find(&fence).unwrap_or_else(|| panic!("README's {heading} has no {lang} block"))
+            + fence.len();
+    section[start..start + section[start..].find("```").unwrap()].to_owned()
+}
+
 /// `make install PREFIX=prefix` of this test run's library; returns `prefix/lib`.
 pub fn install_into(prefix: &Path) -> PathBuf {
     run_ok(
