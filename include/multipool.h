@@ -376,6 +376,57 @@
 #define MULTIPOOL_CHUNK_DIGEST_BLAKE3_KEYED 3
 
 /**
+ * `multipool_record.flags`: the record is there (a path whose record lacks it is hashed as
+ * if enqueued without one).
+ */
+#define MULTIPOOL_RECORD_PRESENT 1
+
+/**
+ * `multipool_record.flags`: `device` holds the device number the caller kept.
+ */
+#define MULTIPOOL_RECORD_HAS_DEVICE 2
+
+/**
+ * `multipool_options.record_policy`: compare mtime.
+ */
+#define MULTIPOOL_RECORD_MATCH_MTIME 1
+
+/**
+ * `multipool_options.record_policy`: compare ctime.
+ */
+#define MULTIPOOL_RECORD_MATCH_CTIME 2
+
+/**
+ * `multipool_options.record_policy`: compare the size.
+ */
+#define MULTIPOOL_RECORD_MATCH_SIZE 4
+
+/**
+ * `multipool_options.record_policy`: compare the inode number.
+ */
+#define MULTIPOOL_RECORD_MATCH_INODE 8
+
+/**
+ * `multipool_options.record_policy`: compare the device number, where the record has one.
+ */
+#define MULTIPOOL_RECORD_MATCH_DEVICE 16
+
+/**
+ * `multipool_options.record_policy`: restic's (mtime, ctime, size, inode); the default.
+ */
+#define MULTIPOOL_RECORD_POLICY_RESTIC 15
+
+/**
+ * `multipool_options.record_policy`: borg's files cache (ctime, size, inode).
+ */
+#define MULTIPOOL_RECORD_POLICY_BORG 14
+
+/**
+ * `multipool_options.record_policy`: mtime and size (survives `chmod -R` and new inodes).
+ */
+#define MULTIPOOL_RECORD_POLICY_MTIME_SIZE 5
+
+/**
  * `multipool_event.kind`: a chunk of a file.
  */
 #define MULTIPOOL_EVENT_CHUNK 1
@@ -521,6 +572,18 @@ typedef struct multipool_options {
    * FastCDC, the keyed Gear table. Copied by `multipool_session_new()`.
    */
   uint8_t chunk_key[32];
+  /**
+   * Bitwise OR of MULTIPOOL_RECORD_MATCH_*: the fields of a prior record
+   * (`multipool_session_enqueue_records()`) that must equal the file's `stat` for it to be
+   * answered MULTIPOOL_UNCHANGED without being opened; 0: MULTIPOOL_RECORD_POLICY_RESTIC
+   * (mtime, ctime, size, inode). The algorithm and digest length always count, and a file
+   * stamped within the settle margin of now is always read.
+   */
+  uint32_t record_policy;
+  /**
+   * Zero; room for a later field.
+   */
+  uint32_t reserved;
 } multipool_options;
 
 /**
@@ -540,6 +603,56 @@ typedef struct multipool_path {
    */
   uint64_t tag;
 } multipool_path;
+
+/**
+ * A prior record: what the caller knew of a file from its last backup, for
+ * `multipool_session_enqueue_records()`, which reads an array of them at the caller's
+ * `sizeof(multipool_record)` stride (the struct grows at its end). All integers, no pointer.
+ */
+typedef struct multipool_record {
+  /**
+   * Bitwise OR of MULTIPOOL_RECORD_*: MULTIPOOL_RECORD_PRESENT for a record (0: the path has
+   * none, and is hashed), MULTIPOOL_RECORD_HAS_DEVICE when `device_id` is set.
+   */
+  uint32_t flags;
+  /**
+   * MULTIPOOL_ALGORITHM_* of `digest`: a record of another algorithm than the session's
+   * never matches.
+   */
+  uint32_t algorithm;
+  /**
+   * Size in bytes.
+   */
+  uint64_t size;
+  /**
+   * mtime, nanoseconds since the epoch.
+   */
+  int64_t mtime_ns;
+  /**
+   * ctime, nanoseconds since the epoch.
+   */
+  int64_t ctime_ns;
+  /**
+   * Inode number.
+   */
+  uint64_t inode;
+  /**
+   * Device number, read with MULTIPOOL_RECORD_HAS_DEVICE.
+   */
+  uint64_t device_id;
+  /**
+   * Bytes of `digest` used: the algorithm's length, or the record never matches.
+   */
+  uint32_t digest_len;
+  /**
+   * Zero; room for a later field.
+   */
+  uint32_t reserved;
+  /**
+   * The digest the caller stored, returned in the result when the record matches.
+   */
+  uint8_t digest[MULTIPOOL_MAX_DIGEST_LEN];
+} multipool_record;
 
 /**
  * The result for one enqueued path, written by `multipool_session_poll()` into caller memory.
@@ -594,13 +707,42 @@ typedef struct multipool_result {
    * attempt `attempt`, when `status` is MULTIPOOL_OK). 0 without one.
    */
   uint64_t chunks;
+  /**
+   * Non-zero when the identity fields below are set: the file as it was hashed (for
+   * MULTIPOOL_UNCHANGED, as its `stat` matched the record). What a caller keeps as its
+   * record for next time. 0 for a file without a digest for another reason.
+   */
+  uint32_t has_identity;
+  /**
+   * `st_mode`: the file type and permissions.
+   */
+  uint32_t mode;
+  /**
+   * Inode number.
+   */
+  uint64_t inode;
+  /**
+   * Device number (`st_dev`).
+   */
+  uint64_t device_id;
+  /**
+   * mtime, nanoseconds since the epoch.
+   */
+  int64_t mtime_ns;
+  /**
+   * ctime, nanoseconds since the epoch.
+   */
+  int64_t ctime_ns;
 } multipool_result;
 
 /**
  * One event of `multipool_session_poll_events()`, written into caller memory at the caller's
  * `sizeof(multipool_event)` stride: a chunk of a file (`kind` MULTIPOOL_EVENT_CHUNK), or a
  * file's result (`kind` MULTIPOOL_EVENT_RESULT, in `result`), which comes after every chunk
- * event of its tag. The struct grows at its end, as `multipool_result` (its last field) does.
+ * event of its tag. The struct grows only as `multipool_result`, its last field, grows: the
+ * fields before `result` are fixed for good, and a field a later version adds for chunks is
+ * appended to `multipool_result` (where a result leaves it zero), so that one stride serves
+ * every version of both.
  */
 typedef struct multipool_event {
   /**
@@ -692,6 +834,11 @@ typedef struct multipool_stats {
    * the page-cache pool (one thread per CPU) instead of waiting for the disk's thread.
    */
   uint64_t files_from_cache;
+  /**
+   * Files answered MULTIPOOL_UNCHANGED from their prior record, not read. Newer than the
+   * struct's first version.
+   */
+  uint64_t files_unchanged;
 } multipool_stats;
 
 /**
@@ -902,6 +1049,34 @@ multipool_status multipool_session_enqueue_buffer(const struct multipool_session
                                                   const size_t *lengths,
                                                   const uint64_t *tags,
                                                   size_t count);
+
+/**
+ * `multipool_session_enqueue_buffer()` with a prior record for each path: `records[i]`, read
+ * at the caller's stride `record_size` (its `sizeof(multipool_record)`), says what the caller
+ * knew of path `i` from its last backup. A path whose record has MULTIPOOL_RECORD_PRESENT and
+ * matches the file's `stat` under the session's `record_policy`, with a digest of the
+ * session's algorithm and its length, and whose stamps are older than the settle margin, is
+ * not opened: its result is MULTIPOOL_UNCHANGED with the record's digest and the file's
+ * identity (in a session with a chunker, with no chunk events). Every other path is hashed as
+ * usual. All of them are queued, or none.
+ *
+ * Returns as `multipool_session_enqueue_buffer()`; MULTIPOOL_ERR_NULL_POINTER also if
+ * `records` is NULL with a non-zero `count`; MULTIPOOL_ERR_STRUCT_SIZE if `record_size` is
+ * smaller than the first `multipool_record` or larger than `MULTIPOOL_MAX_STRUCT_SIZE`.
+ * Thread-safe.
+ *
+ * # Safety
+ * As `multipool_session_enqueue_buffer()`; `records` must be NULL or readable for `count *
+ * record_size` bytes.
+ */
+multipool_status multipool_session_enqueue_records(const struct multipool_session *session,
+                                                   const uint8_t *bytes,
+                                                   size_t bytes_len,
+                                                   const size_t *lengths,
+                                                   const uint64_t *tags,
+                                                   const struct multipool_record *records,
+                                                   size_t record_size,
+                                                   size_t count);
 
 /**
  * Declares that no more paths will be enqueued. After the last result has been polled,

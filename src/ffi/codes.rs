@@ -109,6 +109,29 @@ pub const MULTIPOOL_CHUNK_DIGEST_BLAKE3: u32 = 2;
 /// MULTIPOOL_FLAG_CHUNK_KEY).
 pub const MULTIPOOL_CHUNK_DIGEST_BLAKE3_KEYED: u32 = 3;
 
+/// `multipool_record.flags`: the record is there (a path whose record lacks it is hashed as
+/// if enqueued without one).
+pub const MULTIPOOL_RECORD_PRESENT: u32 = 1;
+/// `multipool_record.flags`: `device` holds the device number the caller kept.
+pub const MULTIPOOL_RECORD_HAS_DEVICE: u32 = 2;
+
+/// `multipool_options.record_policy`: compare mtime.
+pub const MULTIPOOL_RECORD_MATCH_MTIME: u32 = 1;
+/// `multipool_options.record_policy`: compare ctime.
+pub const MULTIPOOL_RECORD_MATCH_CTIME: u32 = 2;
+/// `multipool_options.record_policy`: compare the size.
+pub const MULTIPOOL_RECORD_MATCH_SIZE: u32 = 4;
+/// `multipool_options.record_policy`: compare the inode number.
+pub const MULTIPOOL_RECORD_MATCH_INODE: u32 = 8;
+/// `multipool_options.record_policy`: compare the device number, where the record has one.
+pub const MULTIPOOL_RECORD_MATCH_DEVICE: u32 = 16;
+/// `multipool_options.record_policy`: restic's (mtime, ctime, size, inode); the default.
+pub const MULTIPOOL_RECORD_POLICY_RESTIC: u32 = 15;
+/// `multipool_options.record_policy`: borg's files cache (ctime, size, inode).
+pub const MULTIPOOL_RECORD_POLICY_BORG: u32 = 14;
+/// `multipool_options.record_policy`: mtime and size (survives `chmod -R` and new inodes).
+pub const MULTIPOOL_RECORD_POLICY_MTIME_SIZE: u32 = 5;
+
 /// `multipool_event.kind`: a chunk of a file.
 pub const MULTIPOOL_EVENT_CHUNK: u32 = 1;
 /// `multipool_event.kind`: a file's result, the last event of its tag.

@@ -7,11 +7,13 @@ use super::codes::{
     MULTIPOOL_CHUNK_DIGEST_BLAKE3, MULTIPOOL_CHUNK_DIGEST_BLAKE3_KEYED,
     MULTIPOOL_CHUNK_DIGEST_SHA256, MULTIPOOL_FLAG_CHUNK_KEY, MULTIPOOL_FLAG_DROP_CACHE,
     MULTIPOOL_FLAG_NO_DIRECT_IO, MULTIPOOL_FLAG_NO_DISK_ORDER, MULTIPOOL_FLAG_NO_FILE_DIGEST,
-    MULTIPOOL_FLAG_NO_FOLLOW_SYMLINKS, MULTIPOOL_MAX_STRUCT_SIZE,
+    MULTIPOOL_FLAG_NO_FOLLOW_SYMLINKS, MULTIPOOL_MAX_STRUCT_SIZE, MULTIPOOL_RECORD_MATCH_CTIME,
+    MULTIPOOL_RECORD_MATCH_DEVICE, MULTIPOOL_RECORD_MATCH_INODE, MULTIPOOL_RECORD_MATCH_MTIME,
+    MULTIPOOL_RECORD_MATCH_SIZE,
 };
 use super::pointers::{try_mut, try_slice};
 use super::sized;
-use crate::{Algorithm, ChunkDigest, ChunkerSpec, Config, Status, ThreadsSpec};
+use crate::{Algorithm, ChunkDigest, ChunkerSpec, Config, RecordPolicy, Status, ThreadsSpec};
 use std::mem::{offset_of, size_of};
 
 /// Options for `multipool_session_new()`. Zero means default: set `struct_size` and the fields
@@ -73,6 +75,14 @@ pub struct MpOptions {
     /// The key, read only with MULTIPOOL_FLAG_CHUNK_KEY: keyed BLAKE3 chunk digests and, for
     /// FastCDC, the keyed Gear table. Copied by `multipool_session_new()`.
     pub chunk_key: [u8; 32],
+    /// Bitwise OR of MULTIPOOL_RECORD_MATCH_*: the fields of a prior record
+    /// (`multipool_session_enqueue_records()`) that must equal the file's `stat` for it to be
+    /// answered MULTIPOOL_UNCHANGED without being opened; 0: MULTIPOOL_RECORD_POLICY_RESTIC
+    /// (mtime, ctime, size, inode). The algorithm and digest length always count, and a file
+    /// stamped within the settle margin of now is always read.
+    pub record_policy: u32,
+    /// Zero; room for a later field.
+    pub reserved: u32,
 }
 
 /// `sizeof(multipool_options)` in its first version; smaller is refused.
@@ -101,6 +111,8 @@ impl Default for MpOptions {
             chunk_digest: 0,
             max_ready_chunks: config.max_ready_chunks as u32,
             chunk_key: [0; 32],
+            record_policy: policy_bits(config.record_policy),
+            reserved: 0,
         }
     }
 }
@@ -125,6 +137,8 @@ impl MpOptions {
         chunk_digest: 0,
         max_ready_chunks: 0,
         chunk_key: [0; 32],
+        record_policy: 0,
+        reserved: 0,
     };
 
     /// Reads options from C memory by the rules of [`sized`]: fields an older
@@ -174,6 +188,17 @@ impl MpOptions {
             chunk_digest: self.chunk_digest(algorithm)?,
             file_digest: self.flags & MULTIPOOL_FLAG_NO_FILE_DIGEST == 0,
             max_ready_chunks: or_default(self.max_ready_chunks as usize, defaults.max_ready_chunks),
+            record_policy: match self.record_policy {
+                0 => defaults.record_policy,
+                bits if bits & !ALL_MATCHES != 0 => return Err(Status::InvalidArgument),
+                bits => RecordPolicy {
+                    mtime: bits & MULTIPOOL_RECORD_MATCH_MTIME != 0,
+                    ctime: bits & MULTIPOOL_RECORD_MATCH_CTIME != 0,
+                    size: bits & MULTIPOOL_RECORD_MATCH_SIZE != 0,
+                    inode: bits & MULTIPOOL_RECORD_MATCH_INODE != 0,
+                    device: bits & MULTIPOOL_RECORD_MATCH_DEVICE != 0,
+                },
+            },
             ..defaults
         })
     }
@@ -244,6 +269,27 @@ impl MpOptions {
             _ => return Err(Status::InvalidChunker),
         }))
     }
+}
+
+/// The record fields a policy can name.
+const ALL_MATCHES: u32 = MULTIPOOL_RECORD_MATCH_MTIME
+    | MULTIPOOL_RECORD_MATCH_CTIME
+    | MULTIPOOL_RECORD_MATCH_SIZE
+    | MULTIPOOL_RECORD_MATCH_INODE
+    | MULTIPOOL_RECORD_MATCH_DEVICE;
+
+/// A policy as the bits of `multipool_options.record_policy`.
+fn policy_bits(policy: RecordPolicy) -> u32 {
+    [
+        (policy.mtime, MULTIPOOL_RECORD_MATCH_MTIME),
+        (policy.ctime, MULTIPOOL_RECORD_MATCH_CTIME),
+        (policy.size, MULTIPOOL_RECORD_MATCH_SIZE),
+        (policy.inode, MULTIPOOL_RECORD_MATCH_INODE),
+        (policy.device, MULTIPOOL_RECORD_MATCH_DEVICE),
+    ]
+    .into_iter()
+    .filter(|(on, _)| *on)
+    .fold(0, |bits, (_, bit)| bits | bit)
 }
 
 /// The flags this library knows.

@@ -7,7 +7,8 @@ use super::options::MpOptions;
 use super::pointers::{try_mut, try_ref, try_slice};
 use super::sized;
 use super::types::{
-    MpDevice, MpEvent, MpPath, MpResult, MpStats, DEVICE_V1, EVENT_V1, RESULT_V1, STATS_V1,
+    MpDevice, MpEvent, MpPath, MpRecord, MpResult, MpStats, DEVICE_V1, EVENT_V1, RECORD_V1,
+    RESULT_V1, STATS_V1,
 };
 use crate::{Config, PollOutcome, Session, Status};
 use std::ffi::OsStr;
@@ -224,6 +225,71 @@ pub unsafe extern "C" fn multipool_session_enqueue_buffer(
         // SAFETY: every length was read above; `tags` has as many elements (caller).
         let (lengths, tags) = unsafe { (try_slice(lengths, count)?, try_slice(tags, count)?) };
         Ok(session.inner.enqueue_buffer(bytes, lengths, tags)?)
+    })
+}
+
+/// `multipool_session_enqueue_buffer()` with a prior record for each path: `records[i]`, read
+/// at the caller's stride `record_size` (its `sizeof(multipool_record)`), says what the caller
+/// knew of path `i` from its last backup. A path whose record has MULTIPOOL_RECORD_PRESENT and
+/// matches the file's `stat` under the session's `record_policy`, with a digest of the
+/// session's algorithm and its length, and whose stamps are older than the settle margin, is
+/// not opened: its result is MULTIPOOL_UNCHANGED with the record's digest and the file's
+/// identity (in a session with a chunker, with no chunk events). Every other path is hashed as
+/// usual. All of them are queued, or none.
+///
+/// Returns as `multipool_session_enqueue_buffer()`; MULTIPOOL_ERR_NULL_POINTER also if
+/// `records` is NULL with a non-zero `count`; MULTIPOOL_ERR_STRUCT_SIZE if `record_size` is
+/// smaller than the first `multipool_record` or larger than `MULTIPOOL_MAX_STRUCT_SIZE`.
+/// Thread-safe.
+///
+/// # Safety
+/// As `multipool_session_enqueue_buffer()`; `records` must be NULL or readable for `count *
+/// record_size` bytes.
+#[no_mangle]
+#[allow(clippy::too_many_arguments, reason = "the buffer form's arguments, and the records")]
+pub unsafe extern "C" fn multipool_session_enqueue_records(
+    session: *const MpSession,
+    bytes: *const u8,
+    bytes_len: usize,
+    lengths: *const usize,
+    tags: *const u64,
+    records: *const MpRecord,
+    record_size: usize,
+    count: usize,
+) -> multipool_status {
+    boundary(|| {
+        // SAFETY: documented contracts of `session` and `bytes`.
+        let (session, bytes) = unsafe { (try_ref(session)?, try_slice(bytes, bytes_len)?) };
+        if count > 0 && (lengths.is_null() || tags.is_null() || records.is_null()) {
+            return Err(Status::NullPointer);
+        }
+        sized::checked_size(record_size, RECORD_V1)?;
+        let mut total = 0usize;
+        for i in 0..count {
+            // SAFETY: as in `multipool_session_enqueue_buffer`: each length is read only after
+            // the ones before it fitted.
+            let len = unsafe { lengths.add(i).read() };
+            total = total
+                .checked_add(len)
+                .filter(|&t| t <= bytes.len())
+                .ok_or(Status::InvalidArgument)?;
+        }
+        // SAFETY: every length was read above; `tags` has as many elements (caller).
+        let (lengths, tags) = unsafe { (try_slice(lengths, count)?, try_slice(tags, count)?) };
+        let records = (0..count)
+            .map(|i| {
+                let mut record = MpRecord::ZERO;
+                // SAFETY: record `i` lies within the `count * record_size` readable bytes
+                // (caller); `read_in` reads the fields both sides know and refuses a newer
+                // caller's non-zero extra bytes.
+                unsafe {
+                    let at = records.cast::<u8>().add(i * record_size).cast::<MpRecord>();
+                    sized::read_in(at, record_size, &mut record)?;
+                }
+                Ok(record.record())
+            })
+            .collect::<Result<Vec<_>, Status>>()?;
+        Ok(session.inner.enqueue_buffer_with_records(bytes, lengths, tags, &records)?)
     })
 }
 

@@ -3,8 +3,9 @@
 use super::codes::{
     multipool_status, MULTIPOOL_DEVICE_NAME_LEN, MULTIPOOL_DEVICE_NONE, MULTIPOOL_EVENT_CHUNK,
     MULTIPOOL_EVENT_RESULT, MULTIPOOL_MAX_DIGEST_LEN, MULTIPOOL_MAX_STRUCT_SIZE,
+    MULTIPOOL_RECORD_HAS_DEVICE, MULTIPOOL_RECORD_PRESENT,
 };
-use crate::{DeviceInfo, Event, FileResult, Stats};
+use crate::{Algorithm, DeviceInfo, DigestBytes, Event, FileResult, Record, Stats};
 use std::ffi::c_char;
 use std::mem::{offset_of, size_of};
 
@@ -53,12 +54,100 @@ pub struct MpResult {
     /// In a session with a chunker: how many chunks the file was cut into (its chunk events of
     /// attempt `attempt`, when `status` is MULTIPOOL_OK). 0 without one.
     pub chunks: u64,
+    /// Non-zero when the identity fields below are set: the file as it was hashed (for
+    /// MULTIPOOL_UNCHANGED, as its `stat` matched the record). What a caller keeps as its
+    /// record for next time. 0 for a file without a digest for another reason.
+    pub has_identity: u32,
+    /// `st_mode`: the file type and permissions.
+    pub mode: u32,
+    /// Inode number.
+    pub inode: u64,
+    /// Device number (`st_dev`).
+    pub device_id: u64,
+    /// mtime, nanoseconds since the epoch.
+    pub mtime_ns: i64,
+    /// ctime, nanoseconds since the epoch.
+    pub ctime_ns: i64,
+}
+
+/// A prior record: what the caller knew of a file from its last backup, for
+/// `multipool_session_enqueue_records()`, which reads an array of them at the caller's
+/// `sizeof(multipool_record)` stride (the struct grows at its end). All integers, no pointer.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct MpRecord {
+    /// Bitwise OR of MULTIPOOL_RECORD_*: MULTIPOOL_RECORD_PRESENT for a record (0: the path has
+    /// none, and is hashed), MULTIPOOL_RECORD_HAS_DEVICE when `device_id` is set.
+    pub flags: u32,
+    /// MULTIPOOL_ALGORITHM_* of `digest`: a record of another algorithm than the session's
+    /// never matches.
+    pub algorithm: u32,
+    /// Size in bytes.
+    pub size: u64,
+    /// mtime, nanoseconds since the epoch.
+    pub mtime_ns: i64,
+    /// ctime, nanoseconds since the epoch.
+    pub ctime_ns: i64,
+    /// Inode number.
+    pub inode: u64,
+    /// Device number, read with MULTIPOOL_RECORD_HAS_DEVICE.
+    pub device_id: u64,
+    /// Bytes of `digest` used: the algorithm's length, or the record never matches.
+    pub digest_len: u32,
+    /// Zero; room for a later field.
+    pub reserved: u32,
+    /// The digest the caller stored, returned in the result when the record matches.
+    pub digest: [u8; MULTIPOOL_MAX_DIGEST_LEN],
+}
+
+/// `sizeof(multipool_record)` in its first version; a smaller `record_size` is refused.
+pub(super) const RECORD_V1: usize = size_of::<MpRecord>();
+
+impl MpRecord {
+    /// Every field zero: no record.
+    pub(super) const ZERO: MpRecord = MpRecord {
+        flags: 0,
+        algorithm: 0,
+        size: 0,
+        mtime_ns: 0,
+        ctime_ns: 0,
+        inode: 0,
+        device_id: 0,
+        digest_len: 0,
+        reserved: 0,
+        digest: [0; MULTIPOOL_MAX_DIGEST_LEN],
+    };
+
+    /// The record, if the caller gave one: `None` for a path without (flag clear), an
+    /// algorithm this library does not know, or a digest longer than any: those are hashed.
+    pub(super) fn record(&self) -> Option<Record> {
+        if self.flags & MULTIPOOL_RECORD_PRESENT == 0 {
+            return None;
+        }
+        let algorithm = Algorithm::from_code(self.algorithm)?;
+        let digest = self.digest.get(..self.digest_len as usize)?;
+        let record = Record::new(
+            self.size,
+            self.mtime_ns,
+            self.ctime_ns,
+            self.inode,
+            algorithm,
+            DigestBytes::from_bytes(digest)?,
+        );
+        Some(match self.flags & MULTIPOOL_RECORD_HAS_DEVICE {
+            0 => record,
+            _ => record.with_device(self.device_id),
+        })
+    }
 }
 
 /// One event of `multipool_session_poll_events()`, written into caller memory at the caller's
 /// `sizeof(multipool_event)` stride: a chunk of a file (`kind` MULTIPOOL_EVENT_CHUNK), or a
 /// file's result (`kind` MULTIPOOL_EVENT_RESULT, in `result`), which comes after every chunk
-/// event of its tag. The struct grows at its end, as `multipool_result` (its last field) does.
+/// event of its tag. The struct grows only as `multipool_result`, its last field, grows: the
+/// fields before `result` are fixed for good, and a field a later version adds for chunks is
+/// appended to `multipool_result` (where a result leaves it zero), so that one stride serves
+/// every version of both.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct MpEvent {
@@ -145,6 +234,12 @@ impl From<FileResult> for MpResult {
             attempt: r.attempt,
             reserved: 0,
             chunks: r.chunks,
+            has_identity: u32::from(r.identity.is_some()),
+            mode: r.identity.map_or(0, |id| id.mode),
+            inode: r.identity.map_or(0, |id| id.inode),
+            device_id: r.identity.map_or(0, |id| id.device),
+            mtime_ns: r.identity.map_or(0, |id| id.mtime_ns),
+            ctime_ns: r.identity.map_or(0, |id| id.ctime_ns),
         }
     }
 }
@@ -162,6 +257,12 @@ impl MpResult {
         attempt: 0,
         reserved: 0,
         chunks: 0,
+        has_identity: 0,
+        mode: 0,
+        inode: 0,
+        device_id: 0,
+        mtime_ns: 0,
+        ctime_ns: 0,
     };
 }
 
@@ -194,6 +295,9 @@ pub struct MpStats {
     /// Files of a hard disk found wholly in the page cache when queued, and therefore hashed by
     /// the page-cache pool (one thread per CPU) instead of waiting for the disk's thread.
     pub files_from_cache: u64,
+    /// Files answered MULTIPOOL_UNCHANGED from their prior record, not read. Newer than the
+    /// struct's first version.
+    pub files_unchanged: u64,
 }
 
 /// `sizeof(multipool_stats)` in its first version; smaller is refused.
@@ -210,6 +314,7 @@ impl From<Stats> for MpStats {
             files_failed: s.files_failed,
             files_cancelled: s.files_cancelled,
             files_from_cache: s.files_from_cache,
+            files_unchanged: s.files_unchanged,
         }
     }
 }
@@ -255,6 +360,7 @@ pub(super) const DEVICE_V1: usize = offset_of!(MpDevice, name) + MULTIPOOL_DEVIC
 const _: () = {
     assert!(size_of::<MpResult>() + 64 <= MULTIPOOL_MAX_STRUCT_SIZE);
     assert!(size_of::<MpEvent>() + 64 <= MULTIPOOL_MAX_STRUCT_SIZE);
+    assert!(size_of::<MpRecord>() + 64 <= MULTIPOOL_MAX_STRUCT_SIZE);
     assert!(size_of::<MpStats>() + 64 <= MULTIPOOL_MAX_STRUCT_SIZE);
     assert!(size_of::<MpDevice>() + 64 <= MULTIPOOL_MAX_STRUCT_SIZE);
 };

@@ -1175,6 +1175,96 @@ static void test_poll_events_sizes_and_results_as_events(void)
     puts("poll_events sizes, results as events: ok");
 }
 
+
+/* Prior records: a result carries the identity its file was hashed with (stat's fields); that
+ * result made into a record answers the file MULTIPOOL_UNCHANGED, with the record's digest,
+ * without reading it; a record that lies about one field, of another algorithm or length, or a
+ * path without MULTIPOOL_RECORD_PRESENT is hashed. Records are read at the caller's stride. */
+static void test_records_and_identities(void)
+{
+    char *path = scratch_path("recorded");
+    const char *text = "recorded\n";
+    struct stat st;
+    multipool_session *session;
+    multipool_result first[1], results[6];
+    multipool_stats stats;
+    struct {
+        multipool_record record;
+        uint64_t newer_field; /* a newer caller's field, left zero */
+    } records[6];
+    size_t lengths[6], i;
+    uint64_t tags[6];
+    char bytes[6 * 256];
+    size_t total = 0;
+    memset(&stats, 0, sizeof stats);
+    stats.struct_size = sizeof stats;
+    write_file(path, (const unsigned char *)text, strlen(text));
+    sleep(2); /* older than the settle margin, so that a record may vouch for it */
+    CHECK(stat(path, &st) == 0);
+
+    session = new_session(NULL, 0);
+    CHECK_STATUS(multipool_session_enqueue(session, (const uint8_t *)path, strlen(path), 0), MULTIPOOL_OK);
+    multipool_session_finish(session);
+    collect(session, first, 1);
+    multipool_session_free(session);
+    CHECK(first[0].status == MULTIPOOL_OK && first[0].has_identity == 1 && first[0].attempt == 1);
+    CHECK(first[0].inode == (uint64_t)st.st_ino && first[0].device_id == (uint64_t)st.st_dev);
+    CHECK(first[0].mode == (uint32_t)st.st_mode && first[0].size == (uint64_t)st.st_size);
+    CHECK(first[0].mtime_ns == (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec);
+    CHECK(first[0].ctime_ns == (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec);
+
+    memset(records, 0, sizeof records);
+    for (i = 0; i < 6; i++) {
+        multipool_record *r = &records[i].record;
+        r->flags = MULTIPOOL_RECORD_PRESENT;
+        r->algorithm = MULTIPOOL_ALGORITHM_SHA256;
+        r->size = first[0].size;
+        r->mtime_ns = first[0].mtime_ns;
+        r->ctime_ns = first[0].ctime_ns;
+        r->inode = first[0].inode;
+        r->digest_len = 32;
+        memset(r->digest, 0xAB, 32); /* what the caller stored: returned only if it vouches */
+        lengths[i] = strlen(path);
+        tags[i] = i;
+        memcpy(bytes + total, path, lengths[i]);
+        total += lengths[i];
+    }
+    records[1].record.size += 1;                        /* lies about the size */
+    records[2].record.algorithm = MULTIPOOL_ALGORITHM_BLAKE3; /* another algorithm */
+    records[3].record.digest_len = 16;                  /* a digest of the wrong length */
+    records[4].record.flags = 0;                        /* no record */
+    records[5].record.flags |= MULTIPOOL_RECORD_HAS_DEVICE;
+    records[5].record.device_id = first[0].device_id;
+
+    session = new_session(NULL, 0);
+    CHECK_STATUS(multipool_session_enqueue_records(session, (const uint8_t *)bytes, total, lengths, tags,
+                                                   &records[0].record, sizeof(multipool_record) - 1, 6),
+                 MULTIPOOL_ERR_STRUCT_SIZE);
+    CHECK_STATUS(multipool_session_enqueue_records(session, (const uint8_t *)bytes, total, lengths, tags,
+                                                   NULL, sizeof records[0], 6),
+                 MULTIPOOL_ERR_NULL_POINTER);
+    CHECK_STATUS(multipool_session_enqueue_records(session, (const uint8_t *)bytes, total, lengths, tags,
+                                                   &records[0].record, sizeof records[0], 6),
+                 MULTIPOOL_OK);
+    multipool_session_finish(session);
+    collect(session, results, 6);
+    CHECK_STATUS(multipool_session_stats(session, MULTIPOOL_DEVICE_NONE, &stats), MULTIPOOL_OK);
+    multipool_session_free(session);
+    for (i = 0; i < 6; i++) {
+        int vouched = i == 0 || i == 5;
+        CHECK(results[i].status == (vouched ? MULTIPOOL_UNCHANGED : MULTIPOOL_OK));
+        CHECK(results[i].has_identity == 1 && results[i].inode == first[0].inode);
+        if (vouched) {
+            CHECK(results[i].digest[0] == 0xAB && results[i].attempt == 0);
+        } else {
+            CHECK(memcmp(results[i].digest, first[0].digest, 32) == 0);
+        }
+    }
+    CHECK(stats.files_unchanged == 2 && stats.files_done == 4);
+    CHECK(strcmp(multipool_status_str(MULTIPOOL_UNCHANGED), "unknown multipool status code") != 0);
+    free(path);
+}
+
 int main(int argc, char **argv)
 {
     char **names;
@@ -1195,6 +1285,7 @@ int main(int argc, char **argv)
     test_chunk_options();
     test_fixed_chunks_rebuild_a_file();
     test_poll_events_sizes_and_results_as_events();
+    test_records_and_identities();
     names = make_files(MANY, 65536);
     test_cancel(names);
     test_free_in_flight(names);
