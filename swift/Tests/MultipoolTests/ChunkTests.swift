@@ -382,5 +382,47 @@ extension MultipoolTests {
             }
             #expect(events.allSatisfy { if case .result = $0 { true } else { false } })
         }
+
+        /// The README's chunk example ("Swift", chunks), its body as written with `paths` for
+        /// the command line and `lines` for standard output.
+        @Test(.timeLimit(.minutes(1)))
+        func theReadmeChunkExample() async throws {
+            let dir = try TempDir()
+            defer { dir.remove() }
+            let paths = [try dir.bytesFile("f", noise(3 << 20, seed: 11)), dir.join("missing")]
+            var lines: [String] = []
+            func print(_ line: Any) { lines.append("\(line)") }
+
+            let session = try Session(Options(chunker: .fastCDC(min: 256 << 10, avg: 1 << 20, max: 4 << 20)))
+            try session.add(paths)
+            session.finish()
+            var chunks: [FileID: [ChunkEvent]] = [:]
+            for try await event in session.events {
+                switch event {
+                case .chunk(let chunk):  // a file's chunks come in order, before its result
+                    chunks[chunk.fileID, default: []].append(chunk)
+                case .result(let result):  // a file's last event
+                    let got = chunks.removeValue(forKey: result.fileID) ?? []
+                    guard result.isOK else {  // its chunks, if any came, are not the file's
+                        print(result)
+                        continue
+                    }
+                    print("\(result.digest.hex)  \(result.path)")
+                    for chunk in got where chunk.attempt == result.attempt {
+                        print("\(chunk.offset) \(chunk.length) \(chunk.digest.hex)")
+                    }
+                }
+            }
+
+            // The files in either order; the file's line, then its chunks'.
+            let missing = "\(paths[1]): No such file or directory"
+            #expect(lines.filter { $0 == missing }.count == 1)
+            lines.removeAll { $0 == missing }
+            let sums = try sha256sum([paths[0]])
+            #expect(lines.first == "\(sums[paths[0]]!)  \(paths[0])")
+            let cuts = lines.dropFirst().map { $0.split(separator: " ") }
+            #expect(cuts.count >= 2 && cuts.allSatisfy { $0.count == 3 && $0[2].count == 64 })
+            #expect(cuts.map { Int($0[1])! }.reduce(0, +) == 3 << 20)
+        }
     }
 }
