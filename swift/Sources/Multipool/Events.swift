@@ -91,7 +91,7 @@ public struct ChunkEvent: Sendable, CustomStringConvertible {
 /// results alone, as `Session.results` gives them. A file's chunk events are its chunks only if
 /// its result is `.ok` and has their `attempt`; a file that fails or changes after some of its
 /// chunks were delivered ends with a result that says so, and the caller drops what it got for
-/// it. A hard link met again gets the first link's result and no chunk events of its own.
+/// it.
 ///
 /// **Order.** One iteration sees each file's events in that order. Events of different files
 /// come interleaved, in no promised order. Several iterations may run at once, each in its own
