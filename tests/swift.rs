@@ -1,7 +1,8 @@
 //! The Swift package (`Package.swift` at the root, sources under `swift/`): its tests in Swift 6
-//! mode with warnings as errors, again under ThreadSanitizer and AddressSanitizer; swifthash
-//! against the checksum tools and against mphash on the odd-name tree; the README's Swift steps,
-//! the package taken by its URL; and the package linked with the static archive.
+//! mode with warnings as errors, again under ThreadSanitizer and AddressSanitizer (at least 22
+//! Swift tests, the chunk events' among them); swifthash against the checksum tools and against
+//! mphash on the odd-name tree; the README's Swift steps, the package taken by its URL; and the
+//! package linked with the static archive.
 //!
 //! Debian 12 has no Swift: the toolchain is Debian 13's `swiftlang` in a chroot that
 //! `.ci/swift-toolchain.sh prepare` installs where it is missing and reuses where present, and
@@ -165,7 +166,7 @@ fn swift_package_tests_pass_in_swift_6_mode_without_warnings() {
         &["MULTIPOOL_EXPECT_EACCES=1".into()],
         true,
     );
-    swift_tests_pass(&mut test, 14, "swift test");
+    swift_tests_pass(&mut test, 22, "swift test");
 }
 
 #[test]
@@ -175,7 +176,7 @@ fn swift_package_tests_pass_under_thread_sanitizer() {
     }
     let text = swift_tests_pass(
         &mut swift_package("tsan", &["test", "--sanitize=thread"], &[], false),
-        14,
+        22,
         "swift test --sanitize=thread",
     );
     assert!(!text.contains("ThreadSanitizer"), "{text}");
@@ -189,7 +190,7 @@ fn swift_package_tests_pass_under_address_sanitizer() {
     let supp = common::root().join("swift/Tests/lsan.supp");
     let lsan = format!("LSAN_OPTIONS=suppressions={}", supp.display());
     let mut test = swift_package("asan", &["test", "--sanitize=address"], &[lsan], false);
-    let text = swift_tests_pass(&mut test, 14, "swift test --sanitize=address");
+    let text = swift_tests_pass(&mut test, 22, "swift test --sanitize=address");
     assert!(!text.contains("AddressSanitizer") && !text.contains("LeakSanitizer"), "{text}");
 }
 
@@ -450,6 +451,91 @@ fn swifthash_options_are_mphash_s() {
         (&["-a"][..], "option needs a value: '-a'"),
         (&["-t", "ssd:zero", "x"][..], "invalid threads spec 'ssd:zero'"),
         (&[][..], "no PATH given"),
+    ] {
+        let out = run(Command::new(&swifthash).current_dir(&tree.path).args(args));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+}
+
+/// `swifthash --chunker SPEC --chunks`: after each file's line, its chunks' `OFFSET LENGTH
+/// DIGEST` lines (issue 27's mphash contract), cut as the `fastcdc` crate's v2020 cuts the same
+/// bytes, with their SHA-256 (or, with `-a blake3`, BLAKE3) digests; with a chunker but without
+/// `--chunks` the output is the plain one; wrong uses are usage errors.
+#[test]
+fn swifthash_chunks_lines_are_each_files_cuts_and_digests() {
+    if !toolchain("swifthash_chunks_lines_are_each_files_cuts_and_digests") {
+        return;
+    }
+    let products = debug_build();
+    let scripts = TempTree::new("swifthash-wrapper");
+    let swifthash = swifthash_wrapper(&scripts.path, products, false);
+    let tree = TempTree::new("swifthash-chunks");
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut noise = |len: usize| -> Vec<u8> {
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    };
+    let files: Vec<(&str, Vec<u8>)> =
+        vec![("empty", vec![]), ("large", noise(300_001)), ("small", noise(100))]; // sorted
+    for (name, data) in &files {
+        tree.file(name.as_bytes(), data);
+    }
+    let hashed = |args: &[&str]| {
+        let out = run_ok(Command::new(&swifthash).current_dir(&tree.path).args(args));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    type Cut = fn(&[u8]) -> Vec<(usize, usize)>;
+    let fastcdc: Cut = |data| {
+        fastcdc::v2020::FastCDC::new(data, 2048, 8192, 65536)
+            .map(|c| (c.offset, c.length))
+            .collect()
+    };
+    let fixed: Cut = |data| {
+        (0..data.len()).step_by(65536).map(|at| (at, (data.len() - at).min(65536))).collect()
+    };
+    for (chunker, algorithm, cut, chunk_digest) in [
+        ("fastcdc:2K:8K:64K", "sha256", fastcdc, multipool::Algorithm::Sha256),
+        ("fixed:64K", "blake3", fixed, multipool::Algorithm::Blake3),
+        ("fixed:65536", "sha512", fixed, multipool::Algorithm::Sha256),
+    ] {
+        let plain = hashed(&["-a", algorithm, "--sort", "."]);
+        assert_eq!(hashed(&["-a", algorithm, "--chunker", chunker, "--sort", "."]), plain);
+        let out = hashed(&["-a", algorithm, "--chunker", chunker, "--chunks", "--sort", "."]);
+        let mut lines = out.lines().peekable();
+        for (plain_line, (_, data)) in plain.lines().zip(&files) {
+            assert_eq!(lines.next(), Some(plain_line), "{chunker}");
+            let mut chunks = Vec::new();
+            while let Some(line) = lines.next_if(|l| !l.contains("  ./")) {
+                let fields: Vec<&str> = line.split(' ').collect();
+                assert_eq!(fields.len(), 3, "{line}");
+                let (offset, len): (usize, usize) =
+                    (fields[0].parse().unwrap(), fields[1].parse().unwrap());
+                let digest = multipool::digest_bytes(chunk_digest, &data[offset..offset + len]);
+                assert_eq!(fields[2], digest.to_hex(), "{chunker} {line}");
+                chunks.push((offset, len));
+            }
+            assert_eq!(chunks, cut(data), "{chunker}: {plain_line}");
+        }
+        assert_eq!(lines.next(), None);
+    }
+    for (args, says) in [
+        (&["--chunks", "large"][..], "need --chunker"),
+        (&["--chunker", "fastcdc:2K:8K", "large"][..], "invalid chunker spec 'fastcdc:2K:8K'"),
+        (&["--chunker", "fixed:1Q", "large"][..], "invalid chunker spec 'fixed:1Q'"),
+        (&["--chunker", "restic:0x3", "large"][..], "invalid chunker 'restic:0x3'"),
+        (
+            &["--chunker", "fixed:4K", "--chunk-digest", "md5", "large"][..],
+            "unknown chunk digest 'md5'",
+        ),
+        (&["--chunker", "fixed:4K", "--chunk-key", "small", "large"][..], "exactly 32 bytes"),
     ] {
         let out = run(Command::new(&swifthash).current_dir(&tree.path).args(args));
         let stderr = String::from_utf8_lossy(&out.stderr);

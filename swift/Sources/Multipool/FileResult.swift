@@ -85,6 +85,20 @@ public struct Digest: RandomAccessCollection, Hashable, Sendable, CustomStringCo
     }
 }
 
+/// An added path's identity within its session (the library's tag for it): a file's chunk
+/// events and its result carry the same one. Paths get consecutive IDs in the order they are
+/// added.
+public struct FileID: RawRepresentable, Hashable, Comparable, Sendable {
+    public let rawValue: UInt64
+
+    @inlinable
+    public init(rawValue: UInt64) {
+        self.rawValue = rawValue
+    }
+
+    public static func < (a: FileID, b: FileID) -> Bool { a.rawValue < b.rawValue }
+}
+
 /// One path's outcome: its path as added, and a digest or the reason there is none.
 ///
 /// Two words: the results of one poll of the library share a block holding the library's
@@ -130,6 +144,20 @@ public struct FileResult: Sendable, CustomStringConvertible {
         Digest(storage: record.pointee.digest, count: Int(min(record.pointee.digest_len, 64)))
     }
 
+    /// Which read of the file the result comes from: 1, or 2 for a file so fresh (written within
+    /// the library's settle margin) that it was read again; 0 for a file never read. In a
+    /// session with a chunker, only the chunk events of this attempt are the file's.
+    @inlinable
+    public var attempt: Int { Int(record.pointee.attempt) }
+    /// In a session with a chunker: how many chunks the file was cut into (its chunk events of
+    /// `attempt`, when `status` is `.ok`). 0 without one.
+    @inlinable
+    public var chunks: Int { Int(truncatingIfNeeded: record.pointee.chunks) }
+    /// Which added path this is the result of: its chunk events carry the same `fileID`. Unique
+    /// within the session, so that the same path added twice is two files.
+    @inlinable
+    public var fileID: FileID { FileID(rawValue: record.pointee.tag) }
+
     /// Whether the file was hashed.
     public var isOK: Bool { status == .ok }
 
@@ -162,18 +190,24 @@ public struct FileResult: Sendable, CustomStringConvertible {
 /// once shared.
 @usableFromInline
 final class ResultBlock: @unchecked Sendable {
-    static let capacity = 256
+    @usableFromInline static let capacity = 256
 
-    @usableFromInline let records = UnsafeMutablePointer<multipool_result>.allocate(capacity: ResultBlock.capacity)
+    @usableFromInline let records: UnsafeMutablePointer<multipool_result>
     /// Result `i`'s path is path `pathIndices[i]` of `arenas[pathArenas[i]]`.
-    @usableFromInline let pathArenas = UnsafeMutablePointer<Int32>.allocate(capacity: ResultBlock.capacity)
-    @usableFromInline let pathIndices = UnsafeMutablePointer<Int>.allocate(capacity: ResultBlock.capacity)
+    @usableFromInline let pathArenas: UnsafeMutablePointer<Int32>
+    @usableFromInline let pathIndices: UnsafeMutablePointer<Int>
     /// The arenas the paths are in, each once (results mostly come in the order of their adds,
     /// so a block's paths are in one arena or a few): `arenas[0..<arenaCount]`.
-    @usableFromInline let arenas = UnsafeMutablePointer<PathArena>.allocate(capacity: ResultBlock.capacity)
+    @usableFromInline let arenas: UnsafeMutablePointer<PathArena>
     private var arenaCount = 0
 
-    @usableFromInline init() {}
+    /// Room for `capacity` results (a poll's, or the results among a poll's events).
+    @usableFromInline init(capacity: Int = ResultBlock.capacity) {
+        records = .allocate(capacity: capacity)
+        pathArenas = .allocate(capacity: capacity)
+        pathIndices = .allocate(capacity: capacity)
+        arenas = .allocate(capacity: capacity)
+    }
 
     deinit {
         arenas.deinitialize(count: arenaCount)

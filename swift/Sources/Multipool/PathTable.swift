@@ -137,6 +137,17 @@ struct PathTable {
         }
     }
 
+    /// The path of `tag`, which stays in the table (a chunk event's: its result, which comes
+    /// after it, takes it); an empty path if the table does not hold it.
+    @inline(__always)
+    mutating func peek(_ tag: UInt64) -> PathBytes {
+        guard let index = find(tag), let arena = entries[index]?.arena else {
+            return PathBytes(arena: PathArena.empty, index: 0)
+        }
+        hint = index
+        return PathBytes(arena: arena, index: Int(tag - firsts[index]))
+    }
+
     /// Lets go of the emptied entries at the front.
     mutating func compact() {
         var freed = 0

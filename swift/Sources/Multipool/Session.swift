@@ -18,6 +18,8 @@ import Darwin
 
 /// A hashing session: paths in (`add`, in batches), one result per path out (`results`, an
 /// `AsyncSequence`), each storage device read by its own pool of threads inside the library.
+/// With a chunker (`Options.chunker`), each file's content-defined chunks come too, as events
+/// before its result (`events`).
 ///
 /// ```swift
 /// let session = try Session(Options(algorithm: .blake3))
@@ -54,13 +56,17 @@ public final class Session: Sendable {
     let paths = Locked(PathTable())
     /// Results taken from the library by iterations that stopped before handing them out.
     let leftovers = Locked(ContiguousArray<FileResult>())
+    /// Events taken from the library by iterations of `events` that stopped before handing
+    /// them out, in the order they came.
+    let eventLeftovers = Locked(ContiguousArray<Event>())
     private let readiness = Locked<Readiness?>(nil)
 
     /// Starts a session: a router thread, and pools as devices are met. Throws
     /// `.invalidThreadsSpec` for a spec that does not parse, `.invalidArgument` for an option out
-    /// of range, `.resourceExhausted` when no thread could be started.
+    /// of range, `.invalidChunker` for chunking options out of theirs (see `Chunker`),
+    /// `.resourceExhausted` when no thread could be started.
     public init(_ options: Options = Options()) throws(MultipoolError) {
-        guard var c = options.c else { throw MultipoolError(status: .invalidArgument) }
+        var c = try options.c()
         var spec = Array(options.threads.utf8)
         var session: OpaquePointer?
         let status = spec.withUnsafeMutableBufferPointer { spec in
@@ -165,6 +171,14 @@ public final class Session: Sendable {
     /// iterations at once.
     public var results: Results {
         Results(session: self)
+    }
+
+    /// Every file's events until all are delivered after `finish()` or `cancel()`: in a
+    /// session with a chunker (`Options.chunker`), each file's chunks in order and then its
+    /// result; in one without, its results alone. See `Events` for the order a caller can
+    /// rely on and for waiting, cancellation and several iterations at once.
+    public var events: Events {
+        Events(session: self)
     }
 
     /// The library's readiness descriptor, under a dispatch source; made on the first wait.

@@ -43,6 +43,13 @@ public struct Status: RawRepresentable, Hashable, Sendable, CustomStringConverti
     public static let resourceExhausted = Status(rawValue: UInt32(MULTIPOOL_ERR_RESOURCE_EXHAUSTED))
     /// A bug inside the library.
     public static let `internal` = Status(rawValue: UInt32(MULTIPOOL_ERR_INTERNAL))
+    /// The chunking options are invalid: sizes out of their ranges or out of order, a level
+    /// above 3, a restic polynomial that is not irreducible of degree 53, a chunk digest or a
+    /// key that does not go with the chunker.
+    public static let invalidChunker = Status(rawValue: UInt32(MULTIPOOL_ERR_INVALID_CHUNKER))
+    /// `Session.results` of a session that cuts chunks: its results come with its chunks from
+    /// `Session.events`.
+    public static let needsEventPoll = Status(rawValue: UInt32(MULTIPOOL_ERR_NEEDS_EVENT_POLL))
 
     // One file's failure (200–299).
     /// The path does not exist (ENOENT, ENOTDIR, or an empty path).

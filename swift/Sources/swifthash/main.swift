@@ -3,7 +3,8 @@
 // examples-c/mphash.c), hashing them with Multipool: paths go to the library in batches of 256
 // while the tree is walked, and a task of its own prints the results as they come.
 //
-//   swifthash [-a sha256|sha512|blake3] [-t SPEC] [-v] [--sort] [--] PATH...
+//   swifthash [-a sha256|sha512|blake3] [-t SPEC] [-v] [--sort] [--chunker SPEC [--chunks]
+//             [--chunk-digest sha256|blake3] [--chunk-key FILE]] [--] PATH...
 //
 // Names are bytes from end to end (argv, readdir, the library, the output), so a name that is
 // not UTF-8 is hashed and printed as it is. Errors go to standard error as "swifthash: PATH:
@@ -30,6 +31,15 @@ let help = """
                              path:PATH, VALUE a count from 1 to 1024 or a kind to treat the
                              device as; e.g. ssd:8,hdd:1,dev:sdb:2,path:/mnt/nas:4
           --sort             print the lines sorted by name (byte order) once all are done
+          --chunker SPEC     also cut each file into chunks: fastcdc:MIN:AVG:MAX[:LEVEL]
+                             (FastCDC 2020, LEVEL 0-3, default 1), restic[:POLY] (restic's
+                             chunker; POLY in hex, default restic's test polynomial
+                             0x3DA3358B4DC173) or fixed:SIZE; sizes in bytes, K and M meaning
+                             KiB and MiB
+          --chunks           after each file's line, one line per chunk: OFFSET LENGTH DIGEST
+                             (decimal, decimal, lowercase hex)
+          --chunk-digest D   sha256 or blake3 (default: blake3 with -a blake3, else sha256)
+          --chunk-key FILE   a 32-byte key: keyed BLAKE3 chunk digests, FastCDC's keyed cuts
       -v, --verbose          print the devices used, with kind, threads and reads in flight,
                              on standard error
           --help             print this help and exit
@@ -59,6 +69,11 @@ var algorithm = Algorithm.sha256
 var threads = ""
 var verbose = false
 var sort = false
+var chunkerSpec: String?
+var chunker: Chunker?
+var printChunks = false
+var chunkDigest: ChunkDigest?
+var chunkKey: [UInt8]?
 var firstPath = argv.count
 var i = 1
 while i < argv.count {
@@ -79,7 +94,7 @@ while i < argv.count {
     if arg == "--" {
         firstPath = i + 1
         break
-    } else if inline != nil && name != "--algorithm" && name != "--threads" {
+    } else if inline != nil && !["--algorithm", "--threads", "--chunker", "--chunk-digest", "--chunk-key"].contains(name) {
         usageError("unrecognized option", arg)
     } else if name == "-a" || name == "--algorithm" {
         switch value() {
@@ -96,6 +111,27 @@ while i < argv.count {
         verbose = true
     } else if name == "--sort" {
         sort = true
+    } else if name == "--chunker" {
+        let spec = value()
+        guard let parsed = parseChunker(spec) else { usageError("invalid chunker spec", spec) }
+        (chunkerSpec, chunker) = (spec, parsed)
+    } else if name == "--chunks" {
+        printChunks = true
+    } else if name == "--chunk-digest" {
+        switch value() {
+        case "sha256": chunkDigest = .sha256
+        case "blake3": chunkDigest = .blake3
+        case let other:
+            complain(Array("unknown chunk digest '\(other)' (sha256 or blake3)".utf8))
+            exit(2)
+        }
+    } else if name == "--chunk-key" {
+        let file = value()
+        guard let key = readKey(file) else {
+            complain(Array("--chunk-key '\(file)': not a readable file of exactly 32 bytes".utf8))
+            exit(2)
+        }
+        chunkKey = key
     } else if name == "--help" {
         var out = Output(fd: 1)
         out.append(Array(help.utf8))
@@ -112,6 +148,10 @@ while i < argv.count {
     }
     i += 1
 }
+if chunker == nil && (printChunks || chunkDigest != nil || chunkKey != nil) {
+    complain(Array("--chunks, --chunk-digest and --chunk-key need --chunker\nTry 'swifthash --help' for more information.".utf8))
+    exit(2)
+}
 if firstPath >= argv.count {
     complain(Array("no PATH given\nTry 'swifthash --help' for more information.".utf8))
     exit(2)
@@ -119,7 +159,14 @@ if firstPath >= argv.count {
 
 let session: Session
 do {
-    session = try Session(Options(algorithm: algorithm, threads: threads))
+    session = try Session(
+        Options(algorithm: algorithm, threads: threads, chunker: chunker, chunkDigest: chunkDigest, chunkKey: chunkKey))
+} catch Status.invalidChunker {
+    complain(
+        Array(
+            ("invalid chunker '\(chunkerSpec ?? "")': sizes out of their ranges or order, a level above 3, "
+                + "or a polynomial not irreducible of degree 53").utf8))
+    exit(2)
 } catch Status.invalidThreadsSpec {
     complain(
         Array(
@@ -140,27 +187,50 @@ struct Printed: Sendable {
 
 let format = LineFormat(escapeCR: algorithm != .blake3, lossy: algorithm == .blake3)
 let sorting = sort
+let chunking = chunker != nil
+let printingChunks = printChunks
 // Detached: the walk below runs on the main actor and does not yield, while results must be
 // printed as they come (the library pauses hashing while its ready results wait).
 let printer = Task.detached { () -> Printed in
     var printed = Printed()
     var out = Output(fd: 1)
     var line: [UInt8] = []
+    /// A file's line (and with --chunks, its chunks' after it), or its error.
+    func emit(_ result: FileResult, chunks: [ChunkEvent]) {
+        let name = result.path.bytes
+        guard result.isOK else {
+            printed.failed = true
+            let reason = result.osError != 0 ? systemMessage(result.osError) : Array(result.status.description.utf8)
+            complain(name, Array(": ".utf8), reason)
+            return
+        }
+        line.removeAll(keepingCapacity: true)
+        format.append(hex: result.digest.hex.utf8, name: name, to: &line)
+        // Only the chunks of the read that counts (a fresh file is read twice).
+        for chunk in chunks where chunk.attempt == result.attempt {
+            line.append(contentsOf: "\(chunk.offset) \(chunk.length) \(chunk.digest.hex)\n".utf8)
+        }
+        if sorting {
+            printed.kept.append((name, line))
+        } else {
+            out.append(line)
+        }
+    }
     do {
-        for try await result in session.results {
-            let name = result.path.bytes
-            guard result.isOK else {
-                printed.failed = true
-                let reason = result.osError != 0 ? systemMessage(result.osError) : Array(result.status.description.utf8)
-                complain(name, Array(": ".utf8), reason)
-                continue
+        if chunking {
+            // A file's chunks come before its result, in order.
+            var pending: [FileID: [ChunkEvent]] = [:]
+            for try await event in session.events {
+                switch event {
+                case .chunk(let chunk):
+                    if printingChunks { pending[chunk.fileID, default: []].append(chunk) }
+                case .result(let result):
+                    emit(result, chunks: pending.removeValue(forKey: result.fileID) ?? [])
+                }
             }
-            line.removeAll(keepingCapacity: true)
-            format.append(hex: result.digest.hex.utf8, name: name, to: &line)
-            if sorting {
-                printed.kept.append((name, line))
-            } else {
-                out.append(line)
+        } else {
+            for try await result in session.results {
+                emit(result, chunks: [])
             }
         }
     } catch {
