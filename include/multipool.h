@@ -1079,6 +1079,35 @@ multipool_status multipool_session_enqueue_records(const struct multipool_sessio
                                                    size_t count);
 
 /**
+ * Queues `count` paths relative to the directory `dirfd`, laid out as for
+ * `multipool_session_enqueue_buffer()`, each with its prior record as for
+ * `multipool_session_enqueue_records()` (or, with `records` NULL, none). Each path is resolved
+ * from the directory as `openat()` resolves it (an absolute path ignores it), so a caller that
+ * walks a tree with directory descriptors reaches files whose whole path is longer than
+ * PATH_MAX, and a directory renamed while its files wait loses none of them. The library
+ * duplicates `dirfd` (close-on-exec) and holds the duplicate until these paths' results are
+ * produced: the caller may close its own as soon as the call returns. The paths are routed by
+ * the directory's device, from one `fstat()` of it here on the caller's thread.
+ *
+ * Returns as `multipool_session_enqueue_records()`; MULTIPOOL_ERR_INVALID_ARGUMENT also if
+ * `dirfd` is negative, not open, or not a directory; MULTIPOOL_ERR_RESOURCE_EXHAUSTED if it
+ * cannot be duplicated (the process is out of descriptors). Thread-safe.
+ *
+ * # Safety
+ * As `multipool_session_enqueue_records()`, with `records` allowed to be NULL; `dirfd` must not
+ * be closed by another thread during the call.
+ */
+multipool_status multipool_session_enqueue_at(const struct multipool_session *session,
+                                              int32_t dirfd,
+                                              const uint8_t *bytes,
+                                              size_t bytes_len,
+                                              const size_t *lengths,
+                                              const uint64_t *tags,
+                                              const struct multipool_record *records,
+                                              size_t record_size,
+                                              size_t count);
+
+/**
  * Declares that no more paths will be enqueued. After the last result has been polled,
  * `multipool_session_poll()` returns MULTIPOOL_DONE. Calling it twice is harmless.
  *

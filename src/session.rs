@@ -2,7 +2,7 @@
 
 use crate::config::Config;
 use crate::device::{DeviceInfo, Resolver};
-use crate::engine::{Delivery, Engine, Event, FileResult, PollOutcome};
+use crate::engine::{Delivery, Dir, Engine, Entry, Event, FileResult, PollOutcome};
 use crate::stats::Stats;
 use crate::{Error, Status};
 use std::collections::VecDeque;
@@ -124,7 +124,8 @@ impl Session {
         record: &crate::Record,
     ) -> Result<(), Error> {
         let path = path.as_ref().as_os_str().as_bytes();
-        Ok(self.engine.enqueue_records(std::iter::once((path, tag, Some(record))))?)
+        let entry = Entry { path, tag, record: Some(record), base: None };
+        Ok(self.engine.enqueue_entries(std::iter::once(entry))?)
     }
 
     /// Queues many paths, each with or without a prior record, all or none, under one lock
@@ -133,11 +134,44 @@ impl Session {
         &self,
         requests: impl IntoIterator<Item = (P, u64, Option<crate::Record>)>,
     ) -> Result<(), Error> {
+        self.enqueue_requests_in(None, requests)
+    }
+
+    /// Queues paths relative to the directory `dir`, as `openat` resolves them, each with or
+    /// without a prior record, all or none. The session keeps its own duplicate of `dir` while
+    /// these paths wait, so the caller may close its descriptor at once; the paths are resolved
+    /// from the directory itself, whatever it is renamed to meanwhile, and may reach files
+    /// whose whole path is longer than `PATH_MAX`. The paths are routed by the directory's
+    /// device (one `fstat` of it here), not by their text.
+    ///
+    /// Errors: [`Status::InvalidArgument`] if `dir` is not a directory;
+    /// [`Status::ResourceExhausted`] if it cannot be duplicated; otherwise as
+    /// [`enqueue`](Session::enqueue).
+    pub fn enqueue_at<P: AsRef<Path>>(
+        &self,
+        dir: BorrowedFd<'_>,
+        requests: impl IntoIterator<Item = (P, u64, Option<crate::Record>)>,
+    ) -> Result<(), Error> {
+        self.enqueue_requests_in(Some(dir), requests)
+    }
+
+    /// The body of [`enqueue_requests`](Session::enqueue_requests) and
+    /// [`enqueue_at`](Session::enqueue_at).
+    fn enqueue_requests_in<P: AsRef<Path>>(
+        &self,
+        dir: Option<BorrowedFd<'_>>,
+        requests: impl IntoIterator<Item = (P, u64, Option<crate::Record>)>,
+    ) -> Result<(), Error> {
+        let base = dir.map(base_dir).transpose()?;
+        // Converted first, so that no caller code runs under the inbox lock.
         let requests: Vec<(P, u64, Option<crate::Record>)> = requests.into_iter().collect();
-        let items = requests.iter().map(|(path, tag, record)| {
-            (path.as_ref().as_os_str().as_bytes(), *tag, record.as_ref())
+        let entries = requests.iter().map(|(path, tag, record)| Entry {
+            path: path.as_ref().as_os_str().as_bytes(),
+            tag: *tag,
+            record: record.as_ref(),
+            base: base.as_ref(),
         });
-        Ok(self.engine.enqueue_records(items)?)
+        Ok(self.engine.enqueue_entries(entries)?)
     }
 
     /// [`enqueue_buffer`](Session::enqueue_buffer) with a prior record, or none, for each
@@ -149,18 +183,49 @@ impl Session {
         tags: &[u64],
         records: &[Option<crate::Record>],
     ) -> Result<(), Error> {
-        let total = lengths.iter().try_fold(0usize, |sum, &len| sum.checked_add(len));
-        if lengths.len() != tags.len() || records.len() != tags.len() || total != Some(bytes.len())
-        {
+        if records.len() != tags.len() {
             return Err(Status::InvalidArgument.into());
         }
+        self.enqueue_buffer_in(None, bytes, lengths, tags, records)
+    }
+
+    /// [`enqueue_buffer_with_records`](Session::enqueue_buffer_with_records) with the paths
+    /// relative to `dir` (see [`enqueue_at`](Session::enqueue_at)); `records` empty for none.
+    pub fn enqueue_buffer_at(
+        &self,
+        dir: BorrowedFd<'_>,
+        bytes: &[u8],
+        lengths: &[usize],
+        tags: &[u64],
+        records: &[Option<crate::Record>],
+    ) -> Result<(), Error> {
+        self.enqueue_buffer_in(Some(dir), bytes, lengths, tags, records)
+    }
+
+    /// The body of the buffer forms with records, relative to `dir` or not; `records` empty
+    /// for none.
+    fn enqueue_buffer_in(
+        &self,
+        dir: Option<BorrowedFd<'_>>,
+        bytes: &[u8],
+        lengths: &[usize],
+        tags: &[u64],
+        records: &[Option<crate::Record>],
+    ) -> Result<(), Error> {
+        let total = lengths.iter().try_fold(0usize, |sum, &len| sum.checked_add(len));
+        let records_fit = records.is_empty() || records.len() == tags.len();
+        if lengths.len() != tags.len() || !records_fit || total != Some(bytes.len()) {
+            return Err(Status::InvalidArgument.into());
+        }
+        let base = dir.map(base_dir).transpose()?;
         let mut rest = bytes;
-        let items = lengths.iter().zip(tags).zip(records).map(|((&len, &tag), record)| {
+        let entries = lengths.iter().zip(tags).enumerate().map(|(i, (&len, &tag))| {
             let (path, after) = rest.split_at(len);
             rest = after;
-            (path, tag, record.as_ref())
+            let record = records.get(i).and_then(Option::as_ref);
+            Entry { path, tag, record, base: base.as_ref() }
         });
-        Ok(self.engine.enqueue_records(items)?)
+        Ok(self.engine.enqueue_entries(entries)?)
     }
 
     /// Declares that no more paths will be enqueued. Once every result has been polled, `poll`
@@ -370,6 +435,16 @@ impl Session {
     pub fn device_count(&self) -> usize {
         self.engine.devices().len()
     }
+}
+
+/// A caller's directory as the base of relative paths, or why it cannot be one.
+fn base_dir(dir: BorrowedFd<'_>) -> Result<std::sync::Arc<Dir>, Error> {
+    Dir::base(dir).map_err(|err| match err.raw_os_error() {
+        Some(libc::ENOTDIR | libc::EBADF) => {
+            Error::with_detail(Status::InvalidArgument, err.to_string())
+        }
+        _ => Error::with_detail(Status::ResourceExhausted, err.to_string()),
+    })
 }
 
 /// A session's events as an iterator (see [`Session::events`], [`Session::events_timeout`] and

@@ -212,8 +212,12 @@ impl<'scope, 'env> Ctx<'scope, 'env> {
             state.complete(tag, Outcome::failed(Status::Cancelled, 0, 0), None);
             return None;
         }
-        // The file by name in its directory, where this worker holds that open.
-        let dir = dirs::split(&submission.path).and_then(|(dir, _)| dirs_at_hand.get(dir));
+        // The file from the caller's directory, if it was enqueued relative to one; else by name
+        // in its directory, where this worker holds that open.
+        let dir = match &submission.base {
+            Some(base) => Some(Arc::clone(base)),
+            None => dirs::split(&submission.path).and_then(|(dir, _)| dirs_at_hand.get(dir)),
+        };
         let target = dirs::target(&submission.path, dir.as_deref());
         let looked = match read::stat(&target, state.read_settings().follow_symlinks) {
             Ok(looked) => looked,

@@ -29,10 +29,42 @@ pub(super) const MOST: usize = 128;
 /// Directories held open now.
 static OPEN: AtomicUsize = AtomicUsize::new(0);
 
-/// An open directory; closed when the last job in it is read.
+/// An open directory; closed when the last job in it is read. Either one a lookup opened for
+/// the files in it (looked up by their last name), or a caller's base: paths enqueued relative
+/// to it (`Session::enqueue_at`) are resolved whole from it, as `openat` resolves them.
 #[derive(Debug)]
 pub(crate) struct Dir {
     fd: OwnedFd,
+    /// A caller's directory (a duplicate of its descriptor), not counted against [`MOST`].
+    base: Option<Base>,
+}
+
+/// What is known of a caller's base directory.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Base {
+    /// Its device (`st_dev`): the router routes its paths by it, since their text names no
+    /// mount.
+    pub(crate) dev: u64,
+}
+
+impl Dir {
+    /// The caller's directory `fd` as a base for relative paths: a duplicate (close-on-exec),
+    /// so that the session holds it while its paths wait whatever the caller does with its
+    /// own, and its device from one `fstat`. `Err(ENOTDIR)` if it is not a directory.
+    pub(crate) fn base(fd: BorrowedFd<'_>) -> std::io::Result<Arc<Dir>> {
+        let file = std::fs::File::from(fd.try_clone_to_owned()?);
+        let meta = file.metadata()?;
+        if !meta.is_dir() {
+            return Err(std::io::Error::from_raw_os_error(libc::ENOTDIR));
+        }
+        use std::os::unix::fs::MetadataExt;
+        Ok(Arc::new(Dir { fd: OwnedFd::from(file), base: Some(Base { dev: meta.dev() }) }))
+    }
+
+    /// What is known of it as a caller's base; `None` for a directory a lookup opened.
+    pub(crate) fn as_base(&self) -> Option<Base> {
+        self.base
+    }
 }
 
 impl AsFd for Dir {
@@ -43,7 +75,9 @@ impl AsFd for Dir {
 
 impl Drop for Dir {
     fn drop(&mut self) {
-        OPEN.fetch_sub(1, Ordering::Relaxed);
+        if self.base.is_none() {
+            OPEN.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 }
 
@@ -65,9 +99,13 @@ pub(crate) fn split(path: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((dir, name))
 }
 
-/// `path` as the reader finds it: by name in `dir`, where one is held open for it, else whole.
+/// `path` as the reader finds it: whole from a caller's base; by name in `dir`, where a lookup
+/// holds that open for it; else whole.
 pub(super) fn target<'a>(path: &'a [u8], dir: Option<&'a Dir>) -> Target<'a> {
-    let at = dir.zip(split(path)).map(|(dir, (_, name))| (dir.as_fd(), name));
+    let at = match dir {
+        Some(dir) if dir.base.is_some() => Some((dir.as_fd(), path)),
+        _ => dir.zip(split(path)).map(|(dir, (_, name))| (dir.as_fd(), name)),
+    };
     Target { path: Path::new(std::ffi::OsStr::from_bytes(path)), at }
 }
 
@@ -115,7 +153,7 @@ fn open(dir: &[u8]) -> Option<Arc<Dir>> {
         return None;
     }
     match sys::open_dir(Path::new(std::ffi::OsStr::from_bytes(dir))) {
-        Ok(fd) => Some(Arc::new(Dir { fd })),
+        Ok(fd) => Some(Arc::new(Dir { fd, base: None })),
         Err(_) => {
             OPEN.fetch_sub(1, Ordering::Relaxed);
             None

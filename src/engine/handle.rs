@@ -1,12 +1,12 @@
 //! [`Engine`]: the session's handle on its state and its router thread.
 
 use super::memory;
+use super::path_store::Entry;
 use super::results::{Delivery, Event, FileResult, PollOutcome};
 use super::router;
 use super::state::{State, Stop};
 use crate::config::Config;
 use crate::device::{Device, DeviceTable, Resolver};
-use crate::identity::Record;
 use crate::stats::Stats;
 use crate::{Error, Status};
 use std::sync::Arc;
@@ -56,15 +56,17 @@ impl Engine {
         &self,
         paths: impl IntoIterator<Item = (&'p [u8], u64)>,
     ) -> Result<(), Status> {
-        self.state.enqueue(paths.into_iter().map(|(path, tag)| (path, tag, None)))
+        let entry = |(path, tag)| Entry { path, tag, record: None, base: None };
+        self.state.enqueue(paths.into_iter().map(entry))
     }
 
-    /// Queues paths as bytes with their tags and prior records, all or none.
-    pub(crate) fn enqueue_records<'p>(
+    /// Queues paths with what may come with them (prior records, a base directory), all or
+    /// none.
+    pub(crate) fn enqueue_entries<'p>(
         &self,
-        paths: impl IntoIterator<Item = (&'p [u8], u64, Option<&'p Record>)>,
+        entries: impl IntoIterator<Item = Entry<'p>>,
     ) -> Result<(), Status> {
-        self.state.enqueue(paths)
+        self.state.enqueue(entries)
     }
 
     /// No more paths will be enqueued.

@@ -1,10 +1,13 @@
 //! The submission queue between callers and the router, and the router's wake-up signal.
 
+use super::dirs::Dir;
 use super::path_bytes::PathBytes;
+use super::path_store::Entry;
 use super::path_store::PathStore;
 use super::sync;
 use crate::identity::Record;
 use crate::Status;
+use std::sync::Arc;
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -30,6 +33,8 @@ pub(crate) struct Submission {
     /// What the caller knew of the file, if it said (boxed: most paths have none, and a
     /// submission is moved from queue to queue).
     pub(crate) record: Option<Box<Record>>,
+    /// The caller's directory the path is relative to, if it was enqueued so.
+    pub(crate) base: Option<Arc<Dir>>,
 }
 
 /// The session's lifecycle as the router sees it after a `take`.
@@ -89,7 +94,7 @@ impl Inbox {
     /// count, so that the session's accepted-count is updated before `finish` can be observed.
     pub(crate) fn push<'p>(
         &self,
-        items: impl IntoIterator<Item = (&'p [u8], u64, Option<&'p Record>)>,
+        items: impl IntoIterator<Item = Entry<'p>>,
         on_accept: impl FnOnce(u64),
     ) -> Result<(), Status> {
         let mut state = self.lock();
@@ -100,8 +105,8 @@ impl Inbox {
             return Err(Status::SessionFinished);
         }
         let (before, count) = (state.queue.mark(), state.queue.len());
-        for (path, tag, record) in items {
-            if state.queue.push(path, tag, record).is_err() {
+        for entry in items {
+            if state.queue.push(entry).is_err() {
                 // All or none: what this call added goes, and the caller may try again later.
                 state.queue.rollback(before);
                 return Err(Status::ResourceExhausted);
@@ -188,10 +193,11 @@ impl Inbox {
         }
         state.wake = false;
         for _ in 0..state.queue.len().min(max) {
-            let taken = state.queue.pop(|path, tag, record| Submission {
-                path: PathBytes::from(path),
-                tag,
-                record: record.map(|r| Box::new(*r)),
+            let taken = state.queue.pop(|entry| Submission {
+                path: PathBytes::from(entry.path),
+                tag: entry.tag,
+                record: entry.record.map(|r| Box::new(*r)),
+                base: entry.base.cloned(),
             });
             out.extend(taken);
         }
@@ -212,8 +218,8 @@ mod tests {
     use crate::test_support::must_return;
     use std::sync::Arc;
 
-    fn sub(tag: u64) -> (&'static [u8], u64, Option<&'static Record>) {
-        (b"p", tag, None)
+    fn sub(tag: u64) -> Entry<'static> {
+        Entry { path: b"p", tag, record: None, base: None }
     }
 
     #[test]

@@ -252,7 +252,7 @@ mod tests {
     #[test]
     fn a_lane_asks_for_a_first_worker_and_another_only_after_a_stall() {
         let lane = LookupLane::default();
-        let path = |tag| Submission { path: (&b"/p"[..]).into(), tag, record: None };
+        let path = |tag| Submission { path: (&b"/p"[..]).into(), tag, record: None, base: None };
         lane.push([path(1), path(2)]);
         assert!(lane.wants_worker(), "no worker yet");
         lane.worker_started();

@@ -38,6 +38,8 @@ mod state;
 mod sync;
 mod task;
 
+pub(crate) use dirs::Dir;
 pub(crate) use handle::Engine;
+pub(crate) use path_store::Entry;
 pub(crate) use results::Delivery;
 pub use results::{ChunkEvent, Event, FileResult, PollOutcome};

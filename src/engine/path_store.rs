@@ -2,15 +2,32 @@
 //! 16 bytes each, not an allocation each; a path enqueued with a prior record costs the record
 //! too, in a list of the chunk's records.
 
+use super::dirs::Dir;
 use super::memory;
 use crate::identity::Record;
 use std::collections::{TryReserveError, VecDeque};
+use std::sync::Arc;
 
 /// Bytes per chunk: large enough that chunk overhead is negligible, small enough that a
 /// half-consumed chunk does not hold much.
 const CHUNK_BYTES: usize = 256 << 10;
 
-/// A FIFO of (path bytes, tag, prior record).
+/// One path as it goes in and comes out: its bytes and tag, and what may come with it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Entry<'a> {
+    pub(crate) path: &'a [u8],
+    pub(crate) tag: u64,
+    /// What the caller knew of the file.
+    pub(crate) record: Option<&'a Record>,
+    /// The caller's directory the path is relative to.
+    pub(crate) base: Option<&'a Arc<Dir>>,
+}
+
+/// An entry's flags: it has a record, a base.
+const HAS_RECORD: u8 = 1;
+const HAS_BASE: u8 = 2;
+
+/// A FIFO of paths with their tags, and their records and bases where they have them.
 #[derive(Debug, Default)]
 pub(crate) struct PathStore {
     chunks: VecDeque<Chunk>,
@@ -20,14 +37,16 @@ pub(crate) struct PathStore {
 #[derive(Debug)]
 struct Chunk {
     bytes: Vec<u8>,
-    /// (tag, end of the path in `bytes`, whether it has a record); a path starts where the
-    /// previous one ended. The flag fits in the tuple's padding.
-    entries: Vec<(u64, u32, bool)>,
-    /// The records of the entries that have one, in order.
+    /// (tag, end of the path in `bytes`, `HAS_*` flags); a path starts where the previous one
+    /// ended. The flags fit in the tuple's padding.
+    entries: Vec<(u64, u32, u8)>,
+    /// The records and bases of the entries that have one, in order.
     records: Vec<Record>,
-    /// Entries and records already popped.
+    bases: Vec<Arc<Dir>>,
+    /// Entries, records and bases already popped.
     taken: usize,
     records_taken: usize,
+    bases_taken: usize,
 }
 
 /// The allocator had no memory for a path (the store is as it was before the push).
@@ -47,18 +66,15 @@ pub(crate) struct Mark {
     bytes: usize,
     entries: usize,
     records: usize,
+    bases: usize,
     len: usize,
 }
 
 impl PathStore {
     /// Appends a path. Its memory is reserved fallibly: a store that cannot grow says so instead
     /// of aborting the process.
-    pub(crate) fn push(
-        &mut self,
-        path: &[u8],
-        tag: u64,
-        record: Option<&Record>,
-    ) -> Result<(), OutOfMemory> {
+    pub(crate) fn push(&mut self, entry: Entry<'_>) -> Result<(), OutOfMemory> {
+        let Entry { path, tag, record, base } = entry;
         let fits = |c: &Chunk| c.bytes.len() + path.len() <= CHUNK_BYTES || c.bytes.is_empty();
         if !self.chunks.back().is_some_and(fits) {
             let size = CHUNK_BYTES.max(path.len());
@@ -71,12 +87,19 @@ impl PathStore {
             let mut bytes = Vec::new();
             bytes.try_reserve_exact(size)?;
             self.chunks.try_reserve(1)?;
-            let (entries, records) = (Vec::new(), Vec::new());
-            self.chunks.push_back(Chunk { bytes, entries, records, taken: 0, records_taken: 0 });
+            self.chunks.push_back(Chunk {
+                bytes,
+                entries: Vec::new(),
+                records: Vec::new(),
+                bases: Vec::new(),
+                taken: 0,
+                records_taken: 0,
+                bases_taken: 0,
+            });
         }
         let chunk = self.chunks.back_mut().expect("just ensured");
         let entries = &chunk.entries;
-        if !memory::may_grow::<(u64, u32, bool)>(entries.len(), entries.capacity(), 1) {
+        if !memory::may_grow::<(u64, u32, u8)>(entries.len(), entries.capacity(), 1) {
             return Err(OutOfMemory);
         }
         chunk.entries.try_reserve(1)?;
@@ -88,11 +111,20 @@ impl PathStore {
             chunk.records.try_reserve(1)?;
             chunk.records.push(*record);
         }
+        if let Some(base) = base {
+            if let Err(err) = chunk.bases.try_reserve(1) {
+                chunk.records.truncate(chunk.records.len() - usize::from(record.is_some()));
+                return Err(err.into());
+            }
+            chunk.bases.push(Arc::clone(base));
+        }
         chunk.bytes.extend_from_slice(path); // within the capacity reserved with the chunk
                                              // A chunk holds at most max(CHUNK_BYTES, one path) bytes; a path longer than 4 GiB is
                                              // not a path any kernel would take, so u32 offsets are enough.
         let end = u32::try_from(chunk.bytes.len()).expect("chunk offsets fit in u32");
-        chunk.entries.push((tag, end, record.is_some()));
+        let flags = if record.is_some() { HAS_RECORD } else { 0 }
+            | if base.is_some() { HAS_BASE } else { 0 };
+        chunk.entries.push((tag, end, flags));
         self.len += 1;
         Ok(())
     }
@@ -105,6 +137,7 @@ impl PathStore {
             bytes: back.map_or(0, |c| c.bytes.len()),
             entries: back.map_or(0, |c| c.entries.len()),
             records: back.map_or(0, |c| c.records.len()),
+            bases: back.map_or(0, |c| c.bases.len()),
             len: self.len,
         }
     }
@@ -116,21 +149,25 @@ impl PathStore {
             back.bytes.truncate(mark.bytes);
             back.entries.truncate(mark.entries);
             back.records.truncate(mark.records);
+            back.bases.truncate(mark.bases);
         }
         self.len = mark.len;
     }
 
-    /// Removes the oldest path, handing its bytes, tag and record to `f`.
-    pub(crate) fn pop<R>(&mut self, f: impl FnOnce(&[u8], u64, Option<&Record>) -> R) -> Option<R> {
+    /// Removes the oldest path, handing it to `f`.
+    pub(crate) fn pop<R>(&mut self, f: impl FnOnce(Entry<'_>) -> R) -> Option<R> {
         let chunk = self.chunks.front_mut()?;
         let start = match chunk.taken {
             0 => 0,
             i => chunk.entries[i - 1].1 as usize,
         };
-        let (tag, end, has_record) = chunk.entries[chunk.taken];
+        let (tag, end, flags) = chunk.entries[chunk.taken];
+        let (has_record, has_base) = (flags & HAS_RECORD != 0, flags & HAS_BASE != 0);
         let record = has_record.then(|| &chunk.records[chunk.records_taken]);
-        let result = f(&chunk.bytes[start..end as usize], tag, record);
+        let base = has_base.then(|| &chunk.bases[chunk.bases_taken]);
+        let result = f(Entry { path: &chunk.bytes[start..end as usize], tag, record, base });
         chunk.records_taken += usize::from(has_record);
+        chunk.bases_taken += usize::from(has_base);
         chunk.taken += 1;
         if chunk.taken == chunk.entries.len() {
             self.chunks.pop_front(); // frees the chunk's memory as soon as it is consumed
@@ -152,6 +189,10 @@ impl PathStore {
 mod tests {
     use super::*;
 
+    fn entry(path: &[u8], tag: u64) -> Entry<'_> {
+        Entry { path, tag, record: None, base: None }
+    }
+
     #[test]
     fn keeps_order_bytes_and_tags_across_chunks() {
         let mut store = PathStore::default();
@@ -159,39 +200,36 @@ mod tests {
             .map(|i| format!("/some/dir/{i}-\u{e9}").into_bytes().repeat(1 + (i % 3) as usize))
             .collect();
         for (i, p) in paths.iter().enumerate() {
-            store.push(p, i as u64, None).unwrap();
+            store.push(entry(p, i as u64)).unwrap();
         }
-        store.push(b"", 999_999, None).unwrap();
+        store.push(entry(b"", 999_999)).unwrap();
         assert_eq!(store.len(), paths.len() + 1);
         assert!(store.chunks.len() > 1, "spans several chunks");
         for (i, p) in paths.iter().enumerate() {
-            assert_eq!(
-                store.pop(|bytes, tag, _| (bytes.to_vec(), tag)),
-                Some((p.clone(), i as u64))
-            );
+            assert_eq!(store.pop(|e| (e.path.to_vec(), e.tag)), Some((p.clone(), i as u64)));
         }
-        assert_eq!(store.pop(|bytes, tag, _| (bytes.len(), tag)), Some((0, 999_999)));
+        assert_eq!(store.pop(|e| (e.path.len(), e.tag)), Some((0, 999_999)));
         assert!(store.is_empty() && store.chunks.is_empty());
-        assert_eq!(store.pop(|_, _, _| ()), None);
+        assert_eq!(store.pop(|_| ()), None);
     }
 
     #[test]
     fn a_path_longer_than_a_chunk_gets_its_own() {
         let mut store = PathStore::default();
         let long = vec![b'x'; CHUNK_BYTES + 5];
-        store.push(b"a", 1, None).unwrap();
-        store.push(&long, 2, None).unwrap();
-        store.push(b"b", 3, None).unwrap();
-        assert_eq!(store.pop(|b, t, _| (b.to_vec(), t)), Some((b"a".to_vec(), 1)));
-        assert_eq!(store.pop(|b, t, _| (b.len(), t)), Some((long.len(), 2)));
-        assert_eq!(store.pop(|b, t, _| (b.to_vec(), t)), Some((b"b".to_vec(), 3)));
+        store.push(entry(b"a", 1)).unwrap();
+        store.push(entry(&long, 2)).unwrap();
+        store.push(entry(b"b", 3)).unwrap();
+        assert_eq!(store.pop(|e| (e.path.to_vec(), e.tag)), Some((b"a".to_vec(), 1)));
+        assert_eq!(store.pop(|e| (e.path.len(), e.tag)), Some((long.len(), 2)));
+        assert_eq!(store.pop(|e| (e.path.to_vec(), e.tag)), Some((b"b".to_vec(), 3)));
     }
 
     #[test]
     fn memory_is_the_path_bytes_plus_sixteen_each() {
         let mut store = PathStore::default();
         for i in 0..100_000u64 {
-            store.push(b"/a/path/of/thirty/two/bytes/xxxx", i, None).unwrap();
+            store.push(entry(b"/a/path/of/thirty/two/bytes/xxxx", i)).unwrap();
         }
         let bytes: usize = store.chunks.iter().map(|c| c.bytes.capacity()).sum();
         let entries: usize = store.chunks.iter().map(|c| c.entries.capacity() * 16).sum();
@@ -202,17 +240,17 @@ mod tests {
     #[test]
     fn rollback_removes_exactly_the_pushes_after_the_mark() {
         let mut store = PathStore::default();
-        store.push(b"/kept", 1, None).unwrap();
+        store.push(entry(b"/kept", 1)).unwrap();
         let mark = store.mark();
         let long = vec![b'x'; CHUNK_BYTES + 10]; // a chunk of its own
-        store.push(b"/gone", 2, None).unwrap();
-        store.push(&long, 3, None).unwrap();
-        store.push(b"/gone too", 4, None).unwrap();
+        store.push(entry(b"/gone", 2)).unwrap();
+        store.push(entry(&long, 3)).unwrap();
+        store.push(entry(b"/gone too", 4)).unwrap();
         store.rollback(mark);
         assert_eq!(store.len(), 1);
-        store.push(b"/after", 5, None).unwrap();
+        store.push(entry(b"/after", 5)).unwrap();
         let mut got = Vec::new();
-        while store.pop(|p, t, _| got.push((p.to_vec(), t))).is_some() {}
+        while store.pop(|e| got.push((e.path.to_vec(), e.tag))).is_some() {}
         assert_eq!(got, vec![(b"/kept".to_vec(), 1), (b"/after".to_vec(), 5)]);
     }
 }

@@ -37,6 +37,27 @@ const BATCH: usize = 4096;
 /// [`Wait::Linger`]): short against any file's hashing, long against an enqueue call.
 const LINGER: std::time::Duration = std::time::Duration::from_millis(1);
 
+/// The key of the lookup lane `sub` goes to, into `key`: its mount point, guessed from its text;
+/// for a path relative to a caller's directory, NUL and the directory's device number.
+fn lane_key(mounts: &Mounts, sub: &Submission, key: &mut Vec<u8>) {
+    key.clear();
+    match sub.base.as_ref().and_then(|dir| dir.as_base()) {
+        Some(base) => {
+            key.push(0);
+            key.extend_from_slice(&base.dev.to_le_bytes());
+        }
+        None => key.extend_from_slice(mounts.of(&sub.path)),
+    }
+}
+
+/// Whether `sub` goes to the lane of `key` (what [`lane_key`] says, without a copy).
+fn in_lane(mounts: &Mounts, sub: &Submission, key: &[u8]) -> bool {
+    match sub.base.as_ref().and_then(|dir| dir.as_base()) {
+        Some(base) => key.first() == Some(&0) && key[1..] == base.dev.to_le_bytes(),
+        None => mounts.of(&sub.path) == key,
+    }
+}
+
 /// Runs the session's threads until every path has its result (or the session is closing),
 /// and returns once all of them have ended.
 pub(super) fn run(state: &State) {
@@ -123,19 +144,23 @@ impl<'scope, 'env> Router<'scope, 'env> {
     }
 
     /// Hands the batch to the lookup lanes of the mounts its paths name, a run of paths for one
-    /// mount at a time.
+    /// mount at a time. A path relative to a caller's directory names no mount by its text: it
+    /// goes to the lane of that directory's device (known since enqueue), whose key no mount
+    /// point can have (it begins with a NUL byte), so that a stalled device still stalls only
+    /// its own lookups.
     fn route(&mut self) {
         self.ctx.state.routed(self.batch.len());
         self.mounts.refresh();
         let mut paths = self.batch.drain(..).peekable();
+        let mut key = Vec::new();
         while let Some(first) = paths.next() {
-            let mount = self.mounts.of(&first.path);
-            let lane = match self.lookups.get(mount) {
+            lane_key(&self.mounts, &first, &mut key);
+            let lane = match self.lookups.get(&key) {
                 Some(lane) => lane,
-                None => self.lookups.entry(mount.to_vec()).or_default(),
+                None => self.lookups.entry(key.clone()).or_default(),
             };
             let mounts = &self.mounts;
-            let same = std::iter::from_fn(|| paths.next_if(|next| mounts.of(&next.path) == mount));
+            let same = std::iter::from_fn(|| paths.next_if(|next| in_lane(mounts, next, &key)));
             lane.push(std::iter::once(first).chain(same));
         }
     }

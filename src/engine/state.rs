@@ -11,11 +11,11 @@
 use super::inbox::Inbox;
 use super::lanes::Lane;
 use super::links::HardLinks;
+use super::path_store::Entry;
 use super::results::{ChunkEvent, Delivery, Event, FileResult, PollOutcome, ResultQueue};
 use super::sync;
 use crate::config::Config;
 use crate::device::{Device, DeviceTable};
-use crate::identity::Record;
 use crate::read::{Outcome, ReadSettings};
 use crate::stats::{Counters, Stats, Tally};
 use crate::sys;
@@ -236,7 +236,7 @@ impl State {
     /// can never be seen before the count it ends.
     pub(super) fn enqueue<'p>(
         &self,
-        paths: impl IntoIterator<Item = (&'p [u8], u64, Option<&'p Record>)>,
+        paths: impl IntoIterator<Item = Entry<'p>>,
     ) -> Result<(), Status> {
         // Under TSan: what the caller did before handing paths over happens before what a poller
         // does with their results (the acquire is in `poll`).

@@ -258,12 +258,91 @@ pub unsafe extern "C" fn multipool_session_enqueue_records(
     count: usize,
 ) -> multipool_status {
     boundary(|| {
-        // SAFETY: documented contracts of `session` and `bytes`.
-        let (session, bytes) = unsafe { (try_ref(session)?, try_slice(bytes, bytes_len)?) };
-        if count > 0 && (lengths.is_null() || tags.is_null() || records.is_null()) {
+        if count > 0 && records.is_null() {
             return Err(Status::NullPointer);
         }
-        sized::checked_size(record_size, RECORD_V1)?;
+        let buffer = Buffer { bytes, bytes_len, lengths, tags, records, record_size, count };
+        // SAFETY: the caller's contract is this function's, which is `Buffer::enqueue`'s.
+        unsafe { buffer.enqueue(session, None) }
+    })
+}
+
+/// Queues `count` paths relative to the directory `dirfd`, laid out as for
+/// `multipool_session_enqueue_buffer()`, each with its prior record as for
+/// `multipool_session_enqueue_records()` (or, with `records` NULL, none). Each path is resolved
+/// from the directory as `openat()` resolves it (an absolute path ignores it), so a caller that
+/// walks a tree with directory descriptors reaches files whose whole path is longer than
+/// PATH_MAX, and a directory renamed while its files wait loses none of them. The library
+/// duplicates `dirfd` (close-on-exec) and holds the duplicate until these paths' results are
+/// produced: the caller may close its own as soon as the call returns. The paths are routed by
+/// the directory's device, from one `fstat()` of it here on the caller's thread.
+///
+/// Returns as `multipool_session_enqueue_records()`; MULTIPOOL_ERR_INVALID_ARGUMENT also if
+/// `dirfd` is negative, not open, or not a directory; MULTIPOOL_ERR_RESOURCE_EXHAUSTED if it
+/// cannot be duplicated (the process is out of descriptors). Thread-safe.
+///
+/// # Safety
+/// As `multipool_session_enqueue_records()`, with `records` allowed to be NULL; `dirfd` must not
+/// be closed by another thread during the call.
+#[no_mangle]
+#[allow(clippy::too_many_arguments, reason = "the buffer form's arguments, and the records")]
+pub unsafe extern "C" fn multipool_session_enqueue_at(
+    session: *const MpSession,
+    dirfd: i32,
+    bytes: *const u8,
+    bytes_len: usize,
+    lengths: *const usize,
+    tags: *const u64,
+    records: *const MpRecord,
+    record_size: usize,
+    count: usize,
+) -> multipool_status {
+    boundary(|| {
+        if dirfd < 0 {
+            return Err(Status::InvalidArgument);
+        }
+        // SAFETY: `dirfd` is not -1 and stays open for the call (caller); an fd that is not
+        // open makes the library's `fcntl` fail with EBADF, reported as INVALID_ARGUMENT.
+        let dir = unsafe { std::os::fd::BorrowedFd::borrow_raw(dirfd) };
+        let buffer = Buffer { bytes, bytes_len, lengths, tags, records, record_size, count };
+        // SAFETY: the caller's contract is this function's, which is `Buffer::enqueue`'s.
+        unsafe { buffer.enqueue(session, Some(dir)) }
+    })
+}
+
+/// The arguments of the buffer forms of enqueue with records, as C gives them.
+struct Buffer {
+    bytes: *const u8,
+    bytes_len: usize,
+    lengths: *const usize,
+    tags: *const u64,
+    /// NULL: no records.
+    records: *const MpRecord,
+    record_size: usize,
+    count: usize,
+}
+
+impl Buffer {
+    /// Checks and converts the arguments, and queues the paths (relative to `dir`, if given).
+    ///
+    /// # Safety
+    /// `session` must be NULL or a live session; `bytes` NULL or readable for `bytes_len`
+    /// bytes; `lengths` and `tags` NULL or readable for `count` elements; `records` NULL or
+    /// readable for `count * record_size` bytes.
+    unsafe fn enqueue(
+        &self,
+        session: *const MpSession,
+        dir: Option<std::os::fd::BorrowedFd<'_>>,
+    ) -> Result<(), Status> {
+        let Buffer { bytes, bytes_len, lengths, tags, records, record_size, count } = *self;
+        // SAFETY: documented contracts of `session` and `bytes`.
+        let (session, bytes) = unsafe { (try_ref(session)?, try_slice(bytes, bytes_len)?) };
+        if count > 0 && (lengths.is_null() || tags.is_null()) {
+            return Err(Status::NullPointer);
+        }
+        if !records.is_null() {
+            sized::checked_size(record_size, RECORD_V1)?;
+        }
         let mut total = 0usize;
         for i in 0..count {
             // SAFETY: as in `multipool_session_enqueue_buffer`: each length is read only after
@@ -276,21 +355,28 @@ pub unsafe extern "C" fn multipool_session_enqueue_records(
         }
         // SAFETY: every length was read above; `tags` has as many elements (caller).
         let (lengths, tags) = unsafe { (try_slice(lengths, count)?, try_slice(tags, count)?) };
-        let records = (0..count)
-            .map(|i| {
-                let mut record = MpRecord::ZERO;
-                // SAFETY: record `i` lies within the `count * record_size` readable bytes
-                // (caller); `read_in` reads the fields both sides know and refuses a newer
-                // caller's non-zero extra bytes.
-                unsafe {
-                    let at = records.cast::<u8>().add(i * record_size).cast::<MpRecord>();
-                    sized::read_in(at, record_size, &mut record)?;
-                }
-                Ok(record.record())
-            })
-            .collect::<Result<Vec<_>, Status>>()?;
-        Ok(session.inner.enqueue_buffer_with_records(bytes, lengths, tags, &records)?)
-    })
+        let records = if records.is_null() {
+            Vec::new()
+        } else {
+            (0..count)
+                .map(|i| {
+                    let mut record = MpRecord::ZERO;
+                    // SAFETY: record `i` lies within the `count * record_size` readable bytes
+                    // (caller); `read_in` reads the fields both sides know and refuses a newer
+                    // caller's non-zero extra bytes.
+                    unsafe {
+                        let at = records.cast::<u8>().add(i * record_size).cast::<MpRecord>();
+                        sized::read_in(at, record_size, &mut record)?;
+                    }
+                    Ok(record.record())
+                })
+                .collect::<Result<Vec<_>, Status>>()?
+        };
+        Ok(match dir {
+            Some(dir) => session.inner.enqueue_buffer_at(dir, bytes, lengths, tags, &records),
+            None => session.inner.enqueue_buffer_with_records(bytes, lengths, tags, &records),
+        }?)
+    }
 }
 
 /// Declares that no more paths will be enqueued. After the last result has been polled,

@@ -1265,6 +1265,50 @@ static void test_records_and_identities(void)
     free(path);
 }
 
+/* Paths relative to a directory descriptor: resolved from it even after it is renamed and the
+ * caller closed its own descriptor; a descriptor that is not a directory, or negative, is
+ * refused; records go with them. */
+static void test_enqueue_at(void)
+{
+    char *dir_path = scratch_path("at-dir");
+    char *moved = scratch_path("at-moved");
+    char *file_path;
+    size_t n = strlen(dir_path) + 16, lengths[2] = {2, 2};
+    uint64_t tags[2] = {0, 1};
+    multipool_session *session;
+    multipool_result results[2];
+    int dirfd, filefd;
+    CHECK(mkdir(dir_path, 0755) == 0);
+    file_path = malloc(n);
+    CHECK(file_path != NULL);
+    snprintf(file_path, n, "%s/f0", dir_path);
+    write_file(file_path, (const unsigned char *)"abc", 3);
+    snprintf(file_path, n, "%s/f1", dir_path);
+    write_file(file_path, (const unsigned char *)"abc", 3);
+    dirfd = open(dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    filefd = open(file_path, O_RDONLY | O_CLOEXEC);
+    CHECK(dirfd >= 0 && filefd >= 0);
+
+    session = new_session(NULL, 0);
+    CHECK_STATUS(multipool_session_enqueue_at(session, -1, (const uint8_t *)"f0f1", 4, lengths, tags, NULL, 0, 2),
+                 MULTIPOOL_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(multipool_session_enqueue_at(session, filefd, (const uint8_t *)"f0f1", 4, lengths, tags, NULL, 0, 2),
+                 MULTIPOOL_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(multipool_session_enqueue_at(session, dirfd, (const uint8_t *)"f0f1", 4, lengths, tags, NULL, 0, 2),
+                 MULTIPOOL_OK);
+    CHECK(close(dirfd) == 0); /* the session holds its own */
+    CHECK(rename(dir_path, moved) == 0);
+    multipool_session_finish(session);
+    collect(session, results, 2);
+    multipool_session_free(session);
+    CHECK(results[0].status == MULTIPOOL_OK && results[1].status == MULTIPOOL_OK);
+    CHECK(results[0].digest[0] == 0xba && results[0].digest[1] == 0x78); /* SHA-256("abc") */
+    CHECK(close(filefd) == 0);
+    free(file_path);
+    free(dir_path);
+    free(moved);
+}
+
 int main(int argc, char **argv)
 {
     char **names;
@@ -1286,6 +1330,7 @@ int main(int argc, char **argv)
     test_fixed_chunks_rebuild_a_file();
     test_poll_events_sizes_and_results_as_events();
     test_records_and_identities();
+    test_enqueue_at();
     names = make_files(MANY, 65536);
     test_cancel(names);
     test_free_in_flight(names);
