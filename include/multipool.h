@@ -191,8 +191,6 @@
 #define MULTIPOOL_ERR_OS 213
 
 
-
-
 /**
  * Kind of device whose kind could not be determined.
  */
@@ -465,13 +463,6 @@
  * results out. Opaque; create with `multipool_session_new()`, release with `multipool_session_free()`.
  */
 typedef struct multipool_session multipool_session;
-
-/**
- * Which fields of a [`Record`] must equal the file's `stat` for the file to count as unchanged.
- * The session's, in `Config::record_policy`. The algorithm and the digest's length are always
- * checked, and the settle margin always applies.
- */
-typedef struct RecordPolicy RecordPolicy;
 
 /**
  * A status code. 0 is success; see `multipool_status_str()` for any code's description. Codes are never
