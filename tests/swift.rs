@@ -1,5 +1,5 @@
 //! The Swift package (`Package.swift` at the root, sources under `swift/`): its tests in Swift 6
-//! mode with warnings as errors, again under ThreadSanitizer and AddressSanitizer (at least 22
+//! mode with warnings as errors, again under ThreadSanitizer and AddressSanitizer (at least 28
 //! Swift tests, the chunk events' among them); swifthash against the checksum tools and against
 //! mphash on the odd-name tree; the README's Swift steps, the package taken by its URL; and the
 //! package linked with the static archive.

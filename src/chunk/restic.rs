@@ -228,11 +228,20 @@ impl Scan {
                 return Some(i);
             }
         }
-        while i < bytes.len() {
-            let (b, leaving) = (bytes[i], bytes[i - WINDOW]);
-            digest = rabin.shift_in(digest ^ rabin.out[usize::from(leaving)], b);
-            (pos, i) = (pos + 1, i + 1);
-            if cut(pos, digest) {
+        if i < bytes.len() {
+            // Up to the maximum at most; past the minimum already (the window is full), so
+            // only the fingerprint's low bits decide, and the maximum after the loop.
+            let end = i + (bytes.len() - i).min(MAX_SIZE - pos);
+            let (entering, leaving) = (&bytes[i..end], &bytes[i - WINDOW..end - WINDOW]);
+            for (k, (&b, &out)) in entering.iter().zip(leaving).enumerate() {
+                digest = rabin.shift_in(digest ^ rabin.out[usize::from(out)], b);
+                if digest & SPLIT_MASK == 0 {
+                    self.pos = pos + k + 1;
+                    return Some(i + k + 1);
+                }
+            }
+            (pos, i) = (pos + entering.len(), end);
+            if pos == MAX_SIZE {
                 self.pos = pos;
                 return Some(i);
             }
