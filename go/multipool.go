@@ -192,7 +192,8 @@ type Result struct {
 	Algorithm Algorithm
 	// Size in bytes hashed (for a failure, the size where known).
 	Size uint64
-	// Device is the index of the device that read the file (see Devices), -1 if none did.
+	// Device is the index of the device that read the file (see Devices; for an Unchanged
+	// file, the device it is on), -1 if none did.
 	Device int
 	// Err is why there is no digest, a *FileError; nil when hashed, and nil when Unchanged.
 	Err error
