@@ -277,7 +277,7 @@ func (s *Session) events(batch []C.multipool_event, out []Event) int {
 			e.Chunk.Index, e.Chunk.Offset, e.Chunk.Length = uint64(c.index), uint64(c.offset), uint64(c.length)
 			e.Chunk.Digest = digestOf(&c.digest, c.digest_len)
 		case C.MULTIPOOL_EVENT_RESULT:
-			e.Result.fill(&c.result)
+			e.Result.fill(&c.result, s.alg)
 		default:
 			continue
 		}

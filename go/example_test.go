@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/multipool/multipool/go"
 )
@@ -145,4 +146,48 @@ func ExampleSession_Events() {
 	// 0 0 4 88d4266fd4e6338d13b845fcf289579d209c897823b9217da3e161936f031589
 	// 1 4 4 e5e088a0b66163a0a26a5e053d2a4496dc16ab6e0e3dd1adf2d16aa84a078c9d
 	// 2 8 2 c9df9c3f2963b19b9b95f58c4d33b053fa9f8586dd6ee04126e52a868f882108
+}
+
+// The nightly loop of a backup tool: each result's Record is kept, and the next run adds every
+// path with its record. A file whose stat still matches (here under the default, restic's
+// policy: mtime, ctime, size and inode) is not opened: its result is Unchanged, with the
+// stored digest and Err nil, so the same loop takes hashed and unchanged files.
+func ExampleSession_AddWithRecords() {
+	dir, _ := os.MkdirTemp("", "multipool-example")
+	defer os.RemoveAll(dir)
+	abc := filepath.Join(dir, "abc")
+	os.WriteFile(abc, []byte("abc"), 0o644)
+	time.Sleep(1100 * time.Millisecond) // a file stamped within 1 s of now is always read
+
+	kept := map[string]multipool.Record{} // a backup tool stores these with its snapshot
+	for run := 1; run <= 2; run++ {
+		s, err := multipool.NewSession(multipool.Options{RecordPolicy: multipool.RecordPolicyRestic})
+		if err != nil {
+			panic(err)
+		}
+		paths := []string{abc}
+		records := make([]multipool.Record, len(paths)) // the zero Record: none, hash the file
+		for i, p := range paths {
+			records[i] = kept[p]
+		}
+		s.AddWithRecords(paths, records)
+		s.Finish()
+		for r, err := range s.Results(context.Background()) {
+			if err != nil || r.Err != nil {
+				panic(fmt.Sprint(err, r.Err))
+			}
+			if rec, ok := r.Record(); ok {
+				kept[r.Path] = rec
+			}
+			fmt.Println(run, filepath.Base(r.Path), "unchanged:", r.Unchanged, r.Hex())
+		}
+		stats, _ := s.Stats()
+		fmt.Println(run, "read:", stats.FilesDone, "unchanged:", stats.FilesUnchanged)
+		s.Close()
+	}
+	// Output:
+	// 1 abc unchanged: false ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad
+	// 1 read: 1 unchanged: 0
+	// 2 abc unchanged: true ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad
+	// 2 read: 0 unchanged: 1
 }

@@ -21,6 +21,12 @@
 // read, and Events (or PollEvents) delivers each file's chunks, in order, then its result; see
 // Events for what a caller may rely on.
 //
+// Every Result carries the file's Identity as it was hashed (size, mtime and ctime in
+// nanoseconds, inode, device number, mode), and Result.Record makes of it the record to keep for
+// next time. AddWithRecords adds paths with such records: a file whose stat still matches its
+// record under Options.RecordPolicy is answered without being opened (Result.Unchanged, with the
+// record's digest and Err nil), every other file is hashed.
+//
 // Linking: by default the package links the installed library found by pkg-config (`#cgo
 // pkg-config: multipool`); with the build tag multipool_static it links the static archive
 // placed inside the module by `make go-static` (see the repository's README, "Go").
@@ -95,6 +101,11 @@ type Options struct {
 	// MaxReadyChunks is how many chunk events wait for polling before the files making them
 	// pause; 0: 65,536.
 	MaxReadyChunks int
+
+	// RecordPolicy names the fields of a prior record (AddWithRecords) that must equal the
+	// file's stat for the file to be answered from the record, unopened (Result.Unchanged);
+	// the zero value is RecordPolicyRestic (mtime, ctime, size, inode).
+	RecordPolicy RecordPolicy
 }
 
 // Status is a status code of the C API. As an error, it matches fs.ErrNotExist and
@@ -121,6 +132,10 @@ const (
 	// StatusNeedsEventPoll: Results on a session with a Chunker, whose results come through
 	// Events or PollEvents, with its chunks.
 	StatusNeedsEventPoll = Status(C.MULTIPOOL_ERR_NEEDS_EVENT_POLL)
+	// StatusUnchanged is the C API's status of a file answered from its prior record
+	// (AddWithRecords) without being opened. It is never a Result's Err: such a Result has
+	// Unchanged set, Err nil and the record's digest (see Result.Unchanged).
+	StatusUnchanged = Status(C.MULTIPOOL_UNCHANGED)
 )
 
 // Error is the library's description of the code.
@@ -170,14 +185,30 @@ func (e *FileError) Unwrap() []error {
 type Result struct {
 	// Path as given to Add.
 	Path string
-	// Digest, held by value (a Result allocates nothing); its Len is 0 when Err is set.
+	// Digest, held by value (a Result allocates nothing); its Len is 0 when Err is set. For an
+	// Unchanged file, the digest its record gave, not one computed now.
 	Digest Digest
+	// Algorithm of Digest: the session's.
+	Algorithm Algorithm
 	// Size in bytes hashed (for a failure, the size where known).
 	Size uint64
-	// Device is the index of the device that read the file (see Devices), -1 if none did.
+	// Device is the index of the device that read the file (see Devices; for an Unchanged
+	// file, the device it is on), -1 if none did.
 	Device int
-	// Err is why there is no digest, a *FileError; nil when hashed.
+	// Err is why there is no digest, a *FileError; nil when hashed, and nil when Unchanged.
 	Err error
+	// Unchanged is true when the file's stat matched the record it was added with
+	// (AddWithRecords) under Options.RecordPolicy: the file was not opened, Digest is the
+	// record's, Attempt is 0 and it has no chunk events. Err is nil, so that one loop takes
+	// hashed and unchanged files alike (both have a Digest to keep); a caller that must know
+	// which files were read looks here, or at Stats.FilesUnchanged.
+	Unchanged bool
+	// Identity is the file as it was hashed (for an Unchanged file, as its stat matched the
+	// record), when HasIdentity: what to keep as the file's record for next time (Record).
+	Identity Identity
+	// HasIdentity is true when Identity is set: for every file with a Digest, and for no file
+	// that failed before it was looked at.
+	HasIdentity bool
 	// Tag tells apart the paths added to the session (the same path added twice has two): the
 	// Tag of the file's chunk events (Chunk.Tag).
 	Tag uint64
@@ -222,9 +253,13 @@ func (d Digest) String() string {
 	return string(out)
 }
 
-// Stats are a session's or a device's progress counters.
+// Stats are a session's or a device's progress counters. FilesDone + FilesFailed +
+// FilesCancelled + FilesUnchanged counts the results produced so far.
 type Stats struct {
 	FilesQueued, BytesQueued, FilesDone, BytesDone, FilesFailed, FilesCancelled, FilesFromCache uint64
+	// FilesUnchanged: files answered from their prior record (Result.Unchanged), not read, and
+	// not counted in FilesDone.
+	FilesUnchanged uint64
 }
 
 // Device is a storage device the session has met.
@@ -249,6 +284,7 @@ type Device struct {
 type Session struct {
 	h     *handle
 	paths pathTable
+	alg   Algorithm // Options.Algorithm, SHA256 for zero: Result.Algorithm
 
 	readyOnce sync.Once
 	readyFd   C.int // the library's readiness descriptor, asked for on the first Results
@@ -308,6 +344,7 @@ func NewSession(o Options) (*Session, error) {
 	c.buffer_size = C.size_t(o.BufferSize)
 	c.in_flight_per_thread = C.uint32_t(o.InFlightPerThread)
 	c.max_ready_results = C.uint32_t(o.MaxReadyResults)
+	c.record_policy = C.uint32_t(o.RecordPolicy)
 	if err := o.chunking(&c); err != nil {
 		return nil, err
 	}
@@ -322,7 +359,10 @@ func NewSession(o Options) (*Session, error) {
 	if st := C.multipool_session_new(&c, &h.s); st != C.MULTIPOOL_OK {
 		return nil, Status(st)
 	}
-	s := &Session{h: h}
+	s := &Session{h: h, alg: o.Algorithm}
+	if s.alg == 0 {
+		s.alg = SHA256
+	}
 	// A session dropped without Close still gets its threads joined and memory freed.
 	runtime.AddCleanup(s, func(h *handle) { h.free() }, h)
 	return s, nil
@@ -354,11 +394,17 @@ func (h *handle) call(f func(*C.multipool_session) C.multipool_status) error {
 // any bytes but NUL make a name; what is wrong with one (missing, a directory...) comes back as
 // its Result.
 func (s *Session) Add(paths ...string) error {
+	return s.add(paths, nil)
+}
+
+// add queues paths, with records[i] for paths[i] when records is not nil, in one call into the
+// library.
+func (s *Session) add(paths []string, records []Record) error {
 	if len(paths) == 0 {
 		return nil
 	}
-	// One buffer and two plain arrays: no memory passed to C holds a Go pointer. They are
-	// reused from call to call (a pool, since Add may run on several goroutines at once).
+	// One buffer and plain arrays: no memory passed to C holds a Go pointer. They are reused
+	// from call to call (a pool, since Add may run on several goroutines at once).
 	sc := addScratch.Get().(*scratch)
 	defer addScratch.Put(sc)
 	buf, lengths, tags := sc.buf[:0], sc.lengths[:0], sc.tags[:0]
@@ -373,10 +419,23 @@ func (s *Session) Add(paths ...string) error {
 	if len(buf) > 0 {
 		bytes = (*C.uint8_t)(unsafe.Pointer(&buf[0]))
 	}
-	err := s.h.call(func(cs *C.multipool_session) C.multipool_status {
-		return C.multipool_session_enqueue_buffer(cs, bytes, C.size_t(len(buf)), &lengths[0], &tags[0],
-			C.size_t(len(paths)))
-	})
+	var err error
+	if records == nil {
+		err = s.h.call(func(cs *C.multipool_session) C.multipool_status {
+			return C.multipool_session_enqueue_buffer(cs, bytes, C.size_t(len(buf)), &lengths[0], &tags[0],
+				C.size_t(len(paths)))
+		})
+	} else {
+		crecords := sc.records[:0]
+		for i := range records {
+			crecords = append(crecords, records[i].c())
+		}
+		sc.records = crecords
+		err = s.h.call(func(cs *C.multipool_session) C.multipool_status {
+			return C.multipool_session_enqueue_records(cs, bytes, C.size_t(len(buf)), &lengths[0], &tags[0],
+				&crecords[0], C.size_t(unsafe.Sizeof(crecords[0])), C.size_t(len(paths)))
+		})
+	}
 	if err != nil {
 		s.paths.drop(first, len(paths))
 	}
@@ -389,6 +448,7 @@ type scratch struct {
 	buf     []byte
 	lengths []C.size_t
 	tags    []C.uint64_t
+	records []C.multipool_record // AddWithRecords only
 }
 
 var addScratch = sync.Pool{New: func() any { return new(scratch) }}
@@ -423,7 +483,7 @@ func (s *Session) stats(device C.uint32_t) (Stats, error) {
 		FilesQueued: uint64(c.files_queued), BytesQueued: uint64(c.bytes_queued),
 		FilesDone: uint64(c.files_done), BytesDone: uint64(c.bytes_done),
 		FilesFailed: uint64(c.files_failed), FilesCancelled: uint64(c.files_cancelled),
-		FilesFromCache: uint64(c.files_from_cache),
+		FilesFromCache: uint64(c.files_from_cache), FilesUnchanged: uint64(c.files_unchanged),
 	}, err
 }
 
@@ -648,20 +708,28 @@ func (s *Session) results(batch []C.multipool_result, tags []uint64, out []Resul
 	out = out[:len(batch)]
 	s.paths.takeAll(tags[:len(batch)], out)
 	for i := range batch {
-		out[i].fill(&batch[i])
+		out[i].fill(&batch[i], s.alg)
 	}
 	return out
 }
 
 // fill sets every field of r but Path from the C result c: nothing is allocated but a
 // failure's FileError.
-func (r *Result) fill(c *C.multipool_result) {
-	r.Size, r.Device = uint64(c.size), -1
+func (r *Result) fill(c *C.multipool_result, alg Algorithm) {
+	r.Size, r.Device, r.Algorithm = uint64(c.size), -1, alg
 	if c.device != C.MULTIPOOL_DEVICE_NONE {
 		r.Device = int(c.device)
 	}
 	r.Tag, r.Attempt, r.Chunks = uint64(c.tag), int(c.attempt), uint64(c.chunks)
-	if c.status == C.MULTIPOOL_OK {
+	r.HasIdentity, r.Identity = c.has_identity != 0, Identity{}
+	if r.HasIdentity {
+		r.Identity = Identity{
+			Size: uint64(c.size), MtimeNs: int64(c.mtime_ns), CtimeNs: int64(c.ctime_ns),
+			Inode: uint64(c.inode), DeviceID: uint64(c.device_id), Mode: uint32(c.mode),
+		}
+	}
+	r.Unchanged = c.status == C.MULTIPOOL_UNCHANGED
+	if c.status == C.MULTIPOOL_OK || r.Unchanged {
 		// All 64 bytes: the library zeroes those past digest_len, as Digest wants.
 		r.Digest = digestOf(&c.digest, c.digest_len)
 		r.Err = nil

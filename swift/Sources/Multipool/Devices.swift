@@ -17,6 +17,8 @@ public struct Stats: Hashable, Sendable {
     public var filesCancelled: UInt64
     /// Files of a hard disk found in the page cache, and read by the page-cache pool.
     public var filesFromCache: UInt64
+    /// Files answered `.unchanged` from their record, not read (not in `filesDone`).
+    public var filesUnchanged: UInt64
 
     init(_ s: multipool_stats) {
         filesQueued = s.files_queued
@@ -26,10 +28,11 @@ public struct Stats: Hashable, Sendable {
         filesFailed = s.files_failed
         filesCancelled = s.files_cancelled
         filesFromCache = s.files_from_cache
+        filesUnchanged = s.files_unchanged
     }
 
-    /// Results produced so far: done, failed and cancelled.
-    public var filesFinished: UInt64 { filesDone + filesFailed + filesCancelled }
+    /// Results produced so far: done, failed, cancelled and unchanged.
+    public var filesFinished: UInt64 { filesDone + filesFailed + filesCancelled + filesUnchanged }
 }
 
 /// What kind of device a device is, which sizes its pool.

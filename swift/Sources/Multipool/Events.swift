@@ -262,7 +262,7 @@ extension Session {
                 for i in 0..<count where block.events[i].kind == UInt32(MULTIPOOL_EVENT_RESULT) {
                     resultCount += 1
                 }
-                let results = resultCount > 0 ? ResultBlock(capacity: resultCount) : nil
+                let results = resultCount > 0 ? ResultBlock(capacity: resultCount, algorithm: algorithm) : nil
                 var (delivered, chunks, r) = (0, 0, 0)
                 for i in 0..<count {
                     let event = block.events + i

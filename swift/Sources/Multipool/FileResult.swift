@@ -123,7 +123,8 @@ public struct FileResult: Sendable, CustomStringConvertible {
     /// The path, the bytes given to `add`.
     @inlinable
     public var path: PathBytes { block.path(index) }
-    /// `.ok` with a digest, or why there is none (`.notFound`, `.isDirectory`, `.cancelled`…).
+    /// `.ok` with a digest, `.unchanged` with the digest of the file's record (not read), or
+    /// why there is none (`.notFound`, `.isDirectory`, `.cancelled`…).
     @inlinable
     public var status: Status { Status(rawValue: record.pointee.status) }
     /// The errno behind a failure, 0 when none.
@@ -138,7 +139,7 @@ public struct FileResult: Sendable, CustomStringConvertible {
         let device = record.pointee.device
         return device == UInt32(MULTIPOOL_DEVICE_NONE) ? nil : Int(device)
     }
-    /// The digest; empty unless `status` is `.ok`.
+    /// The digest; empty unless `status` is `.ok`, or `.unchanged` (then the record's).
     @inlinable @inline(__always)
     public var digest: Digest {
         Digest(storage: record.pointee.digest, count: Int(min(record.pointee.digest_len, 64)))
@@ -158,20 +159,37 @@ public struct FileResult: Sendable, CustomStringConvertible {
     @inlinable
     public var fileID: FileID { FileID(rawValue: record.pointee.tag) }
 
-    /// Whether the file was hashed.
+    /// Whether the file was hashed (read now: not `.unchanged`).
     public var isOK: Bool { status == .ok }
+    /// Whether the file was answered from its record without being opened (`.unchanged`): its
+    /// digest is the record's.
+    public var isUnchanged: Bool { status == .unchanged }
+    /// The algorithm of `digest`: the session's.
+    public var algorithm: Algorithm { block.algorithm }
+
+    /// The file as it was hashed (for `.unchanged`, as its `stat` matched the record): what to
+    /// keep as its record for next time (`Record(result:)`). nil for a file that failed before
+    /// it was looked at.
+    @inlinable
+    public var identity: Identity? {
+        let r = record
+        guard r.pointee.has_identity != 0 else { return nil }
+        return Identity(
+            size: r.pointee.size, mtimeNs: r.pointee.mtime_ns, ctimeNs: r.pointee.ctime_ns,
+            inode: r.pointee.inode, deviceID: r.pointee.device_id, mode: r.pointee.mode)
+    }
 
     /// The errno as a `POSIXErrorCode`, if there was one.
     public var code: POSIXErrorCode? {
         osError == 0 ? nil : POSIXErrorCode(rawValue: osError)
     }
 
-    /// Why there is no digest; nil when hashed.
+    /// Why there is no digest; nil when hashed or `.unchanged`.
     public var error: MultipoolError? {
-        status == .ok ? nil : MultipoolError(status: status, code: code, path: path)
+        status == .ok || status == .unchanged ? nil : MultipoolError(status: status, code: code, path: path)
     }
 
-    /// The digest, or the error saying why there is none.
+    /// The digest (for `.unchanged`, the record's), or the error saying why there is none.
     public func get() throws(MultipoolError) -> Digest {
         if let error { throw error }
         return digest
@@ -200,9 +218,12 @@ final class ResultBlock: @unchecked Sendable {
     /// so a block's paths are in one arena or a few): `arenas[0..<arenaCount]`.
     @usableFromInline let arenas: UnsafeMutablePointer<PathArena>
     private var arenaCount = 0
+    /// The session's algorithm, of every digest in the block.
+    let algorithm: Algorithm
 
     /// Room for `capacity` results (a poll's, or the results among a poll's events).
-    @usableFromInline init(capacity: Int = ResultBlock.capacity) {
+    @usableFromInline init(capacity: Int = ResultBlock.capacity, algorithm: Algorithm) {
+        self.algorithm = algorithm
         records = .allocate(capacity: capacity)
         pathArenas = .allocate(capacity: capacity)
         pathIndices = .allocate(capacity: capacity)

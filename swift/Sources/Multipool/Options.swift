@@ -139,13 +139,17 @@ public struct Options: Hashable, Sendable {
     public var fileDigest: Bool
     /// Chunk events kept for the caller before the files that make them pause; 0: 65,536.
     public var maxReadyChunks: Int
+    /// The fields of a path's record (`Session.add(_:records:)`) that must equal the file's
+    /// `stat` for it to be answered `.unchanged`, unopened; restic's by default (see
+    /// `RecordPolicy`).
+    public var recordPolicy: RecordPolicy
 
     public init(
         algorithm: Algorithm = .sha256, threads: String = "", followSymlinks: Bool = true,
         dropCache: Bool = false, diskOrder: Bool = true, directIO: Bool = true, bufferSize: Int = 0,
         inFlightPerThread: Int = 0, maxReadyResults: Int = 0, chunker: Chunker? = nil,
         chunkDigest: ChunkDigest? = nil, chunkKey: [UInt8]? = nil, fileDigest: Bool = true,
-        maxReadyChunks: Int = 0
+        maxReadyChunks: Int = 0, recordPolicy: RecordPolicy = .restic
     ) {
         self.algorithm = algorithm
         self.threads = threads
@@ -161,6 +165,7 @@ public struct Options: Hashable, Sendable {
         self.chunkKey = chunkKey
         self.fileDigest = fileDigest
         self.maxReadyChunks = maxReadyChunks
+        self.recordPolicy = recordPolicy
     }
 
     /// The C options, the threads spec left to the caller. Throws `.invalidArgument` for a
@@ -191,6 +196,10 @@ public struct Options: Hashable, Sendable {
         try chunker?.write(into: &o)
         o.chunk_digest = chunkDigest?.rawValue ?? 0
         o.max_ready_chunks = maxChunks
+        // The C field's 0 means restic's: an empty policy (which would vouch for any file whose
+        // record has the right algorithm) is refused rather than silently restic's.
+        guard !recordPolicy.isEmpty else { throw MultipoolError(status: .invalidArgument) }
+        o.record_policy = recordPolicy.rawValue
         return o
     }
 }

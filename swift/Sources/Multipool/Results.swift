@@ -128,7 +128,7 @@ final class Batch {
     func refillOrWait(isolation actor: isolated (any Actor)? = #isolation) async throws -> FileResult? {
         while true {
             try Batch.checkCancellation()
-            let block = self.block ?? ResultBlock()
+            let block = self.block ?? ResultBlock(algorithm: session.algorithm)
             guard let count = try session.refill(results: results, block: block) else {
                 return nil
             }

@@ -33,6 +33,10 @@ import Darwin
 /// }
 /// ```
 ///
+/// Every result carries the file's `identity` as it was hashed; `Record(result:)` keeps it for
+/// next time, and `add(_:records:)` gives it back: a file whose `stat` still matches its record
+/// (`Options.recordPolicy`) is answered `.unchanged` with the record's digest, unopened.
+///
 /// **Sendable.** A session may be shared by any number of tasks and threads: every method may
 /// be called from any of them at once, several may add while several iterate, and each result
 /// goes to exactly one iteration. The C session is thread-safe (README, "API conventions"), and
@@ -129,8 +133,10 @@ public final class Session: Sendable {
         try enqueue(PathArena(paths))
     }
 
-    private func enqueue(_ arena: PathArena) throws(MultipoolError) {
+    /// Queues the paths of `arena`, with `records[i]` for path `i` when there are records.
+    func enqueue(_ arena: PathArena, records: [Record?]? = nil) throws(MultipoolError) {
         let count = arena.count
+        if let records, records.count != count { throw MultipoolError(status: .invalidArgument) }
         guard count > 0 else { return }
         // Into the table first (a result may come back before the call below returns), which
         // gives the paths their consecutive tags.
@@ -141,7 +147,17 @@ public final class Session: Sendable {
             tags[i] = first &+ UInt64(i)
         }
         let status = arena.withBytes { bytes, byteCount, lengths in
-            multipool_session_enqueue_buffer(handle, bytes, byteCount, lengths, tags, count)
+            guard let records else {
+                return multipool_session_enqueue_buffer(handle, bytes, byteCount, lengths, tags, count)
+            }
+            // Integers only, at this header's stride.
+            let c = UnsafeMutablePointer<multipool_record>.allocate(capacity: count)
+            defer { c.deallocate() }
+            for i in 0..<count {
+                (c + i).initialize(to: records[i]?.c ?? multipool_record())
+            }
+            return multipool_session_enqueue_records(
+                handle, bytes, byteCount, lengths, tags, c, MemoryLayout<multipool_record>.stride, count)
         }
         if status != UInt32(MULTIPOOL_OK) {
             paths.withLock { $0.drop(first: first) }

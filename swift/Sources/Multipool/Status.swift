@@ -25,6 +25,11 @@ public struct Status: RawRepresentable, Hashable, Sendable, CustomStringConverti
 
     /// Success: the call did what was asked, or the file was hashed.
     public static let ok = Status(rawValue: UInt32(MULTIPOOL_OK))
+    /// A file's result, never a call's: its `stat` matched the record it was added with
+    /// (`Session.add(_:records:)`) under `Options.recordPolicy`, so it was not opened, and its
+    /// digest is the record's. Not a failure: such a result has no `error` and `get()` returns
+    /// the digest, so that one loop takes hashed and unchanged files alike.
+    public static let unchanged = Status(rawValue: UInt32(MULTIPOOL_UNCHANGED))
 
     // Refused calls (100–199).
     /// A required pointer was NULL (a bug of this package if ever seen).
