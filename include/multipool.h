@@ -380,7 +380,7 @@
 #define MULTIPOOL_RECORD_PRESENT 1
 
 /**
- * `multipool_record.flags`: `device` holds the device number the caller kept.
+ * `multipool_record.flags`: `device_id` holds the device number the caller kept.
  */
 #define MULTIPOOL_RECORD_HAS_DEVICE 2
 

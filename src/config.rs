@@ -56,7 +56,7 @@ pub struct Config {
     /// needs the chunks alone (restic does): results then carry no digest.
     pub file_digest: bool,
     /// Chunk events kept for polling before the files that make them pause (each pausing file
-    /// gives its device's read permit back while it waits). Default 65,536: 7.5 MiB, at 120
+    /// gives its device's read permit back while it waits). Default 65,536: 11 MiB, at 176
     /// bytes an event.
     pub max_ready_chunks: usize,
     /// Which fields of a prior record (`Session::enqueue_with_record`) must equal the file's

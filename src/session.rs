@@ -440,10 +440,10 @@ impl Session {
 /// A caller's directory as the base of relative paths, or why it cannot be one.
 fn base_dir(dir: BorrowedFd<'_>) -> Result<std::sync::Arc<Dir>, Error> {
     Dir::base(dir).map_err(|err| match err.raw_os_error() {
-        Some(libc::ENOTDIR | libc::EBADF) => {
-            Error::with_detail(Status::InvalidArgument, err.to_string())
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOMEM) => {
+            Error::with_detail(Status::ResourceExhausted, err.to_string())
         }
-        _ => Error::with_detail(Status::ResourceExhausted, err.to_string()),
+        _ => Error::with_detail(Status::InvalidArgument, err.to_string()),
     })
 }
 

@@ -253,6 +253,18 @@ pub(crate) fn open_dir(path: &std::path::Path) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// A close-on-exec duplicate of the descriptor number `fd` (`F_DUPFD_CLOEXEC`), from a C
+/// caller: a number that is not an open descriptor gives `EBADF`, and nothing is touched.
+pub(crate) fn dup_raw(fd: libc::c_int) -> io::Result<OwnedFd> {
+    // SAFETY: fcntl takes any integer; on one that is not open it fails with EBADF.
+    let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+    if dup < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `dup` was just made and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(dup) })
+}
+
 /// What `statx` says of `name` in the directory `dir` (its last link followed or not): the
 /// fields of `struct stat` (`STATX_BASIC_STATS`), with the kernel's own stat semantics.
 pub(crate) fn stat_at(dir: BorrowedFd<'_>, name: &[u8], follow: bool) -> io::Result<libc::statx> {

@@ -125,6 +125,15 @@ impl ChunkerSpec {
         }
     }
 
+    /// The smallest chunk this spec cuts, but for a file's last.
+    pub(crate) fn min_len(&self) -> usize {
+        match *self {
+            ChunkerSpec::FastCdc { min, .. } => min,
+            ChunkerSpec::Restic { .. } => restic::MIN_SIZE,
+            ChunkerSpec::Fixed { size } => size,
+        }
+    }
+
     /// The largest chunk this spec cuts.
     fn max(&self) -> usize {
         match *self {

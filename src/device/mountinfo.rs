@@ -41,9 +41,13 @@ fn parse_line(line: &[u8]) -> Option<MountEntry> {
 
 /// Where every file system of this process is mounted, read from `/proc/self/mountinfo`
 /// (empty if it cannot be read). Reading it touches no mount.
-pub(crate) fn mount_points() -> Vec<Vec<u8>> {
+/// Each with its device number (`st_dev` of the files on it, as glibc's `makedev` makes it).
+pub(crate) fn mount_points() -> Vec<(u64, Vec<u8>)> {
     let text = std::fs::read("/proc/self/mountinfo").unwrap_or_default();
-    parse(&text).into_iter().map(|entry| entry.mount_point).collect()
+    parse(&text)
+        .into_iter()
+        .map(|entry| (libc::makedev(entry.dev.0, entry.dev.1), entry.mount_point))
+        .collect()
 }
 
 /// Undoes the kernel's `\NNN` octal escaping.

@@ -12,6 +12,10 @@ use crate::chunk::{ChunkDigest, Chunker, ChunkerSpec};
 use crate::digest::{Algorithm, DigestBytes, Hasher};
 use crate::read::Consumer;
 
+/// Chunk events a file hands on at once, at most (and one more): what waits in a thread
+/// between pushes, whatever the read buffer's size (about 200 KiB).
+const HAND_ON: usize = 1024;
+
 /// A pool thread's chunking tools, kept from file to file.
 pub(super) struct ThreadChunks {
     spec: ChunkerSpec,
@@ -109,6 +113,12 @@ impl Consumer for FileChunks<'_> {
     fn end(&mut self) {
         self.tools.chunker.end();
         self.take_cut();
+    }
+
+    fn piece(&self) -> usize {
+        // At most HAND_ON chunks (and one more) are cut from a piece: chunks are never shorter
+        // than the chunker's minimum, but for the file's last.
+        HAND_ON.saturating_mul(self.tools.spec.min_len())
     }
 
     fn hand_on(&mut self, pause: &mut dyn FnMut()) {

@@ -27,20 +27,33 @@ pub(super) const MAX_WORKERS: usize = 4;
 /// How often mountinfo is read again, for mounts made during the session.
 const MOUNTS_TTL: Duration = Duration::from_secs(1);
 
-/// The mount points, longest first, for guessing a path's mount.
+/// The mount points, longest first, for guessing a path's mount; and the first mount point of
+/// each device number, for a path relative to a directory on that device.
 #[derive(Debug)]
 pub(super) struct Mounts {
     points: Vec<Vec<u8>>,
+    by_dev: std::collections::HashMap<u64, Vec<u8>>,
     read_at: Instant,
     cwd: Vec<u8>,
 }
 
 impl Mounts {
     pub(super) fn load() -> Mounts {
-        let mut points = device::mount_points();
+        let mounts = device::mount_points();
+        let mut by_dev = std::collections::HashMap::new();
+        for (dev, point) in &mounts {
+            by_dev.entry(*dev).or_insert_with(|| point.clone());
+        }
+        let mut points: Vec<Vec<u8>> = mounts.into_iter().map(|(_, point)| point).collect();
         points.sort_by_key(|p| std::cmp::Reverse(p.len()));
         let cwd = std::env::current_dir().map(|d| d.as_os_str().as_bytes().to_vec());
-        Mounts { points, read_at: Instant::now(), cwd: cwd.unwrap_or_else(|_| b"/".to_vec()) }
+        let cwd = cwd.unwrap_or_else(|_| b"/".to_vec());
+        Mounts { points, by_dev, read_at: Instant::now(), cwd }
+    }
+
+    /// A mount point of the device `dev`, if mountinfo lists one.
+    pub(super) fn of_dev(&self, dev: u64) -> Option<&[u8]> {
+        self.by_dev.get(&dev).map(Vec::as_slice)
     }
 
     /// Reads mountinfo again if the last read is older than [`MOUNTS_TTL`].
@@ -234,7 +247,8 @@ mod tests {
     fn mounts(points: &[&str], cwd: &str) -> Mounts {
         let mut points: Vec<Vec<u8>> = points.iter().map(|p| p.as_bytes().to_vec()).collect();
         points.sort_by_key(|p| std::cmp::Reverse(p.len()));
-        Mounts { points, read_at: Instant::now(), cwd: cwd.as_bytes().to_vec() }
+        let by_dev = std::collections::HashMap::new();
+        Mounts { points, by_dev, read_at: Instant::now(), cwd: cwd.as_bytes().to_vec() }
     }
 
     #[test]

@@ -112,15 +112,20 @@ impl PathStore {
             chunk.records.push(*record);
         }
         if let Some(base) = base {
-            if let Err(err) = chunk.bases.try_reserve(1) {
+            let bases = &chunk.bases;
+            let fits = memory::may_grow::<Arc<Dir>>(bases.len(), bases.capacity(), 1)
+                && chunk.bases.try_reserve(1).is_ok();
+            if !fits {
+                // All or nothing: the record pushed above goes too.
                 chunk.records.truncate(chunk.records.len() - usize::from(record.is_some()));
-                return Err(err.into());
+                return Err(OutOfMemory);
             }
             chunk.bases.push(Arc::clone(base));
         }
-        chunk.bytes.extend_from_slice(path); // within the capacity reserved with the chunk
-                                             // A chunk holds at most max(CHUNK_BYTES, one path) bytes; a path longer than 4 GiB is
-                                             // not a path any kernel would take, so u32 offsets are enough.
+        // Within the capacity reserved with the chunk. A chunk holds at most max(CHUNK_BYTES, one
+        // path) bytes; a path longer than 4 GiB is not a path any kernel would take, so u32
+        // offsets are enough.
+        chunk.bytes.extend_from_slice(path);
         let end = u32::try_from(chunk.bytes.len()).expect("chunk offsets fit in u32");
         let flags = if record.is_some() { HAS_RECORD } else { 0 }
             | if base.is_some() { HAS_BASE } else { 0 };

@@ -38,14 +38,18 @@ const BATCH: usize = 4096;
 const LINGER: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// The key of the lookup lane `sub` goes to, into `key`: its mount point, guessed from its text;
-/// for a path relative to a caller's directory, NUL and the directory's device number.
+/// for a path relative to a caller's directory, a mount point of the directory's device, else
+/// NUL and the device number.
 fn lane_key(mounts: &Mounts, sub: &Submission, key: &mut Vec<u8>) {
     key.clear();
     match sub.base.as_ref().and_then(|dir| dir.as_base()) {
-        Some(base) => {
-            key.push(0);
-            key.extend_from_slice(&base.dev.to_le_bytes());
-        }
+        Some(base) => match mounts.of_dev(base.dev) {
+            Some(point) => key.extend_from_slice(point),
+            None => {
+                key.push(0);
+                key.extend_from_slice(&base.dev.to_le_bytes());
+            }
+        },
         None => key.extend_from_slice(mounts.of(&sub.path)),
     }
 }
@@ -53,7 +57,10 @@ fn lane_key(mounts: &Mounts, sub: &Submission, key: &mut Vec<u8>) {
 /// Whether `sub` goes to the lane of `key` (what [`lane_key`] says, without a copy).
 fn in_lane(mounts: &Mounts, sub: &Submission, key: &[u8]) -> bool {
     match sub.base.as_ref().and_then(|dir| dir.as_base()) {
-        Some(base) => key.first() == Some(&0) && key[1..] == base.dev.to_le_bytes(),
+        Some(base) => match mounts.of_dev(base.dev) {
+            Some(point) => point == key,
+            None => key.first() == Some(&0) && key[1..] == base.dev.to_le_bytes(),
+        },
         None => mounts.of(&sub.path) == key,
     }
 }
@@ -145,9 +152,10 @@ impl<'scope, 'env> Router<'scope, 'env> {
 
     /// Hands the batch to the lookup lanes of the mounts its paths name, a run of paths for one
     /// mount at a time. A path relative to a caller's directory names no mount by its text: it
-    /// goes to the lane of that directory's device (known since enqueue), whose key no mount
-    /// point can have (it begins with a NUL byte), so that a stalled device still stalls only
-    /// its own lookups.
+    /// goes to the lane of a mount of that directory's device (known since enqueue, from
+    /// mountinfo's numbers), or, for a device mountinfo does not list, to a lane of that device
+    /// alone, whose key no mount point can have (it begins with a NUL byte): either way a
+    /// stalled device still stalls only its own lookups.
     fn route(&mut self) {
         self.ctx.state.routed(self.batch.len());
         self.mounts.refresh();

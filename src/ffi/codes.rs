@@ -112,7 +112,7 @@ pub const MULTIPOOL_CHUNK_DIGEST_BLAKE3_KEYED: u32 = 3;
 /// `multipool_record.flags`: the record is there (a path whose record lacks it is hashed as
 /// if enqueued without one).
 pub const MULTIPOOL_RECORD_PRESENT: u32 = 1;
-/// `multipool_record.flags`: `device` holds the device number the caller kept.
+/// `multipool_record.flags`: `device_id` holds the device number the caller kept.
 pub const MULTIPOOL_RECORD_HAS_DEVICE: u32 = 2;
 
 /// `multipool_options.record_policy`: compare mtime.

@@ -12,7 +12,7 @@ use super::types::{
 };
 use crate::{Config, PollOutcome, Session, Status};
 use std::ffi::OsStr;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::Duration;
@@ -298,15 +298,18 @@ pub unsafe extern "C" fn multipool_session_enqueue_at(
     count: usize,
 ) -> multipool_status {
     boundary(|| {
-        if dirfd < 0 {
-            return Err(Status::InvalidArgument);
-        }
-        // SAFETY: `dirfd` is not -1 and stays open for the call (caller); an fd that is not
-        // open makes the library's `fcntl` fail with EBADF, reported as INVALID_ARGUMENT.
-        let dir = unsafe { std::os::fd::BorrowedFd::borrow_raw(dirfd) };
+        // The number is duplicated before anything trusts it to be a descriptor: one that is
+        // not open (or -1) fails here with EBADF.
+        let dir = match crate::sys::dup_raw(dirfd) {
+            Ok(dir) => dir,
+            Err(err) if matches!(err.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
+                return Err(Status::ResourceExhausted)
+            }
+            Err(_) => return Err(Status::InvalidArgument),
+        };
         let buffer = Buffer { bytes, bytes_len, lengths, tags, records, record_size, count };
         // SAFETY: the caller's contract is this function's, which is `Buffer::enqueue`'s.
-        unsafe { buffer.enqueue(session, Some(dir)) }
+        unsafe { buffer.enqueue(session, Some(dir.as_fd())) }
     })
 }
 

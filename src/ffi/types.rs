@@ -100,8 +100,10 @@ pub struct MpRecord {
     pub digest: [u8; MULTIPOOL_MAX_DIGEST_LEN],
 }
 
-/// `sizeof(multipool_record)` in its first version; a smaller `record_size` is refused.
-pub(super) const RECORD_V1: usize = size_of::<MpRecord>();
+/// `sizeof(multipool_record)` in its first version; a smaller `record_size` is refused. A
+/// number, not the struct's size: the struct grows, its first version does not.
+pub(super) const RECORD_V1: usize = 120;
+const _: () = assert!(size_of::<MpRecord>() >= RECORD_V1);
 
 impl MpRecord {
     /// Every field zero: no record.
@@ -175,8 +177,11 @@ pub struct MpEvent {
     pub result: MpResult,
 }
 
-/// `sizeof(multipool_event)` in its first version; a smaller `event_size` is refused.
-pub(super) const EVENT_V1: usize = size_of::<MpEvent>();
+/// `sizeof(multipool_event)` in its first version; a smaller `event_size` is refused. A
+/// number, not the struct's size: the struct grows (with `multipool_result`), its first version
+/// does not.
+pub(super) const EVENT_V1: usize = 264;
+const _: () = assert!(size_of::<MpEvent>() >= EVENT_V1);
 
 impl From<Event> for MpEvent {
     fn from(event: Event) -> MpEvent {

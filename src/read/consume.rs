@@ -25,6 +25,12 @@ pub(crate) trait Consumer {
     /// `end`. A consumer that must wait for room calls `pause` first, which gives the device's
     /// read permit back: a slow taker is not a slow device.
     fn hand_on(&mut self, _pause: &mut dyn FnMut()) {}
+    /// The most bytes to feed between two calls of `hand_on`, so that what a consumer makes of
+    /// one read buffer (chunks of a few bytes each, from a buffer of megabytes) waits in
+    /// bounded memory. Default: no limit.
+    fn piece(&self) -> usize {
+        usize::MAX
+    }
     /// A digest of what this attempt made beyond the file's digest, or `None` if nothing: two
     /// reads of a fresh file that must agree compare it along with the file's digest (which may
     /// be turned off).

@@ -146,9 +146,13 @@ fn attempt(
             Ok(Some(chunk)) => {
                 let bytes = &buf[chunk.range];
                 digest.feed(chunk.offset, bytes);
-                more.feed(chunk.offset, bytes);
+                let mut offset = chunk.offset;
+                for piece in bytes.chunks(more.piece().max(1)) {
+                    more.feed(offset, piece);
+                    more.hand_on(&mut || pace.pause());
+                    offset += piece.len() as u64;
+                }
                 on_read(bytes.len() as u64);
-                more.hand_on(&mut || pace.pause());
             }
             Ok(None) => break,
             Err(outcome) => return Attempt::Failed(outcome),

@@ -82,13 +82,25 @@ pub(crate) fn stat(target: &Target<'_>, follow_symlinks: bool) -> Result<Looked,
         Some(Err(err)) if !matches!(err.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) => {
             Err(err)
         }
-        // Not by name, or no statx here (an old kernel, a sandbox that refuses it): the whole
-        // path, by std, which falls back to fstatat.
-        _ if follow_symlinks => std::fs::metadata(target.path).map(|m| Looked::of(&m)),
-        _ => std::fs::symlink_metadata(target.path).map(|m| Looked::of(&m)),
+        // Not by name, or no statx here (an old kernel, a sandbox that refuses it).
+        _ => metadata(target, follow_symlinks).map(|m| Looked::of(&m)),
     };
     // An empty path fails here like any missing one: stat("") is ENOENT.
     looked.map_err(|err| Outcome::from_io(&err, 0))
+}
+
+/// `stat` (or `lstat`) of the target without statx: by name in its directory through an `O_PATH`
+/// descriptor where it has one (a path relative to a caller's directory means nothing from the
+/// current one), else the whole path by std.
+fn metadata(target: &Target<'_>, follow_symlinks: bool) -> std::io::Result<Metadata> {
+    match target.at {
+        Some((dir, name)) => {
+            let nofollow = if follow_symlinks { 0 } else { libc::O_NOFOLLOW };
+            sys::open_at(dir, name, libc::O_PATH | nofollow)?.metadata()
+        }
+        None if follow_symlinks => std::fs::metadata(target.path),
+        None => std::fs::symlink_metadata(target.path),
+    }
 }
 
 /// Opens read-only without blocking (a FIFO or a device with O_NONBLOCK returns at once),
@@ -122,9 +134,9 @@ pub(crate) fn open(
                     std::thread::sleep(backoff);
                     backoff *= 2;
                 }
-                Some(libc::ELOOP) if !follow_symlinks => return Err(loop_or_link(path, &err)),
+                Some(libc::ELOOP) if !follow_symlinks => return Err(loop_or_link(target, &err)),
                 // open() on a Unix socket fails with ENXIO.
-                Some(libc::ENXIO) => return Err(socket_or(path, &err)),
+                Some(libc::ENXIO) => return Err(socket_or(target, &err)),
                 _ if retry.again(&err, cancelled) => {
                     if cancelled.load(Ordering::Relaxed) {
                         return Err(Outcome::failed(Status::Cancelled, 0, 0));
@@ -137,16 +149,37 @@ pub(crate) fn open(
 }
 
 /// With O_NOFOLLOW, ELOOP means either "the last component is a link" or a real loop.
-fn loop_or_link(path: &Path, err: &std::io::Error) -> Outcome {
-    match std::fs::symlink_metadata(path) {
+fn loop_or_link(target: &Target<'_>, err: &std::io::Error) -> Outcome {
+    match metadata(target, false) {
         Ok(meta) if meta.file_type().is_symlink() => Outcome::failed(Status::IsSymlink, 0, 0),
         _ => Outcome::from_io(err, 0),
     }
 }
 
-fn socket_or(path: &Path, err: &std::io::Error) -> Outcome {
-    match std::fs::metadata(path) {
+fn socket_or(target: &Target<'_>, err: &std::io::Error) -> Outcome {
+    match metadata(target, true) {
         Ok(meta) if meta.file_type().is_socket() => Outcome::failed(Status::IsSocket, 0, 0),
         _ => Outcome::from_io(err, 0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::TempDir;
+    use std::os::fd::AsFd;
+
+    #[test]
+    fn without_statx_a_name_in_a_directory_is_looked_up_from_that_directory() {
+        // The fallback for kernels and sandboxes that refuse statx: a relative name (here one
+        // that means nothing from the current directory) is resolved from its directory.
+        let dir = TempDir::new("open");
+        dir.file("sub/f", b"abc");
+        let sub = std::fs::File::open(dir.path().join("sub")).unwrap();
+        let target = Target { path: Path::new("f"), at: Some((sub.as_fd(), &b"f"[..])) };
+        let meta = metadata(&target, true).unwrap();
+        assert_eq!(meta.len(), 3);
+        let missing = Target { path: Path::new("nope"), at: Some((sub.as_fd(), &b"nope"[..])) };
+        assert_eq!(metadata(&missing, true).unwrap_err().raw_os_error(), Some(libc::ENOENT));
     }
 }

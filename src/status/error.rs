@@ -23,10 +23,17 @@ pub struct Error {
 }
 
 impl Error {
-    /// An error with a call-level status (100–199).
+    /// An error with a call-level status (100–199). Any other status is a bug of the
+    /// library's: it becomes [`Status::Internal`], so that no `Error` ever carries `Ok` or a
+    /// file's status.
     pub(crate) fn new(status: Status) -> Error {
         debug_assert!((100..200).contains(&status.code()), "{status:?} is not a call's error");
-        Error { status, detail: None }
+        if (100..200).contains(&status.code()) {
+            Error { status, detail: None }
+        } else {
+            let detail = format!("{status:?} is not a call's error");
+            Error { status: Status::Internal, detail: Some(detail.into_boxed_str()) }
+        }
     }
 
     /// An error with a call-level status and what exactly was wrong.
@@ -45,6 +52,12 @@ impl Error {
     }
 }
 
+/// A call-level status as an error (see [`Error::new`]: any other status becomes `Internal`).
+///
+/// ```
+/// use multipool::{Error, Status};
+/// assert_eq!(Error::from(Status::SessionFinished).status(), Status::SessionFinished);
+/// ```
 impl From<Status> for Error {
     fn from(status: Status) -> Error {
         Error::new(status)
@@ -86,5 +99,12 @@ mod tests {
         assert_eq!(err.to_string(), "invalid chunking options: minimum 32 outside 64..=1048576");
         assert_eq!(err, Status::InvalidChunker);
         assert_eq!(Error::new(Status::SessionFinished).detail(), None);
+    }
+
+    #[test]
+    #[cfg(not(debug_assertions))]
+    fn an_error_never_carries_a_status_that_is_not_a_calls() {
+        assert_eq!(Error::from(Status::Ok).status(), Status::Internal);
+        assert_eq!(Error::from(Status::NotFound).status(), Status::Internal);
     }
 }

@@ -1261,6 +1261,41 @@ static void test_records_and_identities(void)
         }
     }
     CHECK(stats.files_unchanged == 2 && stats.files_done == 4);
+
+    /* The policy: unknown bits are refused; MTIME_SIZE ignores a lying inode and ctime, and
+     * records go with paths relative to a directory too. */
+    {
+        multipool_options options;
+        multipool_session *refused = NULL;
+        char *dir = strdup(path);
+        char *slash;
+        int dirfd;
+        size_t one = strlen("recorded");
+        uint64_t tag = 0;
+        CHECK(dir != NULL);
+        slash = strrchr(dir, '/');
+        CHECK(slash != NULL);
+        *slash = '\0';
+        CHECK_STATUS(multipool_options_init(&options), MULTIPOOL_OK);
+        CHECK(options.record_policy == MULTIPOOL_RECORD_POLICY_RESTIC);
+        options.record_policy = 1u << 7;
+        CHECK_STATUS(multipool_session_new(&options, &refused), MULTIPOOL_ERR_INVALID_ARGUMENT);
+        options.record_policy = MULTIPOOL_RECORD_POLICY_MTIME_SIZE;
+        CHECK_STATUS(multipool_session_new(&options, &session), MULTIPOOL_OK);
+        records[0].record.inode += 1;
+        records[0].record.ctime_ns -= 1;
+        dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        CHECK(dirfd >= 0);
+        CHECK_STATUS(multipool_session_enqueue_at(session, dirfd, (const uint8_t *)"recorded", one, &one, &tag,
+                                                  &records[0].record, sizeof records[0], 1),
+                     MULTIPOOL_OK);
+        CHECK(close(dirfd) == 0);
+        multipool_session_finish(session);
+        collect(session, results, 1);
+        multipool_session_free(session);
+        CHECK(results[0].status == MULTIPOOL_UNCHANGED && results[0].digest[0] == 0xAB);
+        free(dir);
+    }
     CHECK(strcmp(multipool_status_str(MULTIPOOL_UNCHANGED), "unknown multipool status code") != 0);
     free(path);
 }
@@ -1297,6 +1332,9 @@ static void test_enqueue_at(void)
     CHECK_STATUS(multipool_session_enqueue_at(session, dirfd, (const uint8_t *)"f0f1", 4, lengths, tags, NULL, 0, 2),
                  MULTIPOOL_OK);
     CHECK(close(dirfd) == 0); /* the session holds its own */
+    /* A number that is no longer an open descriptor: refused, nothing queued. */
+    CHECK_STATUS(multipool_session_enqueue_at(session, dirfd, (const uint8_t *)"f0f1", 4, lengths, tags, NULL, 0, 2),
+                 MULTIPOOL_ERR_INVALID_ARGUMENT);
     CHECK(rename(dir_path, moved) == 0);
     multipool_session_finish(session);
     collect(session, results, 2);
