@@ -25,7 +25,8 @@
 // nanoseconds, inode, device number, mode), and Result.Record makes of it the record to keep for
 // next time. AddWithRecords adds paths with such records: a file whose stat still matches its
 // record under Options.RecordPolicy is answered without being opened (Result.Unchanged, with the
-// record's digest and Err nil), every other file is hashed.
+// record's digest and Err nil), every other file is hashed. AddAt adds paths relative to an open
+// directory, as openat resolves them: past PATH_MAX, and safe against the directory's renaming.
 //
 // Linking: by default the package links the installed library found by pkg-config (`#cgo
 // pkg-config: multipool`); with the build tag multipool_static it links the static archive
@@ -45,6 +46,7 @@ import (
 	"errors"
 	"io/fs"
 	"iter"
+	"math"
 	"os"
 	"runtime"
 	"sync"
@@ -400,6 +402,15 @@ func (s *Session) Add(paths ...string) error {
 // add queues paths, with records[i] for paths[i] when records is not nil, in one call into the
 // library.
 func (s *Session) add(paths []string, records []Record) error {
+	return s.addAt(noDir, paths, records)
+}
+
+// noDir is addAt's dirfd for paths resolved as given (not relative to a directory).
+const noDir = math.MinInt
+
+// addAt queues paths, relative to dirfd unless it is noDir (then as Add does), with records[i]
+// for paths[i] when records is not nil, in one call into the library.
+func (s *Session) addAt(dirfd int, paths []string, records []Record) error {
 	if len(paths) == 0 {
 		return nil
 	}
@@ -420,17 +431,30 @@ func (s *Session) add(paths []string, records []Record) error {
 		bytes = (*C.uint8_t)(unsafe.Pointer(&buf[0]))
 	}
 	var err error
-	if records == nil {
-		err = s.h.call(func(cs *C.multipool_session) C.multipool_status {
-			return C.multipool_session_enqueue_buffer(cs, bytes, C.size_t(len(buf)), &lengths[0], &tags[0],
-				C.size_t(len(paths)))
-		})
-	} else {
-		crecords := sc.records[:0]
+	var crecords []C.multipool_record
+	if records != nil {
+		crecords = sc.records[:0]
 		for i := range records {
 			crecords = append(crecords, records[i].c())
 		}
 		sc.records = crecords
+	}
+	switch {
+	case dirfd != noDir:
+		var recs *C.multipool_record // NULL: no records
+		if crecords != nil {
+			recs = &crecords[0]
+		}
+		err = s.h.call(func(cs *C.multipool_session) C.multipool_status {
+			return C.multipool_session_enqueue_at(cs, C.int32_t(dirfd), bytes, C.size_t(len(buf)),
+				&lengths[0], &tags[0], recs, C.size_t(unsafe.Sizeof(C.multipool_record{})), C.size_t(len(paths)))
+		})
+	case records == nil:
+		err = s.h.call(func(cs *C.multipool_session) C.multipool_status {
+			return C.multipool_session_enqueue_buffer(cs, bytes, C.size_t(len(buf)), &lengths[0], &tags[0],
+				C.size_t(len(paths)))
+		})
+	default:
 		err = s.h.call(func(cs *C.multipool_session) C.multipool_status {
 			return C.multipool_session_enqueue_records(cs, bytes, C.size_t(len(buf)), &lengths[0], &tags[0],
 				&crecords[0], C.size_t(unsafe.Sizeof(crecords[0])), C.size_t(len(paths)))
@@ -448,7 +472,7 @@ type scratch struct {
 	buf     []byte
 	lengths []C.size_t
 	tags    []C.uint64_t
-	records []C.multipool_record // AddWithRecords only
+	records []C.multipool_record // AddWithRecords and AddAt with records only
 }
 
 var addScratch = sync.Pool{New: func() any { return new(scratch) }}

@@ -36,6 +36,8 @@ import Darwin
 /// Every result carries the file's `identity` as it was hashed; `Record(result:)` keeps it for
 /// next time, and `add(_:records:)` gives it back: a file whose `stat` still matches its record
 /// (`Options.recordPolicy`) is answered `.unchanged` with the record's digest, unopened.
+/// `add(_:relativeTo:records:)` takes paths relative to an open directory, as `openat` resolves
+/// them: past `PATH_MAX`, and safe against the directory's renaming.
 ///
 /// **Sendable.** A session may be shared by any number of tasks and threads: every method may
 /// be called from any of them at once, several may add while several iterate, and each result
@@ -133,8 +135,11 @@ public final class Session: Sendable {
         try enqueue(PathArena(paths))
     }
 
-    /// Queues the paths of `arena`, with `records[i]` for path `i` when there are records.
-    func enqueue(_ arena: PathArena, records: [Record?]? = nil) throws(MultipoolError) {
+    /// Queues the paths of `arena`, with `records[i]` for path `i` when there are records,
+    /// relative to the directory `dirfd` when there is one.
+    func enqueue(_ arena: PathArena, records: [Record?]? = nil, relativeTo dirfd: Int32? = nil)
+        throws(MultipoolError)
+    {
         let count = arena.count
         if let records, records.count != count { throw MultipoolError(status: .invalidArgument) }
         guard count > 0 else { return }
@@ -148,6 +153,11 @@ public final class Session: Sendable {
         }
         let status = arena.withBytes { bytes, byteCount, lengths in
             guard let records else {
+                if let dirfd {
+                    return multipool_session_enqueue_at(
+                        handle, dirfd, bytes, byteCount, lengths, tags, nil,
+                        MemoryLayout<multipool_record>.stride, count)
+                }
                 return multipool_session_enqueue_buffer(handle, bytes, byteCount, lengths, tags, count)
             }
             // Integers only, at this header's stride.
@@ -155,6 +165,11 @@ public final class Session: Sendable {
             defer { c.deallocate() }
             for i in 0..<count {
                 (c + i).initialize(to: records[i]?.c ?? multipool_record())
+            }
+            if let dirfd {
+                return multipool_session_enqueue_at(
+                    handle, dirfd, bytes, byteCount, lengths, tags, c, MemoryLayout<multipool_record>.stride,
+                    count)
             }
             return multipool_session_enqueue_records(
                 handle, bytes, byteCount, lengths, tags, c, MemoryLayout<multipool_record>.stride, count)
