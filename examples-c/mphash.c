@@ -131,6 +131,9 @@ static double now(void)
 
 static void put(struct buf *b, const void *bytes, size_t n)
 {
+    if (n == 0) {
+        return; /* memcpy from a NULL (an empty buf's p) is undefined even for 0 bytes */
+    }
     if (b->len + n > b->cap) {
         b->cap = (b->len + n) * 2 + 64;
         b->p = xrealloc(b->p, b->cap);
@@ -384,7 +387,9 @@ static void print_result(struct app *app, const multipool_result *r)
         fwrite(digits, 1, i + 2, stdout);
         fputs(name, stdout);
         putchar('\n');
-        fwrite(chunk_lines.p, 1, chunk_lines.len, stdout);
+        if (chunk_lines.len > 0) { /* never fwrite from NULL, even 0 bytes */
+            fwrite(chunk_lines.p, 1, chunk_lines.len, stdout);
+        }
         free(name);
         app->paths.names[r->tag] = NULL;
         app->outstanding--;
