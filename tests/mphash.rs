@@ -1292,3 +1292,65 @@ fn record_options_that_do_not_go_together_are_usage_errors() {
     let (_, stderr) = mphash_ok(&tree.path, &[os("-v")]);
     assert!(!stderr.contains("records:"), "{stderr}");
 }
+
+/// The records code reads and writes lines of its own: mphash built with ASan and UBSan runs a
+/// --record, --since round trip over odd names, a bad line and an edge of every number clean.
+#[test]
+fn records_run_clean_under_asan_and_ubsan() {
+    let build = TempTree::new("mphash-asan");
+    let exe = build.path.join("mphash");
+    run_ok(
+        Command::new("cc")
+            .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-g", "-O1"])
+            .args([
+                "-fsanitize=address,undefined",
+                "-fno-omit-frame-pointer",
+                "-fno-sanitize-recover=all",
+            ])
+            .arg("-I")
+            .arg(common::root().join("include"))
+            .arg(common::root().join("examples-c/mphash.c"))
+            .arg("-o")
+            .arg(&exe)
+            .arg(common::lib_dir().join("libmultipool.a"))
+            .args(common::native_libs()),
+    );
+    let tree = odd_tree();
+    let keep = TempTree::new("mphash-asan-records");
+    let records = keep.path.join("records");
+    settle();
+    let sanitized = |args: &[&OsStr]| {
+        run(Command::new(&exe)
+            .current_dir(&tree.path)
+            .env("ASAN_OPTIONS", "detect_leaks=1")
+            .args(args)
+            .arg("."))
+    };
+    let clean = |out: &std::process::Output, code: i32| {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{stderr}");
+        assert!(!stderr.contains("runtime error") && !stderr.contains("Sanitizer"), "{stderr}");
+    };
+    let full = sanitized(&[os("--sort"), os("--record"), records.as_os_str()]);
+    clean(&full, 0);
+    let again = sanitized(&[
+        os("--sort"),
+        os("--since"),
+        records.as_os_str(),
+        os("--record"),
+        records.as_os_str(),
+    ]);
+    clean(&again, 0);
+    assert_eq!(again.stdout, full.stdout);
+    let zeros = "0".repeat(64);
+    let edge = keep.file(
+        b"edge",
+        format!(
+            "sha256\t18446744073709551615\t-9223372036854775808\t9223372036854775807\t0\t0\t{zeros}\tp\\\\\\n\\r\tx\n"
+        )
+        .as_bytes(),
+    );
+    clean(&sanitized(&[os("--since"), edge.as_os_str(), os("--policy"), os("mtime,device")]), 0);
+    let bad = keep.file(b"bad", format!("sha256\t1\t0\t0\t1\t-\t{zeros}\n").as_bytes());
+    clean(&sanitized(&[os("--since"), bad.as_os_str()]), 2);
+}
