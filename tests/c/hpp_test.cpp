@@ -123,7 +123,7 @@ void test_hash_and_iterate(const std::string &dir)
     }
     CHECK(!results.error());
     CHECK(by_tag.size() == 8);
-    for (std::uint64_t tag : {0, 1, 2, 3, 4, 5, 7}) {
+    for (std::uint64_t tag : {0U, 1U, 2U, 3U, 4U, 5U, 7U}) {
         const multipool::result &r = by_tag[tag];
         CHECK(r.ok() && !r.error() && r.size() == 3);
         CHECK(r.hex() == want);
@@ -423,7 +423,7 @@ void test_records_and_identities(const std::string &dir)
     CHECK(results[0].hex() == sha256_abc && results[0].attempt() == 0 && results[0].size() == 3);
     CHECK(results[0].has_identity() && results[0].identity()->inode == kept->inode());
     CHECK(results[1].unchanged() && results[1].digest().size() == 32 && results[1].digest()[0] == 0xAB);
-    for (std::uint64_t tag : {2, 3, 4, 5}) {
+    for (std::uint64_t tag : {2U, 3U, 4U, 5U}) {
         CHECK(results[tag].ok() && results[tag].hex() == sha256_abc && results[tag].attempt() == 1);
     }
     CHECK(results[6].status() == multipool::status::not_found && !results[6].has_identity());
