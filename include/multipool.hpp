@@ -199,7 +199,8 @@ enum class chunk_digest : std::uint32_t {
 /// Which fields of a prior record (session::enqueue_records()) must equal the file's stat for
 /// it to be answered status::unchanged without being opened (MULTIPOOL_RECORD_MATCH_*). The
 /// algorithm and the digest's length always count, and a file stamped within the settle
-/// margin of now is always read. A policy with no field set is restic's, as 0 is in C.
+/// margin of now is always read. A policy with no field set is refused by session's
+/// constructor (status::invalid_argument): in C the 0 it would be means restic's.
 struct record_policy {
     bool mtime = true;
     bool ctime = true;
@@ -643,11 +644,18 @@ public:
     session() : session(options{}) {}
     explicit session(const options &o)
     {
+        if (o.record_policy.bits() == 0) {
+            throw error(status::invalid_argument, "multipool::options::record_policy: no field set");
+        }
         const multipool_options c = o.c_options();
         detail::throw_if(multipool_session_new(&c, &s_), "multipool_session_new");
     }
     session(const options &o, std::error_code &ec) noexcept
     {
+        if (o.record_policy.bits() == 0) {
+            ec = make_error_code(status::invalid_argument);
+            return;
+        }
         const multipool_options c = o.c_options();
         detail::check(multipool_session_new(&c, &s_), ec);
     }

@@ -453,6 +453,18 @@ void test_records_and_identities(const std::string &dir)
     CHECK(multipool::record_policy::borg().bits() == MULTIPOOL_RECORD_POLICY_BORG);
     CHECK(multipool::record_policy::mtime_size().bits() == MULTIPOOL_RECORD_POLICY_MTIME_SIZE);
     CHECK(multipool::options{}.c_options().record_policy == MULTIPOOL_RECORD_POLICY_RESTIC);
+    // No field at all is refused, not taken for C's 0 (restic's).
+    multipool::options empty_policy;
+    empty_policy.record_policy = {false, false, false, false, false};
+    multipool::session refused(empty_policy, ec);
+    CHECK(ec == multipool::status::invalid_argument && !refused);
+    thrown = false;
+    try {
+        multipool::session s(empty_policy);
+    } catch (const multipool::error &e) {
+        thrown = e.code() == multipool::status::invalid_argument;
+    }
+    CHECK(thrown);
     CHECK(::chmod(path.c_str(), 0600) == 0);
     settle();
     const std::vector<multipool::request> again = {{path, 0, kept}};
