@@ -11,6 +11,12 @@
  * Directories are walked recursively; inside them only regular files are hashed: symbolic
  * links, FIFOs, sockets and devices are skipped. Errors go to stderr as "mphash: PATH: reason";
  * the exit status is 1 if any path failed, 2 for a usage error.
+ *
+ * --record FILE keeps every answered file's identity and digest in FILE (written to a
+ * temporary file renamed over FILE at the end); --since FILE hands each path's record from such
+ * a file to the library (multipool_session_enqueue_records), which answers a file whose stat
+ * still matches it MULTIPOOL_UNCHANGED with the stored digest, without opening it. The line
+ * format is in docs/mphash.1 (RECORDS FILE).
  */
 #define _DEFAULT_SOURCE /* d_type in struct dirent */
 
@@ -60,6 +66,16 @@ struct buf {
     size_t len, cap;
 };
 
+/* --since: the records read, by path (open addressing over `slots`, a power of two long, each
+ * 0 or an index into `paths`/`records` plus one). */
+struct records {
+    char **paths;
+    multipool_record *records;
+    size_t count, cap;
+    size_t *slots;
+    size_t nslots;
+};
+
 struct app {
     multipool_session *session;
     struct paths paths;
@@ -78,6 +94,13 @@ struct app {
     struct line *lines;
     size_t nlines, lines_cap;
     int failed;
+    uint32_t algorithm;
+    const char *since_file; /* --since: the records file read into `since` */
+    struct records since;
+    const char *record_file; /* --record: the file renamed over at the end */
+    FILE *record_out;        /* --record: its temporary file, written as results come */
+    size_t records_written;
+    size_t unchanged;
     size_t outstanding; /* enqueued and not yet reported */
     double last_progress;
     double started;
@@ -108,6 +131,9 @@ static double now(void)
 
 static void put(struct buf *b, const void *bytes, size_t n)
 {
+    if (n == 0) {
+        return; /* memcpy from a NULL (an empty buf's p) is undefined even for 0 bytes */
+    }
     if (b->len + n > b->cap) {
         b->cap = (b->len + n) * 2 + 64;
         b->p = xrealloc(b->p, b->cap);
@@ -292,11 +318,49 @@ static void format_line(const struct app *app, const char *name, const multipool
     put(line, app->zero ? "" : "\n", 1); /* "" is one NUL byte */
 }
 
+static const char *algorithm_name(uint32_t algorithm)
+{
+    return algorithm == MULTIPOOL_ALGORITHM_SHA512   ? "sha512"
+           : algorithm == MULTIPOOL_ALGORITHM_BLAKE3 ? "blake3"
+                                                     : "sha256";
+}
+
+/* --record: one line for R, the result of NAME (its raw bytes, escaped: no other change). */
+static void write_record(struct app *app, const char *name, const multipool_result *r)
+{
+    static struct buf line;
+    struct app plain; /* put_name's rules with \r escaped too: any name survives a line */
+    struct buf raw = {(char *)name, strlen(name), 0};
+    char text[6 * 24 + 2 * MULTIPOOL_MAX_DIGEST_LEN + 16];
+    int n;
+    if (!r->has_identity || r->digest_len == 0 || r->digest_len > MULTIPOOL_MAX_DIGEST_LEN) {
+        return;
+    }
+    memset(&plain, 0, sizeof plain);
+    plain.escape_cr = 1;
+    n = snprintf(text, sizeof text, "%s\t%llu\t%lld\t%lld\t%llu\t%llu\t", algorithm_name(app->algorithm),
+                 (unsigned long long)r->size, (long long)r->mtime_ns, (long long)r->ctime_ns,
+                 (unsigned long long)r->inode, (unsigned long long)r->device_id);
+    n += (int)hex_digest(r, text + n);
+    text[n++] = '\t';
+    line.len = 0;
+    put(&line, text, (size_t)n);
+    put_name(&plain, &raw, 1, &line);
+    put(&line, "\n", 1);
+    fwrite(line.p, 1, line.len, app->record_out);
+    app->records_written++;
+}
+
 static void print_result(struct app *app, const multipool_result *r)
 {
     static struct buf line, chunk_lines;
     char *name = app->paths.names[r->tag];
-    int ok = r->status == MULTIPOOL_OK;
+    /* An unchanged file has its line too, with the digest its record kept. */
+    int ok = r->status == MULTIPOOL_OK || r->status == MULTIPOOL_UNCHANGED;
+    app->unchanged += r->status == MULTIPOOL_UNCHANGED;
+    if (ok && app->record_out != NULL) {
+        write_record(app, name, r);
+    }
     chunk_lines.len = 0;
     if (ok && app->chunks && !put_chunks(app, r, &chunk_lines)) {
         /* Never seen: the library promises each OK result its chunks, in order, before it. */
@@ -323,7 +387,9 @@ static void print_result(struct app *app, const multipool_result *r)
         fwrite(digits, 1, i + 2, stdout);
         fputs(name, stdout);
         putchar('\n');
-        fwrite(chunk_lines.p, 1, chunk_lines.len, stdout);
+        if (chunk_lines.len > 0) { /* never fwrite from NULL, even 0 bytes */
+            fwrite(chunk_lines.p, 1, chunk_lines.len, stdout);
+        }
         free(name);
         app->paths.names[r->tag] = NULL;
         app->outstanding--;
@@ -407,9 +473,13 @@ static void show_progress(struct app *app, int final)
         return;
     }
     mb = (double)s.bytes_done / 1e6;
-    fprintf(stderr, "\r%llu/%llu files, %.1f/%.1f MB, %.1f MB/s   ",
-            (unsigned long long)(s.files_done + s.files_failed + s.files_cancelled),
-            (unsigned long long)s.files_queued, mb, (double)s.bytes_queued / 1e6,
+    fprintf(stderr, "\r%llu/%llu files, ",
+            (unsigned long long)(s.files_done + s.files_failed + s.files_cancelled + s.files_unchanged),
+            (unsigned long long)s.files_queued);
+    if (app->since_file != NULL) {
+        fprintf(stderr, "%llu unchanged, ", (unsigned long long)s.files_unchanged);
+    }
+    fprintf(stderr, "%.1f/%.1f MB, %.1f MB/s   ", mb, (double)s.bytes_queued / 1e6,
             mb / (t - app->started > 1e-3 ? t - app->started : 1e-3));
     if (final) {
         fputc('\n', stderr);
@@ -447,9 +517,33 @@ static multipool_status drain(struct app *app, int32_t timeout_ms)
 
 /* Hands the batched paths to the library, then prints whatever is ready, so results keep
  * flowing while a big tree is walked. */
+static const multipool_record *find_record(const struct records *t, const char *path, size_t len);
+
 static void flush(struct app *app)
 {
-    multipool_status status = multipool_session_enqueue_many(app->session, app->batch, app->batched);
+    multipool_status status;
+    if (app->since_file != NULL) {
+        /* Each path with its record, if the records file has one (else flags 0: hashed). */
+        static struct buf bytes;
+        static size_t lengths[BATCH];
+        static uint64_t tags[BATCH];
+        static multipool_record records[BATCH];
+        static const multipool_record none;
+        size_t i;
+        bytes.len = 0;
+        for (i = 0; i < app->batched; i++) {
+            const multipool_record *found =
+                find_record(&app->since, (const char *)app->batch[i].path, app->batch[i].len);
+            put(&bytes, app->batch[i].path, app->batch[i].len);
+            lengths[i] = app->batch[i].len;
+            tags[i] = app->batch[i].tag;
+            records[i] = found != NULL ? *found : none;
+        }
+        status = multipool_session_enqueue_records(app->session, (const uint8_t *)bytes.p, bytes.len, lengths, tags,
+                                                   records, sizeof records[0], app->batched);
+    } else {
+        status = multipool_session_enqueue_many(app->session, app->batch, app->batched);
+    }
     if (status != MULTIPOOL_OK) {
         die("enqueue", status);
     }
@@ -647,7 +741,19 @@ static const char *const HELP[] = {
     "      --chunk-key FILE   FILE holds exactly 32 bytes: chunk digests are BLAKE3 keyed with\n"
     "                         them, and FastCDC cuts with the Gear table derived from them\n"
     "      --help             print this help and exit\n"
-    "      --version          print the version and exit\n"
+    "      --version          print the version and exit\n",
+    "      --record FILE      also write FILE: a record of every file answered (its size,\n"
+    "                         mtime, ctime, inode, device, algorithm and digest), one a line,\n"
+    "                         to a temporary file renamed over FILE at the end\n"
+    "      --since FILE       read the records in FILE (made by --record): a file whose stat\n"
+    "                         still matches its record is not opened, and its line has the\n"
+    "                         digest the record kept; -v counts such files (unchanged=).\n"
+    "                         Records are keyed by path as given: use the same PATHs and\n"
+    "                         directory. --since A --record A is the nightly loop\n"
+    "      --policy POLICY    what a record must match (with --since): restic (mtime, ctime,\n"
+    "                         size and inode; the default), borg (ctime, size, inode),\n"
+    "                         mtime-size, or fields joined by commas from mtime, ctime, size,\n"
+    "                         inode, device. A file changed within the last second is read\n"
     "\n"
     "A directory is walked recursively; inside it only regular files are hashed: symbolic\n"
     "links are not followed, and links, FIFOs, sockets and devices are skipped without a line\n"
@@ -1144,13 +1250,318 @@ static void read_chunk_key(const char *file, uint8_t key[32])
     memcpy(key, bytes, 32);
 }
 
+/* ---- --since, --record, --policy: records of files answered, for the next run ---- */
+
+static uint64_t hash_path(const char *path, size_t len)
+{
+    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
+    size_t i;
+    for (i = 0; i < len; i++) {
+        h = (h ^ (unsigned char)path[i]) * 0x100000001b3ULL;
+    }
+    return h;
+}
+
+static const multipool_record *find_record(const struct records *t, const char *path, size_t len)
+{
+    size_t mask = t->nslots - 1, i;
+    if (t->nslots == 0) {
+        return NULL;
+    }
+    for (i = (size_t)hash_path(path, len) & mask; t->slots[i] != 0; i = (i + 1) & mask) {
+        const char *p = t->paths[t->slots[i] - 1];
+        if (strlen(p) == len && memcmp(p, path, len) == 0) {
+            return &t->records[t->slots[i] - 1];
+        }
+    }
+    return NULL;
+}
+
+/* Places entry K (its path already in t->paths) in the slots; a path seen before takes the
+ * later record. */
+static void place_record(struct records *t, size_t k)
+{
+    size_t mask = t->nslots - 1, len = strlen(t->paths[k]), i;
+    for (i = (size_t)hash_path(t->paths[k], len) & mask; t->slots[i] != 0; i = (i + 1) & mask) {
+        if (strcmp(t->paths[t->slots[i] - 1], t->paths[k]) == 0) {
+            t->slots[i] = k + 1;
+            return;
+        }
+    }
+    t->slots[i] = k + 1;
+}
+
+static void add_record(struct records *t, char *path, const multipool_record *r)
+{
+    size_t k;
+    if (t->count == t->cap) {
+        t->cap = t->cap ? 2 * t->cap : 1024;
+        t->paths = xrealloc(t->paths, t->cap * sizeof *t->paths);
+        t->records = xrealloc(t->records, t->cap * sizeof *t->records);
+    }
+    t->paths[t->count] = path;
+    t->records[t->count] = *r;
+    t->count++;
+    if (2 * t->count > t->nslots) { /* at most half full: rebuild twice as large */
+        t->nslots = t->nslots ? 2 * t->nslots : 2048;
+        free(t->slots);
+        t->slots = xrealloc(NULL, t->nslots * sizeof *t->slots);
+        memset(t->slots, 0, t->nslots * sizeof *t->slots);
+        for (k = 0; k < t->count; k++) {
+            place_record(t, k);
+        }
+    } else {
+        place_record(t, t->count - 1);
+    }
+}
+
+static void free_records(struct records *t)
+{
+    size_t i;
+    for (i = 0; i < t->count; i++) {
+        free(t->paths[i]);
+    }
+    free(t->paths);
+    free(t->records);
+    free(t->slots);
+}
+
+/* A bad line in a records file: where, and what is wrong; exit status 2. */
+static void records_error(const char *file, size_t line_no, const char *why)
+{
+    fprintf(stderr,
+            "mphash: %s: line %zu: %s (a records line is ALGO, SIZE, MTIME_NS, CTIME_NS, INODE, DEVICE, "
+            "DIGEST and PATH, tab-separated; see mphash(1))\n",
+            file, line_no, why);
+    exit(2);
+}
+
+/* Reads a decimal integer filling [S, END): unsigned, or signed if NEGATIVE_OK. */
+static int parse_decimal(const char *s, const char *end, int negative_ok, uint64_t *out, int *negative)
+{
+    uint64_t v = 0, limit = UINT64_MAX;
+    *negative = 0;
+    if (negative_ok && s < end && *s == '-') {
+        *negative = 1;
+        s++;
+    }
+    if (negative_ok) {
+        limit = *negative ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+    }
+    if (s == end) {
+        return 0;
+    }
+    for (; s < end; s++) {
+        if (*s < '0' || *s > '9' || v > (limit - (uint64_t)(*s - '0')) / 10) {
+            return 0;
+        }
+        v = v * 10 + (uint64_t)(*s - '0');
+    }
+    *out = v;
+    return 1;
+}
+
+/* --since FILE: every record in it, by path. Exits 2 on a line that is not a record. */
+static void load_records(struct app *app, const char *file)
+{
+    static const char *const names[] = {"ALGO", "SIZE", "MTIME_NS", "CTIME_NS", "INODE", "DEVICE", "DIGEST"};
+    FILE *f = fopen(file, "r");
+    char *line = NULL;
+    size_t cap = 0, line_no = 0, other = 0;
+    ssize_t len;
+    uint32_t other_algorithm = 0;
+    if (f == NULL) {
+        fprintf(stderr, "mphash: --since %s: %s\n", file, strerror(errno));
+        exit(2);
+    }
+    while ((len = getline(&line, &cap, f)) >= 0) {
+        const char *field[8], *p, *end;
+        size_t n = 0, path_len;
+        multipool_record r;
+        uint64_t v[5];
+        int negative[5], k;
+        char why[160];
+        line_no++;
+        if (len > 0 && line[len - 1] == '\n') {
+            line[--len] = '\0';
+        }
+        if (len == 0 || line[0] == '#') {
+            continue; /* blank lines and comments (the header) */
+        }
+        if ((size_t)len != strlen(line)) {
+            records_error(file, line_no, "a NUL byte");
+        }
+        /* Seven fields up to a tab each; the path is the rest of the line, tabs and all. */
+        for (p = line, field[0] = line; n < 7; p++) {
+            if (*p == '\0') {
+                snprintf(why, sizeof why, "%zu field%s, expected 8", n + 1, n == 0 ? "" : "s");
+                records_error(file, line_no, why);
+            }
+            if (*p == '\t') {
+                field[++n] = p + 1;
+            }
+        }
+        memset(&r, 0, sizeof r);
+        r.flags = MULTIPOOL_RECORD_PRESENT;
+        end = field[1] - 1;
+        if ((size_t)(end - field[0]) == 6 && memcmp(field[0], "sha256", 6) == 0) {
+            r.algorithm = MULTIPOOL_ALGORITHM_SHA256;
+        } else if ((size_t)(end - field[0]) == 6 && memcmp(field[0], "sha512", 6) == 0) {
+            r.algorithm = MULTIPOOL_ALGORITHM_SHA512;
+        } else if ((size_t)(end - field[0]) == 6 && memcmp(field[0], "blake3", 6) == 0) {
+            r.algorithm = MULTIPOOL_ALGORITHM_BLAKE3;
+        } else {
+            records_error(file, line_no, "ALGO is not sha256, sha512 or blake3");
+        }
+        for (k = 0; k < 5; k++) {
+            const char *s = field[k + 1];
+            end = field[k + 2] - 1;
+            if (k == 4 && end - s == 1 && *s == '-') { /* no device number kept */
+                v[k] = 0;
+                negative[k] = -1;
+                continue;
+            }
+            if (!parse_decimal(s, end, k == 1 || k == 2, &v[k], &negative[k])) {
+                snprintf(why, sizeof why, "%s is not a%s decimal number in range", names[k + 1],
+                         k == 1 || k == 2 ? " signed 64-bit" : "n unsigned 64-bit");
+                records_error(file, line_no, why);
+            }
+        }
+        r.size = v[0];
+        r.mtime_ns = negative[1] ? (int64_t)(0 - v[1]) : (int64_t)v[1];
+        r.ctime_ns = negative[2] ? (int64_t)(0 - v[2]) : (int64_t)v[2];
+        r.inode = v[3];
+        if (negative[4] != -1) {
+            r.flags |= MULTIPOOL_RECORD_HAS_DEVICE;
+            r.device_id = v[4];
+        }
+        r.digest_len = digest_len_of(r.algorithm);
+        end = field[7] - 1;
+        if ((size_t)(end - field[6]) != 2 * (size_t)r.digest_len || !parse_hex(field[6], 2 * r.digest_len, r.digest)) {
+            snprintf(why, sizeof why, "DIGEST is not %u hex digits (a %s digest)", 2 * r.digest_len,
+                     algorithm_name(r.algorithm));
+            records_error(file, line_no, why);
+        }
+        path_len = (size_t)(line + len - field[7]);
+        if (path_len == 0) {
+            records_error(file, line_no, "an empty PATH");
+        }
+        if (!unescape((char *)field[7], &path_len)) {
+            records_error(file, line_no, "PATH has a backslash that is not \\\\, \\n or \\r");
+        }
+        if (r.algorithm != app->algorithm && other++ == 0) {
+            other_algorithm = r.algorithm;
+        }
+        add_record(&app->since, copy(field[7]), &r);
+    }
+    if (ferror(f)) {
+        fprintf(stderr, "mphash: --since %s: %s\n", file, strerror(errno));
+        exit(2);
+    }
+    free(line);
+    fclose(f);
+    if (other > 0) {
+        /* The library never lets another algorithm's digest vouch for a file: said once. */
+        fprintf(stderr, "mphash: %s: %zu record%s of %s, not %s: never used, those files are read\n", file, other,
+                other == 1 ? " is" : "s are", algorithm_name(other_algorithm), algorithm_name(app->algorithm));
+    }
+}
+
+/* --policy: restic, borg, mtime-size, or fields joined by commas. 0 if it is none of them. */
+static uint32_t parse_policy(const char *spec)
+{
+    static const struct {
+        const char *name;
+        uint32_t bits;
+    } words[] = {{"mtime", MULTIPOOL_RECORD_MATCH_MTIME}, {"ctime", MULTIPOOL_RECORD_MATCH_CTIME},
+                 {"size", MULTIPOOL_RECORD_MATCH_SIZE},   {"inode", MULTIPOOL_RECORD_MATCH_INODE},
+                 {"device", MULTIPOOL_RECORD_MATCH_DEVICE}};
+    uint32_t bits = 0;
+    const char *p = spec;
+    size_t i;
+    if (strcmp(spec, "restic") == 0) {
+        return MULTIPOOL_RECORD_POLICY_RESTIC;
+    }
+    if (strcmp(spec, "borg") == 0) {
+        return MULTIPOOL_RECORD_POLICY_BORG;
+    }
+    if (strcmp(spec, "mtime-size") == 0) {
+        return MULTIPOOL_RECORD_POLICY_MTIME_SIZE;
+    }
+    for (;;) {
+        size_t len = strcspn(p, ",");
+        for (i = 0; i < sizeof words / sizeof words[0]; i++) {
+            if (strlen(words[i].name) == len && strncmp(p, words[i].name, len) == 0) {
+                break;
+            }
+        }
+        if (i == sizeof words / sizeof words[0]) {
+            return 0;
+        }
+        bits |= words[i].bits;
+        if (p[len] == '\0') {
+            return bits;
+        }
+        p += len + 1;
+    }
+}
+
+/* --record: the temporary file, removed at exit unless it was renamed over FILE. */
+static char *record_tmp;
+
+static void remove_record_tmp(void)
+{
+    if (record_tmp != NULL) {
+        unlink(record_tmp);
+    }
+}
+
+/* Opens the temporary file of --record FILE beside FILE, with FILE's mode a new file would get. */
+static FILE *open_record(const char *file)
+{
+    size_t n = strlen(file);
+    mode_t mask = umask(0);
+    int fd;
+    FILE *f;
+    umask(mask);
+    record_tmp = memcpy(xrealloc(NULL, n + 8), file, n);
+    memcpy(record_tmp + n, ".XXXXXX", 8);
+    if ((fd = mkstemp(record_tmp)) < 0) {
+        fprintf(stderr, "mphash: --record %s: %s\n", file, strerror(errno));
+        free(record_tmp);
+        record_tmp = NULL;
+        exit(2);
+    }
+    atexit(remove_record_tmp);
+    if (fchmod(fd, 0666 & ~mask) != 0 || (f = fdopen(fd, "w")) == NULL) {
+        fprintf(stderr, "mphash: --record %s: %s\n", file, strerror(errno));
+        exit(2);
+    }
+    fputs("# mphash records 1\tALGO\tSIZE\tMTIME_NS\tCTIME_NS\tINODE\tDEVICE\tDIGEST\tPATH\n", f);
+    return f;
+}
+
+/* Writes the temporary file out and renames it over FILE; whether that all worked. */
+static int close_record(FILE *f, const char *file)
+{
+    int ok = fflush(f) == 0 && !ferror(f) && fsync(fileno(f)) == 0;
+    ok = fclose(f) == 0 && ok;
+    if (!ok || rename(record_tmp, file) != 0) {
+        fprintf(stderr, "mphash: --record %s: %s\n", file, strerror(errno));
+        return 0;
+    }
+    free(record_tmp);
+    record_tmp = NULL;
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     struct app app;
     multipool_options options = {0};
     multipool_status status;
     const char *spec = NULL, *names_from[64];
-    const char *chunker = NULL, *chunk_digest = NULL, *chunk_key = NULL;
+    const char *chunker = NULL, *chunk_digest = NULL, *chunk_key = NULL, *policy = NULL;
     int names_sep[64];
     size_t nfrom = 0, k;
     uint32_t algorithm = MULTIPOOL_ALGORITHM_SHA256;
@@ -1175,7 +1586,7 @@ int main(int argc, char **argv)
             break;
         } else if (eq != NULL && !(IS("--algorithm") || IS("--threads") || IS("--files-from") ||
                                    IS("--files0-from") || IS("--chunker") || IS("--chunk-digest") ||
-                                   IS("--chunk-key"))) {
+                                   IS("--chunk-key") || IS("--since") || IS("--record") || IS("--policy"))) {
             usage_error("unrecognized option", arg);
         } else if (strcmp(arg, "-a") == 0 || IS("--algorithm")) {
             value = VALUE();
@@ -1209,6 +1620,19 @@ int main(int argc, char **argv)
             chunk_key = VALUE();
         } else if (IS("--chunks")) {
             app.chunks = 1;
+        } else if (IS("--since")) {
+            app.since_file = VALUE();
+        } else if (IS("--record")) {
+            app.record_file = VALUE();
+        } else if (IS("--policy")) {
+            policy = VALUE();
+            if (parse_policy(policy) == 0) {
+                fprintf(stderr,
+                        "mphash: unknown policy '%s' (restic, borg, mtime-size, or fields joined by commas: "
+                        "mtime, ctime, size, inode, device)\nTry 'mphash --help' for more information.\n",
+                        policy);
+                exit(2);
+            }
         } else if (strcmp(arg, "-c") == 0 || IS("--check")) {
             check = 1;
         } else if (IS("--quiet") || IS("--status") || strcmp(arg, "-w") == 0 || IS("--warn")) {
@@ -1259,6 +1683,17 @@ int main(int argc, char **argv)
     if (chunk_key != NULL && chunk_digest != NULL && strcmp(chunk_digest, "sha256") == 0) {
         usage_message("--chunk-key makes chunk digests keyed BLAKE3: it does not go with --chunk-digest sha256");
     }
+    if (check && (app.since_file != NULL || app.record_file != NULL)) {
+        usage_message(app.since_file != NULL ? "--since does not go with --check" : "--record does not go with --check");
+    }
+    if (policy != NULL && app.since_file == NULL) {
+        usage_message("--policy needs --since");
+    }
+    if (app.chunks && app.since_file != NULL) {
+        /* A file its record answers is not read: it would have a line and no chunk lines. */
+        usage_message("--chunks does not go with --since: a file answered from its record is not read, "
+                      "so it has no chunks");
+    }
     if (check) {
         int all_ok = 1;
         check_opts.algorithm = algorithm;
@@ -1295,9 +1730,13 @@ int main(int argc, char **argv)
     /* Zero means default: only the size and the fields mphash sets. */
     options.struct_size = sizeof options;
     options.algorithm = algorithm;
+    app.algorithm = algorithm;
     if (spec != NULL) {
         options.threads_spec = (const uint8_t *)spec;
         options.threads_spec_len = strlen(spec);
+    }
+    if (policy != NULL) {
+        options.record_policy = parse_policy(policy);
     }
     if (chunker != NULL) {
         app.chunking = 1;
@@ -1330,6 +1769,12 @@ int main(int argc, char **argv)
         }
         die(spec != NULL ? spec : "session", status);
     }
+    if (app.since_file != NULL) {
+        load_records(&app, app.since_file); /* before --record's file replaces it, if the same */
+    }
+    if (app.record_file != NULL) {
+        app.record_out = open_record(app.record_file);
+    }
     app.started = app.last_progress = now();
 
     for (i = first_path; i < argc; i++) {
@@ -1350,14 +1795,29 @@ int main(int argc, char **argv)
     }
     if (app.verbose) {
         print_devices(&app);
+        if (app.since_file != NULL || app.record_file != NULL) {
+            multipool_stats s = {.struct_size = sizeof s};
+            if (multipool_session_stats(app.session, MULTIPOOL_DEVICE_NONE, &s) == MULTIPOOL_OK) {
+                fprintf(stderr, "records: unchanged=%llu hashed=%llu failed=%llu", (unsigned long long)s.files_unchanged,
+                        (unsigned long long)s.files_done, (unsigned long long)(s.files_failed + s.files_cancelled));
+                if (app.record_file != NULL) {
+                    fprintf(stderr, " written=%zu", app.records_written);
+                }
+                fputc('\n', stderr);
+            }
+        }
+    }
+    if (app.record_out != NULL && !close_record(app.record_out, app.record_file)) {
+        app.failed = 2;
     }
 
     multipool_session_free(app.session);
+    free_records(&app.since);
     free(app.paths.names);
     free(app.pending);
     if (fflush(stdout) != 0) {
         perror("mphash: stdout");
         return 2;
     }
-    return app.failed ? 1 : 0;
+    return app.failed == 2 ? 2 : app.failed ? 1 : 0;
 }

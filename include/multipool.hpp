@@ -10,6 +10,11 @@
 // events: for (const multipool::event &e : s.events()) { if (e.is_chunk()) ...; else e.result(); }
 // (README, "Chunks for backups").
 //
+// Prior records (README, "Prior records"): every result with a digest carries the file's
+// identity(); record::of(result, algorithm) is what to keep, and session::enqueue_records()
+// hands it back next time, so that a file whose stat still matches it (under
+// options::record_policy) is answered status::unchanged, with the stored digest, unopened.
+//
 // Errors: every call that can fail has a throwing form (multipool::error, a std::system_error
 // whose code() is in multipool::category()) and a non-throwing one taking std::error_code&.
 // A file's failure is not an exception: it is the result's status() and error().
@@ -32,6 +37,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <iterator>
+#include <new>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -50,6 +56,9 @@ enum class status : std::uint32_t {
     done = MULTIPOOL_DONE,
     timeout = MULTIPOOL_TIMEOUT,
     woken = MULTIPOOL_WOKEN,
+    /// A file's result: its prior record vouched for it, so it was not read; not ok(), but it
+    /// has its (stored) digest.
+    unchanged = MULTIPOOL_UNCHANGED,
     null_pointer = MULTIPOOL_ERR_NULL_POINTER,
     invalid_argument = MULTIPOOL_ERR_INVALID_ARGUMENT,
     struct_size = MULTIPOOL_ERR_STRUCT_SIZE,
@@ -187,6 +196,43 @@ enum class chunk_digest : std::uint32_t {
     blake3_keyed = MULTIPOOL_CHUNK_DIGEST_BLAKE3_KEYED,
 };
 
+/// Which fields of a prior record (session::enqueue_records()) must equal the file's stat for
+/// it to be answered status::unchanged without being opened (MULTIPOOL_RECORD_MATCH_*). The
+/// algorithm and the digest's length always count, and a file stamped within the settle
+/// margin of now is always read. A policy with no field set is refused by session's
+/// constructor (status::invalid_argument): in C the 0 it would be means restic's.
+struct record_policy {
+    bool mtime = true;
+    bool ctime = true;
+    bool size = true;
+    bool inode = true;
+    /// The device number, where the record has one (device numbers move on removable disks,
+    /// ZFS and network mounts).
+    bool device = false;
+
+    /// restic's: mtime, ctime, size, inode (the default).
+    static constexpr record_policy restic() noexcept { return {}; }
+    /// borg's files cache: ctime, size, inode.
+    static constexpr record_policy borg() noexcept { return {false, true, true, true, false}; }
+    /// mtime and size: survives `chmod -R` (ctime) and files replaced by copies (inode).
+    static constexpr record_policy mtime_size() noexcept { return {true, false, true, false, false}; }
+    /// The C bits (multipool_options.record_policy).
+    constexpr std::uint32_t bits() const noexcept
+    {
+        return (mtime ? MULTIPOOL_RECORD_MATCH_MTIME : 0U) | (ctime ? MULTIPOOL_RECORD_MATCH_CTIME : 0U) |
+               (size ? MULTIPOOL_RECORD_MATCH_SIZE : 0U) | (inode ? MULTIPOOL_RECORD_MATCH_INODE : 0U) |
+               (device ? MULTIPOOL_RECORD_MATCH_DEVICE : 0U);
+    }
+    friend constexpr bool operator==(const record_policy &a, const record_policy &b) noexcept
+    {
+        return a.bits() == b.bits();
+    }
+    friend constexpr bool operator!=(const record_policy &a, const record_policy &b) noexcept
+    {
+        return !(a == b);
+    }
+};
+
 /// Session options with their defaults as default member initialisers, so that C++20
 /// designated initialisers name only what differs: `{.algorithm = algorithm::blake3}`.
 struct options {
@@ -223,6 +269,8 @@ struct options {
     bool file_digest = true;
     /// The 32-byte key: keyed BLAKE3 chunk digests and FastCDC's keyed Gear table.
     std::optional<std::array<std::uint8_t, 32>> chunk_key{};
+    /// The fields a prior record must match (session::enqueue_records()); restic's by default.
+    multipool::record_policy record_policy{};
 
     /// The C struct; it points into threads_spec, so it lives no longer than this object.
     multipool_options c_options() const noexcept
@@ -256,6 +304,7 @@ struct options {
                 o.chunk_key[i] = (*chunk_key)[i];
             }
         }
+        o.record_policy = record_policy.bits();
         return o;
     }
 };
@@ -288,6 +337,21 @@ inline std::string to_hex(digest_bytes bytes)
     return out;
 }
 
+/// A file as a result saw it (result::identity()): what a backup keeps to know next time
+/// whether the file changed.
+struct identity {
+    /// Size in bytes.
+    std::uint64_t size;
+    /// mtime and ctime, nanoseconds since the epoch.
+    std::int64_t mtime_ns;
+    std::int64_t ctime_ns;
+    std::uint64_t inode;
+    /// `st_dev`.
+    std::uint64_t device_id;
+    /// `st_mode`: the file type and permissions.
+    std::uint32_t mode;
+};
+
 /// One path's result.
 class result {
 public:
@@ -296,11 +360,17 @@ public:
 
     std::uint64_t tag() const noexcept { return raw_.tag; }
     multipool::status status() const noexcept { return detail::to_status(raw_.status); }
+    /// The file was read and hashed.
     bool ok() const noexcept { return raw_.status == MULTIPOOL_OK; }
-    /// The OS errno behind a failure (std::generic_category), else the status; empty when ok.
+    /// Its prior record vouched for it: not read, digest() is the record's (status::unchanged).
+    bool unchanged() const noexcept { return raw_.status == MULTIPOOL_UNCHANGED; }
+    /// It has a digest: ok() or unchanged().
+    bool has_digest() const noexcept { return ok() || unchanged(); }
+    /// The OS errno behind a failure (std::generic_category), else the status; empty when the
+    /// result has a digest (ok() or unchanged()).
     std::error_code error() const noexcept
     {
-        if (ok()) {
+        if (has_digest()) {
             return {};
         }
         if (raw_.os_error != 0) {
@@ -308,7 +378,7 @@ public:
         }
         return make_error_code(status());
     }
-    /// Bytes hashed; for a failure, the file size where known.
+    /// Bytes hashed; for an unchanged file or a failure, the file size where known.
     std::uint64_t size() const noexcept { return raw_.size; }
     /// Index of the device that read it, or MULTIPOOL_DEVICE_NONE.
     std::uint32_t device() const noexcept { return raw_.device; }
@@ -318,10 +388,117 @@ public:
     std::uint32_t attempt() const noexcept { return raw_.attempt; }
     /// With a chunker: how many chunks the file was cut into (its chunk events of attempt()).
     std::uint64_t chunks() const noexcept { return raw_.chunks; }
+    /// Whether identity() has a value: every result with a digest has one.
+    bool has_identity() const noexcept { return raw_.has_identity != 0; }
+    /// The file as it was hashed (for an unchanged one, as its stat matched the record).
+    std::optional<multipool::identity> identity() const noexcept
+    {
+        if (!has_identity()) {
+            return std::nullopt;
+        }
+        return multipool::identity{raw_.size,  raw_.mtime_ns,  raw_.ctime_ns,
+                                   raw_.inode, raw_.device_id, raw_.mode};
+    }
     const multipool_result &c_result() const noexcept { return raw_; }
 
 private:
     multipool_result raw_;
+};
+
+/// A prior record: what the caller knew of a file from its last run, for
+/// session::enqueue_records(). Made from a result with record::of(), or from the fields the
+/// caller stored. A default-constructed record is none: its path is hashed.
+class record {
+public:
+    record() noexcept : raw_{} {}
+    explicit record(const multipool_record &raw) noexcept : raw_(raw) {}
+    /// From stored fields; throws multipool::error (status::invalid_argument) for a digest
+    /// longer than MULTIPOOL_MAX_DIGEST_LEN. A digest of the wrong length for `a` is kept, and
+    /// never matches.
+    record(multipool::algorithm a, std::uint64_t file_size, std::int64_t mtime, std::int64_t ctime,
+           std::uint64_t ino, digest_bytes stored, std::optional<std::uint64_t> device = std::nullopt)
+        : raw_{}
+    {
+        if (stored.size() > sizeof raw_.digest) {
+            throw error(status::invalid_argument, "multipool::record: digest too long");
+        }
+        raw_.flags = MULTIPOOL_RECORD_PRESENT | (device ? MULTIPOOL_RECORD_HAS_DEVICE : 0U);
+        raw_.algorithm = static_cast<std::uint32_t>(a);
+        raw_.size = file_size;
+        raw_.mtime_ns = mtime;
+        raw_.ctime_ns = ctime;
+        raw_.inode = ino;
+        raw_.device_id = device.value_or(0);
+        raw_.digest_len = static_cast<std::uint32_t>(stored.size());
+        for (std::size_t i = 0; i < stored.size(); i++) {
+            raw_.digest[i] = stored[i];
+        }
+    }
+
+    /// The record a result makes for next time (device number included), if it has an identity
+    /// and a digest; `a` is the algorithm of the session that produced it.
+    static std::optional<record> of(const result &r, multipool::algorithm a) noexcept
+    {
+        const multipool_result &c = r.c_result();
+        if (!r.has_digest() || !r.has_identity() || c.digest_len == 0 || c.digest_len > sizeof c.digest) {
+            return std::nullopt;
+        }
+        record out;
+        out.raw_.flags = MULTIPOOL_RECORD_PRESENT | MULTIPOOL_RECORD_HAS_DEVICE;
+        out.raw_.algorithm = static_cast<std::uint32_t>(a);
+        out.raw_.size = c.size;
+        out.raw_.mtime_ns = c.mtime_ns;
+        out.raw_.ctime_ns = c.ctime_ns;
+        out.raw_.inode = c.inode;
+        out.raw_.device_id = c.device_id;
+        out.raw_.digest_len = c.digest_len;
+        for (std::size_t i = 0; i < c.digest_len; i++) {
+            out.raw_.digest[i] = c.digest[i];
+        }
+        return out;
+    }
+
+    /// Whether it is a record at all (not a default-constructed one).
+    bool present() const noexcept { return (raw_.flags & MULTIPOOL_RECORD_PRESENT) != 0; }
+    multipool::algorithm algorithm() const noexcept { return static_cast<multipool::algorithm>(raw_.algorithm); }
+    std::uint64_t size() const noexcept { return raw_.size; }
+    std::int64_t mtime_ns() const noexcept { return raw_.mtime_ns; }
+    std::int64_t ctime_ns() const noexcept { return raw_.ctime_ns; }
+    std::uint64_t inode() const noexcept { return raw_.inode; }
+    /// The device number, if the record keeps one.
+    std::optional<std::uint64_t> device_id() const noexcept
+    {
+        if ((raw_.flags & MULTIPOOL_RECORD_HAS_DEVICE) == 0) {
+            return std::nullopt;
+        }
+        return raw_.device_id;
+    }
+    /// The same record without its device number (which a policy with `device` compares).
+    record without_device() const noexcept
+    {
+        record out = *this;
+        out.raw_.flags &= ~static_cast<std::uint32_t>(MULTIPOOL_RECORD_HAS_DEVICE);
+        out.raw_.device_id = 0;
+        return out;
+    }
+    digest_bytes digest() const noexcept
+    {
+        return digest_bytes{raw_.digest, raw_.digest_len <= sizeof raw_.digest ? raw_.digest_len : 0U};
+    }
+    std::string hex() const { return to_hex(digest()); }
+    const multipool_record &c_record() const noexcept { return raw_; }
+
+private:
+    multipool_record raw_;
+};
+
+/// One path for session::enqueue_records(): its bytes (a std::string, a filesystem::path's
+/// native(), a C string), the caller's tag, and what the caller knew of it, if anything. The
+/// path's bytes need only live until the call returns.
+struct request {
+    std::string_view path{};
+    std::uint64_t tag = 0;
+    std::optional<multipool::record> prior{};
 };
 
 /// One event of a session (poll_events(), events()): a chunk of a file, or a file's result,
@@ -467,11 +644,18 @@ public:
     session() : session(options{}) {}
     explicit session(const options &o)
     {
+        if (o.record_policy.bits() == 0) {
+            throw error(status::invalid_argument, "multipool::options::record_policy: no field set");
+        }
         const multipool_options c = o.c_options();
         detail::throw_if(multipool_session_new(&c, &s_), "multipool_session_new");
     }
     session(const options &o, std::error_code &ec) noexcept
     {
+        if (o.record_policy.bits() == 0) {
+            ec = make_error_code(status::invalid_argument);
+            return;
+        }
         const multipool_options c = o.c_options();
         detail::check(multipool_session_new(&c, &s_), ec);
     }
@@ -548,6 +732,38 @@ public:
     {
         detail::check(multipool_session_enqueue_buffer(s_, bytes, bytes_len, lengths, tags, count), ec);
     }
+
+    /// Enqueues every request, all or none, in one C call (multipool_session_enqueue_records):
+    /// a path whose prior record matches the file's stat under options::record_policy is
+    /// answered status::unchanged with the record's digest, unread (with a chunker, without
+    /// chunk events); the others are hashed. Throws multipool::error, or std::bad_alloc.
+    void enqueue_records(const request *requests, std::size_t count)
+    {
+        detail::throw_if(raw_enqueue_records(requests, count), "multipool_session_enqueue_records");
+    }
+    void enqueue_records(const std::vector<request> &requests)
+    {
+        enqueue_records(requests.data(), requests.size());
+    }
+    /// As above; a failed allocation is status::resource_exhausted.
+    void enqueue_records(const request *requests, std::size_t count, std::error_code &ec) noexcept
+    {
+        try {
+            detail::check(raw_enqueue_records(requests, count), ec);
+        } catch (const std::bad_alloc &) {
+            ec = make_error_code(status::resource_exhausted);
+        }
+    }
+    void enqueue_records(const std::vector<request> &requests, std::error_code &ec) noexcept
+    {
+        enqueue_records(requests.data(), requests.size(), ec);
+    }
+#if __cplusplus >= 202002L
+    void enqueue_records(std::span<const request> requests)
+    {
+        enqueue_records(requests.data(), requests.size());
+    }
+#endif
 
     /// No more paths will come.
     void finish() { detail::throw_if(multipool_session_finish(s_), "multipool_session_finish"); }
@@ -715,6 +931,27 @@ private:
     multipool_status raw_enqueue(const std::uint8_t *bytes, std::size_t len, std::uint64_t tag) noexcept
     {
         return multipool_session_enqueue(s_, bytes, len, tag);
+    }
+    /// The buffer form of the requests, built here (it may throw std::bad_alloc).
+    multipool_status raw_enqueue_records(const request *requests, std::size_t count) const
+    {
+        std::size_t total = 0;
+        for (std::size_t i = 0; i < count; i++) {
+            total += requests[i].path.size();
+        }
+        std::string buffer;
+        buffer.reserve(total);
+        std::vector<std::size_t> lengths(count);
+        std::vector<std::uint64_t> tags(count);
+        std::vector<multipool_record> records(count);
+        for (std::size_t i = 0; i < count; i++) {
+            buffer.append(requests[i].path);
+            lengths[i] = requests[i].path.size();
+            tags[i] = requests[i].tag;
+            records[i] = requests[i].prior ? requests[i].prior->c_record() : multipool_record{};
+        }
+        return multipool_session_enqueue_records(s_, bytes(buffer), buffer.size(), lengths.data(), tags.data(),
+                                                 records.data(), sizeof(multipool_record), count);
     }
 
     multipool_session *s_ = nullptr;

@@ -974,3 +974,383 @@ fn help_documents_the_chunk_options() {
         assert!(text.contains(words), "--help does not say {words}");
     }
 }
+
+// ---- --record, --since, --policy (issue 28) ----
+
+/// Waits out the settle margin (1 s): a record vouches only for a file stamped before it.
+fn settle() {
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+}
+
+/// `mphash args... .` in `dir`: its output, whatever its exit status.
+fn mphash_at(dir: &Path, args: &[&OsStr]) -> std::process::Output {
+    run(Command::new(mphash()).current_dir(dir).args(args).arg("."))
+}
+
+/// `mphash args... .` in `dir`, which must succeed: (stdout, stderr).
+fn mphash_ok(dir: &Path, args: &[&OsStr]) -> (Vec<u8>, String) {
+    let out = mphash_at(dir, args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{args:?}: {:?}\n{stderr}", out.status);
+    (out.stdout, stderr)
+}
+
+fn os(s: &str) -> &OsStr {
+    OsStr::new(s)
+}
+
+/// The `records: unchanged=U hashed=H failed=F` line of -v: (U, H, F).
+fn record_counts(stderr: &str) -> (u64, u64, u64) {
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("records: "))
+        .unwrap_or_else(|| panic!("no records: line in {stderr}"));
+    let field = |name: &str| -> u64 {
+        let at =
+            line.find(&format!(" {name}=")).unwrap_or_else(|| panic!("{line}")) + name.len() + 2;
+        line[at..].split(' ').next().unwrap().parse().unwrap()
+    };
+    (field("unchanged"), field("hashed"), field("failed"))
+}
+
+/// The records of a records file, by path: every line after the header, as bytes.
+fn record_lines(file: &Path) -> BTreeMap<Vec<u8>, Vec<u8>> {
+    let text = std::fs::read(file).unwrap();
+    assert!(text.starts_with(b"# mphash records 1\t"), "{}", String::from_utf8_lossy(&text));
+    text.split(|&b| b == b'\n')
+        .skip(1)
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let fields: Vec<&[u8]> = l.splitn(8, |&b| b == b'\t').collect();
+            assert_eq!(fields.len(), 8, "{}", String::from_utf8_lossy(l));
+            (fields[7].to_vec(), l.to_vec())
+        })
+        .collect()
+}
+
+/// Lines of an strace log that open a path in the tree (relative, or under `tree`) other than
+/// as a directory: the files a run read.
+fn file_opens(log: &str, tree: &Path) -> Vec<String> {
+    let tree = tree.to_string_lossy();
+    log.lines()
+        .filter(|l| {
+            let call = l.split_whitespace().nth(1).unwrap_or("");
+            (call.starts_with("open(")
+                || call.starts_with("openat(")
+                || call.starts_with("openat2("))
+                && !l.contains("O_DIRECTORY")
+        })
+        .filter(|l| {
+            let path = l.split('"').nth(1).unwrap_or("/");
+            !path.starts_with('/') || path.starts_with(tree.as_ref())
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Under strace: the files in `tree` that `mphash args... .` opened, or None if strace cannot
+/// trace here.
+fn traced_file_opens(tree: &Path, args: &[&OsStr]) -> Option<Vec<String>> {
+    let logs = TempTree::new("mphash-strace");
+    let log = logs.path.join("log");
+    let out = run(Command::new("strace")
+        .current_dir(tree)
+        .args(["-f", "-qq", "-e", "trace=open,openat,openat2", "-o"])
+        .arg(&log)
+        .arg(mphash())
+        .args(args)
+        .arg("."));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() && stderr.contains("ptrace") {
+        eprintln!("SKIPPED the strace part: {stderr}");
+        return None;
+    }
+    assert!(out.status.success(), "{stderr}");
+    Some(file_opens(&std::fs::read_to_string(&log).unwrap(), tree))
+}
+
+#[test]
+fn a_second_run_since_its_records_prints_the_same_bytes_and_opens_no_file() {
+    let tree = odd_tree(); // a newline, a backslash and a name that is not UTF-8
+    let keep = TempTree::new("mphash-records");
+    let records = keep.path.join("records");
+    let rec = records.as_os_str();
+    settle();
+    let (full, stderr) = mphash_ok(&tree.path, &[os("--sort"), os("-v"), os("--record"), rec]);
+    assert_eq!(record_counts(&stderr), (0, 5, 0), "{stderr}");
+    assert!(stderr.contains(" written=5"), "{stderr}");
+    // Every name survives the records file: escaped, its bytes as they are.
+    let first = record_lines(&records);
+    let names: Vec<&[u8]> = first.keys().map(Vec::as_slice).collect();
+    assert_eq!(
+        names,
+        [
+            &b"./back\\\\slash"[..],
+            b"./bad\xff\xfeutf8",
+            b"./new\\nline",
+            b"./plain",
+            b"./sub/inner"
+        ]
+    );
+    let plain = String::from_utf8(first[&b"./plain"[..]].clone()).unwrap();
+    let meta = std::fs::metadata(tree.path.join("plain")).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    let want = format!(
+        "sha256\t1\t{}\t{}\t{}\t{}\t{}\t./plain",
+        meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
+        meta.ctime() * 1_000_000_000 + meta.ctime_nsec(),
+        meta.ino(),
+        meta.dev(),
+        sha256_hex(b"1")
+    );
+    assert_eq!(plain, want);
+
+    // The nightly loop: --since and --record the same file. The same bytes, nothing read.
+    let (again, stderr) =
+        mphash_ok(&tree.path, &[os("--sort"), os("-v"), os("--since"), rec, os("--record"), rec]);
+    assert_eq!(again, full, "the same bytes as the full run");
+    assert_eq!(record_counts(&stderr), (5, 0, 0), "{stderr}");
+    assert_eq!(record_lines(&records), first, "an unchanged file keeps its record");
+    // Without --sort the same lines; --tag and -z the same bytes as their full runs.
+    let (unsorted, _) = mphash_ok(&tree.path, &[os("--since"), rec]);
+    assert_eq!(common::sums::records(&unsorted), common::sums::records(&full));
+    for flags in [&["--tag"][..], &["-z"][..]] {
+        let mut args: Vec<&OsStr> = flags.iter().map(|f| os(f)).collect();
+        args.push(os("--sort"));
+        let (plain_run, _) = mphash_ok(&tree.path, &args);
+        args.extend([os("--since"), rec]);
+        assert_eq!(mphash_ok(&tree.path, &args).0, plain_run, "{flags:?}");
+    }
+    // sha256sum -c accepts the output of a run answered from records.
+    let sums = keep.file(b"sums", &again);
+    run_ok(Command::new("sha256sum").current_dir(&tree.path).arg("-c").arg("--quiet").arg(&sums));
+
+    // Counted by strace: a full run opens every file, a run since the records none.
+    if can_run(common::have("strace"), "records_open_no_file", "strace") {
+        if let Some(opened) = traced_file_opens(&tree.path, &[]) {
+            assert!(opened.len() >= 5, "the count works: a full run opens each file {opened:#?}");
+            let since = traced_file_opens(&tree.path, &[os("--since"), rec]).unwrap();
+            assert!(since.is_empty(), "a run since its records opened {since:#?}");
+        }
+    }
+}
+
+#[test]
+fn a_changed_file_is_hashed_again_and_a_chmod_is_one_under_restic_not_mtime_size() {
+    let tree = TempTree::new("mphash-changes");
+    let keep = TempTree::new("mphash-changes-records");
+    let records = keep.path.join("records");
+    let rec = records.as_os_str();
+    let edited = tree.file(b"edited", b"before");
+    let chmodded = tree.file(b"chmodded", b"mode");
+    let sneaky = tree.file(b"sneaky", b"same size");
+    tree.file(b"kept", b"kept");
+    settle();
+    mphash_ok(&tree.path, &[os("--record"), rec]);
+    let sneaky_mtime = std::fs::metadata(&sneaky).unwrap().modified().unwrap();
+    // A new content and mtime; a mode (ctime only); a new content of the same size with its
+    // mtime set back (only ctime tells).
+    std::fs::write(&edited, b"after!!").unwrap();
+    std::fs::set_permissions(&chmodded, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::write(&sneaky, b"SAME SIZE").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&sneaky)
+        .unwrap()
+        .set_times(std::fs::FileTimes::new().set_modified(sneaky_mtime))
+        .unwrap();
+    settle();
+    let truth = |name: &str| -> String {
+        let data = std::fs::read(tree.path.join(name)).unwrap();
+        format!("{}  ./{name}\n", sha256_hex(&data))
+    };
+    for (policy, counts, stale_sneaky) in [
+        (None, (1, 3, 0), false),
+        (Some("restic"), (1, 3, 0), false),
+        (Some("borg"), (1, 3, 0), false),
+        // mtime and size: the chmod is trusted, and so is the change that hid its mtime.
+        (Some("mtime-size"), (3, 1, 0), true),
+        (Some("mtime,size,inode"), (3, 1, 0), true),
+    ] {
+        let mut args = vec![os("--sort"), os("-v"), os("--since"), rec];
+        if let Some(policy) = policy {
+            args.extend([os("--policy"), os(policy)]);
+        }
+        let (out, stderr) = mphash_ok(&tree.path, &args);
+        assert_eq!(record_counts(&stderr), counts, "{policy:?}: {stderr}");
+        let out = String::from_utf8(out).unwrap();
+        for name in ["chmodded", "edited", "kept"] {
+            assert!(out.contains(&truth(name)), "{policy:?} {name}: {out}");
+        }
+        let old = format!("{}  ./sneaky\n", sha256_hex(b"same size"));
+        let sneaky_line = if stale_sneaky { old } else { truth("sneaky") };
+        assert!(out.contains(&sneaky_line), "{policy:?}: {out}");
+    }
+    // A record file named by --record replaces the one before, atomically: no temporary file
+    // is left beside it.
+    mphash_ok(&tree.path, &[os("--since"), rec, os("--record"), rec]);
+    let left: Vec<_> =
+        std::fs::read_dir(&keep.path).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left, [OsStr::new("records")]);
+    let (_, stderr) = mphash_ok(&tree.path, &[os("-v"), os("--since"), rec]);
+    assert_eq!(record_counts(&stderr), (4, 0, 0), "{stderr}");
+}
+
+#[test]
+fn records_of_another_algorithm_are_never_used_and_said_once() {
+    let tree = odd_tree();
+    let keep = TempTree::new("mphash-algo-records");
+    let sha = keep.path.join("sha256");
+    let b3 = keep.path.join("blake3");
+    settle();
+    mphash_ok(&tree.path, &[os("--record"), sha.as_os_str()]);
+    let (full, _) = mphash_ok(&tree.path, &[os("--sort"), os("-a"), os("blake3")]);
+    let (out, stderr) = mphash_ok(
+        &tree.path,
+        &[os("--sort"), os("-v"), os("-a"), os("blake3"), os("--since"), sha.as_os_str()],
+    );
+    assert_eq!(out, full);
+    assert_eq!(record_counts(&stderr), (0, 5, 0), "{stderr}");
+    assert_eq!(stderr.matches("never used").count(), 1, "{stderr}");
+    assert!(stderr.contains("5 records are of sha256, not blake3"), "{stderr}");
+    // BLAKE3 prints a name that is not UTF-8 with U+FFFD; its record keeps the bytes.
+    let b3_arg = b3.as_os_str();
+    mphash_ok(&tree.path, &[os("-a"), os("blake3"), os("--record"), b3_arg]);
+    assert!(record_lines(&b3).contains_key(&b"./bad\xff\xfeutf8"[..]));
+    let (out, stderr) = mphash_ok(
+        &tree.path,
+        &[os("--sort"), os("-v"), os("-a"), os("blake3"), os("--since"), b3_arg],
+    );
+    assert_eq!(out, full);
+    assert_eq!(record_counts(&stderr), (5, 0, 0), "{stderr}");
+    assert!(!stderr.contains("never used"), "{stderr}");
+}
+
+#[test]
+fn a_bad_records_line_exits_2_naming_its_line() {
+    let tree = TempTree::new("mphash-bad-records");
+    tree.file(b"file", b"x");
+    let keep = TempTree::new("mphash-bad-records-files");
+    let good = format!("sha256\t1\t0\t0\t1\t-\t{}\t./file", sha256_hex(b"x"));
+    let zeros = "0".repeat(64);
+    for (bad, says) in [
+        ("sha256\t1\t2".to_owned(), "3 fields, expected 8"),
+        (format!("md5\t1\t0\t0\t1\t-\t{zeros}\tp"), "ALGO is not sha256, sha512 or blake3"),
+        (format!("sha256\tx\t0\t0\t1\t-\t{zeros}\tp"), "SIZE is not"),
+        (format!("sha256\t1\t0.5\t0\t1\t-\t{zeros}\tp"), "MTIME_NS is not"),
+        (format!("sha256\t1\t0\t0\t18446744073709551616\t-\t{zeros}\tp"), "INODE is not"),
+        (format!("sha256\t1\t0\t0\t1\t-1\t{zeros}\tp"), "DEVICE is not"),
+        ("sha256\t1\t0\t0\t1\t-\tabcd\tp".to_owned(), "DIGEST is not 64 hex digits"),
+        (format!("sha512\t1\t0\t0\t1\t-\t{zeros}\tp"), "DIGEST is not 128 hex digits"),
+        (format!("sha256\t1\t0\t0\t1\t-\t{zeros}\t"), "an empty PATH"),
+        (format!("sha256\t1\t0\t0\t1\t-\t{zeros}\tp\\t"), "PATH has a backslash"),
+    ] {
+        let file = keep.file(b"records", format!("# header\n{good}\n\n{bad}\n{good}\n").as_bytes());
+        let out = mphash_at(&tree.path, &[os("--since"), file.as_os_str()]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {stderr}");
+        assert!(stderr.contains(&format!("{}: line 4: {says}", file.display())), "{bad}: {stderr}");
+        assert!(out.stdout.is_empty(), "{bad}");
+    }
+    // Negative stamps and a device number are records; a missing file is an error.
+    let file =
+        keep.file(b"fine", format!("sha256\t1\t-5\t-7\t1\t64768\t{zeros}\t./file\n").as_bytes());
+    let (out, _) = mphash_ok(&tree.path, &[os("--since"), file.as_os_str()]);
+    assert_eq!(String::from_utf8(out).unwrap(), format!("{}  ./file\n", sha256_hex(b"x")));
+    let missing = keep.path.join("missing");
+    let out = mphash_at(&tree.path, &[os("--since"), missing.as_os_str()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("No such file or directory"));
+}
+
+#[test]
+fn record_options_that_do_not_go_together_are_usage_errors() {
+    for (args, says) in [
+        (&["--policy", "borg", "x"][..], "--policy needs --since"),
+        (&["--since", "r", "--policy", "ctime,atime", "x"][..], "unknown policy 'ctime,atime'"),
+        (
+            &["--since", "r", "--chunker", "fixed:64", "--chunks", "x"][..],
+            "--chunks does not go with --since",
+        ),
+        (&["-c", "--since", "r", "x"][..], "--since does not go with --check"),
+        (&["-c", "--record", "r", "x"][..], "--record does not go with --check"),
+        (&["--record"][..], "option needs a value: '--record'"),
+    ] {
+        let out = run(Command::new(mphash()).args(args));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+    let help = run_ok(Command::new(mphash()).arg("--help"));
+    let text = String::from_utf8_lossy(&help.stdout);
+    for option in ["--record FILE", "--since FILE", "--policy POLICY", "mtime-size", "borg"] {
+        assert!(text.contains(option), "--help does not mention {option}");
+    }
+    // Without the record options, -v says nothing of records.
+    let tree = TempTree::new("mphash-no-records");
+    tree.file(b"f", b"f");
+    let (_, stderr) = mphash_ok(&tree.path, &[os("-v")]);
+    assert!(!stderr.contains("records:"), "{stderr}");
+}
+
+/// The records code reads and writes lines of its own: mphash built with ASan and UBSan runs a
+/// --record, --since round trip over odd names, a bad line and an edge of every number clean.
+#[test]
+fn records_run_clean_under_asan_and_ubsan() {
+    let build = TempTree::new("mphash-asan");
+    let exe = build.path.join("mphash");
+    run_ok(
+        Command::new("cc")
+            .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-g", "-O1"])
+            .args([
+                "-fsanitize=address,undefined",
+                "-fno-omit-frame-pointer",
+                "-fno-sanitize-recover=all",
+            ])
+            .arg("-I")
+            .arg(common::root().join("include"))
+            .arg(common::root().join("examples-c/mphash.c"))
+            .arg("-o")
+            .arg(&exe)
+            .arg(common::lib_dir().join("libmultipool.a"))
+            .args(common::native_libs()),
+    );
+    let tree = odd_tree();
+    let keep = TempTree::new("mphash-asan-records");
+    let records = keep.path.join("records");
+    settle();
+    let sanitized = |args: &[&OsStr]| {
+        run(Command::new(&exe)
+            .current_dir(&tree.path)
+            .env("ASAN_OPTIONS", "detect_leaks=1")
+            .args(args)
+            .arg("."))
+    };
+    let clean = |out: &std::process::Output, code: i32| {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{stderr}");
+        assert!(!stderr.contains("runtime error") && !stderr.contains("Sanitizer"), "{stderr}");
+    };
+    let full = sanitized(&[os("--sort"), os("--record"), records.as_os_str()]);
+    clean(&full, 0);
+    let again = sanitized(&[
+        os("--sort"),
+        os("--since"),
+        records.as_os_str(),
+        os("--record"),
+        records.as_os_str(),
+    ]);
+    clean(&again, 0);
+    assert_eq!(again.stdout, full.stdout);
+    let zeros = "0".repeat(64);
+    let edge = keep.file(
+        b"edge",
+        format!(
+            "sha256\t18446744073709551615\t-9223372036854775808\t9223372036854775807\t0\t0\t{zeros}\tp\\\\\\n\\r\tx\n"
+        )
+        .as_bytes(),
+    );
+    clean(&sanitized(&[os("--since"), edge.as_os_str(), os("--policy"), os("mtime,device")]), 0);
+    let bad = keep.file(b"bad", format!("sha256\t1\t0\t0\t1\t-\t{zeros}\n").as_bytes());
+    clean(&sanitized(&[os("--since"), bad.as_os_str()]), 2);
+}

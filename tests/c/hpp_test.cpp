@@ -10,6 +10,8 @@
 #include <map>
 #include <string>
 #include <system_error>
+#include <sys/stat.h>
+#include <thread>
 #include <type_traits>
 #include <utility>
 
@@ -121,7 +123,7 @@ void test_hash_and_iterate(const std::string &dir)
     }
     CHECK(!results.error());
     CHECK(by_tag.size() == 8);
-    for (std::uint64_t tag : {0, 1, 2, 3, 4, 5, 7}) {
+    for (std::uint64_t tag : {0U, 1U, 2U, 3U, 4U, 5U, 7U}) {
         const multipool::result &r = by_tag[tag];
         CHECK(r.ok() && !r.error() && r.size() == 3);
         CHECK(r.hex() == want);
@@ -341,6 +343,143 @@ void test_chunk_options_refused_and_results_as_events(const std::string &dir)
     std::puts("chunk options refused, results as events: ok");
 }
 
+std::int64_t ns(const struct timespec &t) { return std::int64_t{t.tv_sec} * 1000000000 + t.tv_nsec; }
+
+/// Waits out the settle margin (1 s): a record vouches only for a file stamped before it.
+void settle() { std::this_thread::sleep_for(std::chrono::milliseconds(1100)); }
+
+/// Hashes `requests` in one session with `policy`; the results by tag, and the counters.
+std::map<std::uint64_t, multipool::result> run_records(const std::vector<multipool::request> &requests,
+                                                       multipool::record_policy policy, multipool::stats *stats)
+{
+    multipool::options o;
+    o.record_policy = policy;
+    multipool::session session(o);
+    session.enqueue_records(requests);
+    session.finish();
+    std::map<std::uint64_t, multipool::result> by_tag;
+    for (const multipool::result &r : session.results(std::chrono::milliseconds(30000))) {
+        CHECK(by_tag.emplace(r.tag(), r).second);
+    }
+    if (stats != nullptr) {
+        *stats = session.stats();
+    }
+    return by_tag;
+}
+
+/// Identities in results, records made from them, and enqueue_records(): a matching record
+/// answers unchanged() with its digest, unread; a lying one, another algorithm's, or none is
+/// hashed; a chmod (ctime only) defeats restic's policy and not mtime_size's.
+void test_records_and_identities(const std::string &dir)
+{
+    const std::string path = write(dir, "recorded", "abc");
+    settle();
+    struct stat st{};
+    CHECK(::stat(path.c_str(), &st) == 0);
+
+    multipool::session first;
+    first.enqueue(path, 0);
+    first.finish();
+    std::optional<multipool::record> kept;
+    for (const multipool::result &r : first.results()) {
+        CHECK(r.ok() && r.has_digest() && !r.unchanged() && r.has_identity());
+        const auto id = r.identity();
+        CHECK(id.has_value());
+        CHECK(id->size == 3 && id->inode == static_cast<std::uint64_t>(st.st_ino));
+        CHECK(id->device_id == static_cast<std::uint64_t>(st.st_dev) && id->mode == st.st_mode);
+        CHECK(id->mtime_ns == ns(st.st_mtim) && id->ctime_ns == ns(st.st_ctim));
+        kept = multipool::record::of(r, multipool::algorithm::sha256);
+    }
+    CHECK(kept.has_value() && kept->present() && kept->hex() == sha256_abc);
+    CHECK(kept->size() == 3 && kept->inode() == static_cast<std::uint64_t>(st.st_ino));
+    CHECK(kept->device_id() == std::optional<std::uint64_t>(static_cast<std::uint64_t>(st.st_dev)));
+    CHECK(!kept->without_device().device_id().has_value());
+    CHECK(!multipool::record().present());
+    // A missing file's result has no identity, and makes no record.
+    CHECK(!multipool::result().has_identity() && !multipool::result().identity());
+
+    // What the caller stored: the same fields, a digest of its own (returned only if it vouches).
+    const std::array<std::uint8_t, 32> stored{0xAB, 0xCD};
+    const multipool::record mine(multipool::algorithm::sha256, kept->size(), kept->mtime_ns(), kept->ctime_ns(),
+                                 kept->inode(), multipool::digest_bytes{stored.data(), stored.size()});
+    const multipool::record lying(multipool::algorithm::sha256, kept->size() + 1, kept->mtime_ns(),
+                                  kept->ctime_ns(), kept->inode(),
+                                  multipool::digest_bytes{stored.data(), stored.size()});
+    const multipool::record other(multipool::algorithm::blake3, kept->size(), kept->mtime_ns(), kept->ctime_ns(),
+                                  kept->inode(), multipool::digest_bytes{stored.data(), stored.size()});
+    const multipool::record short_digest(multipool::algorithm::sha256, kept->size(), kept->mtime_ns(),
+                                         kept->ctime_ns(), kept->inode(),
+                                         multipool::digest_bytes{stored.data(), 16});
+    const std::string missing = dir + "/not-there";
+    const std::vector<multipool::request> requests = {
+        {path, 0, kept},  {path, 1, mine},         {path, 2, lying}, {path, 3, other},
+        {path, 4, short_digest}, {path, 5, std::nullopt}, {missing, 6, kept},
+    };
+    multipool::stats stats;
+    auto results = run_records(requests, multipool::record_policy{}, &stats);
+    CHECK(results.size() == 7);
+    CHECK(results[0].unchanged() && results[0].status() == multipool::status::unchanged);
+    CHECK(!results[0].ok() && results[0].has_digest() && !results[0].error());
+    CHECK(results[0].hex() == sha256_abc && results[0].attempt() == 0 && results[0].size() == 3);
+    CHECK(results[0].has_identity() && results[0].identity()->inode == kept->inode());
+    CHECK(results[1].unchanged() && results[1].digest().size() == 32 && results[1].digest()[0] == 0xAB);
+    for (std::uint64_t tag : {2U, 3U, 4U, 5U}) {
+        CHECK(results[tag].ok() && results[tag].hex() == sha256_abc && results[tag].attempt() == 1);
+    }
+    CHECK(results[6].status() == multipool::status::not_found && !results[6].has_identity());
+    CHECK(!multipool::record::of(results[6], multipool::algorithm::sha256));
+    CHECK(stats.files_unchanged == 2 && stats.files_done == 4 && stats.files_failed == 1);
+    // A record from an unchanged result is the same record again.
+    CHECK(multipool::record::of(results[1], multipool::algorithm::sha256)->digest()[1] == 0xCD);
+
+    // The error_code form; a finished session refuses, all or nothing.
+    multipool::session finished;
+    finished.finish();
+    std::error_code ec;
+    finished.enqueue_records(requests, ec);
+    CHECK(ec == multipool::status::session_finished);
+    bool thrown = false;
+    try {
+        const std::array<std::uint8_t, 65> too_long{};
+        multipool::record r(multipool::algorithm::sha512, 0, 0, 0, 0,
+                            multipool::digest_bytes{too_long.data(), too_long.size()});
+    } catch (const multipool::error &e) {
+        thrown = e.code() == multipool::status::invalid_argument;
+    }
+    CHECK(thrown);
+
+    // The presets; chmod moves ctime only.
+    CHECK(multipool::record_policy::restic().bits() == MULTIPOOL_RECORD_POLICY_RESTIC);
+    CHECK(multipool::record_policy::borg().bits() == MULTIPOOL_RECORD_POLICY_BORG);
+    CHECK(multipool::record_policy::mtime_size().bits() == MULTIPOOL_RECORD_POLICY_MTIME_SIZE);
+    CHECK(multipool::options{}.c_options().record_policy == MULTIPOOL_RECORD_POLICY_RESTIC);
+    // No field at all is refused, not taken for C's 0 (restic's).
+    multipool::options empty_policy;
+    empty_policy.record_policy = {false, false, false, false, false};
+    multipool::session refused(empty_policy, ec);
+    CHECK(ec == multipool::status::invalid_argument && !refused);
+    thrown = false;
+    try {
+        multipool::session s(empty_policy);
+    } catch (const multipool::error &e) {
+        thrown = e.code() == multipool::status::invalid_argument;
+    }
+    CHECK(thrown);
+    CHECK(::chmod(path.c_str(), 0600) == 0);
+    settle();
+    const std::vector<multipool::request> again = {{path, 0, kept}};
+    CHECK(run_records(again, multipool::record_policy::restic(), nullptr)[0].ok());
+    CHECK(run_records(again, multipool::record_policy::borg(), nullptr)[0].ok());
+    CHECK(run_records(again, multipool::record_policy::mtime_size(), nullptr)[0].unchanged());
+    multipool::record_policy device = multipool::record_policy::mtime_size();
+    device.device = true;
+    const multipool::record elsewhere(multipool::algorithm::sha256, kept->size(), kept->mtime_ns(),
+                                      kept->ctime_ns(), kept->inode(), kept->digest(), *kept->device_id() + 1);
+    CHECK(run_records({{path, 0, elsewhere}}, multipool::record_policy::mtime_size(), nullptr)[0].unchanged());
+    CHECK(run_records({{path, 0, elsewhere}}, device, nullptr)[0].ok());
+    std::puts("records and identities: ok");
+}
+
 } // namespace
 
 int main(int argc, char **argv)
@@ -356,6 +495,7 @@ int main(int argc, char **argv)
     test_wake_and_ready_fd();
     test_chunks_and_events(dir);
     test_chunk_options_refused_and_results_as_events(dir);
+    test_records_and_identities(dir);
     std::printf("%d passed, 0 failed\n", passed);
     return 0;
 }
