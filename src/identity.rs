@@ -53,7 +53,7 @@ impl Identity {
 }
 
 /// What a caller knew of a file: its identity when it was last hashed, and the digest it
-/// stored. Build it from that result with [`Record::of`], or from stored fields with
+/// stored. Build it from that result with `FileResult::record`, or from stored fields with
 /// [`Record::new`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -90,18 +90,6 @@ impl Record {
     /// The same record with a device number to compare.
     pub fn with_device(self, device: u64) -> Record {
         Record { device: Some(device), ..self }
-    }
-
-    /// The record a result makes for next time (device number included), if it has an
-    /// identity and a digest: `algorithm` is the session's that produced it.
-    pub fn of(result: &crate::FileResult, algorithm: Algorithm) -> Option<Record> {
-        let id = result.identity?;
-        if result.digest.as_bytes().is_empty() {
-            return None;
-        }
-        let record =
-            Record::new(id.size, id.mtime_ns, id.ctime_ns, id.inode, algorithm, result.digest);
-        Some(record.with_device(id.device))
     }
 }
 

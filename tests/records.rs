@@ -54,7 +54,7 @@ fn one(policy: RecordPolicy, path: &Path, record: Record) -> FileResult {
 fn record_of(path: &Path) -> Record {
     let result = run(Config::default(), vec![(path.to_owned(), 0, None)])[0];
     assert_eq!(result.status, Status::Ok);
-    Record::of(&result, Algorithm::Sha256).unwrap()
+    result.record(Algorithm::Sha256).unwrap()
 }
 
 #[test]
@@ -287,7 +287,7 @@ fn a_hundred_thousand_records_in_one_session() {
         .zip(&first)
         .enumerate()
         .map(|(i, (p, r))| {
-            let mut record = Record::of(r, Algorithm::Sha256).unwrap();
+            let mut record = r.record(Algorithm::Sha256).unwrap();
             if i % 10 == 0 {
                 record.size += 1;
             }
@@ -325,7 +325,7 @@ fn on_a_hard_disk_unchanged_files_are_never_opened_and_the_rest_keep_disk_order(
         .zip(&first)
         .enumerate()
         .map(|(i, (p, r))| {
-            let record = Record::of(r, Algorithm::Sha256).unwrap();
+            let record = r.record(Algorithm::Sha256).unwrap();
             let record = if i % 3 == 0 { alter(record, |r| r.size += 1) } else { record };
             (p.clone(), i as u64, Some(record))
         })

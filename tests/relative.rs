@@ -144,7 +144,7 @@ fn records_apply_to_relative_paths_and_a_descriptor_that_is_not_a_directory_is_r
         session.finish();
         all_results(&session, Duration::from_secs(60))[0]
     };
-    let record = Record::of(&first, Algorithm::Sha256).unwrap();
+    let record = first.record(Algorithm::Sha256).unwrap();
     let dir = open_dir(&tree.path().join("sub"));
     let session = Session::new(Config::default()).unwrap();
     session.enqueue_at(dir.as_fd(), [("f", 1, Some(record)), ("f", 2, None)]).unwrap();

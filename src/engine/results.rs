@@ -105,6 +105,19 @@ impl Event {
 }
 
 impl FileResult {
+    /// The record this result makes for next time (device number included), if it has an
+    /// identity and a digest: `algorithm` is the session's that produced it. See
+    /// `Session::enqueue_with_record`.
+    pub fn record(&self, algorithm: crate::Algorithm) -> Option<crate::Record> {
+        let id = self.identity?;
+        if self.digest.as_bytes().is_empty() {
+            return None;
+        }
+        let record =
+            crate::Record::new(id.size, id.mtime_ns, id.ctime_ns, id.inode, algorithm, self.digest);
+        Some(record.with_device(id.device))
+    }
+
     /// The result of the path enqueued with `tag`, read (or not) by device `device`.
     pub(crate) fn new(tag: u64, outcome: Outcome, device: Option<usize>) -> FileResult {
         FileResult {
