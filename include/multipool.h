@@ -658,7 +658,8 @@ typedef struct multipool_result {
    */
   uint64_t tag;
   /**
-   * Bytes hashed; for a failure, the file size where known, else 0.
+   * Bytes hashed; for MULTIPOOL_UNCHANGED, the size its `stat` saw; for a failure, the file
+   * size where known, else 0.
    */
   uint64_t size;
   /**
@@ -670,12 +671,14 @@ typedef struct multipool_result {
    */
   int32_t os_error;
   /**
-   * Index of the device that read the file (see `multipool_session_device()`), or MULTIPOOL_DEVICE_NONE.
+   * Index of the device that read the file, or would have (for MULTIPOOL_UNCHANGED: the device
+   * it is on) (see `multipool_session_device()`), or MULTIPOOL_DEVICE_NONE.
    */
   uint32_t device;
   /**
    * Number of valid bytes in `digest`: 32 for SHA-256 and BLAKE3, 64 for SHA-512; 0 unless
-   * `status` is MULTIPOOL_OK.
+   * `status` is MULTIPOOL_OK (and the session computes file digests) or MULTIPOOL_UNCHANGED
+   * (the record's digest).
    */
   uint32_t digest_len;
   /**
@@ -788,8 +791,9 @@ typedef struct multipool_event {
  * the fields the caller has, an older one zeroes those it lacks.
  *
  * Each counter is exact on its own but they are not read at one instant; after the session is
- * done they are all exact. `files_done + files_failed + files_cancelled` is the number of
- * results produced so far.
+ * done they are all exact. `files_done + files_failed + files_cancelled + files_unchanged` is
+ * the number of results produced so far (`files_unchanged` only for a caller whose struct has
+ * it).
  */
 typedef struct multipool_stats {
   /**

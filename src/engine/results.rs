@@ -41,13 +41,14 @@ pub struct FileResult {
     pub status: Status,
     /// The errno behind a failure, 0 when there is none.
     pub os_error: i32,
-    /// Bytes hashed; for a failure, the file size where known, else 0.
+    /// Bytes hashed; for [`Status::Unchanged`], the size its `stat` saw; for a failure, the
+    /// file size where known, else 0.
     pub size: u64,
     /// Index of the device that read the file (see `Session::devices`); `None` if the path never
     /// reached a device (it did not exist, say).
     pub device: Option<usize>,
     /// The digest; empty unless `status` is `Ok` (and then empty only when the session
-    /// computes no file digest, see `Config::file_digest`).
+    /// computes no file digest, see `Config::file_digest`) or `Unchanged` (the record's).
     pub digest: DigestBytes,
     /// How many chunks the file was cut into, in a session with a chunker: its chunk events of
     /// attempt [`attempt`](FileResult::attempt) are its chunks when `status` is `Ok`. 0 in a

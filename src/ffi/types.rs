@@ -31,16 +31,19 @@ pub struct MpPath {
 pub struct MpResult {
     /// The tag given to enqueue.
     pub tag: u64,
-    /// Bytes hashed; for a failure, the file size where known, else 0.
+    /// Bytes hashed; for MULTIPOOL_UNCHANGED, the size its `stat` saw; for a failure, the file
+    /// size where known, else 0.
     pub size: u64,
     /// MULTIPOOL_OK, or the MULTIPOOL_ERR_* code saying why there is no digest.
     pub status: multipool_status,
     /// The errno behind a failure (e.g. EACCES), 0 when there is none.
     pub os_error: i32,
-    /// Index of the device that read the file (see `multipool_session_device()`), or MULTIPOOL_DEVICE_NONE.
+    /// Index of the device that read the file, or would have (for MULTIPOOL_UNCHANGED: the device
+    /// it is on) (see `multipool_session_device()`), or MULTIPOOL_DEVICE_NONE.
     pub device: u32,
     /// Number of valid bytes in `digest`: 32 for SHA-256 and BLAKE3, 64 for SHA-512; 0 unless
-    /// `status` is MULTIPOOL_OK.
+    /// `status` is MULTIPOOL_OK (and the session computes file digests) or MULTIPOOL_UNCHANGED
+    /// (the record's digest).
     pub digest_len: u32,
     /// The digest's raw bytes (not hex); bytes past `digest_len` are zero.
     pub digest: [u8; MULTIPOOL_MAX_DIGEST_LEN],
@@ -278,8 +281,9 @@ impl MpResult {
 /// the fields the caller has, an older one zeroes those it lacks.
 ///
 /// Each counter is exact on its own but they are not read at one instant; after the session is
-/// done they are all exact. `files_done + files_failed + files_cancelled` is the number of
-/// results produced so far.
+/// done they are all exact. `files_done + files_failed + files_cancelled + files_unchanged` is
+/// the number of results produced so far (`files_unchanged` only for a caller whose struct has
+/// it).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MpStats {
