@@ -347,3 +347,34 @@ fn on_a_hard_disk_unchanged_files_are_never_opened_and_the_rest_keep_disk_order(
     assert_eq!(first_opens, sorted, "only the files whose records lie are opened, in disk order");
     assert!(opened.iter().all(|ino| sorted.contains(ino)));
 }
+
+#[test]
+fn a_record_for_a_path_that_is_now_a_directory_a_fifo_or_a_symlink_changes_nothing() {
+    let dir = TempTree::new("records");
+    let path = dir.file("f", b"was a file\n");
+    settle();
+    let record = record_of(&path);
+    // The same path, now something else: each gets the result it would get without a record.
+    let sub = dir.path().join("now-a-dir");
+    std::fs::create_dir(&sub).unwrap();
+    let fifo = dir.fifo("now-a-fifo");
+    let link = dir.path().join("now-a-link");
+    std::os::unix::fs::symlink(&path, &link).unwrap();
+    let loop_link = dir.path().join("now-a-loop");
+    std::os::unix::fs::symlink(&loop_link, &loop_link).unwrap();
+    let mut no_follow = Config::default();
+    no_follow.follow_symlinks = false;
+    for (config, target, want) in [
+        (Config::default(), &sub, Status::IsDirectory),
+        (Config::default(), &fifo, Status::IsFifo),
+        (no_follow.clone(), &link, Status::IsSymlink),
+        (Config::default(), &loop_link, Status::SymlinkLoop),
+        (Config::default(), &dir.path().join("gone"), Status::NotFound),
+    ] {
+        let with = run(config.clone(), vec![(target.clone(), 0, Some(record))])[0];
+        let without = run(config, vec![(target.clone(), 0, None)])[0];
+        assert_eq!((with.status, with.digest), (want, without.digest), "{}", target.display());
+    }
+    // Followed, the link is the file itself: its record holds (same inode, size and stamps).
+    assert_eq!(one(RecordPolicy::RESTIC, &link, record).status, Status::Unchanged);
+}
