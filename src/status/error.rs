@@ -52,7 +52,7 @@ impl Error {
     }
 }
 
-/// A call-level status as an error (see [`Error::new`]: any other status becomes `Internal`).
+/// A call-level status as an error; any other status (a bug of the caller's) becomes `Internal`.
 ///
 /// ```
 /// use multipool::{Error, Status};
