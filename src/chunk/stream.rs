@@ -96,21 +96,23 @@ impl Scan {
                 pos += 1;
                 i += 1;
             }
-            // Whole pairs, as the crate's loop.
-            while i + 1 < last {
-                hash = (hash << 2).wrapping_add(gear_ls[usize::from(bytes[i])]);
+            // Whole pairs, as the crate's loop (over exact pairs: no bounds check per byte).
+            let pairs = bytes[i..last].chunks_exact(2);
+            let whole = pairs.len() * 2;
+            for (k, pair) in pairs.enumerate() {
+                hash = (hash << 2).wrapping_add(gear_ls[usize::from(pair[0])]);
                 if hash & mask_ls == 0 {
-                    (self.hash, self.pos) = (hash, pos);
-                    return Some(i);
+                    (self.hash, self.pos) = (hash, pos + 2 * k);
+                    return Some(i + 2 * k);
                 }
-                hash = hash.wrapping_add(gear[usize::from(bytes[i + 1])]);
+                hash = hash.wrapping_add(gear[usize::from(pair[1])]);
                 if hash & mask == 0 {
-                    (self.hash, self.pos) = (hash, pos + 1);
-                    return Some(i + 1);
+                    (self.hash, self.pos) = (hash, pos + 2 * k + 1);
+                    return Some(i + 2 * k + 1);
                 }
-                pos += 2;
-                i += 2;
             }
+            pos += whole;
+            i += whole;
             // The first byte of a pair the buffer's end splits.
             if i < last {
                 hash = (hash << 2).wrapping_add(gear_ls[usize::from(bytes[i])]);
