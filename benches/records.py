@@ -16,7 +16,8 @@ and untimed:
 
 Every `--since` pass is checked first with -v: all of DIR answered from its record, 1% of the
 copy hashed. Then, after 3 untimed warm-up rounds, ROUNDS rounds, each program timed as a whole
-process (wall time; CPU time, user + system, from wait4), in the listed order on even rounds and
+process (wall time; CPU time, user + system, from wait4; the heading gives the share of CPU
+time the hypervisor stole meanwhile), in the listed order on even rounds and
 reversed on odd ones, so that a shared machine's drift falls on all alike:
 
   1. lstat_walk DIR
@@ -139,18 +140,22 @@ def main():
             once(runs[name])
     walls = {name: [] for name in names}
     cpus = {name: [] for name in names}
+    steal0, total0 = compare.cpu_times()
     for i in range(rounds):
         for name in names if i % 2 == 0 else names[::-1]:
             wall, cpu = once(runs[name])
             walls[name].append(wall)
             cpus[name].append(cpu)
 
+    steal1, total1 = compare.cpu_times()
+    steal = (steal1 - steal0) / max(1, total1 - total0)
+
     def ratio(a, b):  # median and interquartile range of a's time over b's, round by round
         r = sorted(x / y for x, y in zip(walls[a], walls[b]))
         return statistics.median(r), r[len(r) // 4], r[3 * len(r) // 4]
 
     print(f"{nfiles} files in {tree}, {rounds} rounds after {WARMUP} warm-up rounds "
-          f"(median of per-round ratios, interquartile range)\n")
+          f"(median of per-round ratios, interquartile range); host steal {100 * steal:.0f}%\n")
     print("| run | median ms | min ms | files/s | CPU ms (user + system) | time / lstat_walk |")
     print("|---|---:|---:|---:|---:|---:|")
     for name in names:
