@@ -70,19 +70,24 @@ def build_corpus(name, data_dir):
     stamp = root + ".complete"  # beside the tree, so that no tool hashes it
     if not os.path.exists(stamp):
         shutil.rmtree(root, ignore_errors=True)
-        block = random.Random(1).randbytes(1 << 20)
-        for rel, size in spec:
-            path = os.path.join(root, rel)
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, "wb") as f:
-                salt, left = rel.encode(), size
-                while left > 0:
-                    chunk = (salt + block)[: min(left, 1 << 20)]
-                    f.write(chunk)
-                    left -= len(chunk)
+        write_tree(root, spec)
         subprocess.run(["sync"], check=True)
         open(stamp, "w").close()
     return root, spec
+
+
+def write_tree(root, spec):
+    """Writes SPEC's files under ROOT: each file's bytes are its name, then a fixed random block."""
+    block = random.Random(1).randbytes(1 << 20)
+    for rel, size in spec:
+        path = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            salt, left = rel.encode(), size
+            while left > 0:
+                chunk = (salt + block)[: min(left, 1 << 20)]
+                f.write(chunk)
+                left -= len(chunk)
 
 
 def build_tools(out_dir):

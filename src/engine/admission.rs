@@ -16,6 +16,7 @@ use super::links::Join;
 use super::lookup::{LookupLane, Next};
 use super::memory;
 use super::placement::{self, Placement};
+use super::results::FileResult;
 use super::state::State;
 use super::task;
 use crate::device::{Device, DeviceKind};
@@ -180,7 +181,7 @@ impl<'scope, 'env> Ctx<'scope, 'env> {
                 Next::Path(submission) => submission,
                 Next::Empty | Next::Exit => break,
             };
-            match self.admit(next, &mut last, &mut dirs_at_hand, &mut feeders) {
+            match self.admit(next, &mut last, &mut dirs_at_hand, &mut feeders, &mut queued.unchanged) {
                 Some((lane, placement, job)) => queued.add(state, lane, placement, job),
                 None => queued.answered += 1,
             }
@@ -205,6 +206,7 @@ impl<'scope, 'env> Ctx<'scope, 'env> {
         last: &mut Option<(u64, Arc<Device>, Arc<Lane>)>,
         dirs_at_hand: &mut DirCache,
         feeders: &mut Feeders<'scope>,
+        unchanged: &mut Vec<FileResult>,
     ) -> Option<(Arc<Lane>, Placement, Job)> {
         let state = self.state;
         let tag = submission.tag;
@@ -240,7 +242,10 @@ impl<'scope, 'env> Ctx<'scope, 'env> {
             return None;
         }
         // A prior record that vouches for the file answers it here: never opened, never in a
-        // hard disk's queue, no FIEMAP.
+        // hard disk's queue, no FIEMAP. Its result is held and queued with the next count
+        // (within ROUTER_WAKE_EVERY paths, or as soon as the lookups run dry): a result queued
+        // per file woke a blocked poller per file, and an unchanged pass then cost the walk's
+        // time again in wake-ups.
         if let Some(record) = &submission.record {
             let (config, now) = (state.config(), std::time::SystemTime::now());
             let margin = state.read_settings().settle;
@@ -252,7 +257,7 @@ impl<'scope, 'env> Ctx<'scope, 'env> {
                     identity: Some(seen),
                     ..Outcome::failed(Status::Unchanged, 0, seen.size)
                 };
-                state.complete(tag, outcome, Some(&device));
+                state.complete_later(tag, outcome, &device, unchanged);
                 return None;
             }
         }
@@ -344,6 +349,9 @@ struct Queued {
     /// the next flush, in one atomic operation each rather than one per path.
     looked_up: usize,
     answered: usize,
+    /// Results of files answered from their records, counted and not yet queued (see
+    /// [`State::complete_later`]): queued at the next count, before the paths leave flight.
+    unchanged: Vec<FileResult>,
 }
 
 impl Queued {
@@ -363,6 +371,7 @@ impl Queued {
     /// Counts the paths looked up since the last count as out of flight, and those answered without
     /// a lane as out of the router's window.
     fn count(&mut self, state: &State) {
+        state.complete_held(&mut self.unchanged);
         state.left_window(std::mem::take(&mut self.answered));
         state.out_of_flight(std::mem::take(&mut self.looked_up));
     }

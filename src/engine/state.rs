@@ -460,6 +460,29 @@ impl State {
         self.produced();
     }
 
+    /// Counts one result as [`complete`](State::complete) does, but adds it to `held` rather
+    /// than to the queue: [`complete_held`](State::complete_held) hands such results over
+    /// together, with one lock and at most one wake-up of the pollers, not one of each per file.
+    pub(super) fn complete_later(
+        &self,
+        tag: u64,
+        outcome: Outcome,
+        device: &Device,
+        held: &mut Vec<FileResult>,
+    ) {
+        self.counters.completed(outcome.status);
+        device.counters.completed(outcome.status);
+        held.push(FileResult::new(tag, outcome, Some(device.index)));
+    }
+
+    /// Queues the results [`complete_later`](State::complete_later) held, leaving `held` empty.
+    pub(super) fn complete_held(&self, held: &mut Vec<FileResult>) {
+        if !held.is_empty() {
+            self.results.push_many(held);
+            self.produced();
+        }
+    }
+
     /// After results were produced: once the session is finished and every accepted path has
     /// one, the router has the session's threads to end (it may be asleep). `finished` is set
     /// before the inbox says so, and read here after the results were pushed, so that one of
