@@ -181,7 +181,13 @@ impl<'scope, 'env> Ctx<'scope, 'env> {
                 Next::Path(submission) => submission,
                 Next::Empty | Next::Exit => break,
             };
-            match self.admit(next, &mut last, &mut dirs_at_hand, &mut feeders, &mut queued.unchanged) {
+            match self.admit(
+                next,
+                &mut last,
+                &mut dirs_at_hand,
+                &mut feeders,
+                &mut queued.unchanged,
+            ) {
                 Some((lane, placement, job)) => queued.add(state, lane, placement, job),
                 None => queued.answered += 1,
             }
