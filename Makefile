@@ -32,9 +32,11 @@ else
 endif
 
 # mphash, linked against the static archive of BUILD_DIR (it needs no installed library).
+# Linked under a name of its own and renamed into place: several installs may share a
+# BUILD_DIR at once (the tests do), and none may install a binary another is still writing.
 $(BUILD_DIR)/mphash: examples-c/mphash.c include/multipool.h lib
-	$(CC) -std=c99 -O2 -Wall -Wextra -Iinclude -o $@ examples-c/mphash.c \
-	  "$(BUILD_DIR)/libmultipool.a" $(NATIVE_LIBS)
+	$(CC) -std=c99 -O2 -Wall -Wextra -Iinclude -o $@.$$$$.tmp examples-c/mphash.c \
+	  "$(BUILD_DIR)/libmultipool.a" $(NATIVE_LIBS) && mv -f $@.$$$$.tmp $@
 
 # Paths between the installed directories, so that the .pc and CMake files find the rest from
 # where they lie (relocatable: the installed tree can be moved).
