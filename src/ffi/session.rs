@@ -207,24 +207,10 @@ pub unsafe extern "C" fn multipool_session_enqueue_buffer(
     count: usize,
 ) -> multipool_status {
     boundary(|| {
-        // SAFETY: documented contracts of `session` and `bytes`.
-        let (session, bytes) = unsafe { (try_ref(session)?, try_slice(bytes, bytes_len)?) };
-        if count > 0 && (lengths.is_null() || tags.is_null()) {
-            return Err(Status::NullPointer);
-        }
-        let mut total = 0usize;
-        for i in 0..count {
-            // SAFETY: the caller vouches for `count` lengths; this one is read only after every
-            // length before it fitted in `bytes_len`, so a wrong count stops at the first misfit.
-            let len = unsafe { lengths.add(i).read() };
-            total = total
-                .checked_add(len)
-                .filter(|&t| t <= bytes.len())
-                .ok_or(Status::InvalidArgument)?;
-        }
-        // SAFETY: every length was read above; `tags` has as many elements (caller).
-        let (lengths, tags) = unsafe { (try_slice(lengths, count)?, try_slice(tags, count)?) };
-        Ok(session.inner.enqueue_buffer(bytes, lengths, tags)?)
+        let records = std::ptr::null();
+        let buffer = Buffer { bytes, bytes_len, lengths, tags, records, record_size: 0, count };
+        // SAFETY: the caller's contract is this function's, which is `Buffer::enqueue`'s.
+        unsafe { buffer.enqueue(session, None) }
     })
 }
 
@@ -313,7 +299,8 @@ pub unsafe extern "C" fn multipool_session_enqueue_at(
     })
 }
 
-/// The arguments of the buffer forms of enqueue with records, as C gives them.
+/// The arguments of the buffer forms of enqueue (with records, relative to a directory, or
+/// neither), as C gives them.
 struct Buffer {
     bytes: *const u8,
     bytes_len: usize,
@@ -377,6 +364,7 @@ impl Buffer {
         };
         Ok(match dir {
             Some(dir) => session.inner.enqueue_buffer_at(dir, bytes, lengths, tags, &records),
+            None if records.is_empty() => session.inner.enqueue_buffer(bytes, lengths, tags),
             None => session.inner.enqueue_buffer_with_records(bytes, lengths, tags, &records),
         }?)
     }
