@@ -783,12 +783,7 @@ public:
         const multipool_status s = multipool_session_poll(
             s_, reinterpret_cast<multipool_result *>(out.data()), sizeof(multipool_result), out.size(),
             clamp(timeout), &n);
-        outcome = detail::to_status(s);
-        if (s == MULTIPOOL_OK || s == MULTIPOOL_DONE || s == MULTIPOOL_TIMEOUT) {
-            ec.clear();
-        } else {
-            ec = make_error_code(outcome);
-        }
+        polled(s, outcome, ec);
         return n;
     }
 
@@ -801,12 +796,7 @@ public:
         const multipool_status s = multipool_session_poll_wakeable(
             s_, reinterpret_cast<multipool_result *>(out.data()), sizeof(multipool_result), out.size(),
             clamp(timeout), generation, &n);
-        outcome = detail::to_status(s);
-        if (s == MULTIPOOL_OK || s == MULTIPOOL_DONE || s == MULTIPOOL_TIMEOUT || s == MULTIPOOL_WOKEN) {
-            ec.clear();
-        } else {
-            ec = make_error_code(outcome);
-        }
+        polled(s, outcome, ec);
         return n;
     }
 
@@ -820,12 +810,7 @@ public:
         const multipool_status s = multipool_session_poll_events(
             s_, reinterpret_cast<multipool_event *>(out.data()), sizeof(multipool_event), out.size(),
             clamp(timeout), &n);
-        outcome = detail::to_status(s);
-        if (s == MULTIPOOL_OK || s == MULTIPOOL_DONE || s == MULTIPOOL_TIMEOUT) {
-            ec.clear();
-        } else {
-            ec = make_error_code(outcome);
-        }
+        polled(s, outcome, ec);
         return n;
     }
 
@@ -838,12 +823,7 @@ public:
         const multipool_status s = multipool_session_poll_events_wakeable(
             s_, reinterpret_cast<multipool_event *>(out.data()), sizeof(multipool_event), out.size(),
             clamp(timeout), generation, &n);
-        outcome = detail::to_status(s);
-        if (s == MULTIPOOL_OK || s == MULTIPOOL_DONE || s == MULTIPOOL_TIMEOUT || s == MULTIPOOL_WOKEN) {
-            ec.clear();
-        } else {
-            ec = make_error_code(outcome);
-        }
+        polled(s, outcome, ec);
         return n;
     }
 
@@ -927,6 +907,17 @@ private:
             return -1;
         }
         return t.count() > INT32_MAX ? INT32_MAX : static_cast<std::int32_t>(t.count());
+    }
+    /// What a poll returned, as `outcome` and `ec`: MULTIPOOL_OK, DONE, TIMEOUT and WOKEN are
+    /// outcomes (`ec` cleared), anything else an error too.
+    static void polled(multipool_status s, status &outcome, std::error_code &ec) noexcept
+    {
+        outcome = detail::to_status(s);
+        if (s == MULTIPOOL_OK || s == MULTIPOOL_DONE || s == MULTIPOOL_TIMEOUT || s == MULTIPOOL_WOKEN) {
+            ec.clear();
+        } else {
+            ec = make_error_code(outcome);
+        }
     }
     multipool_status raw_enqueue(const std::uint8_t *bytes, std::size_t len, std::uint64_t tag) noexcept
     {
