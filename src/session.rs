@@ -97,16 +97,7 @@ impl Session {
         lengths: &[usize],
         tags: &[u64],
     ) -> Result<(), Error> {
-        let total = lengths.iter().try_fold(0usize, |sum, &len| sum.checked_add(len));
-        if lengths.len() != tags.len() || total != Some(bytes.len()) {
-            return Err(Status::InvalidArgument.into());
-        }
-        let mut rest = bytes;
-        Ok(self.engine.enqueue(lengths.iter().zip(tags).map(|(&len, &tag)| {
-            let (path, after) = rest.split_at(len);
-            rest = after;
-            (path, tag)
-        }))?)
+        self.enqueue_buffer_in(None, bytes, lengths, tags, &[])
     }
 
     /// Queues one path with what the caller knew of it from its last backup. If the file's
@@ -202,8 +193,8 @@ impl Session {
         self.enqueue_buffer_in(Some(dir), bytes, lengths, tags, records)
     }
 
-    /// The body of the buffer forms with records, relative to `dir` or not; `records` empty
-    /// for none.
+    /// The body of every buffer form: relative to `dir` or not, with `records` (empty for
+    /// none).
     fn enqueue_buffer_in(
         &self,
         dir: Option<BorrowedFd<'_>>,

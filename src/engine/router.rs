@@ -37,31 +37,29 @@ const BATCH: usize = 4096;
 /// [`Wait::Linger`]): short against any file's hashing, long against an enqueue call.
 const LINGER: std::time::Duration = std::time::Duration::from_millis(1);
 
-/// The key of the lookup lane `sub` goes to, into `key`: its mount point, guessed from its text;
-/// for a path relative to a caller's directory, a mount point of the directory's device, else
-/// NUL and the device number.
-fn lane_key(mounts: &Mounts, sub: &Submission, key: &mut Vec<u8>) {
-    key.clear();
-    match sub.base.as_ref().and_then(|dir| dir.as_base()) {
-        Some(base) => match mounts.of_dev(base.dev) {
-            Some(point) => key.extend_from_slice(point),
-            None => {
-                key.push(0);
-                key.extend_from_slice(&base.dev.to_le_bytes());
-            }
-        },
-        None => key.extend_from_slice(mounts.of(&sub.path)),
-    }
+/// The lookup lane a submission goes to: its mount point, guessed from its text; for a path
+/// relative to a caller's directory, a mount point of the directory's device, else the device
+/// alone (whose key, NUL and the number, no mount point can have).
+#[derive(PartialEq)]
+enum LaneOf<'m> {
+    Mount(&'m [u8]),
+    Device(u64),
 }
 
-/// Whether `sub` goes to the lane of `key` (what [`lane_key`] says, without a copy).
-fn in_lane(mounts: &Mounts, sub: &Submission, key: &[u8]) -> bool {
-    match sub.base.as_ref().and_then(|dir| dir.as_base()) {
-        Some(base) => match mounts.of_dev(base.dev) {
-            Some(point) => point == key,
-            None => key.first() == Some(&0) && key[1..] == base.dev.to_le_bytes(),
-        },
-        None => mounts.of(&sub.path) == key,
+impl<'m> LaneOf<'m> {
+    fn of(mounts: &'m Mounts, sub: &Submission) -> LaneOf<'m> {
+        match sub.base.as_ref().and_then(|dir| dir.as_base()) {
+            Some(base) => mounts.of_dev(base.dev).map_or(LaneOf::Device(base.dev), LaneOf::Mount),
+            None => LaneOf::Mount(mounts.of(&sub.path)),
+        }
+    }
+
+    /// The lane's key in the router's map (a mount's is its point, borrowed).
+    fn key(&self) -> std::borrow::Cow<'m, [u8]> {
+        match self {
+            LaneOf::Mount(point) => std::borrow::Cow::Borrowed(point),
+            LaneOf::Device(dev) => [&[0][..], &dev.to_le_bytes()].concat().into(),
+        }
     }
 }
 
@@ -160,15 +158,16 @@ impl<'scope, 'env> Router<'scope, 'env> {
         self.ctx.state.routed(self.batch.len());
         self.mounts.refresh();
         let mut paths = self.batch.drain(..).peekable();
-        let mut key = Vec::new();
         while let Some(first) = paths.next() {
-            lane_key(&self.mounts, &first, &mut key);
-            let lane = match self.lookups.get(&key) {
-                Some(lane) => lane,
-                None => self.lookups.entry(key.clone()).or_default(),
-            };
             let mounts = &self.mounts;
-            let same = std::iter::from_fn(|| paths.next_if(|next| in_lane(mounts, next, &key)));
+            let lane_of = LaneOf::of(mounts, &first);
+            let key = lane_of.key();
+            let lane = match self.lookups.get(key.as_ref()) {
+                Some(lane) => lane,
+                None => self.lookups.entry(key.into_owned()).or_default(),
+            };
+            let same =
+                std::iter::from_fn(|| paths.next_if(|next| LaneOf::of(mounts, next) == lane_of));
             lane.push(std::iter::once(first).chain(same));
         }
     }
