@@ -22,6 +22,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,11 +82,23 @@ struct records {
     size_t nslots;
 };
 
+/* --since: the records file read on a thread of its own while the tree is walked (reading
+ * 20,000 records took 7 ms, a fifth of an unchanged pass, with the other CPU idle). */
+struct loader {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    int running; /* the thread was started and not yet joined */
+    int done;    /* under `lock`: the records are read (or the file was found wrong) */
+    char error[512]; /* why the file is not a records file: mphash exits 2 with it when joined */
+};
+
 struct app {
     multipool_session *session;
     struct paths paths;
     multipool_path batch[BATCH]; /* walked but not yet enqueued: one library call per BATCH paths */
     size_t batched;
+    size_t queued; /* with --since: the paths (by tag) handed to the library; the rest wait */
+    struct loader loader;
     int verbose;
     int progress;
     int escape_cr; /* coreutils escapes \r in names; b3sum does not */
@@ -520,35 +533,57 @@ static multipool_status drain(struct app *app, int32_t timeout_ms)
     return status;
 }
 
-/* Hands the batched paths to the library, then prints whatever is ready, so results keep
- * flowing while a big tree is walked. */
 static const multipool_record *find_record(const struct records *t, const char *path, size_t len);
+static int records_ready(struct app *app, int wait);
 
-static void flush(struct app *app)
+/* --since: hands the walked paths not yet queued to the library, each with its record if the
+ * records file has one (else flags 0: hashed), BATCH paths a call, printing whatever is ready
+ * between calls. Until the records are read (see struct loader), the paths wait, unless WAIT. */
+static void flush_since(struct app *app, int wait)
 {
-    multipool_status status;
-    if (app->since_file != NULL) {
-        /* Each path with its record, if the records file has one (else flags 0: hashed). */
-        static struct buf bytes;
-        static size_t lengths[BATCH];
-        static uint64_t tags[BATCH];
-        static multipool_record records[BATCH];
-        static const multipool_record none;
-        size_t i;
+    static struct buf bytes;
+    static size_t lengths[BATCH];
+    static uint64_t tags[BATCH];
+    static multipool_record records[BATCH];
+    static const multipool_record none;
+    if (!records_ready(app, wait)) {
+        return;
+    }
+    while (app->queued < app->paths.count) {
+        size_t n = app->paths.count - app->queued < BATCH ? app->paths.count - app->queued : BATCH, i;
+        multipool_status status;
         bytes.len = 0;
-        for (i = 0; i < app->batched; i++) {
-            const multipool_record *found =
-                find_record(&app->since, (const char *)app->batch[i].path, app->batch[i].len);
-            put(&bytes, app->batch[i].path, app->batch[i].len);
-            lengths[i] = app->batch[i].len;
-            tags[i] = app->batch[i].tag;
+        for (i = 0; i < n; i++) {
+            const char *path = app->paths.names[app->queued + i];
+            size_t len = strlen(path);
+            const multipool_record *found = find_record(&app->since, path, len);
+            put(&bytes, path, len);
+            lengths[i] = len;
+            tags[i] = (uint64_t)(app->queued + i);
             records[i] = found != NULL ? *found : none;
         }
         status = multipool_session_enqueue_records(app->session, (const uint8_t *)bytes.p, bytes.len, lengths, tags,
-                                                   records, sizeof records[0], app->batched);
-    } else {
-        status = multipool_session_enqueue_many(app->session, app->batch, app->batched);
+                                                   records, sizeof records[0], n);
+        if (status != MULTIPOOL_OK) {
+            die("enqueue", status);
+        }
+        app->outstanding += n;
+        app->queued += n;
+        drain(app, 0);
     }
+}
+
+/* Hands the batched paths to the library, then prints whatever is ready, so results keep
+ * flowing while a big tree is walked. WAIT: every path, even if --since's records are still
+ * being read. */
+static void flush(struct app *app, int wait)
+{
+    multipool_status status;
+    if (app->since_file != NULL) {
+        flush_since(app, wait);
+        return;
+    }
+    status = multipool_session_enqueue_many(app->session, app->batch, app->batched);
     if (status != MULTIPOOL_OK) {
         die("enqueue", status);
     }
@@ -560,7 +595,7 @@ static void flush(struct app *app)
 /* Takes ownership of PATH (malloc'd): it is kept, for printing, until its result arrives. */
 static void enqueue(struct app *app, char *path)
 {
-    multipool_path *entry = &app->batch[app->batched++];
+    multipool_path *entry;
     if (app->paths.count == app->paths.cap) {
         size_t old = app->paths.cap;
         app->paths.cap = app->paths.cap ? 2 * app->paths.cap : 1024;
@@ -571,11 +606,19 @@ static void enqueue(struct app *app, char *path)
         }
     }
     app->paths.names[app->paths.count] = path;
+    if (app->since_file != NULL) {
+        /* Its tag is its index; its record is found when it is handed over (flush_since). */
+        if (++app->paths.count % BATCH == 0) {
+            flush(app, 0);
+        }
+        return;
+    }
+    entry = &app->batch[app->batched++];
     entry->path = (const uint8_t *)path;
     entry->len = strlen(path);
     entry->tag = (uint64_t)app->paths.count++;
     if (app->batched == BATCH) {
-        flush(app);
+        flush(app, 0);
     }
 }
 
@@ -1383,14 +1426,14 @@ static void free_records(struct records *t)
     free(t->slots);
 }
 
-/* A bad line in a records file: where, and what is wrong; exit status 2. */
-static void records_error(const char *file, size_t line_no, const char *why)
+/* A bad line in a records file: where, and what is wrong, kept for exit status 2; returns 0. */
+static int records_error(struct app *app, const char *file, size_t line_no, const char *why)
 {
-    fprintf(stderr,
-            "mphash: %s: line %zu: %s (a records line is ALGO, SIZE, MTIME_NS, CTIME_NS, INODE, DEVICE, "
-            "DIGEST and PATH, tab-separated; see mphash(1))\n",
-            file, line_no, why);
-    exit(2);
+    snprintf(app->loader.error, sizeof app->loader.error,
+             "mphash: %s: line %zu: %s (a records line is ALGO, SIZE, MTIME_NS, CTIME_NS, INODE, DEVICE, "
+             "DIGEST and PATH, tab-separated; see mphash(1))\n",
+             file, line_no, why);
+    return 0;
 }
 
 /* Reads a decimal integer filling [S, END): unsigned, or signed if NEGATIVE_OK. */
@@ -1418,8 +1461,9 @@ static int parse_decimal(const char *s, const char *end, int negative_ok, uint64
     return 1;
 }
 
-/* --since FILE: every record in it, by path. Exits 2 on a line that is not a record. */
-static void load_records(struct app *app, const char *file)
+/* --since FILE: every record in it, by path. 0 if the file cannot be read or has a line that
+ * is not a record, with the message in app->loader.error (mphash then exits 2). */
+static int load_records(struct app *app, const char *file)
 {
     static const char *const names[] = {"ALGO", "SIZE", "MTIME_NS", "CTIME_NS", "INODE", "DEVICE", "DIGEST"};
     FILE *f = fopen(file, "r");
@@ -1427,8 +1471,8 @@ static void load_records(struct app *app, const char *file)
     size_t cap = 1 << 16, size = 0, line_no = 0, other = 0;
     uint32_t other_algorithm = 0;
     if (f == NULL) {
-        fprintf(stderr, "mphash: --since %s: %s\n", file, strerror(errno));
-        exit(2);
+        snprintf(app->loader.error, sizeof app->loader.error, "mphash: --since %s: %s\n", file, strerror(errno));
+        return 0;
     }
     /* The whole file in one buffer (a pipe too), its lines cut in place: each record's path
      * stays where it is, rather than a line read and a path allocated per record. */
@@ -1441,8 +1485,9 @@ static void load_records(struct app *app, const char *file)
         text = xrealloc(text, cap *= 2);
     }
     if (ferror(f)) {
-        fprintf(stderr, "mphash: --since %s: %s\n", file, strerror(errno));
-        exit(2);
+        snprintf(app->loader.error, sizeof app->loader.error, "mphash: --since %s: %s\n", file, strerror(errno));
+        fclose(f);
+        return 0;
     }
     fclose(f);
     text[size] = '\0';
@@ -1467,13 +1512,13 @@ static void load_records(struct app *app, const char *file)
             continue; /* blank lines and comments (the header) */
         }
         if (memchr(line, '\0', len) != NULL) {
-            records_error(file, line_no, "a NUL byte");
+            return records_error(app, file, line_no, "a NUL byte");
         }
         /* Seven fields up to a tab each; the path is the rest of the line, tabs and all. */
         for (p = line, field[0] = line; n < 7; p++) {
             if (*p == '\0') {
                 snprintf(why, sizeof why, "%zu field%s, expected 8", n + 1, n == 0 ? "" : "s");
-                records_error(file, line_no, why);
+                return records_error(app, file, line_no, why);
             }
             if (*p == '\t') {
                 field[++n] = p + 1;
@@ -1489,7 +1534,7 @@ static void load_records(struct app *app, const char *file)
         } else if ((size_t)(end - field[0]) == 6 && memcmp(field[0], "blake3", 6) == 0) {
             r.algorithm = MULTIPOOL_ALGORITHM_BLAKE3;
         } else {
-            records_error(file, line_no, "ALGO is not sha256, sha512 or blake3");
+            return records_error(app, file, line_no, "ALGO is not sha256, sha512 or blake3");
         }
         for (k = 0; k < 5; k++) {
             const char *s = field[k + 1];
@@ -1502,7 +1547,7 @@ static void load_records(struct app *app, const char *file)
             if (!parse_decimal(s, end, k == 1 || k == 2, &v[k], &negative[k])) {
                 snprintf(why, sizeof why, "%s is not a%s decimal number in range", names[k + 1],
                          k == 1 || k == 2 ? " signed 64-bit" : "n unsigned 64-bit");
-                records_error(file, line_no, why);
+                return records_error(app, file, line_no, why);
             }
         }
         r.size = v[0];
@@ -1518,14 +1563,14 @@ static void load_records(struct app *app, const char *file)
         if ((size_t)(end - field[6]) != 2 * (size_t)r.digest_len || !parse_hex(field[6], 2 * r.digest_len, r.digest)) {
             snprintf(why, sizeof why, "DIGEST is not %u hex digits (a %s digest)", 2 * r.digest_len,
                      algorithm_name(r.algorithm));
-            records_error(file, line_no, why);
+            return records_error(app, file, line_no, why);
         }
         path_len = (size_t)(line + len - field[7]);
         if (path_len == 0) {
-            records_error(file, line_no, "an empty PATH");
+            return records_error(app, file, line_no, "an empty PATH");
         }
         if (!unescape((char *)field[7], &path_len)) {
-            records_error(file, line_no, "PATH has a backslash that is not \\\\, \\n or \\r");
+            return records_error(app, file, line_no, "PATH has a backslash that is not \\\\, \\n or \\r");
         }
         if (r.algorithm != app->algorithm && other++ == 0) {
             other_algorithm = r.algorithm;
@@ -1537,6 +1582,51 @@ static void load_records(struct app *app, const char *file)
         fprintf(stderr, "mphash: %s: %zu record%s of %s, not %s: never used, those files are read\n", file, other,
                 other == 1 ? " is" : "s are", algorithm_name(other_algorithm), algorithm_name(app->algorithm));
     }
+    return 1;
+}
+
+/* The loader's thread: reads the records file, then says so. */
+static void *load_records_thread(void *arg)
+{
+    struct app *app = arg;
+    load_records(app, app->since_file);
+    pthread_mutex_lock(&app->loader.lock);
+    app->loader.done = 1;
+    pthread_mutex_unlock(&app->loader.lock);
+    return NULL;
+}
+
+/* Starts reading --since's records on the loader's thread; reads them here if it cannot start. */
+static void start_loading(struct app *app)
+{
+    pthread_mutex_init(&app->loader.lock, NULL);
+    if (pthread_create(&app->loader.thread, NULL, load_records_thread, app) == 0) {
+        app->loader.running = 1;
+    } else {
+        load_records_thread(app);
+    }
+}
+
+/* Whether --since's records are read (after which `since` is this thread's to use), waiting for
+ * them if WAIT; exits 2 if the file was found wrong. */
+static int records_ready(struct app *app, int wait)
+{
+    if (app->loader.running) {
+        int done;
+        pthread_mutex_lock(&app->loader.lock);
+        done = app->loader.done;
+        pthread_mutex_unlock(&app->loader.lock);
+        if (!done && !wait) {
+            return 0;
+        }
+        pthread_join(app->loader.thread, NULL);
+        app->loader.running = 0;
+    }
+    if (app->loader.error[0] != '\0') {
+        fputs(app->loader.error, stderr);
+        exit(2);
+    }
+    return 1;
 }
 
 /* --policy: restic, borg, mtime-size, or fields joined by commas. 0 if it is none of them. */
@@ -1842,7 +1932,7 @@ int main(int argc, char **argv)
         die(spec != NULL ? spec : "session", status);
     }
     if (app.since_file != NULL) {
-        load_records(&app, app.since_file); /* before --record's file replaces it, if the same */
+        start_loading(&app); /* before --record's file replaces it, if the same */
     }
     if (app.record_file != NULL) {
         app.record_out = open_record(app.record_file);
@@ -1855,7 +1945,7 @@ int main(int argc, char **argv)
     for (k = 0; k < nfrom; k++) {
         add_names_from(&app, names_from[k], names_sep[k]);
     }
-    flush(&app);
+    flush(&app, 1);
     if ((status = multipool_session_finish(app.session)) != MULTIPOOL_OK) {
         die("finish", status);
     }
@@ -1885,6 +1975,9 @@ int main(int argc, char **argv)
 
     multipool_session_free(app.session);
     free_records(&app.since);
+    if (app.since_file != NULL) {
+        pthread_mutex_destroy(&app.loader.lock);
+    }
     free(app.paths.names);
     free(app.pending);
     if (fflush(stdout) != 0) {

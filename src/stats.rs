@@ -59,6 +59,11 @@ pub(crate) struct Tally {
 }
 
 impl Tally {
+    /// A tally of `files` answered from their records.
+    pub(crate) fn unchanged(files: u64) -> Tally {
+        Tally { files_unchanged: files, ..Tally::default() }
+    }
+
     pub(crate) fn read_bytes(&mut self, bytes: u64) {
         self.bytes_done += bytes;
     }

@@ -16,8 +16,7 @@ use super::links::Join;
 use super::lookup::{LookupLane, Next};
 use super::memory;
 use super::placement::{self, Placement};
-use super::results::FileResult;
-use super::state::State;
+use super::state::{HeldResults, State};
 use super::task;
 use crate::device::{Device, DeviceKind};
 use crate::read::{self, Outcome, Snapshot, Target};
@@ -28,6 +27,9 @@ use std::thread::ScopedJoinHandle;
 
 /// The feeders a lookup worker started, which it joins before it exits.
 type Feeders<'scope> = Vec<ScopedJoinHandle<'scope, ()>>;
+
+/// A lookup worker's last device: its `st_dev`, the device and its lane.
+type Last = Option<(u64, Arc<Device>, Arc<Lane>)>;
 
 /// Files a lookup worker gathers for a lane that takes its files in arrival order before it
 /// hands them over: a few tasks' worth, so that the feeder wakes once per few tasks, not per
@@ -95,20 +97,19 @@ impl<'scope, 'env> Ctx<'scope, 'env> {
 
     /// The device of `st_dev` and its lane, made (with the lane's feeder) on first sight.
     /// `last` keeps the previous answer: most paths are on the device of the one before, and
-    /// then neither the table's lock nor the lane list's is taken.
-    fn device_lane(
+    /// then neither the table's lock nor the lane list's is taken, and no reference is counted
+    /// (the counts are shared with the other lookup worker and the pool threads).
+    fn device_lane<'l>(
         &self,
         dev: u64,
-        last: &mut Option<(u64, Arc<Device>, Arc<Lane>)>,
+        last: &'l mut Last,
         feeders: &mut Feeders<'scope>,
-    ) -> (Arc<Device>, Arc<Lane>) {
-        if let Some((known, device, lane)) = last {
-            if *known == dev {
-                return (Arc::clone(device), Arc::clone(lane));
-            }
+    ) -> (&'l Arc<Device>, &'l Arc<Lane>) {
+        if !matches!(last, Some((known, ..)) if *known == dev) {
+            let (device, lane) = self.look_up_device(dev, feeders);
+            *last = Some((dev, device, lane));
         }
-        let (device, lane) = self.look_up_device(dev, feeders);
-        *last = Some((dev, Arc::clone(&device), Arc::clone(&lane)));
+        let (_, device, lane) = last.as_ref().expect("the device was just looked up");
         (device, lane)
     }
 
@@ -209,10 +210,10 @@ impl<'scope, 'env> Ctx<'scope, 'env> {
     fn admit(
         &self,
         submission: Submission,
-        last: &mut Option<(u64, Arc<Device>, Arc<Lane>)>,
+        last: &mut Last,
         dirs_at_hand: &mut DirCache,
         feeders: &mut Feeders<'scope>,
-        unchanged: &mut Vec<FileResult>,
+        unchanged: &mut HeldResults,
     ) -> Option<(Arc<Lane>, Placement, Job)> {
         let state = self.state;
         let tag = submission.tag;
@@ -243,8 +244,8 @@ impl<'scope, 'env> Ctx<'scope, 'env> {
         }
         let (device, lane) = self.device_lane(seen.dev, last, feeders);
         if let Some(status) = looked.non_regular_status() {
-            state.assigned(&device, 1, seen.size);
-            state.complete(tag, Outcome::failed(status, 0, seen.size), Some(&device));
+            state.assigned(device, 1, seen.size);
+            state.complete(tag, Outcome::failed(status, 0, seen.size), Some(device));
             return None;
         }
         // A prior record that vouches for the file answers it here: never opened, never in a
@@ -256,14 +257,14 @@ impl<'scope, 'env> Ctx<'scope, 'env> {
             let (config, now) = (state.config(), std::time::SystemTime::now());
             let margin = state.read_settings().settle;
             if config.record_policy.matches(record, &seen, config.algorithm, now, margin) {
-                state.assigned(&device, 1, 0);
+                // Counted as queued to its device and answered when its result is handed over.
                 let outcome = Outcome {
                     status: Status::Unchanged,
                     digest: record.digest,
                     identity: Some(seen),
                     ..Outcome::failed(Status::Unchanged, 0, seen.size)
                 };
-                state.complete_later(tag, outcome, &device, unchanged);
+                state.complete_later(tag, outcome, device, unchanged);
                 return None;
             }
         }
@@ -276,31 +277,31 @@ impl<'scope, 'env> Ctx<'scope, 'env> {
                 Join::Lead => link = Some(inode),
                 // Read once, with the path that leads; its bytes are counted there.
                 Join::Follow => {
-                    state.assigned(&device, 1, 0);
+                    state.assigned(device, 1, 0);
                     return None;
                 }
                 Join::Known(outcome) => {
-                    state.assigned(&device, 1, 0);
-                    state.complete(tag, outcome, Some(&device));
+                    state.assigned(device, 1, 0);
+                    state.complete(tag, outcome, Some(device));
                     return None;
                 }
             }
         }
-        state.assigned(&device, 1, seen.size);
-        let inspected = self.inspect(&lane, &target, &seen);
+        state.assigned(device, 1, seen.size);
+        let inspected = self.inspect(lane, &target, &seen);
         let ino = seen.ino;
         let job = Job { path: submission.path, tag, seen, link, device: device.index, dir };
         Some(match inspected {
             Inspected::Resident => match self.cache_lane(feeders) {
                 Some(cache) => {
-                    state.served_from_cache(&device);
+                    state.served_from_cache(device);
                     (cache, Placement::Inode(ino), job)
                 }
                 // No page-cache pool: the file waits for its disk, in inode order as without
                 // FIEMAP (it was skipped: the file was in memory).
-                None => (lane, Placement::Inode(ino), job),
+                None => (Arc::clone(lane), Placement::Inode(ino), job),
             },
-            Inspected::Placed(placement) => (lane, placement, job),
+            Inspected::Placed(placement) => (Arc::clone(lane), placement, job),
         })
     }
 
@@ -355,9 +356,9 @@ struct Queued {
     /// the next flush, in one atomic operation each rather than one per path.
     looked_up: usize,
     answered: usize,
-    /// Results of files answered from their records, counted and not yet queued (see
-    /// [`State::complete_later`]): queued at the next count, before the paths leave flight.
-    unchanged: Vec<FileResult>,
+    /// Results of files answered from their records, neither counted nor queued yet (see
+    /// [`State::complete_later`]): both at the next count, before the paths leave flight.
+    unchanged: HeldResults,
 }
 
 impl Queued {

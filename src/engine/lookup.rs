@@ -11,6 +11,13 @@
 //! the paths behind it by at most twice `STALL` (workers count lookups; the router, looking every
 //! `STALL` while paths wait, stamps the time it saw the count move, which keeps a clock read off
 //! every path), and a file system whose every lookup hangs holds at most `MAX_WORKERS` threads.
+//!
+//! A lane whose one worker does make progress but cannot keep up (at least [`LONG_QUEUE`] paths
+//! wait, and lookups finished since the router last looked) gets a second worker too, if the
+//! machine has a second CPU: lookups of cached metadata are CPU-bound (a `statx` is about a
+//! microsecond of kernel time), and with one worker a pass that answers files from their records
+//! used one core while the other idled. Progress is required so that a hung file system gets its
+//! workers by the stall rule alone.
 
 use super::inbox::Submission;
 use super::sync;
@@ -24,6 +31,12 @@ use std::time::{Duration, Instant};
 pub(super) const STALL: Duration = Duration::from_millis(20);
 /// Most lookup threads one mount gets: as many lookups in flight on it at once.
 pub(super) const MAX_WORKERS: usize = 4;
+/// Paths waiting in a lane, with its lookups making progress, that earn it a second worker: a
+/// quarter of the router's window of routed paths (1,024 on devices that read in arrival order),
+/// so that a queue the one worker drains between two of the router's turns never does.
+pub(super) const LONG_QUEUE: usize = 256;
+/// Most workers a lane gets for a long queue (more come only by the stall rule).
+const BUSY_WORKERS: usize = 2;
 /// How often mountinfo is read again, for mounts made during the session.
 const MOUNTS_TTL: Duration = Duration::from_secs(1);
 
@@ -167,16 +180,20 @@ impl LookupLane {
         }
     }
 
-    /// Whether the lane should get another worker now: it has none, or paths wait while every
-    /// worker has been stuck for [`STALL`].
-    pub(super) fn wants_worker(&self) -> bool {
+    /// Whether the lane should get another worker now: it has none; or paths wait while every
+    /// worker has been stuck for [`STALL`]; or, when `cpus` allow a second, at least
+    /// [`LONG_QUEUE`] paths wait while lookups finish (since the last call).
+    pub(super) fn wants_worker(&self, cpus: usize) -> bool {
         let mut state = self.lock();
-        if state.finished != state.finished_seen {
+        let moved = state.finished != state.finished_seen;
+        if moved {
             state.stamp();
         }
         let waiting = state.queue.len() > state.idle;
+        let busy = BUSY_WORKERS.min(cpus);
         state.workers == 0 && !state.queue.is_empty()
             || waiting && state.workers < MAX_WORKERS && state.progress.elapsed() >= STALL
+            || moved && state.queue.len() >= LONG_QUEUE && state.workers < busy
     }
 
     /// Whether paths wait while every worker is busy: the router should look again after
@@ -268,9 +285,9 @@ mod tests {
         let lane = LookupLane::default();
         let path = |tag| Submission { path: (&b"/p"[..]).into(), tag, record: None, base: None };
         lane.push([path(1), path(2)]);
-        assert!(lane.wants_worker(), "no worker yet");
+        assert!(lane.wants_worker(2), "no worker yet");
         lane.worker_started();
-        assert!(!lane.wants_worker(), "the worker has just started");
+        assert!(!lane.wants_worker(2), "the worker has just started");
         let tag = |next| match next {
             Next::Path(s) => Some(s.tag),
             _ => None,
@@ -278,11 +295,29 @@ mod tests {
         assert_eq!(tag(lane.next(false, true)), Some(1));
         assert!(lane.is_congested(), "one path waits while the only worker is busy");
         std::thread::sleep(STALL);
-        assert!(lane.wants_worker(), "no progress for a stall's length");
+        assert!(lane.wants_worker(2), "no progress for a stall's length");
         assert_eq!(tag(lane.next(true, true)), Some(2));
-        assert!(!lane.wants_worker(), "progress was made and nothing waits");
+        assert!(!lane.wants_worker(2), "progress was made and nothing waits");
         assert!(matches!(lane.next(true, false), Next::Empty));
         lane.shut_down();
         assert!(matches!(lane.next(false, true), Next::Exit), "shut down and empty: exit");
+    }
+
+    #[test]
+    fn a_long_queue_whose_lookups_progress_gets_a_second_worker_only_with_a_second_cpu() {
+        let lane = LookupLane::default();
+        let path = |tag| Submission { path: (&b"/p"[..]).into(), tag, record: None, base: None };
+        lane.push((0..LONG_QUEUE as u64 + 4).map(path));
+        assert!(lane.wants_worker(2), "no worker yet");
+        lane.worker_started();
+        assert!(!lane.wants_worker(2), "no lookup has finished yet: maybe a hung one");
+        assert!(matches!(lane.next(false, true), Next::Path(_)));
+        assert!(matches!(lane.next(true, true), Next::Path(_)));
+        assert!(!lane.wants_worker(1), "progress and a long queue, but one CPU");
+        assert!(matches!(lane.next(true, true), Next::Path(_)));
+        assert!(lane.wants_worker(2), "progress and a long queue: a second worker");
+        lane.worker_started();
+        assert!(matches!(lane.next(true, true), Next::Path(_)));
+        assert!(!lane.wants_worker(2), "two is the most a long queue earns");
     }
 }

@@ -174,8 +174,9 @@ impl<'scope, 'env> Router<'scope, 'env> {
 
     /// Starts a lookup worker for every lane that needs one.
     fn add_workers(&mut self) {
+        let cpus = self.ctx.state.cpus();
         for lane in self.lookups.values() {
-            if !lane.wants_worker() {
+            if !lane.wants_worker(cpus) {
                 continue;
             }
             lane.worker_started();

@@ -89,6 +89,15 @@ const PENDING_WINDOW: usize = 65_536;
 /// taken are not counted in it, so the pools never wait on it.
 const FIFO_WINDOW: usize = 1024;
 
+/// Results of files answered from their records that a lookup worker holds, and how many of
+/// them on its last device are not yet counted (see [`State::complete_later`]).
+#[derive(Debug, Default)]
+pub(super) struct HeldResults {
+    results: Vec<FileResult>,
+    device: Option<Arc<Device>>,
+    unchanged: u64,
+}
+
 /// What the router found no room in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -460,25 +469,43 @@ impl State {
         self.produced();
     }
 
-    /// Counts one result as [`complete`](State::complete) does, but adds it to `held` rather
-    /// than to the queue: [`complete_held`](State::complete_held) hands such results over
-    /// together, with one lock and at most one wake-up of the pollers, not one of each per file.
+    /// Holds the result of a file answered from its record (`Unchanged`), on `device`:
+    /// [`complete_held`](State::complete_held) counts such files and hands their results over
+    /// together, with one addition per counter, one lock and at most one wake-up of the pollers,
+    /// not one of each per file (two lookup workers adding per file to the same counters made
+    /// their cache lines travel between the CPUs at every file).
     pub(super) fn complete_later(
         &self,
         tag: u64,
         outcome: Outcome,
-        device: &Device,
-        held: &mut Vec<FileResult>,
+        device: &Arc<Device>,
+        held: &mut HeldResults,
     ) {
-        self.counters.completed(outcome.status);
-        device.counters.completed(outcome.status);
-        held.push(FileResult::new(tag, outcome, Some(device.index)));
+        if !held.device.as_ref().is_some_and(|known| Arc::ptr_eq(known, device)) {
+            self.count_held(held);
+            held.device = Some(Arc::clone(device));
+        }
+        held.unchanged += 1;
+        held.results.push(FileResult::new(tag, outcome, Some(device.index)));
     }
 
-    /// Queues the results [`complete_later`](State::complete_later) held, leaving `held` empty.
-    pub(super) fn complete_held(&self, held: &mut Vec<FileResult>) {
-        if !held.is_empty() {
-            self.results.push_many(held);
+    /// Counts the files of `held` as queued to and answered on their device.
+    fn count_held(&self, held: &mut HeldResults) {
+        if let (Some(device), 1..) = (&held.device, held.unchanged) {
+            let tally = Tally::unchanged(held.unchanged);
+            device.counters.queued(held.unchanged, 0);
+            device.counters.add(&tally);
+            self.counters.add(&tally);
+        }
+        held.unchanged = 0;
+    }
+
+    /// Counts and queues the results [`complete_later`](State::complete_later) held, leaving
+    /// `held` empty.
+    pub(super) fn complete_held(&self, held: &mut HeldResults) {
+        self.count_held(held);
+        if !held.results.is_empty() {
+            self.results.push_many(&mut held.results);
             self.produced();
         }
     }
