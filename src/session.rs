@@ -2,7 +2,7 @@
 
 use crate::config::Config;
 use crate::device::{DeviceInfo, Resolver};
-use crate::engine::{Delivery, Dir, Engine, Entry, Event, FileResult, PollOutcome};
+use crate::engine::{Bases, Delivery, Dir, Engine, Entry, Event, FileResult, PollOutcome};
 use crate::stats::Stats;
 use crate::{Error, Status};
 use std::collections::VecDeque;
@@ -46,6 +46,8 @@ use std::time::Duration;
 #[derive(Debug)]
 pub struct Session {
     engine: Engine,
+    /// The caller's directories held for paths enqueued relative to them.
+    bases: Bases,
 }
 
 impl Session {
@@ -57,7 +59,7 @@ impl Session {
     /// of their ranges (the error's detail says which); [`Status::ResourceExhausted`] if the
     /// thread cannot be started.
     pub fn new(config: Config) -> Result<Session, Error> {
-        Ok(Session { engine: Engine::start(config, Resolver::system)? })
+        Ok(Session { engine: Engine::start(config, Resolver::system)?, bases: Bases::default() })
     }
 
     /// Queues one path. The path is copied; any bytes are accepted, and problems with the path
@@ -153,7 +155,7 @@ impl Session {
         dir: Option<BorrowedFd<'_>>,
         requests: impl IntoIterator<Item = (P, u64, Option<crate::Record>)>,
     ) -> Result<(), Error> {
-        let base = dir.map(base_dir).transpose()?;
+        let base = dir.map(|dir| self.base_dir(dir)).transpose()?;
         // Converted first, so that no caller code runs under the inbox lock.
         let requests: Vec<(P, u64, Option<crate::Record>)> = requests.into_iter().collect();
         let entries = requests.iter().map(|(path, tag, record)| Entry {
@@ -208,7 +210,7 @@ impl Session {
         if lengths.len() != tags.len() || !records_fit || total != Some(bytes.len()) {
             return Err(Status::InvalidArgument.into());
         }
-        let base = dir.map(base_dir).transpose()?;
+        let base = dir.map(|dir| self.base_dir(dir)).transpose()?;
         let mut rest = bytes;
         let entries = lengths.iter().zip(tags).enumerate().map(|(i, (&len, &tag))| {
             let (path, after) = rest.split_at(len);
@@ -422,20 +424,21 @@ impl Session {
         self.engine.abandon();
     }
 
+    /// A caller's directory as the base of relative paths (one held per directory, see
+    /// [`Bases`]), or why it cannot be one.
+    fn base_dir(&self, dir: BorrowedFd<'_>) -> Result<std::sync::Arc<Dir>, Error> {
+        self.bases.base(dir).map_err(|err| match err.raw_os_error() {
+            Some(libc::EMFILE | libc::ENFILE | libc::ENOMEM) => {
+                Error::with_detail(Status::ResourceExhausted, err.to_string())
+            }
+            _ => Error::with_detail(Status::InvalidArgument, err.to_string()),
+        })
+    }
+
     /// How many devices have been met so far.
     pub fn device_count(&self) -> usize {
         self.engine.devices().len()
     }
-}
-
-/// A caller's directory as the base of relative paths, or why it cannot be one.
-fn base_dir(dir: BorrowedFd<'_>) -> Result<std::sync::Arc<Dir>, Error> {
-    Dir::base(dir).map_err(|err| match err.raw_os_error() {
-        Some(libc::EMFILE | libc::ENFILE | libc::ENOMEM) => {
-            Error::with_detail(Status::ResourceExhausted, err.to_string())
-        }
-        _ => Error::with_detail(Status::InvalidArgument, err.to_string()),
-    })
 }
 
 /// A session's events as an iterator (see [`Session::events`], [`Session::events_timeout`] and

@@ -253,16 +253,70 @@ pub(crate) fn open_dir(path: &std::path::Path) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// A close-on-exec duplicate of the descriptor number `fd` (`F_DUPFD_CLOEXEC`), from a C
-/// caller: a number that is not an open descriptor gives `EBADF`, and nothing is touched.
-pub(crate) fn dup_raw(fd: libc::c_int) -> io::Result<OwnedFd> {
+/// Whether the number `fd`, from a C caller, is an open descriptor (`F_GETFD`): `EBADF` if
+/// not, and nothing is touched either way.
+pub(crate) fn check_open(fd: libc::c_int) -> io::Result<()> {
     // SAFETY: fcntl takes any integer; on one that is not open it fails with EBADF.
-    let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
-    if dup < 0 {
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
         return Err(io::Error::last_os_error());
     }
-    // SAFETY: `dup` was just made and is owned by nobody else.
-    Ok(unsafe { OwnedFd::from_raw_fd(dup) })
+    Ok(())
+}
+
+/// What identifies the directory open as `fd` for resolving names from it: its device, inode
+/// and mount (`STATX_MNT_ID`, Linux 5.8+; 0 where the kernel does not say), and whether it is a
+/// directory. Two descriptors with the same three resolve every relative path alike (the same
+/// dentry on the same mount, so `..` leads to the same place too). A number that is not an open
+/// descriptor gives `EBADF`.
+pub(crate) fn dir_identity(fd: BorrowedFd<'_>) -> io::Result<DirIdentity> {
+    // SAFETY: an all-zero `struct statx` is a valid value of it (integers only).
+    let mut out: libc::statx = unsafe { std::mem::zeroed() };
+    let mask = libc::STATX_TYPE | libc::STATX_INO | libc::STATX_MNT_ID;
+    // SAFETY: the empty path is NUL-terminated and, with AT_EMPTY_PATH, names `fd`, open for
+    // the call; `out` is a live struct statx the call writes.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_statx,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH | libc::AT_STATX_SYNC_AS_STAT,
+            mask,
+            &mut out as *mut libc::statx,
+        )
+    };
+    if rc < 0 {
+        let err = io::Error::last_os_error();
+        if !matches!(err.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) {
+            return Err(err);
+        }
+        // No statx (an old kernel, a sandbox): fstat, and no mount to tell bind mounts apart.
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::File::from(fd.try_clone_to_owned()?).metadata()?;
+        return Ok(DirIdentity {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            mnt: None,
+            is_dir: meta.is_dir(),
+        });
+    }
+    let mnt = (out.stx_mask & libc::STATX_MNT_ID != 0).then_some(out.stx_mnt_id);
+    Ok(DirIdentity {
+        dev: libc::makedev(out.stx_dev_major, out.stx_dev_minor),
+        ino: out.stx_ino,
+        mnt,
+        is_dir: u32::from(out.stx_mode) & libc::S_IFMT == libc::S_IFDIR,
+    })
+}
+
+/// What [`dir_identity`] finds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DirIdentity {
+    /// `st_dev`, as `makedev` encodes it.
+    pub(crate) dev: u64,
+    pub(crate) ino: u64,
+    /// The mount it was opened through, where the kernel says.
+    pub(crate) mnt: Option<u64>,
+    pub(crate) is_dir: bool,
 }
 
 /// What `statx` says of `name` in the directory `dir` (its last link followed or not): the

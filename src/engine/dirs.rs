@@ -17,11 +17,12 @@
 
 use crate::read::Target;
 use crate::sys;
+use std::collections::HashMap;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 /// Most directories held open in the process at once, by every session together.
 pub(super) const MOST: usize = 128;
@@ -48,22 +49,75 @@ pub(crate) struct Base {
 }
 
 impl Dir {
-    /// The caller's directory `fd` as a base for relative paths: a duplicate (close-on-exec),
-    /// so that the session holds it while its paths wait whatever the caller does with its
-    /// own, and its device from one `fstat`. `Err(ENOTDIR)` if it is not a directory.
-    pub(crate) fn base(fd: BorrowedFd<'_>) -> std::io::Result<Arc<Dir>> {
-        let file = std::fs::File::from(fd.try_clone_to_owned()?);
-        let meta = file.metadata()?;
-        if !meta.is_dir() {
-            return Err(std::io::Error::from_raw_os_error(libc::ENOTDIR));
-        }
-        use std::os::unix::fs::MetadataExt;
-        Ok(Arc::new(Dir { fd: OwnedFd::from(file), base: Some(Base { dev: meta.dev() }) }))
+    /// A duplicate (close-on-exec) of the caller's directory `fd`, on device `dev`, as a base
+    /// for relative paths: the session holds it while its paths wait, whatever the caller does
+    /// with its own.
+    fn dup_base(fd: BorrowedFd<'_>, dev: u64) -> std::io::Result<Arc<Dir>> {
+        Ok(Arc::new(Dir { fd: fd.try_clone_to_owned()?, base: Some(Base { dev }) }))
     }
 
     /// What is known of it as a caller's base; `None` for a directory a lookup opened.
     pub(crate) fn as_base(&self) -> Option<Base> {
         self.base
+    }
+}
+
+/// The caller's directories a session holds as bases (see [`Dir`]), one duplicate per
+/// directory in use, however many enqueue calls name it: a caller that walks a tree with
+/// directory descriptors and enqueues each directory's files in calls of their own would
+/// otherwise hold a descriptor per call until those results arrive, and a process with a low
+/// descriptor limit would run out (`EMFILE`) with its own descriptors long closed.
+///
+/// A directory is known by its device, inode and mount: two descriptors that agree on the
+/// three resolve every relative path alike (the same place on the same mount, so `..` too). A
+/// held directory's inode cannot be reused while the duplicate keeps it open. Where the kernel
+/// does not say the mount (`statx` without `STATX_MNT_ID`), each call gets its own duplicate,
+/// as bind mounts could not be told apart.
+#[derive(Debug, Default)]
+pub(crate) struct Bases {
+    held: Mutex<Held>,
+}
+
+/// The directories of [`Bases`], by identity; an entry whose directory was dropped stays until
+/// the next sweep.
+#[derive(Debug, Default)]
+struct Held {
+    by_id: HashMap<(u64, u64, u64), Weak<Dir>>,
+    /// Entries at which the dropped ones are swept out (twice the live ones after a sweep), so
+    /// that sweeping costs a constant per call on average.
+    sweep_at: usize,
+}
+
+impl Bases {
+    /// The caller's directory `fd` as a base for relative paths: the one held for the same
+    /// directory if a path queued from it still waits, else a new duplicate.
+    /// `Err(ENOTDIR)` if it is not a directory, `Err(EBADF)` if it is not open, `Err(EMFILE)`
+    /// if the process has no descriptor left for the duplicate.
+    pub(crate) fn base(&self, fd: BorrowedFd<'_>) -> std::io::Result<Arc<Dir>> {
+        let id = sys::dir_identity(fd)?;
+        if !id.is_dir {
+            return Err(std::io::Error::from_raw_os_error(libc::ENOTDIR));
+        }
+        let Some(mnt) = id.mnt else { return Dir::dup_base(fd, id.dev) };
+        let key = (id.dev, id.ino, mnt);
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(dir) = held.by_id.get(&key).and_then(Weak::upgrade) {
+            return Ok(dir);
+        }
+        let dir = Dir::dup_base(fd, id.dev)?;
+        if held.by_id.len() >= held.sweep_at {
+            held.by_id.retain(|_, dir| dir.strong_count() > 0);
+            held.sweep_at = (2 * held.by_id.len()).max(64);
+        }
+        held.by_id.insert(key, Arc::downgrade(&dir));
+        Ok(dir)
+    }
+
+    /// How many distinct directories are held now (tests).
+    #[cfg(test)]
+    fn held(&self) -> usize {
+        let held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        held.by_id.values().filter(|dir| dir.strong_count() > 0).count()
     }
 }
 
@@ -179,6 +233,29 @@ mod tests {
         long.extend_from_slice(b"/x");
         assert_eq!(split(&long), None, "PATH_MAX bytes: by the whole path, ENAMETOOLONG");
         assert!(split(&long[1..]).is_some());
+    }
+
+    #[test]
+    fn a_base_directory_is_held_once_however_many_descriptors_name_it() {
+        let dir = TempDir::new("bases");
+        std::fs::create_dir(dir.path().join("other")).unwrap();
+        let open = |path: &Path| std::fs::File::open(path).unwrap();
+        let (first, second) = (open(dir.path()), open(dir.path()));
+        let bases = Bases::default();
+        let a = bases.base(first.as_fd()).unwrap();
+        let b = bases.base(second.as_fd()).unwrap();
+        if sys::dir_identity(first.as_fd()).unwrap().mnt.is_some() {
+            assert!(Arc::ptr_eq(&a, &b), "two descriptors of one directory: one duplicate");
+            assert_eq!(bases.held(), 1);
+        }
+        drop((first, second));
+        let other = bases.base(open(&dir.path().join("other")).as_fd()).unwrap();
+        assert!(!Arc::ptr_eq(&a, &other), "another directory: its own");
+        drop((a, b, other));
+        assert_eq!(bases.held(), 0, "nothing held once no path waits");
+        std::fs::write(dir.path().join("f"), b"x").unwrap();
+        let err = bases.base(open(&dir.path().join("f")).as_fd()).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::ENOTDIR));
     }
 
     #[test]

@@ -38,7 +38,7 @@ mod state;
 mod sync;
 mod task;
 
-pub(crate) use dirs::Dir;
+pub(crate) use dirs::{Bases, Dir};
 pub(crate) use handle::Engine;
 pub(crate) use path_store::Entry;
 pub(crate) use results::Delivery;

@@ -12,7 +12,7 @@ use super::types::{
 };
 use crate::{Config, PollOutcome, Session, Status};
 use std::ffi::OsStr;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::Duration;
@@ -260,8 +260,11 @@ pub unsafe extern "C" fn multipool_session_enqueue_records(
 /// walks a tree with directory descriptors reaches files whose whole path is longer than
 /// PATH_MAX, and a directory renamed while its files wait loses none of them. The library
 /// duplicates `dirfd` (close-on-exec) and holds the duplicate until these paths' results are
-/// produced: the caller may close its own as soon as the call returns. The paths are routed by
-/// the directory's device, from one `fstat()` of it here on the caller's thread.
+/// produced: the caller may close its own as soon as the call returns. One duplicate serves
+/// every call naming the same directory (device, inode and mount) while any of their paths
+/// waits, so a walk that makes a call per file holds one descriptor per directory, not per
+/// call. The paths are routed by the directory's device, from one `fstat()` of it here on the
+/// caller's thread.
 ///
 /// Returns as `multipool_session_enqueue_records()`; MULTIPOOL_ERR_INVALID_ARGUMENT also if
 /// `dirfd` is negative, not open, or not a directory; MULTIPOOL_ERR_RESOURCE_EXHAUSTED if it
@@ -284,18 +287,16 @@ pub unsafe extern "C" fn multipool_session_enqueue_at(
     count: usize,
 ) -> multipool_status {
     boundary(|| {
-        // The number is duplicated before anything trusts it to be a descriptor: one that is
-        // not open (or -1) fails here with EBADF.
-        let dir = match crate::sys::dup_raw(dirfd) {
-            Ok(dir) => dir,
-            Err(err) if matches!(err.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
-                return Err(Status::ResourceExhausted)
-            }
-            Err(_) => return Err(Status::InvalidArgument),
-        };
+        // The number is checked before anything trusts it to be a descriptor: one that is not
+        // open (or -1) fails here with EBADF, and nothing is duplicated yet.
+        if crate::sys::check_open(dirfd).is_err() {
+            return Err(Status::InvalidArgument);
+        }
+        // SAFETY: `dirfd` is open (just checked), and the caller keeps it open for the call.
+        let dir = unsafe { std::os::fd::BorrowedFd::borrow_raw(dirfd) };
         let buffer = Buffer { bytes, bytes_len, lengths, tags, records, record_size, count };
         // SAFETY: the caller's contract is this function's, which is `Buffer::enqueue`'s.
-        unsafe { buffer.enqueue(session, Some(dir.as_fd())) }
+        unsafe { buffer.enqueue(session, Some(dir)) }
     })
 }
 
