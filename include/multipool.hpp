@@ -765,6 +765,36 @@ public:
     }
 #endif
 
+    /// Enqueues every request relative to the open directory `dirfd`, all or none, in one C
+    /// call (multipool_session_enqueue_at): each path is resolved from the directory as openat()
+    /// resolves it, so paths longer than PATH_MAX as a whole are reachable and a directory
+    /// renamed while its files wait loses none. The library holds its own duplicate of `dirfd`
+    /// (one per directory in use) until these results are produced: close yours when this
+    /// returns, never from another thread during the call. Prior records as for
+    /// enqueue_records(). Throws multipool::error (status::invalid_argument for a descriptor that
+    /// is negative, closed or not a directory), or std::bad_alloc.
+    void enqueue_at(int dirfd, const request *requests, std::size_t count)
+    {
+        detail::throw_if(raw_enqueue_records(requests, count, &dirfd), "multipool_session_enqueue_at");
+    }
+    void enqueue_at(int dirfd, const std::vector<request> &requests)
+    {
+        enqueue_at(dirfd, requests.data(), requests.size());
+    }
+    /// As above; a failed allocation is status::resource_exhausted.
+    void enqueue_at(int dirfd, const request *requests, std::size_t count, std::error_code &ec) noexcept
+    {
+        try {
+            detail::check(raw_enqueue_records(requests, count, &dirfd), ec);
+        } catch (const std::bad_alloc &) {
+            ec = make_error_code(status::resource_exhausted);
+        }
+    }
+    void enqueue_at(int dirfd, const std::vector<request> &requests, std::error_code &ec) noexcept
+    {
+        enqueue_at(dirfd, requests.data(), requests.size(), ec);
+    }
+
     /// No more paths will come.
     void finish() { detail::throw_if(multipool_session_finish(s_), "multipool_session_finish"); }
     void finish(std::error_code &ec) noexcept { detail::check(multipool_session_finish(s_), ec); }
@@ -924,7 +954,10 @@ private:
         return multipool_session_enqueue(s_, bytes, len, tag);
     }
     /// The buffer form of the requests, built here (it may throw std::bad_alloc).
-    multipool_status raw_enqueue_records(const request *requests, std::size_t count) const
+    /// The requests in the layout of the buffer forms, through multipool_session_enqueue_at
+    /// relative to `*dirfd`, or multipool_session_enqueue_records where `dirfd` is null.
+    multipool_status raw_enqueue_records(const request *requests, std::size_t count,
+                                         const int *dirfd = nullptr) const
     {
         std::size_t total = 0;
         for (std::size_t i = 0; i < count; i++) {
@@ -940,6 +973,10 @@ private:
             lengths[i] = requests[i].path.size();
             tags[i] = requests[i].tag;
             records[i] = requests[i].prior ? requests[i].prior->c_record() : multipool_record{};
+        }
+        if (dirfd != nullptr) {
+            return multipool_session_enqueue_at(s_, *dirfd, bytes(buffer), buffer.size(), lengths.data(), tags.data(),
+                                                records.data(), sizeof(multipool_record), count);
         }
         return multipool_session_enqueue_records(s_, bytes(buffer), buffer.size(), lengths.data(), tags.data(),
                                                  records.data(), sizeof(multipool_record), count);

@@ -5,6 +5,8 @@
 #include "multipool.hpp"
 
 #include <cstdio>
+#include <fcntl.h>
+#include <unistd.h>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -480,6 +482,50 @@ void test_records_and_identities(const std::string &dir)
     std::puts("records and identities: ok");
 }
 
+/// enqueue_at(): paths relative to an open directory, resolved from it even after the
+/// directory is renamed and the caller's descriptor closed; a bad descriptor is refused.
+void test_enqueue_at(const std::string &dir)
+{
+    // Names of this run's own: the test runs several times over one scratch directory.
+    const std::string sub = dir + "/at-" + std::to_string(::getpid());
+    CHECK(::mkdir(sub.c_str(), 0755) == 0);
+    write(sub, "one", "abc");
+    write(sub, "two", "abc");
+    settle();
+    int fd = ::open(sub.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    CHECK(fd >= 0);
+    multipool::session session;
+    const std::vector<multipool::request> requests = {{"one", 1, std::nullopt}, {"two", 2, std::nullopt}};
+    session.enqueue_at(fd, requests);
+    CHECK(::close(fd) == 0);
+    const std::string moved = sub + "-moved";
+    CHECK(::rename(sub.c_str(), moved.c_str()) == 0);
+    session.finish();
+    std::size_t n = 0;
+    for (const multipool::result &r : session.results()) {
+        CHECK(r.ok() && r.hex() == sha256_abc && (r.tag() == 1 || r.tag() == 2));
+        n++;
+    }
+    CHECK(n == 2);
+    std::error_code ec;
+    multipool::session refusing;
+    refusing.enqueue_at(-1, requests, ec);
+    CHECK(ec == multipool::status::invalid_argument);
+    const int file = ::open((moved + "/one").c_str(), O_RDONLY | O_CLOEXEC);
+    CHECK(file >= 0);
+    refusing.enqueue_at(file, requests, ec);
+    CHECK(ec == multipool::status::invalid_argument);
+    bool thrown = false;
+    try {
+        refusing.enqueue_at(file, requests);
+    } catch (const multipool::error &e) {
+        thrown = e.code() == multipool::status::invalid_argument;
+    }
+    CHECK(thrown);
+    ::close(file);
+    std::puts("enqueue_at: ok");
+}
+
 } // namespace
 
 int main(int argc, char **argv)
@@ -496,6 +542,7 @@ int main(int argc, char **argv)
     test_chunks_and_events(dir);
     test_chunk_options_refused_and_results_as_events(dir);
     test_records_and_identities(dir);
+    test_enqueue_at(dir);
     std::printf("%d passed, 0 failed\n", passed);
     return 0;
 }
