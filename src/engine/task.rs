@@ -8,7 +8,7 @@
 use super::batch::{Budget, Job};
 use super::chunks::{FileChunks, ThreadChunks};
 use super::dirs;
-use super::gate::ReadTicket;
+use super::gate::Permit;
 use super::lanes::{Lane, Take};
 use super::memory;
 use super::results::FileResult;
@@ -89,8 +89,8 @@ fn run(state: &State, lane: &Lane, capacity: usize) -> usize {
         let share = 1 + budget.files_left();
         state.in_flight(share);
         let mut files = 1;
-        let mut pace =
-            Paced { state, lane, held: false, read: None, classified: false, presumed: false };
+        let permit = Permit::default();
+        let mut pace = Paced { state, lane, permit, classified: false, presumed: false };
         hash_and_record(state, device, first, &mut pace, &mut results, &mut tally);
         while let Some(limit) = budget.limit() {
             let take = Take::SmallFrom { device: device.index, limit };
@@ -216,15 +216,12 @@ fn read_with(
     })
 }
 
-/// A task's side of its device's gate on reads in flight (see `gate`): the permit it holds
-/// from its first read from the device until its end, or until the limit falls below the
-/// permits out.
+/// A task's pace: its side of its device's gate on reads in flight (see `gate`), and what it
+/// tells its lane about where its files are read from.
 struct Paced<'a> {
     state: &'a State,
     lane: &'a Lane,
-    held: bool,
-    /// The device read under way, between `start` and `done`.
-    read: Option<ReadTicket>,
+    permit: Permit,
     /// The task has told its lane where its first file is read from (see `Lane::task_classified`).
     classified: bool,
     /// The lane is read from memory and this task's first file was in the page cache too: its
@@ -261,33 +258,22 @@ impl read::Pace for Paced<'_> {
     }
 
     fn pause(&mut self) {
-        if let (Some(gate), true) = (self.lane.gate(), self.held) {
-            gate.release();
-            self.held = false;
+        if let Some(gate) = self.lane.gate() {
+            self.permit.pause(gate);
         }
     }
 
     fn start(&mut self) {
-        let Some(gate) = self.lane.gate() else { return };
-        if !self.held {
-            // Not granted only when the session is cancelled: the read then reports that.
-            self.held = gate.acquire(self.state.cancel_flag());
+        if let Some(gate) = self.lane.gate() {
+            self.permit.start(gate, self.state.cancel_flag());
         }
-        if let Some(unfinished) = self.read.take() {
-            gate.abandon_read(unfinished); // a read that never reached `done` (it panicked)
-        }
-        self.read = Some(gate.begin_read());
     }
 
     fn done(&mut self, bytes: Option<u64>) {
-        let (Some(gate), Some(read)) = (self.lane.gate(), self.read.take()) else { return };
-        let recorded = gate.record(read, bytes);
+        let Some(gate) = self.lane.gate() else { return };
+        let Some(recorded) = self.permit.done(gate, bytes) else { return };
         if recorded.window_closed && self.lane.apply(recorded.change) {
             self.state.lane_ordered();
-        }
-        if recorded.over_limit && self.held {
-            gate.release();
-            self.held = false;
         }
     }
 }
@@ -296,12 +282,7 @@ impl Drop for Paced<'_> {
     fn drop(&mut self) {
         self.classify(None); // a task whose files never got as far as a read
         if let Some(gate) = self.lane.gate() {
-            if let Some(read) = self.read.take() {
-                gate.abandon_read(read); // the read unwound (a bug): it is in flight no more
-            }
-            if self.held {
-                gate.release();
-            }
+            self.permit.end(gate);
         }
     }
 }

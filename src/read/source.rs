@@ -274,8 +274,14 @@ impl Source {
                     self.direct = false;
                     self.read_buffered();
                 }
-                Ok(0) => self.mode = Mode::Ended,
-                Ok(n) => {
+                Ok(0) => {
+                    self.mode = Mode::Ended;
+                    if self.device {
+                        // The file's reads are over: its permit goes back (`engine::gate`).
+                        pace.pause();
+                    }
+                }
+                Ok(mut n) => {
                     let read_to = self.offset + n as u64;
                     // Keep the window AHEAD bytes past what was just read, a step at a time
                     // (several when the buffer is larger than a step), never past the end.
@@ -287,9 +293,26 @@ impl Source {
                         advise_range(&self.file, Advice::WillNeed, self.advised, AHEAD_STEP);
                         self.advised += AHEAD_STEP;
                     }
+                    let rest = range.start + n..range.end;
+                    if self.device && read_to >= end && !self.direct && !rest.is_empty() {
+                        // The size the file had is read: the read that finds its end goes now,
+                        // into the rest of the buffer and under the same permit (on FUSE or a
+                        // share it is a request to the device too), so that the permit goes
+                        // back before these bytes are hashed: it covers reads in flight, not
+                        // the hashing of bytes already read (see `engine::gate`). A file that
+                        // grew reads on (and is changed); an error is met again by the next read.
+                        match paced(true, pace, || reader.read(&mut buf[rest])) {
+                            Ok(0) => {
+                                self.mode = Mode::Ended;
+                                pace.pause();
+                            }
+                            Ok(more) => n += more,
+                            Err(_) => {}
+                        }
+                    }
                     let bytes = fill.lease(range.start..range.start + n);
                     let chunk = Chunk { offset: self.offset, bytes };
-                    self.offset = read_to;
+                    self.offset += n as u64;
                     self.retry = Retry::default();
                     return Ok(Some(chunk));
                 }
@@ -327,6 +350,11 @@ impl Source {
         self.started = SystemTime::now();
         let mut reader = &self.file;
         let read = paced(self.device, pace, || reader.read(buf));
+        if self.device {
+            // The file's one device read, unless the careful way follows (which takes a permit
+            // again): no permit while its bytes are checked and hashed.
+            pace.pause();
+        }
         if presumed && self.started.elapsed().is_ok_and(|took| took >= PRESUMED_SLOW) {
             pace.presumed_wrong();
         }
