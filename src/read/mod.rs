@@ -191,6 +191,7 @@ fn attempt(
 
 #[cfg(test)]
 mod tests {
+    use super::buffers::Lease;
     use super::source::ADVICE_GIVEN;
     use super::*;
     use crate::digest::digest_bytes;
@@ -325,6 +326,59 @@ mod tests {
         // Buffered from the start or after the fallback, a large file reads with doubled readahead.
         let given = ADVICE_GIVEN.with(|given| given.take());
         assert!(given.contains(&Advice::Sequential), "advice given: {given:?}");
+    }
+
+    /// A consumer that keeps the lease of the last read until the next one comes, and checks
+    /// that the bytes it kept were not overwritten meanwhile.
+    #[derive(Default)]
+    struct Keeper {
+        kept: Option<(Lease, Vec<u8>)>,
+        leases: usize,
+    }
+
+    impl Consumer for Keeper {
+        fn restart(&mut self, _: u64) {
+            self.kept = None;
+        }
+        fn feed(&mut self, _: u64, _: &[u8]) {
+            unreachable!("the reader lends");
+        }
+        fn lend(&mut self, _: u64, bytes: &Lease) {
+            if let Some((kept, copy)) = self.kept.take() {
+                assert_eq!(&*kept, &copy[..], "a kept buffer was read into");
+                assert_ne!(kept.as_ptr(), bytes.as_ptr(), "the next read went into a kept buffer");
+            }
+            self.kept = Some((bytes.clone(), bytes.to_vec()));
+            self.leases += 1;
+        }
+    }
+
+    #[test]
+    fn a_consumer_may_keep_a_lease_past_its_call_and_no_read_goes_into_it() {
+        let dir = TempDir::new("unit");
+        let data: Vec<u8> = (0..10 * 4096 + 17).map(|i| (i * 13 % 251) as u8).collect();
+        let path = dir.file("kept", &data);
+        let mut buffers = BufferPool::of_len(4096);
+        let mut keeper = Keeper::default();
+        let mut digest = Digest::new(SETTINGS.algorithm);
+        let target = Target::path(&path);
+        let cancelled = AtomicBool::new(false);
+        let out = hash_file(
+            target,
+            None,
+            SETTINGS,
+            &mut buffers,
+            &cancelled,
+            &mut Unpaced,
+            |_| {},
+            &mut digest,
+            &mut keeper,
+        );
+        assert_eq!((out.status, out.digest), (Status::Ok, digest_bytes(Algorithm::Sha256, &data)));
+        assert_eq!(keeper.leases, 11);
+        // The last lease is still held: one buffer of the two is out, the other free.
+        let (last, copy) = keeper.kept.take().unwrap();
+        assert_eq!((&*last, copy.len()), (&data[10 * 4096..], 17));
     }
 
     #[test]
