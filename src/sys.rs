@@ -362,15 +362,73 @@ unsafe fn statx(
     Ok(out)
 }
 
-/// What `statx` says of an open file: the fields of `struct stat` (`STATX_BASIC_STATS`) and
-/// nothing more. `File::metadata` asks for the birth time too, which costs ext4 a look at
-/// another part of its inode: on a run of small files, each checked by one `fstat` after its
-/// read, that showed as 1% of the run.
-pub(crate) fn stat_fd(file: &File) -> io::Result<libc::statx> {
-    // An empty path with AT_EMPTY_PATH names the descriptor itself (Linux 4.11 and later, as
-    // statx itself).
-    // SAFETY: the path is a NUL-terminated empty string and `file` is open for the call.
-    unsafe { statx(file.as_raw_fd(), c"".as_ptr(), libc::AT_EMPTY_PATH) }
+/// `fstat` of an open file: the fields of `struct stat` and nothing more (`File::metadata` asks
+/// for the birth time too, which costs ext4 a look at another part of its inode). By the system
+/// call itself where it has one: glibc's `fstat` (2.33 and later) and `statx` with an empty path
+/// both hand the kernel an empty name to copy in and look at, which doubled the call's cost on
+/// Linux 6.18 (207 ns a call against 98 ns on the machine measured, 1M calls each); the check
+/// after each small file's read is one call per file.
+pub(crate) fn stat_fd(file: &File) -> io::Result<libc::stat> {
+    // SAFETY: an all-zero `struct stat` is a valid value of it (integers only).
+    let mut out: libc::stat = unsafe { std::mem::zeroed() };
+    let out_ptr: *mut libc::stat = &mut out;
+    // SAFETY: `out` is a live struct stat that the call writes (on these architectures libc's
+    // struct stat is the kernel's); the descriptor is open while `file` lives.
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    let rc = unsafe { libc::syscall(libc::SYS_fstat, file.as_raw_fd(), out_ptr) };
+    // SAFETY: as above, through libc.
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    let rc = unsafe { libc::fstat(file.as_raw_fd(), out_ptr) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(out)
+}
+
+/// Reads the start of `file` into `buf` only as far as it is in the page cache: `preadv2` at
+/// offset 0 with `RWF_NOWAIT` (Linux 4.14+), which never waits for the device. `Ok(None)` when
+/// the first page is not in memory (`EAGAIN`); else the bytes read, fewer than asked where the
+/// cache (or the file) ends. `Err` where the kernel or the file system cannot read that way
+/// (`EOPNOTSUPP`, `ENOSYS`), or for the error a read would give. Through syscall(2), as glibc
+/// has `preadv2` only since 2.26.
+pub(crate) fn read_cached(file: &File, buf: &mut [u8]) -> io::Result<Option<usize>> {
+    let iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+    // SAFETY: one iovec over `buf`, which the call may write up to its length; the descriptor
+    // is open while `file` lives. Offset 0 in pos_l and pos_h (on 64-bit, pos_l holds it all).
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_preadv2,
+            file.as_raw_fd(),
+            &iov as *const libc::iovec,
+            1 as libc::c_int,
+            0 as libc::c_long,
+            0 as libc::c_long,
+            libc::RWF_NOWAIT,
+        )
+    };
+    if rc >= 0 {
+        return Ok(Some(rc as usize));
+    }
+    let err = io::Error::last_os_error();
+    match err.raw_os_error() {
+        Some(libc::EAGAIN) => Ok(None),
+        _ => Err(err),
+    }
+}
+
+/// The wall clock as of the kernel's last tick (`CLOCK_REALTIME_COARSE`): never later than
+/// `SystemTime::now()` at the same moment, and a few nanoseconds where the precise clock costs
+/// tens (it reads the time-stamp counter). `SystemTime::now()` where the clock is refused.
+pub(crate) fn coarse_now() -> std::time::SystemTime {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a live timespec that the call writes.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) };
+    match (rc, u64::try_from(ts.tv_sec), u32::try_from(ts.tv_nsec)) {
+        (0, Ok(secs), Ok(nanos)) if nanos < 1_000_000_000 => {
+            std::time::UNIX_EPOCH + std::time::Duration::new(secs, nanos)
+        }
+        _ => std::time::SystemTime::now(),
+    }
 }
 
 /// Opens `name` in the directory `dir` read-only with `flags` added (`O_CLOEXEC` always).
@@ -565,6 +623,39 @@ pub(crate) fn first_extent(file: &File) -> io::Result<Option<u64>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fstat_sees_what_metadata_sees() {
+        use std::os::unix::fs::MetadataExt;
+        let file = File::open("/proc/self/exe").unwrap();
+        let (st, meta) = (stat_fd(&file).unwrap(), file.metadata().unwrap());
+        assert_eq!((st.st_dev, st.st_ino, st.st_size as u64), (meta.dev(), meta.ino(), meta.len()));
+        assert_eq!((st.st_mtime, st.st_mtime_nsec), (meta.mtime(), meta.mtime_nsec()));
+        assert_eq!((st.st_ctime, st.st_ctime_nsec), (meta.ctime(), meta.ctime_nsec()));
+    }
+
+    #[test]
+    fn a_cached_file_is_read_without_waiting_and_the_coarse_clock_is_never_ahead() {
+        let dir = crate::test_support::TempDir::new("sys");
+        let path = dir.file("cached", &[5; 10_000]);
+        let file = File::open(&path).unwrap();
+        let mut buf = vec![0; 16_384];
+        match read_cached(&file, &mut buf) {
+            // Just written, so in the page cache: all of it at once, or refused where the file
+            // system cannot read that way.
+            Ok(read) => {
+                assert_eq!(read, Some(10_000));
+                assert!(buf[..10_000].iter().all(|&b| b == 5));
+            }
+            Err(err) => {
+                assert!(matches!(err.raw_os_error(), Some(libc::EOPNOTSUPP | libc::ENOSYS)))
+            }
+        }
+        for _ in 0..1000 {
+            let coarse = coarse_now();
+            assert!(coarse <= std::time::SystemTime::now());
+        }
+    }
 
     #[test]
     fn status_flags_are_set_and_cleared() {

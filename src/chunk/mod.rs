@@ -235,7 +235,7 @@ pub(crate) fn through_the_reader(
     use crate::read::{self, Digest, Target, Unpaced};
     let mut chunker = Sinking { chunker: Chunker::new(spec, digest), sink };
     let mut whole = Digest::new(settings.algorithm);
-    let mut buf = vec![0; buffer + 1];
+    let mut buffers = read::BufferPool::of_len(buffer + 1);
     let cancelled = std::sync::atomic::AtomicBool::new(false);
     let target = Target { path, at: None };
     let pace = &mut Unpaced;
@@ -243,7 +243,7 @@ pub(crate) fn through_the_reader(
         target,
         None,
         settings,
-        &mut buf,
+        &mut buffers,
         &cancelled,
         pace,
         |_| {},

@@ -14,9 +14,8 @@
 //! Below [`SESSION_MINIMUM`] of free address space a session is not created at all
 //! ([`Status::ResourceExhausted`](crate::Status::ResourceExhausted)).
 
+use crate::read::ReadBuffer;
 use crate::sys;
-use std::alloc::{alloc_zeroed, dealloc, Layout};
-use std::ptr::NonNull;
 
 /// Address space kept free for the small allocations of the session and of its host. The
 /// session's own small allocations in flight are a few hundred kilobytes at most (jobs, results,
@@ -29,9 +28,11 @@ pub(super) const HEADROOM: u64 = 4 << 20;
 /// default of 8 MiB (std's 2 MiB) is address space that a limited process needs elsewhere.
 pub(super) const STACK_SIZE: usize = 256 << 10;
 
-/// The read buffer a thread keeps on its stack for when it has none at all: a sixteenth of
-/// [`STACK_SIZE`], so that no file fails for want of a buffer.
-pub(super) const STACK_BUFFER: usize = 16 << 10;
+/// The read buffer a thread falls back to when not even [`MIN_BUFFER`] fits: taken from the
+/// [`HEADROOM`] kept for small allocations (a 200th of it), so that no file fails for want of a
+/// buffer. It was a buffer on the thread's stack, which no consumer could keep past a read
+/// and which was not page-aligned.
+const FALLBACK_BUFFER: usize = 16 << 10;
 
 /// The smallest read buffer a thread falls back to before its files fail. The reader works
 /// with any size; below this, the system calls per byte start to cost more than the hashing.
@@ -41,10 +42,10 @@ const MIN_BUFFER: usize = 64 << 10;
 /// and one worker thread, one minimal buffer, a chunk of each queue, and [`HEADROOM`].
 pub(crate) const SESSION_MINIMUM: u64 = 4 * STACK_SIZE as u64 + MIN_BUFFER as u64 + HEADROOM;
 
-// The README documents the minimum as "about 5 MiB", and the stack buffer must leave most of a
-// stack to the code that uses it.
+// The README documents the minimum as "about 5 MiB", and the fallback buffer must leave most of
+// the headroom to the small allocations it is kept for.
 const _: () = assert!(SESSION_MINIMUM > 4 << 20 && SESSION_MINIMUM < 11 << 19);
-const _: () = assert!(STACK_BUFFER * 8 <= STACK_SIZE);
+const _: () = assert!(FALLBACK_BUFFER * 64 <= HEADROOM as usize);
 
 /// Whether `bytes` more can be mapped and still leave [`HEADROOM`] (always, without a limit).
 pub(super) fn fits(bytes: u64) -> bool {
@@ -77,16 +78,20 @@ pub(super) fn affordable_threads(wanted: usize, buffer: usize) -> usize {
 }
 
 /// A zeroed read buffer of `size` bytes, or of half that and so on down to [`MIN_BUFFER`] when
-/// memory is short; `None` when not even that fits. It starts on a page boundary.
+/// memory is short, then of [`FALLBACK_BUFFER`] from the headroom; `None` only when not even
+/// that can be allocated. It starts on a page boundary.
 pub(super) fn read_buffer(size: usize) -> Option<ReadBuffer> {
     let mut size = size.max(1);
     loop {
         if fits(size as u64) {
-            if let Some(buffer) = zeroed(size) {
+            if let Some(buffer) = ReadBuffer::zeroed(size) {
                 return Some(buffer);
             }
         }
-        size = next_smaller(size)?;
+        match next_smaller(size) {
+            Some(smaller) => size = smaller,
+            None => return ReadBuffer::zeroed(FALLBACK_BUFFER.min(size)),
+        }
     }
 }
 
@@ -96,69 +101,6 @@ pub(super) fn read_buffer(size: usize) -> Option<ReadBuffer> {
 fn next_smaller(size: usize) -> Option<usize> {
     let smaller = (size / 2).max(MIN_BUFFER) | (size & 1);
     (smaller < size).then_some(smaller)
-}
-
-/// Where a read buffer starts: a page boundary. Direct reads need page-aligned memory, offsets
-/// and lengths; a buffer aligned only as a `Vec<u8>` lost its first partial page to
-/// alignment, and every direct read came out one page short of the buffer (255 pages of 256).
-pub(super) const BUFFER_ALIGN: usize = 4096;
-
-/// A zeroed byte buffer that starts on a page boundary, owned by one thread, freed on drop.
-///
-/// It is allocated with byte alignment, one page larger, and starts at the first page boundary
-/// inside: asking the allocator for page alignment instead makes it fill the memory with zeros
-/// (`posix_memalign` and a `memset`), touching every page, where `calloc` of a large block hands
-/// back untouched pages. A thread that reads only small files then keeps one page of its
-/// buffer resident, not 1 MiB.
-#[derive(Debug)]
-pub(super) struct ReadBuffer {
-    /// The allocation, of `len + BUFFER_ALIGN` bytes.
-    base: NonNull<u8>,
-    /// Where the buffer starts in it, and its length.
-    offset: usize,
-    len: usize,
-}
-
-impl ReadBuffer {
-    fn layout(len: usize) -> Option<Layout> {
-        Layout::array::<u8>(len.checked_add(BUFFER_ALIGN)?).ok()
-    }
-}
-
-impl std::ops::Deref for ReadBuffer {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        // SAFETY: `base + offset` starts `len` initialised (zeroed, then written) bytes inside
-        // the allocation, which this buffer owns alone until drop.
-        unsafe { std::slice::from_raw_parts(self.base.as_ptr().add(self.offset), self.len) }
-    }
-}
-
-impl std::ops::DerefMut for ReadBuffer {
-    fn deref_mut(&mut self) -> &mut [u8] {
-        // SAFETY: as for `deref`, and `&mut self` makes this borrow the only one.
-        unsafe { std::slice::from_raw_parts_mut(self.base.as_ptr().add(self.offset), self.len) }
-    }
-}
-
-impl Drop for ReadBuffer {
-    fn drop(&mut self) {
-        let layout = ReadBuffer::layout(self.len).expect("made with this layout");
-        // SAFETY: allocated in `zeroed` by the global allocator with this very layout.
-        unsafe { dealloc(self.base.as_ptr(), layout) };
-    }
-}
-
-/// `size` (non-zero) zeroed bytes starting on a page boundary, or `None` if the allocator has
-/// none. Zeroed rather than filled: calloc hands back untouched pages, so a thread that only
-/// reads small files faults in the first few pages of its buffer, not all of them.
-fn zeroed(size: usize) -> Option<ReadBuffer> {
-    let layout = ReadBuffer::layout(size)?;
-    // SAFETY: the layout has a non-zero size.
-    let base = NonNull::new(unsafe { alloc_zeroed(layout) })?;
-    // Within the extra page: the buffer's `size` bytes fit after it.
-    let offset = (BUFFER_ALIGN - base.as_ptr().addr() % BUFFER_ALIGN) % BUFFER_ALIGN;
-    Some(ReadBuffer { base, offset, len: size })
 }
 
 #[cfg(test)]
@@ -175,10 +117,10 @@ mod tests {
 
     #[test]
     fn a_buffer_starts_on_a_page_so_direct_reads_fill_all_of_it_but_the_odd_byte() {
-        for size in [(1 << 20) + 1, MIN_BUFFER + 1, 3 * BUFFER_ALIGN] {
+        for size in [(1 << 20) + 1, MIN_BUFFER + 1, 3 * 4096] {
             let buffer = read_buffer(size).unwrap();
             // `read::direct::aligned` then starts at 0: a direct read takes every whole page.
-            assert_eq!(buffer.as_ptr() as usize % BUFFER_ALIGN, 0, "{size}");
+            assert_eq!(buffer.as_ptr() as usize % 4096, 0, "{size}");
             assert_eq!(buffer.len(), size);
         }
     }

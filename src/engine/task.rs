@@ -1,5 +1,5 @@
 //! What runs on a pool thread: a task takes files from its lane one at a time, as it is ready to
-//! read each, reads and hashes them with the thread's buffer, then delivers their results
+//! read each, reads and hashes them with the thread's buffers, then delivers their results
 //! together — and every path that shares an inode with one of them gets the same result.
 //!
 //! Taking files one at a time (instead of a batch handed over at spawn) means a task stuck in a
@@ -8,7 +8,7 @@
 use super::batch::{Budget, Job};
 use super::chunks::{FileChunks, ThreadChunks};
 use super::dirs;
-use super::gate::ReadTicket;
+use super::gate::Permit;
 use super::lanes::{Lane, Take};
 use super::memory;
 use super::results::FileResult;
@@ -27,8 +27,9 @@ use std::sync::Arc;
 const PROGRESS_BYTES: u64 = 1 << 20;
 
 thread_local! {
-    /// Each worker's read buffer, allocated once per thread, reused for every file.
-    static BUFFER: RefCell<Option<memory::ReadBuffer>> = const { RefCell::new(None) };
+    /// Each worker's pool of read buffers (see `read::buffers`): allocated once per thread,
+    /// reused for every file.
+    static BUFFERS: RefCell<read::BufferPool> = const { RefCell::new(read::BufferPool::new()) };
     /// Each worker's results of the task at hand, emptied into the result queue at its end.
     static RESULTS: RefCell<Vec<FileResult>> = const { RefCell::new(Vec::new()) };
     /// Each worker's digest, reset from file to file (a session's algorithm; another session
@@ -88,8 +89,8 @@ fn run(state: &State, lane: &Lane, capacity: usize) -> usize {
         let share = 1 + budget.files_left();
         state.in_flight(share);
         let mut files = 1;
-        let mut pace =
-            Paced { state, lane, held: false, read: None, classified: false, presumed: false };
+        let permit = Permit::default();
+        let mut pace = Paced { state, lane, permit, classified: false, presumed: false };
         hash_and_record(state, device, first, &mut pace, &mut results, &mut tally);
         while let Some(limit) = budget.limit() {
             let take = Take::SmallFrom { device: device.index, limit };
@@ -119,7 +120,7 @@ fn hash_and_record(
     record(state, device, &job, outcome, results, tally);
 }
 
-/// Reads and hashes one file with the thread's buffer.
+/// Reads and hashes one file with the thread's buffers.
 fn hash(
     state: &State,
     device: &Device,
@@ -127,27 +128,21 @@ fn hash(
     pace: &mut Paced<'_>,
     tally: &mut Tally,
 ) -> Outcome {
-    BUFFER.with(|buffer| {
-        let mut buffer = buffer.borrow_mut();
+    BUFFERS.with(|buffers| {
+        // Not borrowed across a call that could re-enter this function on the same thread.
+        let mut buffers = buffers.borrow_mut();
         // One byte more than the buffer size: a file that fills the buffer exactly is still read
         // to its end in a single call. When memory is short the thread makes do with less (the
-        // reader works with any size): a smaller buffer, kept until the full size fits again,
-        // or, with none at all, a small one on its stack, so that no file fails for memory.
-        // The memory check runs only while the buffer is not the full size: a thread with its
-        // buffer pays no system call per file.
+        // reader works with any size): smaller buffers, kept until the full size fits again,
+        // down to a small one from the headroom, so that no file fails for memory.
+        // The memory check runs only while the buffers are not the full size: a thread with its
+        // buffers pays no system call per file.
         let size = state.config().buffer_size + 1;
-        let len = buffer.as_ref().map_or(0, |b| b.len());
+        let len = buffers.buffer_len();
         if len != size && (len == 0 || memory::fits(size as u64)) {
-            *buffer = None; // freed first: it may be what the new one needs
-            *buffer = memory::read_buffer(size);
+            buffers.refill(size, memory::read_buffer);
         }
-        match buffer.as_deref_mut() {
-            Some(buffer) => read_with(state, device, job, pace, tally, buffer),
-            None => {
-                let mut on_stack = [0; memory::STACK_BUFFER];
-                read_with(state, device, job, pace, tally, &mut on_stack)
-            }
-        }
+        read_with(state, device, job, pace, tally, &mut buffers)
     })
 }
 
@@ -157,7 +152,7 @@ fn read_with(
     job: &Job,
     pace: &mut Paced<'_>,
     tally: &mut Tally,
-    buffer: &mut [u8],
+    buffers: &mut read::BufferPool,
 ) -> Outcome {
     // By name in its directory where the lookup held that open (see `dirs`).
     let target = dirs::target(&job.path, job.dir.as_deref());
@@ -176,7 +171,7 @@ fn read_with(
             target,
             classified,
             settings,
-            buffer,
+            buffers,
             cancelled,
             pace,
             on_read,
@@ -192,7 +187,7 @@ fn read_with(
                 target,
                 classified,
                 settings,
-                buffer,
+                buffers,
                 cancelled,
                 pace,
                 on_read,
@@ -221,15 +216,12 @@ fn read_with(
     })
 }
 
-/// A task's side of its device's gate on reads in flight (see `gate`): the permit it holds
-/// from its first read from the device until its end, or until the limit falls below the
-/// permits out.
+/// A task's pace: its side of its device's gate on reads in flight (see `gate`), and what it
+/// tells its lane about where its files are read from.
 struct Paced<'a> {
     state: &'a State,
     lane: &'a Lane,
-    held: bool,
-    /// The device read under way, between `start` and `done`.
-    read: Option<ReadTicket>,
+    permit: Permit,
     /// The task has told its lane where its first file is read from (see `Lane::task_classified`).
     classified: bool,
     /// The lane is read from memory and this task's first file was in the page cache too: its
@@ -266,33 +258,22 @@ impl read::Pace for Paced<'_> {
     }
 
     fn pause(&mut self) {
-        if let (Some(gate), true) = (self.lane.gate(), self.held) {
-            gate.release();
-            self.held = false;
+        if let Some(gate) = self.lane.gate() {
+            self.permit.pause(gate);
         }
     }
 
     fn start(&mut self) {
-        let Some(gate) = self.lane.gate() else { return };
-        if !self.held {
-            // Not granted only when the session is cancelled: the read then reports that.
-            self.held = gate.acquire(self.state.cancel_flag());
+        if let Some(gate) = self.lane.gate() {
+            self.permit.start(gate, self.state.cancel_flag());
         }
-        if let Some(unfinished) = self.read.take() {
-            gate.abandon_read(unfinished); // a read that never reached `done` (it panicked)
-        }
-        self.read = Some(gate.begin_read());
     }
 
     fn done(&mut self, bytes: Option<u64>) {
-        let (Some(gate), Some(read)) = (self.lane.gate(), self.read.take()) else { return };
-        let recorded = gate.record(read, bytes);
+        let Some(gate) = self.lane.gate() else { return };
+        let Some(recorded) = self.permit.done(gate, bytes) else { return };
         if recorded.window_closed && self.lane.apply(recorded.change) {
             self.state.lane_ordered();
-        }
-        if recorded.over_limit && self.held {
-            gate.release();
-            self.held = false;
         }
     }
 }
@@ -301,12 +282,7 @@ impl Drop for Paced<'_> {
     fn drop(&mut self) {
         self.classify(None); // a task whose files never got as far as a read
         if let Some(gate) = self.lane.gate() {
-            if let Some(read) = self.read.take() {
-                gate.abandon_read(read); // the read unwound (a bug): it is in flight no more
-            }
-            if self.held {
-                gate.release();
-            }
+            self.permit.end(gate);
         }
     }
 }

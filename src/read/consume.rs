@@ -3,12 +3,13 @@
 //! order, `(offset, bytes)`, and is told when a fresh file is read a second time (the settle
 //! rule), so that what it made of the first attempt is dropped.
 //!
-//! Buffers: the bytes a consumer gets are the reader's buffer, lent for the length of the call.
-//! A buffer goes back to its owner (the pool thread's, see `engine::task`) only when its last
-//! use ends — here, when the last consumer's `feed` returns — never when the reader moves on: a
-//! consumer that wants the bytes later copies them, or (once buffers are lent to the caller)
-//! holds the buffer itself, which then returns when that hold ends.
+//! Buffers: the reader hands each consumer a [`Lease`] on the pool buffer its bytes are in
+//! ([`Consumer::lend`]). A consumer that needs the bytes after the call keeps a clone of the
+//! lease (no copy, no allocation); the buffer goes back to its pool only when the last lease on
+//! it drops, never when the reader moves on (the rule is written down in `buffers`, where the
+//! buffers live). Today's consumers keep nothing, and take the bytes through `feed`.
 
+use super::buffers::Lease;
 use crate::digest::{Algorithm, DigestBytes, Hasher};
 
 /// A taker of one file's bytes.
@@ -19,6 +20,12 @@ pub(crate) trait Consumer {
     fn restart(&mut self, size: u64);
     /// The file's bytes from `offset` on; offsets follow each other without a gap.
     fn feed(&mut self, offset: u64, bytes: &[u8]);
+    /// What the reader calls: the bytes from `offset` on as a lease on the buffer they were
+    /// read into. A consumer that keeps them past the call keeps a clone of `bytes`, which
+    /// holds the buffer out of its pool until it drops. Default: [`feed`](Consumer::feed).
+    fn lend(&mut self, offset: u64, bytes: &Lease) {
+        self.feed(offset, bytes);
+    }
     /// The attempt read the whole file, and the file stood still for it.
     fn end(&mut self) {}
     /// Hands on what the bytes fed so far made (chunk events), between two reads and after
@@ -105,6 +112,8 @@ mod tests {
             digest.feed(0, b"next");
             assert_eq!(digest.finish(), digest_bytes(algorithm, b"next"), "{algorithm:?}");
             assert_eq!(digest.finish(), digest_bytes(algorithm, b""), "{algorithm:?}");
+            digest.lend(0, &Lease::copied(b"lent"));
+            assert_eq!(digest.finish(), digest_bytes(algorithm, b"lent"), "{algorithm:?}");
         }
         let mut off = Digest::off();
         off.feed(0, b"anything");

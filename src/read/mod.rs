@@ -1,11 +1,12 @@
 //! Reading and hashing one file: open so that nothing can block, refuse what is not a regular
-//! file, read in the worker's reused buffer, and notice a file that changes underneath.
+//! file, read into the worker's pool of reused buffers, and notice a file that changes
+//! underneath.
 //!
-//! A [`source`] reads one attempt at a file and yields its bytes in order; [`consume`]rs take
-//! them (the digest today). [`hash_file`] runs attempts until the file is known to have stood
-//! still (the settle rule). Nothing here knows about sessions, devices or pools: the engine calls
-//! [`hash_file`] on a pool thread with the thread's buffer and digest, and [`open()`]/[`stat()`]
-//! from the lookups.
+//! A [`source`] reads one attempt at a file and yields its bytes in order, each read a lease on
+//! a pool buffer ([`buffers`]); [`consume`]rs take them (the digest today). [`hash_file`] runs
+//! attempts until the file is known to have stood still (the settle rule). Nothing here knows
+//! about sessions, devices or pools: the engine calls [`hash_file`] on a pool thread with the
+//! thread's buffers and digest, and [`open()`]/[`stat()`] from the lookups.
 
 #![allow(
     clippy::result_large_err,
@@ -14,6 +15,7 @@
               failed file, on the path whose per-file cost the small-file benchmark measures"
 )]
 
+mod buffers;
 mod consume;
 mod direct;
 mod open;
@@ -24,6 +26,7 @@ mod settings;
 mod snapshot;
 mod source;
 
+pub(crate) use buffers::{BufferPool, ReadBuffer};
 pub(crate) use consume::{Consumer, Digest};
 pub(crate) use open::{open, stat, Target};
 pub(crate) use outcome::Outcome;
@@ -32,14 +35,14 @@ pub(crate) use pace::Unpaced;
 pub(crate) use pace::{wholly_cached, Pace};
 pub(crate) use settings::ReadSettings;
 pub(crate) use snapshot::{Snapshot, SETTLE};
-use source::{Finished, Source};
+use source::{Chunk, Finished, Source};
 
 use crate::digest::DigestBytes;
 use crate::Status;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
-/// Hashes the file at `path` with `buf` as the read buffer, and reports the digest only when
+/// Hashes the file at `path` with buffers from `buffers`, and reports the digest only when
 /// the file stood still for it (see [`snapshot`]): its timestamps older than the read by the
 /// settle margin, and the same identity, size and timestamps before the first read and after
 /// the last. A file too fresh to tell is read again once the margin has passed: the second
@@ -47,7 +50,7 @@ use std::time::{Duration, SystemTime};
 /// equals the first's; a file still moving is [`Status::Changed`].
 ///
 /// `classified` is what the lookup's `stat` saw when it assigned the path to a pool. A file it called
-/// shorter than the buffer is read in one call and checked with one `fstat` after: when the
+/// shorter than a buffer is read in one call and checked with one `fstat` after: when the
 /// read returns exactly that many bytes and the `fstat` matches the `stat`, open, read, fstat,
 /// close are all it costs. Anything else takes the careful way from the start: `fstat` the
 /// descriptor, refuse what is not a regular file, report as changed a descriptor on another
@@ -60,7 +63,7 @@ pub(crate) fn hash_file(
     target: Target<'_>,
     classified: Option<Snapshot>,
     settings: ReadSettings,
-    buf: &mut [u8],
+    buffers: &mut BufferPool,
     cancelled: &AtomicBool,
     pace: &mut impl Pace,
     mut on_read: impl FnMut(u64),
@@ -70,7 +73,7 @@ pub(crate) fn hash_file(
     debug_assert!(digest.algorithm().is_none_or(|a| a == settings.algorithm));
     let consumers = &mut (digest, more);
     let first =
-        attempt(&target, classified, settings, buf, cancelled, pace, &mut on_read, consumers);
+        attempt(&target, classified, settings, buffers, cancelled, pace, &mut on_read, consumers);
     let (outcome, seen, started, made) = match first {
         Attempt::Hashed { outcome, seen, started, made } => (outcome, seen, started, made),
         Attempt::Failed(outcome) => return Outcome { attempt: 1, ..outcome },
@@ -93,7 +96,7 @@ pub(crate) fn hash_file(
     }
     // The bytes were counted as progress once, by the first read.
     let second =
-        match attempt(&target, None, settings, buf, cancelled, pace, &mut |_| {}, consumers) {
+        match attempt(&target, None, settings, buffers, cancelled, pace, &mut |_| {}, consumers) {
             Attempt::Failed(again) => again,
             Attempt::Hashed { seen: again, .. } if again != seen => {
                 Outcome::failed(Status::Changed, 0, again.size) // still moving
@@ -128,31 +131,39 @@ fn attempt(
     target: &Target<'_>,
     classified: Option<Snapshot>,
     settings: ReadSettings,
-    buf: &mut [u8],
+    buffers: &mut BufferPool,
     cancelled: &AtomicBool,
     pace: &mut impl Pace,
     on_read: &mut impl FnMut(u64),
     consumers: &mut (&mut Digest, &mut impl Consumer),
 ) -> Attempt {
     let (digest, more) = consumers;
-    let mut source = match Source::open(target, classified, settings, buf.len(), cancelled, pace) {
+    let buf_len = buffers.buffer_len();
+    let mut source = match Source::open(target, classified, settings, buf_len, cancelled, pace) {
         Ok(source) => source,
         Err(outcome) => return Attempt::Failed(outcome),
     };
     digest.restart(source.size());
     more.restart(source.size());
     loop {
-        match source.next(buf, cancelled, pace) {
-            Ok(Some(chunk)) => {
-                let bytes = &buf[chunk.range];
-                digest.feed(chunk.offset, bytes);
-                let mut offset = chunk.offset;
-                for piece in bytes.chunks(more.piece().max(1)) {
-                    more.feed(offset, piece);
+        match source.next(buffers, cancelled, pace) {
+            Ok(Some(Chunk { offset, bytes })) => {
+                digest.lend(offset, &bytes);
+                let (len, piece) = (bytes.len(), more.piece().max(1));
+                if piece >= len {
+                    more.lend(offset, &bytes);
                     more.hand_on(&mut || pace.pause());
-                    offset += piece.len() as u64;
+                } else {
+                    for from in (0..len).step_by(piece) {
+                        let part = bytes.slice(from..len.min(from + piece));
+                        more.lend(offset + from as u64, &part);
+                        more.hand_on(&mut || pace.pause());
+                    }
                 }
-                on_read(bytes.len() as u64);
+                // The reader's own lease ends here: the buffer is free again unless a consumer
+                // kept one.
+                drop(bytes);
+                on_read(len as u64);
             }
             Ok(None) => break,
             Err(outcome) => return Attempt::Failed(outcome),
@@ -180,6 +191,7 @@ fn attempt(
 
 #[cfg(test)]
 mod tests {
+    use super::buffers::Lease;
     use super::source::ADVICE_GIVEN;
     use super::*;
     use crate::digest::digest_bytes;
@@ -202,10 +214,11 @@ mod tests {
         path: &Path,
         classified: Option<Snapshot>,
         settings: ReadSettings,
-        buf: &mut [u8],
+        buf_len: usize,
         cancelled: bool,
         on_read: impl FnMut(u64),
     ) -> Outcome {
+        let buffers = &mut BufferPool::of_len(buf_len);
         let cancelled = AtomicBool::new(cancelled);
         let mut digest = Digest::new(settings.algorithm);
         let target = Target::path(path);
@@ -214,7 +227,7 @@ mod tests {
             target,
             classified,
             settings,
-            buf,
+            buffers,
             &cancelled,
             pace,
             on_read,
@@ -224,7 +237,7 @@ mod tests {
     }
 
     fn hash(path: &Path, settings: ReadSettings) -> Outcome {
-        unpaced(path, None, settings, &mut vec![0; 4096], false, |_| {})
+        unpaced(path, None, settings, 4096, false, |_| {})
     }
 
     #[test]
@@ -271,10 +284,10 @@ mod tests {
         }
         assert_eq!(pages().expect("cachestat (Linux 6.5+)"), 0, "evicted before the read");
         let evict = || sys::advise(&File::open(&path).unwrap(), Advice::DontNeed, 0, 0);
-        let mut buf = vec![0; (1 << 20) + 1];
-        let mut run = |settings| {
+        let buf = (1 << 20) + 1;
+        let run = |settings| {
             ADVICE_GIVEN.with(|given| given.borrow_mut().clear());
-            let out = unpaced(&path, None, settings, &mut buf, false, |_| {});
+            let out = unpaced(&path, None, settings, buf, false, |_| {});
             assert_eq!((out.status, out.size), (Status::Ok, data.len() as u64));
             assert_eq!(out.digest, digest_bytes(Algorithm::Sha256, &data));
             ADVICE_GIVEN.with(|given| given.take())
@@ -307,7 +320,7 @@ mod tests {
         // buffered.
         ADVICE_GIVEN.with(|given| given.borrow_mut().clear());
         let settings = ReadSettings { drop_cache: true, ..SETTINGS };
-        let out = unpaced(&path, None, settings, &mut [0; 1000], false, |_| {});
+        let out = unpaced(&path, None, settings, 1000, false, |_| {});
         assert_eq!((out.status, out.size), (Status::Ok, data.len() as u64));
         assert_eq!(out.digest, digest_bytes(Algorithm::Sha256, &data));
         // Buffered from the start or after the fallback, a large file reads with doubled readahead.
@@ -315,12 +328,65 @@ mod tests {
         assert!(given.contains(&Advice::Sequential), "advice given: {given:?}");
     }
 
+    /// A consumer that keeps the lease of the last read until the next one comes, and checks
+    /// that the bytes it kept were not overwritten meanwhile.
+    #[derive(Default)]
+    struct Keeper {
+        kept: Option<(Lease, Vec<u8>)>,
+        leases: usize,
+    }
+
+    impl Consumer for Keeper {
+        fn restart(&mut self, _: u64) {
+            self.kept = None;
+        }
+        fn feed(&mut self, _: u64, _: &[u8]) {
+            unreachable!("the reader lends");
+        }
+        fn lend(&mut self, _: u64, bytes: &Lease) {
+            if let Some((kept, copy)) = self.kept.take() {
+                assert_eq!(&*kept, &copy[..], "a kept buffer was read into");
+                assert_ne!(kept.as_ptr(), bytes.as_ptr(), "the next read went into a kept buffer");
+            }
+            self.kept = Some((bytes.clone(), bytes.to_vec()));
+            self.leases += 1;
+        }
+    }
+
+    #[test]
+    fn a_consumer_may_keep_a_lease_past_its_call_and_no_read_goes_into_it() {
+        let dir = TempDir::new("unit");
+        let data: Vec<u8> = (0..10 * 4096 + 17).map(|i| (i * 13 % 251) as u8).collect();
+        let path = dir.file("kept", &data);
+        let mut buffers = BufferPool::of_len(4096);
+        let mut keeper = Keeper::default();
+        let mut digest = Digest::new(SETTINGS.algorithm);
+        let target = Target::path(&path);
+        let cancelled = AtomicBool::new(false);
+        let out = hash_file(
+            target,
+            None,
+            SETTINGS,
+            &mut buffers,
+            &cancelled,
+            &mut Unpaced,
+            |_| {},
+            &mut digest,
+            &mut keeper,
+        );
+        assert_eq!((out.status, out.digest), (Status::Ok, digest_bytes(Algorithm::Sha256, &data)));
+        assert_eq!(keeper.leases, 11);
+        // The last lease is still held: one buffer of the two is out, the other free.
+        let (last, copy) = keeper.kept.take().unwrap();
+        assert_eq!((&*last, copy.len()), (&data[10 * 4096..], 17));
+    }
+
     #[test]
     fn reports_progress_in_chunks() {
         let dir = TempDir::new("unit");
         let path = dir.file("big", &vec![1u8; 10_000]);
         let mut chunks = Vec::new();
-        unpaced(&path, None, SETTINGS, &mut vec![0; 4096], false, |n| chunks.push(n));
+        unpaced(&path, None, SETTINGS, 4096, false, |n| chunks.push(n));
         assert_eq!(chunks, vec![4096, 4096, 1808]);
     }
 
@@ -377,7 +443,7 @@ mod tests {
     fn cancellation_stops_between_reads() {
         let dir = TempDir::new("unit");
         let path = dir.file("f", &[0; 100]);
-        let out = unpaced(&path, None, SETTINGS, &mut [0; 16], true, |_| {});
+        let out = unpaced(&path, None, SETTINGS, 16, true, |_| {});
         assert_eq!(out.status, Status::Cancelled);
     }
 
@@ -404,10 +470,10 @@ mod tests {
         // would) reports the cancellation: it was never opened.
         let dir = TempDir::new("unit");
         let missing = dir.path().join("missing");
-        let out = unpaced(&missing, None, SETTINGS, &mut [0; 16], true, |_| {});
+        let out = unpaced(&missing, None, SETTINGS, 16, true, |_| {});
         assert_eq!(out.status, Status::Cancelled);
         let fifo = dir.fifo("fifo");
-        let out = unpaced(&fifo, None, SETTINGS, &mut [0; 16], true, |_| {});
+        let out = unpaced(&fifo, None, SETTINGS, 16, true, |_| {});
         assert_eq!(out.status, Status::Cancelled);
     }
 
@@ -416,7 +482,7 @@ mod tests {
         let dir = TempDir::new("unit");
         let path = dir.file("growing", &[7; 64]);
         let mut appended = false;
-        let out = unpaced(&path, None, SETTINGS, &mut [0; 16], false, |_| {
+        let out = unpaced(&path, None, SETTINGS, 16, false, |_| {
             if !appended {
                 appended = true;
                 let mut f = OpenOptions::new().append(true).open(&path).unwrap();
@@ -431,7 +497,7 @@ mod tests {
         let dir = TempDir::new("unit");
         let path = dir.file("rewritten", &[7; 64]);
         let mut rewritten = false;
-        let out = unpaced(&path, None, SETTINGS, &mut [0; 16], false, |_| {
+        let out = unpaced(&path, None, SETTINGS, 16, false, |_| {
             if !rewritten {
                 rewritten = true;
                 let mut f = OpenOptions::new().write(true).open(&path).unwrap();
@@ -450,7 +516,7 @@ mod tests {
         let dir = TempDir::new("unit");
         let path = dir.file("vanishing", &[3; 64]);
         let mut deleted = false;
-        let out = unpaced(&path, None, SETTINGS, &mut [0; 16], false, |_| {
+        let out = unpaced(&path, None, SETTINGS, 16, false, |_| {
             if !deleted {
                 deleted = true;
                 std::fs::remove_file(&path).unwrap();
@@ -466,7 +532,7 @@ mod tests {
         let mut seen = Snapshot::of(&std::fs::metadata(path).unwrap());
         (seen.dev, seen.size) = (dev, size);
         let classified = Some(seen);
-        unpaced(path, classified, SETTINGS, &mut [0; 16], false, |_| {})
+        unpaced(path, classified, SETTINGS, 16, false, |_| {})
     }
 
     #[test]
@@ -531,7 +597,7 @@ mod tests {
         let mut digest = Digest::new(settings.algorithm);
         let cancelled = AtomicBool::new(false);
         let target = Target::path(&fresh);
-        let buf = &mut [0; 4096];
+        let buf = &mut BufferPool::of_len(4096);
         let out = hash_file(
             target,
             None,
@@ -568,7 +634,7 @@ mod tests {
         let settings = ReadSettings { settle: Duration::from_millis(50), ..SETTINGS };
         let count = |path: &Path| {
             let mut read = 0;
-            let out = unpaced(path, None, settings, &mut [0; 4096], false, |n| read += n);
+            let out = unpaced(path, None, settings, 4096, false, |n| read += n);
             (out, read)
         };
         let fresh = dir.file("fresh", &data);
@@ -582,7 +648,7 @@ mod tests {
         // A file that moves between the two reads is changed, not hashed.
         let moving = dir.file("moving", &data);
         let mut rewritten = false;
-        let out = unpaced(&moving, None, settings, &mut [0; 4096], false, |_| {
+        let out = unpaced(&moving, None, settings, 4096, false, |_| {
             if !rewritten {
                 rewritten = true;
                 std::fs::write(&moving, vec![5u8; 10_000]).unwrap(); // after the first read
@@ -630,12 +696,12 @@ mod tests {
         // reported 50 torn digests of 150 here. With an fstat after every read but no margin,
         // Linux 6.13+'s fine-grained stamps for files just looked at catch most overlaps on
         // their own; the margin catches the write that began before the look.
-        let mut buf = vec![0; len + 1 + 4096]; // read in one call, as small files are
+        let buf = len + 1 + 4096; // read in one call, as small files are
         let (mut ok, mut changed, mut torn) = (0, 0, 0);
         for _ in 0..150 {
             let seen = Snapshot::of(&std::fs::metadata(&path).unwrap());
             let classified = Some(seen);
-            let out = unpaced(&path, classified, settings, &mut buf, false, |_| {});
+            let out = unpaced(&path, classified, settings, buf, false, |_| {});
             match out.status {
                 Status::Ok if good.contains(&out.digest) => ok += 1,
                 Status::Ok => torn += 1,
@@ -697,8 +763,8 @@ mod tests {
             let seen = Snapshot::of(&std::fs::metadata(path).unwrap());
             let classified = Some(seen);
             let settings = ReadSettings { settle: SETTLE, ..SETTINGS };
-            let mut buf = vec![0; (1 << 20) + 1];
-            let out = unpaced(path, classified, settings, &mut buf, false, |_| {});
+            let buf = (1 << 20) + 1;
+            let out = unpaced(path, classified, settings, buf, false, |_| {});
             let content = std::fs::read(path).unwrap();
             assert_eq!(out.status, Status::Ok, "{}", path.display());
             assert_eq!(

@@ -26,9 +26,10 @@ pub(crate) trait Pace {
     }
     /// The read of a small file presumed cached took as long as a device read: presume no more.
     fn presumed_wrong(&mut self) {}
-    /// The reader is about to wait without reading (the settle margin, a retry's backoff): a
-    /// permit it holds goes back, so that the wait does not count as a slow read, and the next
-    /// `start` takes one again.
+    /// The reader reads no more for now: it is about to wait without reading (the settle
+    /// margin, a retry's backoff, a consumer that keeps every buffer) or its file's last read has
+    /// returned. A permit it holds goes back, so that neither the wait nor the hashing of bytes
+    /// already read counts as a slow read, and the next `start` takes one again.
     fn pause(&mut self) {}
 }
 

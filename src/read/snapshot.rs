@@ -66,6 +66,21 @@ impl Snapshot {
         }
     }
 
+    /// The same look, from `fstat` (its `st_dev` is encoded as `makedev` encodes it, for every
+    /// major number the kernel has).
+    pub(crate) fn of_stat(st: &libc::stat) -> Snapshot {
+        let ns =
+            |secs: i64, nanos: i64| saturated(i128::from(secs) * 1_000_000_000 + i128::from(nanos));
+        Snapshot {
+            size: st.st_size as u64,
+            dev: st.st_dev,
+            ino: st.st_ino,
+            mtime: ns(st.st_mtime, st.st_mtime_nsec),
+            ctime: ns(st.st_ctime, st.st_ctime_nsec),
+            mode: st.st_mode,
+        }
+    }
+
     /// mtime in nanoseconds since the epoch.
     pub(crate) fn mtime_ns(&self) -> i64 {
         self.mtime

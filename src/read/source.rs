@@ -2,13 +2,15 @@
 //! regular file), checks its identity against the lookup's, chooses how to read it (one read
 //! for a small file, a read-ahead window or direct reads for a very large one, buffered
 //! otherwise), retries what a file system may interrupt, goes through the device's gate, and
-//! yields `(offset, bytes)` in file order into the buffer it is given. At the end it says
-//! whether the file stood still for the whole read (the `fstat` after the last read).
+//! yields `(offset, bytes)` in file order, each read a lease on a buffer of the pool it is
+//! given (`buffers`). At the end it says whether the file stood still for the whole read (the
+//! `fstat` after the last read).
 //!
 //! It knows nothing of what the bytes are for: the consumers (`consume`) take them. A source is
 //! one attempt; a file read a second time (the settle rule) gets a new source, and its
 //! consumers are told to start again.
 
+use super::buffers::{BufferPool, Lease};
 use super::direct;
 use super::open::{non_regular_status, open, Target};
 use super::outcome::Outcome;
@@ -20,7 +22,6 @@ use crate::sys::{self, Advice};
 use crate::Status;
 use std::fs::File;
 use std::io::{ErrorKind, Read, Seek, SeekFrom};
-use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
@@ -42,12 +43,16 @@ const AHEAD: u64 = 32 << 20;
 /// The window moves in steps of this many bytes: one `fadvise` per step, not per read.
 const AHEAD_STEP: u64 = 4 << 20;
 
-/// Bytes a source put in the caller's buffer: `buf[range]` is the file from `offset` on.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Bytes a source read: the file from `offset` on, on lease from the pool.
+#[derive(Debug)]
 pub(super) struct Chunk {
     pub(super) offset: u64,
-    pub(super) range: Range<usize>,
+    pub(super) bytes: Lease,
 }
+
+/// How long a reader whose pool has no free buffer (consumers keep them all) waits before it
+/// looks again.
+const BUFFER_WAIT: Duration = Duration::from_millis(1);
 
 /// What a source that read its file to the end vouches for.
 #[derive(Debug, Clone, Copy)]
@@ -213,20 +218,42 @@ impl Source {
         }
     }
 
-    /// Reads the next bytes of the file into `buf`: `None` at its end. `cancelled` is checked
-    /// before every read.
+    /// Reads the next bytes of the file into a free buffer of `buffers`: `None` at its end.
+    /// `cancelled` is checked before every read.
     pub(super) fn next(
         &mut self,
-        buf: &mut [u8],
+        buffers: &mut BufferPool,
         cancelled: &AtomicBool,
         pace: &mut impl Pace,
     ) -> Result<Option<Chunk>, Outcome> {
+        if matches!(self.mode, Mode::Verified | Mode::Ended) {
+            return Ok(None);
+        }
+        let buf_len = buffers.buffer_len();
+        let mut fill = loop {
+            match buffers.take() {
+                Some(fill) => break fill,
+                None if buf_len == 0 => {
+                    return Err(Outcome::failed(Status::ResourceExhausted, 0, self.seen.size))
+                }
+                None => {
+                    // Every buffer is still on lease to a consumer: wait for one to come back,
+                    // holding no permit of the device's gate (a slow taker is not a slow device).
+                    pace.pause();
+                    if cancelled.load(Ordering::Relaxed) {
+                        return Err(Outcome::failed(Status::Cancelled, 0, self.seen.size));
+                    }
+                    std::thread::sleep(BUFFER_WAIT);
+                }
+            }
+        };
         if let Mode::Single { presumed } = self.mode {
-            if let Some(chunk) = self.single(buf, presumed, pace) {
-                return Ok(Some(chunk));
+            let buf = fill.bytes();
+            if let Some(n) = self.single(buf, presumed, pace) {
+                return Ok(Some(Chunk { offset: 0, bytes: fill.lease(0..n) }));
             }
             // Anything else starts again the careful way.
-            self.stream(buf.len(), pace)?;
+            self.stream(buf_len, pace)?;
         }
         loop {
             if matches!(self.mode, Mode::Verified | Mode::Ended) {
@@ -235,6 +262,7 @@ impl Source {
             if cancelled.load(Ordering::Relaxed) {
                 return Err(Outcome::failed(Status::Cancelled, 0, self.seen.size));
             }
+            let buf = fill.bytes();
             let range = self.direct.then(|| direct::aligned(buf)).flatten();
             let range = range.unwrap_or(0..buf.len());
             let mut reader = &self.file;
@@ -246,8 +274,14 @@ impl Source {
                     self.direct = false;
                     self.read_buffered();
                 }
-                Ok(0) => self.mode = Mode::Ended,
-                Ok(n) => {
+                Ok(0) => {
+                    self.mode = Mode::Ended;
+                    if self.device {
+                        // The file's reads are over: its permit goes back (`engine::gate`).
+                        pace.pause();
+                    }
+                }
+                Ok(mut n) => {
                     let read_to = self.offset + n as u64;
                     // Keep the window AHEAD bytes past what was just read, a step at a time
                     // (several when the buffer is larger than a step), never past the end.
@@ -259,8 +293,26 @@ impl Source {
                         advise_range(&self.file, Advice::WillNeed, self.advised, AHEAD_STEP);
                         self.advised += AHEAD_STEP;
                     }
-                    let chunk = Chunk { offset: self.offset, range: range.start..range.start + n };
-                    self.offset = read_to;
+                    let rest = range.start + n..range.end;
+                    if self.device && read_to >= end && !self.direct && !rest.is_empty() {
+                        // The size the file had is read: the read that finds its end goes now,
+                        // into the rest of the buffer and under the same permit (on FUSE or a
+                        // share it is a request to the device too), so that the permit goes
+                        // back before these bytes are hashed: it covers reads in flight, not
+                        // the hashing of bytes already read (see `engine::gate`). A file that
+                        // grew reads on (and is changed); an error is met again by the next read.
+                        match paced(true, pace, || reader.read(&mut buf[rest])) {
+                            Ok(0) => {
+                                self.mode = Mode::Ended;
+                                pace.pause();
+                            }
+                            Ok(more) => n += more,
+                            Err(_) => {}
+                        }
+                    }
+                    let bytes = fill.lease(range.start..range.start + n);
+                    let chunk = Chunk { offset: self.offset, bytes };
+                    self.offset += n as u64;
                     self.retry = Retry::default();
                     return Ok(Some(chunk));
                 }
@@ -291,14 +343,24 @@ impl Source {
         self.seen.size
     }
 
-    /// The single read of a small file: the chunk if a read of exactly the size `stat` gave
-    /// met the end of the file and an `fstat` that matches the `stat` vouches for it.
-    fn single(&mut self, buf: &mut [u8], presumed: bool, pace: &mut impl Pace) -> Option<Chunk> {
-        self.started = SystemTime::now();
-        let mut reader = &self.file;
-        let read = paced(self.device, pace, || reader.read(buf));
-        if presumed && self.started.elapsed().is_ok_and(|took| took >= PRESUMED_SLOW) {
-            pace.presumed_wrong();
+    /// The single read of a small file into `buf`: the bytes read if a read of exactly the
+    /// size `stat` gave met the end of the file and an `fstat` that matches the `stat` vouches
+    /// for it.
+    fn single(&mut self, buf: &mut [u8], presumed: bool, pace: &mut impl Pace) -> Option<usize> {
+        // The settle rule's start of the read, from the coarse clock: never later than the
+        // read's true start, so a file it calls settled is settled (one within a tick of the
+        // margin is read again); the precise clock cost 1% of a run of small cached files.
+        self.started = sys::coarse_now();
+        let read = if presumed {
+            self.read_presumed(buf, pace)
+        } else {
+            let mut reader = &self.file;
+            paced(self.device, pace, || reader.read(buf))
+        };
+        if self.device {
+            // The file's one device read, unless the careful way follows (which takes a permit
+            // again): no permit while its bytes are checked and hashed.
+            pace.pause();
         }
         let n = read.ok()?;
         if n as u64 != self.seen.size || self.look_again() != Some(self.seen) {
@@ -306,23 +368,37 @@ impl Source {
         }
         self.mode = Mode::Verified;
         self.offset = n as u64;
-        Some(Chunk { offset: 0, range: 0..n })
+        Some(n)
     }
 
-    /// The `fstat` after a single read: `statx` for the basic fields, or where a kernel or
-    /// sandbox refuses `statx` (remembered for the process), `std`'s `fstat`.
-    fn look_again(&self) -> Option<Snapshot> {
-        static STATX_REFUSED: AtomicBool = AtomicBool::new(false);
-        if !STATX_REFUSED.load(Ordering::Relaxed) {
-            match sys::stat_fd(&self.file) {
-                Ok(stx) => return Some(Snapshot::of_statx(&stx)),
-                Err(err) if matches!(err.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) => {
-                    STATX_REFUSED.store(true, Ordering::Relaxed);
+    /// The single read of a small file presumed to be in the page cache: a read that takes only
+    /// what is in memory ([`sys::read_cached`]) reads it without a clock. Anything else (a file
+    /// not wholly in memory, a page the kernel would first start a read-ahead from, a kernel or
+    /// file system that cannot read that way, which is remembered for the process) is read as
+    /// before, timed: a read that takes [`PRESUMED_SLOW`] or more ends the presumption.
+    fn read_presumed(&mut self, buf: &mut [u8], pace: &mut impl Pace) -> std::io::Result<usize> {
+        static NOWAIT_REFUSED: AtomicBool = AtomicBool::new(false);
+        if !NOWAIT_REFUSED.load(Ordering::Relaxed) {
+            match sys::read_cached(&self.file, buf) {
+                Ok(Some(n)) if n as u64 == self.seen.size => return Ok(n),
+                Err(err) if matches!(err.raw_os_error(), Some(libc::EOPNOTSUPP | libc::ENOSYS)) => {
+                    NOWAIT_REFUSED.store(true, Ordering::Relaxed);
                 }
-                Err(_) => return None,
+                // Not all in memory, or the size moved: the timed read tells (and reports errors).
+                Ok(_) | Err(_) => {}
             }
         }
-        self.file.metadata().ok().map(|meta| Snapshot::of(&meta))
+        let started = std::time::Instant::now();
+        let read = (&self.file).read(buf);
+        if started.elapsed() >= PRESUMED_SLOW {
+            pace.presumed_wrong();
+        }
+        read
+    }
+
+    /// The `fstat` after a single read.
+    fn look_again(&self) -> Option<Snapshot> {
+        sys::stat_fd(&self.file).ok().map(|st| Snapshot::of_stat(&st))
     }
 
     /// After the end of the file: whether it stood still for the whole read (the same identity,
