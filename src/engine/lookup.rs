@@ -13,11 +13,12 @@
 //! every path), and a file system whose every lookup hangs holds at most `MAX_WORKERS` threads.
 //!
 //! A lane whose one worker does make progress but cannot keep up (at least [`LONG_QUEUE`] paths
-//! wait, and lookups finished since the router last looked) gets a second worker too, if the
-//! machine has a second CPU: lookups of cached metadata are CPU-bound (a `statx` is about a
-//! microsecond of kernel time), and with one worker a pass that answers files from their records
-//! used one core while the other idled. Progress is required so that a hung file system gets its
-//! workers by the stall rule alone.
+//! wait, and lookups finished since the router last looked, in [`FAST_LOOKUP`] or less each)
+//! gets a second worker too, if the machine has a second CPU: lookups of cached metadata are
+//! CPU-bound (a `statx` is about a microsecond of kernel time), and with one worker a pass that
+//! answers files from their records used one core while the other idled. Lookups that wait for
+//! a device (a cold hard disk's metadata) earn none: a second stream would interleave seeks.
+//! Progress is required so that a hung file system gets its workers by the stall rule alone.
 
 use super::inbox::Submission;
 use super::sync;
@@ -37,6 +38,11 @@ pub(super) const MAX_WORKERS: usize = 4;
 pub(super) const LONG_QUEUE: usize = 256;
 /// Most workers a lane gets for a long queue (more come only by the stall rule).
 const BUSY_WORKERS: usize = 2;
+/// How long lookups may take on average, since the router last looked, for a long queue to
+/// earn a second worker: a lookup of cached metadata takes a microsecond or two of CPU, one
+/// that goes to a disk milliseconds. Only the first kind gains from a second thread; on a hard
+/// disk a second stream of lookups would interleave seeks.
+const FAST_LOOKUP: Duration = Duration::from_micros(500);
 /// How often mountinfo is read again, for mounts made during the session.
 const MOUNTS_TTL: Duration = Duration::from_secs(1);
 
@@ -184,16 +190,27 @@ impl LookupLane {
     /// worker has been stuck for [`STALL`]; or, when `cpus` allow a second, at least
     /// [`LONG_QUEUE`] paths wait while lookups finish (since the last call).
     pub(super) fn wants_worker(&self, cpus: usize) -> bool {
+        self.wants_worker_at(cpus, Instant::now())
+    }
+
+    /// [`wants_worker`](Self::wants_worker) as of `now`. A long queue earns the second worker
+    /// only if the lookups finished since the last look took [`FAST_LOOKUP`] or less each on
+    /// average (CPU-bound, not waiting for a device).
+    fn wants_worker_at(&self, cpus: usize, now: Instant) -> bool {
         let mut state = self.lock();
-        let moved = state.finished != state.finished_seen;
-        if moved {
-            state.stamp();
+        let done = state.finished - state.finished_seen;
+        let since = now.saturating_duration_since(state.progress);
+        let fast = done > 0 && since.as_nanos() <= FAST_LOOKUP.as_nanos() * u128::from(done);
+        if done > 0 {
+            state.finished_seen = state.finished;
+            state.progress = now;
         }
+        let stalled = now.saturating_duration_since(state.progress) >= STALL;
         let waiting = state.queue.len() > state.idle;
         let busy = BUSY_WORKERS.min(cpus);
         state.workers == 0 && !state.queue.is_empty()
-            || waiting && state.workers < MAX_WORKERS && state.progress.elapsed() >= STALL
-            || moved && state.queue.len() >= LONG_QUEUE && state.workers < busy
+            || waiting && state.workers < MAX_WORKERS && stalled
+            || fast && state.queue.len() >= LONG_QUEUE && state.workers < busy
     }
 
     /// Whether paths wait while every worker is busy: the router should look again after
@@ -308,16 +325,40 @@ mod tests {
         let lane = LookupLane::default();
         let path = |tag| Submission { path: (&b"/p"[..]).into(), tag, record: None, base: None };
         lane.push((0..LONG_QUEUE as u64 + 4).map(path));
-        assert!(lane.wants_worker(2), "no worker yet");
+        // The clock as the router reads it: a few microseconds a step (lookups of cached
+        // metadata), whatever the machine running the test does meanwhile.
+        let start = lane.lock().progress;
+        let at = |us| start + Duration::from_micros(us);
+        assert!(lane.wants_worker_at(2, at(1)), "no worker yet");
         lane.worker_started();
-        assert!(!lane.wants_worker(2), "no lookup has finished yet: maybe a hung one");
+        assert!(!lane.wants_worker_at(2, at(2)), "no lookup has finished yet: maybe a hung one");
         assert!(matches!(lane.next(false, true), Next::Path(_)));
         assert!(matches!(lane.next(true, true), Next::Path(_)));
-        assert!(!lane.wants_worker(1), "progress and a long queue, but one CPU");
+        assert!(!lane.wants_worker_at(1, at(3)), "progress and a long queue, but one CPU");
         assert!(matches!(lane.next(true, true), Next::Path(_)));
-        assert!(lane.wants_worker(2), "progress and a long queue: a second worker");
+        assert!(lane.wants_worker_at(2, at(4)), "progress and a long queue: a second worker");
         lane.worker_started();
         assert!(matches!(lane.next(true, true), Next::Path(_)));
-        assert!(!lane.wants_worker(2), "two is the most a long queue earns");
+        assert!(!lane.wants_worker_at(2, at(5)), "two is the most a long queue earns");
+    }
+
+    #[test]
+    fn a_long_queue_of_slow_lookups_gets_no_second_worker_before_a_stall() {
+        // Lookups that wait for a device (a cold hard disk's metadata) gain nothing from a
+        // second stream of them, which would interleave seeks.
+        let lane = LookupLane::default();
+        let path = |tag| Submission { path: (&b"/p"[..]).into(), tag, record: None, base: None };
+        lane.push((0..LONG_QUEUE as u64 + 4).map(path));
+        let start = lane.lock().progress;
+        assert!(lane.wants_worker_at(2, start), "no worker yet");
+        lane.worker_started();
+        assert!(matches!(lane.next(false, true), Next::Path(_)));
+        assert!(matches!(lane.next(true, true), Next::Path(_)));
+        // Two lookups finished in 5 ms: 2.5 ms each.
+        let later = start + Duration::from_millis(5);
+        assert!(!lane.wants_worker_at(2, later), "slow lookups: no second worker");
+        assert!(matches!(lane.next(true, true), Next::Path(_)));
+        // One more in 100 us: fast again.
+        assert!(lane.wants_worker_at(2, later + Duration::from_micros(100)), "fast again");
     }
 }

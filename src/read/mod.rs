@@ -66,6 +66,30 @@ pub(crate) fn hash_file(
     buffers: &mut BufferPool,
     cancelled: &AtomicBool,
     pace: &mut impl Pace,
+    on_read: impl FnMut(u64),
+    digest: &mut Digest,
+    more: &mut impl Consumer,
+) -> Outcome {
+    let outcome = hash_attempts(
+        target, classified, settings, buffers, cancelled, pace, on_read, digest, more,
+    );
+    // The file's reads are over, whatever the outcome: a permit still held (a read that failed,
+    // retries spent, a source that gave up mid-file) goes back now, before the task opens its
+    // next file, so that an `open` that hangs never holds the device's permit (the stall rule
+    // watches reads only).
+    pace.pause();
+    outcome
+}
+
+/// The body of [`hash_file`]: one attempt, and a second one for a file too fresh to trust.
+#[allow(clippy::too_many_arguments, reason = "the reader's whole context, passed through")]
+fn hash_attempts(
+    target: Target<'_>,
+    classified: Option<Snapshot>,
+    settings: ReadSettings,
+    buffers: &mut BufferPool,
+    cancelled: &AtomicBool,
+    pace: &mut impl Pace,
     mut on_read: impl FnMut(u64),
     digest: &mut Digest,
     more: &mut impl Consumer,
@@ -585,6 +609,33 @@ mod tests {
     }
 
     #[test]
+    fn the_permit_goes_back_when_a_file_ends_whatever_its_outcome() {
+        // A read that fails, or a file that is never read, must not leave the device's permit
+        // with the task while it opens its next file: an `open` that hangs would hold the whole
+        // device (the stall rule watches reads only).
+        let dir = TempDir::new("unit");
+        let ok = dir.file("ok", &[7u8; 10_000]);
+        let missing = dir.path().join("missing");
+        for (path, status) in [(&ok, Status::Ok), (&missing, Status::NotFound)] {
+            let mut pace = Recording::default();
+            let mut digest = Digest::new(SETTINGS.algorithm);
+            let out = hash_file(
+                Target::path(path),
+                None,
+                SETTINGS,
+                &mut BufferPool::of_len(4096),
+                &AtomicBool::new(false),
+                &mut pace,
+                |_| {},
+                &mut digest,
+                &mut (),
+            );
+            assert_eq!(out.status, status);
+            assert_eq!(pace.calls.last(), Some(&"pause"), "{path:?}: {:?}", pace.calls);
+        }
+    }
+
+    #[test]
     fn the_permit_goes_back_before_the_wait_for_the_settle_margin() {
         // The model of a burst of fresh files: each waits out the margin and is read again; the
         // gate's permit must not be held through the wait, or the device looks slow (a permit
@@ -614,17 +665,20 @@ mod tests {
         let first = &pace.calls[..pause];
         let second = &pace.calls[pause + 1..];
         assert!(first.iter().all(|c| *c != "start" || first.contains(&"done")), "{:?}", pace.calls);
+        let second = &second[..second.len() - 1]; // the permit goes back at the end (below)
         assert!(!second.is_empty() && !second.contains(&"pause"), "read again: {:?}", pace.calls);
         // Reads through the gate are paired on both sides of the wait.
         for side in [first, second] {
             let starts = side.iter().filter(|c| **c == "start").count();
             assert_eq!(starts, side.iter().filter(|c| **c == "done").count(), "{:?}", pace.calls);
         }
-        // A file that counts at once (no margin here: a test cannot age a ctime) never pauses.
+        // A file that counts at once (no margin here: a test cannot age a ctime) never pauses
+        // before its end.
         let mut pace = Recording::default();
         let target = Target::path(&fresh);
         hash_file(target, None, SETTINGS, buf, &cancelled, &mut pace, |_| {}, &mut digest, &mut ());
-        assert!(!pace.calls.contains(&"pause"), "{:?}", pace.calls);
+        let (last, before) = pace.calls.split_last().expect("the permit goes back at the end");
+        assert!(*last == "pause" && !before.contains(&"pause"), "{:?}", pace.calls);
     }
 
     #[test]
