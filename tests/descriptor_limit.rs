@@ -15,7 +15,7 @@ fn open_descriptors() -> usize {
 }
 
 /// Lowers the soft limit on descriptors to `limit`.
-fn limit_descriptors(limit: u64) {
+fn limit_descriptors(limit: libc::rlim_t) {
     let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: `lim` is a live rlimit that the call writes.
     assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
@@ -36,7 +36,7 @@ fn a_call_per_file_holds_one_descriptor_per_directory_under_a_low_limit() {
     let mut config = Config::default();
     config.max_ready_results = 1;
     let session = Session::new(config).unwrap();
-    limit_descriptors(open_descriptors() as u64 + 150);
+    limit_descriptors(open_descriptors() as libc::rlim_t + 150);
     for i in 0..FILES {
         // A descriptor of its own for each call, closed right after it, as a walker does.
         let dir: OwnedFd = std::fs::File::open(tree.path().join("d")).unwrap().into();

@@ -67,7 +67,9 @@ impl Snapshot {
     }
 
     /// The same look, from `fstat` (its `st_dev` is encoded as `makedev` encodes it, for every
-    /// major number the kernel has).
+    /// major number the kernel has). Only where `struct stat` has 64-bit times, sizes and inode
+    /// numbers, the targets `sys::stat_fd` exists on.
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     pub(crate) fn of_stat(st: &libc::stat) -> Snapshot {
         let ns =
             |secs: i64, nanos: i64| saturated(i128::from(secs) * 1_000_000_000 + i128::from(nanos));

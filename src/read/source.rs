@@ -381,9 +381,9 @@ impl Source {
         if !NOWAIT_REFUSED.load(Ordering::Relaxed) {
             match sys::read_cached(&self.file, buf) {
                 Ok(Some(n)) if n as u64 == self.seen.size => return Ok(n),
-                Err(err) if matches!(err.raw_os_error(), Some(libc::EOPNOTSUPP | libc::ENOSYS)) => {
-                    NOWAIT_REFUSED.store(true, Ordering::Relaxed);
-                }
+                // Cannot read that way here: no preadv2, or no RWF_NOWAIT (an old kernel, a file
+                // system without it), or a sandbox that refuses the call.
+                Err(err) if refused(&err) => NOWAIT_REFUSED.store(true, Ordering::Relaxed),
                 // Not all in memory, or the size moved: the timed read tells (and reports errors).
                 Ok(_) | Err(_) => {}
             }
@@ -397,8 +397,22 @@ impl Source {
     }
 
     /// The `fstat` after a single read.
+    /// By the `fstat` system call where it is one (x86_64, aarch64), else, or where a kernel or
+    /// sandbox refuses it (remembered for the process), by `std`'s, which also gives 32-bit
+    /// targets their 64-bit sizes and inode numbers.
     fn look_again(&self) -> Option<Snapshot> {
-        sys::stat_fd(&self.file).ok().map(|st| Snapshot::of_stat(&st))
+        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+        {
+            static FSTAT_REFUSED: AtomicBool = AtomicBool::new(false);
+            if !FSTAT_REFUSED.load(Ordering::Relaxed) {
+                match sys::stat_fd(&self.file) {
+                    Ok(st) => return Some(Snapshot::of_stat(&st)),
+                    Err(err) if refused(&err) => FSTAT_REFUSED.store(true, Ordering::Relaxed),
+                    Err(_) => return None,
+                }
+            }
+        }
+        self.file.metadata().ok().map(|meta| Snapshot::of(&meta))
     }
 
     /// After the end of the file: whether it stood still for the whole read (the same identity,
@@ -438,6 +452,12 @@ impl Drop for Source {
             sys::advise(&self.file, Advice::DontNeed, from, to - from);
         }
     }
+}
+
+/// Whether a call failed because the kernel, the file system or a sandbox does not offer it
+/// (rather than for this file): the caller then goes the older way for the whole process.
+fn refused(err: &std::io::Error) -> bool {
+    matches!(err.raw_os_error(), Some(libc::EOPNOTSUPP | libc::ENOSYS | libc::EINVAL | libc::EPERM))
 }
 
 /// Runs `read`, through `pace` if it goes to the `device`.
