@@ -1599,7 +1599,12 @@ static void *load_records_thread(void *arg)
 /* Starts reading --since's records on the loader's thread; reads them here if it cannot start. */
 static void start_loading(struct app *app)
 {
-    pthread_mutex_init(&app->loader.lock, NULL);
+    /* Without a lock or a thread, the records are read here, before the walk. */
+    if (pthread_mutex_init(&app->loader.lock, NULL) != 0) {
+        load_records(app, app->since_file); /* the lock is never touched: no thread runs */
+        app->loader.done = 1;
+        return;
+    }
     if (pthread_create(&app->loader.thread, NULL, load_records_thread, app) == 0) {
         app->loader.running = 1;
     } else {

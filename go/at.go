@@ -12,9 +12,10 @@ import (
 // them. Each Result's Path is the path as given here, relative to dir.
 //
 // The library duplicates dir's descriptor and holds the duplicate until these paths' results
-// are produced: the caller may close dir as soon as AddAt returns. One duplicate serves every
-// call naming the same directory while its paths wait, so a call per file holds one descriptor
-// per directory. dir must not be closed by another goroutine during the call.
+// are produced: the caller may close dir as soon as AddAt returns. On Linux 5.8 and later one
+// duplicate serves every call naming the same directory while its paths wait, so a call per
+// file holds one descriptor per directory. dir must not be closed by another goroutine during
+// the call.
 //
 // records is nil, or as long as paths: records[i] is then what the caller knew of paths[i], as
 // in AddWithRecords (a matching record answers the file Unchanged, unopened).

@@ -1081,11 +1081,12 @@ multipool_status multipool_session_enqueue_records(const struct multipool_sessio
  * walks a tree with directory descriptors reaches files whose whole path is longer than
  * PATH_MAX, and a directory renamed while its files wait loses none of them. The library
  * duplicates `dirfd` (close-on-exec) and holds the duplicate until these paths' results are
- * produced: the caller may close its own as soon as the call returns. One duplicate serves
- * every call naming the same directory (device, inode and mount) while any of their paths
- * waits, so a walk that makes a call per file holds one descriptor per directory, not per
- * call. The paths are routed by the directory's device, from one `fstat()` of it here on the
- * caller's thread.
+ * produced: the caller may close its own as soon as the call returns. Where the kernel reports
+ * a descriptor's mount (`statx()` with `STATX_MNT_ID`, Linux 5.8 and later), one duplicate
+ * serves every call naming the same directory (device, inode and mount) while any of their
+ * paths waits, so a walk that makes a call per file holds one descriptor per directory, not
+ * per call; on older kernels each call holds its own. The paths are routed by the directory's
+ * device, from one `statx()` of it here on the caller's thread.
  *
  * Returns as `multipool_session_enqueue_records()`; MULTIPOOL_ERR_INVALID_ARGUMENT also if
  * `dirfd` is negative, not open, or not a directory; MULTIPOOL_ERR_RESOURCE_EXHAUSTED if it

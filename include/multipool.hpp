@@ -769,8 +769,8 @@ public:
     /// call (multipool_session_enqueue_at): each path is resolved from the directory as openat()
     /// resolves it, so paths longer than PATH_MAX as a whole are reachable and a directory
     /// renamed while its files wait loses none. The library holds its own duplicate of `dirfd`
-    /// (one per directory in use) until these results are produced: close yours when this
-    /// returns, never from another thread during the call. Prior records as for
+    /// (one per directory in use, on Linux 5.8+) until these results are produced: close yours
+    /// when this returns, never from another thread during the call. Prior records as for
     /// enqueue_records(). Throws multipool::error (status::invalid_argument for a descriptor that
     /// is negative, closed or not a directory), or std::bad_alloc.
     void enqueue_at(int dirfd, const request *requests, std::size_t count)

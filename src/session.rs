@@ -135,7 +135,7 @@ impl Session {
     /// these paths wait, so the caller may close its descriptor at once; the paths are resolved
     /// from the directory itself, whatever it is renamed to meanwhile, and may reach files
     /// whose whole path is longer than `PATH_MAX`. The paths are routed by the directory's
-    /// device (one `fstat` of it here), not by their text.
+    /// device (one `statx` of it here), not by their text.
     ///
     /// Errors: [`Status::InvalidArgument`] if `dir` is not a directory;
     /// [`Status::ResourceExhausted`] if it cannot be duplicated; otherwise as

@@ -290,8 +290,13 @@ pub(crate) fn dir_identity(fd: BorrowedFd<'_>) -> io::Result<DirIdentity> {
             return Err(err);
         }
         // No statx (an old kernel, a sandbox): fstat, and no mount to tell bind mounts apart.
+        // Through a File that is never dropped, so never closes the caller's descriptor: a
+        // duplicate would cost a descriptor on the very path that runs out of them.
         use std::os::unix::fs::MetadataExt;
-        let meta = std::fs::File::from(fd.try_clone_to_owned()?).metadata()?;
+        // SAFETY: `fd` is open for the call (it is borrowed), and the ManuallyDrop never closes
+        // it; the File only lends it to fstat.
+        let file = std::mem::ManuallyDrop::new(unsafe { File::from_raw_fd(fd.as_raw_fd()) });
+        let meta = file.metadata()?;
         return Ok(DirIdentity {
             dev: meta.dev(),
             ino: meta.ino(),

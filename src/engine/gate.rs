@@ -714,24 +714,21 @@ mod tests {
             );
         }
         assert!(wall >= SETTLE * FILES as u32, "every file waited out the margin");
-        // No permit through the waits, nor while the last bytes of a file were hashed: the
-        // permits were held for the reads, far less than one wait (12 files of 4 MiB).
-        assert!(figures.held < SETTLE.as_secs_f64() / 2.0, "permits held {:.3} s", figures.held);
-        // No window the controller took in spans a wait: with the wall clock, the window open
-        // when a wave of reads ended closed at the next wave's first read, over a second later,
-        // and read as a device reading at a few MB/s.
+        // No permit through the waits, nor while the last bytes of a file were hashed. Each
+        // task waited out the margin once per file: permits held through those waits would add
+        // up to TASKS x FILES x SETTLE (12 s); the reads alone (48 MiB) take far less than the
+        // waits of one task (3 s) even on a slow disk.
+        let one_task_waits = SETTLE * FILES as u32;
+        assert!(figures.held < one_task_waits.as_secs_f64(), "permits held {:.3} s", figures.held);
+        assert!(figures.busy < one_task_waits, "some permit held for {:?}", figures.busy);
+        // No window the controller took in spans a wait (a wait lasts the margin or more): with
+        // the wall clock, the window open when a wave of reads ended closed at the next wave's
+        // first read, over a second later, and read as a device reading at a few MB/s.
         for w in &figures.windows {
-            assert!(w.elapsed < SETTLE / 2, "a window spans the wait: {w:?}");
+            assert!(w.elapsed < SETTLE, "a window spans a wait: {w:?}");
         }
         // Nor does the window still open, whatever waits it saw.
-        assert!(open < SETTLE / 2, "the open window has lasted {open:?}");
-        // So the windows read at the device's speed, which varies with the machine's load but
-        // not by the 60x that a window spanning a wait showed (16 MB/s against 1 GB/s here).
-        // What the controller then does with them (two readers or one on this disk) is the
-        // device's doing, not the waits'.
-        let rates = figures.windows.iter().map(|w| w.bytes as f64 / w.elapsed.as_secs_f64());
-        let (slowest, fastest) = rates.fold((f64::MAX, 0.0f64), |(s, f), r| (s.min(r), f.max(r)));
-        assert!(slowest * 8.0 >= fastest || figures.windows.is_empty(), "{:?}", figures.windows);
+        assert!(open < SETTLE, "the open window has lasted {open:?}");
         assert_eq!(gate.lock().in_use, 0, "every permit went back");
     }
 

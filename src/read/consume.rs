@@ -22,7 +22,11 @@ pub(crate) trait Consumer {
     fn feed(&mut self, offset: u64, bytes: &[u8]);
     /// What the reader calls: the bytes from `offset` on as a lease on the buffer they were
     /// read into. A consumer that keeps them past the call keeps a clone of `bytes`, which
-    /// holds the buffer out of its pool until it drops. Default: [`feed`](Consumer::feed).
+    /// holds the buffer out of its pool until it drops. It may keep at most
+    /// `buffers::MOST - 1` buffers past a call, and must let go of them as later reads come:
+    /// with every buffer kept, the reader waits for one to come back (its permit given back),
+    /// and a consumer that waits for more bytes before letting go would wait forever (only
+    /// cancel ends it). A consumer that needs more copies. Default: [`feed`](Consumer::feed).
     fn lend(&mut self, offset: u64, bytes: &Lease) {
         self.feed(offset, bytes);
     }

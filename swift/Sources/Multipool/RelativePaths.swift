@@ -14,8 +14,9 @@ extension Session {
     ///
     /// The library duplicates the descriptor and holds its duplicate until these paths' results
     /// are produced: the caller may close its own as soon as this returns (but not from another
-    /// thread during the call). One duplicate serves every call naming the same directory while
-    /// its paths wait, so a call per file holds one descriptor per directory. With `records` (as long as `paths`, `records[i]` for
+    /// thread during the call). On Linux 5.8 and later one duplicate serves every call naming the
+    /// same directory while its paths wait, so a call per file holds one descriptor per
+    /// directory. With `records` (as long as `paths`, `records[i]` for
     /// `paths[i]`), a file whose `stat` matches its record is answered `.unchanged`, unopened,
     /// as by `add(_:records:)`.
     ///
