@@ -264,46 +264,37 @@ pub(crate) fn check_open(fd: libc::c_int) -> io::Result<()> {
 }
 
 /// What identifies the directory open as `fd` for resolving names from it: its device, inode
-/// and mount (`STATX_MNT_ID`, Linux 5.8+; 0 where the kernel does not say), and whether it is a
-/// directory. Two descriptors with the same three resolve every relative path alike (the same
+/// and mount (`STATX_MNT_ID`, Linux 5.8+; `None` where the kernel does not say), and whether it
+/// is a directory. Two descriptors with the same three resolve every relative path alike (the same
 /// dentry on the same mount, so `..` leads to the same place too). A number that is not an open
 /// descriptor gives `EBADF`.
 pub(crate) fn dir_identity(fd: BorrowedFd<'_>) -> io::Result<DirIdentity> {
-    // SAFETY: an all-zero `struct statx` is a valid value of it (integers only).
-    let mut out: libc::statx = unsafe { std::mem::zeroed() };
     let mask = libc::STATX_TYPE | libc::STATX_INO | libc::STATX_MNT_ID;
     // SAFETY: the empty path is NUL-terminated and, with AT_EMPTY_PATH, names `fd`, open for
-    // the call; `out` is a live struct statx the call writes.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_statx,
-            fd.as_raw_fd(),
-            c"".as_ptr(),
-            libc::AT_EMPTY_PATH | libc::AT_STATX_SYNC_AS_STAT,
-            mask,
-            &mut out as *mut libc::statx,
-        )
-    };
-    if rc < 0 {
-        let err = io::Error::last_os_error();
-        if !matches!(err.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) {
-            return Err(err);
+    // the call (it is borrowed).
+    let looked = unsafe { statx(fd.as_raw_fd(), c"".as_ptr(), libc::AT_EMPTY_PATH, mask) };
+    let out = match looked {
+        Ok(out) => out,
+        Err(err) if !matches!(err.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) => {
+            return Err(err)
         }
-        // No statx (an old kernel, a sandbox): fstat, and no mount to tell bind mounts apart.
-        // Through a File that is never dropped, so never closes the caller's descriptor: a
-        // duplicate would cost a descriptor on the very path that runs out of them.
-        use std::os::unix::fs::MetadataExt;
-        // SAFETY: `fd` is open for the call (it is borrowed), and the ManuallyDrop never closes
-        // it; the File only lends it to fstat.
-        let file = std::mem::ManuallyDrop::new(unsafe { File::from_raw_fd(fd.as_raw_fd()) });
-        let meta = file.metadata()?;
-        return Ok(DirIdentity {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            mnt: None,
-            is_dir: meta.is_dir(),
-        });
-    }
+        Err(_) => {
+            // No statx (an old kernel, a sandbox): fstat, and no mount to tell bind mounts
+            // apart. Through a File that is never dropped, so never closes the caller's
+            // descriptor: a duplicate would cost a descriptor on the very path that runs out.
+            use std::os::unix::fs::MetadataExt;
+            // SAFETY: `fd` is open for the call (it is borrowed), and the ManuallyDrop never
+            // closes it; the File only lends it to fstat.
+            let file = std::mem::ManuallyDrop::new(unsafe { File::from_raw_fd(fd.as_raw_fd()) });
+            let meta = file.metadata()?;
+            return Ok(DirIdentity {
+                dev: meta.dev(),
+                ino: meta.ino(),
+                mnt: None,
+                is_dir: meta.is_dir(),
+            });
+        }
+    };
     let mnt = (out.stx_mask & libc::STATX_MNT_ID != 0).then_some(out.stx_mnt_id);
     Ok(DirIdentity {
         dev: libc::makedev(out.stx_dev_major, out.stx_dev_minor),
@@ -330,13 +321,14 @@ pub(crate) fn stat_at(dir: BorrowedFd<'_>, name: &[u8], follow: bool) -> io::Res
     let name = CName::new(name)?;
     let flags = if follow { 0 } else { libc::AT_SYMLINK_NOFOLLOW };
     // SAFETY: `name` is NUL-terminated and `dir` an open descriptor for the length of the call.
-    unsafe { statx(dir.as_raw_fd(), name.as_ptr(), flags) }
+    unsafe { statx(dir.as_raw_fd(), name.as_ptr(), flags, libc::STATX_BASIC_STATS) }
 }
 
 /// `statx` of `path` relative to `dir` with `flags` (`AT_STATX_SYNC_AS_STAT` added), for the
-/// fields of `struct stat` (`STATX_BASIC_STATS`). Through syscall(2), not libc's statx(), which
-/// needs glibc 2.28 or musl 1.2.5 (std reaches it through a weak symbol for the same reason). A
-/// kernel or sandbox without it answers ENOSYS or EPERM, and the callers fall back to std's.
+/// fields of `mask` (`STATX_BASIC_STATS`: those of `struct stat`). Through syscall(2), not
+/// libc's statx(), which needs glibc 2.28 or musl 1.2.5 (std reaches it through a weak symbol
+/// for the same reason). A kernel or sandbox without it answers ENOSYS or EPERM, and the
+/// callers fall back to std's.
 ///
 /// # Safety
 /// `path` is a NUL-terminated string and `dir` an open descriptor (or `AT_FDCWD`), both for the
@@ -345,6 +337,7 @@ unsafe fn statx(
     dir: libc::c_int,
     path: *const libc::c_char,
     flags: libc::c_int,
+    mask: libc::c_uint,
 ) -> io::Result<libc::statx> {
     // SAFETY: an all-zero `struct statx` is a valid value of it (integers only).
     let mut out: libc::statx = unsafe { std::mem::zeroed() };
@@ -352,14 +345,7 @@ unsafe fn statx(
     // SAFETY: the caller vouches for `dir` and `path`; `out` is a live struct statx the call
     // writes.
     let rc = unsafe {
-        libc::syscall(
-            libc::SYS_statx,
-            dir,
-            path,
-            flags,
-            libc::STATX_BASIC_STATS,
-            &mut out as *mut libc::statx,
-        )
+        libc::syscall(libc::SYS_statx, dir, path, flags, mask, &mut out as *mut libc::statx)
     };
     if rc < 0 {
         return Err(io::Error::last_os_error());
