@@ -162,7 +162,7 @@ struct GateState {
 }
 
 /// The window under way.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Measure {
     /// When `in_use` last changed; the permits × seconds held since the window started, and
     /// the time during which at least one permit was held (the window's clock: idle time is
@@ -191,14 +191,13 @@ impl Measure {
     }
 }
 
-/// What a gate measured, for the tests: how long permits were held in all, how long at least
-/// one was, and the windows it handed to the controller.
+/// What a gate measured, for the tests: its whole life as one window (how long permits were
+/// held in all, how long at least one was), and the windows it handed to the controller.
 #[cfg(test)]
-#[derive(Debug, Default, Clone)]
-pub(super) struct Figures {
-    pub(super) held: f64,
-    pub(super) busy: Duration,
-    pub(super) windows: Vec<Window>,
+#[derive(Debug, Clone)]
+struct Figures {
+    total: Measure,
+    windows: Vec<Window>,
 }
 
 impl GateState {
@@ -208,13 +207,7 @@ impl GateState {
         let now = Instant::now();
         let in_use = self.in_use;
         #[cfg(test)]
-        {
-            let span = now.saturating_duration_since(self.window.changed);
-            self.figures.held += in_use as f64 * span.as_secs_f64();
-            if in_use > 0 {
-                self.figures.busy += span;
-            }
-        }
+        self.figures.total.hold(in_use, now);
         self.window.hold(in_use, now);
         now
     }
@@ -282,7 +275,7 @@ impl ReadGate {
             tainted: false,
             typical: Duration::ZERO,
             #[cfg(test)]
-            figures: Figures::default(),
+            figures: Figures { total: Measure::new(Instant::now()), windows: Vec::new() },
         };
         ReadGate { state: Mutex::new(state), freed: Condvar::new() }
     }
@@ -705,7 +698,7 @@ mod tests {
         let verdict = gate.verdict();
         eprintln!(
             "{wall:?}: permits held {:.3} s in all, some held {:?}; {verdict:?}",
-            figures.held, figures.busy
+            figures.total.held, figures.total.busy
         );
         for w in &figures.windows {
             eprintln!(
@@ -719,8 +712,9 @@ mod tests {
         // up to TASKS x FILES x SETTLE (12 s); the reads alone (48 MiB) take far less than the
         // waits of one task (3 s) even on a slow disk.
         let one_task_waits = SETTLE * FILES as u32;
-        assert!(figures.held < one_task_waits.as_secs_f64(), "permits held {:.3} s", figures.held);
-        assert!(figures.busy < one_task_waits, "some permit held for {:?}", figures.busy);
+        let (held, busy) = (figures.total.held, figures.total.busy);
+        assert!(held < one_task_waits.as_secs_f64(), "permits held {held:.3} s");
+        assert!(busy < one_task_waits, "some permit held for {busy:?}");
         // No window the controller took in spans a wait (a wait lasts the margin or more): with
         // the wall clock, the window open when a wave of reads ended closed at the next wave's
         // first read, over a second later, and read as a device reading at a few MB/s.
