@@ -297,10 +297,25 @@ mod tests {
         assert_eq!(mounts(&[], "/").of(b"/x"), b"/");
     }
 
+    /// A path to look up, tagged `tag`.
+    fn path(tag: u64) -> Submission {
+        Submission { path: (&b"/p"[..]).into(), tag, record: None, base: None }
+    }
+
+    /// A lane with a long queue (a few paths past [`LONG_QUEUE`]) and its worker started, and
+    /// the router's clock as the paths arrived.
+    fn long_lane() -> (LookupLane, Instant) {
+        let lane = LookupLane::default();
+        lane.push((0..LONG_QUEUE as u64 + 4).map(path));
+        let start = lane.lock().progress;
+        assert!(lane.wants_worker_at(2, start), "no worker yet");
+        lane.worker_started();
+        (lane, start)
+    }
+
     #[test]
     fn a_lane_asks_for_a_first_worker_and_another_only_after_a_stall() {
         let lane = LookupLane::default();
-        let path = |tag| Submission { path: (&b"/p"[..]).into(), tag, record: None, base: None };
         lane.push([path(1), path(2)]);
         assert!(lane.wants_worker(2), "no worker yet");
         lane.worker_started();
@@ -322,15 +337,10 @@ mod tests {
 
     #[test]
     fn a_long_queue_whose_lookups_progress_gets_a_second_worker_only_with_a_second_cpu() {
-        let lane = LookupLane::default();
-        let path = |tag| Submission { path: (&b"/p"[..]).into(), tag, record: None, base: None };
-        lane.push((0..LONG_QUEUE as u64 + 4).map(path));
         // The clock as the router reads it: a few microseconds a step (lookups of cached
         // metadata), whatever the machine running the test does meanwhile.
-        let start = lane.lock().progress;
+        let (lane, start) = long_lane();
         let at = |us| start + Duration::from_micros(us);
-        assert!(lane.wants_worker_at(2, at(1)), "no worker yet");
-        lane.worker_started();
         assert!(!lane.wants_worker_at(2, at(2)), "no lookup has finished yet: maybe a hung one");
         assert!(matches!(lane.next(false, true), Next::Path(_)));
         assert!(matches!(lane.next(true, true), Next::Path(_)));
@@ -346,12 +356,7 @@ mod tests {
     fn a_long_queue_of_slow_lookups_gets_no_second_worker_before_a_stall() {
         // Lookups that wait for a device (a cold hard disk's metadata) gain nothing from a
         // second stream of them, which would interleave seeks.
-        let lane = LookupLane::default();
-        let path = |tag| Submission { path: (&b"/p"[..]).into(), tag, record: None, base: None };
-        lane.push((0..LONG_QUEUE as u64 + 4).map(path));
-        let start = lane.lock().progress;
-        assert!(lane.wants_worker_at(2, start), "no worker yet");
-        lane.worker_started();
+        let (lane, start) = long_lane();
         assert!(matches!(lane.next(false, true), Next::Path(_)));
         assert!(matches!(lane.next(true, true), Next::Path(_)));
         // Two lookups finished in 5 ms: 2.5 ms each.
