@@ -396,10 +396,9 @@ impl Source {
         read
     }
 
-    /// The `fstat` after a single read.
-    /// By the `fstat` system call where it is one (x86_64, aarch64), else, or where a kernel or
-    /// sandbox refuses it (remembered for the process), by `std`'s, which also gives 32-bit
-    /// targets their 64-bit sizes and inode numbers.
+    /// The `fstat` after a single read: by the `fstat` system call where it is one (x86_64,
+    /// aarch64), else, or where a kernel or sandbox refuses it (remembered for the process), by
+    /// `std`'s, which also gives 32-bit targets their 64-bit sizes and inode numbers.
     fn look_again(&self) -> Option<Snapshot> {
         #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
         {
