@@ -25,6 +25,13 @@
 //!
 //! The hash-bound time (the same bytes hashed from memory on every CPU) is the warm run of
 //! `sequential` reported last.
+//!
+//! Each reader's CPU time (the machine's busy time over all CPUs while it ran: user, system,
+//! interrupts) is printed beside its wall time, and divided by the CPU count: the wall time
+//! the reader would take if no CPU were ever idle, which no overlap can beat. max(R, H) assumes
+//! that reading costs the CPUs nothing; this column shows what a design's reads and hashing
+//! really cost together (a buffered read is cheap alone, dearer beside hashing). The busy time
+//! is the whole machine's, so nothing else may run beside the benchmark.
 
 #[path = "corpus_args.rs"]
 mod corpus_args;
@@ -311,6 +318,23 @@ fn pool(files: &[(PathBuf, u64)], threads: usize, work: impl Fn(&Path, u64) + Sy
     });
 }
 
+/// CPU seconds the whole machine has been busy so far, over all CPUs: user, system, interrupt
+/// and softirq time from /proc/stat. Not this process's `getrusage`: a read's page-cache
+/// fill and I/O completion run in interrupts and kernel threads, charged to whichever task the
+/// CPU was running (nobody, when a raw reader sleeps on its I/O), so a reader's own usage
+/// misses most of what reading costs. Other work on the machine counts too: run it alone.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").expect("/proc/stat");
+    let line = stat.lines().next().expect("the cpu line");
+    // cpu user nice system idle iowait irq softirq steal guest guest_nice, in clock ticks.
+    let ticks: Vec<f64> =
+        line.split_whitespace().skip(1).map(|t| t.parse().unwrap_or(0.0)).collect();
+    let busy: f64 = [0, 1, 2, 5, 6].iter().filter_map(|&i| ticks.get(i)).sum();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    busy / hz
+}
+
 fn drop_caches() {
     // SAFETY: sync has no preconditions.
     unsafe { libc::sync() };
@@ -397,6 +421,7 @@ fn main() {
             ));
         }
         let mut times: Vec<Vec<f64>> = vec![Vec::new(); readers.len()];
+        let mut cpus: Vec<Vec<f64>> = vec![Vec::new(); readers.len()];
         for round in 0..rounds {
             let order: Vec<usize> = if round % 2 == 0 {
                 (0..readers.len()).collect()
@@ -405,26 +430,29 @@ fn main() {
             };
             for i in order {
                 drop_caches();
-                let start = Instant::now();
+                let (start, cpu) = (Instant::now(), cpu_seconds());
                 (readers[i].1)();
                 times[i].push(start.elapsed().as_secs_f64());
+                cpus[i].push(cpu_seconds() - cpu);
             }
         }
         // The hash-bound time: the files hashed from memory on every CPU, after a buffered
         // read has put them all in the page cache.
         pool(files, threads, |p, _| buffered(p, false, 0, false));
-        let mut warm = Vec::new();
+        let (mut warm, mut warm_cpu) = (Vec::new(), Vec::new());
         for _ in 0..rounds {
-            let start = Instant::now();
+            let (start, cpu) = (Instant::now(), cpu_seconds());
             pool(files, threads, |p, _| sequential(p, 0, true));
             warm.push(start.elapsed().as_secs_f64());
+            warm_cpu.push(cpu_seconds() - cpu);
         }
         let median = |v: &mut Vec<f64>| {
             v.sort_by(f64::total_cmp);
             v[v.len() / 2]
         };
         let medians: Vec<f64> = times.iter_mut().map(median).collect();
-        let h = median(&mut warm);
+        let cpu_medians: Vec<f64> = cpus.iter_mut().map(median).collect();
+        let (h, h_cpu) = (median(&mut warm), median(&mut warm_cpu));
         // No raw reader when ONLY= left them out: the ratio is then to H alone, and R is not
         // printed.
         let r = readers
@@ -440,16 +468,26 @@ fn main() {
             bytes as f64 / 1e6
         );
         let limit_name = if r.is_some() { "max(R, H)" } else { "H (no raw reader run)" };
-        println!("| reader | wall s | MB/s | / {limit_name} |\n|---|---:|---:|---:|");
-        for ((name, _), m) in readers.iter().zip(&medians) {
-            println!("| {name} | {m:.3} | {:.0} | {:.2}x |", bytes as f64 / m / 1e6, m / limit);
+        println!(
+            "| reader | wall s | CPU s | CPU s / {threads} CPUs | MB/s | / {limit_name} |\n\
+             |---|---:|---:|---:|---:|---:|"
+        );
+        let cpus = threads as f64;
+        for (((name, _), m), cpu) in readers.iter().zip(&medians).zip(&cpu_medians) {
+            println!(
+                "| {name} | {m:.3} | {cpu:.2} | {:.3} | {:.0} | {:.2}x |",
+                cpu / cpus,
+                bytes as f64 / m / 1e6,
+                m / limit
+            );
         }
         println!(
-            "| H: hashed from memory, {threads} threads | {h:.3} | {:.0} | |",
+            "| H: hashed from memory, {threads} threads | {h:.3} | {h_cpu:.2} | {:.3} | {:.0} | |",
+            h_cpu / cpus,
             bytes as f64 / h / 1e6
         );
         if let Some(r) = r {
-            println!("| R: best raw reader | {r:.3} | {:.0} | |", bytes as f64 / r / 1e6);
+            println!("| R: best raw reader | {r:.3} | | | {:.0} | |", bytes as f64 / r / 1e6);
         }
     }
 }
