@@ -13,12 +13,15 @@
 //! median wall time of each reader. The readers, all with the same number of threads taking
 //! whole files from one list:
 //! - `sequential`: the reader before the window: one 1 MiB read at a time per file, hashed
-//!   before the next
-//!   (direct for files of 32 MiB and more, buffered below);
+//!   before the next (direct for files of 32 MiB and more, buffered below);
+//! - `buffered …`: every file through the page cache, advised SEQUENTIAL, with
+//!   `POSIX_FADV_WILLNEED` kept 8, 32 (the library's window) or 128 MiB ahead of the reader;
 //! - `thread ring K`: a companion thread per worker reads the file into a ring of K buffers of
 //!   1 MiB while the worker hashes the one before (direct and buffered as above);
 //! - `aio K`: K direct reads of 1 MiB in flight per file through Linux AIO (io_submit), hashed
 //!   in order as they complete (files under 32 MiB: buffered, as today);
+//! - `hybrid`: every other large file as `aio 8` (direct reads cost the CPUs almost nothing but
+//!   reach only part of the device's rate), the others buffered 8 MiB ahead;
 //! - `raw …`: the same reads without hashing: whole files on 4 and 16 threads (direct),
 //!   16 and 32 direct reads of 1 MiB in flight over pieces of the files (AIO), and buffered on 1,
 //!   2 and 8 threads. The best of them is the device's rate.
@@ -366,6 +369,10 @@ fn main() {
                 Box::new(move || pool(files, t, |p, _| buffered(p, false, 32 << 20, true))),
             ),
             (
+                "buffered, WILLNEED 128 MiB ahead",
+                Box::new(move || pool(files, t, |p, _| buffered(p, false, 128 << 20, true))),
+            ),
+            (
                 "thread ring 4, direct",
                 Box::new(move || pool(files, t, |p, s| thread_ring(p, s >= DIRECT_MIN, 4))),
             ),
@@ -374,6 +381,19 @@ fn main() {
                 Box::new(move || pool(files, t, |p, _| thread_ring(p, false, 4))),
             ),
             ("aio 8", Box::new(move || pool(files, t, |p, s| aio_file(8, p, s, true)))),
+            (
+                "hybrid: large files alternately aio 8 and buffered 8 MiB ahead",
+                Box::new(move || {
+                    let turn = AtomicUsize::new(0);
+                    pool(files, t, |p, s| {
+                        if s >= DIRECT_MIN && turn.fetch_add(1, Ordering::Relaxed) % 2 == 1 {
+                            aio_file(8, p, s, true)
+                        } else {
+                            buffered(p, false, 8 << 20, true)
+                        }
+                    })
+                }),
+            ),
             ("aio 16", Box::new(move || pool(files, t, |p, s| aio_file(16, p, s, true)))),
             (
                 "raw direct, 4 threads",
