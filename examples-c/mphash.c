@@ -89,7 +89,10 @@ struct loader {
     pthread_mutex_t lock;
     int running; /* the thread was started and not yet joined */
     int done;    /* under `lock`: the records are read (or the file was found wrong) */
-    char error[512]; /* why the file is not a records file: mphash exits 2 with it when joined */
+    /* Why the records could not be loaded (the file cannot be read, a line is not a record, or
+     * memory ran out): the loader never exits, since the main thread may be inside a library
+     * call; the main thread frees the session and exits 2 with this message when it joins. */
+    char error[512];
 };
 
 struct app {
@@ -1337,22 +1340,59 @@ static uint64_t hash_path(const char *path, size_t len)
     return h ^ (h >> 32);
 }
 
+/* Gives T's arrays room for CAP records; 0 if memory ran out (T is then as it was, with some
+ * arrays perhaps already larger). Runs on the loader's thread: reports, never exits. */
+static int grow_records(struct records *t, size_t cap)
+{
+    const char **paths;
+    size_t *lens;
+    uint64_t *hashes;
+    multipool_record *records;
+    if (cap > SIZE_MAX / sizeof *records) {
+        return 0;
+    }
+    if ((paths = realloc(t->paths, cap * sizeof *paths)) == NULL) {
+        return 0;
+    }
+    t->paths = paths;
+    if ((lens = realloc(t->lens, cap * sizeof *lens)) == NULL) {
+        return 0;
+    }
+    t->lens = lens;
+    if ((hashes = realloc(t->hashes, cap * sizeof *hashes)) == NULL) {
+        return 0;
+    }
+    t->hashes = hashes;
+    if ((records = realloc(t->records, cap * sizeof *records)) == NULL) {
+        return 0;
+    }
+    t->records = records;
+    t->cap = cap;
+    return 1;
+}
+
+/* Gives T empty slots, NSLOTS of them (a power of two); 0 if memory ran out (T unchanged). */
+static int new_slots(struct records *t, size_t nslots)
+{
+    size_t *slots;
+    if (nslots > SIZE_MAX / sizeof *slots || (slots = calloc(nslots, sizeof *slots)) == NULL) {
+        return 0;
+    }
+    free(t->slots);
+    t->slots = slots;
+    t->nslots = nslots;
+    return 1;
+}
+
 /* Room for N records, and slots for them at most half full: a table never rebuilt while the
- * records file is read (its lines counted first), nor its arrays moved. */
-static void reserve_records(struct records *t, size_t n)
+ * records file is read (its lines counted first), nor its arrays moved. 0 if memory ran out. */
+static int reserve_records(struct records *t, size_t n)
 {
     size_t slots = 2048;
-    while (slots < 2 * n) {
+    while (slots < 2 * n && slots <= SIZE_MAX / 4) {
         slots *= 2;
     }
-    t->cap = n > 0 ? n : 1;
-    t->paths = xrealloc(t->paths, t->cap * sizeof *t->paths);
-    t->lens = xrealloc(t->lens, t->cap * sizeof *t->lens);
-    t->hashes = xrealloc(t->hashes, t->cap * sizeof *t->hashes);
-    t->records = xrealloc(t->records, t->cap * sizeof *t->records);
-    t->nslots = slots;
-    t->slots = xrealloc(t->slots, slots * sizeof *t->slots);
-    memset(t->slots, 0, slots * sizeof *t->slots);
+    return slots >= 2 * n && grow_records(t, n > 0 ? n : 1) && new_slots(t, slots);
 }
 
 static const multipool_record *find_record(const struct records *t, const char *path, size_t len)
@@ -1387,16 +1427,13 @@ static void place_record(struct records *t, size_t k)
     t->slots[i] = k + 1;
 }
 
-/* Adds PATH (LEN bytes, NUL-terminated, kept in t->text) with its record R. */
-static void add_record(struct records *t, const char *path, size_t len, const multipool_record *r)
+/* Adds PATH (LEN bytes, NUL-terminated, kept in t->text) with its record R; 0 if memory ran
+ * out (T is then as it was). */
+static int add_record(struct records *t, const char *path, size_t len, const multipool_record *r)
 {
     size_t k;
-    if (t->count == t->cap) {
-        t->cap = t->cap ? 2 * t->cap : 1024;
-        t->paths = xrealloc(t->paths, t->cap * sizeof *t->paths);
-        t->lens = xrealloc(t->lens, t->cap * sizeof *t->lens);
-        t->hashes = xrealloc(t->hashes, t->cap * sizeof *t->hashes);
-        t->records = xrealloc(t->records, t->cap * sizeof *t->records);
+    if (t->count == t->cap && !grow_records(t, t->cap ? 2 * t->cap : 1024)) {
+        return 0;
     }
     t->paths[t->count] = path;
     t->lens[t->count] = len;
@@ -1404,16 +1441,17 @@ static void add_record(struct records *t, const char *path, size_t len, const mu
     t->records[t->count] = *r;
     t->count++;
     if (2 * t->count > t->nslots) { /* at most half full: rebuild twice as large */
-        t->nslots = t->nslots ? 2 * t->nslots : 2048;
-        free(t->slots);
-        t->slots = xrealloc(NULL, t->nslots * sizeof *t->slots);
-        memset(t->slots, 0, t->nslots * sizeof *t->slots);
+        if (!new_slots(t, t->nslots ? 2 * t->nslots : 2048)) {
+            t->count--;
+            return 0;
+        }
         for (k = 0; k < t->count; k++) {
             place_record(t, k);
         }
     } else {
         place_record(t, t->count - 1);
     }
+    return 1;
 }
 
 static void free_records(struct records *t)
@@ -1461,8 +1499,18 @@ static int parse_decimal(const char *s, const char *end, int negative_ok, uint64
     return 1;
 }
 
-/* --since FILE: every record in it, by path. 0 if the file cannot be read or has a line that
- * is not a record, with the message in app->loader.error (mphash then exits 2). */
+/* Memory ran out while FILE's records were loaded: the message for the main thread; returns 0. */
+static int records_out_of_memory(struct app *app, const char *file)
+{
+    snprintf(app->loader.error, sizeof app->loader.error, "mphash: --since %s: out of memory loading the records\n",
+             file);
+    return 0;
+}
+
+/* --since FILE: every record in it, by path. 0 if the file cannot be read, has a line that is
+ * not a record or needs more memory than there is, with the message in app->loader.error
+ * (mphash then exits 2). Runs on the loader's thread: it allocates without xrealloc, which
+ * would exit under the library's calls on the main thread. */
 static int load_records(struct app *app, const char *file)
 {
     static const char *const names[] = {"ALGO", "SIZE", "MTIME_NS", "CTIME_NS", "INODE", "DEVICE", "DIGEST"};
@@ -1476,16 +1524,27 @@ static int load_records(struct app *app, const char *file)
     }
     /* The whole file in one buffer (a pipe too), its lines cut in place: each record's path
      * stays where it is, rather than a line read and a path allocated per record. */
-    text = xrealloc(NULL, cap);
+    if ((text = malloc(cap)) == NULL) {
+        fclose(f);
+        return records_out_of_memory(app, file);
+    }
     for (;;) {
+        char *more;
         size += fread(text + size, 1, cap - 1 - size, f);
         if (size < cap - 1) {
             break;
         }
-        text = xrealloc(text, cap *= 2);
+        if (cap > SIZE_MAX / 2 || (more = realloc(text, cap * 2)) == NULL) {
+            free(text);
+            fclose(f);
+            return records_out_of_memory(app, file);
+        }
+        text = more;
+        cap *= 2;
     }
     if (ferror(f)) {
         snprintf(app->loader.error, sizeof app->loader.error, "mphash: --since %s: %s\n", file, strerror(errno));
+        free(text);
         fclose(f);
         return 0;
     }
@@ -1495,7 +1554,9 @@ static int load_records(struct app *app, const char *file)
     for (next = text, stop = text + size; (next = memchr(next, '\n', (size_t)(stop - next))) != NULL; next++) {
         line_no++;
     }
-    reserve_records(&app->since, line_no + 1);
+    if (!reserve_records(&app->since, line_no + 1)) {
+        return records_out_of_memory(app, file);
+    }
     line_no = 0;
     for (next = text, stop = text + size; next < stop;) {
         char *line = next, *newline = memchr(line, '\n', (size_t)(stop - line));
@@ -1575,7 +1636,9 @@ static int load_records(struct app *app, const char *file)
         if (r.algorithm != app->algorithm && other++ == 0) {
             other_algorithm = r.algorithm;
         }
-        add_record(&app->since, field[7], path_len, &r); /* unescape ended it with a NUL */
+        if (!add_record(&app->since, field[7], path_len, &r)) { /* unescape ended it with a NUL */
+            return records_out_of_memory(app, file);
+        }
     }
     if (other > 0) {
         /* The library never lets another algorithm's digest vouch for a file: said once. */
@@ -1613,7 +1676,8 @@ static void start_loading(struct app *app)
 }
 
 /* Whether --since's records are read (after which `since` is this thread's to use), waiting for
- * them if WAIT; exits 2 if the file was found wrong. */
+ * them if WAIT. If they could not be loaded (see struct loader), prints why, frees the session
+ * (which cancels what it was given) and exits 2. */
 static int records_ready(struct app *app, int wait)
 {
     if (app->loader.running) {
@@ -1629,6 +1693,8 @@ static int records_ready(struct app *app, int wait)
     }
     if (app->loader.error[0] != '\0') {
         fputs(app->loader.error, stderr);
+        multipool_session_free(app->session);
+        free_records(&app->since);
         exit(2);
     }
     return 1;

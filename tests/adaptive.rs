@@ -215,3 +215,59 @@ fn a_bad_block_in_the_middle_of_a_file_fails_that_file_alone() {
     }
     assert_eq!(session.stats().files_failed, 1, "{:?}", session.stats());
 }
+
+/// A file that fails under the gate gives its permit back to the files queued behind it. On a
+/// device whose reads in flight the controller chooses (not declared a hard disk, no pinned
+/// count), starting at one permit, a bad block is met by the first file read: it alone gets
+/// `EIO`, and every file queued behind it while its reads were in flight is read after it and
+/// gets its digest. Had the failed file kept its permit, the others would wait at the gate for
+/// ever (no read is in flight, so no stall adds a permit): the wait for results is bounded, so
+/// the test fails instead of hanging.
+#[test]
+fn a_file_failing_under_the_gate_gives_its_permit_to_the_files_queued_behind_it() {
+    if !can_fuse("a_file_failing_under_the_gate_gives_its_permit_to_the_files_queued_behind_it") {
+        return;
+    }
+    const GOOD: usize = 16;
+    // Inode 2 (created first) is the bad one: it reads well for 1 MiB, then fails with EIO.
+    // The others have two reads each (1.5 MiB, in buffers of 1 MiB), all through the gate.
+    let name = |i: usize| if i == 0 { "badblock".to_owned() } else { format!("good-{i:02}") };
+    let (src, files) = sim_source(1 + GOOD, 3 << 19, name);
+    // Every request takes 10 ms: the bad file's reads are in flight while the others queue.
+    let mount = SimMount::new(&src.path, &["--profile", "parallel", "--latency-ms", "10"]);
+    let session = Session::new(config(String::new(), 1 << 20)).unwrap();
+    session.enqueue(mount.mount_point.join("badblock"), 0).unwrap();
+    // Its open has reached the simulator: it is about to take the gate's one permit, well
+    // before the files queued now have been looked up and opened.
+    let patience = std::time::Instant::now();
+    while !mount.opened().contains(&2) {
+        assert!(patience.elapsed() < Duration::from_secs(30), "the bad file was never opened");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let good = (1..=GOOD).map(|i| (mount.mount_point.join(name(i)), i as u64));
+    session.enqueue_many(good).unwrap();
+    session.finish();
+    let results = all_results(&session, Duration::from_secs(60));
+    assert_eq!(results.len(), 1 + GOOD);
+    for r in &results {
+        if r.tag == 0 {
+            assert_eq!((r.status, r.os_error), (Status::IoError, libc::EIO), "{r:?}");
+            continue;
+        }
+        use sha2::Digest;
+        let want = sha2::Sha256::digest(&files[r.tag as usize].1);
+        assert_eq!((r.status, r.digest.as_bytes()), (Status::Ok, &want[..]), "tag {}", r.tag);
+    }
+    let device = session.device(results[0].device.unwrap()).unwrap();
+    assert!(
+        !matches!(device.reads.reason, LimitReason::Pinned | LimitReason::Kind),
+        "the device's reads went through no gate: {device:?}"
+    );
+    // The order in which the files' first bytes were read: the bad file first, then each of
+    // the others once.
+    let (_, order) = mount.stats();
+    assert_eq!(order.first(), Some(&2), "{order:?}");
+    let mut after: Vec<u64> = order[1..].to_vec();
+    after.sort_unstable();
+    assert_eq!(after, (3..3 + GOOD as u64).collect::<Vec<_>>(), "{order:?}");
+}

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{can_mount, can_run, is_root, mphash, run, run_ok, LoopMount, TempTree};
+use common::{can_mount, can_run, have, is_root, mphash, run, run_ok, LoopMount, TempTree};
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -1261,6 +1261,45 @@ fn a_bad_records_line_exits_2_naming_its_line() {
     let out = mphash_at(&tree.path, &[os("--since"), missing.as_os_str()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("No such file or directory"));
+}
+
+/// The records are loaded on a thread of their own while the main thread is in library calls:
+/// a records file that cannot be read, or that needs more memory than there is, is reported by
+/// the main thread (which frees the session first), with status 2 and a message naming the
+/// file, never by an exit on the loader's thread (then "mphash: out of memory", from under
+/// the library).
+#[test]
+fn records_that_cannot_be_loaded_exit_2_from_the_main_thread_naming_the_file() {
+    let tree = TempTree::new("mphash-records-load");
+    tree.file(b"file", b"x");
+    let keep = TempTree::new("mphash-records-load-files");
+    // A directory: it opens, and its read fails.
+    let out = mphash_at(&tree.path, &[os("--since"), keep.path.as_os_str()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("--since {}: Is a directory", keep.path.display())),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+    // 16 Mi blank lines: a valid records file, for which the loader reserves room for as many
+    // records (2 GB), more than an address space of 512 MiB holds.
+    let blank = keep.file(b"blank", &vec![b'\n'; 16 << 20]);
+    let (out, _) = mphash_ok(&tree.path, &[os("--since"), blank.as_os_str()]);
+    assert_eq!(String::from_utf8(out).unwrap(), format!("{}  ./file\n", sha256_hex(b"x")));
+    if !can_run(have("prlimit"), "records_that_cannot_be_loaded_exit_2", "prlimit") {
+        return;
+    }
+    let out = run(Command::new("prlimit")
+        .arg(format!("--as={}", 512 << 20))
+        .arg(mphash())
+        .args([os("--since"), blank.as_os_str(), os(".")])
+        .current_dir(&tree.path));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let says = format!("mphash: --since {}: out of memory loading the records\n", blank.display());
+    assert_eq!(stderr, says);
+    assert!(out.stdout.is_empty());
 }
 
 #[test]

@@ -17,7 +17,9 @@
 //! the limit has fallen below the permits out (at the next read boundary), and at its end.
 //! Between two files of a task the next asker goes first: the lane hands files out in order
 //! (on-disk order for a hard disk) and permits go out in the order they were asked for, so the
-//! device still sees the files in the lane's order, one at a time at a limit of one.
+//! device sees the files in the lane's order, one at a time at a limit of one, as long as each
+//! task asks in the order it took its file: a task whose `open` is slower loses its turn to the
+//! next asker (`lanes`' test of a controller-ordered lane shows both).
 //!
 //! **Idle time is not measured.** A window's clock runs only while a permit is held: a device
 //! that nobody reads from for a while (every task waiting out the settle margin of a burst of

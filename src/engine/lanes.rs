@@ -576,6 +576,7 @@ impl Lane {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::gate::Permit;
     use crate::read::Snapshot;
     use std::sync::mpsc;
     use std::time::Duration;
@@ -679,6 +680,104 @@ mod tests {
         assert_eq!(started.recv_timeout(Duration::from_secs(30)), Ok(SMALL_FILES_PER));
         assert_eq!(starved.load(Ordering::SeqCst), 0);
         end(&lane, 1, feeder);
+    }
+
+    /// A lane the controller has put in on-disk order (it found a seek penalty at one permit),
+    /// with five files queued out of order: the elevator hands them out as 1, 2, 3, 4, 5.
+    fn controller_ordered_lane() -> Lane {
+        let gate = ReadGate::new(4, super::super::limit::Start::Low);
+        let lane = Lane::new(Owner::Cache, 4, false, 1 << 20, Some(gate));
+        assert!(lane.apply(Some(Change { limit: 1, seek_penalty: true })), "ordered now");
+        lane.push([5, 3, 1, 4, 2].map(job), &mut Vec::new());
+        lane
+    }
+
+    /// A file's first read, as a task does it: the permit taken (`Permit::start`, waiting for
+    /// it), the read returned (`Permit::done`); the permit is then held until the task gives it
+    /// back (`Permit::pause`, after the file's last read).
+    fn first_read(lane: &Lane, permit: &mut Permit, cancelled: &AtomicBool) {
+        let gate = lane.gate().unwrap();
+        permit.start(gate, cancelled);
+        assert!(permit.done(gate, Some(4096)).is_some_and(|r| !r.over_limit));
+    }
+
+    /// Waits until `done()`; after 10 s cancels (so that no task waits at the gate for ever)
+    /// and fails.
+    fn until(cancelled: &AtomicBool, what: &str, done: impl Fn() -> bool) {
+        let started = Instant::now();
+        while !done() {
+            if started.elapsed() > Duration::from_secs(10) {
+                cancelled.store(true, Ordering::SeqCst);
+                panic!("waited 10 s for {what}");
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// On a lane the controller has put in on-disk order, a permit given back between two
+    /// files goes to the task that asked for one first (the gate's tickets): the task the
+    /// elevator gave the next file to, while each task asks in the order it took its file; a
+    /// task that took its file but asks late (its `open` was slower) loses its turn to one that
+    /// took a later file. Two tasks, as `task_limit` allows one reader.
+    #[test]
+    fn on_a_controller_ordered_lane_a_permit_goes_to_the_first_asker_not_the_next_file() {
+        let lane = controller_ordered_lane();
+        let gate = lane.gate().unwrap();
+        assert_eq!(gate.limit(), 1);
+        assert_eq!(lane.task_limit(4, 2, 2).most, 2, "two tasks for one reader");
+        let cancelled = AtomicBool::new(false);
+        let read = Mutex::new(Vec::new()); // files in the order their first read went out
+        let (lane, read, cancelled) = (&lane, &read, &cancelled);
+        let take = || lane.pop(Take::First).unwrap().tag;
+        let waiting = |n| move || gate.occupancy().1 == n;
+        std::thread::scope(|scope| {
+            // Task A reads the first file of the sweep.
+            let mut a = Permit::default();
+            let first = take();
+            first_read(lane, &mut a, cancelled);
+            read.lock().unwrap().push(first);
+            // Task B takes the next file and asks for the permit while A still holds it.
+            let second = take();
+            let (go, told) = mpsc::channel::<()>();
+            let b = scope.spawn(move || {
+                let mut b = Permit::default();
+                first_read(lane, &mut b, cancelled);
+                read.lock().unwrap().push(second);
+                b.pause(gate);
+                // B's next file, taken once A has taken its own (B is not that quick), but its
+                // open is slow: it asks only when told.
+                told.recv().unwrap();
+                let fourth = take();
+                told.recv().unwrap();
+                first_read(lane, &mut b, cancelled);
+                read.lock().unwrap().push(fourth);
+                b.end(gate);
+            });
+            until(cancelled, "B at the gate", waiting(1));
+            // A's file is read: its permit goes back between two files, and A at once takes the
+            // file after B's and asks again. B asked first, so B reads first.
+            a.pause(gate);
+            let third = take();
+            first_read(lane, &mut a, cancelled);
+            read.lock().unwrap().push(third);
+            go.send(()).unwrap();
+            // B has taken the fourth file but not asked yet: A gives its permit back, takes the
+            // fifth and asks before B does, so the fifth is read first.
+            until(cancelled, "B's next file", || lane.lock().pending.len() == 1);
+            a.pause(gate);
+            let fifth = take();
+            first_read(lane, &mut a, cancelled);
+            read.lock().unwrap().push(fifth);
+            go.send(()).unwrap();
+            until(cancelled, "B at the gate again", waiting(1));
+            a.end(gate);
+            b.join().unwrap();
+        });
+        assert!(!cancelled.load(Ordering::SeqCst));
+        // The elevator's order while each task asked in the order it took its file; then the
+        // task whose open was slow lost its turn (README, "Only the device's reads count").
+        assert_eq!(*read.lock().unwrap(), vec![1, 2, 3, 5, 4]);
+        assert_eq!(gate.occupancy(), (1, 0), "every permit went back");
     }
 
     const SMALL_FILES_PER: usize = super::super::batch::SMALL_FILES_PER_TASK;
