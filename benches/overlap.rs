@@ -29,12 +29,25 @@
 //! The hash-bound time (the same bytes hashed from memory on every CPU) is the warm run of
 //! `sequential` reported last.
 //!
+//! **Every reader starts from the same memory.** This VM gives free memory back to its host
+//! (virtio-balloon free page reporting, for free blocks of 2 MiB and more, a few seconds after
+//! they are freed), and the first touch of such memory costs about a CPU-second per GB. Reading
+//! the large corpus cold took 0.78 s and 0.1 CPU-s right after `drop_caches`, and 2.6–2.8 s and
+//! 2.2–2.4 CPU-s when 8 s passed between them (`dd`, two runs each). So which reader ran after
+//! which decided its figures. Each reader now runs right after the corpus was read whole and
+//! dropped, so that its page cache lands on memory the host still backs, as on a machine of its
+//! own; `UNBACKED=1` runs them as they come. That narrows the spread without removing it: the
+//! same mphash binary still took 1.10 s in one 5-round run and 1.53 s in the next, and a raw
+//! reader's CPU time still varies from 0.14 to 0.7 CPU-s between runs.
+//!
 //! Each reader's CPU time (the machine's busy time over all CPUs while it ran: user, system,
 //! interrupts) is printed beside its wall time, and divided by the CPU count: the wall time
 //! the reader would take if no CPU were ever idle, which no overlap can beat. max(R, H) assumes
 //! that reading costs the CPUs nothing; this column shows what a design's reads and hashing
-//! really cost together (a buffered read is cheap alone, dearer beside hashing). The busy time
-//! is the whole machine's, so nothing else may run beside the benchmark.
+//! really cost together: the page cache's fill and copy, and `WILLNEED`, which allocates and
+//! submits its range before it returns (0.8 ms a call on average here: 0.39 s of the
+//! library's 2.1 GB cold run, `strace -c`). The busy time is the whole machine's, so nothing else may run
+//! beside the benchmark.
 
 #[path = "corpus_args.rs"]
 mod corpus_args;
@@ -440,6 +453,7 @@ fn main() {
                 }),
             ));
         }
+        let backed = std::env::var("UNBACKED").is_err();
         let mut times: Vec<Vec<f64>> = vec![Vec::new(); readers.len()];
         let mut cpus: Vec<Vec<f64>> = vec![Vec::new(); readers.len()];
         for round in 0..rounds {
@@ -449,6 +463,12 @@ fn main() {
                 (0..readers.len()).rev().collect()
             };
             for i in order {
+                if backed {
+                    // The corpus read and dropped right before: the page cache this reader
+                    // fills lands on memory the host still backs, as it would for every reader
+                    // on a machine of its own (see the module docs).
+                    pool(files, 8, |p, _| buffered(p, false, 0, false));
+                }
                 drop_caches();
                 let (start, cpu) = (Instant::now(), cpu_seconds());
                 (readers[i].1)();
