@@ -17,7 +17,9 @@
 //! - `buffered …`: every file through the page cache, advised SEQUENTIAL, with
 //!   `POSIX_FADV_WILLNEED` kept 8, 32 (the library's window) or 128 MiB ahead of the reader;
 //! - `thread ring K`: a companion thread per worker reads the file into a ring of K buffers of
-//!   1 MiB while the worker hashes the one before (direct and buffered as above);
+//!   1 MiB while the worker hashes the one before (direct and buffered as above; buffered with
+//!   K = 32 too: plain reads that run the kernel's own readahead up to 32 MiB ahead of the
+//!   hashing, with no `WILLNEED` on the hashing thread);
 //! - `aio K`: K direct reads of 1 MiB in flight per file through Linux AIO (io_submit), hashed
 //!   in order as they complete (files under 32 MiB: buffered, as today);
 //! - `hybrid`: every other large file as `aio 8` (direct reads cost the CPUs almost nothing but
@@ -392,6 +394,10 @@ fn main() {
             (
                 "thread ring 4, buffered",
                 Box::new(move || pool(files, t, |p, _| thread_ring(p, false, 4))),
+            ),
+            (
+                "thread ring 32, buffered",
+                Box::new(move || pool(files, t, |p, _| thread_ring(p, false, 32))),
             ),
             ("aio 8", Box::new(move || pool(files, t, |p, s| aio_file(8, p, s, true)))),
             (
