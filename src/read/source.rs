@@ -39,6 +39,12 @@ const PRESUMED_SLOW: Duration = Duration::from_micros(50);
 /// threads), a companion thread keeping four direct reads queued took 1.675 s, eight direct
 /// reads in flight through Linux AIO 1.589 s, and the window 1.226 s (mphash with it: 1.138 s).
 /// It costs page cache, not process memory: the file's own pages, read once, and reclaimable.
+/// Those figures were taken before the benchmark started every reader from the same memory
+/// state (this VM gives freed memory back to its host, and touching it again costs about a
+/// CPU-second per GB); from the same state, mphash with the window took 1.06–1.33 s (five
+/// runs), and a companion thread making plain reads ("thread ring 4, buffered") 1.00–1.10 s
+/// (two), within the noise of each other. `WILLNEED` does its work before it returns: 0.39
+/// CPU-s of the run's 1.78 on the hashing threads.
 const AHEAD: u64 = 32 << 20;
 /// The window moves in steps of this many bytes: one `fadvise` per step, not per read.
 const AHEAD_STEP: u64 = 4 << 20;
