@@ -48,8 +48,8 @@
 //! that reading costs the CPUs nothing; this column shows what a design's reads and hashing
 //! really cost together: the page cache's fill and copy, and `WILLNEED`, which allocates and
 //! submits its range before it returns (0.8 ms a call on average here: 0.39 s of the
-//! library's 2.1 GB cold run, `strace -c`). The busy time is the whole machine's, so nothing else may run
-//! beside the benchmark.
+//! library's 2.1 GB cold run, `strace -c`). The busy time is the whole machine's, so nothing
+//! else may run beside the benchmark.
 
 #[path = "corpus_args.rs"]
 mod corpus_args;
@@ -353,6 +353,13 @@ fn cpu_seconds() -> f64 {
     busy / hz
 }
 
+/// Runs `run` once; its wall time and the CPU time the machine spent meanwhile, in seconds.
+fn measure(run: impl FnOnce()) -> (f64, f64) {
+    let (start, cpu) = (Instant::now(), cpu_seconds());
+    run();
+    (start.elapsed().as_secs_f64(), cpu_seconds() - cpu)
+}
+
 fn drop_caches() {
     // SAFETY: sync has no preconditions.
     unsafe { libc::sync() };
@@ -476,10 +483,9 @@ fn main() {
                     pool(files, 8, |p, _| buffered(p, false, 0, false));
                 }
                 drop_caches();
-                let (start, cpu) = (Instant::now(), cpu_seconds());
-                (readers[i].1)();
-                times[i].push(start.elapsed().as_secs_f64());
-                cpus[i].push(cpu_seconds() - cpu);
+                let (wall, cpu) = measure(&readers[i].1);
+                times[i].push(wall);
+                cpus[i].push(cpu);
             }
         }
         // The hash-bound time: the files hashed from memory on every CPU, after a buffered
@@ -487,10 +493,9 @@ fn main() {
         pool(files, threads, |p, _| buffered(p, false, 0, false));
         let (mut warm, mut warm_cpu) = (Vec::new(), Vec::new());
         for _ in 0..rounds {
-            let (start, cpu) = (Instant::now(), cpu_seconds());
-            pool(files, threads, |p, _| sequential(p, 0, true));
-            warm.push(start.elapsed().as_secs_f64());
-            warm_cpu.push(cpu_seconds() - cpu);
+            let (wall, cpu) = measure(|| pool(files, threads, |p, _| sequential(p, 0, true)));
+            warm.push(wall);
+            warm_cpu.push(cpu);
         }
         let median = |v: &mut Vec<f64>| {
             v.sort_by(f64::total_cmp);
@@ -518,18 +523,18 @@ fn main() {
             "| reader | wall s | CPU s | CPU s / {threads} CPUs | MB/s | / {limit_name} |\n\
              |---|---:|---:|---:|---:|---:|"
         );
-        let cpus = threads as f64;
+        let cpu_count = threads as f64;
         for (((name, _), m), cpu) in readers.iter().zip(&medians).zip(&cpu_medians) {
             println!(
                 "| {name} | {m:.3} | {cpu:.2} | {:.3} | {:.0} | {:.2}x |",
-                cpu / cpus,
+                cpu / cpu_count,
                 bytes as f64 / m / 1e6,
                 m / limit
             );
         }
         println!(
             "| H: hashed from memory, {threads} threads | {h:.3} | {h_cpu:.2} | {:.3} | {:.0} | |",
-            h_cpu / cpus,
+            h_cpu / cpu_count,
             bytes as f64 / h / 1e6
         );
         if let Some(r) = r {
